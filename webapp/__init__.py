@@ -1,0 +1,74 @@
+"""Federation Lab: OAuth 2.0 / OpenID Connect hosted sign-in turned into AWS access."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import config, errors, oauth, sessions, signals
+from .extensions import csrf
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: read configuration, then bind extensions, views and handlers.
+
+    No network and no writes here: providers are contacted on first use.
+    """
+    app = Flask(
+        __name__,
+        template_folder=resource_dir("templates"),
+        static_folder=resource_dir("static"),
+    )
+    settings = config.load_config(overrides)
+    app.config.update(SECRET_KEY=settings["secret_key"], FEDLAB=settings)
+    configure_logging(app)
+    register_proxy(app)
+    register_extensions(app)
+    register_blueprints(app)
+    errors.init_app(app)
+    return app
+
+
+def resource_dir(name: str) -> str:
+    """Find ``templates`` or ``static``: inside the package when installed from a
+    wheel, else at the top of the checkout, where they are kept."""
+    installed = PACKAGE_DIR / name
+    if installed.is_dir():
+        return str(installed)
+    return str(PACKAGE_DIR.parent / name)
+
+
+def configure_logging(app: Flask) -> None:
+    level = app.config["FEDLAB"]["log_level"]
+    logging.getLogger("webapp").setLevel(level)
+    # authlib logs PKCE verifiers at DEBUG; never let it.
+    logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLevelName(level)))
+
+
+def register_proxy(app: Flask) -> None:
+    hops = app.config["FEDLAB"]["trusted_proxies"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_port=hops)  # type: ignore[method-assign]
+
+
+def register_extensions(app: Flask) -> None:
+    sessions.init_app(app)
+    csrf.init_app(app)
+    oauth.init_app(app)
+    signals.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import account, auth, pages
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)

@@ -1,0 +1,230 @@
+"""Sign-in, callback, refresh and sign-out: ``/auth/<name>/...``.
+
+The flow is the authorization-code grant with PKCE (RFC 9700 2.1.1), a state
+and a nonce that are fresh per sign-in, kept server-side in this browser's
+session and usable once. Everything peculiar to one provider happens in its
+kind module (``kind_of(provider)``); these views are the same for all of them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import Any
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session
+from werkzeug.wrappers import Response
+
+from . import sessions, signals
+from .errors import CATALOGUE, FedlabError
+from .oauth import ProviderClient, client_for
+from .providers import Provider, kind_of
+from .urls import current_origin, external_url, safe_next_path
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+#: A sign-in must come back within this many seconds.
+PENDING_LIFETIME = 600
+#: Sign-ins that may be under way at once in one browser (several tabs).
+MAX_PENDING = 5
+#: Refresh this long before the access token expires.
+REFRESH_MARGIN = 30
+
+
+def get_provider(name: str) -> Provider:
+    provider = current_app.config["FEDLAB"]["providers"].get(name)
+    if provider is None:
+        raise FedlabError("unknown_provider", provider=name)
+    return provider
+
+
+@bp.get("/<name>/login")
+def login(name: str) -> Response:
+    provider = get_provider(name)
+    client = client_for(provider)
+    redirect_uri = external_url("auth.callback", name=name)
+    request_data = client.authorization_url(redirect_uri)
+    pending = {k: v for k, v in session.get("pending", {}).items()
+               if time.time() - v["created"] < PENDING_LIFETIME}
+    while len(pending) >= MAX_PENDING:
+        pending.pop(min(pending, key=lambda s: pending[s]["created"]))
+    pending[request_data["state"]] = {
+        "provider": name,
+        "nonce": request_data.get("nonce"),
+        "code_verifier": request_data["code_verifier"],
+        "redirect_uri": redirect_uri,
+        "next": safe_next_path(request.args.get("next")),
+        "created": int(time.time()),
+    }
+    session["pending"] = pending
+    return redirect(request_data["url"])
+
+
+def take_pending(state: str) -> dict[str, Any] | None:
+    """Pop the sign-in that ``state`` names: each state works once, in this session only."""
+    pending = session.get("pending") or {}
+    for candidate in list(pending):
+        if hmac.compare_digest(candidate.encode(), state.encode()):
+            record = pending.pop(candidate)
+            session["pending"] = pending
+            return record
+    return None
+
+
+@bp.get("/<name>/callback")
+def callback(name: str) -> Response:
+    provider = get_provider(name)
+    args = request.args
+    record = take_pending(args.get("state", ""))
+    try:
+        if args.get("error"):
+            error, description = args["error"][:100], args.get("error_description", "")[:300]
+            raise FedlabError(error if error in CATALOGUE else "provider_error", provider=name,
+                              error=error, description=description)
+        if record is None or record["provider"] != name:
+            raise FedlabError("state_mismatch", provider=name)
+        if time.time() - record["created"] > PENDING_LIFETIME:
+            raise FedlabError("state_expired", provider=name)
+        client = client_for(provider)
+        check_iss_parameter(client, args.get("iss"))
+        if not args.get("code"):
+            raise FedlabError("code_missing", provider=name)
+        token = client.exchange_code(args["code"], record["redirect_uri"],
+                                     record["code_verifier"])
+        who = kind_of(provider).sign_in(client, token, record["nonce"])
+    except FedlabError as e:
+        signals.sign_in_failed.send(current_app._get_current_object(), provider=name,
+                                    reason=e.code)
+        raise
+    now = int(time.time())
+    sessions.start({
+        "provider": name,
+        "iss": who["iss"],
+        "sub": who["sub"],
+        "claims": who["claims"],
+        "userinfo": who["userinfo"],
+        "tokens": stored_tokens(token),
+        "nonce": record["nonce"],
+        "signed_in_at": now,
+        "state": "signed_in",
+        "history": [{"at": now, "event": "signed_in"}],
+    })
+    signals.signed_in.send(current_app._get_current_object(), provider=name,
+                           iss=who["iss"], sub=who["sub"])
+    return redirect(record["next"])
+
+
+def check_iss_parameter(client: ProviderClient, iss: str | None) -> None:
+    """RFC 9207: the response says which issuer sent it; it must be ours."""
+    provider = client.provider
+    if iss is None:
+        if provider.issuer and client.metadata.get(
+            "authorization_response_iss_parameter_supported"
+        ):
+            raise FedlabError("iss_missing", provider=provider.name)
+        return
+    if iss != provider.issuer:
+        raise FedlabError("iss_mismatch", provider=provider.name, expected=provider.issuer,
+                          got=iss[:200])
+
+
+def stored_tokens(token: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Keep what the site needs, as plain values; a refresh may omit the refresh token."""
+    previous = previous or {}
+    expires_at = token.get("expires_at")
+    if expires_at is None and token.get("expires_in"):
+        expires_at = int(time.time()) + int(token["expires_in"])
+    return {
+        "access_token": token.get("access_token"),
+        "id_token": token.get("id_token") or previous.get("id_token"),
+        "refresh_token": token.get("refresh_token") or previous.get("refresh_token"),
+        "token_type": token.get("token_type", "Bearer"),
+        "scope": token.get("scope", previous.get("scope", "")),
+        "expires_at": int(expires_at) if expires_at else None,
+    }
+
+
+def refresh_tokens(auth: dict[str, Any]) -> None:
+    """Renew the tokens in ``auth`` in place; on refusal the state says sign in again."""
+    provider = get_provider(auth["provider"])
+    now = int(time.time())
+    if not auth["tokens"].get("refresh_token"):
+        raise FedlabError("refresh_unavailable", provider=provider.name,
+                          detail="none was issued at sign-in")
+    try:
+        renewed = kind_of(provider).refresh(client_for(provider), auth)
+    except FedlabError as e:
+        if e.code in ("token_request_failed", "id_token_rejected", "userinfo_sub_mismatch"):
+            auth["state"] = "refresh_failed"
+            auth["tokens"] = {"expires_at": auth["tokens"].get("expires_at")}
+            auth["history"].append({"at": now, "event": "refresh_failed", "reason": e.code})
+            session["auth"] = auth
+            signals.refresh_failed.send(current_app._get_current_object(),
+                                        provider=provider.name, reason=e.code)
+        raise
+    auth["tokens"] = stored_tokens(renewed["tokens"], auth["tokens"])
+    auth["claims"] = renewed["claims"]
+    auth["state"] = "refreshed"
+    auth["history"] = [*auth["history"][-9:], {"at": now, "event": "refreshed"}]
+    session["auth"] = auth
+    signals.refreshed.send(current_app._get_current_object(), provider=provider.name)
+
+
+def ensure_fresh(auth: dict[str, Any]) -> None:
+    """Refresh expired tokens before a page uses them, as the Amplify clients do."""
+    expires_at = auth["tokens"].get("expires_at")
+    if (auth["state"] != "refresh_failed" and expires_at
+            and expires_at - REFRESH_MARGIN < time.time()
+            and auth["tokens"].get("refresh_token")):
+        try:
+            refresh_tokens(auth)
+        except FedlabError as e:
+            g.refresh_error = e
+
+
+@bp.post("/refresh")
+def refresh() -> Response:
+    auth = sessions.current_auth()
+    if auth is None:
+        raise FedlabError("signed_out")
+    refresh_tokens(auth)
+    flash("Tokens refreshed: the new id token passed every check again.")
+    return redirect("/account")
+
+
+@bp.post("/signout")
+def signout() -> Response | str:
+    auth = sessions.current_auth()
+    sessions.end()
+    if auth is None:
+        return redirect("/")
+    provider = get_provider(auth["provider"])
+    client = client_for(provider)
+    try:
+        plan = kind_of(provider).sign_out(client, auth, current_origin() + "/")
+    except FedlabError as e:
+        # The session here is gone already; say what could not be done there.
+        return render_template("auth/signed_out.html", provider=provider, revoked=False,
+                               note=f"You were signed out here, but {provider.display_name} "
+                                    f"could not be reached to end your session there "
+                                    f"({e.code}).")
+    revoked = revoke(client, plan.revocation)
+    signals.signed_out.send(current_app._get_current_object(), provider=provider.name,
+                            revoked=revoked)
+    if plan.url:
+        return redirect(plan.url)
+    return render_template("auth/signed_out.html", provider=provider, note=plan.note,
+                           revoked=revoked)
+
+
+def revoke(client: ProviderClient, revocation: Any) -> bool:
+    """Best effort (RFC 7009): sign-out has already happened here whatever the answer."""
+    if revocation is None:
+        return False
+    url, form, basic = revocation
+    try:
+        response = client.call("POST", url, "revoke", data=form, auth=basic)
+    except FedlabError:
+        return False
+    return response.status_code == 200
+

@@ -1,0 +1,200 @@
+"""Load and validate Federation Lab's configuration, once, at start-up.
+
+Layers, each overriding the one before: built-in defaults, a TOML file
+(``FEDLAB_CONFIG``, default ``config/demo.toml``), the secrets file it names
+(``secrets_file``, never committed), ``FEDLAB_*`` environment variables, and
+the ``overrides`` mapping given to ``create_app``. A bad or missing key stops
+the app with a message that names the key and says what to put there, so a
+misconfigured deployment fails at start rather than at a visitor's sign-in.
+
+Environment variables name nested keys with double underscores:
+``FEDLAB_SESSION__TYPE=redis``, ``FEDLAB_PROVIDERS__COGNITO_GOOGLE__CLIENT_SECRET=...``
+(a provider's name is matched with ``-`` written as ``_``).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import providers
+
+DEFAULT_CONFIG_FILE = "config/demo.toml"
+
+DEFAULTS: dict[str, Any] = {
+    "secret_key": "",
+    "secrets_file": "",
+    "external_url": "",
+    "trusted_proxies": 0,
+    "http_timeout": 5.0,
+    "log_level": "INFO",
+    "session": {
+        "type": "cachelib",
+        "dir": "instance/sessions",
+        "redis_url": "redis://127.0.0.1:6379/0",
+        "key_prefix": "fedlab:session:",
+        "idle_timeout": 1800,
+        "absolute_timeout": 8 * 3600,
+    },
+    "providers": {},
+    # Read only by the local stand-ins (``python -m webapp.standins``); the app
+    # keeps it so one file can describe a whole demo.
+    "standins": {},
+}
+
+SESSION_TYPES = ("cachelib", "redis")
+
+
+class ConfigError(Exception):
+    """A configuration key is missing or wrong; the message names it."""
+
+
+def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the validated configuration from every layer."""
+    config = copy.deepcopy(DEFAULTS)
+    overrides = dict(overrides or {})
+    path = overrides.pop("config_file", None) or os.environ.get(
+        "FEDLAB_CONFIG", DEFAULT_CONFIG_FILE
+    )
+    if path:
+        _merge(config, _read_toml(Path(path), "FEDLAB_CONFIG"))
+    secrets_file = overrides.get("secrets_file") or os.environ.get(
+        "FEDLAB_SECRETS_FILE", config["secrets_file"]
+    )
+    if secrets_file and Path(secrets_file).exists():
+        _merge(config, _read_toml(Path(secrets_file), "secrets_file"))
+    _merge(config, _from_environment(os.environ, config))
+    _merge(config, overrides)
+    return validate(config)
+
+
+def _read_toml(path: Path, key: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{key}: no file at {path}; point it at a TOML file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{key}: {path} is not valid TOML: {e}") from None
+
+
+def _merge(base: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+def _from_environment(environ: Mapping[str, str], known: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn ``FEDLAB_A__B=v`` into ``{"a": {"b": v}}``, matching existing names."""
+    layer: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith("FEDLAB_") or name in ("FEDLAB_CONFIG", "FEDLAB_SECRETS_FILE"):
+            continue
+        parts = name[len("FEDLAB_") :].lower().split("__")
+        node, existing = layer, known
+        for part in parts[:-1]:
+            part = _match_name(part, existing)
+            node = node.setdefault(part, {})
+            existing = existing.get(part, {}) if isinstance(existing, Mapping) else {}
+        node[_match_name(parts[-1], existing)] = value
+    return layer
+
+
+def _match_name(part: str, existing: Any) -> str:
+    if isinstance(existing, Mapping):
+        for key in existing:
+            if key.lower().replace("-", "_") == part:
+                return key
+    return part
+
+
+def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Check every key and return the configuration with typed values."""
+    unknown = set(raw) - set(DEFAULTS) - {"aws"}
+    if unknown:
+        raise ConfigError(
+            f"{sorted(unknown)[0]}: unknown key; the keys are documented in config/example.toml"
+        )
+    config: dict[str, Any] = dict(raw)
+    config["secret_key"] = _secret_key(raw.get("secret_key"))
+    config["external_url"] = _external_url(raw.get("external_url", ""))
+    config["trusted_proxies"] = _int(raw, "trusted_proxies", minimum=0)
+    config["http_timeout"] = _number(raw, "http_timeout", minimum=0.1, maximum=60)
+    config["log_level"] = str(raw.get("log_level", "INFO")).upper()
+    config["session"] = _session(raw.get("session", {}))
+    configured = raw.get("providers", {})
+    if not isinstance(configured, Mapping):
+        raise ConfigError("providers: must be a table of [providers.<name>] sections")
+    config["providers"] = {
+        name: providers.build(name, entry) for name, entry in configured.items()
+    }
+    return config
+
+
+def _secret_key(value: Any) -> str:
+    if not value:
+        raise ConfigError(
+            "secret_key: missing; set FEDLAB_SECRET_KEY (or secret_key in the secrets file) "
+            "to a random value of at least 32 characters, the same on every instance, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    value = str(value)
+    if len(value) < 32:
+        raise ConfigError("secret_key: too short; use at least 32 random characters")
+    return value
+
+
+def _external_url(value: Any) -> str:
+    value = str(value or "").rstrip("/")
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+        raise ConfigError(
+            "external_url: must be the site's origin such as https://fedlab.example.com "
+            "(scheme and host, optional port, no path)"
+        )
+    return value
+
+
+def _session(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("session: must be a table")
+    unknown = set(raw) - set(DEFAULTS["session"])
+    if unknown:
+        raise ConfigError(f"session.{sorted(unknown)[0]}: unknown key")
+    session = dict(raw)
+    if session.get("type") not in SESSION_TYPES:
+        raise ConfigError(f"session.type: must be one of {', '.join(SESSION_TYPES)}")
+    session["idle_timeout"] = _int(raw, "idle_timeout", minimum=60, where="session.")
+    session["absolute_timeout"] = _int(raw, "absolute_timeout", minimum=60, where="session.")
+    if session["absolute_timeout"] < session["idle_timeout"]:
+        raise ConfigError("session.absolute_timeout: must not be shorter than idle_timeout")
+    return session
+
+
+def _int(raw: Mapping[str, Any], key: str, minimum: int, where: str = "") -> int:
+    try:
+        value = int(raw[key])
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}{key}: must be a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{where}{key}: must be at least {minimum}")
+    return value
+
+
+def _number(raw: Mapping[str, Any], key: str, minimum: float, maximum: float) -> float:
+    try:
+        value = float(raw[key])
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: must be a number of seconds") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{key}: must be between {minimum} and {maximum} seconds")
+    return value

@@ -1,0 +1,227 @@
+"""The error catalogue and the error pages.
+
+Every failure a visitor can meet has an entry here saying what happened, the
+likely cause and what to do, so the callback, the account pages and the
+diagnostics all explain an error in the same words. Nothing else renders an
+error, and no stack trace ever reaches a visitor.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Entry:
+    status: int
+    title: str
+    cause: str
+    fix: str
+
+
+CATALOGUE: dict[str, Entry] = {
+    # -- the provider's own answer on the callback (RFC 6749 4.1.2.1, OIDC 3.1.2.6)
+    "access_denied": Entry(
+        400, "You did not allow the sign-in",
+        "The provider says the sign-in was cancelled: you chose Deny or closed its page.",
+        "Start again and choose Allow on the provider's consent page."),
+    "invalid_request": Entry(
+        400, "The provider refused the sign-in request",
+        "A parameter was missing or malformed, or the callback URL is not registered.",
+        "Compare the callback URL with the one registered in the provider's console."),
+    "unauthorized_client": Entry(
+        400, "This app may not use this sign-in method",
+        "The app client is not allowed the authorization-code grant at the provider.",
+        "Enable the authorization code grant for this app client in the provider's console."),
+    "invalid_scope": Entry(
+        400, "The provider refused the requested scopes",
+        "A scope in the configuration is not enabled for this app client.",
+        "Enable the scopes on the app client, or remove them from providers.<name>.scopes."),
+    "login_required": Entry(
+        400, "The provider needs you to sign in",
+        "A silent sign-in was asked for, but you have no session at the provider.",
+        "Start the sign-in again; you will see the provider's sign-in page."),
+    "server_error": Entry(
+        502, "The provider had an internal error",
+        "The provider answered the sign-in with server_error.",
+        "Try again in a moment; if it persists, check the provider's status page."),
+    "temporarily_unavailable": Entry(
+        503, "The provider is busy",
+        "The provider answered the sign-in with temporarily_unavailable.",
+        "Try again in a moment."),
+    "provider_error": Entry(
+        400, "The provider returned an error",
+        "The provider sent the browser back with an error code this site does not know.",
+        "Read the provider's description below, then start again."),
+    # -- state, session and redirect checks (RFC 9700 4.7, RFC 9207)
+    "state_mismatch": Entry(
+        400, "This sign-in was not started in this browser session",
+        "The callback's state matches no sign-in started here. Usually the sign-in began on "
+        "another host name (localhost vs 127.0.0.1), so the browser did not send this site's "
+        "cookie back; or the link was replayed; or the session store lost the session.",
+        "Open the site with the same host name that is registered as the callback, "
+        "then start the sign-in again."),
+    "state_expired": Entry(
+        400, "This sign-in took too long",
+        "More than ten minutes passed between leaving for the provider and coming back.",
+        "Start the sign-in again."),
+    "iss_mismatch": Entry(
+        400, "The answer came from the wrong issuer",
+        "The callback's iss parameter (RFC 9207) names another issuer than the provider this "
+        "sign-in was sent to: a mix-up attack, or a misconfigured issuer.",
+        "Check providers.<name>.issuer; if it is right, do not continue this sign-in."),
+    "iss_missing": Entry(
+        400, "The answer did not say who sent it",
+        "The provider announces RFC 9207 iss parameters but this callback had none.",
+        "Start again; if it persists the provider or a proxy is dropping the parameter."),
+    "code_missing": Entry(
+        400, "The callback had no authorization code",
+        "The provider came back with neither a code nor an error.",
+        "Start the sign-in again from this site."),
+    "unknown_provider": Entry(
+        404, "No such provider",
+        "The address names a provider that is not configured on this site.",
+        "Pick a provider from the home page."),
+    "csrf_failed": Entry(
+        400, "The form was too old or not from this site",
+        "The request carried no valid CSRF token: the page was open for too long, the "
+        "session ended, or another site tried to submit it.",
+        "Go back, reload the page and try again."),
+    "signed_out": Entry(
+        401, "You are not signed in",
+        "This page needs a signed-in session, and there is none (or it timed out).",
+        "Sign in again from the home page."),
+    "session_store_down": Entry(
+        503, "The session store is not answering",
+        "The server keeps sessions in a store (Redis or files) that did not answer in time.",
+        "Try again in a moment; operators: check the session store (session.redis_url)."),
+    # -- talking to the provider's endpoints
+    "provider_unreachable": Entry(
+        502, "The provider could not be reached",
+        "The connection to the provider's {endpoint} endpoint failed ({detail}).",
+        "Try again later; operators: check the provider's URL in the configuration and "
+        "the network."),
+    "provider_timeout": Entry(
+        504, "The provider did not answer in time",
+        "The provider's {endpoint} endpoint did not answer within {seconds} seconds.",
+        "Try again in a moment; operators: check the provider's status."),
+    "provider_bad_response": Entry(
+        502, "The provider answered with something unexpected",
+        "The provider's {endpoint} endpoint answered: {detail}.",
+        "Try again later; operators: check the provider's URL in the configuration."),
+    "discovery_issuer_mismatch": Entry(
+        502, "The provider's discovery names another issuer",
+        "Discovery says issuer {got!r}, but this site is configured for {expected!r}. "
+        "Trusting it would let another party sign tokens for this provider.",
+        "Set providers.<name>.issuer to the exact issuer (mind a trailing slash), "
+        "or fix the discovery URL."),
+    "discovery_invalid": Entry(
+        502, "The provider's discovery document is incomplete",
+        "{detail}.", "Check the provider's issuer URL in the configuration."),
+    "token_request_failed": Entry(
+        400, "The provider refused to exchange the code for tokens",
+        "The token endpoint answered {error}: {description}",
+        "invalid_client: the client secret or authentication method is wrong; invalid_grant: "
+        "the code was used already, expired, or the callback URL differs. Start again."),
+    "id_token_missing": Entry(
+        502, "The provider sent no id token",
+        "An OpenID Connect provider must return an id token for the openid scope.",
+        "Make sure the scopes include openid."),
+    "id_token_rejected": Entry(
+        400, "The id token failed a check",
+        "Check {check!r} failed: expected {expected}, got {got}.",
+        "Nobody was signed in. If the provider is misconfigured (issuer, client id, keys), "
+        "fix the configuration; otherwise the token may be forged."),
+    "userinfo_sub_mismatch": Entry(
+        400, "The user info is about someone else",
+        "The userinfo endpoint answered for subject {got!r}, the id token is for {expected!r} "
+        "(OIDC Core 5.3.2 forbids using it).",
+        "Nobody was signed in. Start again; if it persists the provider is misbehaving."),
+    "token_not_for_this_app": Entry(
+        400, "The access token was issued to another app",
+        "The provider's token check says {detail}.",
+        "Nobody was signed in; start again. Operators: check providers.<name>.client_id."),
+    "refresh_failed": Entry(
+        401, "Your sign-in could not be renewed",
+        "The provider refused the refresh token ({detail}); the session has ended.",
+        "Sign in again."),
+    "refresh_unavailable": Entry(
+        400, "This sign-in cannot be renewed",
+        "The provider gave no refresh token ({detail}).",
+        "Sign in again when the tokens expire."),
+    # -- plain HTTP errors
+    "bad_request": Entry(400, "Bad request", "The request was malformed.",
+                         "Go back and try again."),
+    "not_found": Entry(404, "Page not found", "There is no page at this address.",
+                       "Go to the home page."),
+    "method_not_allowed": Entry(405, "Not allowed", "This address does not take that method.",
+                                "Use the buttons on the site's pages."),
+    "internal_error": Entry(500, "Something went wrong on this site",
+                            "An unexpected error happened; it has been logged.",
+                            "Try again; if it persists, tell the site's operators."),
+}
+
+
+class FedlabError(Exception):
+    """A failure with a catalogue entry; ``details`` fill in its words."""
+
+    def __init__(self, code: str, **details: Any) -> None:
+        super().__init__(code)
+        self.code = code if code in CATALOGUE else "provider_error"
+        self.details = details
+
+    @property
+    def entry(self) -> Entry:
+        return CATALOGUE[self.code]
+
+    def describe(self) -> str:
+        try:
+            return self.entry.cause.format(**self.details)
+        except (KeyError, IndexError, ValueError):
+            return self.entry.cause
+
+
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+
+
+def render_error(error: FedlabError, status: int | None = None) -> tuple[str, int]:
+    entry = error.entry
+    return (
+        render_template(
+            "errors/error.html",
+            code=error.code,
+            entry=entry,
+            cause=error.describe(),
+            details=error.details,
+        ),
+        status or entry.status,
+    )
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(FedlabError)
+    def handle_fedlab_error(error: FedlabError) -> tuple[str, int]:
+        log.info("error %s on %s %s", error.code, request.method, request.path)
+        return render_error(error)
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf(error: CSRFError) -> tuple[str, int]:
+        return render_error(FedlabError("csrf_failed", detail=error.description))
+
+    @app.errorhandler(HTTPException)
+    def handle_http(error: HTTPException) -> tuple[str, int]:
+        code = _HTTP_CODES.get(error.code or 500, "bad_request")
+        return render_error(FedlabError(code), error.code)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception) -> tuple[str, int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return render_error(FedlabError("internal_error"))

@@ -1,0 +1,138 @@
+"""authlib as the OAuth client, with the gaps in its defaults closed.
+
+Each app gets its own authlib ``OAuth`` registry (authlib keeps clients on the
+registry object, so a module-level one would leak one app's clients into
+another). Views never use authlib directly: :class:`ProviderClient` wraps the
+registered client for one request with metadata from :mod:`webapp.discovery`
+(authlib would cache it forever and never check its issuer), PKCE S256 always,
+bounded timeouts, and errors turned into catalogue entries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.flask_client import OAuth
+from flask import Flask, current_app
+
+from .discovery import MetadataCache
+from .errors import FedlabError
+from .providers import Provider
+
+EXTENSION = "fedlab.oauth"
+
+
+def init_app(app: Flask) -> None:
+    """Register every configured provider on a registry owned by ``app``."""
+    registry = OAuth()
+    registry.init_app(app)
+    timeout = app.config["FEDLAB"]["http_timeout"]
+    for provider in app.config["FEDLAB"]["providers"].values():
+        registry.register(
+            provider.name,
+            client_id=provider.client_id,
+            client_secret=provider.client_secret,
+            client_kwargs={
+                "scope": provider.scope,
+                # authlib sends PKCE only when asked; RFC 9700 2.1.1 wants it always.
+                "code_challenge_method": "S256",
+                "token_endpoint_auth_method": provider.token_auth_method,
+                "default_timeout": timeout,
+            },
+        )
+    app.extensions[EXTENSION] = (registry, MetadataCache(timeout))
+
+
+def client_for(provider: Provider) -> ProviderClient:
+    registry, cache = current_app.extensions[EXTENSION]
+    return ProviderClient(provider, registry.create_client(provider.name), cache)
+
+
+class ProviderClient:
+    """One provider's endpoints for the duration of a request."""
+
+    def __init__(self, provider: Provider, client: Any, cache: MetadataCache) -> None:
+        self.provider = provider
+        self.cache = cache
+        self._client = client
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.cache.metadata(self.provider)
+
+    def keys(self, *, force: bool = False) -> dict[str, Any]:
+        return self.cache.keys(self.provider, force=force)
+
+    def _bind(self) -> Any:
+        # Hand authlib the checked metadata; a new dict each time, so a request
+        # never sees another's half-written copy.
+        self._client.server_metadata = self.metadata
+        return self._client
+
+    def authorization_url(self, redirect_uri: str) -> dict[str, Any]:
+        """Return ``url``, ``state``, ``code_verifier`` and (for OIDC) ``nonce``.
+
+        authlib draws state, nonce and verifier from ``secrets``; the caller keeps
+        them server-side, bound to this browser's session, for one use.
+        """
+        client = self._bind()
+        if not client.server_metadata.get("authorization_endpoint"):
+            raise FedlabError("discovery_invalid", provider=self.provider.name,
+                              detail="no authorization endpoint")
+        return client.create_authorization_url(redirect_uri, **self.provider.authorize_params)
+
+    def exchange_code(self, code: str, redirect_uri: str, code_verifier: str) -> dict[str, Any]:
+        return self._token_request(
+            "token", code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+        )
+
+    def refresh(self, refresh_token: str) -> dict[str, Any]:
+        return self._token_request(
+            "token", grant_type="refresh_token", refresh_token=refresh_token
+        )
+
+    def _token_request(self, endpoint: str, **params: Any) -> dict[str, Any]:
+        client = self._bind()
+        try:
+            token = client.fetch_access_token(**params)
+        except OAuthError as e:
+            raise FedlabError("token_request_failed", provider=self.provider.name,
+                              error=e.error, description=e.description or "") from None
+        except requests.Timeout:
+            raise FedlabError("provider_timeout", provider=self.provider.name,
+                              endpoint=endpoint, seconds=self.cache.timeout) from None
+        except requests.RequestException as e:
+            raise FedlabError("provider_unreachable", provider=self.provider.name,
+                              endpoint=endpoint, detail=type(e).__name__) from None
+        except ValueError:
+            raise FedlabError("provider_bad_response", provider=self.provider.name,
+                              endpoint=endpoint, detail="the answer is not JSON") from None
+        # authlib returns an OAuth2Token (a dict subclass); keep plain types only,
+        # which every session serializer accepts.
+        return {k: v for k, v in dict(token).items() if isinstance(v, str | int | float)}
+
+    def get_json(self, url: str, endpoint: str, *, access_token: str | None = None,
+                 params: dict[str, str] | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {access_token}"} if access_token else {}
+        response = self.call("GET", url, endpoint, headers=headers, params=params)
+        try:
+            document = response.json()
+        except ValueError:
+            document = None
+        if response.status_code != 200 or not isinstance(document, dict):
+            raise FedlabError("provider_bad_response", provider=self.provider.name,
+                              endpoint=endpoint, detail=f"HTTP {response.status_code}")
+        return document
+
+    def call(self, method: str, url: str, endpoint: str, **kwargs: Any) -> requests.Response:
+        """Send one request with the configured timeout; failures become catalogue errors."""
+        try:
+            return self.cache.request(method, url, **kwargs)
+        except requests.Timeout:
+            raise FedlabError("provider_timeout", provider=self.provider.name,
+                              endpoint=endpoint, seconds=self.cache.timeout) from None
+        except requests.RequestException as e:
+            raise FedlabError("provider_unreachable", provider=self.provider.name,
+                              endpoint=endpoint, detail=type(e).__name__) from None

@@ -1,0 +1,88 @@
+"""Amazon Cognito user pools through the Hosted UI (managed login).
+
+Quirks owned here: the issuer lives at ``cognito-idp.{region}.amazonaws.com``
+while the endpoints live on the Hosted UI domain; ``identity_provider`` sends the
+visitor straight to Google, Facebook or a SAML/OIDC provider; id tokens carry
+``token_use``; sign-out is ``/logout?client_id&logout_uri``; refresh tokens are
+revoked at ``/oauth2/revoke`` with HTTP Basic client authentication.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from . import Provider, ProviderConfigError, SignOut, oidc, require, url_setting
+
+if TYPE_CHECKING:
+    from ..oauth import ProviderClient
+
+KIND = "cognito"
+DISPLAY_NAME = "Amazon Cognito"
+DEFAULT_SCOPES = ("openid", "email", "profile")
+KEYS = {
+    "domain": "the Hosted UI domain, e.g. myapp.auth.us-east-1.amazoncognito.com",
+    "region": "the user pool's AWS region, e.g. us-east-1",
+    "user_pool_id": "the user pool id, e.g. us-east-1_AbCdEf123",
+    "identity_provider": "optional: Google, Facebook, LoginWithAmazon, SignInWithApple or the "
+                         "name of an OIDC/SAML provider, to skip the Hosted UI's chooser",
+    "idp_identifier": "optional: an identifier of the provider to go straight to",
+    "hosted_ui_url": "optional override of https://{domain} (custom domain or stand-in)",
+    "issuer": "optional override of https://cognito-idp.{region}.amazonaws.com/{user_pool_id}",
+}
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+
+def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
+    region = require(raw, "region", "the user pool's region, e.g. us-east-1")
+    if not REGION.match(region):
+        raise ProviderConfigError(".region: must look like us-east-1")
+    pool = require(raw, "user_pool_id", "the user pool id from the Cognito console")
+    if not pool.startswith(region + "_"):
+        raise ProviderConfigError(f".user_pool_id: must start with the region, {region}_")
+    if not raw.get("domain") and not raw.get("hosted_ui_url"):
+        raise ProviderConfigError(".domain: missing; put the Hosted UI domain here "
+                                  "(App integration > Domain in the Cognito console)")
+    hosted = url_setting(raw, "hosted_ui_url", f"https://{raw.get('domain')}")
+    issuer = url_setting(raw, "issuer", f"https://cognito-idp.{region}.amazonaws.com/{pool}")
+    params = {k: raw[k] for k in ("identity_provider", "idp_identifier") if raw.get(k)}
+    return {
+        "issuer": issuer,
+        "endpoints": {"logout": hosted + "/logout", "revoke": hosted + "/oauth2/revoke"},
+        "authorize_params": params,
+        "token_auth_method": "client_secret_basic",
+        "settings": {"region": region, "user_pool_id": pool, "hosted_ui_url": hosted,
+                     "domain": raw.get("domain") or hosted.split("://", 1)[1]},
+    }
+
+
+join_scopes = oidc.join_scopes
+validate = oidc.validate
+sign_in = oidc.sign_in
+refresh = oidc.refresh
+
+
+def check_claims(provider: Provider, claims: dict[str, Any]) -> None:
+    """Cognito signs access and id tokens with the same key: only an id token will do."""
+    from ..tokens import reject
+
+    if claims.get("token_use") != "id":
+        raise reject("token_use", "id", claims.get("token_use"))
+
+
+def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> SignOut:
+    provider = client.provider
+    url = provider.endpoints["logout"] + "?" + urlencode(
+        {"client_id": provider.client_id, "logout_uri": return_to}
+    )
+    revocation = oidc.revocation(client, auth["tokens"].get("refresh_token"),
+                                 provider.endpoints["revoke"])
+    return SignOut(url, revocation, "You were signed out here and at the Cognito Hosted UI, "
+                                    "and the refresh token was revoked.")
+
+
+def logins_key(provider: Provider) -> str:
+    s = provider.settings
+    return f"cognito-idp.{s['region']}.amazonaws.com/{s['user_pool_id']}"

@@ -1,0 +1,102 @@
+"""Facebook Login: plain OAuth 2, not OpenID Connect, on the web.
+
+There is no id token, no discovery and no refresh token, so nothing in the
+token response says who signed in or whom it was issued to. This module asks
+Graph's ``debug_token`` (with the app token) whether the access token belongs
+to this app, then reads ``/me`` with ``appsecret_proof``, and only then trusts
+the user id. Signing out is app-only: Facebook offers no sign-out redirect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..errors import FedlabError
+from . import Provider, ProviderConfigError, SignOut, url_setting
+
+if TYPE_CHECKING:
+    from ..oauth import ProviderClient
+
+KIND = "facebook"
+DISPLAY_NAME = "Facebook"
+DEFAULT_SCOPES = ("email", "public_profile")
+KEYS = {
+    "graph_version": "the Graph API version, e.g. v21.0",
+    "dialog_url": "optional override of https://www.facebook.com (a stand-in)",
+    "graph_url": "optional override of https://graph.facebook.com (a stand-in)",
+}
+VERSION = re.compile(r"^v\d+\.\d+$")
+
+
+def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
+    version = raw.get("graph_version", "v21.0")
+    if not isinstance(version, str) or not VERSION.match(version):
+        raise ProviderConfigError(".graph_version: must look like v21.0")
+    dialog = url_setting(raw, "dialog_url", "https://www.facebook.com")
+    graph = url_setting(raw, "graph_url", "https://graph.facebook.com")
+    return {
+        "issuer": None,
+        "endpoints": {
+            "authorization_endpoint": f"{dialog}/{version}/dialog/oauth",
+            "token_endpoint": f"{graph}/{version}/oauth/access_token",
+            "me": f"{graph}/{version}/me",
+            "debug_token": f"{graph}/{version}/debug_token",
+        },
+        "token_auth_method": "client_secret_post",
+        "settings": {"graph_version": version, "graph_url": graph},
+    }
+
+
+def join_scopes(scopes: tuple[str, ...]) -> str:
+    return ",".join(scopes)
+
+
+def appsecret_proof(app_secret: str, access_token: str) -> str:
+    return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+
+
+def sign_in(client: ProviderClient, token: dict[str, Any], nonce: str | None) -> dict[str, Any]:
+    provider = client.provider
+    access_token = token.get("access_token")
+    if not access_token:
+        raise FedlabError("provider_bad_response", provider=provider.name,
+                          endpoint="token", detail="no access_token")
+    debug = client.get_json(provider.endpoints["debug_token"], "debug_token", params={
+        "input_token": access_token,
+        "access_token": f"{provider.client_id}|{provider.client_secret}",
+    }).get("data") or {}
+    if str(debug.get("app_id")) != provider.client_id:
+        raise FedlabError("token_not_for_this_app", provider=provider.name,
+                          detail=f"app_id {debug.get('app_id')!r}, not {provider.client_id!r}")
+    if debug.get("is_valid") is not True or not debug.get("user_id"):
+        raise FedlabError("token_not_for_this_app", provider=provider.name,
+                          detail="the token is not valid")
+    me = client.get_json(provider.endpoints["me"], "me", params={
+        "fields": "id,name,email,picture",
+        "access_token": access_token,
+        "appsecret_proof": appsecret_proof(provider.client_secret, access_token),
+    })
+    if str(me.get("id")) != str(debug["user_id"]):
+        raise FedlabError("userinfo_sub_mismatch", expected=debug["user_id"], got=me.get("id"))
+    claims = {"iss": provider.settings["graph_url"], "sub": str(debug["user_id"]),
+              "app_id": debug.get("app_id"), "scopes": debug.get("scopes", []),
+              "exp": debug.get("expires_at")}
+    return {"iss": claims["iss"], "sub": claims["sub"], "claims": claims, "userinfo": me}
+
+
+def refresh(client: ProviderClient, auth: dict[str, Any]) -> dict[str, Any]:
+    raise FedlabError("refresh_unavailable", provider=client.provider.name,
+                      detail="Facebook issues no refresh tokens on the web")
+
+
+def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> SignOut:
+    return SignOut(None, None, "You were signed out of this site only: Facebook has no "
+                   "sign-out redirect for apps, so you are still signed in to Facebook.")
+
+
+def logins_key(provider: Provider) -> str:
+    return "graph.facebook.com"

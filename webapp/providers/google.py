@@ -1,0 +1,68 @@
+"""Google accounts.
+
+Quirks owned here: id tokens may say ``accounts.google.com`` without the scheme;
+a refresh token comes only with ``access_type=offline``, and for a returning
+user only again with ``prompt=consent``; Google has no end-session endpoint, so
+signing out of this site leaves the visitor signed in to Google.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import Provider, ProviderConfigError, SignOut, oidc, url_setting
+
+if TYPE_CHECKING:
+    from ..oauth import ProviderClient
+
+KIND = "google"
+DISPLAY_NAME = "Google"
+DEFAULT_SCOPES = ("openid", "email", "profile")
+ISSUER = "https://accounts.google.com"
+KEYS = {
+    "prompt": "consent (default: Google then issues a refresh token on every sign-in), "
+              "or '' to skip the consent screen for returning users (no new refresh token)",
+    "hosted_domain": "optional: restrict the chooser to one Google Workspace domain (hd)",
+    "issuer": "optional override of https://accounts.google.com (a stand-in)",
+}
+
+
+def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
+    issuer = url_setting(raw, "issuer", ISSUER)
+    prompt = raw.get("prompt", "consent")
+    if prompt not in ("consent", "", "select_account", "consent select_account"):
+        raise ProviderConfigError(".prompt: consent, select_account or ''")
+    params = {"access_type": "offline"}
+    if prompt:
+        params["prompt"] = prompt
+    if raw.get("hosted_domain"):
+        params["hd"] = raw["hosted_domain"]
+    aliases = ("accounts.google.com",) if issuer == ISSUER else ()
+    return {
+        "issuer": issuer,
+        "issuer_aliases": aliases,
+        "authorize_params": params,
+        "token_auth_method": "client_secret_post",
+        "settings": {},
+    }
+
+
+join_scopes = oidc.join_scopes
+check_claims = oidc.check_claims
+validate = oidc.validate
+sign_in = oidc.sign_in
+refresh = oidc.refresh
+
+
+def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> SignOut:
+    refresh_token = auth["tokens"].get("refresh_token")
+    endpoint = client.metadata.get("revocation_endpoint")
+    revocation = (endpoint, {"token": refresh_token}, None) if endpoint and refresh_token else None
+    return SignOut(None, revocation, "You were signed out of this site and its access to your "
+                   "Google account was revoked, but Google has no sign-out endpoint: you are "
+                   "still signed in to Google in this browser.")
+
+
+def logins_key(provider: Provider) -> str:
+    return "accounts.google.com"

@@ -1,0 +1,127 @@
+"""Any OpenID Connect provider, by its issuer URL; the base the other OIDC kinds share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
+
+from .. import tokens
+from ..errors import FedlabError
+from . import Provider, ProviderConfigError, SignOut, kind_of, url_setting
+
+if TYPE_CHECKING:
+    from ..oauth import ProviderClient
+
+KIND = "oidc"
+DISPLAY_NAME = "OpenID Connect"
+DEFAULT_SCOPES = ("openid", "email", "profile")
+KEYS = {
+    "issuer": "the issuer URL exactly as the provider's discovery states it",
+    "token_endpoint_auth_method": "client_secret_basic (default) or client_secret_post",
+    "authorize_params": "a table of extra authorization request parameters",
+}
+AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+
+
+def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
+    if not raw.get("issuer"):
+        raise ProviderConfigError(".issuer: missing; put the provider's issuer URL here")
+    method = raw.get("token_endpoint_auth_method", "client_secret_basic")
+    if method not in AUTH_METHODS:
+        raise ProviderConfigError(f".token_endpoint_auth_method: one of {', '.join(AUTH_METHODS)}")
+    params = raw.get("authorize_params", {})
+    if not isinstance(params, Mapping) or not all(isinstance(v, str) for v in params.values()):
+        raise ProviderConfigError(".authorize_params: must be a table of strings")
+    return {
+        "issuer": url_setting(raw, "issuer") + ("/" if raw["issuer"].endswith("/") else ""),
+        "token_auth_method": method,
+        "authorize_params": dict(params),
+        "settings": {},
+    }
+
+
+def join_scopes(scopes: tuple[str, ...]) -> str:
+    return " ".join(scopes)
+
+
+def check_claims(provider: Provider, claims: dict[str, Any]) -> None:
+    """Kind-specific id-token checks on top of the OpenID Connect ones: none here."""
+
+
+def validate(client: ProviderClient, id_token: str, *, access_token: str | None,
+             nonce: str | None, require_nonce: bool = True) -> dict[str, Any]:
+    provider = client.provider
+    assert provider.issuer is not None
+    claims = tokens.validate_id_token(
+        id_token,
+        client_id=provider.client_id,
+        issuers=(provider.issuer, *provider.issuer_aliases),
+        load_keys=client.keys,
+        supported_algorithms=client.metadata.get("id_token_signing_alg_values_supported"),
+        access_token=access_token,
+        nonce=nonce,
+        require_nonce=require_nonce,
+    )
+    kind_of(provider).check_claims(provider, claims)
+    return claims
+
+
+def sign_in(client: ProviderClient, token: dict[str, Any], nonce: str) -> dict[str, Any]:
+    """Check the token response; return who signed in: ``iss``, ``sub``, claims, userinfo."""
+    if not token.get("id_token"):
+        raise FedlabError("id_token_missing", provider=client.provider.name)
+    claims = validate(client, token["id_token"], access_token=token.get("access_token"),
+                      nonce=nonce)
+    userinfo: dict[str, Any] = {}
+    endpoint = client.metadata.get("userinfo_endpoint")
+    if endpoint and token.get("access_token"):
+        userinfo = client.get_json(endpoint, "userinfo", access_token=token["access_token"])
+        tokens.check_userinfo(claims, userinfo)
+    return {"iss": claims["iss"], "sub": claims["sub"], "claims": claims, "userinfo": userinfo}
+
+
+def refresh(client: ProviderClient, auth: dict[str, Any]) -> dict[str, Any]:
+    """Return new tokens and claims; a refreshed id token passes every sign-in check."""
+    token = client.refresh(auth["tokens"]["refresh_token"])
+    claims = auth["claims"]
+    if token.get("id_token"):
+        claims = validate(client, token["id_token"], access_token=token.get("access_token"),
+                          nonce=auth.get("nonce"), require_nonce=False)
+        tokens.check_refreshed(auth["claims"], claims)
+    return {"tokens": token, "claims": claims}
+
+
+def revocation(client: ProviderClient, refresh_token: str | None,
+               endpoint: str | None = None) -> tuple[str, dict[str, str], Any] | None:
+    endpoint = endpoint or client.metadata.get("revocation_endpoint")
+    if not refresh_token or not endpoint:
+        return None
+    provider = client.provider
+    form = {"token": refresh_token, "token_type_hint": "refresh_token"}
+    if provider.token_auth_method == "client_secret_post":
+        form |= {"client_id": provider.client_id, "client_secret": provider.client_secret}
+        return endpoint, form, None
+    return endpoint, form, (provider.client_id, provider.client_secret)
+
+
+def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> SignOut:
+    """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) where offered."""
+    end_session = client.metadata.get("end_session_endpoint")
+    url = None
+    if end_session:
+        url = end_session + "?" + urlencode({
+            "client_id": client.provider.client_id,
+            "id_token_hint": auth["tokens"].get("id_token", ""),
+            "post_logout_redirect_uri": return_to,
+        })
+    note = ("You were signed out here and at the provider." if url else
+            "You were signed out here; the provider offers no sign-out endpoint.")
+    return SignOut(url, revocation(client, auth["tokens"].get("refresh_token")), note)
+
+
+def logins_key(provider: Provider) -> str:
+    """Identity Pool ``Logins`` key for an OIDC provider: the issuer without scheme."""
+    assert provider.issuer is not None
+    parts = urlsplit(provider.issuer)
+    return (parts.netloc + parts.path).rstrip("/")

@@ -1,0 +1,178 @@
+"""The id-token and userinfo checks, in one place (OpenID Connect Core 3.1.3.7, 5.3.2).
+
+authlib, left at its defaults, accepts a token whose ``aud`` is wrong when
+``azp`` is right, accepts ``alg: none`` when discovery lists it, and never
+compares userinfo's ``sub`` with the token's. Every id token this site accepts,
+at sign-in and after a refresh, goes through :func:`validate_id_token` instead.
+python-jose does the signature and the registered claims, always with an
+explicit algorithm list, audience and issuer.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from jose import jwt
+from jose.exceptions import ExpiredSignatureError, JWTClaimsError, JWTError
+
+from .errors import FedlabError
+
+#: Asymmetric algorithms only: a shared-secret (HS*) or ``none`` token can be
+#: made by anyone who knows the client secret or nothing at all.
+ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+                                "ES256", "ES384", "ES512"})
+#: Clock difference tolerated on exp, iat and nbf.
+LEEWAY = 60
+#: An id token fresh from the token endpoint was issued moments ago.
+MAX_IAT_AGE = 600
+
+KeyLoader = Callable[..., dict[str, Any]]
+
+
+def reject(check: str, expected: Any, got: Any) -> FedlabError:
+    return FedlabError("id_token_rejected", check=check, expected=expected, got=got)
+
+
+def validate_id_token(
+    id_token: str,
+    *,
+    client_id: str,
+    issuers: Iterable[str],
+    load_keys: KeyLoader,
+    supported_algorithms: Iterable[str] | None = None,
+    access_token: str | None = None,
+    nonce: str | None,
+    require_nonce: bool = True,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Return the claims of ``id_token`` or raise ``id_token_rejected`` naming the check.
+
+    ``load_keys(force=False)`` returns the provider's JWKS from its ``jwks_uri``;
+    it is called once more with ``force=True`` when the token's ``kid`` is unknown,
+    which is how a key rotation is picked up.
+    """
+    now = time.time() if now is None else now
+    issuers = tuple(issuers)
+    try:
+        header = jwt.get_unverified_header(id_token)
+        unverified = jwt.get_unverified_claims(id_token)
+    except JWTError:
+        raise reject("format", "a signed JWT", "something else") from None
+    algorithms = ALLOWED_ALGORITHMS
+    if supported_algorithms:
+        algorithms = algorithms & set(supported_algorithms)
+    alg = header.get("alg")
+    if alg not in algorithms:
+        raise reject("alg", " or ".join(sorted(algorithms)), alg)
+    key = _find_key(header, load_keys)
+    try:
+        claims = jwt.decode(
+            id_token,
+            key,
+            algorithms=[alg],
+            audience=client_id,
+            issuer=issuers,
+            access_token=access_token,
+            options={
+                "leeway": LEEWAY,
+                "require_aud": True,
+                "require_iat": True,
+                "require_exp": True,
+                "require_iss": True,
+                "require_sub": True,
+                "verify_at_hash": access_token is not None,
+            },
+        )
+    except ExpiredSignatureError:
+        raise reject("exp", f"after {int(now)}", unverified.get("exp")) from None
+    except JWTClaimsError as e:
+        raise _claims_error(str(e), unverified, client_id, issuers) from None
+    except JWTError:
+        raise reject("signature", f"valid {alg} signature by key {header.get('kid')}",
+                     "an invalid signature") from None
+    _check_audience(claims, client_id)
+    iat = claims["iat"]
+    if not isinstance(iat, int | float) or iat > now + LEEWAY or iat < now - MAX_IAT_AGE - LEEWAY:
+        raise reject("iat", f"within {MAX_IAT_AGE}s before now ({int(now)})", iat)
+    got = claims.get("nonce")
+    # A refreshed token may leave the nonce out (require_nonce=False), but one it
+    # carries must still be the one this sign-in sent.
+    if (require_nonce or got is not None) and (
+        not isinstance(got, str) or nonce is None or not hmac.compare_digest(got, nonce)
+    ):
+        raise reject("nonce", "the nonce sent with this sign-in", got)
+    return claims
+
+
+def _find_key(header: dict[str, Any], load_keys: KeyLoader) -> dict[str, Any]:
+    kid = header.get("kid")
+    for force in (False, True):
+        candidates = [
+            k for k in load_keys(force=force).get("keys", [])
+            if isinstance(k, dict) and k.get("use", "sig") == "sig"
+            and k.get("alg", header["alg"]) == header["alg"]
+            and (kid is None or k.get("kid") == kid)
+        ]
+        if len(candidates) == 1:
+            return candidates[0]
+        if len(candidates) > 1:
+            raise reject("kid", "one matching key", f"{len(candidates)} keys")
+    raise reject("kid", "a key published at the provider's jwks_uri", kid)
+
+
+def _check_audience(claims: dict[str, Any], client_id: str) -> None:
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    azp = claims.get("azp")
+    # OIDC Core 3.1.3.7 (4)-(5): several audiences need an azp, and azp is us.
+    if len(audiences) > 1 and azp is None:
+        raise reject("azp", client_id, "no azp with several audiences")
+    if azp is not None and azp != client_id:
+        raise reject("azp", client_id, azp)
+
+
+def _claims_error(message: str, unverified: dict[str, Any], client_id: str,
+                  issuers: tuple[str, ...]) -> FedlabError:
+    lowered = message.lower()
+    if "audience" in lowered or "aud" in lowered.split():
+        return reject("aud", client_id, unverified.get("aud"))
+    if "issuer" in lowered:
+        return reject("iss", " or ".join(issuers), unverified.get("iss"))
+    if "at_hash" in lowered or "access_token" in lowered:
+        return reject("at_hash", "the hash of the access token", unverified.get("at_hash"))
+    if "iat" in lowered or "issued" in lowered:
+        return reject("iat", "a number", unverified.get("iat"))
+    if "subject" in lowered or "sub" in lowered.split():
+        return reject("sub", "a subject", unverified.get("sub"))
+    return reject("claims", "valid registered claims", message)
+
+
+def check_refreshed(previous: dict[str, Any], claims: dict[str, Any]) -> None:
+    """OIDC Core 12.2: a refreshed id token speaks of the same person to the same client."""
+    for claim in ("iss", "sub", "aud", "azp"):
+        if previous.get(claim) != claims.get(claim):
+            raise reject(claim, previous.get(claim), claims.get(claim))
+
+
+def check_userinfo(claims: dict[str, Any], userinfo: dict[str, Any]) -> None:
+    """OIDC Core 5.3.2: userinfo about another subject must not be used."""
+    if userinfo.get("sub") != claims.get("sub"):
+        raise FedlabError("userinfo_sub_mismatch", expected=claims.get("sub"),
+                          got=userinfo.get("sub"))
+
+
+def describe(value: str | None) -> dict[str, Any] | None:
+    """Header and payload of a JWT for the token viewer; never the token itself.
+
+    Only tokens this site has already validated (or that are meant for someone
+    else, like an access token) are shown, so reading them unverified is fine.
+    """
+    if not value:
+        return None
+    try:
+        return {"jwt": True, "header": jwt.get_unverified_header(value),
+                "payload": jwt.get_unverified_claims(value), "length": len(value)}
+    except JWTError:
+        return {"jwt": False, "length": len(value)}

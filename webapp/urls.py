@@ -1,0 +1,54 @@
+"""Where the site sends browsers: its own absolute URLs and safe local targets."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, request, url_for
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
+
+
+def external_url(endpoint: str, **values: str) -> str:
+    """The absolute URL providers see: ``external_url`` if configured, else this request's.
+
+    The callback sent at sign-in and the one sent at the code exchange must be
+    byte-for-byte equal, and equal to the one registered at the provider; this
+    is the one function that computes it.
+    """
+    base = current_app.config["FEDLAB"]["external_url"]
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+def safe_next_path(target: str | None, default: str = "/account") -> str:
+    """Return ``target`` if it is a page of this site, else ``default``.
+
+    Refuses absolute and scheme-relative URLs (``//evil``, ``/\\evil``), anything
+    with a scheme or host, control characters and backslashes, so a link such as
+    ``/auth/x/login?next=https://evil`` cannot bounce a visitor off-site; and
+    paths that are not a GET page of this app, or that would start another
+    sign-in, so the target is always somewhere the visitor can land.
+    """
+    if not target or len(target) > 512 or not target.startswith("/"):
+        return default
+    if target.startswith(("//", "/\\")) or "\\" in target:
+        return default
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    try:
+        endpoint, _ = current_app.url_map.bind("localhost").match(parts.path, method="GET")
+    except (HTTPException, RequestRedirect):
+        return default
+    if endpoint.startswith("auth.") or endpoint == "static":
+        return default
+    return target
+
+
+def current_origin() -> str:
+    base = current_app.config["FEDLAB"]["external_url"]
+    return base or request.host_url.rstrip("/")
