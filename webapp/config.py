@@ -58,9 +58,10 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the validated configuration from every layer."""
     config = copy.deepcopy(DEFAULTS)
     overrides = dict(overrides or {})
-    path = overrides.pop("config_file", None) or os.environ.get(
-        "FEDLAB_CONFIG", DEFAULT_CONFIG_FILE
-    )
+    # An override of "" means no file at all (tests, or a config made in code).
+    path = overrides.pop("config_file", None)
+    if path is None:
+        path = os.environ.get("FEDLAB_CONFIG", DEFAULT_CONFIG_FILE)
     if path:
         _merge(config, _read_toml(Path(path), "FEDLAB_CONFIG"))
     secrets_file = overrides.get("secrets_file") or os.environ.get(

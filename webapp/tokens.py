@@ -90,7 +90,9 @@ def validate_id_token(
         raise reject("exp", f"after {int(now)}", unverified.get("exp")) from None
     except JWTClaimsError as e:
         raise _claims_error(str(e), unverified, client_id, issuers) from None
-    except JWTError:
+    except JWTError as e:
+        if "missing" in str(e).lower():  # python-jose: 'Token is missing the "exp" claim'
+            raise _claims_error(str(e), unverified, client_id, issuers) from None
         raise reject("signature", f"valid {alg} signature by key {header.get('kid')}",
                      "an invalid signature") from None
     _check_audience(claims, client_id)
@@ -142,6 +144,10 @@ def _claims_error(message: str, unverified: dict[str, Any], client_id: str,
         return reject("iss", " or ".join(issuers), unverified.get("iss"))
     if "at_hash" in lowered or "access_token" in lowered:
         return reject("at_hash", "the hash of the access token", unverified.get("at_hash"))
+    if '"sub"' in lowered:
+        return reject("sub", "a subject", None)
+    if '"exp"' in lowered:
+        return reject("exp", "an expiry time", None)
     if "iat" in lowered or "issued" in lowered:
         return reject("iat", "a number", unverified.get("iat"))
     if "subject" in lowered or "sub" in lowered.split():

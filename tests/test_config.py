@@ -1,0 +1,109 @@
+"""Configuration: layers in order, and errors that name the key and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from webapp.config import ConfigError, load_config
+
+SECRET = "s" * 40
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in list(__import__("os").environ):
+        if name.startswith("FEDLAB_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return str(path)
+
+
+OIDC = f"""
+secret_key = "{SECRET}"
+[providers.corp]
+kind = "oidc"
+client_id = "abc"
+client_secret = "from-file"
+issuer = "https://id.example.com"
+"""
+
+
+def test_layers_file_then_environment_then_overrides(tmp_path, clean_env):
+    path = write(tmp_path, OIDC)
+    clean_env.setenv("FEDLAB_PROVIDERS__CORP__CLIENT_SECRET", "from-env")
+    clean_env.setenv("FEDLAB_HTTP_TIMEOUT", "3")
+    config = load_config({"config_file": path})
+    assert config["providers"]["corp"].client_secret == "from-env"
+    assert config["http_timeout"] == 3.0
+    config = load_config({"config_file": path, "http_timeout": 7})
+    assert config["http_timeout"] == 7.0
+
+
+def test_secrets_file_is_a_layer(tmp_path, clean_env):
+    path = write(tmp_path, OIDC.replace(f'secret_key = "{SECRET}"', ""))
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'secret_key = "{SECRET}"\n[providers.corp]\nclient_secret = "x"\n')
+    config = load_config({"config_file": path, "secrets_file": str(secrets)})
+    assert config["providers"]["corp"].client_secret == "x"
+
+
+def test_dashed_provider_names_map_from_the_environment(tmp_path, clean_env):
+    path = write(tmp_path, OIDC.replace("providers.corp", "providers.corp-two"))
+    clean_env.setenv("FEDLAB_PROVIDERS__CORP_TWO__CLIENT_SECRET", "env")
+    assert load_config({"config_file": path})["providers"]["corp-two"].client_secret == "env"
+
+
+@pytest.mark.parametrize(("change", "key"), [
+    (("secret_key", ""), "secret_key: missing"),
+    (("secret_key", "short"), "secret_key: too short"),
+    (("http_timeout", "fast"), "http_timeout"),
+    (("external_url", "https://x.example/path"), "external_url"),
+    (("no_such_key", 1), "no_such_key: unknown key"),
+    (("session", {"type": "memcached"}), "session.type"),
+    (("session", {"idle_timeout": 10}), "session.idle_timeout"),
+])
+def test_bad_keys_are_named(tmp_path, clean_env, change, key):
+    path = write(tmp_path, OIDC)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config({"config_file": path, change[0]: change[1]})
+
+
+@pytest.mark.parametrize(("entry", "key"), [
+    ({"kind": "saml"}, "providers.corp.kind"),
+    ({"kind": "oidc", "client_id": "a", "client_secret": "b"}, "providers.corp.issuer: missing"),
+    ({"kind": "oidc", "issuer": "https://i", "client_secret": "b"}, "providers.corp.client_id"),
+    ({"kind": "oidc", "issuer": "https://i", "client_id": "a"}, "CLIENT_SECRET"),
+    ({"kind": "google", "client_id": "a", "client_secret": "b", "domain": "x"},
+     "providers.corp.domain: not a key of kind 'google'"),
+    ({"kind": "cognito", "client_id": "a", "client_secret": "b", "region": "us-east-1",
+      "user_pool_id": "us-east-1_x"}, "providers.corp.domain: missing"),
+    ({"kind": "cognito", "client_id": "a", "client_secret": "b", "region": "nowhere",
+      "user_pool_id": "x", "domain": "d"}, "providers.corp.region"),
+    ({"kind": "facebook", "client_id": "a", "client_secret": "b", "graph_version": "21"},
+     "providers.corp.graph_version"),
+])
+def test_bad_provider_keys_are_named(tmp_path, clean_env, entry, key):
+    path = write(tmp_path, f'secret_key = "{SECRET}"\n')
+    with pytest.raises(ConfigError, match=key):
+        load_config({"config_file": path, "providers": {"corp": entry}})
+
+
+def test_a_missing_file_is_named(tmp_path, clean_env):
+    with pytest.raises(ConfigError, match="FEDLAB_CONFIG: no file"):
+        load_config({"config_file": str(tmp_path / "nope.toml")})
+
+
+def test_cognito_defaults_follow_the_real_service(tmp_path, clean_env):
+    path = write(tmp_path, f'secret_key = "{SECRET}"\n')
+    provider = load_config({"config_file": path, "providers": {"pool": {
+        "kind": "cognito", "client_id": "a", "client_secret": "b", "region": "eu-west-1",
+        "user_pool_id": "eu-west-1_Abc", "domain": "me.auth.eu-west-1.amazoncognito.com",
+        "identity_provider": "Google"}}})["providers"]["pool"]
+    assert provider.issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc"
+    assert provider.endpoints["logout"] == "https://me.auth.eu-west-1.amazoncognito.com/logout"
+    assert provider.authorize_params == {"identity_provider": "Google"}

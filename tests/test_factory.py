@@ -1,0 +1,86 @@
+"""The application factory: no side effects, per-app state, templates found."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from webapp import create_app
+from webapp.config import ConfigError
+from webapp.oauth import EXTENSION
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_missing_secret_key_stops_the_app(tmp_path, monkeypatch):
+    monkeypatch.delenv("FEDLAB_SECRET_KEY", raising=False)
+    path = tmp_path / "c.toml"
+    path.write_text("")
+    with pytest.raises(ConfigError, match="secret_key"):
+        create_app({"config_file": str(path)})
+
+
+def test_each_app_has_its_own_oauth_registry(live_app, config_dir, tmp_path):
+    from .conftest import make_app
+
+    other = make_app(config_dir, tmp_path, providers={"google": {"client_id": "other-id"}})
+    mine, theirs = live_app.extensions[EXTENSION][0], other.extensions[EXTENSION][0]
+    assert mine is not theirs
+    with live_app.app_context():
+        assert mine.create_client("google").client_id != "other-id"
+    with other.app_context():
+        assert theirs.create_client("google").client_id == "other-id"
+
+
+def test_create_app_makes_no_network_calls(config_dir, tmp_path, monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network used at start-up")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    from .conftest import make_app
+
+    make_app(config_dir, tmp_path)
+
+
+def test_base_template_renders(live_app):
+    response = live_app.test_client().get("/")
+    assert response.status_code == 200
+    assert b"<title>Home" in response.data
+    assert b"/static/style.css" in response.data
+
+
+@pytest.mark.slow
+def test_an_installed_copy_finds_templates_and_static(tmp_path):
+    """A plain ``pip install .`` (a wheel, not the checkout) still renders base.html."""
+    target = tmp_path / "venv"
+    venv.create(target, with_pip=True, system_site_packages=False)
+    python = target / "bin" / "python"
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert install.returncode == 0, install.stderr
+    # The installed package alone, with this environment's dependencies beside it.
+    site = subprocess.run([sys.executable, "-c", "import flask, os; "
+                           "print(os.path.dirname(os.path.dirname(flask.__file__)))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    script = (
+        "import webapp, pathlib; from webapp import create_app;"
+        "app = create_app({'config_file': '', 'secret_key': 'x'*40, 'providers': {}});"
+        "assert 'site-packages' in webapp.__file__, webapp.__file__;"
+        "body = app.test_client().get('/').data;"
+        "assert b'<title>Home' in body, body[:200];"
+        "assert app.test_client().get('/static/style.css').status_code == 200;"
+        "print('ok')"
+    )
+    env = {**os.environ, "PYTHONPATH": site}
+    result = subprocess.run([str(python), "-c", script], capture_output=True, text=True,
+                            cwd=tmp_path, env=env, timeout=60)
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr

@@ -1,0 +1,202 @@
+"""Each id-token rule, alone: a test per check, each failing if the check is removed."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jose import jwk, jwt
+
+from webapp import tokens
+from webapp.errors import FedlabError
+
+ISSUER = "https://issuer.example"
+CLIENT = "client-1"
+NONCE = "n-0S6_WzA2Mj"
+ACCESS = "access-token-value"
+
+
+def rsa_pem() -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+PRIVATE = rsa_pem()
+OTHER_PRIVATE = rsa_pem()
+
+
+def public_jwk(pem: bytes, kid: str) -> dict:
+    public = jwk.construct(pem, "RS256").public_key().to_dict()
+    return {**public, "kid": kid, "use": "sig", "alg": "RS256"}
+
+
+JWKS = {"keys": [public_jwk(PRIVATE, "k1")]}
+
+
+def claims(**changes) -> dict:
+    now = int(time.time())
+    base = {"iss": ISSUER, "sub": "user-1", "aud": CLIENT, "iat": now, "exp": now + 300,
+            "nonce": NONCE}
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def sign(payload: dict, pem: bytes = PRIVATE, kid: str = "k1", access_token=ACCESS) -> str:
+    return jwt.encode(payload, pem, algorithm="RS256", headers={"kid": kid},
+                      access_token=access_token)
+
+
+def validate(token: str, keys=None, **kwargs) -> dict:
+    options = {"client_id": CLIENT, "issuers": [ISSUER], "access_token": ACCESS,
+               "nonce": NONCE, "load_keys": keys or (lambda force=False: JWKS)}
+    options.update(kwargs)
+    return tokens.validate_id_token(token, **options)
+
+
+def rejected_check(token: str, **kwargs) -> str:
+    with pytest.raises(FedlabError) as caught:
+        validate(token, **kwargs)
+    assert caught.value.code == "id_token_rejected"
+    return caught.value.details["check"]
+
+
+def b64(data: dict | bytes) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def test_a_good_token_passes():
+    assert validate(sign(claims()))["sub"] == "user-1"
+
+
+def test_alg_none_is_refused_even_if_discovery_lists_it():
+    token = f"{b64({'alg': 'none', 'kid': 'k1'})}.{b64(claims())}."
+    assert rejected_check(token, supported_algorithms=["RS256", "none"]) == "alg"
+
+
+def test_hs256_signed_with_the_public_key_is_refused():
+    public_pem = jwk.construct(PRIVATE, "RS256").public_key().to_pem()
+    signing_input = f"{b64({'alg': 'HS256', 'kid': 'k1'})}.{b64(claims())}"
+    mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    assert rejected_check(f"{signing_input}.{b64(mac)}") == "alg"
+
+
+def test_a_tampered_signature_is_refused():
+    head, _body, signature = sign(claims()).split(".")
+    forged = f"{head}.{b64(claims(sub='someone-else'))}.{signature}"
+    assert rejected_check(forged) == "signature"
+
+
+def test_a_token_signed_by_another_key_with_a_known_kid_is_refused():
+    assert rejected_check(sign(claims(), pem=OTHER_PRIVATE)) == "signature"
+
+
+def test_wrong_issuer():
+    assert rejected_check(sign(claims(iss="https://evil.example"))) == "iss"
+
+
+def test_wrong_audience():
+    assert rejected_check(sign(claims(aud="another-client"))) == "aud"
+
+
+def test_wrong_audience_with_the_right_azp():
+    assert rejected_check(sign(claims(aud=["another-client"], azp=CLIENT))) == "aud"
+
+
+def test_several_audiences_need_azp():
+    assert rejected_check(sign(claims(aud=[CLIENT, "another-client"]))) == "azp"
+    assert validate(sign(claims(aud=[CLIENT, "another-client"], azp=CLIENT)))
+
+
+def test_wrong_azp():
+    assert rejected_check(sign(claims(azp="another-client"))) == "azp"
+
+
+def test_expired():
+    now = int(time.time())
+    assert rejected_check(sign(claims(iat=now - 400, exp=now - tokens.LEEWAY - 5))) == "exp"
+
+
+def test_missing_exp():
+    assert rejected_check(sign(claims(exp=None))) == "exp"
+
+
+def test_issued_in_the_future():
+    assert rejected_check(sign(claims(iat=int(time.time()) + tokens.LEEWAY + 60))) == "iat"
+
+
+def test_issued_too_long_ago():
+    now = int(time.time())
+    assert rejected_check(sign(claims(iat=now - tokens.MAX_IAT_AGE - tokens.LEEWAY - 5))) == "iat"
+
+
+def test_wrong_nonce():
+    assert rejected_check(sign(claims(nonce="another-nonce"))) == "nonce"
+
+
+def test_missing_nonce():
+    assert rejected_check(sign(claims(nonce=None))) == "nonce"
+
+
+def test_a_refreshed_token_may_omit_the_nonce_but_not_change_it():
+    assert validate(sign(claims(nonce=None)), require_nonce=False)
+    assert rejected_check(sign(claims(nonce="another")), require_nonce=False) == "nonce"
+
+
+def test_at_hash_must_match_the_access_token():
+    token = sign(claims(), access_token="a-different-access-token")
+    assert rejected_check(token) == "at_hash"
+
+
+def test_missing_sub():
+    assert rejected_check(sign(claims(sub=None))) == "sub"
+
+
+def test_unknown_kid_refetches_the_keys_once_and_accepts_a_rotated_key():
+    calls = []
+    rotated = {"keys": [*JWKS["keys"], public_jwk(OTHER_PRIVATE, "k2")]}
+
+    def load_keys(force=False):
+        calls.append(force)
+        return rotated if force else JWKS
+
+    assert validate(sign(claims(), pem=OTHER_PRIVATE, kid="k2"), keys=load_keys)
+    assert calls == [False, True]
+
+
+def test_a_kid_never_published_is_refused_after_one_refetch():
+    calls = []
+
+    def load_keys(force=False):
+        calls.append(force)
+        return JWKS
+
+    assert rejected_check(sign(claims(), pem=OTHER_PRIVATE, kid="k9"), keys=load_keys) == "kid"
+    assert calls == [False, True]
+
+
+def test_check_refreshed_refuses_another_subject():
+    with pytest.raises(FedlabError) as caught:
+        tokens.check_refreshed(claims(), claims(sub="user-2"))
+    assert caught.value.details["check"] == "sub"
+
+
+def test_userinfo_about_another_subject_is_refused():
+    with pytest.raises(FedlabError) as caught:
+        tokens.check_userinfo(claims(), {"sub": "user-2"})
+    assert caught.value.code == "userinfo_sub_mismatch"
+    tokens.check_userinfo(claims(), {"sub": "user-1"})
+
+
+def test_describe_never_returns_the_token():
+    token = sign(claims())
+    view = tokens.describe(token)
+    assert token not in json.dumps(view)
+    assert view["payload"]["sub"] == "user-1"

@@ -1,0 +1,62 @@
+"""Wiring for the offline demo: secrets for it, and the stand-ins' registrations.
+
+The stand-ins read the same configuration file as the app and register each
+configured provider as a client of the tenant of its kind, with the callback
+and sign-out URLs an operator would enter in that provider's console.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .providers import Provider
+
+#: The stand-in tenant that plays each provider kind.
+TENANTS = {"cognito": "cognito", "auth0": "auth0", "google": "google",
+           "facebook": "facebook", "oidc": "oidc"}
+
+
+def write_secrets(path: Path, provider_names: Iterable[str]) -> bool:
+    """Create the demo's secrets file if it is missing; never overwrite one."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# Demo secrets, made by `fedlab init-demo`; never commit this file.",
+        f'secret_key = "{secrets.token_urlsafe(48)}"',
+    ]
+    for name in provider_names:
+        lines += ["", f"[providers.{name}]", f'client_secret = "{secrets.token_urlsafe(32)}"']
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    return True
+
+
+def standin_settings(config: Mapping[str, Any], app_origins: Iterable[str] | None = None,
+                     base_url: str | None = None) -> dict[str, Any]:
+    """The stand-ins' settings (see :mod:`webapp.standins`) for this app configuration."""
+    standins = config["standins"]
+    origins = list(app_origins or standins.get("app_origins", []))
+    providers: list[Provider] = list(config["providers"].values())
+    settings: dict[str, Any] = {
+        "base_url": (base_url or standins["url"]).rstrip("/"),
+        "users": list(standins.get("users", [])),
+        "clients": [],
+    }
+    for provider in providers:
+        settings["clients"].append({
+            "tenant": TENANTS[provider.kind],
+            "client_id": provider.client_id,
+            "client_secret": provider.client_secret,
+            "redirect_uris": [f"{o}/auth/{provider.name}/callback" for o in origins],
+            "logout_uris": [f"{o}/" for o in origins],
+        })
+        if provider.kind == "cognito":
+            settings["cognito"] = {"region": provider.settings["region"],
+                                   "user_pool_id": provider.settings["user_pool_id"]}
+        if provider.kind == "facebook":
+            settings["facebook"] = {"graph_version": provider.settings["graph_version"]}
+    return settings
