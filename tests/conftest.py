@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 
 from webapp import create_app
 from webapp.demo import standin_settings, write_secrets
+from webapp.oauth import EXTENSION
 
 from .browser import Browser
 
@@ -76,17 +77,18 @@ def standins_url(servers: tuple[LiveServer, LiveServer]) -> str:
 def config_dir(tmp_path_factory: pytest.TempPathFactory, standins_url: str, app_url: str) -> Path:
     """demo.toml pointed at this run's ports, and a secrets file for it."""
     folder = tmp_path_factory.mktemp("config")
-    text = (ROOT / "config" / "demo.toml").read_text()
-    text = text.replace(DEMO_STANDINS, standins_url).replace("http://localhost:8000", app_url)
-    (folder / "demo.toml").write_text(text)
-    write_secrets(folder / "secrets.toml", PROVIDERS)
+    for name in ("demo.toml", "oidc.toml"):
+        text = (ROOT / "config" / name).read_text()
+        text = text.replace(DEMO_STANDINS, standins_url).replace("http://localhost:8000", app_url)
+        (folder / name).write_text(text)
+    write_secrets(folder / "secrets.toml", (*PROVIDERS, "corp"))
     return folder
 
 
-def make_app(config_dir: Path, tmp: Path, **overrides: Any):
+def make_app(config_dir: Path, tmp: Path, config_file: str = "demo.toml", **overrides: Any):
     """An app on the demo configuration; ``overrides`` as create_app takes them."""
     settings = {
-        "config_file": str(config_dir / "demo.toml"),
+        "config_file": str(config_dir / config_file),
         "secrets_file": str(config_dir / "secrets.toml"),
         "session": {"dir": str(tmp / "sessions")},
     }
@@ -104,10 +106,13 @@ def app(servers, config_dir: Path, tmp_path_factory: pytest.TempPathFactory, sta
     from webapp.standins import create_standins_app
 
     app = make_app(config_dir, tmp_path_factory.mktemp("app"))
+    settings = standin_settings(app.config["FEDLAB"], [app_url], standins_url)
+    # The plain OIDC tenant's client, for config/oidc.toml ("any issuer").
+    oidc_app = make_app(config_dir, tmp_path_factory.mktemp("oidc"), "oidc.toml")
+    settings["clients"] += standin_settings(oidc_app.config["FEDLAB"], [app_url],
+                                            standins_url)["clients"]
     servers[0].app = app
-    servers[1].app = create_standins_app(
-        standin_settings(app.config["FEDLAB"], [app_url], standins_url)
-    )
+    servers[1].app = create_standins_app(settings)
     return app
 
 
@@ -139,9 +144,12 @@ def control(app, standins_url: str) -> Iterator[Callable[..., Any]]:
         response.raise_for_status()
         return response.json() if response.content else None
 
+    caches = app.extensions[EXTENSION][1]
     call("POST", "reset")
+    caches.clear()
     yield call
     call("POST", "reset")
+    caches.clear()
 
 
 @pytest.fixture

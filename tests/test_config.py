@@ -107,3 +107,11 @@ def test_cognito_defaults_follow_the_real_service(tmp_path, clean_env):
     assert provider.issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc"
     assert provider.endpoints["logout"] == "https://me.auth.eu-west-1.amazoncognito.com/logout"
     assert provider.authorize_params == {"identity_provider": "Google"}
+
+
+def test_the_documented_example_is_valid(clean_env):
+    names = ("cognito", "cognito-google", "auth0", "google", "facebook", "corp")
+    config = load_config({"config_file": "config/example.toml", "secret_key": SECRET,
+                          "providers": {n: {"client_secret": "s"} for n in names}})
+    assert sorted(config["providers"]) == sorted(names)
+    assert config["external_url"] == "https://fedlab.example.com"

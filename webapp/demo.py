@@ -8,6 +8,7 @@ and sign-out URLs an operator would enter in that provider's console.
 from __future__ import annotations
 
 import secrets
+import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,17 +21,29 @@ TENANTS = {"cognito": "cognito", "auth0": "auth0", "google": "google",
 
 
 def write_secrets(path: Path, provider_names: Iterable[str]) -> bool:
-    """Create the demo's secrets file if it is missing; never overwrite one."""
+    """Give the demo's secrets file a secret key and a client secret per provider.
+
+    Existing values are kept (sessions and registrations stay valid); only
+    what is missing is added. Returns whether anything was written.
+    """
+    existing: dict[str, Any] = {}
     if path.exists():
+        with path.open("rb") as f:
+            existing = tomllib.load(f)
+    lines = []
+    if not existing:
+        lines += ["# Demo secrets, made by `fedlab init-demo`; never commit this file.",
+                  f'secret_key = "{secrets.token_urlsafe(48)}"']
+    known = existing.get("providers", {})
+    for name in provider_names:
+        if name not in known:
+            lines += ["", f"[providers.{name}]",
+                      f'client_secret = "{secrets.token_urlsafe(32)}"']
+    if not lines:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [
-        "# Demo secrets, made by `fedlab init-demo`; never commit this file.",
-        f'secret_key = "{secrets.token_urlsafe(48)}"',
-    ]
-    for name in provider_names:
-        lines += ["", f"[providers.{name}]", f'client_secret = "{secrets.token_urlsafe(32)}"']
-    path.write_text("\n".join(lines) + "\n")
+    with path.open("a") as f:
+        f.write("\n".join(lines) + "\n")
     path.chmod(0o600)
     return True
 

@@ -82,9 +82,10 @@ class MetadataCache:
         assert entry.keys is not None
         return entry.keys
 
-    def forget(self, provider: Provider) -> None:
+    def clear(self) -> None:
+        """Forget every document: the next use reads them again."""
         with self._lock:
-            self._entries.pop(provider.name, None)
+            self._entries.clear()
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """Send one request on this app's pooled connections, always with a timeout."""

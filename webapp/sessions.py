@@ -56,21 +56,26 @@ def init_app(app: Flask) -> None:
     app.before_request(enforce_timeouts)
 
 
+def now() -> float:
+    """The clock the timeouts read; tests move it forward instead of sleeping."""
+    return time.time()
+
+
 def enforce_timeouts() -> None:
     """End a session idle or alive for too long; note why for the page."""
     started = session.get("started_at")
     if started is None:
         return
     settings = current_app.config["FEDLAB"]["session"]
-    now = time.time()
-    if now - started > settings["absolute_timeout"]:
+    current = now()
+    if current - started > settings["absolute_timeout"]:
         end()
         g.session_ended = "absolute"
-    elif now - session.get("last_seen", started) > settings["idle_timeout"]:
+    elif current - session.get("last_seen", started) > settings["idle_timeout"]:
         end()
         g.session_ended = "idle"
-    elif now - session.get("last_seen", started) > TOUCH_INTERVAL:
-        session["last_seen"] = int(now)
+    elif current - session.get("last_seen", started) > TOUCH_INTERVAL:
+        session["last_seen"] = int(current)
 
 
 def start(auth: dict[str, Any]) -> None:
@@ -79,8 +84,8 @@ def start(auth: dict[str, Any]) -> None:
     # so it must come before clear(). An empty one already gets a fresh id.
     current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
     session.clear()
-    now = int(time.time())
-    session.update(auth=auth, started_at=now, last_seen=now)
+    started = int(now())
+    session.update(auth=auth, started_at=started, last_seen=started)
 
 
 def end() -> None:

@@ -1,0 +1,147 @@
+"""Server-side sessions: a short opaque cookie, rotation, timeouts, deletion, Redis."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from webapp import sessions
+
+from .conftest import PROVIDERS
+from .flows import sign_in
+
+
+def session_cookie(browser) -> requests.cookies.Cookie:
+    cookies = [c for c in browser.http.cookies if c.name in ("fedlab", "__Host-fedlab")]
+    assert len(cookies) == 1, browser.http.cookies
+    return cookies[0]
+
+
+def stored_session(app, sid: str) -> dict:
+    interface = app.session_interface
+    if hasattr(interface, "cache"):
+        return interface.cache.get(interface.key_prefix + sid)
+    raw = interface.client.get(interface.key_prefix + sid)
+    return interface.serializer.decode(raw) if raw else None
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_cookie_is_short_opaque_and_holds_no_token(browser, app_url, control, live_app,
+                                                      provider):
+    page = sign_in(browser, app_url, provider)
+    assert page.url == f"{app_url}/account"
+    cookie = session_cookie(browser)
+    assert len(f"{cookie.name}={cookie.value}") < 100
+    data = stored_session(live_app, cookie.value)
+    for name, value in data["auth"]["tokens"].items():
+        if name.endswith("_token") and value:
+            assert value not in cookie.value
+            assert value not in page.text  # the viewer shows decoded parts, not the token
+
+
+def test_cookie_flags_over_http(browser, app_url, control):
+    response = browser.get(f"{app_url}/auth/google/login", allow_redirects=False)
+    header = response.headers["Set-Cookie"]
+    assert header.startswith("fedlab=")
+    assert "HttpOnly" in header and "SameSite=Lax" in header and "Path=/" in header
+    assert "Secure" not in header and "Domain" not in header
+
+
+def test_cookie_flags_under_https(live_app, config_dir, tmp_path):
+    from .conftest import make_app
+
+    app = make_app(config_dir, tmp_path, external_url="https://fedlab.example")
+    response = app.test_client().get("/auth/google/login", base_url="https://fedlab.example")
+    header = response.headers["Set-Cookie"]
+    assert header.startswith("__Host-fedlab=")
+    assert "Secure" in header and "HttpOnly" in header and "SameSite=Lax" in header
+    assert "Path=/" in header and "Domain" not in header
+
+
+def test_sign_in_gives_a_new_session_id(browser, app_url, control, live_app):
+    browser.get(f"{app_url}/auth/google/login", allow_redirects=False)
+    before = session_cookie(browser).value
+    sign_in(browser, app_url, "google")
+    after = session_cookie(browser).value
+    assert before != after
+    assert stored_session(live_app, before) is None
+    fixated = requests.get(f"{app_url}/account", cookies={"fedlab": before}, timeout=5)
+    assert fixated.status_code == 401
+
+
+def test_sign_out_deletes_the_session_on_the_server(browser, app_url, control, live_app):
+    page = sign_in(browser, app_url, "google")
+    sid = session_cookie(browser).value
+    browser.post(f"{app_url}/auth/signout", data={"csrf_token": browser.csrf(page)})
+    assert stored_session(live_app, sid) is None
+    replay = requests.get(f"{app_url}/account", cookies={"fedlab": sid}, timeout=5)
+    assert replay.status_code == 401
+
+
+def test_sign_out_without_csrf_token_is_refused(browser, app_url, control):
+    sign_in(browser, app_url, "google")
+    refused = browser.post(f"{app_url}/auth/signout")
+    assert refused.status_code == 400 and 'data-error="csrf_failed"' in refused.text
+    assert browser.get(f"{app_url}/account").status_code == 200
+
+
+def test_sign_out_is_post_only(browser, app_url, control):
+    sign_in(browser, app_url, "google")
+    assert browser.get(f"{app_url}/auth/signout").status_code == 405
+    assert browser.get(f"{app_url}/account").status_code == 200
+
+
+@pytest.mark.parametrize(("key", "offset"), [("idle_timeout", 10), ("absolute_timeout", 10)])
+def test_timeouts_end_the_session(browser, app_url, control, live_app, monkeypatch, key,
+                                  offset):
+    sign_in(browser, app_url, "google")
+    limit = live_app.config["FEDLAB"]["session"][key]
+    real_now = sessions.now
+    if key == "absolute_timeout":
+        # Stay active (never idle) yet outlive the absolute limit.
+        step = live_app.config["FEDLAB"]["session"]["idle_timeout"] - 60
+        for moved in range(step, limit, step):
+            monkeypatch.setattr(sessions, "now", lambda m=moved: real_now() + m)
+            assert browser.get(f"{app_url}/account").status_code == 200
+    monkeypatch.setattr(sessions, "now", lambda: real_now() + limit + offset)
+    page = browser.get(f"{app_url}/account")
+    assert page.status_code == 401
+    assert "Your session ended" in page.text
+
+
+def test_a_quiet_page_view_does_not_write_the_session(browser, app_url, control):
+    sign_in(browser, app_url, "google")
+    response = browser.get(f"{app_url}/account")
+    assert "Set-Cookie" not in response.headers
+
+
+def test_redis_sessions(browser, app_url, control, swap_app, redis_url):
+    import redis
+
+    app = swap_app(session={"type": "redis", "redis_url": redis_url,
+                            "key_prefix": "fedlab-test:"})
+    client = redis.Redis.from_url(redis_url)
+    page = sign_in(browser, app_url, "cognito")
+    assert page.url == f"{app_url}/account"
+    sid = session_cookie(browser).value
+    key = f"fedlab-test:{sid}"
+    assert client.exists(key)
+    ttl = client.ttl(key)
+    assert 0 < ttl <= app.config["FEDLAB"]["session"]["idle_timeout"]
+    assert browser.get(f"{app_url}/account").status_code == 200
+    browser.post(f"{app_url}/auth/signout", data={"csrf_token": browser.csrf(page)})
+    assert not client.exists(key)
+
+
+def test_no_token_reaches_the_logs(browser, app_url, control, live_app, caplog):
+    caplog.set_level("DEBUG")
+    sign_in(browser, app_url, "auth0")
+    data = stored_session(live_app, session_cookie(browser).value)
+    tokens = [v for k, v in data["auth"]["tokens"].items() if k.endswith("_token") and v]
+    assert tokens
+    events = [json.loads(r.getMessage()) for r in caplog.records if r.name == "webapp.events"]
+    assert {"event": "signed-in", "provider": "auth0"}.items() <= events[-1].items()
+    for token in tokens:
+        assert token not in caplog.text
