@@ -145,3 +145,12 @@ def test_no_token_reaches_the_logs(browser, app_url, control, live_app, caplog):
     assert {"event": "signed-in", "provider": "auth0"}.items() <= events[-1].items()
     for token in tokens:
         assert token not in caplog.text
+
+
+def test_a_session_store_that_is_down_gives_a_clear_page(browser, app_url, swap_app):
+    swap_app(session={"type": "redis", "redis_url": "redis://127.0.0.1:1/0"})
+    page = browser.get(f"{app_url}/auth/google/login")
+    assert page.status_code == 503
+    assert 'data-error="session_store_down"' in page.text
+    assert "Traceback" not in page.text
+    assert page.elapsed.total_seconds() < 3

@@ -10,15 +10,22 @@ Times are stored as epoch seconds: the msgspec serializer rejects datetimes.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 from typing import Any
 
 from cachelib import FileSystemCache
-from flask import Flask, current_app, g, session
+from flask import Flask, Request, Response, current_app, g, request, session
+from flask.sessions import SessionInterface, SessionMixin
+from redis.exceptions import RedisError
 
+from .errors import FedlabError
 from .extensions import server_session
 
+log = logging.getLogger(__name__)
+#: What a failing store raises: Redis errors, and OS errors of the file store.
+STORE_ERRORS = (RedisError, OSError)
 #: ``last_seen`` is rewritten at most this often, so browsing does not write
 #: the session on every request.
 TOUCH_INTERVAL = 60
@@ -53,7 +60,48 @@ def init_app(app: Flask) -> None:
             settings["dir"], threshold=0, default_timeout=settings["idle_timeout"]
         )
     server_session.init_app(app)
+    app.session_interface = StoreGuard(app.session_interface)
+    app.before_request(refuse_without_store)
     app.before_request(enforce_timeouts)
+
+
+class StoreGuard(SessionInterface):
+    """Turn a session store that fails (Redis down, disk full) into a clear page.
+
+    flask-session lets the store's exception escape from ``open_session``,
+    before any view or error handler has a session to work with, which ends in
+    a bare 500. Here the failure is logged, the request gets an empty
+    read-only session, and :func:`refuse_without_store` answers with the
+    catalogue's ``session_store_down`` page; the next request tries the store
+    again, so the site recovers by itself when the store is back.
+    """
+
+    def __init__(self, inner: SessionInterface) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        try:
+            return self.inner.open_session(app, request)
+        except STORE_ERRORS as e:
+            log.warning("session store unavailable on open: %s", type(e).__name__)
+            g.session_store_down = type(e).__name__
+            return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if g.get("session_store_down"):
+            return
+        try:
+            self.inner.save_session(app, session, response)
+        except STORE_ERRORS as e:
+            log.warning("session store unavailable on save: %s", type(e).__name__)
+
+
+def refuse_without_store() -> None:
+    if g.get("session_store_down") and request.endpoint != "static":
+        raise FedlabError("session_store_down", detail=g.session_store_down)
 
 
 def now() -> float:
