@@ -56,3 +56,23 @@ def test_facebook_has_no_refresh(browser, app_url, control):
     page = sign_in(browser, app_url, "facebook")
     assert "gave no refresh token" in page.text
     assert "Refresh tokens now" not in page.text
+
+
+def test_refresh_needs_the_csrf_token(browser, app_url, control):
+    sign_in(browser, app_url, "auth0")
+    refused = browser.post(f"{app_url}/auth/refresh")
+    assert refused.status_code == 400 and 'data-error="csrf_failed"' in refused.text
+
+
+def test_google_without_prompt_consent_gives_no_new_refresh_token(browser, app_url, control,
+                                                                   swap_app):
+    swap_app(providers={"google": {"prompt": ""}})
+    sign_in(browser, app_url, "google")  # consent given (again) here
+    page = sign_in(browser, app_url, "google")
+    assert 'data-state="signed_in"' in page.text
+    assert "Google gave no refresh token" in page.text
+
+
+def test_the_account_page_needs_a_session(browser, app_url):
+    page = browser.get(f"{app_url}/account")
+    assert page.status_code == 401 and 'data-error="signed_out"' in page.text

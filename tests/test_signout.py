@@ -26,7 +26,7 @@ def test_auth0_signs_out_at_v2_logout(browser, app_url, control):
     page = sign_in(browser, app_url, "auth0")
     home = sign_out(browser, app_url, page)
     assert home.url == f"{app_url}/" and 'data-state="signed_out"' in home.text
-    assert events(control, "auth0", "logout")[-1]["returnTo"] == f"{app_url}/"
+    assert events(control, "auth0", "logout")[-1]["logout_uri"] == f"{app_url}/"
 
 
 def test_google_revokes_and_says_google_session_remains(browser, app_url, control):
