@@ -1,0 +1,73 @@
+"""Local stand-ins for the identity providers (a dev tool, never production).
+
+One Flask app, run as its own server, that speaks each provider's real
+protocol over HTTP so the app cannot tell it from the real thing. Built on
+authlib's authorization-server components; all state is in memory, one tenant
+per provider flavour, each with its own RSA signing keys and issuer.
+
+Run it::
+
+    python -m webapp.standins --settings standins.json --host 127.0.0.1 --port 9000
+
+or build it in-process with :func:`create_standins_app` (an application
+factory: two apps never share state). Serve it with
+:class:`StandinRequestHandler` so each tenant's ``Date`` header follows its
+(possibly skewed) clock.
+
+Settings (a plain dict): ``base_url``, ``users`` (key, username, password,
+email, name, groups), ``clients`` (tenant, client_id, client_secret,
+redirect_uris, logout_uris; entries with the same tenant and client_id are
+merged), ``cognito`` (user_pool_id, region), ``facebook`` (graph_version),
+optional ``token_lifetime`` (3600), ``code_lifetime`` (300), ``secret_key``
+(signs the stand-ins' own cookies; random per start if absent), ``key_size``.
+
+URL layout (B = base_url)
+-------------------------
+Cognito      Hosted UI ``B/cognito``: ``/oauth2/authorize`` (``identity_provider``
+             = COGNITO | Google | Facebook | any other name = the oidc stand-in),
+             ``/oauth2/token``, ``/oauth2/userInfo``, ``/oauth2/revoke``,
+             ``/logout?client_id&logout_uri``, ``/error``, ``/oauth2/idpresponse``.
+             Issuer ``B/cognito-idp/{user_pool_id}`` with
+             ``/.well-known/openid-configuration`` and ``/.well-known/jwks.json``.
+Auth0        Issuer ``B/auth0/``: ``/authorize``, ``/oauth/token``, ``/userinfo``,
+             ``/oauth/revoke``, ``/.well-known/openid-configuration``,
+             ``/.well-known/jwks.json``, ``/v2/logout?client_id&returnTo``,
+             ``/oidc/logout?id_token_hint&post_logout_redirect_uri``.
+Google       Issuer ``B/google``: ``/.well-known/openid-configuration``,
+             ``/o/oauth2/v2/auth``, ``/token``, ``/v1/userinfo``, ``/revoke``,
+             ``/oauth2/v3/certs``; no end-session endpoint.
+Facebook     Dialog ``B/facebook/{version}/dialog/oauth``; Graph ``B/graph``:
+             ``/{version}/oauth/access_token`` (GET; also ``fb_exchange_token``),
+             ``/{version}/me`` (needs ``appsecret_proof``), ``/debug_token`` and
+             ``/{version}/debug_token``.
+Generic OIDC Issuer ``B/oidc``: ``/authorize``, ``/token``, ``/userinfo``, ``/jwks``,
+             ``/revoke``, ``/end_session``, ``/.well-known/openid-configuration``;
+             RFC 9207 ``iss`` on every authorization response.
+
+Every authorize endpoint checks client_id and redirect_uri first (a mismatch
+shows that provider's own error page, never a redirect), then shows a sign-in
+page ("Sign in as <username>" buttons, or username and password), then a
+consent page ("Allow" / "Deny"). The signed-in user is remembered in the
+cookie ``standin_<tenant>``. PKCE: S256 only.
+
+Control API (JSON, ``B/_control/``)
+-----------------------------------
+``POST /faults`` ``{"tenant", "fault", ...params}``; ``GET /faults``;
+``DELETE /faults`` (all tenants). Faults: see :data:`.faults.FAULTS`.
+``POST /rotate-keys`` ``{"tenant", "drop_old"?}``: a new current key (new kid);
+old keys stay published unless ``drop_old``.
+``POST /clients`` ``{"tenant", "client_id", "redirect_uris"?, "logout_uris"?,
+"client_secret"?}``: replace those fields of a registered client.
+``POST /clock`` ``{"tenant", "skew_seconds"}``: offset the tenant's clock (token
+times and its ``Date`` header).
+``GET|DELETE /calls``: requests served per tenant per endpoint name.
+``GET|DELETE /events``: recent sign-outs and revocations.
+``POST /reset``: every tenant back to its state at start: no faults, settings'
+clients, the first signing key (same kid), clock and counters at zero, events
+and all codes, tokens, consents and federated users forgotten. Browsers'
+``standin_*`` cookies stay valid.
+"""
+
+from .server import StandinRequestHandler, create_standins_app
+
+__all__ = ["StandinRequestHandler", "create_standins_app"]

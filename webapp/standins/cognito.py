@@ -1,0 +1,167 @@
+"""Amazon Cognito user pool with its Hosted UI.
+
+Quirks owned here: the endpoints live on the Hosted UI (``/cognito``) while the
+issuer, discovery and JWKS live under ``/cognito-idp/{user pool id}``; access
+tokens are JWTs (``token_use=access``, ``client_id``, no ``aud``); refresh
+answers carry no new refresh token; ``/logout`` takes ``client_id`` and
+``logout_uri``; a bad redirect_uri ends on Cognito's own ``/error`` page; and
+``identity_provider`` federates to Google, Facebook or an OIDC provider
+(see :mod:`.federation`).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlencode
+
+import flask
+
+from . import federation, pages, views
+from .faults import apply_claim_faults
+from .flavour import Flavour, Route
+from .store import Client, SignedInUser, User
+
+if TYPE_CHECKING:
+    from .tenant import Tenant
+
+#: Claim faults that make sense on an access token (it has no aud, nonce or at_hash).
+ACCESS_TOKEN_FAULTS = frozenset({"wrong_issuer", "expired", "iat_future"})
+
+
+class Cognito(Flavour):
+    name = "cognito"
+    brand = "Amazon Cognito"
+    colour = "#232f3e"
+    revocable = ("refresh_token",)
+    scopes_supported = ("openid", "email", "phone", "profile", "aws.cognito.signin.user.admin")
+    claims_supported = (*Flavour.claims_supported, "cognito:username", "cognito:groups",
+                        "token_use", "identities")
+    error_texts: ClassVar[dict[str, tuple[str, str]]] = {
+        "logout_mismatch": ("An error was encountered with the requested page.",
+                            "Invalid logout_uri: it is not one of the app client's "
+                            "allowed sign-out URLs."),
+        "bad_request": ("An error was encountered with the requested page.",
+                        "Invalid request."),
+        "cognito_error": ("An error was encountered with the requested page.",
+                          "Cognito could not complete the request."),
+    }
+
+    @property
+    def pool_id(self) -> str:
+        return self.settings.user_pool_id
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.base}/cognito-idp/{self.pool_id}"
+
+    def paths(self) -> dict[str, str]:
+        idp = f"/cognito-idp/{self.pool_id}"
+        return {
+            "authorize": "/cognito/oauth2/authorize",
+            "token": "/cognito/oauth2/token",
+            "userinfo": "/cognito/oauth2/userInfo",
+            "revoke": "/cognito/oauth2/revoke",
+            "discovery": f"{idp}/.well-known/openid-configuration",
+            "jwks": f"{idp}/.well-known/jwks.json",
+        }
+
+    def extra_routes(self, tenant: Tenant) -> list[Route]:
+        def logout() -> flask.Response:
+            args = flask.request.args
+            if not args.get("logout_uri"):
+                return self.error_page("logout_mismatch", client_id=args.get("client_id", ""))
+            return views.sign_out(tenant, args.get("client_id"), args["logout_uri"])
+
+        def error() -> flask.Response:
+            args = flask.request.args
+            return pages.notice(self.branding, *self.error_texts["cognito_error"],
+                                details={"error": args.get("error", ""),
+                                         "client_id": args.get("client_id", "")})
+
+        return [
+            Route("/cognito/logout", "logout", logout),
+            Route("/cognito/error", "error", error),
+            Route("/cognito/oauth2/idpresponse", "idpresponse",
+                  lambda: federation.idp_response(tenant)),
+        ]
+
+    def error_page(self, kind: str, **details: str) -> flask.Response:
+        if kind in ("redirect_mismatch", "unknown_client"):
+            error = "redirect_mismatch" if kind == "redirect_mismatch" else "invalid_request"
+            query = urlencode({"error": error, "client_id": details.get("client_id", "")})
+            return flask.redirect(f"{self.base}/cognito/error?{query}")
+        return super().error_page(kind, **details)
+
+    def before_sign_in(self, tenant: Tenant, client: Client) -> flask.Response | None:
+        return federation.redirect_to_identity_provider(tenant)
+
+    def make_sub(self, user_key: str) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.issuer}#{user_key}"))
+
+    def make_access_token(self, tenant: Tenant, client: Client, signed_in: SignedInUser,
+                          scope: str, lifetime: int) -> str:
+        now = int(tenant.now())
+        user = signed_in.user
+        claims: dict[str, Any] = {
+            "sub": user.sub,
+            "iss": self.issuer,
+            "client_id": client.client_id,
+            "origin_jti": _origin_jti(signed_in),
+            "event_id": str(uuid.uuid4()),
+            "token_use": "access",
+            "scope": scope,
+            "auth_time": signed_in.auth_time,
+            "exp": now + lifetime,
+            "iat": now,
+            "jti": str(uuid.uuid4()),
+            "username": user.username,
+        }
+        if user.groups:
+            claims["cognito:groups"] = list(user.groups)
+        board = tenant.faults.names()
+        if board & ACCESS_TOKEN_FAULTS:
+            claims = apply_claim_faults(claims, board & ACCESS_TOKEN_FAULTS,
+                                        client_id=client.client_id, lifetime=lifetime, now=now)
+        return tenant.sign(claims)
+
+    def id_token_claims(self, tenant: Tenant, claims: dict[str, Any], signed_in: SignedInUser,
+                        scope: str) -> dict[str, Any]:
+        user = signed_in.user
+        claims = {
+            **claims,
+            "token_use": "id",
+            "cognito:username": user.username,
+            "email": user.email,
+            "email_verified": True,
+            "origin_jti": _origin_jti(signed_in),
+            "event_id": str(uuid.uuid4()),
+            "jti": str(uuid.uuid4()),
+        }
+        if user.groups:
+            claims["cognito:groups"] = list(user.groups)
+        if "profile" in scope.split():
+            claims["name"] = user.name
+        claims.update(user.extra_claims)
+        return claims
+
+    def userinfo(self, tenant: Tenant, user: User, scope: str) -> dict[str, Any]:
+        # Cognito's userInfo returns attributes as strings, email_verified included.
+        info: dict[str, Any] = {"sub": user.sub, "email_verified": "true",
+                                "email": user.email, "username": user.username}
+        if "profile" in scope.split():
+            info["name"] = user.name
+        if "identities" in user.extra_claims:
+            info["identities"] = json.dumps(user.extra_claims["identities"])
+        return info
+
+    def shape_token_response(self, token: dict[str, Any]) -> dict[str, Any]:
+        token.pop("scope", None)
+        return token
+
+
+def _origin_jti(signed_in: SignedInUser) -> str:
+    """One origin_jti per sign-in, shared by every token refreshed from it."""
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, signed_in.sid))
+

@@ -1,0 +1,145 @@
+"""The control API under ``/_control/``: tests make tenants misbehave here.
+
+Plain JSON in and out. Nothing here signs anyone in: tests drive the real
+HTML pages for that.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import flask
+
+from .faults import UnknownFault
+
+if TYPE_CHECKING:
+    from .tenant import Tenant
+
+MAX_EVENTS = 500
+
+
+class EventLog:
+    """Recent notable events (sign-outs, revocations), newest last."""
+
+    def __init__(self) -> None:
+        self._events: deque[dict[str, Any]] = deque(maxlen=MAX_EVENTS)
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            self._events.append(event)
+
+    def listing(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._events)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._events.clear()
+
+
+def control_blueprint(tenants: dict[str, Tenant], events: EventLog) -> flask.Blueprint:
+    bp = flask.Blueprint("standins_control", __name__, url_prefix="/_control")
+
+    def body() -> dict[str, Any]:
+        data = flask.request.get_json(silent=True)
+        if not isinstance(data, dict):
+            flask.abort(_bad("send a JSON object"))
+        return data
+
+    def tenant_of(data: dict[str, Any]) -> Tenant:
+        tenant = tenants.get(str(data.get("tenant")))
+        if tenant is None:
+            flask.abort(_bad(f"tenant: must be one of {', '.join(tenants)}"))
+        return tenant
+
+    @bp.get("/faults")
+    def list_faults() -> Any:
+        return {name: t.faults.listing() for name, t in tenants.items()}
+
+    @bp.post("/faults")
+    def set_fault() -> Any:
+        data = body()
+        tenant = tenant_of(data)
+        params = {k: v for k, v in data.items() if k not in ("tenant", "fault")}
+        try:
+            tenant.faults.set(str(data.get("fault")), params)
+        except UnknownFault as problem:
+            return _bad(str(problem))
+        return {tenant.name: tenant.faults.listing()}
+
+    @bp.delete("/faults")
+    def clear_faults() -> Any:
+        for tenant in tenants.values():
+            tenant.faults.clear()
+        return {"cleared": True}
+
+    @bp.post("/rotate-keys")
+    def rotate_keys() -> Any:
+        data = body()
+        tenant = tenant_of(data)
+        kid = tenant.keys.rotate(drop_old=bool(data.get("drop_old")))
+        return {"tenant": tenant.name, "kid": kid, "jwks": tenant.keys.jwks()}
+
+    @bp.post("/clients")
+    def update_client() -> Any:
+        data = body()
+        tenant = tenant_of(data)
+        client = tenant.store.clients.get(str(data.get("client_id")))
+        if client is None:
+            return _bad("client_id: not registered at this tenant", 404)
+        for field in ("redirect_uris", "logout_uris"):
+            if field in data:
+                if not isinstance(data[field], list):
+                    return _bad(f"{field}: must be a list of URLs")
+                setattr(client, field, [str(u) for u in data[field]])
+        if "client_secret" in data:
+            client.client_secret = str(data["client_secret"])
+        return {"tenant": tenant.name, "client_id": client.client_id,
+                "redirect_uris": client.redirect_uris, "logout_uris": client.logout_uris}
+
+    @bp.post("/clock")
+    def set_clock() -> Any:
+        data = body()
+        tenant = tenant_of(data)
+        try:
+            tenant.skew_seconds = float(data.get("skew_seconds", 0))
+        except (TypeError, ValueError):
+            return _bad("skew_seconds: must be a number")
+        return {"tenant": tenant.name, "skew_seconds": tenant.skew_seconds}
+
+    @bp.post("/reset")
+    def reset() -> Any:
+        for tenant in tenants.values():
+            tenant.reset()
+        events.clear()
+        return {"reset": True}
+
+    @bp.get("/calls")
+    def calls() -> Any:
+        return {name: t.calls() for name, t in tenants.items()}
+
+    @bp.delete("/calls")
+    def clear_calls() -> Any:
+        for tenant in tenants.values():
+            tenant.reset_calls()
+        return {"cleared": True}
+
+    @bp.get("/events")
+    def list_events() -> Any:
+        return flask.jsonify(events.listing())
+
+    @bp.delete("/events")
+    def clear_events() -> Any:
+        events.clear()
+        return {"cleared": True}
+
+    return bp
+
+
+def _bad(message: str, status: int = 400) -> flask.Response:
+    response = flask.jsonify(error=message)
+    response.status_code = status
+    return response

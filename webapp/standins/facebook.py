@@ -1,0 +1,239 @@
+"""Facebook Login: plain OAuth 2, not OpenID Connect.
+
+Quirks owned here: no discovery, JWKS, id token or refresh token; the dialog
+and the Graph API live under a version (``/v19.0/``); the token request is a
+GET; scopes are comma-separated; Graph errors are ``{"error": {..., "type":
+"OAuthException"}}`` with status 400; ``/me`` insists on ``appsecret_proof``;
+``debug_token`` tells which app a token belongs to; ``fb_exchange_token``
+turns a token into a long-lived one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import flask
+from authlib.oauth2.rfc6749 import InvalidGrantError, OAuth2Error
+from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
+
+from .flavour import Flavour, Route
+from .oauth_server import CodeGrant
+from .store import AuthorizationCode, SignedInUser, User
+from .tenant import stable_digits
+from .views import bearer_value
+
+if TYPE_CHECKING:
+    from authlib.oauth2 import OAuth2Request
+
+    from .tenant import Tenant
+
+LONG_LIVED_SECONDS = 60 * 24 * 3600
+ANOTHER_APP_ID = "100000000000001"
+
+
+class FacebookCodeGrant(CodeGrant):
+    """The code grant as Facebook takes it: dialog without ``response_type``, GET
+    token request without ``grant_type``, credentials in the query string."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_post"]  # noqa: RUF012
+    TOKEN_ENDPOINT_HTTP_METHODS = ["GET"]  # noqa: RUF012
+
+    @classmethod
+    def check_authorization_endpoint(cls, request: OAuth2Request) -> bool:
+        return request.payload.response_type in (None, "code")
+
+    @classmethod
+    def check_token_endpoint(cls, request: OAuth2Request) -> bool:
+        return (request.method == "GET" and "code" in request.payload.data
+                and request.payload.grant_type in (None, "authorization_code"))
+
+
+class ExchangeTokenGrant(BaseGrant, TokenEndpointMixin):
+    """``grant_type=fb_exchange_token``: a valid token in, a long-lived one out."""
+
+    GRANT_TYPE = "fb_exchange_token"
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_post"]  # noqa: RUF012
+    TOKEN_ENDPOINT_HTTP_METHODS = ["GET"]  # noqa: RUF012
+
+    def validate_token_request(self) -> None:
+        client = self.authenticate_token_endpoint_client()
+        tenant: Tenant = self.server.tenant
+        record = tenant.bearer_token(self.request.form.get("fb_exchange_token", ""))
+        user = tenant.user_by_key(record.user_key) if record else None
+        if record is None or user is None or record.client_id != client.client_id:
+            raise InvalidGrantError("Invalid OAuth access token.")
+        self.request.client = client
+        self.request.user = SignedInUser(user, record.auth_time, record.sid)
+        self.request.credential = record
+
+    def create_token_response(self) -> tuple[int, dict, list]:
+        token = self.generate_token(user=self.request.user, scope=self.request.credential.scope,
+                                    expires_in=LONG_LIVED_SECONDS, include_refresh_token=False)
+        self.save_token(token)
+        return 200, self.server.tenant.flavour.shape_token_response(token), \
+            self.TOKEN_RESPONSE_HEADER
+
+
+class Facebook(Flavour):
+    name = "facebook"
+    brand = "Facebook"
+    colour = "#1877f2"
+    is_oidc = False
+    default_scope = "public_profile"
+    federation_scope = "public_profile,email"
+    denial: ClassVar[dict[str, str | None]] = {
+        "error_code": "200",
+        "error_description": "Permissions error",
+        "error_reason": "user_denied",
+    }
+    error_texts: ClassVar[dict[str, tuple[str, str]]] = {
+        "unknown_client": ("Invalid App ID",
+                           "The provided app ID does not look like a valid app ID."),
+        "redirect_mismatch": (
+            "URL Blocked",
+            "URL Blocked: This redirect failed because the redirect URI is not whitelisted "
+            "in the app's Client OAuth Settings. Make sure Client and Web OAuth Login are on "
+            "and add all your app domains as Valid OAuth Redirect URIs.",
+        ),
+        "bad_request": ("Sorry, something went wrong.", "We're working on it and we'll get it "
+                        "fixed as soon as we can."),
+    }
+
+    @property
+    def version(self) -> str:
+        return self.settings.graph_version
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.base}/facebook"  # not OIDC: only used to label events
+
+    def paths(self) -> dict[str, str]:
+        return {
+            "authorize": "/facebook/<version>/dialog/oauth",
+            "token": "/graph/<version>/oauth/access_token",
+        }
+
+    def authorize_url(self) -> str:
+        return f"{self.base}/facebook/{self.version}/dialog/oauth"
+
+    def token_url(self) -> str:
+        return f"{self.base}/graph/{self.version}/oauth/access_token"
+
+    def me_url(self) -> str:
+        return f"{self.base}/graph/{self.version}/me"
+
+    def extra_routes(self, tenant: Tenant) -> list[Route]:
+        return [
+            Route("/graph/<version>/me", "me", lambda version: me(tenant)),
+            Route("/graph/debug_token", "debug_token", lambda: debug_token(tenant)),
+            Route("/graph/<version>/debug_token", "debug_token",
+                  lambda version: debug_token(tenant)),
+        ]
+
+    def grant_types(self) -> list[tuple[type, bool]]:
+        return [(FacebookCodeGrant, False), (ExchangeTokenGrant, False)]
+
+    def make_sub(self, user_key: str) -> str:
+        return stable_digits(f"facebook#{user_key}", 16)
+
+    def normalise_scope(self, scope: str) -> str:
+        return " ".join(s for s in scope.replace(",", " ").split())
+
+    def issues_refresh_token(self, code: AuthorizationCode) -> bool:
+        return False
+
+    def shape_token_response(self, token: dict[str, Any]) -> dict[str, Any]:
+        return {"access_token": token["access_token"], "token_type": "bearer",
+                "expires_in": token["expires_in"]}
+
+    def oauth_error_response(self, tenant: Tenant, error: OAuth2Error, status: int,
+                             body: Any, headers: list[tuple[str, str]]) -> flask.Response:
+        if error.redirect_uri:
+            return super().oauth_error_response(tenant, error, status, body, headers)
+        messages = {
+            "invalid_client": "Error validating client secret.",
+            "invalid_grant": "This authorization code has been used.",
+        }
+        message = messages.get(error.error, error.description or error.error)
+        if error.error == "invalid_grant" and "redirect_uri" in (error.description or ""):
+            message = ("Error validating verification code. Please make sure your "
+                       "redirect_uri is identical to the one you used in the OAuth dialog "
+                       "request")
+        return graph_error(message, 100)
+
+
+def graph_error(message: str, code: int, status: int = 400) -> flask.Response:
+    body = {"error": {"message": message, "type": "OAuthException", "code": code,
+                      "fbtrace_id": secrets.token_urlsafe(8)}}
+    return flask.Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def appsecret_proof(secret: str, access_token: str) -> str:
+    return hmac.new(secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+
+
+def me(tenant: Tenant) -> flask.Response:
+    args = flask.request.args
+    access_token = bearer_value()
+    record = tenant.bearer_token(access_token)
+    user = tenant.user_by_key(record.user_key) if record else None
+    client = tenant.store.clients.get(record.client_id) if record else None
+    if record is None or user is None or client is None:
+        return graph_error("Invalid OAuth access token - Cannot parse access token", 190)
+    proof = args.get("appsecret_proof", "")
+    if not proof or not hmac.compare_digest(proof, appsecret_proof(client.client_secret,
+                                                                   access_token)):
+        return graph_error("Invalid appsecret_proof provided in the API argument", 100)
+    profile = _profile(tenant, user, record.scope)
+    if "userinfo_other_sub" in tenant.faults:
+        profile["id"] = tenant.flavour.make_sub("someone-else")
+    fields = [f for f in args.get("fields", "id,name").split(",") if f]
+    return flask.jsonify({f: profile[f] for f in ["id", *fields] if f in profile})
+
+
+def _profile(tenant: Tenant, user: User, scope: str) -> dict[str, Any]:
+    profile: dict[str, Any] = {
+        "id": user.sub,
+        "name": user.name,
+        "first_name": user.given_name,
+        "last_name": user.family_name,
+        "picture": {"data": {"height": 50, "width": 50, "is_silhouette": False,
+                             "url": tenant.flavour.avatar_url(user)}},
+    }
+    if "email" in scope.split():
+        profile["email"] = user.email
+    return profile
+
+
+def debug_token(tenant: Tenant) -> flask.Response:
+    args = flask.request.args
+    app_id, _, app_secret = args.get("access_token", "").partition("|")
+    app = tenant.store.clients.get(app_id)
+    if app is None or not app.check_client_secret(app_secret):
+        return graph_error("Invalid OAuth access token signature.", 190)
+    record = tenant.find_token(args.get("input_token", ""), ("access_token",))
+    if record is None:
+        return flask.jsonify(data={"error": {"code": 190, "message": "Invalid OAuth access "
+                                             "token."}, "is_valid": False, "scopes": []})
+    expires_at = int(record.issued_at + record.expires_in)
+    data: dict[str, Any] = {
+        "app_id": record.client_id,
+        "type": "USER",
+        "application": f"Federation Lab stand-in app {record.client_id}",
+        "data_access_expires_at": expires_at + 90 * 24 * 3600,
+        "expires_at": expires_at,
+        "is_valid": not record.access_revoked and not record.is_expired(tenant.now()),
+        "issued_at": int(record.issued_at),
+        "scopes": record.scope.split(),
+        "user_id": tenant.user_by_key(record.user_key).sub
+        if tenant.user_by_key(record.user_key) else "",
+    }
+    if "debug_token_other_app" in tenant.faults:
+        data.update(app_id=ANOTHER_APP_ID, application="Another App")
+    if "debug_token_invalid" in tenant.faults:
+        data["is_valid"] = False
+    return flask.jsonify(data=data)

@@ -1,0 +1,144 @@
+"""Deliberate misbehaviour, switched on per tenant through the control API.
+
+A fault is a name plus parameters. Token faults are read where tokens are
+made (claims here, signatures in keys.py); outage faults (``down``,
+``error_500``, ``slow``, ``garbage``) are applied by :meth:`FaultBoard.outage`
+in front of every endpoint of the tenant.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Response
+
+from .keys import SIGNATURE_FAULTS
+
+#: Faults that change the claims of tokens issued while set.
+CLAIM_FAULTS = (
+    "wrong_issuer",
+    "wrong_audience",
+    "wrong_audience_right_azp",
+    "multiple_audiences_no_azp",
+    "wrong_azp",
+    "bad_nonce",
+    "missing_nonce",
+    "expired",
+    "iat_future",
+    "bad_at_hash",
+    "no_at_hash",
+    "token_use_access",
+)
+#: Faults that change other responses.
+RESPONSE_FAULTS = (
+    "userinfo_other_sub",
+    "discovery_other_issuer",
+    "wrong_iss_param",
+    "iss_param",
+    "debug_token_other_app",
+    "debug_token_invalid",
+    "refresh_fails",
+)
+OUTAGE_FAULTS = ("down", "error_500", "slow", "garbage")
+FAULTS = SIGNATURE_FAULTS + CLAIM_FAULTS + RESPONSE_FAULTS + OUTAGE_FAULTS
+
+ANOTHER_CLIENT = "another-client"
+GARBAGE = b"<html><body>502 Bad Gateway</body></html>\n\xff\xfe not json"
+
+
+class UnknownFault(ValueError):
+    pass
+
+
+class FaultBoard:
+    """The faults active on one tenant."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active: dict[str, dict[str, Any]] = {}
+
+    def set(self, name: str, params: Mapping[str, Any]) -> None:
+        if name not in FAULTS:
+            raise UnknownFault(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+        with self._lock:
+            self._active[name] = dict(params)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._active.clear()
+
+    def listing(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {name: dict(params) for name, params in self._active.items()}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._active
+
+    def names(self) -> frozenset[str]:
+        return frozenset(self._active)
+
+    def outage(self, endpoint: str) -> Response | None:
+        """Apply the outage faults that concern ``endpoint``; a response replaces the real one."""
+        active = self.listing()
+        if "down" in active:
+            return Response("Service Unavailable", status=503, mimetype="text/plain")
+        slow = active.get("slow")
+        if slow is not None and _concerns(slow, endpoint):
+            time.sleep(float(slow.get("seconds", 2)))
+        error = active.get("error_500")
+        if error is not None and _concerns(error, endpoint):
+            return Response("Internal Server Error", status=500, mimetype="text/plain")
+        garbage = active.get("garbage")
+        if garbage is not None and _concerns(garbage, endpoint):
+            return Response(GARBAGE, status=200, content_type="application/json")
+        return None
+
+
+def _concerns(params: Mapping[str, Any], endpoint: str) -> bool:
+    """A fault without an ``endpoint`` parameter concerns every endpoint."""
+    wanted = params.get("endpoint")
+    if wanted is None:
+        return True
+    if isinstance(wanted, str):
+        wanted = [wanted]
+    return endpoint in wanted
+
+
+def apply_claim_faults(
+    claims: dict[str, Any], faults: frozenset[str], *, client_id: str, lifetime: int, now: int
+) -> dict[str, Any]:
+    """Return ``claims`` as the active claim faults would have the provider issue them."""
+    claims = dict(claims)
+    if "wrong_issuer" in faults and "iss" in claims:
+        claims["iss"] = "https://issuer.invalid/not-this-provider"
+    if "wrong_audience" in faults:
+        claims["aud"] = ANOTHER_CLIENT
+        claims.pop("azp", None)
+    if "wrong_audience_right_azp" in faults:
+        claims["aud"] = [ANOTHER_CLIENT]
+        claims["azp"] = client_id
+    if "multiple_audiences_no_azp" in faults:
+        claims["aud"] = [client_id, ANOTHER_CLIENT]
+        claims.pop("azp", None)
+    if "wrong_azp" in faults:
+        claims["azp"] = ANOTHER_CLIENT
+    if "bad_nonce" in faults:
+        claims["nonce"] = "not-the-nonce-you-sent"
+    if "missing_nonce" in faults:
+        claims.pop("nonce", None)
+    if "expired" in faults:
+        claims["exp"] = now - 3600
+        claims["iat"] = claims["exp"] - lifetime
+    if "iat_future" in faults:
+        claims["iat"] = now + 3600
+        claims["exp"] = claims["iat"] + lifetime
+    if "bad_at_hash" in faults and "at_hash" in claims:
+        claims["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAA"
+    if "no_at_hash" in faults:
+        claims.pop("at_hash", None)
+    if "token_use_access" in faults and "token_use" in claims:
+        claims["token_use"] = "access"
+    return claims

@@ -1,0 +1,188 @@
+"""What makes one provider different from another, as a small class.
+
+A :class:`Flavour` subclass per provider (``cognito.py``, ``auth0.py``,
+``google.py``, ``facebook.py``, ``oidc.py``) says where its endpoints live, what
+its tokens and userinfo contain, when it issues refresh tokens, and how it
+words its errors. The shared machinery (``oauth_server.py``, ``views.py``)
+never branches on the provider's name; it asks the flavour.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import flask
+from authlib.oauth2.rfc6749 import OAuth2Error
+
+from . import pages
+from .oauth_server import CLIENT_AUTH_METHODS, CodeGrant, RefreshGrant, new_opaque_token
+from .settings import Settings
+from .store import AuthorizationCode, Client, SignedInUser, User
+
+if TYPE_CHECKING:
+    from .tenant import Tenant
+
+
+@dataclass(frozen=True)
+class Route:
+    """An extra endpoint a flavour serves beside the standard ones."""
+
+    rule: str
+    endpoint: str  # the name calls are counted under
+    view: Callable[..., Any]
+    methods: tuple[str, ...] = ("GET",)
+
+
+class Flavour:
+    name: ClassVar[str]
+    brand: ClassVar[str]
+    colour: ClassVar[str] = "#444"
+    #: Plain OAuth 2 (Facebook) has no discovery, JWKS or id token.
+    is_oidc: ClassVar[bool] = True
+    #: RFC 9207: ``iss`` on every authorization response.
+    sends_iss_parameter: ClassVar[bool] = False
+    refresh_returns_id_token: ClassVar[bool] = True
+    #: Which tokens the revoke endpoint accepts, and how the client authenticates there.
+    revocable: ClassVar[tuple[str, ...]] = ("access_token", "refresh_token")
+    revoke_auth_methods: ClassVar[tuple[str, ...]] = tuple(CLIENT_AUTH_METHODS)
+    #: Revoking an access token revokes the whole grant (Google does).
+    revoking_access_revokes_grant: ClassVar[bool] = False
+    default_scope: ClassVar[str] = "openid"
+    #: What Cognito asks for when it federates to this provider.
+    federation_scope: ClassVar[str] = "openid email profile"
+    scopes_supported: ClassVar[tuple[str, ...]] = ("openid", "email", "profile")
+    claims_supported: ClassVar[tuple[str, ...]] = (
+        "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+        "email", "email_verified", "name",
+    )
+    #: Changes to the ``error=access_denied`` redirect after "Deny" (None drops a parameter).
+    denial: ClassVar[dict[str, str | None]] = {}
+    #: Titles and messages of the provider's own error pages, by kind.
+    error_texts: ClassVar[dict[str, tuple[str, str]]] = {
+        "unknown_client": ("Unknown client", "The client_id is not registered here."),
+        "redirect_mismatch": ("Invalid redirect_uri",
+                              "The redirect_uri is not registered for this client."),
+        "logout_mismatch": ("Invalid logout URL",
+                            "The sign-out redirect URL is not registered for this client."),
+        "bad_request": ("Bad request", "This request is not valid; start the sign-in again."),
+    }
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.base = settings.base_url
+        self.branding = pages.Branding(self.name, self.brand, self.colour)
+
+    # -- where things are -------------------------------------------------------
+
+    @property
+    def issuer(self) -> str:
+        raise NotImplementedError
+
+    def paths(self) -> dict[str, str]:
+        """URL rules of the standard endpoints by name: ``authorize``, ``token``,
+        ``userinfo``, ``jwks``, ``discovery``, ``revoke``."""
+        raise NotImplementedError
+
+    def url(self, name: str) -> str:
+        return self.base + self.paths()[name]
+
+    def authorize_url(self) -> str:
+        return self.url("authorize")
+
+    def extra_routes(self, tenant: Tenant) -> list[Route]:
+        return []
+
+    def end_session_endpoint(self) -> str | None:
+        return None
+
+    # -- who and what -------------------------------------------------------------
+
+    def make_sub(self, user_key: str) -> str:
+        raise NotImplementedError
+
+    def make_access_token(self, tenant: Tenant, client: Client, signed_in: SignedInUser,
+                          scope: str, lifetime: int) -> str:
+        return new_opaque_token()
+
+    def id_token_claims(self, tenant: Tenant, claims: dict[str, Any], signed_in: SignedInUser,
+                        scope: str) -> dict[str, Any]:
+        """Add the provider's own claims to the standard ones in ``claims``."""
+        return {**claims, **self.profile_claims(signed_in.user, scope)}
+
+    def profile_claims(self, user: User, scope: str) -> dict[str, Any]:
+        claims: dict[str, Any] = {}
+        scopes = scope.split()
+        if "email" in scopes:
+            claims.update(email=user.email, email_verified=True)
+        if "profile" in scopes:
+            claims.update(name=user.name)
+        return claims
+
+    def userinfo(self, tenant: Tenant, user: User, scope: str) -> dict[str, Any]:
+        return {"sub": user.sub, **self.profile_claims(user, scope)}
+
+    def avatar_url(self, user: User) -> str:
+        return f"{self.base}/_avatar/{self.name}/{user.key}.svg"
+
+    # -- tokens -------------------------------------------------------------------
+
+    def grant_types(self) -> list[tuple[type, bool]]:
+        """authlib grant classes, each with whether it takes the OpenID Connect extension."""
+        return [(CodeGrant, True), (RefreshGrant, True)]
+
+    def normalise_scope(self, scope: str) -> str:
+        return scope
+
+    def issues_refresh_token(self, code: AuthorizationCode) -> bool:
+        return True
+
+    def shape_token_response(self, token: dict[str, Any]) -> dict[str, Any]:
+        return token
+
+    def discovery(self, tenant: Tenant) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "issuer": self.issuer,
+            "authorization_endpoint": self.url("authorize"),
+            "token_endpoint": self.url("token"),
+            "userinfo_endpoint": self.url("userinfo"),
+            "jwks_uri": self.url("jwks"),
+            "revocation_endpoint": self.url("revoke"),
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": list(self.scopes_supported),
+            "claims_supported": list(self.claims_supported),
+            "token_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
+            "code_challenge_methods_supported": ["S256"],
+        }
+        if end_session := self.end_session_endpoint():
+            document["end_session_endpoint"] = end_session
+        return document
+
+    # -- errors ---------------------------------------------------------------------
+
+    def error_page(self, kind: str, **details: str) -> flask.Response:
+        """The provider's own page for a request it will not send back to the client."""
+        title, message = self.error_texts.get(kind) or Flavour.error_texts[kind]
+        return pages.notice(self.branding, title, message, status=400,
+                            details={k: v for k, v in details.items() if v})
+
+    def oauth_error_response(self, tenant: Tenant, error: OAuth2Error, status: int,
+                             body: Any, headers: list[tuple[str, str]]) -> flask.Response:
+        """RFC 6749 errors: a redirect to the client, or JSON from the token endpoint."""
+        payload = json.dumps(body) if isinstance(body, dict) else body
+        return flask.Response(payload, status=status, headers=headers)
+
+    def before_sign_in(self, tenant: Tenant, client: Client) -> flask.Response | None:
+        """A chance to send the browser elsewhere before the sign-in page (Cognito's
+        ``identity_provider``)."""
+        return None
+
+
+def random_id() -> str:
+    return secrets.token_hex(16)

@@ -1,0 +1,80 @@
+"""Google's OpenID Connect, as a web server app sees it.
+
+Quirks owned here: the endpoints are spread over several paths as Google's
+are over several hosts; a refresh token only with ``access_type=offline`` and,
+for a user who already consented, only again with ``prompt=consent``; the
+revoke endpoint takes the token alone (no client credentials) and revoking
+either token ends the grant; no end-session endpoint; ``azp`` in id tokens.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .flavour import Flavour
+from .store import AuthorizationCode, SignedInUser, User
+from .tenant import stable_digits
+
+if TYPE_CHECKING:
+    from .tenant import Tenant
+
+
+class Google(Flavour):
+    name = "google"
+    brand = "Google"
+    colour = "#1a73e8"
+    revoke_auth_methods = ("token_owner",)
+    revoking_access_revokes_grant = True
+    claims_supported = (*Flavour.claims_supported, "azp", "picture", "given_name",
+                        "family_name")
+    denial: ClassVar[dict[str, str | None]] = {"error_description": None}
+    error_texts: ClassVar[dict[str, tuple[str, str]]] = {
+        "unknown_client": ("Error 401: invalid_client", "The OAuth client was not found."),
+        "redirect_mismatch": (
+            "Error 400: redirect_uri_mismatch",
+            "Access blocked: This app's request is invalid. You can't sign in because this "
+            "app sent an invalid request. If you are a developer of this app, see error "
+            "details.",
+        ),
+        "bad_request": ("Error 400: invalid_request", "This app sent an invalid request."),
+    }
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.base}/google"
+
+    def paths(self) -> dict[str, str]:
+        return {
+            "authorize": "/google/o/oauth2/v2/auth",
+            "token": "/google/token",
+            "userinfo": "/google/v1/userinfo",
+            "jwks": "/google/oauth2/v3/certs",
+            "revoke": "/google/revoke",
+            "discovery": "/google/.well-known/openid-configuration",
+        }
+
+    def make_sub(self, user_key: str) -> str:
+        return stable_digits(f"google#{user_key}", 21)
+
+    def issues_refresh_token(self, code: AuthorizationCode) -> bool:
+        # Offline access, and the consent screen shown in this authorization:
+        # the first time, or again because the app sent prompt=consent.
+        return code.extras.get("access_type") == "offline" and bool(
+            code.extras.get("consent_shown")
+        )
+
+    def profile_claims(self, user: User, scope: str) -> dict[str, Any]:
+        claims: dict[str, Any] = {}
+        scopes = scope.split()
+        if "email" in scopes:
+            claims.update(email=user.email, email_verified=True)
+        if "profile" in scopes:
+            claims.update(name=user.name, picture=self.avatar_url(user),
+                          given_name=user.given_name, family_name=user.family_name)
+        return claims
+
+    def id_token_claims(self, tenant: Tenant, claims: dict[str, Any], signed_in: SignedInUser,
+                        scope: str) -> dict[str, Any]:
+        claims = super().id_token_claims(tenant, claims, signed_in, scope)
+        claims.pop("auth_time", None)
+        return {"azp": claims["aud"], **claims}

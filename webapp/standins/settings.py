@@ -1,0 +1,134 @@
+"""The stand-ins' settings: a plain dict (JSON on the command line) turned into
+typed, validated records once, at start-up.
+
+Settings stay a plain dict at the boundary so the app's own configuration can
+produce them without importing anything from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+TENANTS = ("cognito", "auth0", "google", "facebook", "oidc")
+
+DEFAULT_TOKEN_LIFETIME = 3600
+DEFAULT_CODE_LIFETIME = 300
+
+
+class SettingsError(ValueError):
+    """A settings key is missing or wrong; the message names it."""
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    """One test user, the same person at every tenant (each tenant gives a different sub)."""
+
+    key: str
+    username: str
+    password: str
+    email: str
+    name: str
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """One app client registered at one tenant, as its console would hold it."""
+
+    tenant: str
+    client_id: str
+    client_secret: str
+    redirect_uris: tuple[str, ...] = ()
+    logout_uris: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str
+    users: tuple[UserSpec, ...]
+    clients: tuple[ClientSpec, ...]
+    user_pool_id: str = "us-east-1_FedLab"
+    region: str = "us-east-1"
+    graph_version: str = "v19.0"
+    token_lifetime: int = DEFAULT_TOKEN_LIFETIME
+    code_lifetime: int = DEFAULT_CODE_LIFETIME
+    secret_key: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def parse_settings(raw: Mapping[str, Any]) -> Settings:
+    """Validate ``raw`` and merge client entries that name the same tenant and client id."""
+    base_url = str(raw.get("base_url") or "").rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        raise SettingsError("base_url: must be the URL this server is reached at, "
+                            "e.g. http://127.0.0.1:9000")
+    users = tuple(_user(i, u) for i, u in enumerate(raw.get("users") or ()))
+    if len({u.key for u in users}) != len(users):
+        raise SettingsError("users: two users share a key")
+    cognito = raw.get("cognito") or {}
+    facebook = raw.get("facebook") or {}
+    return Settings(
+        base_url=base_url,
+        users=users,
+        clients=_merge_clients(raw.get("clients") or ()),
+        user_pool_id=str(cognito.get("user_pool_id", "us-east-1_FedLab")),
+        region=str(cognito.get("region", "us-east-1")),
+        graph_version=str(facebook.get("graph_version", "v19.0")),
+        token_lifetime=int(raw.get("token_lifetime", DEFAULT_TOKEN_LIFETIME)),
+        code_lifetime=int(raw.get("code_lifetime", DEFAULT_CODE_LIFETIME)),
+        secret_key=str(raw.get("secret_key") or ""),
+        extra={k: v for k, v in raw.items() if k not in _KNOWN_KEYS},
+    )
+
+
+_KNOWN_KEYS = {"base_url", "users", "clients", "cognito", "facebook", "token_lifetime",
+               "code_lifetime", "secret_key"}
+
+
+def _user(index: int, raw: Mapping[str, Any]) -> UserSpec:
+    try:
+        return UserSpec(
+            key=str(raw["key"]),
+            username=str(raw.get("username", raw["key"])),
+            password=str(raw["password"]),
+            email=str(raw.get("email", f"{raw['key']}@example.com")),
+            name=str(raw.get("name", raw["key"])),
+            groups=tuple(raw.get("groups") or ()),
+        )
+    except KeyError as missing:
+        raise SettingsError(f"users[{index}].{missing.args[0]}: missing") from None
+
+
+def _merge_clients(raw_clients: Any) -> tuple[ClientSpec, ...]:
+    merged: dict[tuple[str, str], ClientSpec] = {}
+    for index, raw in enumerate(raw_clients):
+        tenant = raw.get("tenant")
+        if tenant not in TENANTS:
+            raise SettingsError(f"clients[{index}].tenant: must be one of {', '.join(TENANTS)}")
+        if not raw.get("client_id"):
+            raise SettingsError(f"clients[{index}].client_id: missing")
+        spec = ClientSpec(
+            tenant=tenant,
+            client_id=str(raw["client_id"]),
+            client_secret=str(raw.get("client_secret") or ""),
+            redirect_uris=tuple(raw.get("redirect_uris") or ()),
+            logout_uris=tuple(raw.get("logout_uris") or ()),
+        )
+        key = (spec.tenant, spec.client_id)
+        if key in merged:
+            old = merged[key]
+            spec = ClientSpec(
+                tenant=spec.tenant,
+                client_id=spec.client_id,
+                client_secret=old.client_secret or spec.client_secret,
+                redirect_uris=_union(old.redirect_uris, spec.redirect_uris),
+                logout_uris=_union(old.logout_uris, spec.logout_uris),
+            )
+        merged[key] = spec
+    return tuple(merged.values())
+
+
+def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(first + second))
