@@ -98,7 +98,7 @@ class Cognito(Flavour):
         return federation.redirect_to_identity_provider(tenant)
 
     def make_sub(self, user_key: str) -> str:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.issuer}#{user_key}"))
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.name}#{user_key}"))
 
     def make_access_token(self, tenant: Tenant, client: Client, signed_in: SignedInUser,
                           scope: str, lifetime: int) -> str:

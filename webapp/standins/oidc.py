@@ -53,7 +53,7 @@ class GenericOIDC(Flavour):
                       lambda: views.rp_initiated_logout(tenant), ("GET", "POST"))]
 
     def make_sub(self, user_key: str) -> str:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.issuer}#{user_key}"))
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.name}#{user_key}"))
 
     def profile_claims(self, user: User, scope: str) -> dict[str, Any]:
         claims = super().profile_claims(user, scope)
