@@ -115,3 +115,18 @@ def test_the_documented_example_is_valid(clean_env):
                           "providers": {n: {"client_secret": "s"} for n in names}})
     assert sorted(config["providers"]) == sorted(names)
     assert config["external_url"] == "https://fedlab.example.com"
+
+
+def test_secrets_of_other_providers_are_ignored(tmp_path, clean_env):
+    path = write(tmp_path, OIDC)
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[providers.corp]\nclient_secret = "x"\n'
+                       '[providers.other]\nclient_secret = "y"\n')
+    config = load_config({"config_file": path, "secrets_file": str(secrets)})
+    assert list(config["providers"]) == ["corp"]
+
+
+def test_an_environment_secret_for_an_unconfigured_provider_is_named(tmp_path, clean_env):
+    clean_env.setenv("FEDLAB_PROVIDERS__GHOST__CLIENT_SECRET", "x")
+    with pytest.raises(ConfigError, match=r"providers\.ghost: set in the environment"):
+        load_config({"config_file": write(tmp_path, OIDC)})

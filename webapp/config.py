@@ -68,8 +68,22 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "FEDLAB_SECRETS_FILE", config["secrets_file"]
     )
     if secrets_file and Path(secrets_file).exists():
-        _merge(config, _read_toml(Path(secrets_file), "secrets_file"))
-    _merge(config, _from_environment(os.environ, config))
+        secrets = _read_toml(Path(secrets_file), "secrets_file")
+        # One secrets file may serve several configurations: secrets of providers
+        # this one does not configure are not an error, just not used.
+        configured = config["providers"]
+        secrets["providers"] = {
+            name: entry for name, entry in secrets.get("providers", {}).items()
+            if name in configured
+        }
+        _merge(config, secrets)
+    environment = _from_environment(os.environ, config)
+    for name in set(environment.get("providers", {})) - set(config["providers"]):
+        raise ConfigError(
+            f"providers.{name}: set in the environment (FEDLAB_PROVIDERS__"
+            f"{name.upper()}__...) but not configured; add a [providers.{name}] table"
+        )
+    _merge(config, environment)
     _merge(config, overrides)
     return validate(config)
 

@@ -41,6 +41,8 @@ def init_app(app: Flask) -> None:
                 "token_endpoint_auth_method": provider.token_auth_method,
                 "default_timeout": timeout,
             },
+            client_auth_methods=list(provider.client_auth_methods),
+            access_token_params={"method": provider.token_request_method},
         )
     app.extensions[EXTENSION] = (registry, MetadataCache(timeout))
 
@@ -98,8 +100,11 @@ class ProviderClient:
         try:
             token = client.fetch_access_token(**params)
         except OAuthError as e:
+            error, description = e.error, e.description or ""
+            if isinstance(error, dict):  # Graph's {"error": {"type", "message"}}
+                error, description = error.get("type"), error.get("message", "")
             raise FedlabError("token_request_failed", provider=self.provider.name,
-                              error=e.error, description=e.description or "") from None
+                              error=error, description=description) from None
         except requests.Timeout:
             raise FedlabError("provider_timeout", provider=self.provider.name,
                               endpoint=endpoint, seconds=self.cache.timeout) from None

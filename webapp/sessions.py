@@ -20,7 +20,7 @@ from flask import Flask, Request, Response, current_app, g, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from redis.exceptions import RedisError
 
-from .errors import FedlabError
+from .errors import FedlabError, render_error
 from .extensions import server_session
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,11 @@ class StoreGuard(SessionInterface):
 
     flask-session lets the store's exception escape from ``open_session``,
     before any view or error handler has a session to work with, which ends in
-    a bare 500. Here the failure is logged, the request gets an empty
-    read-only session, and :func:`refuse_without_store` answers with the
-    catalogue's ``session_store_down`` page; the next request tries the store
-    again, so the site recovers by itself when the store is back.
+    a bare 500, and a failed save after the view would send a response whose
+    promise (a pending sign-in) was not kept. Here either failure is logged
+    and the visitor gets the catalogue's ``session_store_down`` page instead;
+    the next request tries the store again, so the site recovers by itself
+    when the store is back.
     """
 
     def __init__(self, inner: SessionInterface) -> None:
@@ -96,7 +97,16 @@ class StoreGuard(SessionInterface):
         try:
             self.inner.save_session(app, session, response)
         except STORE_ERRORS as e:
+            # What this response promised (a pending sign-in, a new session) was
+            # not kept: replace it by the error page rather than let it mislead.
             log.warning("session store unavailable on save: %s", type(e).__name__)
+            body, status = render_error(FedlabError("session_store_down",
+                                                    detail=type(e).__name__))
+            response.set_data(body)
+            response.status_code = status
+            response.mimetype = "text/html"
+            for header in ("Location", "Set-Cookie"):
+                response.headers.pop(header, None)
 
 
 def refuse_without_store() -> None:

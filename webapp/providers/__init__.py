@@ -40,6 +40,10 @@ class Provider:
     endpoints: Mapping[str, str] = field(default_factory=dict)
     authorize_params: Mapping[str, str] = field(default_factory=dict)
     token_auth_method: str = "client_secret_basic"
+    #: ``(name, function)`` pairs for authlib, for a method it does not know.
+    client_auth_methods: tuple[tuple[str, Any], ...] = ()
+    #: The token endpoint's HTTP method: POST (RFC 6749) unless the provider says GET.
+    token_request_method: str = "POST"
     #: The kind-specific keys as configured (domain, region, user_pool_id...).
     settings: Mapping[str, Any] = field(default_factory=dict)
     #: Other issuer spellings the provider really uses in its tokens.

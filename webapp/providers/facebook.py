@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from authlib.common.urls import add_params_to_uri
+
 from ..errors import FedlabError
 from . import Provider, ProviderConfigError, SignOut, url_setting
 
@@ -46,9 +48,19 @@ def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
             "me": f"{graph}/{version}/me",
             "debug_token": f"{graph}/{version}/debug_token",
         },
-        "token_auth_method": "client_secret_post",
+        "token_auth_method": "client_secret_query",
+        "client_auth_methods": (("client_secret_query", client_secret_query),),
+        "token_request_method": "GET",
         "settings": {"graph_version": version, "graph_url": graph},
     }
+
+
+def client_secret_query(client: Any, method: str, uri: str, headers: dict[str, str],
+                        body: str) -> tuple[str, dict[str, str], str]:
+    """Graph's documented token request is a GET with the app secret in the query."""
+    uri = add_params_to_uri(uri, [("client_id", client.client_id),
+                                  ("client_secret", client.client_secret)])
+    return uri, headers, body
 
 
 def join_scopes(scopes: tuple[str, ...]) -> str:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .tenant import Tenant
 
 LONG_LIVED_SECONDS = 60 * 24 * 3600
-ANOTHER_APP_ID = "100000000000001"
+ANOTHER_APP_ID = "987654321098765"  # never a configured app id
 
 
 class FacebookCodeGrant(CodeGrant):
