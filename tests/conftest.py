@@ -8,7 +8,11 @@ suite exercises the demo's real configuration.
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -157,16 +161,42 @@ def browser(app) -> Browser:
     return Browser()
 
 
-@pytest.fixture
-def redis_url() -> str:
-    """A real redis-server on loopback (the machine's, or one this run starts)."""
-    url = os.environ.get("FEDLAB_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis server on loopback: the machine's, else one started for this run."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    if redis_answers(url):
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    require(binary is not None, f"no Redis server at {url} and no redis-server to start "
+                                f"(apt-get install redis-server)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
     try:
-        import redis
+        for _ in range(50):
+            if redis_answers(url):
+                break
+            time.sleep(0.1)
+        require(redis_answers(url), f"redis-server did not start on port {port}")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except Exception as e:
-        require(False, f"no Redis server at {url} ({type(e).__name__}); "
-                       f"install redis-server or set FEDLAB_TEST_REDIS_URL")
-    return url
 
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False

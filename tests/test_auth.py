@@ -139,3 +139,34 @@ def test_rfc9207_iss_parameter_from_another_issuer_is_refused(browser, app_url, 
     control("POST", "faults", tenant="oidc", fault="wrong_iss_param")
     page = sign_in(browser, app_url, "corp")
     assert page.status_code == 400 and 'data-error="iss_mismatch"' in page.text
+
+
+class FakeClient:
+    """Just what check_iss_parameter reads: the provider and its metadata."""
+
+    def __init__(self, provider, supported: bool) -> None:
+        self.provider = provider
+        self.metadata = {"authorization_response_iss_parameter_supported": supported}
+
+
+@pytest.mark.parametrize(("iss", "supported", "error"), [
+    (None, False, None),
+    (None, True, "iss_missing"),
+    ("ISSUER", False, None),
+    ("ISSUER", True, None),
+    ("https://attacker.example", False, "iss_mismatch"),
+    ("https://attacker.example", True, "iss_mismatch"),
+])
+def test_rfc9207_iss_parameter_rules(live_app, iss, supported, error):
+    from webapp.auth import check_iss_parameter
+    from webapp.errors import FedlabError
+
+    provider = live_app.config["FEDLAB"]["providers"]["google"]
+    iss = provider.issuer if iss == "ISSUER" else iss
+    client = FakeClient(provider, supported)
+    if error is None:
+        check_iss_parameter(client, iss)
+    else:
+        with pytest.raises(FedlabError) as caught:
+            check_iss_parameter(client, iss)
+        assert caught.value.code == error

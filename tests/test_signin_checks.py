@@ -100,3 +100,16 @@ def test_a_slow_token_endpoint_times_out_within_the_bound(browser, app_url, cont
     page = sign_in(browser, app_url, "google")
     assert page.status_code == 504 and 'data-error="provider_timeout"' in page.text
     assert page.elapsed.total_seconds() < 2.5
+
+
+def test_discovery_and_keys_are_read_again_when_their_time_is_up(browser, app_url, control,
+                                                                 monkeypatch):
+    from webapp import discovery
+
+    assert sign_in(browser, app_url, "google").url == f"{app_url}/account"
+    monkeypatch.setattr(discovery, "METADATA_TTL", 0)
+    monkeypatch.setattr(discovery, "KEYS_TTL", 0)
+    control("DELETE", "calls")
+    assert sign_in(browser, app_url, "google").url == f"{app_url}/account"
+    calls = control("GET", "calls")["google"]
+    assert calls["discovery"] >= 1 and calls["jwks"] >= 1

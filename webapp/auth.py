@@ -12,7 +12,7 @@ import hmac
 import time
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session
+from flask import Blueprint, current_app, flash, g, redirect, request, session
 from werkzeug.wrappers import Response
 
 from . import sessions, signals
@@ -193,7 +193,7 @@ def refresh() -> Response:
 
 
 @bp.post("/signout")
-def signout() -> Response | str:
+def signout() -> Response:
     auth = sessions.current_auth()
     sessions.end()
     if auth is None:
@@ -204,17 +204,21 @@ def signout() -> Response | str:
         plan = kind_of(provider).sign_out(client, auth, current_origin() + "/")
     except FedlabError as e:
         # The session here is gone already; say what could not be done there.
-        return render_template("auth/signed_out.html", provider=provider, revoked=False,
-                               note=f"You were signed out here, but {provider.display_name} "
-                                    f"could not be reached to end your session there "
-                                    f"({e.code}).")
+        flash(f"You were signed out here, but {provider.display_name} could not be reached "
+              f"to end your session there ({e.code}).")
+        return redirect("/")
     revoked = revoke(client, plan.revocation)
     signals.signed_out.send(current_app._get_current_object(), provider=provider.name,
                             revoked=revoked)
     if plan.url:
         return redirect(plan.url)
-    return render_template("auth/signed_out.html", provider=provider, note=plan.note,
-                           revoked=revoked)
+    if plan.revocation is not None:
+        outcome = "The refresh token was revoked." if revoked else (
+            "The provider did not confirm revoking the refresh token.")
+        flash(f"{plan.note} {outcome}")
+    else:
+        flash(plan.note)
+    return redirect("/")
 
 
 def revoke(client: ProviderClient, revocation: Any) -> bool:

@@ -147,7 +147,12 @@ def start(auth: dict[str, Any]) -> None:
 
 
 def end() -> None:
-    """Forget the session; flask-session deletes it from the store on the way out."""
+    """Delete the session from the store now, and go on under a new, empty id.
+
+    The new id matters when something is stored right after (a flashed
+    notice): it must not revive the old id, which may have leaked.
+    """
+    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
     session.clear()
     session.modified = True
 

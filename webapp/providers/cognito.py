@@ -79,8 +79,7 @@ def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> Si
     )
     revocation = oidc.revocation(client, auth["tokens"].get("refresh_token"),
                                  provider.endpoints["revoke"])
-    return SignOut(url, revocation, "You were signed out here and at the Cognito Hosted UI, "
-                                    "and the refresh token was revoked.")
+    return SignOut(url, revocation, "You were signed out here and at the Cognito Hosted UI.")
 
 
 def logins_key(provider: Provider) -> str:

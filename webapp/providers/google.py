@@ -59,9 +59,8 @@ def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> Si
     refresh_token = auth["tokens"].get("refresh_token")
     endpoint = client.metadata.get("revocation_endpoint")
     revocation = (endpoint, {"token": refresh_token}, None) if endpoint and refresh_token else None
-    return SignOut(None, revocation, "You were signed out of this site and its access to your "
-                   "Google account was revoked, but Google has no sign-out endpoint: you are "
-                   "still signed in to Google in this browser.")
+    return SignOut(None, revocation, "You were signed out of this site, but Google has no "
+                   "sign-out endpoint: you are still signed in to Google in this browser.")
 
 
 def logins_key(provider: Provider) -> str:
