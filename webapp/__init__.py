@@ -48,8 +48,11 @@ def resource_dir(name: str) -> str:
 def configure_logging(app: Flask) -> None:
     level = app.config["FEDLAB"]["log_level"]
     logging.getLogger("webapp").setLevel(level)
-    # authlib logs PKCE verifiers at DEBUG; never let it.
-    logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # At DEBUG, authlib logs PKCE verifiers and urllib3 logs request URLs, which
+    # for Graph carry the app secret and access tokens: never let them.
+    quiet = max(logging.INFO, logging.getLevelName(level))
+    for name in ("authlib", "urllib3"):
+        logging.getLogger(name).setLevel(quiet)
 
 
 def register_proxy(app: Flask) -> None:
