@@ -113,3 +113,12 @@ def test_discovery_and_keys_are_read_again_when_their_time_is_up(browser, app_ur
     assert sign_in(browser, app_url, "google").url == f"{app_url}/account"
     calls = control("GET", "calls")["google"]
     assert calls["discovery"] >= 1 and calls["jwks"] >= 1
+
+
+@pytest.mark.parametrize(("endpoint", "code"), [("token", "provider_bad_response"),
+                                                ("jwks", "provider_bad_response"),
+                                                ("userinfo", "provider_bad_response")])
+def test_garbage_from_an_endpoint_is_explained(browser, app_url, control, endpoint, code):
+    control("POST", "faults", tenant="auth0", fault="garbage", endpoint=endpoint)
+    page = sign_in(browser, app_url, "auth0")
+    assert_refused(page, code, browser, app_url)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,15 +93,24 @@ class MetadataCache:
         """Send one request on this app's pooled connections, always with a timeout."""
         return self._http.request(method, url, timeout=self.timeout, **kwargs)
 
-    def fetch_json(self, provider: Provider, url: str, endpoint: str) -> dict[str, Any]:
+    @contextmanager
+    def errors_explained(self, provider: Provider, endpoint: str) -> Iterator[None]:
+        """Turn a transport failure talking to ``provider`` into its catalogue entry."""
         try:
-            response = self.request("GET", url)
+            yield
+        except requests.JSONDecodeError:  # a RequestException too, but not a transport one
+            raise FedlabError("provider_bad_response", provider=provider.name,
+                              endpoint=endpoint, detail="the answer is not JSON") from None
         except requests.Timeout:
             raise FedlabError("provider_timeout", provider=provider.name, endpoint=endpoint,
                               seconds=self.timeout) from None
         except requests.RequestException as e:
             raise FedlabError("provider_unreachable", provider=provider.name,
                               endpoint=endpoint, detail=type(e).__name__) from None
+
+    def fetch_json(self, provider: Provider, url: str, endpoint: str) -> dict[str, Any]:
+        with self.errors_explained(provider, endpoint):
+            response = self.request("GET", url)
         if response.status_code != 200:
             raise FedlabError("provider_bad_response", provider=provider.name, endpoint=endpoint,
                               detail=f"HTTP {response.status_code}")

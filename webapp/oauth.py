@@ -98,19 +98,14 @@ class ProviderClient:
     def _token_request(self, endpoint: str, **params: Any) -> dict[str, Any]:
         client = self._bind()
         try:
-            token = client.fetch_access_token(**params)
+            with self.cache.errors_explained(self.provider, endpoint):
+                token = client.fetch_access_token(**params)
         except OAuthError as e:
             error, description = e.error, e.description or ""
             if isinstance(error, dict):  # Graph's {"error": {"type", "message"}}
                 error, description = error.get("type"), error.get("message", "")
             raise FedlabError("token_request_failed", provider=self.provider.name,
                               error=error, description=description) from None
-        except requests.Timeout:
-            raise FedlabError("provider_timeout", provider=self.provider.name,
-                              endpoint=endpoint, seconds=self.cache.timeout) from None
-        except requests.RequestException as e:
-            raise FedlabError("provider_unreachable", provider=self.provider.name,
-                              endpoint=endpoint, detail=type(e).__name__) from None
         except ValueError:
             raise FedlabError("provider_bad_response", provider=self.provider.name,
                               endpoint=endpoint, detail="the answer is not JSON") from None
@@ -133,11 +128,5 @@ class ProviderClient:
 
     def call(self, method: str, url: str, endpoint: str, **kwargs: Any) -> requests.Response:
         """Send one request with the configured timeout; failures become catalogue errors."""
-        try:
+        with self.cache.errors_explained(self.provider, endpoint):
             return self.cache.request(method, url, **kwargs)
-        except requests.Timeout:
-            raise FedlabError("provider_timeout", provider=self.provider.name,
-                              endpoint=endpoint, seconds=self.cache.timeout) from None
-        except requests.RequestException as e:
-            raise FedlabError("provider_unreachable", provider=self.provider.name,
-                              endpoint=endpoint, detail=type(e).__name__) from None
