@@ -1,0 +1,86 @@
+"""The IAM documents that make Identity Pool federation and Amplify-style storage work.
+
+One source for the storage pages (which show the statement that grants each
+level), the local AWS stand-in (which creates these roles) and ``deploy/``
+(whose template carries the same statements), so what the site teaches is
+what it runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SUB = "${cognito-identity.amazonaws.com:sub}"
+LEVELS = ("public", "protected", "private")
+
+
+def trust_policy(identity_pool_id: str, amr: str) -> dict[str, Any]:
+    """Who may assume a role: tokens from this pool only, of the right kind (amr)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {"cognito-identity.amazonaws.com:aud": identity_pool_id},
+                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": amr},
+            },
+        }],
+    }
+
+
+def authenticated_statements(bucket: str) -> list[dict[str, Any]]:
+    """Amplify Storage's rules for signed-in identities, statement by statement."""
+    arn = f"arn:aws:s3:::{bucket}"
+    return [
+        {"Sid": "PublicReadWrite", "Effect": "Allow",
+         "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+         "Resource": [f"{arn}/public/*"]},
+        {"Sid": "ProtectedReadAll", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": [f"{arn}/protected/*"]},
+        {"Sid": "ProtectedWriteOwn", "Effect": "Allow",
+         "Action": ["s3:PutObject", "s3:DeleteObject"],
+         "Resource": [f"{arn}/protected/{SUB}/*"]},
+        {"Sid": "PrivateOwn", "Effect": "Allow",
+         "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+         "Resource": [f"{arn}/private/{SUB}/*"]},
+        {"Sid": "ListAllowedPrefixes", "Effect": "Allow", "Action": ["s3:ListBucket"],
+         "Resource": [arn],
+         "Condition": {"StringLike": {"s3:prefix": [
+             "public/", "public/*", "protected/", "protected/*",
+             f"private/{SUB}/", f"private/{SUB}/*"]}}},
+    ]
+
+
+def guest_statements(bucket: str) -> list[dict[str, Any]]:
+    """Guests read public files and nothing else."""
+    arn = f"arn:aws:s3:::{bucket}"
+    return [
+        {"Sid": "PublicRead", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": [f"{arn}/public/*"]},
+        {"Sid": "ListPublic", "Effect": "Allow", "Action": ["s3:ListBucket"],
+         "Resource": [arn],
+         "Condition": {"StringLike": {"s3:prefix": ["public/", "public/*"]}}},
+    ]
+
+
+def policy(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def statements_for_level(bucket: str, level: str, guest: bool = False) -> list[dict[str, Any]]:
+    """The statements a storage page shows: the ones naming that level's prefix."""
+    statements = guest_statements(bucket) if guest else authenticated_statements(bucket)
+    return [s for s in statements if f"{level}/" in str(s)]
+
+
+def bucket_cors(origins: list[str]) -> dict[str, Any]:
+    """Browsers upload straight to S3 with a presigned POST and read with presigned GETs."""
+    return {"CORSRules": [{
+        "AllowedOrigins": origins,
+        "AllowedMethods": ["GET", "HEAD", "POST"],
+        "AllowedHeaders": ["*"],
+        "ExposeHeaders": ["ETag"],
+        "MaxAgeSeconds": 3000,
+    }]}
