@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, errors, oauth, sessions, signals
+from . import aws, config, errors, oauth, sessions, signals
 from .extensions import csrf
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -66,12 +66,15 @@ def register_extensions(app: Flask) -> None:
     sessions.init_app(app)
     csrf.init_app(app)
     oauth.init_app(app)
+    aws.init_app(app)
     signals.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import account, auth, pages
+    from . import account, auth, credentials, pages, storage
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(credentials.bp)
+    app.register_blueprint(storage.bp)

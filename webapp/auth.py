@@ -97,6 +97,9 @@ def callback(name: str) -> Response:
                                     reason=e.code)
         raise
     now = int(time.time())
+    # A guest who signs in keeps their guest identity on record, so the
+    # credentials page can show the move from guest to signed-in identity.
+    guest = session.get("aws") if (session.get("aws") or {}).get("guest") else None
     sessions.start({
         "provider": name,
         "iss": who["iss"],
@@ -109,6 +112,8 @@ def callback(name: str) -> Response:
         "state": "signed_in",
         "history": [{"at": now, "event": "signed_in"}],
     })
+    if guest:
+        session["aws"] = guest
     signals.signed_in.send(current_app._get_current_object(), provider=name,
                            iss=who["iss"], sub=who["sub"])
     return redirect(record["next"])

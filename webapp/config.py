@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,6 +43,20 @@ DEFAULTS: dict[str, Any] = {
         "absolute_timeout": 8 * 3600,
     },
     "providers": {},
+    # Identity Pool federation and the S3 pages; off while identity_pool_id is "".
+    "aws": {
+        "region": "us-east-1",
+        "identity_pool_id": "",
+        "allow_guests": True,
+        "bucket": "",
+        "max_upload_bytes": 10 * 1024 * 1024,
+        "upload_content_types": ["text/plain", "image/png", "image/jpeg", "application/pdf"],
+        "timeout": 5.0,
+        # Endpoint overrides (a local stand-in); empty means AWS itself.
+        "cognito_identity_endpoint": "",
+        "s3_endpoint": "",
+        "sts_endpoint": "",
+    },
     # Read only by the local stand-ins (``python -m webapp.standins``); the app
     # keeps it so one file can describe a whole demo.
     "standins": {},
@@ -132,7 +147,7 @@ def _match_name(part: str, existing: Any) -> str:
 
 def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Check every key and return the configuration with typed values."""
-    unknown = set(raw) - set(DEFAULTS) - {"aws"}
+    unknown = set(raw) - set(DEFAULTS)
     if unknown:
         raise ConfigError(
             f"{sorted(unknown)[0]}: unknown key; the keys are documented in config/example.toml"
@@ -144,6 +159,7 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     config["http_timeout"] = _number(raw, "http_timeout", minimum=0.1, maximum=60)
     config["log_level"] = str(raw.get("log_level", "INFO")).upper()
     config["session"] = _session(raw.get("session", {}))
+    config["aws"] = _aws(raw.get("aws", {}))
     configured = raw.get("providers", {})
     if not isinstance(configured, Mapping):
         raise ConfigError("providers: must be a table of [providers.<name>] sections")
@@ -195,6 +211,53 @@ def _session(raw: Any) -> dict[str, Any]:
     return session
 
 
+POOL_ID = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d:[0-9a-f-]{36}$")
+
+
+def _aws(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("aws: must be a table")
+    unknown = set(raw) - set(DEFAULTS["aws"])
+    if unknown:
+        raise ConfigError(f"aws.{sorted(unknown)[0]}: unknown key")
+    aws = dict(raw)
+    pool = aws["identity_pool_id"]
+    if pool:
+        if not isinstance(pool, str) or not POOL_ID.match(pool):
+            raise ConfigError("aws.identity_pool_id: must look like us-east-1:<uuid>, from the "
+                              "Cognito console (Identity pools > your pool > Identity pool ID)")
+        if not pool.startswith(str(aws["region"]) + ":"):
+            raise ConfigError(f"aws.region: must be the identity pool's region, "
+                              f"{pool.split(':')[0]}")
+        if not aws["bucket"]:
+            raise ConfigError("aws.bucket: missing; put the S3 bucket of the storage pages here")
+    for key in ("cognito_identity_endpoint", "s3_endpoint", "sts_endpoint"):
+        value = aws[key]
+        if value and not str(value).startswith(("http://", "https://")):
+            raise ConfigError(f"aws.{key}: must be an http(s) URL, or empty for AWS itself")
+    aws["max_upload_bytes"] = _int(raw, "max_upload_bytes", minimum=1, where="aws.")
+    aws["allow_guests"] = _bool(raw, "allow_guests", "aws.")
+    aws["timeout"] = _number(raw, "timeout", minimum=0.1, maximum=60, where="aws.")
+    types = aws["upload_content_types"]
+    if isinstance(types, str):
+        types = [t.strip() for t in types.split(",") if t.strip()]
+    if not types or not all(isinstance(t, str) and "/" in t for t in types):
+        raise ConfigError("aws.upload_content_types: a list of MIME types such as text/plain")
+    aws["upload_content_types"] = list(types)
+    return aws
+
+
+def _bool(raw: Mapping[str, Any], key: str, where: str = "") -> bool:
+    value = raw[key]
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "1", "yes"):
+        return True
+    if str(value).lower() in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"{where}{key}: must be true or false")
+
+
 def _int(raw: Mapping[str, Any], key: str, minimum: int, where: str = "") -> int:
     try:
         value = int(raw[key])
@@ -205,11 +268,12 @@ def _int(raw: Mapping[str, Any], key: str, minimum: int, where: str = "") -> int
     return value
 
 
-def _number(raw: Mapping[str, Any], key: str, minimum: float, maximum: float) -> float:
+def _number(raw: Mapping[str, Any], key: str, minimum: float, maximum: float,
+            where: str = "") -> float:
     try:
         value = float(raw[key])
     except (TypeError, ValueError):
-        raise ConfigError(f"{key}: must be a number of seconds") from None
+        raise ConfigError(f"{where}{key}: must be a number of seconds") from None
     if not minimum <= value <= maximum:
-        raise ConfigError(f"{key}: must be between {minimum} and {maximum} seconds")
+        raise ConfigError(f"{where}{key}: must be between {minimum} and {maximum} seconds")
     return value

@@ -157,6 +157,82 @@ CATALOGUE: dict[str, Entry] = {
         400, "This sign-in cannot be renewed",
         "The provider gave no refresh token ({detail}).",
         "Sign in again when the tokens expire."),
+    # -- Identity Pool and S3 (PROVIDERS.md: Cognito Identity Pool)
+    "credentials_not_configured": Entry(
+        404, "AWS access is not configured",
+        "This site has no identity pool configured (aws.identity_pool_id).",
+        "Operators: create the pool with deploy/ and set the [aws] keys."),
+    "identity_token_expired": Entry(
+        401, "The identity pool refused an expired token",
+        "{operation}: {aws_message}",
+        "Sign in again (or refresh the tokens) and retry; the site renews expired id tokens "
+        "before federating when it holds a refresh token."),
+    "identity_provider_not_configured": Entry(
+        403, "This provider is not set up on the identity pool",
+        "{operation}: {aws_message} The Logins key this provider sends is not one of the "
+        "pool's authentication providers.",
+        "Operators: add the provider to the identity pool (Cognito user pool with its app "
+        "client id, Google or Facebook app id, or an IAM OIDC provider for Auth0/OIDC), with "
+        "exactly the Logins key shown on this page."),
+    "identity_wrong_audience": Entry(
+        403, "The token was issued to a client the pool does not know",
+        "{operation}: {aws_message} The id token's aud is not one of the client ids "
+        "registered for this provider on the identity pool.",
+        "Operators: add this app's client id to the provider on the identity pool (for "
+        "Google, the web client id; for Cognito, the app client id)."),
+    "identity_issuer_mismatch": Entry(
+        403, "The token's issuer does not match the pool's provider",
+        "{operation}: {aws_message}",
+        "Operators: the provider URL on the pool (or the IAM OIDC provider) must be the "
+        "token's issuer without https://."),
+    "identity_logins_mismatch": Entry(
+        403, "The sign-in does not belong to this identity",
+        "{operation}: {aws_message}",
+        "Sign in again; the site will ask for a new identity with the right Logins key."),
+    "identity_not_authorized": Entry(
+        403, "The identity pool refused the sign-in",
+        "{operation}: {aws_message}", "Sign in again; if it persists, check the pool's "
+                                      "authentication providers."),
+    "guests_not_allowed": Entry(
+        403, "Guest access is turned off",
+        "{operation}: {aws_message}",
+        "Sign in, or operators: enable unauthenticated identities on the pool."),
+    "identity_pool_not_found": Entry(
+        404, "No such identity pool or identity",
+        "{operation}: {aws_message}",
+        "Operators: check aws.identity_pool_id and aws.region; sign in again if the "
+        "identity was deleted."),
+    "identity_pool_roles_invalid": Entry(
+        500, "The identity pool's roles are misconfigured",
+        "{operation}: {aws_message} A role's trust policy must allow "
+        "sts:AssumeRoleWithWebIdentity by cognito-identity.amazonaws.com with conditions "
+        "cognito-identity.amazonaws.com:aud = the pool id and :amr = authenticated "
+        "(or unauthenticated for guests).",
+        "Operators: fix the roles' trust policies (deploy/ has correct ones)."),
+    "aws_throttled": Entry(
+        429, "AWS asked us to slow down",
+        "{operation}: {aws_message}", "Wait a few seconds and try again."),
+    "aws_timeout": Entry(
+        504, "AWS did not answer in time",
+        "{operation} did not answer within {seconds} seconds.", "Try again in a moment."),
+    "aws_unreachable": Entry(
+        502, "AWS could not be reached",
+        "{operation} failed: {detail}.",
+        "Try again later; operators: check the aws.*_endpoint settings and the network."),
+    "aws_error": Entry(
+        502, "AWS returned an error",
+        "{operation}: {aws_code}: {aws_message}", "Try again; operators: see the code."),
+    "s3_access_denied": Entry(
+        403, "S3 refused: access denied",
+        "{operation}: your role's policy does not allow this on {resource}.",
+        "Only the statements shown on this page are granted; the needed one is shown below."),
+    "signed_in_required": Entry(
+        401, "This needs a signed-in identity",
+        "Guests may only read public files.", "Sign in, then try again."),
+    "federated_tokens_invalid": Entry(
+        401, "Your AWS credentials could not be renewed",
+        "They expired and the sign-in they came from could not be refreshed ({detail}).",
+        "Sign in again."),
     # -- plain HTTP errors
     "bad_request": Entry(400, "Bad request", "The request was malformed.",
                          "Go back and try again."),

@@ -45,6 +45,7 @@ check_claims = oidc.check_claims
 validate = oidc.validate
 sign_in = oidc.sign_in
 refresh = oidc.refresh
+logins = oidc.logins
 
 
 def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> SignOut:

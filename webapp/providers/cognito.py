@@ -62,6 +62,7 @@ join_scopes = oidc.join_scopes
 validate = oidc.validate
 sign_in = oidc.sign_in
 refresh = oidc.refresh
+logins = oidc.logins
 
 
 def check_claims(provider: Provider, claims: dict[str, Any]) -> None:

@@ -110,5 +110,10 @@ def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> Si
                    "sign-out redirect for apps, so you are still signed in to Facebook.")
 
 
+def logins(provider: Provider, auth: dict[str, Any]) -> dict[str, str]:
+    """Facebook has no id token: the Identity Pool takes the access token."""
+    return {logins_key(provider): auth["tokens"]["access_token"]}
+
+
 def logins_key(provider: Provider) -> str:
     return "graph.facebook.com"

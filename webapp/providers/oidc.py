@@ -120,6 +120,11 @@ def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> Si
     return SignOut(url, revocation(client, auth["tokens"].get("refresh_token")), note)
 
 
+def logins(provider: Provider, auth: dict[str, Any]) -> dict[str, str]:
+    """The Identity Pool ``Logins`` map: this kind's key and the validated id token."""
+    return {kind_of(provider).logins_key(provider): auth["tokens"]["id_token"]}
+
+
 def logins_key(provider: Provider) -> str:
     """Identity Pool ``Logins`` key for an OIDC provider: the issuer without scheme."""
     assert provider.issuer is not None

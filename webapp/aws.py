@@ -1,0 +1,174 @@
+"""Identity Pool federation (enhanced flow) and AWS clients, through boto3 only.
+
+Every AWS call goes to an endpoint from configuration (AWS itself, or the
+local stand-in) with bounded timeouts, and every AWS error becomes a catalogue
+entry that says what it means for this pool and how to fix it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+from flask import Flask, current_app
+
+from .errors import FedlabError
+
+EXTENSION = "fedlab.aws"
+#: Credentials are reused until this many seconds before they expire.
+RENEW_MARGIN = 300
+#: Visitor clients kept per app (see :func:`client`).
+CLIENT_CACHE_SIZE = 256
+
+#: (error code, words in AWS's message) -> catalogue entry, first match wins.
+IDENTITY_ERRORS = (
+    ("NotAuthorizedException", "expired", "identity_token_expired"),
+    ("NotAuthorizedException", "not from a supported provider", "identity_provider_not_configured"),
+    ("NotAuthorizedException", "audience", "identity_wrong_audience"),
+    ("NotAuthorizedException", "issuer", "identity_issuer_mismatch"),
+    ("NotAuthorizedException", "logins don't match", "identity_logins_mismatch"),
+    ("NotAuthorizedException", "unauthenticated access", "guests_not_allowed"),
+    ("NotAuthorizedException", "", "identity_not_authorized"),
+    ("ResourceNotFoundException", "", "identity_pool_not_found"),
+    ("InvalidIdentityPoolConfigurationException", "", "identity_pool_roles_invalid"),
+    ("TooManyRequestsException", "", "aws_throttled"),
+    ("ThrottlingException", "", "aws_throttled"),
+    ("AccessDenied", "", "s3_access_denied"),
+    ("AccessDeniedException", "", "s3_access_denied"),
+)
+
+
+def init_app(app: Flask) -> None:
+    """Make this app's boto3 clients (thread-safe, made once, used by every request)."""
+    settings = app.config["FEDLAB"]["aws"]
+    if not settings["identity_pool_id"]:
+        return
+    overridden = [settings[k] for k in ("cognito_identity_endpoint", "s3_endpoint",
+                                        "sts_endpoint") if settings[k]]
+    # Say on every page when "AWS" is not AWS (the stand-in, or any other endpoint).
+    app.context_processor(lambda: {"aws_endpoints": overridden})
+    config = boto_config(settings)
+    app.extensions[EXTENSION] = {
+        # GetId and GetCredentialsForIdentity are unsigned calls: no AWS keys here.
+        "identity": boto3.client(
+            "cognito-identity", region_name=settings["region"],
+            endpoint_url=settings["cognito_identity_endpoint"] or None,
+            config=config.merge(Config(signature_version=UNSIGNED)),
+        ),
+        "clients": (OrderedDict(), threading.Lock()),
+    }
+
+
+def boto_config(settings: dict[str, Any]) -> Config:
+    return Config(connect_timeout=settings["timeout"], read_timeout=settings["timeout"],
+                  retries={"max_attempts": 2, "mode": "standard"})
+
+
+def enabled() -> bool:
+    return EXTENSION in current_app.extensions
+
+
+def settings() -> dict[str, Any]:
+    return current_app.config["FEDLAB"]["aws"]
+
+
+def client(service: str, credentials: dict[str, Any]) -> Any:
+    """A client for ``s3`` or ``sts`` acting with a visitor's temporary credentials.
+
+    Making a boto3 client costs milliseconds, so each app keeps the recent ones,
+    keyed by the credentials (which expire, so old entries just fall out).
+    """
+    cache, lock = current_app.extensions[EXTENSION]["clients"]
+    key = (service, credentials["AccessKeyId"], credentials["SessionToken"])
+    with lock:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    made = _make_client(service, credentials)
+    with lock:
+        cache[key] = made
+        while len(cache) > CLIENT_CACHE_SIZE:
+            cache.popitem(last=False)
+    return made
+
+
+def _make_client(service: str, credentials: dict[str, Any]) -> Any:
+    aws = settings()
+    return boto3.client(
+        service, region_name=aws["region"],
+        endpoint_url=aws[f"{service}_endpoint"] or None,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretKey"],
+        aws_session_token=credentials["SessionToken"],
+        config=boto_config(aws),
+    )
+
+
+@contextmanager
+def errors_explained(operation: str) -> Iterator[None]:
+    """Turn an AWS failure into its catalogue entry, with AWS's own words kept."""
+    try:
+        yield
+    except ClientError as e:
+        error = e.response.get("Error", {})
+        code, message = error.get("Code", ""), error.get("Message", "")
+        raise FedlabError(identity_error(code, message), operation=operation,
+                          aws_code=code, aws_message=message) from None
+    except (ConnectTimeoutError, ReadTimeoutError):
+        raise FedlabError("aws_timeout", operation=operation,
+                          seconds=settings()["timeout"]) from None
+    except BotoCoreError as e:
+        raise FedlabError("aws_unreachable", operation=operation,
+                          detail=type(e).__name__) from None
+
+
+def identity_error(code: str, message: str) -> str:
+    for known, words, entry in IDENTITY_ERRORS:
+        if code == known and words in message.lower():
+            return entry
+    return "aws_error"
+
+
+def get_id(logins: dict[str, str] | None) -> str:
+    params: dict[str, Any] = {"IdentityPoolId": settings()["identity_pool_id"]}
+    if logins:
+        params["Logins"] = logins
+    with errors_explained("GetId"):
+        return current_app.extensions[EXTENSION]["identity"].get_id(**params)["IdentityId"]
+
+
+def get_credentials(identity_id: str, logins: dict[str, str] | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"IdentityId": identity_id}
+    if logins:
+        params["Logins"] = logins
+    with errors_explained("GetCredentialsForIdentity"):
+        answer = current_app.extensions[EXTENSION]["identity"].get_credentials_for_identity(
+            **params)
+    credentials = answer["Credentials"]
+    return {
+        "AccessKeyId": credentials["AccessKeyId"],
+        "SecretKey": credentials["SecretKey"],
+        "SessionToken": credentials["SessionToken"],
+        # Epoch seconds: the session serializer takes no datetimes.
+        "Expiration": int(credentials["Expiration"].timestamp()),
+    }
+
+
+def caller_role(credentials: dict[str, Any]) -> str:
+    """The assumed role's ARN, as STS tells it to whoever holds the credentials."""
+    with errors_explained("GetCallerIdentity"):
+        return client("sts", credentials).get_caller_identity()["Arn"]
+
+
+def fresh(credentials: dict[str, Any] | None, now: float | None = None) -> bool:
+    if not credentials:
+        return False
+    return credentials["Expiration"] - RENEW_MARGIN > (time.time() if now is None else now)

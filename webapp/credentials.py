@@ -1,0 +1,136 @@
+"""Temporary AWS credentials from a Cognito Identity Pool: ``/credentials``.
+
+The enhanced flow: ``GetId`` with the provider's ``Logins`` map, then
+``GetCredentialsForIdentity``. Credentials live in the server-side session and
+are reused until five minutes before they expire, so a repeat view costs no
+AWS call; renewal refreshes an expired id token first. Guests get
+unauthenticated credentials when the pool allows them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, current_app, g, redirect, render_template, session
+from werkzeug.wrappers import Response
+
+from . import aws, sessions, signals
+from .auth import ensure_fresh, get_provider
+from .errors import FedlabError
+from .providers import kind_of
+
+bp = Blueprint("credentials", __name__, url_prefix="/credentials")
+
+
+def require_enabled() -> None:
+    if not aws.enabled():
+        raise FedlabError("credentials_not_configured")
+
+
+@bp.get("")
+def show() -> str:
+    require_enabled()
+    g.aws_calls = []
+    auth = sessions.current_auth()
+    if auth is None and not (session.get("aws") or {}).get("guest"):
+        return render_template("credentials/credentials.html", state=None, calls=[],
+                               allow_guests=aws.settings()["allow_guests"])
+    state = current()
+    return render_template("credentials/credentials.html", state=state, calls=g.aws_calls,
+                           allow_guests=aws.settings()["allow_guests"])
+
+
+@bp.post("/guest")
+def guest() -> Response:
+    require_enabled()
+    if sessions.current_auth() is None:
+        g.aws_calls = []
+        identity_id = call("GetId", aws.get_id, None)
+        store(identity_id, None, None, guest=True)
+    return redirect("/credentials")
+
+
+def current() -> dict[str, Any]:
+    """The visitor's AWS state with credentials good for five more minutes.
+
+    Federates on first use (or after switching from guest to signed in),
+    renews near expiry, and otherwise makes no AWS call at all.
+    """
+    g.setdefault("aws_calls", [])
+    state = session.get("aws")
+    auth = sessions.current_auth()
+    if auth is not None:
+        if auth["state"] == "refresh_failed":
+            raise FedlabError("federated_tokens_invalid", detail="the refresh was refused")
+        if state is None or state["guest"] or state["provider"] != auth["provider"]:
+            return federate(auth, previous_guest=state["identity_id"] if state else None)
+        if not aws.fresh(state["credentials"]):
+            return renew(auth, state)
+        return state
+    if state is None or not state["guest"]:
+        raise FedlabError("signed_out")
+    if not aws.fresh(state["credentials"]):
+        return store(state["identity_id"], None, None, guest=True)
+    return state
+
+
+def logins_for(auth: dict[str, Any]) -> dict[str, str]:
+    """The Logins map from tokens that are valid now; refresh them first if needed."""
+    ensure_fresh(auth)
+    if auth["state"] == "refresh_failed":
+        raise FedlabError("federated_tokens_invalid",
+                          detail=getattr(g.get("refresh_error"), "code", "refresh refused"))
+    expires_at = auth["tokens"].get("expires_at")
+    if expires_at and expires_at < time.time():
+        raise FedlabError("federated_tokens_invalid", detail="the tokens expired and "
+                          "the provider gives no refresh token")
+    provider = get_provider(auth["provider"])
+    return kind_of(provider).logins(provider, auth)
+
+
+def federate(auth: dict[str, Any], previous_guest: str | None) -> dict[str, Any]:
+    logins = logins_for(auth)
+    identity_id = call("GetId", aws.get_id, logins)
+    return store(identity_id, logins, auth["provider"], previous_guest=previous_guest)
+
+
+def renew(auth: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    return store(state["identity_id"], logins_for(auth), auth["provider"],
+                 previous_guest=state.get("previous_guest"), renewal=True)
+
+
+def store(identity_id: str, logins: dict[str, str] | None, provider: str | None, *,
+          guest: bool = False, previous_guest: str | None = None,
+          renewal: bool = False) -> dict[str, Any]:
+    credentials = call("GetCredentialsForIdentity", aws.get_credentials, identity_id, logins)
+    role = call("GetCallerIdentity", aws.caller_role, credentials)
+    state = {
+        "identity_id": identity_id,
+        "guest": guest,
+        "provider": provider,
+        "logins_key": next(iter(logins)) if logins else None,
+        "role_arn": role,
+        "credentials": credentials,
+        "obtained_at": int(time.time()),
+        "renewals": (session.get("aws") or {}).get("renewals", 0) + int(renewal),
+        "previous_guest": previous_guest,
+    }
+    session["aws"] = state
+    signals.credentials_issued.send(current_app._get_current_object(), provider=provider,
+                                    guest=guest, identity_id=identity_id, renewal=renewal)
+    return state
+
+
+def call(operation: str, function: Any, *args: Any) -> Any:
+    """Make one AWS call and note it for the page, with how long it took."""
+    started = time.perf_counter()
+    outcome = "ok"
+    try:
+        return function(*args)
+    except FedlabError as e:
+        outcome = e.code
+        raise
+    finally:
+        g.aws_calls.append({"operation": operation, "outcome": outcome,
+                            "ms": round((time.perf_counter() - started) * 1000)})

@@ -1,0 +1,149 @@
+"""S3 pages as AWS Amplify Storage lays them out: ``/storage/<level>``.
+
+``public/`` for everyone, ``protected/{identityId}/`` readable by every
+signed-in identity and writable by its owner, ``private/{identityId}/`` for
+its owner only: keys use the Identity Pool's identity id, never a user pool
+``sub``, because that is what ``${cognito-identity.amazonaws.com:sub}`` in the
+role's policy means. S3 itself enforces the policy with the visitor's own
+credentials; object bytes never pass through this app (presigned GET for
+downloads, presigned POST straight from the browser for uploads).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
+from werkzeug.wrappers import Response
+
+from . import aws, credentials, policies, signals
+from .errors import FedlabError
+
+bp = Blueprint("storage", __name__, url_prefix="/storage")
+
+PAGE_SIZE = 100
+#: Presigned links are short-lived: they are bearer rights to the object.
+DOWNLOAD_SECONDS = 60
+UPLOAD_SECONDS = 300
+IDENTITY_ID = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d:[0-9a-f-]{36}$")
+FILENAME = re.compile(r"^[\w][\w .()+-]{0,199}$")
+
+
+def prefix_for(level: str, state: dict[str, Any], owner: str | None = None) -> str:
+    """The key prefix of a level: Amplify's layout, with the identity id."""
+    if level == "public":
+        return "public/"
+    if level == "protected" and owner:
+        if not IDENTITY_ID.match(owner):
+            raise FedlabError("bad_request")
+        return f"protected/{owner}/"
+    if level in ("protected", "private"):
+        return f"{level}/{state['identity_id']}/"
+    abort(404)
+
+
+def level_context(level: str) -> tuple[dict[str, Any], str, Any]:
+    credentials.require_enabled()
+    if level not in policies.LEVELS:
+        abort(404)
+    state = credentials.current()
+    owner = request.values.get("owner") or None
+    return state, prefix_for(level, state, owner), aws.client("s3", state["credentials"])
+
+
+def denied(error: FedlabError, level: str, resource: str) -> FedlabError:
+    """Add the statement that would have allowed it, so the page can teach it."""
+    if error.code == "s3_access_denied":
+        bucket = aws.settings()["bucket"]
+        error.details.update(resource=resource,
+                             needed=policies.statements_for_level(bucket, level))
+    return error
+
+
+@bp.get("")
+def index() -> Response:
+    return redirect("/storage/public")
+
+
+@bp.get("/<level>")
+def listing(level: str) -> str:
+    state, prefix, s3 = level_context(level)
+    bucket = aws.settings()["bucket"]
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
+    if request.args.get("after"):
+        params["ContinuationToken"] = request.args["after"]
+    try:
+        with aws.errors_explained("ListObjectsV2"):
+            page = s3.list_objects_v2(**params)
+    except FedlabError as e:
+        raise denied(e, level, f"s3://{bucket}/{prefix}") from None
+    objects = [{"key": o["Key"], "name": o["Key"][len(prefix):], "size": o["Size"],
+                "modified": int(o["LastModified"].timestamp())}
+               for o in page.get("Contents", [])]
+    return render_template(
+        "storage/listing.html", level=level, prefix=prefix, objects=objects, state=state,
+        next_token=page.get("NextContinuationToken"), owner=request.args.get("owner"),
+        statements=policies.statements_for_level(bucket, level, guest=state["guest"]),
+        settings=aws.settings(), levels=policies.LEVELS,
+    )
+
+
+def object_key(level: str, state: dict[str, Any], prefix: str) -> str:
+    key = request.values.get("key", "")
+    if not key.startswith(prefix) or not FILENAME.match(key[len(prefix):]):
+        raise FedlabError("bad_request")
+    return key
+
+
+@bp.get("/<level>/download")
+def download(level: str) -> Response:
+    state, prefix, s3 = level_context(level)
+    key = object_key(level, state, prefix)
+    # Signed locally with the visitor's credentials: no AWS call, no bytes here.
+    url = s3.generate_presigned_url("get_object", ExpiresIn=DOWNLOAD_SECONDS, Params={
+        "Bucket": aws.settings()["bucket"], "Key": key,
+        "ResponseContentDisposition": f'attachment; filename="{key.rsplit("/", 1)[-1]}"'})
+    return redirect(url)
+
+
+@bp.post("/<level>/upload")
+def upload(level: str) -> Response:
+    """A presigned POST for one file: S3 checks its size and type, not this app."""
+    state, prefix, s3 = level_context(level)
+    settings = aws.settings()
+    body = request.get_json(silent=True) or {}
+    name, content_type = str(body.get("name", "")), str(body.get("type", ""))
+    if not FILENAME.match(name):
+        return jsonify(error="Use a file name of letters, digits, spaces and . ( ) + - _"), 400
+    if content_type not in settings["upload_content_types"]:
+        allowed = ", ".join(settings["upload_content_types"])
+        return jsonify(error=f"Files of type {content_type or 'unknown'} are not accepted; "
+                             f"allowed: {allowed}"), 400
+    key = prefix + name
+    post = s3.generate_presigned_post(
+        Bucket=settings["bucket"], Key=key, ExpiresIn=UPLOAD_SECONDS,
+        Fields={"Content-Type": content_type},
+        Conditions=[{"Content-Type": content_type},
+                    ["content-length-range", 1, settings["max_upload_bytes"]]],
+    )
+    signals.storage_changed.send(current_app._get_current_object(), action="upload-url",
+                                 level=level, identity_id=state["identity_id"])
+    return jsonify(url=post["url"], fields=post["fields"], key=key,
+                   max_bytes=settings["max_upload_bytes"])
+
+
+@bp.post("/<level>/delete")
+def delete(level: str) -> Response:
+    state, prefix, s3 = level_context(level)
+    key = object_key(level, state, prefix)
+    bucket = aws.settings()["bucket"]
+    try:
+        with aws.errors_explained("DeleteObject"):
+            s3.delete_object(Bucket=bucket, Key=key)
+    except FedlabError as e:
+        raise denied(e, level, f"s3://{bucket}/{key}") from None
+    signals.storage_changed.send(current_app._get_current_object(), action="delete",
+                                 level=level, identity_id=state["identity_id"])
+    owner = request.values.get("owner")
+    return redirect(f"/storage/{level}" + (f"?owner={owner}" if owner else ""))
