@@ -1,0 +1,164 @@
+"""Identity Pool federation over real HTTP: the local Cognito Identity, moto's STS."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from webapp import auth, aws
+
+from .conftest import PROVIDERS
+from .flows import sign_in
+
+LOGINS_KEYS = {
+    "cognito": "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab",
+    "cognito-google": "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab",
+    "auth0": "fedlab-demo.us.auth0.com",
+    "google": "accounts.google.com",
+    "facebook": "graph.facebook.com",
+}
+
+
+def field(page, name: str) -> str:
+    match = re.search(rf'class="{name}">([^<]*)<', page.text)
+    assert match, page.text[:1500]
+    return match.group(1)
+
+
+def calls(aws_control) -> dict:
+    return aws_control("identity", "GET", "calls")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_federation_for_every_provider(browser, app_url, control, aws_control, provider):
+    sign_in(browser, app_url, provider)
+    page = browser.get(f"{app_url}/credentials")
+    assert page.status_code == 200, page.text[:800]
+    assert 'data-aws-state="authenticated"' in page.text
+    assert re.fullmatch(r"us-east-1:[0-9a-f-]{36}", field(page, "identity-id"))
+    assert field(page, "logins-key") == LOGINS_KEYS[provider]
+    assert "fedlab-authenticated" in field(page, "role")
+    assert "<code>GetId</code>: ok" in page.text
+    assert "<code>GetCredentialsForIdentity</code>: ok" in page.text
+    credentials = browser.get(f"{app_url}/credentials").text
+    assert "SecretKey" not in credentials
+
+
+def test_the_identity_id_is_stable_per_person(app_url, control, aws_control):
+    from .browser import Browser
+
+    ids = []
+    for user in ("alice", "alice", "bob"):
+        visitor = Browser()
+        sign_in(visitor, app_url, "google", user=user)
+        ids.append(field(visitor.get(f"{app_url}/credentials"), "identity-id"))
+    assert ids[0] == ids[1] != ids[2]
+
+
+def test_repeat_views_make_no_aws_call(browser, app_url, control, aws_control):
+    sign_in(browser, app_url, "auth0")
+    first = browser.get(f"{app_url}/credentials")
+    aws_control("identity", "DELETE", "calls")
+    for _ in range(5):
+        page = browser.get(f"{app_url}/credentials")
+        assert 'class="calls-none"' in page.text
+    assert sum(calls(aws_control).values()) == 0
+    assert field(page, "access-key") == field(first, "access-key")
+
+
+def test_credentials_are_renewed_near_expiry(browser, app_url, control, aws_control,
+                                             monkeypatch):
+    sign_in(browser, app_url, "cognito")
+    first = browser.get(f"{app_url}/credentials")
+    aws_control("identity", "DELETE", "calls")
+    monkeypatch.setattr(aws, "RENEW_MARGIN", 10**7)  # every credential is now near expiry
+    page = browser.get(f"{app_url}/credentials")
+    assert calls(aws_control).get("GetCredentialsForIdentity") == 1
+    assert calls(aws_control).get("GetId", 0) == 0
+    assert field(page, "identity-id") == field(first, "identity-id")
+    assert "Renewed</th><td>1 time" in page.text
+
+
+def test_renewal_refreshes_an_expired_id_token_first(browser, app_url, control, aws_control,
+                                                     monkeypatch):
+    sign_in(browser, app_url, "cognito")
+    browser.get(f"{app_url}/credentials")
+    control("DELETE", "calls")
+    monkeypatch.setattr(aws, "RENEW_MARGIN", 10**7)
+    monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)
+    page = browser.get(f"{app_url}/credentials")
+    assert page.status_code == 200
+    assert control("GET", "calls")["cognito"]["token"] == 1
+    assert 'data-state="refreshed"' in browser.get(f"{app_url}/account").text
+
+
+def test_failed_renewal_asks_to_sign_in_again(browser, app_url, control, aws_control,
+                                              monkeypatch):
+    sign_in(browser, app_url, "cognito")
+    browser.get(f"{app_url}/credentials")
+    control("POST", "faults", tenant="cognito", fault="refresh_fails")
+    monkeypatch.setattr(aws, "RENEW_MARGIN", 10**7)
+    monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)
+    page = browser.get(f"{app_url}/credentials")
+    assert page.status_code == 401 and 'data-error="federated_tokens_invalid"' in page.text
+    assert 'data-state="refresh_failed"' in browser.get(f"{app_url}/account").text
+
+
+def test_guests_get_unauthenticated_credentials_then_sign_in(browser, app_url, control,
+                                                             aws_control):
+    page = browser.get(f"{app_url}/credentials")
+    assert "Continue as guest" in page.text
+    page = browser.click(page, "Continue as guest")
+    assert 'data-aws-state="guest"' in page.text
+    assert "fedlab-guest" in field(page, "role")
+    guest_id = field(page, "identity-id")
+    sign_in(browser, app_url, "google")
+    page = browser.get(f"{app_url}/credentials")
+    assert 'data-aws-state="authenticated"' in page.text
+    assert f"you were guest identity <code>{guest_id}</code>" in page.text
+
+
+def test_guest_without_csrf_is_refused(browser, app_url, aws_control):
+    page = browser.post(f"{app_url}/credentials/guest")
+    assert page.status_code == 400 and 'data-error="csrf_failed"' in page.text
+
+
+@pytest.mark.parametrize(("change", "provider", "code", "aws_code"), [
+    ("drop_auth0", "auth0", "identity_provider_not_configured", "NotAuthorizedException"),
+    ("google_other_client", "google", "identity_wrong_audience", "NotAuthorizedException"),
+])
+def test_pool_misconfiguration_is_refused_and_explained(browser, app_url, control,
+                                                        aws_control, pool_with, change,
+                                                        provider, code, aws_code):
+    pool_with(change)
+    sign_in(browser, app_url, provider)
+    page = browser.get(f"{app_url}/credentials")
+    assert page.status_code == 403
+    assert f'data-error="{code}"' in page.text and aws_code in page.text
+
+
+def test_an_expired_token_is_refused_as_aws_does(browser, app_url, control, aws_control,
+                                                 monkeypatch):
+    sign_in(browser, app_url, "google")
+    aws_control("identity", "POST", "clock", skew_seconds=7200)
+    monkeypatch.setattr(auth, "REFRESH_MARGIN", -(10**7))  # keep the app from refreshing
+    page = browser.get(f"{app_url}/credentials")
+    assert page.status_code == 401
+    assert 'data-error="identity_token_expired"' in page.text
+    assert "NotAuthorizedException" in page.text and "Token expired" in page.text
+
+
+@pytest.mark.parametrize(("fault", "code"), [("throttle", "aws_throttled"),
+                                             ("bad_trust_policy", "identity_pool_roles_invalid")])
+def test_identity_pool_faults_are_explained(browser, app_url, control, aws_control, fault,
+                                            code):
+    sign_in(browser, app_url, "auth0")
+    aws_control("identity", "POST", "faults", fault=fault)
+    page = browser.get(f"{app_url}/credentials")
+    assert f'data-error="{code}"' in page.text
+    assert "Traceback" not in page.text
+
+
+def test_every_page_says_aws_is_a_stand_in(browser, app_url):
+    assert "AWS here is a local stand-in" in browser.get(f"{app_url}/").text

@@ -1,0 +1,149 @@
+"""The S3 pages with a visitor's own credentials, against the AWS stand-in."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+import requests
+
+from .browser import Browser
+from .flows import sign_in
+
+CONTENT = b"hello from Federation Lab\n" * 10
+
+
+def identity_of(browser, app_url) -> str:
+    page = browser.get(f"{app_url}/credentials")
+    return re.search(r'class="identity-id">([^<]*)<', page.text).group(1)
+
+
+def grant(browser, app_url, level, name="notes.txt", kind="text/plain"):
+    page = browser.get(f"{app_url}/storage/{level}")
+    return browser.post(f"{app_url}/storage/{level}/upload", json={"name": name, "type": kind},
+                        headers={"X-CSRFToken": browser.csrf(page)})
+
+
+def upload(browser, app_url, level, data=CONTENT, name="notes.txt"):
+    answer = grant(browser, app_url, level, name)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    response = requests.post(body["url"], data=body["fields"],
+                             files={"file": (name, data, "text/plain")}, timeout=10)
+    return answer, body, response
+
+
+def test_private_upload_list_download_delete(browser, app_url, control, aws_control):
+    sign_in(browser, app_url, "google")
+    identity = identity_of(browser, app_url)
+    _, body, stored = upload(browser, app_url, "private")
+    assert stored.status_code in (200, 201, 204), stored.text
+    assert body["key"] == f"private/{identity}/notes.txt"
+    listing = browser.get(f"{app_url}/storage/private")
+    assert f'data-key="private/{identity}/notes.txt"' in listing.text
+    download = browser.get(f"{app_url}/storage/private/download",
+                           params={"key": body["key"]}, allow_redirects=False)
+    assert download.status_code == 302
+    assert requests.get(download.headers["Location"], timeout=10).content == CONTENT
+    page = browser.get(f"{app_url}/storage/private")
+    deleted = browser.post(f"{app_url}/storage/private/delete",
+                           data={"key": body["key"], "csrf_token": browser.csrf(page)})
+    assert 'data-count="0"' in deleted.text
+
+
+def test_no_object_bytes_pass_through_the_app(browser, app_url, control, aws_control):
+    sign_in(browser, app_url, "auth0")
+    answer, body, _ = upload(browser, app_url, "private")
+    assert len(answer.content) < 4096 and CONTENT not in answer.content
+    assert not body["url"].startswith(app_url)
+    download = browser.get(f"{app_url}/storage/private/download", params={"key": body["key"]},
+                           allow_redirects=False)
+    assert CONTENT not in download.content and len(download.content) < 1024
+    assert not download.headers["Location"].startswith(app_url)
+
+
+def test_presigned_post_enforces_the_size_limit(browser, app_url, control, aws_control,
+                                                live_app):
+    sign_in(browser, app_url, "google")
+    limit = live_app.config["FEDLAB"]["aws"]["max_upload_bytes"]
+    _, _, refused = upload(browser, app_url, "private", data=b"x" * (limit + 1))
+    assert refused.status_code == 400 and "EntityTooLarge" in refused.text
+
+
+def test_only_configured_content_types_get_an_upload_form(browser, app_url, control,
+                                                          aws_control):
+    sign_in(browser, app_url, "google")
+    refused = grant(browser, app_url, "private", "tool.exe", "application/x-msdownload")
+    assert refused.status_code == 400 and "not accepted" in refused.json()["error"]
+    refused = grant(browser, app_url, "private", "../../etc/passwd")
+    assert refused.status_code == 400
+
+
+def test_upload_form_and_delete_need_csrf(browser, app_url, control, aws_control):
+    sign_in(browser, app_url, "google")
+    answer = browser.post(f"{app_url}/storage/private/upload",
+                          json={"name": "a.txt", "type": "text/plain"})
+    assert answer.status_code == 400
+    _, body, _ = upload(browser, app_url, "private", name="keep.txt")
+    refused = browser.post(f"{app_url}/storage/private/delete", data={"key": body["key"]})
+    assert refused.status_code == 400 and 'data-error="csrf_failed"' in refused.text
+    assert 'keep.txt' in browser.get(f"{app_url}/storage/private").text
+
+
+def test_protected_files_are_readable_by_others_but_not_deletable(app_url, control,
+                                                                  aws_control):
+    alice, bob = Browser(), Browser()
+    sign_in(alice, app_url, "cognito", user="alice")
+    sign_in(bob, app_url, "cognito", user="bob")
+    _, body, _ = upload(alice, app_url, "protected", name="shared.txt")
+    owner = identity_of(alice, app_url)
+    listing = bob.get(f"{app_url}/storage/protected", params={"owner": owner})
+    assert "shared.txt" in listing.text
+    download = bob.get(f"{app_url}/storage/protected/download",
+                       params={"key": body["key"], "owner": owner}, allow_redirects=False)
+    assert requests.get(download.headers["Location"], timeout=10).content == CONTENT
+    refused = bob.post(f"{app_url}/storage/protected/delete",
+                       data={"key": body["key"], "owner": owner,
+                             "csrf_token": bob.csrf(listing)})
+    assert refused.status_code == 403 and 'data-error="s3_access_denied"' in refused.text
+    assert "${cognito-identity.amazonaws.com:sub}" in refused.text
+
+
+def test_guests_read_public_and_are_denied_the_rest(browser, app_url, aws_control):
+    page = browser.get(f"{app_url}/credentials")
+    browser.click(page, "Continue as guest")
+    listing = browser.get(f"{app_url}/storage/public")
+    assert listing.status_code == 200 and "welcome.txt" in listing.text
+    download = browser.get(f"{app_url}/storage/public/download",
+                           params={"key": "public/welcome.txt"}, allow_redirects=False)
+    assert requests.get(download.headers["Location"], timeout=10).status_code == 200
+    private = browser.get(f"{app_url}/storage/private")
+    assert private.status_code == 403 and 'data-error="s3_access_denied"' in private.text
+    _, _, refused = upload(browser, app_url, "public", name="guest.txt")
+    assert refused.status_code == 403 and "AccessDenied" in refused.text
+
+
+@pytest.fixture(scope="module")
+def many_objects(app, moto_url):
+    """10,000 objects under one identity's protected/ prefix, written straight to S3."""
+    owner = "us-east-1:00000000-0000-4000-8000-00000000beef"
+    s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    bucket = app.config["FEDLAB"]["aws"]["bucket"]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda i: s3.put_object(
+            Bucket=bucket, Key=f"protected/{owner}/file-{i:05}.txt", Body=b"x"), range(10_000)))
+    return owner
+
+
+def test_listing_pages_through_ten_thousand_objects(browser, app_url, aws_control,
+                                                    many_objects):
+    sign_in(browser, app_url, "google")
+    first = browser.get(f"{app_url}/storage/protected", params={"owner": many_objects})
+    assert 'data-count="100"' in first.text and "file-00000.txt" in first.text
+    next_link = re.search(r'class="next-page" href="([^"]+)"', first.text).group(1)
+    second = browser.get(app_url + next_link.replace("&amp;", "&"))
+    assert 'data-count="100"' in second.text and "file-00100.txt" in second.text
+    assert "file-00000.txt" not in second.text
