@@ -1,0 +1,456 @@
+"""Amazon Cognito Identity (identity pools) over AWS JSON 1.1, as boto3 calls it.
+
+``POST /`` with ``X-Amz-Target: AWSCognitoIdentityService.<Operation>``;
+errors are HTTP 400 ``{"__type", "message"}`` with ``x-amzn-ErrorType``, which
+botocore turns into ``ClientError``. Temporary credentials come from moto's
+STS for the pool's roles, after the roles' trust policies are read from moto's
+IAM and checked as the real service needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import flask
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from .settings import AwsSettings, admin_client, parse_settings
+from .tokens import LoginRefused, TokenVerifier
+
+log = logging.getLogger(__name__)
+
+SERVICE = "AWSCognitoIdentityService"
+JSON_11 = "application/x-amz-json-1.1"
+EXTENSION = "fedlab_aws_identity"
+SESSION_NAME = "CognitoIdentityCredentials"
+OPENID_ISSUER = "https://cognito-identity.amazonaws.com"
+OPENID_TOKEN_LIFETIME = 600
+STS_MIN_DURATION = 900
+#: Names the identity namespace for uuid5: the same (pool, provider, sub) is
+#: the same identity id on every start.
+ID_NAMESPACE = uuid.UUID("6f1d3c2a-4b5e-4c7d-8e9f-0a1b2c3d4e5f")
+
+FAULTS = ("throttle", "down", "bad_trust_policy", "credentials_lifetime")
+LOGINS_DONT_MATCH = ("Logins don't match. Please include at least one valid login for this "
+                     "identity or identity pool.")
+UNAUTH_NOT_SUPPORTED = "Unauthenticated access is not supported for this identity pool."
+BAD_ROLES = "Invalid identity pool configuration. Check assigned IAM roles for this pool."
+
+
+class AwsError(Exception):
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def not_authorized(message: str) -> AwsError:
+    return AwsError("NotAuthorizedException", message)
+
+
+@dataclass
+class Identity:
+    identity_id: str
+    #: (logins key, subject) pairs linked to this identity; empty for guests.
+    logins: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.logins)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Temporary credentials this service handed out, as the S3 guard needs them."""
+
+    access_key_id: str
+    identity_id: str
+    role_name: str
+    role_arn: str
+    authenticated: bool
+    expiration: float
+
+    @property
+    def principal_arn(self) -> str:
+        account = self.role_arn.split(":")[4]
+        return f"arn:aws:sts::{account}:assumed-role/{self.role_name}/{SESSION_NAME}"
+
+
+class IdentityService:
+    """The state of one identity pool service: identities, issued keys, faults, counters."""
+
+    def __init__(self, settings: AwsSettings, moto_url: str) -> None:
+        self.settings = settings
+        self.moto_url = moto_url
+        self.skew_seconds = 0.0
+        self.verifier = TokenVerifier(self.now)
+        self._lock = threading.Lock()
+        self._identities: dict[str, Identity] = {}
+        self._by_login: dict[tuple[str, str], str] = {}
+        self._grants: dict[str, Grant] = {}
+        self._faults: dict[str, dict[str, Any]] = {}
+        self._calls: Counter[str] = Counter()
+        self._openid_key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"},
+                                               private=True, auto_kid=True)
+        self._iam = admin_client("iam", settings, moto_url)
+        # AssumeRoleWithWebIdentity is an unsigned call, as Cognito makes it.
+        self._sts_unsigned = _unsigned_sts(settings, moto_url)
+
+    # -- control ---------------------------------------------------------------
+
+    def now(self) -> float:
+        return time.time() + self.skew_seconds
+
+    def count(self, operation: str) -> None:
+        with self._lock:
+            self._calls[operation] += 1
+
+    def calls(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._calls)
+
+    def clear_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    def set_fault(self, name: str, params: Mapping[str, Any]) -> None:
+        if name not in FAULTS:
+            raise ValueError(f"fault: must be one of {', '.join(FAULTS)}")
+        if name == "credentials_lifetime":
+            seconds = params.get("seconds")
+            if not isinstance(seconds, int) or seconds < 1:
+                raise ValueError("seconds: must be a positive whole number")
+        with self._lock:
+            self._faults[name] = dict(params)
+
+    def faults(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {k: dict(v) for k, v in self._faults.items()}
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def reset(self) -> None:
+        """Faults, counters, clock and caches back to the start; identities and issued
+        credentials stay, so identity ids and live sessions survive."""
+        self.clear_faults()
+        self.clear_calls()
+        self.skew_seconds = 0.0
+        self.verifier.clear_cache()
+
+    # -- what the S3 guard asks ----------------------------------------------
+
+    def grant_for(self, access_key_id: str) -> Grant | None:
+        with self._lock:
+            return self._grants.get(access_key_id)
+
+    # -- operations ------------------------------------------------------------
+
+    def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        self.count(operation)
+        faults = self.faults()
+        if "down" in faults:
+            raise AwsError("ServiceUnavailable", "Service Unavailable", 503)
+        if "throttle" in faults:
+            raise AwsError("TooManyRequestsException", "Rate exceeded")
+        handler = OPERATIONS.get(operation)
+        if handler is None:
+            raise AwsError("UnknownOperationException", f"Unknown operation {operation}")
+        return handler(self, params)
+
+    def get_id(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_pool(_required(params, "IdentityPoolId"))
+        logins = _logins(params)
+        if not logins:
+            if not self.settings.allow_unauthenticated:
+                raise not_authorized(UNAUTH_NOT_SUPPORTED)
+            identity = Identity(f"{self.settings.region}:{uuid.uuid4()}")
+            with self._lock:
+                self._identities[identity.identity_id] = identity
+            return {"IdentityId": identity.identity_id}
+        return {"IdentityId": self._identity_for_logins(logins).identity_id}
+
+    def get_credentials_for_identity(self, params: dict[str, Any]) -> dict[str, Any]:
+        identity = self._checked_identity(params)
+        role = (self.settings.authenticated_role if identity.authenticated
+                else self.settings.guest_role)
+        amr = "authenticated" if identity.authenticated else "unauthenticated"
+        self._check_trust(role, amr)
+        lifetime = self.settings.credentials_lifetime
+        if "credentials_lifetime" in (faults := self.faults()):
+            lifetime = int(faults["credentials_lifetime"]["seconds"])
+        role_arn = self.settings.role_arn(role)
+        try:
+            answer = self._sts_unsigned.assume_role_with_web_identity(
+                RoleArn=role_arn, RoleSessionName=SESSION_NAME,
+                WebIdentityToken=self._openid_token(identity),
+                DurationSeconds=max(STS_MIN_DURATION, lifetime))
+        except (ClientError, BotoCoreError) as e:
+            log.warning("moto STS refused AssumeRoleWithWebIdentity: %s", e)
+            raise AwsError("InternalErrorException", "An internal error occurred.",
+                           500) from None
+        credentials = answer["Credentials"]
+        expiration = int(self.now()) + lifetime
+        grant = Grant(credentials["AccessKeyId"], identity.identity_id, role, role_arn,
+                      identity.authenticated, expiration)
+        with self._lock:
+            self._grants[grant.access_key_id] = grant
+        return {"IdentityId": identity.identity_id, "Credentials": {
+            "AccessKeyId": credentials["AccessKeyId"],
+            "SecretKey": credentials["SecretAccessKey"],
+            "SessionToken": credentials["SessionToken"],
+            # JSON 1.1 timestamps are epoch seconds (botocore parses them to datetimes).
+            "Expiration": expiration,
+        }}
+
+    def get_open_id_token(self, params: dict[str, Any]) -> dict[str, Any]:
+        identity = self._checked_identity(params)
+        return {"IdentityId": identity.identity_id, "Token": self._openid_token(identity)}
+
+    # -- the rules -------------------------------------------------------------
+
+    def _check_pool(self, pool_id: str) -> None:
+        if pool_id != self.settings.identity_pool_id:
+            raise AwsError("ResourceNotFoundException", f"IdentityPool '{pool_id}' not found.")
+
+    def _validated(self, logins: dict[str, str]) -> list[tuple[str, str]]:
+        pairs = []
+        for key, token in sorted(logins.items()):
+            provider = self.settings.providers.get(key)
+            if provider is None:
+                raise not_authorized("Token is not from a supported provider of this "
+                                     "identity pool.")
+            try:
+                pairs.append((key, self.verifier.subject(provider, str(token))))
+            except LoginRefused as refused:
+                raise not_authorized(str(refused)) from None
+        return pairs
+
+    def _identity_for_logins(self, logins: dict[str, str]) -> Identity:
+        pairs = self._validated(logins)
+        with self._lock:
+            known = [self._by_login[p] for p in pairs if p in self._by_login]
+            if known:
+                identity = self._identities[known[0]]
+            else:
+                key, sub = pairs[0]
+                seed = f"{self.settings.identity_pool_id}|{key}|{sub}"
+                identity_id = f"{self.settings.region}:{uuid.uuid5(ID_NAMESPACE, seed)}"
+                identity = self._identities.setdefault(identity_id, Identity(identity_id))
+            for pair in pairs:  # further logins in one call are linked to it
+                identity.logins.add(pair)
+                self._by_login[pair] = identity.identity_id
+            return identity
+
+    def _checked_identity(self, params: dict[str, Any]) -> Identity:
+        identity_id = str(_required(params, "IdentityId"))
+        with self._lock:
+            identity = self._identities.get(identity_id)
+        if identity is None:
+            raise AwsError("ResourceNotFoundException", f"Identity '{identity_id}' not found.")
+        logins = _logins(params)
+        if identity.authenticated:
+            if not logins:
+                raise not_authorized(LOGINS_DONT_MATCH)
+            pairs = self._validated(logins)
+            if not any(pair in identity.logins for pair in pairs):
+                raise not_authorized(LOGINS_DONT_MATCH)
+        else:
+            if logins:
+                raise not_authorized(LOGINS_DONT_MATCH)
+            if not self.settings.allow_unauthenticated:
+                raise not_authorized(UNAUTH_NOT_SUPPORTED)
+        return identity
+
+    def _check_trust(self, role: str, amr: str) -> None:
+        if "bad_trust_policy" in self.faults():
+            raise AwsError("InvalidIdentityPoolConfigurationException", BAD_ROLES)
+        try:
+            document = self._iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+        except ClientError:
+            raise AwsError("InvalidIdentityPoolConfigurationException", BAD_ROLES) from None
+        if isinstance(document, str):
+            document = json.loads(document)
+        if not trust_allows(document, self.settings.identity_pool_id, amr):
+            raise AwsError("InvalidIdentityPoolConfigurationException", BAD_ROLES)
+
+    def _openid_token(self, identity: Identity) -> str:
+        now = int(self.now())
+        amr = (["authenticated", *sorted({k for k, _ in identity.logins}),
+                *sorted(f"{k}:{self.settings.identity_pool_id}:{s}" for k, s in identity.logins)]
+               if identity.authenticated else ["unauthenticated"])
+        claims = {"iss": OPENID_ISSUER, "sub": identity.identity_id,
+                  "aud": self.settings.identity_pool_id, "amr": amr,
+                  "iat": now, "exp": now + OPENID_TOKEN_LIFETIME,
+                  "https://cognito-identity.amazonaws.com/identity-pool-arn":
+                      f"arn:aws:cognito-identity:{self.settings.region}:"
+                      f"{self.settings.account_id}:identitypool/"
+                      f"{self.settings.identity_pool_id}"}
+        return jwt.encode({"alg": "RS256", "kid": self._openid_key.kid, "typ": "JWT"},
+                          claims, self._openid_key)
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [self._openid_key.as_dict(private=False)]}
+
+
+OPERATIONS: dict[str, Callable[[IdentityService, dict[str, Any]], dict[str, Any]]] = {
+    "GetId": IdentityService.get_id,
+    "GetCredentialsForIdentity": IdentityService.get_credentials_for_identity,
+    "GetOpenIdToken": IdentityService.get_open_id_token,
+}
+
+
+def trust_allows(document: Mapping[str, Any], pool_id: str, amr: str) -> bool:
+    """Whether a trust policy lets Cognito Identity assume the role for this pool and amr:
+    an Allow for the federated principal with an ``aud`` condition naming the pool
+    and an ``amr`` condition naming the kind of identity."""
+    statements = document.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    for statement in statements:
+        principal = (statement.get("Principal") or {})
+        federated = principal.get("Federated") if isinstance(principal, dict) else None
+        federated = federated if isinstance(federated, list) else [federated]
+        actions = statement.get("Action")
+        actions = actions if isinstance(actions, list) else [actions]
+        if statement.get("Effect") != "Allow" or "cognito-identity.amazonaws.com" not in \
+                federated or "sts:AssumeRoleWithWebIdentity" not in actions:
+            continue
+        auds, amrs = [], []
+        for operator, conditions in (statement.get("Condition") or {}).items():
+            for key, values in conditions.items():
+                values = values if isinstance(values, list) else [values]
+                if key == "cognito-identity.amazonaws.com:aud" and "Equals" in operator:
+                    auds += values
+                elif key == "cognito-identity.amazonaws.com:amr" and "Not" not in operator:
+                    amrs += values
+        if pool_id in auds and amr in amrs:
+            return True
+    return False
+
+
+def _required(params: dict[str, Any], name: str) -> Any:
+    if not params.get(name):
+        raise AwsError("InvalidParameterException", f"1 validation error detected: Value at "
+                       f"'{name[0].lower() + name[1:]}' failed to satisfy constraint: "
+                       f"Member must not be null")
+    return params[name]
+
+
+def _logins(params: dict[str, Any]) -> dict[str, str]:
+    logins = params.get("Logins") or {}
+    if not isinstance(logins, dict):
+        raise AwsError("InvalidParameterException", "Logins: must be a map")
+    return logins
+
+
+def _unsigned_sts(settings: AwsSettings, moto_url: str) -> Any:
+    import boto3
+
+    return boto3.client("sts", endpoint_url=moto_url, region_name=settings.region,
+                        config=Config(signature_version=UNSIGNED))
+
+
+def create_identity_app(settings: Mapping[str, Any] | AwsSettings, moto_url: str) -> flask.Flask:
+    """An independent Cognito Identity service (its own identities, keys and counters)."""
+    service = IdentityService(parse_settings(settings), moto_url)
+    app = flask.Flask(__name__)
+    app.extensions[EXTENSION] = service
+
+    @app.post("/")
+    def dispatch() -> flask.Response:
+        target = flask.request.headers.get("X-Amz-Target", "")
+        prefix, _, operation = target.partition(".")
+        try:
+            if prefix != SERVICE or not operation:
+                raise AwsError("UnknownOperationException", "Missing or unknown X-Amz-Target")
+            params = json.loads(flask.request.get_data() or b"{}")
+            if not isinstance(params, dict):
+                raise AwsError("SerializationException", "Expected a JSON object")
+            body = service.handle(operation, params)
+        except json.JSONDecodeError:
+            return _error(AwsError("SerializationException", "Malformed JSON"))
+        except AwsError as error:
+            return _error(error)
+        return flask.Response(json.dumps(body), status=200, content_type=JSON_11,
+                              headers={"x-amzn-RequestId": str(uuid.uuid4())})
+
+    @app.get("/.well-known/jwks_uri")
+    def jwks() -> Any:
+        return service.jwks()
+
+    app.register_blueprint(_control_blueprint(service))
+    return app
+
+
+def _error(error: AwsError) -> flask.Response:
+    body = {"__type": error.code, "message": error.message}
+    return flask.Response(json.dumps(body), status=error.status, content_type=JSON_11,
+                          headers={"x-amzn-ErrorType": f"{error.code}:",
+                                   "x-amzn-RequestId": str(uuid.uuid4())})
+
+
+def _control_blueprint(service: IdentityService) -> flask.Blueprint:
+    bp = flask.Blueprint("aws_identity_control", __name__, url_prefix="/_control")
+
+    def body() -> dict[str, Any]:
+        data = flask.request.get_json(silent=True)
+        if not isinstance(data, dict):
+            flask.abort(flask.Response(json.dumps({"error": "send a JSON object"}), 400,
+                                       mimetype="application/json"))
+        return data
+
+    @bp.get("/faults")
+    def list_faults() -> Any:
+        return service.faults()
+
+    @bp.post("/faults")
+    def set_fault() -> Any:
+        data = body()
+        params = {k: v for k, v in data.items() if k != "fault"}
+        try:
+            service.set_fault(str(data.get("fault")), params)
+        except ValueError as problem:
+            return {"error": str(problem)}, 400
+        return service.faults()
+
+    @bp.delete("/faults")
+    def clear_faults() -> Any:
+        service.clear_faults()
+        return {"cleared": True}
+
+    @bp.get("/calls")
+    def calls() -> Any:
+        return service.calls()
+
+    @bp.delete("/calls")
+    def clear_calls() -> Any:
+        service.clear_calls()
+        return {"cleared": True}
+
+    @bp.post("/clock")
+    def clock() -> Any:
+        try:
+            service.skew_seconds = float(body().get("skew_seconds", 0))
+        except (TypeError, ValueError):
+            return {"error": "skew_seconds: must be a number"}, 400
+        return {"skew_seconds": service.skew_seconds}
+
+    @bp.post("/reset")
+    def reset() -> Any:
+        service.reset()
+        return {"reset": True}
+
+    return bp

@@ -1,0 +1,78 @@
+"""moto in server mode (STS, IAM and S3 underneath the stand-in), and what an
+operator would create in the AWS console before the site can run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from webapp import policies
+
+from .settings import AwsSettings, admin_client, parse_settings
+
+#: Objects a guest can list and download from the start.
+SAMPLE_OBJECTS = {
+    "public/welcome.txt": (
+        b"Welcome to Federation Lab.\n\nThis file lives under public/ in the local S3 "
+        b"stand-in: everyone, guests included, may read it; signed-in visitors may add "
+        b"files next to it.\n", "text/plain"),
+    "public/levels.txt": (
+        b"public/     readable by everyone, writable by signed-in identities\n"
+        b"protected/  readable by signed-in identities, writable by the owner\n"
+        b"private/    readable and writable by the owner only\n", "text/plain"),
+}
+ROLE_POLICY_NAME = "AmplifyStorageAccess"
+
+
+def start_moto(host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:
+    """Start moto's threaded server; port 0 picks a free port. Returns (server, base URL);
+    stop it with ``server.stop()``. IAM enforcement stays off (it breaks presigned URLs):
+    the S3 front in this package does the authorization instead."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    return server, f"http://{bound_host}:{bound_port}"
+
+
+def bootstrap(settings: Mapping[str, Any] | AwsSettings, moto_url: str) -> None:
+    """Create the bucket (with CORS and sample objects) and both roles in moto.
+
+    Idempotent: moto's state is per process, so a second call (another test
+    folder, a restart of the front) finds things in place and brings them back
+    to the documents in :mod:`webapp.policies`.
+    """
+    aws = parse_settings(settings)
+    iam = admin_client("iam", aws, moto_url)
+    s3 = admin_client("s3", aws, moto_url)
+    for name, amr, statements in (
+        (aws.authenticated_role, "authenticated", policies.authenticated_statements(aws.bucket)),
+        (aws.guest_role, "unauthenticated", policies.guest_statements(aws.bucket)),
+    ):
+        trust = json.dumps(policies.trust_policy(aws.identity_pool_id, amr))
+        try:
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust,
+                            Description=f"Cognito Identity Pool {amr} role (local stand-in)")
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "EntityAlreadyExists":
+                raise
+            iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
+        iam.put_role_policy(RoleName=name, PolicyName=ROLE_POLICY_NAME,
+                            PolicyDocument=json.dumps(policies.policy(statements)))
+    try:
+        if aws.region == "us-east-1":
+            s3.create_bucket(Bucket=aws.bucket)
+        else:
+            s3.create_bucket(Bucket=aws.bucket,
+                             CreateBucketConfiguration={"LocationConstraint": aws.region})
+    except ClientError as e:
+        if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+    s3.put_bucket_cors(Bucket=aws.bucket,
+                       CORSConfiguration=policies.bucket_cors(list(aws.app_origins)))
+    for key, (body, content_type) in SAMPLE_OBJECTS.items():
+        s3.put_object(Bucket=aws.bucket, Key=key, Body=body, ContentType=content_type)
