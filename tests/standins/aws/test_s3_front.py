@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import boto3
 import pytest
 import requests
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 BODY = b"hello from the S3 front\n"
@@ -228,3 +230,31 @@ def test_a_throttled_identity_service_leaves_issued_credentials_working(aws, per
     identity_id, s3 = person("throttle-sub")
     aws.control("identity", "POST", "faults", fault="throttle")
     assert keys(s3, aws.BUCKET, f"private/{identity_id}/") == []
+
+
+def test_sigv4_presigned_get_and_post(aws):
+    logins = {aws.LOGINS_KEYS["auth0"]: aws.id_token("auth0", sub="sigv4-sub")}
+    identity_id, credentials = aws.credentials(logins)
+    v4 = boto3.client("s3", endpoint_url=aws.s3_url, region_name="us-east-1",
+                      aws_access_key_id=credentials["AccessKeyId"],
+                      aws_secret_access_key=credentials["SecretKey"],
+                      aws_session_token=credentials["SessionToken"],
+                      config=Config(signature_version="s3v4"))
+    key = f"private/{identity_id}/v4.txt"
+    post = presigned_post(v4, aws.BUCKET, key)
+    assert "x-amz-credential" in post["fields"]
+    stored = requests.post(post["url"], data=post["fields"], timeout=5,
+                           files={"file": ("v4.txt", BODY, "text/plain")})
+    assert stored.status_code == 204, stored.text
+    url = v4.generate_presigned_url("get_object", ExpiresIn=30,
+                                    Params={"Bucket": aws.BUCKET, "Key": key})
+    assert "X-Amz-Credential=" in url
+    assert requests.get(url, timeout=5).content == BODY
+    aws.control("identity", "POST", "clock", skew_seconds=31)
+    assert "Request has expired" in requests.get(url, timeout=5).text
+
+
+def test_virtual_hosted_requests_are_understood(aws):
+    answer = requests.get(f"{aws.s3_url}/public/welcome.txt", timeout=5, headers={
+        "Host": f"{aws.BUCKET}.localhost", "Authorization": "AWS testing:unchecked"})
+    assert answer.status_code == 200 and answer.content.startswith(b"Welcome")
