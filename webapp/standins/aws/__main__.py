@@ -1,0 +1,53 @@
+"""Serve the AWS stand-in on its own: ``python -m webapp.standins.aws --settings FILE.json``
+(moto on 9102, then the bootstrap, Cognito Identity on 9100, the S3 front on 9101)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from . import bootstrap, create_identity_app, create_s3_app, start_moto
+from .settings import SettingsError, parse_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m webapp.standins.aws",
+                                     description="Local Cognito Identity and S3 over moto.")
+    parser.add_argument("--settings", required=True, type=Path,
+                        help="JSON file with the pool, bucket and providers")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--identity-port", type=int, default=9100)
+    parser.add_argument("--s3-port", type=int, default=9101)
+    parser.add_argument("--moto-port", type=int, default=9102)
+    options = parser.parse_args(argv)
+    try:
+        settings = parse_settings(json.loads(options.settings.read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError, SettingsError) as problem:
+        print(f"aws stand-in: {options.settings}: {problem}", file=sys.stderr)
+        return 2
+    moto, moto_url = start_moto(options.host, options.moto_port)
+    bootstrap(settings, moto_url)
+    identity = create_identity_app(settings, moto_url)
+    servers = [make_server(options.host, port, app, threaded=True) for port, app in (
+        (options.identity_port, identity),
+        (options.s3_port, create_s3_app(settings, moto_url, identity)))]
+    threading.Thread(target=servers[1].serve_forever, daemon=True).start()
+    print(f"AWS stand-in: Cognito Identity http://{options.host}:{options.identity_port}, "
+          f"S3 http://{options.host}:{options.s3_port}, moto {moto_url}", flush=True)
+    try:
+        servers[0].serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        servers[1].shutdown()
+        moto.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
