@@ -258,3 +258,16 @@ def test_virtual_hosted_requests_are_understood(aws):
     answer = requests.get(f"{aws.s3_url}/public/welcome.txt", timeout=5, headers={
         "Host": f"{aws.BUCKET}.localhost", "Authorization": "AWS testing:unchecked"})
     assert answer.status_code == 200 and answer.content.startswith(b"Welcome")
+
+
+def test_presigned_post_with_success_action_status_201(aws, person):
+    identity_id, s3 = person("status-sub")
+    key = f"private/{identity_id}/created.txt"
+    post = s3.generate_presigned_post(Bucket=aws.BUCKET, Key=key,
+                                      Fields={"success_action_status": "201"},
+                                      Conditions=[{"success_action_status": "201"}])
+    answer = requests.post(post["url"], data=post["fields"], timeout=5,
+                           files={"file": ("created.txt", b"abc", "text/plain")})
+    assert answer.status_code == 201
+    assert f"<Key>{key}</Key>" in answer.text and "<PostResponse>" in answer.text
+    assert s3.get_object(Bucket=aws.BUCKET, Key=key)["Body"].read() == b"abc"

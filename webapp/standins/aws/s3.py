@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 from xml.sax.saxutils import escape, unescape
 
 import flask
@@ -440,6 +441,8 @@ def _guarded(front: S3Front, operation: str, bucket: str, key: str,
     if 200 <= response.status_code < 300:
         if operation == "PostObject":
             front.add_bytes("received", upload_size)
+            if response.status_code == 201 and not response.get_data():
+                response = _post_response(bucket, key, response)
         elif operation in ("PutObject", "UploadPart"):
             decoded = request.headers.get("x-amz-decoded-content-length")
             front.add_bytes("received", int(decoded) if decoded else len(body))
@@ -482,6 +485,20 @@ def _authorize(front: S3Front, operation: str, bucket: str, key: str,
     for action, resource, context in checks:
         if not iam.is_allowed(statements, action, resource, context, variables):
             raise access_denied(grant, action, resource)
+
+
+def _post_response(bucket: str, key: str, stored: flask.Response) -> flask.Response:
+    """S3's answer to ``success_action_status=201`` (moto sends an empty body)."""
+    location = f"{flask.request.host_url}{bucket}/{quote(key)}"
+    etag = stored.headers.get("ETag", "")
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse>'
+            f"<Location>{escape(location)}</Location><Bucket>{escape(bucket)}</Bucket>"
+            f"<Key>{escape(key)}</Key><ETag>{escape(etag)}</ETag></PostResponse>")
+    response = flask.Response(body, status=201, content_type="application/xml")
+    if etag:
+        response.headers["ETag"] = etag
+    response.headers["Location"] = location
+    return response
 
 
 def _forward(front: S3Front, raw_path: str, body: bytes) -> flask.Response:
