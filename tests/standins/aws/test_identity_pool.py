@@ -13,11 +13,7 @@ from botocore.exceptions import ClientError
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-POOL_ID = "us-east-1:0f3c0c2e-7d55-4d8e-9a57-1c2f3e4d5a6b"
-LOGINS_KEYS = {"cognito": "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab",
-               "auth0": "fedlab-demo.us.auth0.com", "google": "accounts.google.com",
-               "facebook": "graph.facebook.com"}
-AUTH_ROLE, GUEST_ROLE = "fedlab-test-authenticated", "fedlab-test-guest"
+from .conftest import AUTH_ROLE, GUEST_ROLE, LOGINS_KEYS, POOL_ID
 
 ID_PATTERN = r"us-east-1:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 

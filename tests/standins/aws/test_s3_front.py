@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import boto3
 import pytest
 import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from werkzeug.serving import make_server
+
+from webapp.standins.aws import create_s3_app
 
 BODY = b"hello from the S3 front\n"
 
@@ -271,3 +277,22 @@ def test_presigned_post_with_success_action_status_201(aws, person):
     assert answer.status_code == 201
     assert f"<Key>{key}</Key>" in answer.text and "<PostResponse>" in answer.text
     assert s3.get_object(Bucket=aws.BUCKET, Key=key)["Body"].read() == b"abc"
+
+
+def test_malformed_posts_and_an_unreachable_moto_get_s3_errors(aws):
+    answer = requests.post(f"{aws.s3_url}/{aws.BUCKET}", timeout=5, data={"Content-Type": "x"},
+                           files={"file": ("x.txt", b"x", "text/plain")})
+    assert answer.status_code == 400 and "<Code>InvalidArgument</Code>" in answer.text
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    app = create_s3_app(aws.settings(), f"http://127.0.0.1:{closed}", aws.identity_app)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        answer = requests.get(f"http://127.0.0.1:{server.server_port}/{aws.BUCKET}/public/x",
+                              headers={"Authorization": "AWS testing:x"}, timeout=10)
+        assert answer.status_code == 500 and "<Code>InternalError</Code>" in answer.text
+    finally:
+        server.shutdown()
+        server.server_close()

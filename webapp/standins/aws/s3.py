@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import re
 import threading
 import time
@@ -36,11 +37,13 @@ from xml.sax.saxutils import escape, unescape
 import flask
 import requests
 from botocore.exceptions import ClientError
+from werkzeug.exceptions import HTTPException
 
 from . import iam
 from .identity import EXTENSION, Grant, IdentityService
 from .settings import ADMIN_ACCESS_KEY_ID, AwsSettings, admin_client, parse_settings
 
+log = logging.getLogger(__name__)
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-authenticate", "proxy-authorization", "host", "content-length",
               "expect"}
@@ -229,10 +232,17 @@ def access_key_of(request: flask.Request, form: Mapping[str, str]) -> str | None
 def check_presigned_expiry(args: Mapping[str, str], now: float) -> None:
     expires_at = None
     if "Expires" in args and "AWSAccessKeyId" in args:
+        if not args["Expires"].isdigit():
+            raise S3Error("AccessDenied", "Query-string authentication requires the "
+                          "Signature, Expires and AWSAccessKeyId parameters")
         expires_at = float(args["Expires"])
     elif "X-Amz-Date" in args and "X-Amz-Expires" in args:
-        signed = datetime.strptime(args["X-Amz-Date"], "%Y%m%dT%H%M%S%z")
-        expires_at = signed.timestamp() + int(args["X-Amz-Expires"])
+        try:
+            signed = datetime.strptime(args["X-Amz-Date"], "%Y%m%dT%H%M%S%z")
+            expires_at = signed.timestamp() + int(args["X-Amz-Expires"])
+        except ValueError:
+            raise S3Error("AuthorizationQueryParametersError", "X-Amz-Date must be in the "
+                          "ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"", 400) from None
     if expires_at is not None and now > expires_at:
         raise S3Error("AccessDenied", "Request has expired", 403,
                       Expires=_iso(expires_at), ServerTime=_iso(now))
@@ -376,6 +386,15 @@ def create_s3_app(settings: Mapping[str, Any] | AwsSettings, moto_url: str,
             response = error.response(request.method)
         return _with_cors(front, bucket, response)
 
+    @app.errorhandler(Exception)
+    def internal(error: Exception) -> Any:
+        if isinstance(error, HTTPException):
+            return error
+        # moto unreachable or a bug here: S3's own 500, the details in the log.
+        log.exception("S3 front error")
+        return S3Error("InternalError", "We encountered an internal error. Please try again.",
+                       500).response(flask.request.method)
+
     return app
 
 
@@ -428,6 +447,10 @@ def _guarded(front: S3Front, operation: str, bucket: str, key: str,
         else:
             upload_size = len(form.get("file", "").encode())
         key = form.get("key", "")
+        if not key:
+            raise S3Error("InvalidArgument", "Bucket POST must contain a field named 'key'.  "
+                          "If it is specified, please check the order of the fields.", 400,
+                          ArgumentName="key", ArgumentValue="")
     access_key = access_key_of(request, form)
     now = front.identity.now()
     if access_key != ADMIN_ACCESS_KEY_ID:
