@@ -22,7 +22,7 @@ import requests
 from werkzeug.serving import make_server
 
 from webapp import create_app
-from webapp.demo import standin_settings, write_secrets
+from webapp.demo import aws_standin_settings, standin_settings, write_secrets
 from webapp.oauth import EXTENSION
 
 from .browser import Browser
@@ -60,11 +60,28 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def servers() -> Iterator[tuple[LiveServer, LiveServer]]:
-    app_server, standin_server = LiveServer("127.0.0.1"), LiveServer("127.0.0.1")
-    yield app_server, standin_server
-    app_server.stop()
-    standin_server.stop()
+def servers() -> Iterator[tuple[LiveServer, ...]]:
+    """The app, the provider stand-ins, and the AWS stand-in's Cognito Identity and S3."""
+    started = tuple(LiveServer("127.0.0.1") for _ in range(4))
+    yield started
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    from webapp.standins.aws import start_moto
+
+    server, url = start_moto("127.0.0.1", 0)
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_urls(servers, moto_url: str) -> dict[str, str]:
+    return {"http://127.0.0.1:9100": f"http://127.0.0.1:{servers[2].port}",
+            "http://127.0.0.1:9101": f"http://127.0.0.1:{servers[3].port}",
+            "http://127.0.0.1:9102": moto_url}
 
 
 @pytest.fixture(scope="session")
@@ -78,12 +95,15 @@ def standins_url(servers: tuple[LiveServer, LiveServer]) -> str:
 
 
 @pytest.fixture(scope="session")
-def config_dir(tmp_path_factory: pytest.TempPathFactory, standins_url: str, app_url: str) -> Path:
+def config_dir(tmp_path_factory: pytest.TempPathFactory, standins_url: str, app_url: str,
+               aws_urls: dict[str, str]) -> Path:
     """demo.toml pointed at this run's ports, and a secrets file for it."""
     folder = tmp_path_factory.mktemp("config")
     for name in ("demo.toml", "oidc.toml"):
         text = (ROOT / "config" / name).read_text()
         text = text.replace(DEMO_STANDINS, standins_url).replace("http://localhost:8000", app_url)
+        for demo_url, url in aws_urls.items():
+            text = text.replace(demo_url, url)
         (folder / name).write_text(text)
     write_secrets(folder / "secrets.toml", (*PROVIDERS, "corp"))
     return folder
@@ -106,7 +126,9 @@ def make_app(config_dir: Path, tmp: Path, config_file: str = "demo.toml", **over
 
 @pytest.fixture(scope="session")
 def app(servers, config_dir: Path, tmp_path_factory: pytest.TempPathFactory, standins_url: str,
-        app_url: str):
+        app_url: str, moto_url: str):
+    from webapp.standins.aws import bootstrap, create_identity_app, create_s3_app
+
     from webapp.standins import create_standins_app
 
     app = make_app(config_dir, tmp_path_factory.mktemp("app"))
@@ -117,6 +139,10 @@ def app(servers, config_dir: Path, tmp_path_factory: pytest.TempPathFactory, sta
                                             standins_url)["clients"]
     servers[0].app = app
     servers[1].app = create_standins_app(settings)
+    aws = aws_standin_settings(app.config["FEDLAB"], [app_url])
+    bootstrap(aws, moto_url)
+    servers[2].app = identity = create_identity_app(aws, moto_url)
+    servers[3].app = create_s3_app(aws, moto_url, identity)
     return app
 
 
@@ -154,6 +180,25 @@ def control(app, standins_url: str) -> Iterator[Callable[..., Any]]:
     yield call
     call("POST", "reset")
     caches.clear()
+
+
+@pytest.fixture
+def aws_control(app, servers) -> Iterator[Callable[..., Any]]:
+    """The AWS stand-in's control API: ``aws_control("identity"|"s3", method, path)``."""
+    bases = {"identity": f"http://127.0.0.1:{servers[2].port}",
+             "s3": f"http://127.0.0.1:{servers[3].port}"}
+
+    def call(service: str, method: str, path: str, **body: Any) -> Any:
+        response = requests.request(method, f"{bases[service]}/_control/{path}",
+                                    json=body or None, timeout=5)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    for service in bases:
+        call(service, "POST", "reset")
+    yield call
+    for service in bases:
+        call(service, "POST", "reset")
 
 
 @pytest.fixture
@@ -200,3 +245,26 @@ def redis_answers(url: str) -> bool:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
     except redis.RedisError:
         return False
+
+
+@pytest.fixture
+def pool_with(app, servers, moto_url: str, app_url: str) -> Iterator[Callable[[str], None]]:
+    """Serve an identity pool configured differently for one test (console mistakes)."""
+    from webapp.standins.aws import create_identity_app, create_s3_app
+
+    original = (servers[2].app, servers[3].app)
+
+    def change(what: str) -> None:
+        settings = aws_standin_settings(app.config["FEDLAB"], [app_url])
+        if what == "drop_auth0":
+            settings["providers"] = [p for p in settings["providers"]
+                                     if p["logins_key"] != "fedlab-demo.us.auth0.com"]
+        elif what == "google_other_client":
+            for p in settings["providers"]:
+                if p["logins_key"] == "accounts.google.com":
+                    p["client_ids"] = ["another-client.apps.googleusercontent.com"]
+        servers[2].app = identity = create_identity_app(settings, moto_url)
+        servers[3].app = create_s3_app(settings, moto_url, identity)
+
+    yield change
+    servers[2].app, servers[3].app = original

@@ -39,6 +39,18 @@ def page(chromium, app) -> Iterator[object]:
     context.close()
 
 
+def sign_in_by_clicking(page, app_url: str, label: str) -> None:
+    page.goto(f"{app_url}/")
+    page.get_by_role("link", name=label, exact=True).click()
+    while not page.url.startswith(f"{app_url}/account"):
+        if page.get_by_role("button", name="Sign in as alice").count():
+            page.get_by_role("button", name="Sign in as alice").click()
+        else:
+            page.get_by_role("button", name="Allow").click()
+        page.wait_for_load_state()
+
+
+
 @pytest.mark.parametrize(("provider", "label"), [
     ("cognito", "Sign in with Amazon Cognito"),
     ("cognito-google", "Sign in with Google, through Cognito"),
@@ -47,15 +59,7 @@ def page(chromium, app) -> Iterator[object]:
     ("facebook", "Sign in with Facebook"),
 ])
 def test_sign_in_and_out_by_clicking(page, app_url, control, provider, label):
-    page.goto(f"{app_url}/")
-    page.get_by_role("link", name=label, exact=True).click()
-    page.get_by_role("button", name="Sign in as alice").click()
-    while not page.url.startswith(f"{app_url}/account"):
-        if page.get_by_role("button", name="Sign in as alice").count():
-            page.get_by_role("button", name="Sign in as alice").click()
-        else:
-            page.get_by_role("button", name="Allow").click()
-        page.wait_for_load_state()
+    sign_in_by_clicking(page, app_url, label)
     assert page.locator("[data-state]").first.get_attribute("data-state") == "signed_in"
     assert "alice@example.com" in page.content()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -63,3 +67,27 @@ def test_sign_in_and_out_by_clicking(page, app_url, control, provider, label):
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_load_state()
     assert page.locator("[data-state]").first.get_attribute("data-state") == "signed_out"
+
+
+def test_upload_download_delete_as_a_visitor(page, app_url, control, aws_control, tmp_path):
+    sign_in_by_clicking(page, app_url, "Sign in with Google")
+    page.goto(f"{app_url}/storage/private")
+    sample = tmp_path / "holiday-notes.txt"
+    sample.write_bytes(b"Federation Lab upload test\n" * 20000)  # ~540 kB: progress is seen
+    page.set_input_files("input[type=file]", str(sample))
+    page.get_by_role("button", name="Upload").click()
+    progress = page.locator("#upload-progress")
+    progress.wait_for(state="visible")
+    page.wait_for_selector("text=Uploaded private/")
+    assert progress.get_attribute("value") == "100"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "upload-progress.png"), full_page=True)
+    page.wait_for_selector("a:has-text('holiday-notes.txt')")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="holiday-notes.txt").click()
+    assert download.value.suggested_filename == "holiday-notes.txt"
+    assert Path(download.value.path()).read_bytes() == sample.read_bytes()
+    page.get_by_role("button", name="Delete holiday-notes.txt").click()
+    page.wait_for_load_state()
+    assert page.locator("a:has-text('holiday-notes.txt')").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "storage-after-delete.png"), full_page=True)

@@ -8,6 +8,8 @@ import sys
 import threading
 import tomllib
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from . import config as config_module
 
@@ -43,28 +45,55 @@ def init_demo() -> None:
 
 
 def run_demo(host: str, port: int) -> int:
-    from werkzeug.serving import make_server, run_simple
+    from werkzeug.serving import run_simple
 
     from . import create_app
     from .demo import standin_settings
-    from .standins import create_standins_app
+    from .standins import StandinRequestHandler, create_standins_app
 
     init_demo()
     app = create_app()
-    settings = standin_settings(app.config["FEDLAB"])
-    standin_url = settings["base_url"]
-    standin_host, standin_port = standin_url.split("://", 1)[1].split(":")
-    standins = make_server(standin_host, int(standin_port), create_standins_app(settings),
-                           threaded=True)
-    threading.Thread(target=standins.serve_forever, daemon=True).start()
-    origin = app.config["FEDLAB"]["standins"].get("app_origins", [f"http://localhost:{port}"])[0]
-    print(f"\nFederation Lab: {origin}/   (stand-in providers at {standin_url})")
+    config = app.config["FEDLAB"]
+    settings = standin_settings(config)
+    serve(settings["base_url"], create_standins_app(settings), StandinRequestHandler)
+    aws = config["aws"]
+    if aws["identity_pool_id"] and aws["cognito_identity_endpoint"]:
+        start_aws_standin(config)
+    origin = config["standins"].get("app_origins", [f"http://localhost:{port}"])[0]
+    print(f"\nFederation Lab: {origin}/   (stand-in providers at {settings['base_url']})")
     print("Test users (username / password):")
     for user in settings["users"]:
         print(f"  {user['username']} / {user['password']}")
     print()
     run_simple(host, port, app, threaded=True)
     return 0
+
+
+def serve(url: str, wsgi_app: Any, handler: Any = None) -> None:
+    """Serve ``wsgi_app`` at ``url`` (host and port) from a daemon thread."""
+    from werkzeug.serving import make_server
+
+    parts = urlsplit(url)
+    server = make_server(parts.hostname or "127.0.0.1", parts.port or 80, wsgi_app,
+                         threaded=True, request_handler=handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+def start_aws_standin(config: dict[str, Any]) -> None:
+    """moto for STS, IAM and S3; the stand-in's Cognito Identity and S3 front over it."""
+    from .demo import aws_standin_settings
+    from .standins.aws import bootstrap, create_identity_app, create_s3_app, start_moto
+
+    aws = config["aws"]
+    moto = urlsplit(aws["sts_endpoint"])
+    _, moto_url = start_moto(moto.hostname or "127.0.0.1", moto.port or 9102)
+    settings = aws_standin_settings(config)
+    bootstrap(settings, moto_url)
+    identity = create_identity_app(settings, moto_url)
+    serve(aws["cognito_identity_endpoint"], identity)
+    serve(aws["s3_endpoint"], create_s3_app(settings, moto_url, identity))
+    print(f"AWS stand-in: Cognito Identity {aws['cognito_identity_endpoint']}, "
+          f"S3 {aws['s3_endpoint']}, moto {moto_url}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .providers import Provider
+from .providers import Provider, kind_of
 
 #: The stand-in tenant that plays each provider kind.
 TENANTS = {"cognito": "cognito", "auth0": "auth0", "google": "google",
@@ -73,3 +73,27 @@ def standin_settings(config: Mapping[str, Any], app_origins: Iterable[str] | Non
         if provider.kind == "facebook":
             settings["facebook"] = {"graph_version": provider.settings["graph_version"]}
     return settings
+
+
+def aws_standin_settings(config: Mapping[str, Any],
+                         app_origins: Iterable[str] | None = None) -> dict[str, Any]:
+    """The local AWS stand-in's settings (see :mod:`webapp.standins.aws`): the identity
+    pool with every configured provider registered on it, as an operator would."""
+    aws = config["aws"]
+    registered: dict[str, dict[str, Any]] = {}
+    for provider in config["providers"].values():
+        entry = kind_of(provider).pool_provider(provider)
+        known = registered.setdefault(entry["logins_key"], entry)
+        if known is not entry:  # several app clients of one provider: all are allowed
+            known["client_ids"] = sorted({*known.get("client_ids", []),
+                                          *entry.get("client_ids", [])})
+    return {
+        "region": aws["region"],
+        "account_id": "123456789012",
+        "identity_pool_id": aws["identity_pool_id"],
+        "allow_unauthenticated": aws["allow_guests"],
+        "bucket": aws["bucket"],
+        "app_origins": list(app_origins or config["standins"].get("app_origins", [])),
+        "credentials_lifetime": 3600,
+        "providers": list(registered.values()),
+    }

@@ -46,6 +46,7 @@ validate = oidc.validate
 sign_in = oidc.sign_in
 refresh = oidc.refresh
 logins = oidc.logins
+pool_provider = oidc.pool_provider
 
 
 def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> SignOut:

@@ -63,6 +63,7 @@ validate = oidc.validate
 sign_in = oidc.sign_in
 refresh = oidc.refresh
 logins = oidc.logins
+pool_provider = oidc.pool_provider
 
 
 def check_claims(provider: Provider, claims: dict[str, Any]) -> None:

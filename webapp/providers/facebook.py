@@ -115,5 +115,13 @@ def logins(provider: Provider, auth: dict[str, Any]) -> dict[str, str]:
     return {logins_key(provider): auth["tokens"]["access_token"]}
 
 
+def pool_provider(provider: Provider) -> dict[str, Any]:
+    """On an Identity Pool, Facebook is its app id; the pool asks Graph about tokens."""
+    return {"logins_key": logins_key(provider), "type": "facebook",
+            "graph_url": provider.settings["graph_url"],
+            "graph_version": provider.settings["graph_version"],
+            "app_id": provider.client_id, "app_secret": provider.client_secret}
+
+
 def logins_key(provider: Provider) -> str:
     return "graph.facebook.com"

@@ -125,6 +125,12 @@ def logins(provider: Provider, auth: dict[str, Any]) -> dict[str, str]:
     return {kind_of(provider).logins_key(provider): auth["tokens"]["id_token"]}
 
 
+def pool_provider(provider: Provider) -> dict[str, Any]:
+    """How this provider is registered on an Identity Pool (and so what the pool checks)."""
+    return {"logins_key": kind_of(provider).logins_key(provider), "type": "oidc",
+            "issuer": provider.issuer, "client_ids": [provider.client_id]}
+
+
 def logins_key(provider: Provider) -> str:
     """Identity Pool ``Logins`` key for an OIDC provider: the issuer without scheme."""
     assert provider.issuer is not None
