@@ -59,12 +59,15 @@ def test_private_upload_list_download_delete(browser, app_url, control, aws_cont
 def test_no_object_bytes_pass_through_the_app(browser, app_url, control, aws_control):
     sign_in(browser, app_url, "auth0")
     answer, body, _ = upload(browser, app_url, "private")
+    assert aws_control("s3", "GET", "bytes")["received"] >= len(CONTENT)  # S3 got them
     assert len(answer.content) < 4096 and CONTENT not in answer.content
     assert not body["url"].startswith(app_url)
     download = browser.get(f"{app_url}/storage/private/download", params={"key": body["key"]},
                            allow_redirects=False)
     assert CONTENT not in download.content and len(download.content) < 4096
     assert not download.headers["Location"].startswith(app_url)
+    assert requests.get(download.headers["Location"], timeout=10).content == CONTENT
+    assert aws_control("s3", "GET", "bytes")["served"] >= len(CONTENT)  # from S3, not us
 
 
 def test_presigned_post_enforces_the_size_limit(browser, app_url, control, aws_control,
