@@ -27,6 +27,14 @@ KEYS = {
 }
 
 
+
+CONSOLE = {
+    "callback": "Auth0 Dashboard > Applications > your application > Settings: "
+                "Allowed Callback URLs",
+    "sign_out": "the same Settings: Allowed Logout URLs",
+    "origin": "the same Settings: Allowed Web Origins",
+}
+
 def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
     domain = require(raw, "domain", "the Auth0 tenant domain (Applications > Settings)")
     base = url_setting(raw, "base_url", f"https://{domain}")
@@ -47,6 +55,7 @@ sign_in = oidc.sign_in
 refresh = oidc.refresh
 logins = oidc.logins
 pool_provider = oidc.pool_provider
+upstream_registrations = oidc.upstream_registrations
 
 
 def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> SignOut:

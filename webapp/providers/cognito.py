@@ -35,6 +35,39 @@ KEYS = {
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
+
+#: Where each URL is registered, in the provider's own console words.
+CONSOLE = {
+    "callback": "Amazon Cognito console > User pools > your pool > App integration > "
+                "App clients > your app client > Login pages: Allowed callback URLs",
+    "sign_out": "the same app client's Login pages: Allowed sign-out URLs",
+    "origin": None,
+}
+#: Where a provider reached through the Hosted UI registers Cognito's idpresponse URL.
+UPSTREAM_CONSOLE = {
+    "Google": ("Google Cloud console > APIs & Services > Credentials > your OAuth client: "
+               "Authorized redirect URIs", "Authorized JavaScript origins"),
+    "Facebook": ("Meta for Developers > your app > Facebook Login > Settings: "
+                 "Valid OAuth Redirect URIs", "Settings > Basic: App Domains"),
+    "LoginWithAmazon": ("Login with Amazon console > your security profile > Web Settings: "
+                        "Allowed Return URLs", "Allowed Origins"),
+    "SignInWithApple": ("Apple Developer > Identifiers > your Services ID: Return URLs",
+                        "Domains and Subdomains"),
+}
+
+
+def upstream_registrations(provider: Provider) -> list[dict[str, str]]:
+    """With ``identity_provider`` set, Google (say) sends the visitor back to Cognito,
+    not to this site: Cognito's ``/oauth2/idpresponse`` is what must be registered there."""
+    upstream = provider.authorize_params.get("identity_provider")
+    if not upstream or upstream == "COGNITO":
+        return []
+    hosted = provider.settings["hosted_ui_url"]
+    callback_field, origin_field = UPSTREAM_CONSOLE.get(
+        upstream, (f"{upstream}'s client registration: redirect URIs", "allowed origins"))
+    return [{"where": callback_field, "value": f"{hosted}/oauth2/idpresponse"},
+            {"where": origin_field, "value": hosted}]
+
 def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
     region = require(raw, "region", "the user pool's region, e.g. us-east-1")
     if not REGION.match(region):

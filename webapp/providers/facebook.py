@@ -34,6 +34,18 @@ KEYS = {
 VERSION = re.compile(r"^v\d+\.\d+$")
 
 
+
+CONSOLE = {
+    "callback": "Meta for Developers > your app > Facebook Login > Settings: "
+                "Valid OAuth Redirect URIs",
+    "sign_out": None,
+    "origin": "App settings > Basic: App Domains",
+}
+
+
+def upstream_registrations(provider: Provider) -> list[dict[str, str]]:
+    return []
+
 def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
     version = raw.get("graph_version", "v21.0")
     if not isinstance(version, str) or not VERSION.match(version):

@@ -28,6 +28,14 @@ KEYS = {
 }
 
 
+
+CONSOLE = {
+    "callback": "Google Cloud console > APIs & Services > Credentials > your OAuth 2.0 "
+                "Client ID (Web application): Authorized redirect URIs",
+    "sign_out": None,
+    "origin": "the same client: Authorized JavaScript origins",
+}
+
 def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
     issuer = url_setting(raw, "issuer", ISSUER)
     prompt = raw.get("prompt", "consent")
@@ -55,6 +63,7 @@ sign_in = oidc.sign_in
 refresh = oidc.refresh
 logins = oidc.logins
 pool_provider = oidc.pool_provider
+upstream_registrations = oidc.upstream_registrations
 
 
 def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> SignOut:

@@ -24,6 +24,18 @@ KEYS = {
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 
+
+CONSOLE = {
+    "callback": "the provider's client registration: redirect_uris",
+    "sign_out": "the provider's client registration: post_logout_redirect_uris",
+    "origin": None,
+}
+
+
+def upstream_registrations(provider: Provider) -> list[dict[str, str]]:
+    """URLs to register at a provider behind this one (Cognito's federation): none."""
+    return []
+
 def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
     if not raw.get("issuer"):
         raise ProviderConfigError(".issuer: missing; put the provider's issuer URL here")
