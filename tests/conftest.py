@@ -44,9 +44,10 @@ def require(condition: bool, reason: str) -> None:
 class LiveServer:
     """A threaded werkzeug server whose WSGI app can be swapped by a test."""
 
-    def __init__(self, host: str) -> None:
+    def __init__(self, host: str, request_handler: Any = None) -> None:
         self.app: Callable[..., Any] | None = None
-        self.server = make_server(host, 0, self._dispatch, threaded=True)
+        self.server = make_server(host, 0, self._dispatch, threaded=True,
+                                  request_handler=request_handler)
         self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -62,7 +63,11 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def servers() -> Iterator[tuple[LiveServer, ...]]:
     """The app, the provider stand-ins, and the AWS stand-in's Cognito Identity and S3."""
-    started = tuple(LiveServer("127.0.0.1") for _ in range(4))
+    from webapp.standins import StandinRequestHandler
+
+    # The provider stand-ins' handler lets each tenant's (skewable) clock set Date.
+    started = (LiveServer("127.0.0.1"), LiveServer("127.0.0.1", StandinRequestHandler),
+               LiveServer("127.0.0.1"), LiveServer("127.0.0.1"))
     yield started
     for server in started:
         server.stop()
@@ -127,9 +132,8 @@ def make_app(config_dir: Path, tmp: Path, config_file: str = "demo.toml", **over
 @pytest.fixture(scope="session")
 def app(servers, config_dir: Path, tmp_path_factory: pytest.TempPathFactory, standins_url: str,
         app_url: str, moto_url: str):
-    from webapp.standins.aws import bootstrap, create_identity_app, create_s3_app
-
     from webapp.standins import create_standins_app
+    from webapp.standins.aws import bootstrap, create_identity_app, create_s3_app
 
     app = make_app(config_dir, tmp_path_factory.mktemp("app"))
     settings = standin_settings(app.config["FEDLAB"], [app_url], standins_url)

@@ -21,11 +21,21 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="run the site with its local stand-ins")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
+    check = commands.add_parser("check", help="what to register where, and live probes of "
+                                "every provider; exits 1 when a probe fails")
+    check.add_argument("--base-url", help="the site's origin to check (default: "
+                       "external_url, else the demo's)")
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument("--timeout", type=float, default=3.0, help="seconds per probe call")
     args = parser.parse_args(argv)
     try:
         if args.command == "init-demo":
             init_demo()
             return 0
+        if args.command == "check":
+            from .check import run_check
+
+            return run_check(args.base_url, args.json, args.timeout)
         return run_demo(args.host, args.port)
     except config_module.ConfigError as e:
         print(f"fedlab: configuration error: {e}", file=sys.stderr)

@@ -37,6 +37,24 @@ CATALOGUE: dict[str, Entry] = {
         400, "The provider refused the sign-in request",
         "A parameter was missing or malformed, or the callback URL is not registered.",
         "Compare the callback URL with the one registered in the provider's console."),
+    "redirect_mismatch": Entry(
+        400, "The provider does not accept this callback URL",
+        "The callback URL this site sends is not registered for the app client at the "
+        "provider (Cognito: redirect_mismatch; Google: redirect_uri_mismatch; Auth0: "
+        "Callback URL mismatch; Facebook: URL Blocked).",
+        "Register the exact callback URL shown on the diagnostics page (scheme, host, port "
+        "and path) in the provider's console, or open the site at the registered address."),
+    "redirect_uri_mismatch": Entry(
+        400, "Google does not accept this callback URL",
+        "Error 400: redirect_uri_mismatch. The callback URL is not among the OAuth client's "
+        "Authorized redirect URIs.",
+        "Add the exact callback URL from the diagnostics page to Authorized redirect URIs."),
+    "signout_mismatch": Entry(
+        400, "The provider does not accept this sign-out return URL",
+        "The URL this site asks to come back to after signing out is not an allowed "
+        "sign-out (logout) URL of the app client.",
+        "Register the sign-out URL shown on the diagnostics page (Cognito: Allowed sign-out "
+        "URLs; Auth0: Allowed Logout URLs)."),
     "unauthorized_client": Entry(
         400, "This app may not use this sign-in method",
         "The app client is not allowed the authorization-code grant at the provider.",

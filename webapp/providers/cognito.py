@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
 
 from . import Provider, ProviderConfigError, SignOut, oidc, require, url_setting
 
@@ -97,6 +99,7 @@ sign_in = oidc.sign_in
 refresh = oidc.refresh
 logins = oidc.logins
 pool_provider = oidc.pool_provider
+token_error_kind = oidc.token_error_kind
 
 
 def check_claims(provider: Provider, claims: dict[str, Any]) -> None:
@@ -115,6 +118,14 @@ def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> Si
     revocation = oidc.revocation(client, auth["tokens"].get("refresh_token"),
                                  provider.endpoints["revoke"])
     return SignOut(url, revocation, "You were signed out here and at the Cognito Hosted UI.")
+
+
+def callback_refusal(response: requests.Response, callback_url: str) -> str | None:
+    """Cognito refuses by redirecting to its own ``/error?error=redirect_mismatch`` page."""
+    location = response.headers.get("Location", "")
+    if urlsplit(location).path.endswith("/error"):
+        return parse_qs(urlsplit(location).query).get("error", ["error page"])[0]
+    return oidc.callback_refusal(response, callback_url)
 
 
 def logins_key(provider: Provider) -> str:

@@ -15,9 +15,11 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import requests
 from authlib.common.urls import add_params_to_uri
 
 from ..errors import FedlabError
+from ..pagewords import page_words
 from . import Provider, ProviderConfigError, SignOut, url_setting
 
 if TYPE_CHECKING:
@@ -45,6 +47,23 @@ CONSOLE = {
 
 def upstream_registrations(provider: Provider) -> list[dict[str, str]]:
     return []
+
+
+def token_error_kind(error: str | None, description: str) -> str | None:
+    """Graph says OAuthException for everything; its message tells which."""
+    if "client secret" in description.lower():
+        return "invalid_client"
+    if "code" in description.lower():
+        return "invalid_grant"
+    return error
+
+
+def callback_refusal(response: requests.Response, callback_url: str) -> str | None:
+    """Facebook answers an unregistered redirect URI with its "URL Blocked" page."""
+    words = page_words(response)
+    if response.status_code >= 400 or "URL Blocked" in words:
+        return words
+    return None
 
 def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
     version = raw.get("graph_version", "v21.0")

@@ -63,7 +63,9 @@ sign_in = oidc.sign_in
 refresh = oidc.refresh
 logins = oidc.logins
 pool_provider = oidc.pool_provider
+token_error_kind = oidc.token_error_kind
 upstream_registrations = oidc.upstream_registrations
+callback_refusal = oidc.callback_refusal
 
 
 def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> SignOut:

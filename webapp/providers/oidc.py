@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
 
 from .. import tokens
 from ..errors import FedlabError
+from ..pagewords import page_words
 from . import Provider, ProviderConfigError, SignOut, kind_of, url_setting
 
 if TYPE_CHECKING:
@@ -30,6 +33,27 @@ CONSOLE = {
     "sign_out": "the provider's client registration: post_logout_redirect_uris",
     "origin": None,
 }
+
+
+def callback_refusal(response: requests.Response, callback_url: str) -> str | None:
+    """The provider's words if it refused ``callback_url``, else None.
+
+    RFC 6749 4.1.2.1: an unregistered redirect URI gets an error page at the
+    provider, never a redirect to it.
+    """
+    if response.status_code >= 400:
+        return page_words(response)
+    location = response.headers.get("Location", "")
+    if location.startswith(callback_url):
+        error = parse_qs(urlsplit(location).query).get("error")
+        if error and error[0] != "access_denied":
+            return error[0]
+    return None
+
+
+def token_error_kind(error: str | None, description: str) -> str | None:
+    """RFC 6749 5.2 names the error; nothing to interpret."""
+    return error
 
 
 def upstream_registrations(provider: Provider) -> list[dict[str, str]]:
@@ -122,11 +146,10 @@ def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> Si
     end_session = client.metadata.get("end_session_endpoint")
     url = None
     if end_session:
-        url = end_session + "?" + urlencode({
-            "client_id": client.provider.client_id,
-            "id_token_hint": auth["tokens"].get("id_token", ""),
-            "post_logout_redirect_uri": return_to,
-        })
+        params = {"client_id": client.provider.client_id, "post_logout_redirect_uri": return_to}
+        if auth["tokens"].get("id_token"):
+            params["id_token_hint"] = auth["tokens"]["id_token"]
+        url = end_session + "?" + urlencode(params)
     note = ("You were signed out here and at the provider." if url else
             "You were signed out here; the provider offers no sign-out endpoint.")
     return SignOut(url, revocation(client, auth["tokens"].get("refresh_token")), note)

@@ -1,0 +1,61 @@
+"""``fedlab check``: the redirect matrix and the live probes, on the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from . import create_app, matrix, probes
+
+MARKS = {"pass": "ok  ", "fail": "FAIL", "warn": "warn", "skip": "skip"}
+
+
+def run_check(base_url: str | None, as_json: bool, timeout: float) -> int:
+    """Print what must be registered where, probe it live, exit 1 on any failure."""
+    overrides = {"external_url": base_url.rstrip("/")} if base_url else {}
+    app = create_app(overrides)
+    config = app.config["FEDLAB"]
+    origin = (config["external_url"] or
+              (config["standins"].get("app_origins") or ["http://localhost:8000"])[0])
+    started = time.monotonic()
+    with app.test_request_context("/", base_url=origin):
+        rows = matrix.rows(config)
+        warnings = matrix.warnings(config)
+        callbacks = {row["name"]: row["callback_url"] for row in rows}
+        verdicts = probes.run_probes(config, callbacks, origin + "/", timeout=timeout)
+    elapsed = round(time.monotonic() - started, 2)
+    ok = not any(v.status == "fail" for v in verdicts)
+    if as_json:
+        json.dump({"ok": ok, "base_url": origin, "seconds": elapsed, "rows": rows,
+                   "warnings": warnings, "verdicts": [v.as_dict() for v in verdicts]},
+                  sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print_report(origin, rows, warnings, verdicts, elapsed)
+    return 0 if ok else 1
+
+
+def print_report(origin: str, rows: list[dict[str, Any]], warnings: list[dict[str, Any]],
+                 verdicts: list[probes.Verdict], elapsed: float) -> None:
+    print(f"Federation Lab check of {origin}\n")
+    for warning in warnings:
+        print(f"warning: {warning['title']}\n  {warning['detail']}\n  fix: {warning['fix']}\n")
+    for row in rows:
+        print(f"[{row['name']}] {row['display_name']} ({row['kind']})")
+        print(f"  callback URL   {row['callback_url']}\n"
+              f"    register in  {row['console']['callback']}")
+        if row.get("sign_out_url"):
+            print(f"  sign-out URL   {row['sign_out_url']}\n"
+                  f"    register in  {row['console']['sign_out']}")
+        for upstream in row.get("upstream", []):
+            print(f"  upstream       {upstream['value']}\n    register in  {upstream['where']}")
+        for verdict in (v for v in verdicts if v.provider == row["name"]):
+            print(f"  {MARKS[verdict.status]} {verdict.probe:14} {verdict.summary}")
+            said = verdict.evidence.get("provider_says") or verdict.evidence.get("aws_says")
+            if verdict.status == "fail" and said:
+                print(f"       the provider says: {said}")
+        print()
+    failures = sum(v.status == "fail" for v in verdicts)
+    print(f"{len(verdicts)} probes, {failures} failed, in {elapsed} s")

@@ -1,0 +1,271 @@
+"""Live probes: send what a sign-in would send, without a user, and read the answer.
+
+Each probe returns a :class:`Verdict` with the evidence (status, the
+provider's own words, the values compared) and, for a failure, the catalogue
+entry that explains it. Probes run in parallel with short timeouts, so a check
+of every provider takes seconds; the diagnostics page and ``fedlab check``
+both call :func:`run_probes`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from flask import Flask, current_app
+
+from . import aws
+from .errors import FedlabError
+from .oauth import client_for
+from .pagewords import page_words
+from .providers import Provider, kind_of
+from .tokens import LEEWAY
+
+#: Clock differences above this are worth a warning, above LEEWAY a failure.
+CLOCK_WARN = 10
+PROBE_LOGIN = "fedlab-probe-not-a-token"
+#: Identity Pool answers that mean the pool, not the made-up token, is the problem.
+POOL_FAILURES = ("identity_provider_not_configured", "identity_pool_not_found",
+                 "identity_pool_roles_invalid")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    provider: str
+    probe: str
+    status: str  # pass | fail | warn | skip
+    summary: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_probes(config: dict[str, Any], callback_urls: dict[str, str], sign_out_url: str,
+               timeout: float = 3.0) -> list[Verdict]:
+    """Every probe for every provider, and the identity pool's, in parallel."""
+    app = current_app._get_current_object()
+    jobs: list[Callable[[], list[Verdict]]] = [
+        _bound(probe_provider, provider, callback_urls[provider.name], sign_out_url, timeout)
+        for provider in config["providers"].values()
+    ]
+    if config["aws"]["identity_pool_id"]:
+        jobs.append(_bound(probe_identity_pool, config))
+    with ThreadPoolExecutor(max_workers=min(8, len(jobs) or 1)) as pool:
+        results = list(pool.map(lambda job: _in_app(app, job), jobs))
+    return [verdict for verdicts in results for verdict in verdicts]
+
+
+def _bound(function: Callable[..., list[Verdict]], *args: Any) -> Callable[[], list[Verdict]]:
+    return lambda: function(*args)
+
+
+def _in_app(app: Flask, job: Callable[[], list[Verdict]]) -> list[Verdict]:
+    with app.app_context():
+        return job()
+
+
+def probe_provider(provider: Provider, callback_url: str, sign_out_url: str,
+                   timeout: float) -> list[Verdict]:
+    http = requests.Session()
+    verdicts: list[Verdict] = []
+    metadata: dict[str, Any] | None = dict(provider.endpoints)
+    if provider.issuer is not None:
+        metadata = probe_discovery(provider, http, timeout, verdicts)
+    if metadata is None:
+        skipped = ("callback", "sign_out", "client_secret")
+        verdicts += [Verdict(provider.name, p, "skip", "Skipped: discovery failed.")
+                     for p in skipped]
+        return verdicts
+    verdicts.append(probe_callback(provider, metadata, callback_url, http, timeout))
+    verdicts.append(probe_sign_out(provider, metadata, sign_out_url, http, timeout))
+    verdicts.append(probe_client_secret(provider, callback_url))
+    return verdicts
+
+
+def probe_discovery(provider: Provider, http: requests.Session, timeout: float,
+                    verdicts: list[Verdict]) -> dict[str, Any] | None:
+    """Discovery, its issuer, the keys it points at, and the provider's clock."""
+    name, url = provider.name, provider.discovery_url or ""
+    try:
+        response = http.get(url, timeout=timeout)
+        document = response.json() if response.status_code == 200 else None
+    except (requests.RequestException, ValueError) as e:
+        verdicts.append(unreachable(name, "discovery", url, e, timeout))
+        return None
+    if not isinstance(document, dict):
+        verdicts.append(Verdict(name, "discovery", "fail",
+                                f"Discovery answered HTTP {response.status_code}.",
+                                {"url": url, "status": response.status_code,
+                                 "provider_says": page_words(response)},
+                                "provider_bad_response"))
+        return None
+    evidence = {"url": url, "status": 200, "expected_issuer": provider.issuer,
+                "issuer": document.get("issuer")}
+    if document.get("issuer") != provider.issuer:
+        verdicts.append(Verdict(name, "discovery", "fail",
+                                "Discovery names another issuer than the one configured.",
+                                evidence, "discovery_issuer_mismatch"))
+        return None
+    verdicts.append(Verdict(name, "discovery", "pass", "Discovery is reachable and its "
+                            "issuer is exactly the configured one.", evidence))
+    verdicts.append(probe_clock(name, response))
+    verdicts.append(probe_keys(name, document.get("jwks_uri"), http, timeout))
+    return {**document, **provider.endpoints}
+
+
+def probe_keys(name: str, uri: str | None, http: requests.Session, timeout: float) -> Verdict:
+    if not uri:
+        return Verdict(name, "keys", "fail", "Discovery has no jwks_uri.", {},
+                       "discovery_invalid")
+    try:
+        response = http.get(uri, timeout=timeout)
+        keys = response.json().get("keys") if response.status_code == 200 else None
+    except (requests.RequestException, ValueError, AttributeError) as e:
+        return unreachable(name, "keys", uri, e, timeout)
+    if not isinstance(keys, list) or not keys:
+        return Verdict(name, "keys", "fail", "The key set is empty or unreadable.",
+                       {"url": uri, "status": response.status_code}, "provider_bad_response")
+    algorithms = sorted({k.get("alg") or k.get("kty", "?") for k in keys if isinstance(k, dict)})
+    return Verdict(name, "keys", "pass", f"{len(keys)} signing key(s): "
+                   f"{', '.join(algorithms)}.", {"url": uri, "count": len(keys),
+                                                 "algorithms": algorithms})
+
+
+def probe_clock(name: str, response: requests.Response) -> Verdict:
+    """Id tokens carry iat and exp: a clock off by more than the leeway rejects them."""
+    date = response.headers.get("Date")
+    if not date:
+        return Verdict(name, "clock", "skip", "The provider sent no Date header.")
+    difference = round(parsedate_to_datetime(date).timestamp() - time.time())
+    evidence = {"provider_date": date, "difference_seconds": difference, "leeway": LEEWAY}
+    if abs(difference) > LEEWAY:
+        return Verdict(name, "clock", "fail", f"The provider's clock is {difference:+d} s off "
+                       f"ours, beyond the {LEEWAY} s leeway: its tokens will be refused.",
+                       evidence, "id_token_rejected")
+    status = "warn" if abs(difference) > CLOCK_WARN else "pass"
+    return Verdict(name, "clock", status, f"Clocks differ by {difference:+d} s.", evidence)
+
+
+def probe_callback(provider: Provider, metadata: dict[str, Any], callback_url: str,
+                   http: requests.Session, timeout: float) -> Verdict:
+    """An authorization request as sign-in sends it; the answer shows if the URL is registered."""
+    endpoint = metadata.get("authorization_endpoint", "")
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    params = {"response_type": "code", "client_id": provider.client_id,
+              "redirect_uri": callback_url, "scope": provider.scope,
+              "state": "fedlab-probe", "nonce": secrets.token_urlsafe(16),
+              "code_challenge": challenge.rstrip(b"=").decode(), "code_challenge_method": "S256",
+              **provider.authorize_params}
+    url = endpoint + "?" + urlencode(params)
+    try:
+        response = http.get(url, timeout=timeout, allow_redirects=False)
+    except requests.RequestException as e:
+        return unreachable(provider.name, "callback", endpoint, e, timeout)
+    refusal = kind_of(provider).callback_refusal(response, callback_url)
+    evidence = {"callback_url": callback_url, "status": response.status_code,
+                "location": response.headers.get("Location", "")[:300]}
+    if refusal is not None:
+        return Verdict(provider.name, "callback", "fail", "The provider refuses this callback "
+                       "URL: it is not registered for this client.",
+                       {**evidence, "provider_says": refusal}, "redirect_mismatch")
+    return Verdict(provider.name, "callback", "pass", "The provider accepts this callback URL "
+                   "(it shows its sign-in page).", evidence)
+
+
+def probe_sign_out(provider: Provider, metadata: dict[str, Any], sign_out_url: str,
+                   http: requests.Session, timeout: float) -> Verdict:
+    """Where the provider has a sign-out redirect, is the return URL allowed?"""
+    client = client_for(provider)
+    try:
+        plan = kind_of(provider).sign_out(client, {"tokens": {}}, sign_out_url)
+    except FedlabError as e:
+        return Verdict(provider.name, "sign_out", "fail", "Could not build the sign-out URL.",
+                       dict(e.details), e.code)
+    if plan.url is None:
+        return Verdict(provider.name, "sign_out", "skip", plan.note)
+    try:
+        response = http.get(plan.url, timeout=timeout, allow_redirects=False)
+    except requests.RequestException as e:
+        return unreachable(provider.name, "sign_out", plan.url, e, timeout)
+    location = response.headers.get("Location", "")
+    evidence = {"sign_out_url": sign_out_url, "status": response.status_code,
+                "location": location[:300]}
+    if response.is_redirect and location.startswith(sign_out_url):
+        return Verdict(provider.name, "sign_out", "pass", "The provider accepts this sign-out "
+                       "return URL.", evidence)
+    return Verdict(provider.name, "sign_out", "fail", "The provider refuses this sign-out "
+                   "return URL: it is not an allowed sign-out/logout URL.",
+                   {**evidence, "provider_says": page_words(response)}, "signout_mismatch")
+
+
+def probe_client_secret(provider: Provider, callback_url: str) -> Verdict:
+    """A token request with a made-up code: invalid_client means the secret is wrong,
+    invalid_grant means it was accepted and only the code is bad."""
+    client = client_for(provider)
+    try:
+        client.exchange_code(PROBE_LOGIN, callback_url, secrets.token_urlsafe(48))
+    except FedlabError as e:
+        verdict = kind_of(provider).token_error_kind(e.details.get("error"),
+                                                     e.details.get("description", ""))
+        evidence = {"error": e.details.get("error"), "provider_says":
+                    e.details.get("description") or e.describe()}
+        if e.code == "token_request_failed" and verdict == "invalid_grant":
+            return Verdict(provider.name, "client_secret", "pass", "The client secret is "
+                           "accepted (the made-up code was refused, as it should be).",
+                           evidence)
+        if e.code == "token_request_failed" and verdict == "invalid_client":
+            return Verdict(provider.name, "client_secret", "fail", "The client secret or "
+                           "authentication method is refused.", evidence,
+                           "token_request_failed")
+        return Verdict(provider.name, "client_secret", "fail", "The token endpoint did not "
+                       "answer as expected.", {**evidence, **e.details}, e.code)
+    return Verdict(provider.name, "client_secret", "warn", "The token endpoint accepted a "
+                   "made-up code.")
+
+
+def probe_identity_pool(config: dict[str, Any]) -> list[Verdict]:
+    """The pool answers, and knows each provider's Logins key (AWS tells, even for a
+    bad token, whether the provider is configured on the pool)."""
+    verdicts = []
+    for provider in config["providers"].values():
+        key = kind_of(provider).logins_key(provider)
+        evidence: dict[str, Any] = {"logins_key": key,
+                                    "identity_pool_id": config["aws"]["identity_pool_id"]}
+        try:
+            aws.get_id({key: PROBE_LOGIN})
+        except FedlabError as e:
+            evidence["aws_says"] = e.details.get("aws_message") or e.describe()
+            if e.code in POOL_FAILURES or e.code.startswith("aws_"):
+                verdicts.append(Verdict(provider.name, "identity_pool", "fail",
+                                        f"The identity pool does not take {key}.",
+                                        evidence, e.code))
+            else:  # refused the made-up token itself: the provider is configured
+                verdicts.append(Verdict(provider.name, "identity_pool", "pass",
+                                        f"The pool has {key} as a provider (it refused only "
+                                        f"the made-up token); the client id is checked "
+                                        f"against the token's aud at sign-in.", evidence))
+            continue
+        verdicts.append(Verdict(provider.name, "identity_pool", "warn",
+                                "The pool accepted a made-up token.", evidence))
+    return verdicts
+
+
+def unreachable(name: str, probe: str, url: str, error: Exception, timeout: float) -> Verdict:
+    timed_out = isinstance(error, requests.Timeout)
+    return Verdict(name, probe, "fail",
+                   f"No answer within {timeout} s." if timed_out else
+                   f"Could not read an answer ({type(error).__name__}).",
+                   {"url": url, "error": type(error).__name__},
+                   "provider_timeout" if timed_out else "provider_unreachable")
