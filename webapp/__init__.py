@@ -71,10 +71,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import account, auth, credentials, pages, storage
+    from . import account, auth, credentials, diagnostics, pages, storage
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(credentials.bp)
     app.register_blueprint(storage.bp)
+    app.register_blueprint(diagnostics.bp)
