@@ -194,7 +194,8 @@ def probe_sign_out(provider: Provider, metadata: dict[str, Any], sign_out_url: s
         return Verdict(provider.name, "sign_out", "fail", "Could not build the sign-out URL.",
                        dict(e.details), e.code)
     if plan.url is None:
-        return Verdict(provider.name, "sign_out", "skip", plan.note)
+        return Verdict(provider.name, "sign_out", "skip", f"{provider.display_name} has no "
+                       f"sign-out redirect: signing out ends the session here only.")
     try:
         response = http.get(plan.url, timeout=timeout, allow_redirects=False)
     except requests.RequestException as e:
@@ -254,8 +255,8 @@ def probe_identity_pool(config: dict[str, Any]) -> list[Verdict]:
             else:  # refused the made-up token itself: the provider is configured
                 verdicts.append(Verdict(provider.name, "identity_pool", "pass",
                                         f"The pool has {key} as a provider (it refused only "
-                                        f"the made-up token); the client id is checked "
-                                        f"against the token's aud at sign-in.", evidence))
+                                        f"the made-up token); whether it lists this client "
+                                        f"id shows with a real sign-in's token.", evidence))
             continue
         verdicts.append(Verdict(provider.name, "identity_pool", "warn",
                                 "The pool accepted a made-up token.", evidence))
