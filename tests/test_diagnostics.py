@@ -1,0 +1,220 @@
+"""The diagnostics page over real HTTP: the matrix, warnings, live checks, the catalogue."""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from markupsafe import escape
+
+from webapp import matrix, probes
+from webapp.errors import CATALOGUE, FedlabError
+from webapp.probes import Verdict
+
+from .conftest import PROVIDERS, make_app
+
+
+def esc(text: str) -> str:
+    """As Jinja escapes it."""
+    return str(escape(text))
+
+
+def attribute_values(page_html: str, name: str) -> list[str]:
+    return [html.unescape(v) for v in re.findall(rf'{name}="([^"]*)"', page_html)]
+
+
+def section(page_html: str, anchor: str) -> str:
+    start = page_html.index(f'id="{anchor}"')
+    end = page_html.find("</section>", start)
+    return page_html[start:end]
+
+
+def test_page_has_a_section_per_provider_with_exact_values(browser, app, app_url):
+    page = browser.get(f"{app_url}/diagnostics")
+    assert page.status_code == 200
+    with app.test_request_context(base_url=app_url):
+        rows = matrix.rows(app.config["FEDLAB"])
+    for row in rows:
+        part = section(page.text, f"provider-{row['name']}")
+        copies = attribute_values(part, "data-copy")
+        assert copies[0] == row["callback_url"] == f"{app_url}/auth/{row['name']}/callback"
+        assert esc(row["console"]["callback"]) in part
+        if row["sign_out_url"]:
+            assert row["sign_out_url"] in copies
+            assert esc(row["console"]["sign_out"]) in part
+        else:
+            assert "has no sign-out" in part
+        if row["console"]["origin"]:
+            assert app_url in copies
+    assert [r["name"] for r in rows] == list(PROVIDERS)
+    assert '<button type="button" class="copy" data-copy="' in page.text
+    assert 'src="/static/copy.js"' in page.text
+    assert "<script>" not in page.text  # no inline script: a CSP without it is coming
+
+
+def test_cognito_google_section_lists_the_idpresponse_url(browser, app, app_url):
+    page = browser.get(f"{app_url}/diagnostics")
+    hosted = app.config["FEDLAB"]["providers"]["cognito-google"].settings["hosted_ui_url"]
+    part = section(page.text, "provider-cognito-google")
+    assert f"{hosted}/oauth2/idpresponse" in attribute_values(part, "data-copy")
+    assert "Authorized redirect URIs" in part
+    assert "idpresponse" not in section(page.text, "provider-google")
+
+
+def test_warnings_come_first(browser, app_url):
+    page = browser.get(f"{app_url}/diagnostics")
+    assert attribute_values(page.text, "data-warning") == ["sessions_on_one_machine"]
+    port = urlsplit(app_url).port
+    other = browser.get(f"http://127.0.0.1:{port}/diagnostics")
+    codes = attribute_values(other.text, "data-warning")
+    assert codes[0] == "loopback_host_mismatch"
+    assert other.text.index('class="warning"') < other.text.index('id="provider-cognito"')
+    assert "per host name" in other.text
+    # The callback URLs follow where the page was opened, as sign-in's would.
+    assert f"http://127.0.0.1:{port}/auth/google/callback" in attribute_values(
+        other.text, "data-copy")
+
+
+def test_every_value_is_escaped(browser, swap_app, app_url):
+    swap_app(providers={"google": {"display_name": '<img src=x onerror="alert(1)">'}})
+    page = browser.get(f"{app_url}/diagnostics")
+    assert "<img src=x" not in page.text
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page.text
+
+
+def test_nav_links_to_diagnostics(browser, app_url):
+    assert 'href="/diagnostics"' in browser.get(f"{app_url}/").text
+
+
+def test_live_checks_need_the_csrf_token(browser, app_url, monkeypatch):
+    monkeypatch.setattr(probes, "run_probes", lambda *a, **k: pytest.fail("probes ran"))
+    refused = browser.post(f"{app_url}/diagnostics/probes", data={})
+    assert refused.status_code == 400
+    assert 'data-error="csrf_failed"' in refused.text
+    forged = browser.post(f"{app_url}/diagnostics/probes", data={"csrf_token": "forged"})
+    assert forged.status_code == 400
+
+
+FAKE_VERDICTS = [
+    Verdict("google", "discovery", "pass", "Discovery is reachable.",
+            {"url": "http://x/.well-known/openid-configuration", "status": 200}),
+    Verdict("google", "callback", "fail", "The provider refuses this callback URL.",
+            {"status": 400, "provider_says": '<script>alert("redirect_uri_mismatch")</script>',
+             "algorithms": ["RS256"]}, "redirect_mismatch"),
+    Verdict("facebook", "sign_out", "skip", "Facebook has no sign-out redirect.", {}),
+    Verdict("google", "clock", "warn", "Clocks differ by +12 s.", {"difference_seconds": 12}),
+    Verdict("identity-pool", "identity_pool", "fail", "The pool does not know the provider.",
+            {"operation": "GetId", "aws_message": "Invalid login token."},
+            "identity_provider_not_configured"),
+]
+
+
+def test_verdicts_are_rendered_and_explained(browser, app_url, monkeypatch):
+    calls = []
+
+    def fake_run_probes(config, callback_urls, sign_out_url, timeout=3.0):
+        calls.append((callback_urls, sign_out_url, timeout))
+        return FAKE_VERDICTS
+
+    monkeypatch.setattr(probes, "run_probes", fake_run_probes)
+    page = browser.get(f"{app_url}/diagnostics")
+    result = browser.click(page, "Run live checks")
+    assert result.status_code == 200
+    assert calls == [({name: f"{app_url}/auth/{name}/callback" for name in PROVIDERS},
+                      f"{app_url}/", 3.0)]
+    rows = re.findall(r'data-probe="([^"]*)"\s+data-provider="([^"]*)" data-status="([^"]*)"',
+                      result.text)
+    assert rows == [(v.probe, v.provider, v.status) for v in FAKE_VERDICTS]
+    assert "5 checks" in result.text and "2 fail" in result.text and "1 pass" in result.text
+    # The provider's own words, escaped; evidence as a definition list.
+    assert "<script>alert" not in result.text
+    assert "&lt;script&gt;alert(&#34;redirect_uri_mismatch&#34;)&lt;/script&gt;" in result.text
+    assert '<dl class="evidence">' in result.text and "<dt>provider_says</dt>" in result.text
+    # A failure is explained by its catalogue entry, with a link to it.
+    for code in ("redirect_mismatch", "identity_provider_not_configured"):
+        entry = CATALOGUE[code]
+        assert esc(entry.title) in result.text
+        assert esc(entry.fix) in result.text
+        assert f'href="/diagnostics/errors#error-{code}"' in result.text
+    assert "GetId: Invalid login token." in result.text  # cause filled from the evidence
+    # The matrix is still there, and the form to run the checks again.
+    assert 'id="provider-google"' in result.text
+    assert "Run live checks" in browser.buttons(result)
+
+
+def test_catalogue_page_anchors_every_entry(browser, app_url):
+    page = browser.get(f"{app_url}/diagnostics/errors")
+    assert page.status_code == 200
+    for code in CATALOGUE:
+        assert f'id="error-{code}"' in page.text
+
+
+def test_live_checks_against_the_standins(browser, app_url, control, aws_control):
+    page = browser.click(browser.get(f"{app_url}/diagnostics"), "Run live checks")
+    assert page.status_code == 200
+    statuses = re.findall(r'data-provider="([^"]*)" data-status="([^"]*)"', page.text)
+    assert {p for p, _ in statuses} >= set(PROVIDERS)
+    assert "fail" not in {s for _, s in statuses}, page.text
+    assert re.search(r'data-probe="callback"\s+data-provider="google" data-status="pass"',
+                     page.text)
+
+    control("POST", "clients", tenant="google",
+            client_id="fedlab-google-client.apps.googleusercontent.com",
+            redirect_uris=[])
+    page = browser.click(browser.get(f"{app_url}/diagnostics"), "Run live checks")
+    assert re.search(r'data-probe="callback"\s+data-provider="google" data-status="fail"',
+                     page.text)
+    assert 'data-error="redirect_mismatch"' in page.text
+    assert esc(CATALOGUE["redirect_mismatch"].fix) in page.text
+
+
+# -- the error pages: every catalogue entry, and the link to the provider's registration
+
+@pytest.fixture(scope="module")
+def raising_app(config_dir, tmp_path_factory):
+    app = make_app(config_dir, tmp_path_factory.mktemp("raising"))
+
+    @app.get("/_raise/<code>")
+    def raise_it(code: str):
+        raise FedlabError(code)
+
+    @app.get("/_raise/<code>/<provider>")
+    def raise_for(code: str, provider: str):
+        raise FedlabError(code, provider=provider)
+
+    return app
+
+
+@pytest.mark.parametrize("code", list(CATALOGUE))
+def test_every_catalogue_entry_renders_a_cause_and_a_fix(raising_app, code):
+    entry = CATALOGUE[code]
+    response = raising_app.test_client().get(f"/_raise/{code}")
+    text = response.get_data(as_text=True)
+    assert response.status_code == entry.status
+    assert f'data-error="{code}"' in text
+    assert esc(entry.title) in text
+    cause = re.search(r'<dd class="cause">(.*?)</dd>', text, re.S)
+    fix = re.search(r'<dd class="fix">(.*?)</dd>', text, re.S)
+    assert cause and cause.group(1).strip()
+    assert fix and html.unescape(fix.group(1)) == entry.fix
+    assert "Traceback" not in text and 'File "' not in text
+
+
+def test_error_page_links_to_the_providers_registration(raising_app):
+    text = raising_app.test_client().get("/_raise/redirect_mismatch/google").get_data(
+        as_text=True)
+    assert 'href="/diagnostics#provider-google"' in text
+    assert "Check this provider's registration" in text
+    unknown = raising_app.test_client().get("/_raise/unknown_provider/nobody").get_data(
+        as_text=True)
+    assert "/diagnostics#provider-" not in unknown
+    plain = raising_app.test_client().get("/_raise/state_expired").get_data(as_text=True)
+    assert "/diagnostics#provider-" not in plain
+
+
+def test_a_real_callback_error_links_to_diagnostics(browser, app_url):
+    page = browser.get(f"{app_url}/auth/auth0/callback?state=nope&code=x")
+    assert 'data-error="state_mismatch"' in page.text
+    assert 'href="/diagnostics#provider-auth0"' in page.text
