@@ -91,3 +91,27 @@ def test_upload_download_delete_as_a_visitor(page, app_url, control, aws_control
     page.wait_for_load_state()
     assert page.locator("a:has-text('holiday-notes.txt')").count() == 0
     page.screenshot(path=str(ARTIFACTS / "storage-after-delete.png"), full_page=True)
+
+
+def test_diagnostics_at_127_warns_and_copies_the_callback_url(chromium, app, app_url):
+    """Opened at 127.0.0.1 while localhost is registered: the warning, then a working Copy."""
+    origin = app_url.replace("://localhost:", "://127.0.0.1:")
+    context = chromium.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    try:
+        page.goto(f"{origin}/diagnostics")
+        warning = page.locator('[data-warning="loopback_host_mismatch"]')
+        assert warning.is_visible()
+        assert "127.0.0.1" in warning.inner_text() and app_url in warning.inner_text()
+        callback = f"{origin}/auth/google/callback"
+        button = page.locator("#provider-google tr[data-register=callback] button.copy")
+        assert button.get_attribute("data-copy") == callback
+        button.click()
+        page.wait_for_function("el => el.textContent === 'Copied'", arg=button.element_handle())
+        assert page.evaluate("navigator.clipboard.readText()") == callback
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "diagnostics.png"), full_page=True)
+    finally:
+        context.close()
