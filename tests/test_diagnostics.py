@@ -60,6 +60,7 @@ def test_cognito_google_section_lists_the_idpresponse_url(browser, app, app_url)
     part = section(page.text, "provider-cognito-google")
     assert f"{hosted}/oauth2/idpresponse" in attribute_values(part, "data-copy")
     assert "Authorized redirect URIs" in part
+    assert "At Google</th>" in part
     assert "idpresponse" not in section(page.text, "provider-google")
 
 

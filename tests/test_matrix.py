@@ -71,9 +71,11 @@ def test_cognito_google_row_names_the_idpresponse_url_to_register_at_google(live
     assert upstream[0]["value"] == f"{hosted}/oauth2/idpresponse"
     assert "Google Cloud console" in upstream[0]["where"]
     assert "Authorized redirect URIs" in upstream[0]["where"]
+    assert rows["cognito-google"]["upstream_provider"] == "Google"
     # Plain Cognito (its own users) and the direct providers have nothing upstream.
     for name in ("cognito", "auth0", "google", "facebook"):
         assert rows[name]["upstream"] == []
+        assert rows[name]["upstream_provider"] is None
 
 
 def test_real_domain_idpresponse(config_dir, tmp_path):

@@ -30,6 +30,7 @@ def rows(config: dict[str, Any]) -> list[dict[str, Any]]:
     for name, provider in config["providers"].items():
         kind = kind_of(provider)
         console = dict(kind.CONSOLE)
+        upstream = kind.upstream_registrations(provider)
         result.append({
             "name": name,
             "kind": provider.kind,
@@ -40,7 +41,10 @@ def rows(config: dict[str, Any]) -> list[dict[str, Any]]:
             "sign_out_url": origin + "/" if console.get("sign_out") else None,
             "origin": origin,
             "console": console,
-            "upstream": kind.upstream_registrations(provider),
+            "upstream": upstream,
+            # The provider behind a hosted login page (Cognito's identity_provider).
+            "upstream_provider": (provider.authorize_params.get("identity_provider")
+                                  if upstream else None),
             "anchor": f"provider-{name}",
         })
     return result
