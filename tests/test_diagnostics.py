@@ -107,7 +107,7 @@ FAKE_VERDICTS = [
     Verdict("facebook", "sign_out", "skip", "Facebook has no sign-out redirect.", {}),
     Verdict("google", "clock", "warn", "Clocks differ by +12 s.", {"difference_seconds": 12}),
     Verdict("identity-pool", "identity_pool", "fail", "The pool does not know the provider.",
-            {"operation": "GetId", "aws_message": "Invalid login token."},
+            {"operation": "GetId", "aws_message": "Invalid login token.", "code": 400},
             "identity_provider_not_configured"),
 ]
 

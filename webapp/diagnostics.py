@@ -65,7 +65,9 @@ def explain(verdict: Any) -> dict[str, Any]:
     """A verdict as the template shows it, with its catalogue entry if it failed."""
     entry = None
     if verdict.error and verdict.error in CATALOGUE:
-        error = FedlabError(verdict.error, **dict(verdict.evidence or {}))
+        # The evidence fills the entry's words ({endpoint}, {operation}...).
+        error = FedlabError(verdict.error)
+        error.details = dict(verdict.evidence or {})
         entry = {"code": error.code, "title": error.entry.title, "cause": error.describe(),
                  "fix": error.entry.fix}
     return {

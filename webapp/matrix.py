@@ -139,9 +139,9 @@ def warnings(config: dict[str, Any]) -> list[dict[str, str]]:
     if config["session"]["type"] == "cachelib":
         warn("sessions_on_one_machine",
              "Sessions are files on this machine",
-             f"session.type is cachelib: sessions live in {config['session']['dir']} on "
-             f"this machine only. Behind a load balancer, a sign-in started on one "
-             f"instance and coming back to another finds no state.",
+             "session.type is cachelib: sessions are files in session.dir on this "
+             "machine only. Behind a load balancer, a sign-in started on one instance "
+             "and coming back to another finds no state.",
              "Run one instance, or set session.type = \"redis\" with session.redis_url. "
              "Either way SECRET_KEY (secret_key) must be identical on every instance and "
              "stable across restarts: set FEDLAB_SECRET_KEY or the secrets file, not a "
