@@ -115,7 +115,7 @@ FAKE_VERDICTS = [
 def test_verdicts_are_rendered_and_explained(browser, app_url, monkeypatch):
     calls = []
 
-    def fake_run_probes(config, callback_urls, sign_out_url, timeout=3.0):
+    def fake_run_probes(config, callback_urls, sign_out_url, timeout=3.0, logins=None):
         calls.append((callback_urls, sign_out_url, timeout))
         return FAKE_VERDICTS
 
@@ -219,3 +219,18 @@ def test_a_real_callback_error_links_to_diagnostics(browser, app_url):
     page = browser.get(f"{app_url}/auth/auth0/callback?state=nope&code=x")
     assert 'data-error="state_mismatch"' in page.text
     assert 'href="/diagnostics#provider-auth0"' in page.text
+
+
+def test_signed_in_live_checks_test_the_pool_with_the_real_token(browser, app_url, control,
+                                                                 aws_control, pool_with):
+    from .flows import sign_in
+
+    pool_with("google_other_client")
+    sign_in(browser, app_url, "google")
+    page = browser.get(f"{app_url}/diagnostics")
+    checked = browser.post(f"{app_url}/diagnostics/probes",
+                           data={"csrf_token": browser.csrf(page)})
+    row = re.search(r'<tr[^>]*data-probe="identity_pool"[^>]*data-provider="google"[^>]*>',
+                    checked.text)
+    assert row and 'data-status="fail"' in row.group(0)
+    assert "Incorrect token audience" in checked.text

@@ -8,14 +8,15 @@ error catalogue.
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from typing import Any
 
 from flask import Blueprint, current_app, render_template
 
-from . import matrix
+from . import matrix, sessions
+from . import probes as live
 from .errors import CATALOGUE, FedlabError
+from .providers import kind_of
 from .urls import current_origin
 
 bp = Blueprint("diagnostics", __name__, url_prefix="/diagnostics")
@@ -34,13 +35,23 @@ def matrix_page() -> str:
 def probes() -> str:
     config = current_app.config["FEDLAB"]
     callbacks = {row["name"]: row["callback_url"] for row in matrix.rows(config)}
-    # Looked up at call time: the probes module is optional to the page's
-    # rendering, and tests replace its run_probes.
-    probes_module = importlib.import_module("webapp.probes")
-    verdicts = probes_module.run_probes(config, callback_urls=callbacks,
-                                        sign_out_url=current_origin() + "/",
-                                        timeout=PROBE_TIMEOUT)
+    verdicts = live.run_probes(config, callback_urls=callbacks,
+                               sign_out_url=current_origin() + "/",
+                               timeout=PROBE_TIMEOUT, logins=signed_in_logins(config))
     return render_page([explain(v) for v in verdicts])
+
+
+def signed_in_logins(config: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The operator's own sign-in, if any: with a real token the identity-pool probe
+    also shows whether the pool lists this app's client id."""
+    auth = sessions.current_auth()
+    provider = config["providers"].get(auth["provider"]) if auth else None
+    if provider is None or auth["state"] == "refresh_failed":
+        return {}
+    try:
+        return {provider.name: kind_of(provider).logins(provider, auth)}
+    except KeyError:
+        return {}
 
 
 @bp.get("/errors")

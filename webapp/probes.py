@@ -52,15 +52,21 @@ class Verdict:
 
 
 def run_probes(config: dict[str, Any], callback_urls: dict[str, str], sign_out_url: str,
-               timeout: float = 3.0) -> list[Verdict]:
-    """Every probe for every provider, and the identity pool's, in parallel."""
+               timeout: float = 3.0,
+               logins: dict[str, dict[str, str]] | None = None) -> list[Verdict]:
+    """Every probe for every provider, and the identity pool's, in parallel.
+
+    ``logins`` maps a provider name to a real sign-in's ``Logins`` map (the
+    diagnostics page passes the operator's own): with it the identity-pool
+    probe also shows whether the pool lists this client id.
+    """
     app = current_app._get_current_object()
     jobs: list[Callable[[], list[Verdict]]] = [
         _bound(probe_provider, provider, callback_urls[provider.name], sign_out_url, timeout)
         for provider in config["providers"].values()
     ]
     if config["aws"]["identity_pool_id"]:
-        jobs.append(_bound(probe_identity_pool, config))
+        jobs.append(_bound(probe_identity_pool, config, logins or {}))
     with ThreadPoolExecutor(max_workers=min(8, len(jobs) or 1)) as pool:
         results = list(pool.map(lambda job: _in_app(app, job), jobs))
     return [verdict for verdicts in results for verdict in verdicts]
@@ -236,7 +242,8 @@ def probe_client_secret(provider: Provider, callback_url: str) -> Verdict:
                    "made-up code.")
 
 
-def probe_identity_pool(config: dict[str, Any]) -> list[Verdict]:
+def probe_identity_pool(config: dict[str, Any],
+                        logins: dict[str, dict[str, str]]) -> list[Verdict]:
     """The pool answers, and knows each provider's Logins key (AWS tells, even for a
     bad token, whether the provider is configured on the pool)."""
     verdicts = []
@@ -244,6 +251,10 @@ def probe_identity_pool(config: dict[str, Any]) -> list[Verdict]:
         key = kind_of(provider).logins_key(provider)
         evidence: dict[str, Any] = {"logins_key": key,
                                     "identity_pool_id": config["aws"]["identity_pool_id"]}
+        if provider.name in logins:
+            verdicts.append(probe_pool_with_token(provider.name, logins[provider.name],
+                                                  evidence))
+            continue
         try:
             aws.get_id({key: PROBE_LOGIN})
         except FedlabError as e:
@@ -261,6 +272,20 @@ def probe_identity_pool(config: dict[str, Any]) -> list[Verdict]:
         verdicts.append(Verdict(provider.name, "identity_pool", "warn",
                                 "The pool accepted a made-up token.", evidence))
     return verdicts
+
+
+def probe_pool_with_token(name: str, logins: dict[str, str],
+                          evidence: dict[str, Any]) -> Verdict:
+    """With a real token, GetId succeeds only if the pool lists this client id (aud)."""
+    try:
+        identity_id = aws.get_id(logins)
+    except FedlabError as e:
+        evidence["aws_says"] = e.details.get("aws_message") or e.describe()
+        return Verdict(name, "identity_pool", "fail", "The identity pool refused this "
+                       "sign-in's token.", evidence, e.code)
+    return Verdict(name, "identity_pool", "pass", "The identity pool accepted this sign-in's "
+                   "token: the provider and this client id are configured on it.",
+                   {**evidence, "identity_id": identity_id})
 
 
 def unreachable(name: str, probe: str, url: str, error: Exception, timeout: float) -> Verdict:

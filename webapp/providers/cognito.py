@@ -67,8 +67,9 @@ def upstream_registrations(provider: Provider) -> list[dict[str, str]]:
     hosted = provider.settings["hosted_ui_url"]
     callback_field, origin_field = UPSTREAM_CONSOLE.get(
         upstream, (f"{upstream}'s client registration: redirect URIs", "allowed origins"))
+    parts = urlsplit(hosted)
     return [{"where": callback_field, "value": f"{hosted}/oauth2/idpresponse"},
-            {"where": origin_field, "value": hosted}]
+            {"where": origin_field, "value": f"{parts.scheme}://{parts.netloc}"}]
 
 def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
     region = require(raw, "region", "the user pool's region, e.g. us-east-1")
