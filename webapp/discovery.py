@@ -101,6 +101,10 @@ class MetadataCache:
         except requests.JSONDecodeError:  # a RequestException too, but not a transport one
             raise FedlabError("provider_bad_response", provider=provider.name,
                               endpoint=endpoint, detail="the answer is not JSON") from None
+        except requests.HTTPError as e:  # an answer (authlib raises on 5xx), not a failure
+            status = e.response.status_code if e.response is not None else "error"
+            raise FedlabError("provider_bad_response", provider=provider.name,
+                              endpoint=endpoint, detail=f"HTTP {status}") from None
         except requests.Timeout:
             raise FedlabError("provider_timeout", provider=provider.name, endpoint=endpoint,
                               seconds=self.timeout) from None
