@@ -7,6 +7,8 @@ import pytest
 from webapp.config import ConfigError, load_config
 
 SECRET = "s" * 40
+#: What every configuration needs from the secrets file or the environment.
+SECRETS = f'secret_key = "{SECRET}"\n[session]\nencryption_key = "{"e" * 40}"\n'
 
 
 @pytest.fixture
@@ -23,8 +25,7 @@ def write(tmp_path, text: str):
     return str(path)
 
 
-OIDC = f"""
-secret_key = "{SECRET}"
+OIDC = SECRETS + """
 [providers.corp]
 kind = "oidc"
 client_id = "abc"
@@ -66,6 +67,8 @@ def test_dashed_provider_names_map_from_the_environment(tmp_path, clean_env):
     (("no_such_key", 1), "no_such_key: unknown key"),
     (("session", {"type": "memcached"}), "session.type"),
     (("session", {"idle_timeout": 10}), "session.idle_timeout"),
+    (("session", {"encryption_key": ""}), "session.encryption_key: missing"),
+    (("session", {"encryption_key": "short"}), "session.encryption_key: too short"),
 ])
 def test_bad_keys_are_named(tmp_path, clean_env, change, key):
     path = write(tmp_path, OIDC)
@@ -88,7 +91,7 @@ def test_bad_keys_are_named(tmp_path, clean_env, change, key):
      "providers.corp.graph_version"),
 ])
 def test_bad_provider_keys_are_named(tmp_path, clean_env, entry, key):
-    path = write(tmp_path, f'secret_key = "{SECRET}"\n')
+    path = write(tmp_path, SECRETS)
     with pytest.raises(ConfigError, match=key):
         load_config({"config_file": path, "providers": {"corp": entry}})
 
@@ -99,7 +102,7 @@ def test_a_missing_file_is_named(tmp_path, clean_env):
 
 
 def test_cognito_defaults_follow_the_real_service(tmp_path, clean_env):
-    path = write(tmp_path, f'secret_key = "{SECRET}"\n')
+    path = write(tmp_path, SECRETS)
     provider = load_config({"config_file": path, "providers": {"pool": {
         "kind": "cognito", "client_id": "a", "client_secret": "b", "region": "eu-west-1",
         "user_pool_id": "eu-west-1_Abc", "domain": "me.auth.eu-west-1.amazoncognito.com",
@@ -112,6 +115,7 @@ def test_cognito_defaults_follow_the_real_service(tmp_path, clean_env):
 def test_the_documented_example_is_valid(clean_env):
     names = ("cognito", "cognito-google", "auth0", "google", "facebook", "corp")
     config = load_config({"config_file": "config/example.toml", "secret_key": SECRET,
+                          "session": {"encryption_key": SECRET},
                           "providers": {n: {"client_secret": "s"} for n in names}})
     assert sorted(config["providers"]) == sorted(names)
     assert config["external_url"] == "https://fedlab.example.com"

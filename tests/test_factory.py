@@ -73,7 +73,8 @@ def test_an_installed_copy_finds_templates_and_static(tmp_path):
                           capture_output=True, text=True, check=True).stdout.strip()
     script = (
         "import webapp, pathlib; from webapp import create_app;"
-        "app = create_app({'config_file': '', 'secret_key': 'x'*40, 'providers': {}});"
+        "app = create_app({'config_file': '', 'secret_key': 'x'*40, 'providers': {},"
+        "'session': {'encryption_key': 'e'*40}});"
         "assert 'site-packages' in webapp.__file__, webapp.__file__;"
         "body = app.test_client().get('/').data;"
         "assert b'<title>Home' in body, body[:200];"

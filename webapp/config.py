@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
         "dir": "instance/sessions",
         "redis_url": "redis://127.0.0.1:6379/0",
         "key_prefix": "fedlab:session:",
+        # Seals every stored session (AES-GCM); the store never sees it.
+        "encryption_key": "",
         "idle_timeout": 1800,
         "absolute_timeout": 8 * 3600,
     },
@@ -208,7 +210,22 @@ def _session(raw: Any) -> dict[str, Any]:
     session["absolute_timeout"] = _int(raw, "absolute_timeout", minimum=60, where="session.")
     if session["absolute_timeout"] < session["idle_timeout"]:
         raise ConfigError("session.absolute_timeout: must not be shorter than idle_timeout")
+    session["encryption_key"] = _encryption_key(session.get("encryption_key"))
     return session
+
+
+def _encryption_key(value: Any) -> str:
+    if not value:
+        raise ConfigError(
+            "session.encryption_key: missing; set FEDLAB_SESSION__ENCRYPTION_KEY (or "
+            "encryption_key under [session] in the secrets file) to a random value of at "
+            "least 32 characters, the same on every instance and not the secret_key, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    value = str(value)
+    if len(value) < 32:
+        raise ConfigError("session.encryption_key: too short; use at least 32 random characters")
+    return value
 
 
 POOL_ID = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d:[0-9a-f-]{36}$")

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .config import ConfigError
 from .providers import Provider, kind_of
 
 #: The stand-in tenant that plays each provider kind.
@@ -21,7 +22,8 @@ TENANTS = {"cognito": "cognito", "auth0": "auth0", "google": "google",
 
 
 def write_secrets(path: Path, provider_names: Iterable[str]) -> bool:
-    """Give the demo's secrets file a secret key and a client secret per provider.
+    """Give the demo's secrets file a secret key, a session encryption key and a
+    client secret per provider.
 
     Existing values are kept (sessions and registrations stay valid); only
     what is missing is added. Returns whether anything was written.
@@ -34,6 +36,11 @@ def write_secrets(path: Path, provider_names: Iterable[str]) -> bool:
     if not existing:
         lines += ["# Demo secrets, made by `fedlab init-demo`; never commit this file.",
                   f'secret_key = "{secrets.token_urlsafe(48)}"']
+    if not existing.get("session", {}).get("encryption_key"):
+        if "session" in existing:  # a [session] table of the operator's own: say so
+            raise ConfigError(f"session.encryption_key: missing from the [session] table of {path}")
+        # A table at the end of the file, after any provider tables, is valid TOML.
+        lines += ["", "[session]", f'encryption_key = "{secrets.token_urlsafe(48)}"']
     known = existing.get("providers", {})
     for name in provider_names:
         if name not in known:
