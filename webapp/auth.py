@@ -150,8 +150,36 @@ def stored_tokens(token: dict[str, Any], previous: dict[str, Any] | None = None)
 
 
 def refresh_tokens(auth: dict[str, Any]) -> None:
-    """Renew the tokens in ``auth`` in place; on refusal the state says sign in again."""
+    """Renew the tokens in ``auth`` in place; on refusal the state says sign in again.
+
+    Once per session however many requests (tabs, instances) find the tokens
+    expired at the same time: the refresh runs under the session's lock and is
+    written to the store before the lock is released. A request that waited
+    for the lock reads the store again and, when a refresh happened meanwhile
+    (``generation`` moved on), takes its outcome instead of spending a refresh
+    token that the provider may already have rotated.
+    """
     provider = get_provider(auth["provider"])
+    seen = auth.get("generation", 0)
+    with sessions.refresh_lock():
+        latest = sessions.stored_auth()
+        if (latest and latest.get("sub") == auth["sub"]
+                and latest.get("generation", 0) > seen):
+            auth.clear()
+            auth.update(latest)
+            session["auth"] = auth
+            if auth["state"] == "refresh_failed":
+                raise FedlabError("refresh_failed", provider=provider.name,
+                                  detail=auth["history"][-1].get("reason", "refused"))
+            return
+        try:
+            _refresh(provider, auth)
+        finally:
+            if auth.get("generation", 0) != seen:
+                sessions.save_now()
+
+
+def _refresh(provider: Provider, auth: dict[str, Any]) -> None:
     now = int(time.time())
     if not auth["tokens"].get("refresh_token"):
         raise FedlabError("refresh_unavailable", provider=provider.name,
@@ -163,6 +191,7 @@ def refresh_tokens(auth: dict[str, Any]) -> None:
             auth["state"] = "refresh_failed"
             auth["tokens"] = {"expires_at": auth["tokens"].get("expires_at")}
             auth["history"].append({"at": now, "event": "refresh_failed", "reason": e.code})
+            auth["generation"] = auth.get("generation", 0) + 1
             session["auth"] = auth
             signals.refresh_failed.send(current_app._get_current_object(),
                                         provider=provider.name, reason=e.code)
@@ -171,6 +200,7 @@ def refresh_tokens(auth: dict[str, Any]) -> None:
     auth["claims"] = renewed["claims"]
     auth["state"] = "refreshed"
     auth["history"] = [*auth["history"][-9:], {"at": now, "event": "refreshed"}]
+    auth["generation"] = auth.get("generation", 0) + 1
     session["auth"] = auth
     signals.refreshed.send(current_app._get_current_object(), provider=provider.name)
 
