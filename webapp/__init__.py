@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import aws, config, errors, oauth, sessions, signals
+from . import aws, config, errors, oauth, security, sessions, signals
 from .extensions import csrf
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -68,10 +68,11 @@ def register_extensions(app: Flask) -> None:
     oauth.init_app(app)
     aws.init_app(app)
     signals.init_app(app)
+    security.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import account, auth, credentials, diagnostics, pages, storage
+    from . import account, auth, credentials, diagnostics, health, pages, storage
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(auth.bp)
@@ -79,3 +80,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(credentials.bp)
     app.register_blueprint(storage.bp)
     app.register_blueprint(diagnostics.bp)
+    app.register_blueprint(health.bp)

@@ -1,0 +1,92 @@
+"""/healthz and /readyz: no session opened or saved, no cookie, the store's state in JSON."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import make_app
+
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+
+
+def session_files(folder) -> set[str]:
+    return {p.name for p in folder.rglob("*")} if folder.exists() else set()
+
+
+def test_healthz_is_ok_without_a_cookie(app):
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+    assert "Set-Cookie" not in response.headers
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_neither_read_nor_write_the_session_store(config_dir, tmp_path, monkeypatch,
+                                                        path):
+    app = make_app(config_dir, tmp_path)
+    inner = app.session_interface.inner
+    opened: list[str] = []
+    original = inner.open_session
+    monkeypatch.setattr(inner, "open_session",
+                        lambda app, request: opened.append(request.path) or original(app, request))
+    folder = tmp_path / "sessions"
+    client = app.test_client()
+    client.get("/auth/google/login")  # a real session in the store, and its cookie
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    before = session_files(folder)
+    for _ in range(5):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers
+    assert session_files(folder) == before
+    assert opened == ["/auth/google/login"]
+
+
+def test_readyz_is_ok_when_the_session_folder_is_writable(config_dir, tmp_path):
+    app = make_app(config_dir, tmp_path)
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "session_store": "cachelib"}
+    assert "Set-Cookie" not in response.headers
+
+
+def test_readyz_is_503_when_the_session_folder_is_gone(config_dir, tmp_path):
+    app = make_app(config_dir, tmp_path, session={"dir": str(tmp_path / "sessions")})
+    (tmp_path / "sessions").rename(tmp_path / "moved")
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unavailable" and "cachelib" in body["reason"]
+    assert "Set-Cookie" not in response.headers
+    # Liveness is not readiness: the process still answers.
+    assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_readyz_pings_redis(config_dir, tmp_path, redis_url):
+    import redis
+
+    app = make_app(config_dir, tmp_path, session={"type": "redis", "redis_url": redis_url})
+    store = redis.Redis.from_url(redis_url)
+    prefix = app.config["FEDLAB"]["session"]["key_prefix"]
+    before = set(store.scan_iter(f"{prefix}*"))
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "session_store": "redis"}
+    assert "Set-Cookie" not in response.headers
+    assert set(store.scan_iter(f"{prefix}*")) == before
+
+
+def test_readyz_is_503_and_healthz_200_when_redis_is_down(config_dir, tmp_path):
+    app = make_app(config_dir, tmp_path,
+                   session={"type": "redis", "redis_url": UNREACHABLE_REDIS})
+    client = app.test_client()
+    cookie = {"Cookie": f"{app.config['SESSION_COOKIE_NAME']}=some-session-id"}
+    ready = client.get("/readyz", headers=cookie)
+    assert ready.status_code == 503
+    assert ready.get_json()["status"] == "unavailable"
+    assert "redis" in ready.get_json()["reason"]
+    assert "Set-Cookie" not in ready.headers
+    # A cookie on /healthz does not make the app open the (dead) session store.
+    alive = client.get("/healthz", headers=cookie)
+    assert alive.status_code == 200 and alive.get_json() == {"status": "ok"}

@@ -1,0 +1,129 @@
+"""Security headers on every response, a CSP the templates can live with, CSRF on every POST."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from werkzeug.routing import Rule
+
+from webapp import security
+
+from .conftest import ROOT, make_app
+
+CSP_FIXED = {
+    "default-src": "'self'", "script-src": "'self'", "style-src": "'self'",
+    "img-src": "'self' data:", "frame-ancestors": "'none'", "base-uri": "'none'",
+}
+
+
+def csp(response) -> dict[str, list[str]]:
+    directives = {}
+    for part in response.headers["Content-Security-Policy"].split(";"):
+        name, *values = part.split()
+        directives[name] = values
+    return directives
+
+
+@pytest.mark.parametrize("path", ["/", "/account", "/diagnostics", "/static/style.css",
+                                  "/nowhere", "/healthz", "/auth/google/callback"])
+def test_every_response_has_the_headers(app, path):
+    response = app.test_client().get(path)
+    response.close()  # a static file's handle
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    directives = csp(response)
+    for name, value in CSP_FIXED.items():
+        assert " ".join(directives[name]) == value
+    # Plain http (the demo): no HSTS, which would pin a host name to https.
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_connect_src_names_the_s3_endpoint_and_form_action_the_providers(app, servers,
+                                                                       standins_url):
+    directives = csp(app.test_client().get("/"))
+    # upload.js POSTs the file to the (stand-in) S3 front, not to this site.
+    assert directives["connect-src"] == ["'self'", f"http://127.0.0.1:{servers[3].port}"]
+    # Sign-out's POST is answered by a redirect to the provider's own sign-out page.
+    assert directives["form-action"] == ["'self'", standins_url]
+
+
+def test_for_aws_itself_the_bucket_origins_are_allowed():
+    aws = {"identity_pool_id": "eu-west-1:0f3c0c2e-7d55-4d8e-9a57-1c2f3e4d5a6b",
+           "bucket": "my-bucket", "region": "eu-west-1", "s3_endpoint": ""}
+    assert security.s3_origins(aws) == ["https://my-bucket.s3.eu-west-1.amazonaws.com",
+                                        "https://my-bucket.s3.amazonaws.com",
+                                        "https://s3.eu-west-1.amazonaws.com"]
+    assert security.s3_origins({**aws, "identity_pool_id": ""}) == []
+
+
+def test_real_providers_origins_in_form_action(config_dir, tmp_path):
+    from webapp.providers import build
+
+    providers = [
+        build("cognito", {"kind": "cognito", "client_id": "c", "client_secret": "s",
+                          "region": "us-east-1", "user_pool_id": "us-east-1_X",
+                          "domain": "me.auth.us-east-1.amazoncognito.com"}),
+        build("auth0", {"kind": "auth0", "client_id": "c", "client_secret": "s",
+                        "domain": "me.us.auth0.com"}),
+        build("corp", {"kind": "oidc", "client_id": "c", "client_secret": "s",
+                       "issuer": "https://login.example.com/realms/corp"}),
+    ]
+    assert security.provider_origins(providers) == [
+        "https://me.auth.us-east-1.amazoncognito.com",
+        "https://cognito-idp.us-east-1.amazonaws.com",
+        "https://me.us.auth0.com", "https://login.example.com"]
+
+
+def test_hsts_only_when_the_site_is_https(config_dir, tmp_path):
+    app = make_app(config_dir, tmp_path, external_url="https://fedlab.example.com")
+    response = app.test_client().get("/", base_url="https://fedlab.example.com")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_the_callback_sends_no_referrer_other_pages_only_their_origin(app):
+    client = app.test_client()
+    callback = client.get("/auth/google/callback?code=c&state=s")
+    assert callback.headers["Referrer-Policy"] == "no-referrer"
+    assert client.get("/").headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+@pytest.mark.parametrize(("path", "no_store"), [
+    ("/account", True), ("/credentials", True), ("/auth/google/callback", True),
+    ("/auth/google/login", True), ("/storage/private", True), ("/", False),
+    ("/diagnostics", False),
+])
+def test_pages_with_tokens_or_credentials_are_not_stored(app, path, no_store):
+    response = app.test_client().get(path)
+    assert (response.headers.get("Cache-Control") == "no-store") is no_store
+
+
+def test_no_template_needs_inline_script_or_style():
+    """script-src and style-src 'self' block these; the templates must not rely on them."""
+    inline = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=|\sstyle\s*=|<style\b|"
+                        r"javascript:", re.IGNORECASE)
+    found = [f"{path.relative_to(ROOT)}: {m.group(0)}"
+             for path in sorted((ROOT / "templates").rglob("*.html"))
+             for m in inline.finditer(path.read_text())]
+    assert found == []
+
+
+def sample_values(rule: Rule) -> dict[str, str]:
+    return {arg: {"level": "private", "name": "google"}.get(arg, "x") for arg in rule.arguments}
+
+
+def test_every_post_refuses_a_request_without_a_csrf_token(app):
+    """Walk the URL map: every rule that accepts POST says csrf_failed without a token."""
+    posts = [rule for rule in app.url_map.iter_rules() if "POST" in (rule.methods or ())]
+    assert {rule.endpoint for rule in posts} >= {"auth.signout", "auth.refresh",
+                                                 "credentials.guest", "storage.upload",
+                                                 "storage.delete", "diagnostics.probes"}
+    client = app.test_client()
+    client.get("/")  # a session, as a real visitor would have
+    for rule in posts:
+        path = rule.build(sample_values(rule))[1]
+        response = client.post(path, data={"key": "x"})
+        assert response.status_code == 400, rule.rule
+        assert b'data-error="csrf_failed"' in response.data, rule.rule
+        json_post = client.post(path, json={"name": "x"}, headers={"X-CSRFToken": "forged"})
+        assert json_post.status_code == 400 and b"csrf_failed" in json_post.data, rule.rule

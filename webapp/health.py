@@ -1,0 +1,99 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (the session store answers).
+
+For load balancers and orchestrators, which call them every few seconds: no
+session is opened for them (a probe that sends a cookie does not make the
+store read it), none is saved, no cookie is set, and ``/healthz`` makes no
+outbound call at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from typing import Any
+
+from flask import Blueprint, Flask, Request, Response, current_app, jsonify
+from flask.sessions import SessionInterface, SessionMixin
+
+log = logging.getLogger(__name__)
+bp = Blueprint("health", __name__)
+PATHS = ("/healthz", "/readyz")
+#: Seconds a readiness check may wait for Redis.
+REDIS_TIMEOUT = 1.0
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return _answer(200, status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    settings = current_app.config["FEDLAB"]["session"]
+    reason = redis_unready(current_app) if settings["type"] == "redis" else \
+        folder_unready(settings["dir"])
+    if reason:
+        log.warning("not ready: %s", reason)
+        return _answer(503, status="unavailable", reason=reason)
+    return _answer(200, status="ok", session_store=settings["type"])
+
+
+def _answer(code: int, **body: Any) -> Response:
+    response = jsonify(body)
+    response.status_code = code
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def redis_unready(app: Flask) -> str | None:
+    from redis.exceptions import RedisError
+
+    client = app.extensions["fedlab_readyz_redis"]
+    try:
+        client.ping()
+    except RedisError as e:
+        return f"session store (redis) unreachable: {type(e).__name__}"
+    return None
+
+
+def folder_unready(folder: str) -> str | None:
+    """Can a session file be written? A real write, which catches a full or
+    read-only disk too; the suffix makes cachelib ignore the file meanwhile."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".readyz-", suffix=".__wz_cache"):
+            pass
+    except OSError as e:
+        return f"session store (cachelib) folder not writable: {type(e).__name__}"
+    return None
+
+
+class HealthSessionBypass(SessionInterface):
+    """Give the health paths a null session: the store is neither read nor written
+    and no cookie is set (Flask saves no null session). Other paths go through."""
+
+    def __init__(self, inner: SessionInterface) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if request.path in PATHS:
+            return self.make_null_session(app)
+        return self.inner.open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        self.inner.save_session(app, session, response)
+
+
+@bp.record_once
+def _setup(state: Any) -> None:
+    app = state.app
+    settings = app.config["FEDLAB"]["session"]
+    if settings["type"] == "redis":
+        import redis
+
+        app.extensions["fedlab_readyz_redis"] = redis.Redis.from_url(
+            settings["redis_url"], socket_timeout=REDIS_TIMEOUT,
+            socket_connect_timeout=REDIS_TIMEOUT)
+    app.session_interface = HealthSessionBypass(app.session_interface)

@@ -1,0 +1,101 @@
+"""Security headers on every response: CSP, framing, sniffing, referrers, HSTS, caching.
+
+The Content-Security-Policy is built once per app from the configuration:
+
+- ``connect-src`` adds the S3 origins, because ``static/upload.js`` POSTs the
+  file straight to S3 with a presigned POST (the app only signs). With an
+  ``s3_endpoint`` (the stand-in, or another S3) that origin; for AWS itself
+  the bucket's virtual-hosted origins (regional and global) and the regional
+  path-style origin, which is what boto3's presigned POST may name.
+- ``form-action`` adds every configured provider's origin: our forms only post
+  to this site, but sign-out's POST is answered by a redirect to the
+  provider's sign-out page, and Chromium checks form-action on the redirect
+  targets of a form submission too.
+
+Referrer-Policy is ``no-referrer`` on the callback, whose URL carries the
+authorization code and state, and ``strict-origin-when-cross-origin``
+elsewhere. Not ``no-referrer`` everywhere: over https Flask-WTF's CSRF check
+(``WTF_CSRF_SSL_STRICT``) refuses a POST without a same-origin Referer, and
+every other URL of the site is safe to send to itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, request
+
+#: Endpoints whose pages show tokens, credentials or presigned URLs (which carry
+#: the visitor's session token): never stored by a browser or a shared cache.
+NO_STORE_BLUEPRINTS = ("auth", "account", "credentials", "storage")
+CALLBACK_ENDPOINT = "auth.callback"
+
+
+def init_app(app: Flask) -> None:
+    settings = app.config["FEDLAB"]
+    headers = {
+        "Content-Security-Policy": content_security_policy(settings),
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+    }
+    if settings["external_url"].startswith("https://"):
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+
+    @app.after_request
+    def add_security_headers(response: Response) -> Response:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        endpoint = request.endpoint or ""
+        response.headers["Referrer-Policy"] = (
+            "no-referrer" if endpoint == CALLBACK_ENDPOINT else "strict-origin-when-cross-origin"
+        )
+        if endpoint.split(".", 1)[0] in NO_STORE_BLUEPRINTS:
+            response.headers["Cache-Control"] = "no-store"
+            response.headers.pop("Expires", None)
+        return response
+
+
+def content_security_policy(settings: dict[str, Any]) -> str:
+    directives = {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'", *s3_origins(settings["aws"])],
+        "form-action": ["'self'", *provider_origins(settings["providers"].values())],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+    }
+    return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
+
+
+def s3_origins(aws: dict[str, Any]) -> list[str]:
+    """Where the browser sends an upload: the presigned POST's URL's origin."""
+    if not aws["identity_pool_id"] or not aws["bucket"]:
+        return []
+    if aws["s3_endpoint"]:
+        return [origin(aws["s3_endpoint"])]
+    bucket, region = aws["bucket"], aws["region"]
+    return [f"https://{bucket}.s3.{region}.amazonaws.com", f"https://{bucket}.s3.amazonaws.com",
+            f"https://s3.{region}.amazonaws.com"]
+
+
+def provider_origins(providers: Any) -> list[str]:
+    """Origins of the providers' sign-in and sign-out endpoints, each once, in order."""
+    found: list[str] = []
+    for provider in providers:
+        urls = [*provider.endpoints.values(), provider.issuer or ""]
+        urls += [v for k, v in provider.settings.items()
+                 if k in ("hosted_ui_url", "base_url", "dialog_url")]
+        for url in urls:
+            if isinstance(url, str) and url.startswith(("http://", "https://")):
+                value = origin(url)
+                if value not in found:
+                    found.append(value)
+    return found
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
