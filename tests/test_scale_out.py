@@ -1,0 +1,190 @@
+"""Two real gunicorn instances, one Redis, behind one origin: any instance serves any visitor.
+
+A small round-robin reverse proxy plays the load balancer, so the browser sees
+one site (one origin, registered at the stand-ins like any deployment's); it
+can also pin every request to one instance, which lets the test choose where
+each step happens. Both instances get every secret from the environment and
+the suite's secrets file, as a deployment's instances would.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+from webapp.demo import TENANTS
+
+from .conftest import ROOT, require
+from .flows import sign_in
+from .test_sessions import session_cookie
+
+GUNICORN = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "gunicorn"
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+              "proxy-authorization", "proxy-authenticate", "host", "content-length",
+              "content-encoding"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Balancer(ThreadingHTTPServer):
+    """Forward each request to the next backend (or the pinned one), as it came."""
+
+    daemon_threads = True
+
+    def __init__(self, backends: list[str]) -> None:
+        super().__init__(("127.0.0.1", 0), BalancerHandler)
+        self.backends = backends
+        self.pinned: int | None = None
+        self.served: list[tuple[str, int]] = []
+        self._next = itertools.cycle(range(len(backends)))
+        self._lock = threading.Lock()
+
+    def choose(self, path: str) -> str:
+        with self._lock:
+            index = next(self._next) if self.pinned is None else self.pinned
+            self.served.append((path, index))
+        return self.backends[index]
+
+
+class BalancerHandler(BaseHTTPRequestHandler):
+    server: Balancer
+
+    def forward(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        upstream = requests.request(self.command, self.server.choose(self.path) + self.path,
+                                    headers=headers, data=body, allow_redirects=False,
+                                    timeout=30)
+        content = upstream.content
+        self.send_response(upstream.status_code)
+        for name, value in upstream.raw.headers.items():  # each Set-Cookie on its own
+            if name.lower() not in HOP_BY_HOP:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+    do_GET = do_POST = do_HEAD = forward
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def instances(config_dir, redis_url, app, control, tmp_path) -> Iterator[Balancer]:
+    """Two gunicorn instances of the app behind one balancer origin."""
+    require(GUNICORN.exists(), f"gunicorn is not installed at {GUNICORN}")
+    ports = [free_port(), free_port()]
+    balancer = Balancer([f"http://127.0.0.1:{port}" for port in ports])
+    origin = f"http://localhost:{balancer.server_address[1]}"
+    # The balancer's origin is the site's: register its callbacks as an operator would.
+    for provider in app.config["FEDLAB"]["providers"].values():
+        control("POST", "clients", tenant=TENANTS[provider.kind], client_id=provider.client_id,
+                redirect_uris=[f"{origin}/auth/{provider.name}/callback"],
+                logout_uris=[f"{origin}/"])
+    env = {name: value for name, value in os.environ.items() if not name.startswith("FEDLAB_")}
+    env.update({
+        "FEDLAB_CONFIG": str(config_dir / "demo.toml"),
+        "FEDLAB_SECRETS_FILE": str(config_dir / "secrets.toml"),
+        "FEDLAB_SESSION__TYPE": "redis",
+        "FEDLAB_SESSION__REDIS_URL": redis_url,
+        "FEDLAB_EXTERNAL_URL": origin,
+    })
+    processes = []
+    for index, port in enumerate(ports):
+        # A folder of its own: were the sessions not in Redis, nothing would be shared.
+        own = {**env, "FEDLAB_SESSION__DIR": str(tmp_path / f"sessions-{index}")}
+        with (tmp_path / f"gunicorn-{index}.log").open("w") as log:
+            processes.append(subprocess.Popen(
+                [str(GUNICORN), "-w", "1", "-b", f"127.0.0.1:{port}", "webapp:create_app()"],
+                cwd=ROOT, env=own, stdout=log, stderr=subprocess.STDOUT))
+    thread = threading.Thread(target=balancer.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for index, backend in enumerate(balancer.backends):
+            wait_for(backend, processes[index], tmp_path / f"gunicorn-{index}.log")
+        balancer.origin = origin  # type: ignore[attr-defined]
+        yield balancer
+    finally:
+        balancer.shutdown()
+        balancer.server_close()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=15)
+
+
+def wait_for(backend: str, process: subprocess.Popen, log: Path) -> None:
+    for _ in range(100):
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited ({process.returncode}): {log.read_text()[-2000:]}")
+        try:
+            if requests.get(backend + "/", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"gunicorn did not answer at {backend}: {log.read_text()[-2000:]}")
+
+
+def instances_used(balancer: Balancer, since: int) -> set[int]:
+    return {index for _, index in balancer.served[since:]}
+
+
+def test_a_session_started_on_one_instance_works_and_ends_on_the_other(instances, browser,
+                                                                      redis_url):
+    origin = instances.origin
+    store = redis.Redis.from_url(redis_url)
+    instances.pinned = 0
+    page = sign_in(browser, origin, "auth0")
+    assert page.url == f"{origin}/account" and page.status_code == 200, page.text[:500]
+    assert instances_used(instances, 0) == {0}
+    sid = session_cookie(browser).value
+    assert store.exists(f"fedlab:session:{sid}")
+
+    instances.pinned = 1
+    mark = len(instances.served)
+    account = browser.get(f"{origin}/account")
+    assert account.status_code == 200 and "Signed in via Auth0" in account.text
+    assert instances_used(instances, mark) == {1}
+
+    instances.pinned = None  # round robin: every request a different instance
+    mark = len(instances.served)
+    assert [browser.get(f"{origin}/account").status_code for _ in range(4)] == [200] * 4
+    assert instances_used(instances, mark) == {0, 1}
+
+    instances.pinned = 1
+    browser.post(f"{origin}/auth/signout", data={"csrf_token": browser.csrf(account)})
+    instances.pinned = 0
+    mark = len(instances.served)
+    replay = requests.get(f"{origin}/account", cookies={"fedlab": sid}, timeout=10)
+    assert replay.status_code == 401
+    assert browser.get(f"{origin}/account").status_code == 401
+    assert instances_used(instances, mark) == {0}
+    assert not store.exists(f"fedlab:session:{sid}")
+
+
+def test_a_sign_in_may_start_and_finish_on_different_instances(instances, browser):
+    """The pending state (PKCE verifier, nonce) is in Redis, not in one process."""
+    origin = instances.origin
+    instances.pinned = None
+    page = sign_in(browser, origin, "cognito")
+    assert page.url == f"{origin}/account" and page.status_code == 200, page.text[:500]
+    served = dict((path.split("?")[0], index) for path, index in instances.served)
+    assert served["/auth/cognito/login"] != served["/auth/cognito/callback"]
