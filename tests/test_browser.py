@@ -115,3 +115,35 @@ def test_diagnostics_at_127_warns_and_copies_the_callback_url(chromium, app, app
         page.screenshot(path=str(ARTIFACTS / "diagnostics.png"), full_page=True)
     finally:
         context.close()
+
+
+def csp_violations(page) -> list[str]:
+    """Collect what Chromium reports when the Content-Security-Policy blocks something."""
+    found: list[str] = []
+    page.on("console", lambda message: found.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return found
+
+
+def test_no_csp_violation_on_the_account_storage_and_diagnostics_pages(page, app_url, control,
+                                                                       aws_control, tmp_path):
+    violations = csp_violations(page)
+    sign_in_by_clicking(page, app_url, "Sign in with Google")
+    page.wait_for_selector("[data-state=signed_in]")
+    # The storage page, with an upload: upload.js POSTs to S3 (connect-src).
+    page.goto(f"{app_url}/storage/private")
+    sample = tmp_path / "csp.txt"
+    sample.write_bytes(b"CSP check\n")
+    page.set_input_files("input[type=file]", str(sample))
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_selector("text=Uploaded private/")
+    page.goto(f"{app_url}/diagnostics")
+    page.locator("button.copy").first.wait_for()
+    page.goto(f"{app_url}/account")
+    page.wait_for_selector("[data-state=signed_in]")
+    assert violations == []
+    # The listener does see a violation: an image from another origin is blocked.
+    page.evaluate("""() => { const i = document.createElement('img');
+                             i.src = 'http://127.0.0.2:9/x.png'; document.body.append(i); }""")
+    page.wait_for_timeout(500)
+    assert violations and "img-src" in violations[0]

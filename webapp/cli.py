@@ -1,4 +1,5 @@
-"""The ``fedlab`` command: ``fedlab demo`` runs the whole site offline."""
+"""The ``fedlab`` command: ``fedlab demo`` runs the whole site offline, ``fedlab serve``
+runs it in production under gunicorn."""
 
 from __future__ import annotations
 
@@ -27,8 +28,18 @@ def main(argv: list[str] | None = None) -> int:
                        "external_url, else the demo's)")
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.add_argument("--timeout", type=float, default=3.0, help="seconds per probe call")
+    production = commands.add_parser(
+        "serve", help="run the site under gunicorn (production; never the stand-ins)")
+    production.add_argument("--bind", help="address:port to listen on (default: FEDLAB_BIND, "
+                            "else 0.0.0.0:8000)")
+    production.add_argument("--workers", type=int, help="worker processes (default: "
+                            "FEDLAB_WORKERS, else 2 x cores + 1, at most 12)")
+    production.add_argument("--config", help="a gunicorn config file to use instead of "
+                            "deploy/gunicorn.conf.py")
     args = parser.parse_args(argv)
     try:
+        if args.command == "serve":
+            return run_serve(args.bind, args.workers, args.config)
         if args.command == "init-demo":
             init_demo()
             return 0
@@ -52,6 +63,47 @@ def init_demo() -> None:
     secrets_file = Path(raw.get("secrets_file") or "instance/secrets.toml")
     if write_secrets(secrets_file, raw.get("providers", {})):
         print(f"wrote {secrets_file}")
+
+
+GUNICORN_CONFIG = "gunicorn.conf.py"
+APP_FACTORY = "webapp:create_app()"
+
+
+def gunicorn_config_path() -> Path:
+    """``deploy/gunicorn.conf.py`` of the checkout, else the copy inside the package."""
+    package = Path(__file__).resolve().parent
+    checkout = package.parent / "deploy" / GUNICORN_CONFIG
+    return checkout if checkout.is_file() else package / GUNICORN_CONFIG
+
+
+def serve_command(bind: str | None, workers: int | None, config_file: str | None) -> list[str]:
+    """The gunicorn command line ``fedlab serve`` runs."""
+    command = [sys.executable, "-m", "gunicorn", "-c", config_file or str(gunicorn_config_path())]
+    if bind:
+        command += ["--bind", bind]
+    if workers:
+        command += ["--workers", str(workers)]
+    return [*command, APP_FACTORY]
+
+
+def run_serve(bind: str | None, workers: int | None, config_file: str | None) -> int:
+    """Check the configuration here, once, then become gunicorn (same pid, so its
+    signals, SIGTERM for a graceful stop, come from the supervisor directly)."""
+    import importlib.util
+
+    if importlib.util.find_spec("gunicorn") is None:
+        print("fedlab: gunicorn is not installed (pip install gunicorn)", file=sys.stderr)
+        return 2
+    if config_file and not Path(config_file).is_file():
+        print(f"fedlab: --config: no file at {config_file}", file=sys.stderr)
+        return 2
+    # A bad key stops here with the key's name, not in every worker's boot.
+    config_module.load_config()
+    command = serve_command(bind, workers, config_file)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)  # noqa: S606 (our own interpreter, fixed arguments)
+    return 0  # not reached
 
 
 def run_demo(host: str, port: int) -> int:
