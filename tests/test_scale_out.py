@@ -135,9 +135,9 @@ def wait_for(backend: str, process: subprocess.Popen, log: Path) -> None:
         if process.poll() is not None:
             pytest.fail(f"gunicorn exited ({process.returncode}): {log.read_text()[-2000:]}")
         try:
-            if requests.get(backend + "/", timeout=1).status_code == 200:
+            if requests.get(backend + "/", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or the first answer is slow
             pass
         time.sleep(0.2)
     pytest.fail(f"gunicorn did not answer at {backend}: {log.read_text()[-2000:]}")
