@@ -14,7 +14,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from . import aws, credentials, policies, signals
@@ -35,7 +44,7 @@ def prefix_for(level: str, state: dict[str, Any], owner: str | None = None) -> s
     if level == "public":
         return "public/"
     if level == "protected" and owner:
-        if not IDENTITY_ID.match(owner):
+        if not IDENTITY_ID.fullmatch(owner):
             raise FedlabError("bad_request")
         return f"protected/{owner}/"
     if level in ("protected", "private"):
@@ -91,7 +100,7 @@ def listing(level: str) -> str:
 
 def object_key(level: str, state: dict[str, Any], prefix: str) -> str:
     key = request.values.get("key", "")
-    if not key.startswith(prefix) or not FILENAME.match(key[len(prefix):]):
+    if not key.startswith(prefix) or not FILENAME.fullmatch(key[len(prefix):]):
         raise FedlabError("bad_request")
     return key
 
@@ -112,9 +121,11 @@ def upload(level: str) -> Response:
     """A presigned POST for one file: S3 checks its size and type, not this app."""
     state, prefix, s3 = level_context(level)
     settings = aws.settings()
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):  # JSON, but a list, a string, true...
+        body = {}
     name, content_type = str(body.get("name", "")), str(body.get("type", ""))
-    if not FILENAME.match(name):
+    if not FILENAME.fullmatch(name):
         return jsonify(error="Use a file name of letters, digits, spaces and . ( ) + - _"), 400
     if content_type not in settings["upload_content_types"]:
         allowed = ", ".join(settings["upload_content_types"])
@@ -145,5 +156,7 @@ def delete(level: str) -> Response:
         raise denied(e, level, f"s3://{bucket}/{key}") from None
     signals.storage_changed.send(current_app._get_current_object(), action="delete",
                                  level=level, identity_id=state["identity_id"])
-    owner = request.values.get("owner")
-    return redirect(f"/storage/{level}" + (f"?owner={owner}" if owner else ""))
+    # Back to the listing the form was on; owner only where it means something
+    # (protected, checked by prefix_for), and quoted: never raw into Location.
+    owner = request.values.get("owner") if level == "protected" else None
+    return redirect(url_for("storage.listing", level=level, owner=owner or None))
