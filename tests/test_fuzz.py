@@ -1,0 +1,264 @@
+"""Arbitrary input on every way in: the callback query, every form, every path parameter.
+
+Whatever arrives, the app must answer with a page of its own (never a 500) and
+never echo the input unescaped: each generated value may carry a markup marker
+(``<script>``, ``"><img``, ...) that must not appear raw in any response body.
+Most cases use Flask's test client on the suite's app (fast); a few go over real
+HTTP. The runs are derandomized, so CI sees the same examples every time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .conftest import PROVIDERS
+from .flows import sign_in
+
+MARKERS = (
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "'><svg onload=alert(1)>",
+    "</textarea><b>fuzz</b>",
+)
+FUZZ = settings(max_examples=80, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                       HealthCheck.too_slow])
+FEW = settings(FUZZ, max_examples=15)
+
+#: Text of every kind: unicode, control characters, surrogates excluded (not encodable).
+any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=300)
+marked = st.builds(lambda a, m, b: a + m + b, any_text, st.sampled_from(MARKERS), any_text)
+huge = st.builds(lambda c, n: c * n, st.sampled_from(["A", "é", "%", "<", "\x00"]),
+                 st.integers(10_000, 100_000))
+value = st.one_of(any_text, marked, huge, st.sampled_from(["", " ", "\r\n", "..", "/", "%00"]))
+
+
+def check(response: Any, *values: Any) -> None:
+    """No 500, and no marker from the input back in the body as it was sent."""
+    body = response.get_data(as_text=True) if hasattr(response, "get_data") else response.text
+    status = response.status_code
+    assert status < 500 or status in (502, 503, 504), (status, body[:600])
+    assert "Traceback" not in body
+    sent = " ".join(str(v) for v in values)
+    for marker in MARKERS:
+        if marker in sent:
+            assert marker not in body, marker
+
+
+def cookies_from(browser, client, app_url: str) -> None:
+    """Give the test client the live browser's cookies for the app: its session."""
+    host = urlsplit(app_url).hostname
+    for cookie in browser.http.cookies:
+        if cookie.domain.lstrip(".") in (host, f"{host}.local") or not cookie.domain:
+            client.set_cookie(cookie.name, cookie.value)
+
+
+def csrf_of(client, path: str = "/diagnostics") -> str:
+    """A valid CSRF token from one of the app's pages (a form's, or the upload script's)."""
+    if getattr(client, "fuzz_csrf", None):  # one per session: fetch it once
+        return client.fuzz_csrf
+    page = client.get(path).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page) or re.search(
+        r'data-csrf="([^"]+)"', page)
+    assert found, f"no CSRF token on {path}"
+    client.fuzz_csrf = found.group(1)
+    return client.fuzz_csrf
+
+
+@pytest.fixture
+def signed_in_client(app, browser, app_url, control, aws_control):
+    """A test client holding a signed-in session (made over real HTTP) with AWS credentials."""
+    assert sign_in(browser, app_url, "google").url == f"{app_url}/account"
+    assert browser.get(f"{app_url}/credentials").status_code == 200
+    client = app.test_client()
+    cookies_from(browser, client, app_url)
+    assert client.get("/account").status_code == 200
+    return client
+
+
+# -- the callback --------------------------------------------------------------
+
+
+@FUZZ
+@given(provider=st.sampled_from(PROVIDERS), code=st.none() | value, state=st.none() | value,
+       error=st.none() | value, description=st.none() | value, iss=st.none() | value,
+       real_state=st.booleans())
+def test_the_callback_takes_any_query(app, control, provider, code, state, error, description,
+                                      iss, real_state):
+    client = app.test_client()
+    if real_state:  # a sign-in really pending, so the checks past the state run too
+        started = client.get(f"/auth/{provider}/login")
+        assert started.status_code == 302, started.get_data(as_text=True)[:400]
+        state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
+    query = {k: v for k, v in {"code": code, "state": state, "error": error,
+                               "error_description": description, "iss": iss}.items()
+             if v is not None}
+    response = client.get(f"/auth/{provider}/callback", query_string=query)
+    check(response, *query.values())
+    assert client.get("/account").status_code == 401  # nobody got signed in
+
+
+@FEW
+@given(code=value, state=value, error=st.none() | value, description=value)
+def test_the_callback_over_real_http(app_url, control, code, state, error, description):
+    params = {"code": code, "state": state, "error_description": description}
+    if error is not None:
+        params["error"] = error
+    response = requests.get(f"{app_url}/auth/google/callback", params=params, timeout=15)
+    check(response, *params.values())
+
+
+# -- forms ---------------------------------------------------------------------
+
+
+@FUZZ
+@given(fields=st.dictionaries(st.sampled_from(["next", "csrf", "provider", "x", "key"]), value,
+                              max_size=3))
+def test_sign_out_takes_any_body(app, control, fields):
+    client = app.test_client()
+    token = csrf_of(client)
+    response = client.post("/auth/signout", data={**fields, "csrf_token": token})
+    check(response, *fields.values())
+    assert response.status_code in (302, 303)
+
+
+@FEW
+@given(fields=st.dictionaries(st.sampled_from(["next", "provider", "x"]), value, max_size=3))
+def test_refresh_takes_any_body(signed_in_client, fields):
+    token = csrf_of(signed_in_client)
+    response = signed_in_client.post("/auth/refresh", data={**fields, "csrf_token": token})
+    check(response, *fields.values())
+    assert signed_in_client.get("/account").status_code == 200
+
+
+@FEW
+@given(fields=st.dictionaries(st.sampled_from(["identity_id", "next", "x"]), value,
+                              max_size=3))
+def test_guest_takes_any_body(app, control, aws_control, fields):
+    client = app.test_client()
+    token = csrf_of(client, "/credentials")
+    response = client.post("/credentials/guest", data={**fields, "csrf_token": token})
+    check(response, *fields.values())
+
+
+@FUZZ
+@given(level=st.sampled_from(["public", "protected", "private"]) | value,
+       key=value | st.sampled_from(["{prefix}notes.txt", "{prefix}", "{prefix}../x"]),
+       owner=st.none() | value | st.just("{identity}") | st.just("{identity}\n"))
+def test_delete_takes_any_key_and_owner(signed_in_client, level, key, owner):
+    identity = identity_of(signed_in_client)
+    prefix = f"{level}/{identity}/" if level != "public" else "public/"
+    key = key.replace("{prefix}", prefix)
+    data = {"key": key, "csrf_token": csrf_of(signed_in_client)}
+    if owner is not None:
+        data["owner"] = owner.replace("{identity}", identity)
+    response = signed_in_client.post(f"/storage/{quote(level, safe='')}/delete", data=data)
+    check(response, *data.values())
+    if response.status_code in (301, 302, 303):
+        assert "\n" not in response.headers["Location"]
+
+
+@FUZZ
+@given(level=st.sampled_from(["protected", "private"]), name=value,
+       owner=value | st.sampled_from(["{identity}", "{identity}\n", "x\r\nSet-Cookie: a=b",
+                                      "x&level=public#frag"]))
+def test_delete_of_a_valid_key_takes_any_owner(signed_in_client, level, name, owner):
+    identity = identity_of(signed_in_client)
+    owner = owner.replace("{identity}", identity)
+    data = {"key": f"{level}/{identity}/notes.txt", "owner": owner,
+            "csrf_token": csrf_of(signed_in_client)}
+    response = signed_in_client.post(f"/storage/{level}/delete", data=data)
+    check(response, owner)
+    if response.status_code in (301, 302, 303):
+        location = response.headers["Location"]
+        assert "\n" not in location and "\r" not in location
+        assert urlsplit(location).path == f"/storage/{level}"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | value,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
+    max_leaves=8)
+
+
+@FUZZ
+@given(body=st.one_of(
+    st.fixed_dictionaries({"name": json_values, "type": json_values}),
+    st.fixed_dictionaries({"name": value, "type": st.sampled_from(["text/plain", "image/png"])}),
+    json_values), level=st.sampled_from(["public", "protected", "private"]))
+def test_upload_takes_any_json(signed_in_client, body, level):
+    token = csrf_of(signed_in_client, f"/storage/{level}")
+    response = signed_in_client.post(f"/storage/{level}/upload", json=body,
+                                     headers={"X-CSRFToken": token})
+    check(response, body)
+    assert response.status_code in (200, 400, 403)
+
+
+@FEW
+@given(raw=st.binary(max_size=2000) | value.map(lambda s: s.encode("utf-8", "replace")))
+def test_upload_takes_any_bytes(signed_in_client, raw):
+    token = csrf_of(signed_in_client, "/storage/private")
+    response = signed_in_client.post("/storage/private/upload", data=raw,
+                                     headers={"X-CSRFToken": token,
+                                              "Content-Type": "application/json"})
+    check(response, raw.decode("utf-8", "replace"))
+    assert response.status_code == 400
+
+
+@settings(FUZZ, max_examples=5)
+@given(fields=st.dictionaries(st.sampled_from(["provider", "probe", "url", "x"]), value,
+                              max_size=3))
+def test_diagnostics_probes_take_any_body(app, control, aws_control, fields):
+    client = app.test_client()
+    token = csrf_of(client, "/diagnostics")
+    response = client.post("/diagnostics/probes", data={**fields, "csrf_token": token})
+    check(response, *fields.values())
+    assert response.status_code == 200
+
+
+# -- path parameters -------------------------------------------------------------
+
+
+@FUZZ
+@given(name=value)
+def test_any_provider_name(app, control, name):
+    client = app.test_client()
+    for path in (f"/auth/{quote(name, safe='')}/login", f"/auth/{quote(name, safe='')}/callback"):
+        check(client.get(path), name)
+
+
+def identity_of(client) -> str:
+    page = client.get("/credentials").get_data(as_text=True)
+    return re.search(r'class="identity-id">([^<]*)<', page).group(1)
+
+
+@FUZZ
+@given(level=value | st.sampled_from(["public", "protected", "private"]),
+       owner=st.none() | value, after=st.none() | value,
+       page=st.sampled_from(["", "/download"]), key=st.none() | value)
+def test_any_storage_level_owner_key_and_after(signed_in_client, level, owner, after, page,
+                                               key):
+    query = {k: v for k, v in {"owner": owner, "after": after, "key": key}.items()
+             if v is not None}
+    response = signed_in_client.get(f"/storage/{quote(level, safe='')}{page}",
+                                    query_string=query)
+    check(response, level, *query.values())
+
+
+@FEW
+@given(level=value, owner=value, after=value)
+def test_storage_parameters_over_real_http(browser, app_url, control, aws_control, level,
+                                           owner, after):
+    if not getattr(browser, "_fuzz_signed_in", False):
+        sign_in(browser, app_url, "auth0")
+        browser._fuzz_signed_in = True
+    response = browser.get(f"{app_url}/storage/{quote(level, safe='')}",
+                           params={"owner": owner, "after": after})
+    check(response, level, owner, after)
