@@ -31,5 +31,9 @@ test: $(STAMP) system-deps
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# A bounded load run on loopback (bench/load.py): sign-ins, then 20 s of browsing.
+load: $(STAMP)
+	$(BIN)/python bench/load.py
+
 clean:
 	rm -rf $(VENV) instance build dist test-artifacts .pytest_cache .ruff_cache
