@@ -137,6 +137,11 @@ def test_no_csp_violation_on_the_account_storage_and_diagnostics_pages(page, app
     page.set_input_files("input[type=file]", str(sample))
     page.get_by_role("button", name="Upload").click()
     page.wait_for_selector("text=Uploaded private/")
+    # Leave the bucket as found (the stand-in's reset keeps objects): delete it.
+    page.wait_for_selector("a:has-text('csp.txt')")
+    page.get_by_role("button", name="Delete csp.txt").click()
+    page.wait_for_load_state()
+    assert page.locator("a:has-text('csp.txt')").count() == 0
     page.goto(f"{app_url}/diagnostics")
     page.locator("button.copy").first.wait_for()
     page.goto(f"{app_url}/account")
