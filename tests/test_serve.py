@@ -117,10 +117,10 @@ def served(config_dir, tmp_path: Path, app):
         while True:
             assert process.poll() is None, f"fedlab serve exited: {Path(log.name).read_text()}"
             try:
-                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
-                pass
+            except requests.RequestException:
+                pass  # not listening yet, or the workers still booting (a read timeout)
             assert time.monotonic() < deadline, Path(log.name).read_text()
             time.sleep(0.2)
         yield url, Path(log.name)
