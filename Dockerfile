@@ -1,7 +1,8 @@
 # Federation Lab, production image: gunicorn via `fedlab serve`, as a non-root user.
 #   docker build -t federation-lab .
 #   docker run -p 8000:8000 -e FEDLAB_CONFIG=/config/site.toml -v $PWD/site:/config:ro \
-#     -e FEDLAB_SECRET_KEY=... -e FEDLAB_SESSION__TYPE=redis -e FEDLAB_SESSION__REDIS_URL=... \
+#     -e FEDLAB_SECRET_KEY=... -e FEDLAB_SESSION__ENCRYPTION_KEY=... \
+#     -e FEDLAB_SESSION__TYPE=redis -e FEDLAB_SESSION__REDIS_URL=... \
 #     federation-lab
 FROM python:3.11-slim
 
