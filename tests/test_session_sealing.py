@@ -96,10 +96,10 @@ def test_another_key_cannot_read_the_session(browser, app_url, control, redis_ap
     sid = session_cookie(browser).value
     assert browser.get(f"{app_url}/account").status_code == 200
     redis_app(encryption_key=OTHER_KEY)
-    with caplog.at_level(logging.WARNING, logger="webapp.sessions"):
+    with caplog.at_level(logging.WARNING, logger="webapp.session_store"):
         page = browser.get(f"{app_url}/account")
     assert page.status_code == 401 and 'data-error="signed_out"' in page.text
-    warnings = [r for r in caplog.records if r.name == "webapp.sessions"]
+    warnings = [r for r in caplog.records if r.name == "webapp.session_store"]
     assert warnings and warnings[0].levelno == logging.WARNING
     assert all(sid not in r.getMessage() for r in caplog.records)
 

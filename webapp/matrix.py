@@ -143,9 +143,10 @@ def warnings(config: dict[str, Any]) -> list[dict[str, str]]:
              "machine only. Behind a load balancer, a sign-in started on one instance "
              "and coming back to another finds no state.",
              "Run one instance, or set session.type = \"redis\" with session.redis_url. "
-             "Either way SECRET_KEY (secret_key) must be identical on every instance and "
-             "stable across restarts: set FEDLAB_SECRET_KEY or the secrets file, not a "
-             "value generated at start-up.")
+             "Either way secret_key and session.encryption_key must be identical on every "
+             "instance and stable across restarts: set FEDLAB_SECRET_KEY and "
+             "FEDLAB_SESSION__ENCRYPTION_KEY (or the secrets file), not values generated "
+             "at start-up.")
 
     samesite = str(current_app.config.get("SESSION_COOKIE_SAMESITE") or "")
     if samesite.lower() == "strict":

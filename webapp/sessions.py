@@ -7,17 +7,13 @@ changes that id by itself: :func:`start` calls ``regenerate`` at sign-in so an
 id planted before sign-in (session fixation) is worthless afterwards.
 Times are stored as epoch seconds: the msgspec serializer rejects datetimes.
 
-The store never holds a usable token: each record is sealed with AES-GCM under
-a key derived from ``session.encryption_key``, which the store never sees, and
-bound to its own store id, so a dump of Redis (or of the session folder) gives
-only ciphertext, and a record copied under another id does not open. A record
-that does not open (other key, altered, from before sealing) is no session.
+The store never holds a usable token: :mod:`webapp.session_store` seals each
+record and turns a failing store into a clear page.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import threading
 import time
@@ -26,24 +22,19 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-import msgspec
 from cachelib import FileSystemCache
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import Flask, Request, Response, current_app, g, request, session
-from flask.sessions import SessionInterface, SessionMixin
-from flask_session.base import ServerSideSession
-from flask_session.cachelib import CacheLibSessionInterface
-from flask_session.redis import RedisSessionInterface
-from redis.exceptions import RedisError
+from flask import Flask, current_app, g, session
 
-from .errors import FedlabError, render_error
+from .session_store import (
+    SealedCacheLib,
+    SealedRedis,
+    SealedStore,
+    Sealer,
+    StoreGuard,
+    refuse_without_store,
+)
 
 log = logging.getLogger(__name__)
-#: What a failing store raises: Redis errors, and OS errors of the file store.
-STORE_ERRORS = (RedisError, OSError)
 #: ``last_seen`` is rewritten at most this often, so browsing does not write
 #: the session on every request.
 TOUCH_INTERVAL = 60
@@ -85,155 +76,6 @@ def init_app(app: Flask) -> None:
     app.session_interface = StoreGuard(interface)
     app.before_request(refuse_without_store)
     app.before_request(enforce_timeouts)
-
-
-class Sealer:
-    """AES-256-GCM with a key derived (HKDF-SHA256) from ``session.encryption_key``.
-
-    A sealed record is a version byte, a random 96-bit nonce and the ciphertext
-    with its tag; the associated data is the record's store id.
-    """
-
-    VERSION = b"\x01"
-
-    def __init__(self, secret: str) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                   info=b"fedlab session store v1").derive(secret.encode())
-        self.aead = AESGCM(key)
-
-    def seal(self, data: dict[str, Any], store_id: str) -> bytes:
-        nonce = os.urandom(12)
-        plain = msgspec.msgpack.encode(data)
-        return self.VERSION + nonce + self.aead.encrypt(nonce, plain, store_id.encode())
-
-    def open(self, record: Any, store_id: str) -> dict[str, Any] | None:
-        """The data, or None when the record is not ours to open."""
-        if not isinstance(record, bytes) or record[:1] != self.VERSION or len(record) < 29:
-            return None
-        try:
-            plain = self.aead.decrypt(record[1:13], record[13:], store_id.encode())
-        except InvalidTag:
-            return None
-        data = msgspec.msgpack.decode(plain)
-        return data if isinstance(data, dict) else None
-
-
-class SealedStore:
-    """flask-session's store calls, with every record sealed by :class:`Sealer`.
-
-    flask-session's serializer never learns the store id (and its cachelib
-    backend does not use it at all), so the seam is the pair of calls that
-    read and write one record: both backends go through them.
-    """
-
-    sealer: Sealer
-
-    def _retrieve_session_data(self, store_id: str) -> dict[str, Any] | None:
-        record = self._read_record(store_id)
-        if record is None:
-            return None
-        data = self.sealer.open(record, store_id)
-        if data is None:
-            # Nothing of the record is logged: it is what a visitor's cookie named.
-            log.warning("a stored session did not decrypt (another key, or altered); "
-                        "treated as no session")
-        return data
-
-    def _upsert_session(self, session_lifetime: timedelta, session: ServerSideSession,
-                        store_id: str) -> None:
-        data = dict(session)
-        keep_newer_tokens(data, self._retrieve_session_data(store_id))
-        self._write_record(store_id, self.sealer.seal(data, store_id),
-                           int(session_lifetime.total_seconds()))
-
-    def read(self, sid: str) -> dict[str, Any] | None:
-        """The stored session ``sid``, opened (tests and the refresh path read it)."""
-        return self._retrieve_session_data(self._get_store_id(sid))  # type: ignore[attr-defined]
-
-    def _read_record(self, store_id: str) -> Any:
-        raise NotImplementedError
-
-    def _write_record(self, store_id: str, record: bytes, ttl: int) -> None:
-        raise NotImplementedError
-
-
-class SealedRedis(SealedStore, RedisSessionInterface):
-    def _read_record(self, store_id: str) -> Any:
-        return self.client.get(store_id)
-
-    def _write_record(self, store_id: str, record: bytes, ttl: int) -> None:
-        self.client.set(store_id, record, ex=ttl)
-
-
-class SealedCacheLib(SealedStore, CacheLibSessionInterface):
-    def _read_record(self, store_id: str) -> Any:
-        return self.cache.get(store_id)
-
-    def _write_record(self, store_id: str, record: bytes, ttl: int) -> None:
-        self.cache.set(store_id, record, timeout=ttl)
-
-
-def keep_newer_tokens(data: dict[str, Any], stored: dict[str, Any] | None) -> None:
-    """flask-session writes the whole session when a request ends: a request
-    that read the session before a concurrent refresh must not put the old,
-    perhaps rotated, tokens back. Each refresh bumps ``auth.generation``; the
-    stored sign-in wins when it is the same visitor's and newer."""
-    mine, theirs = data.get("auth"), (stored or {}).get("auth")
-    if not (isinstance(mine, dict) and isinstance(theirs, dict)):
-        return
-    if ((mine.get("iss"), mine.get("sub"), mine.get("signed_in_at"))
-            == (theirs.get("iss"), theirs.get("sub"), theirs.get("signed_in_at"))
-            and theirs.get("generation", 0) > mine.get("generation", 0)):
-        data["auth"] = theirs
-
-
-class StoreGuard(SessionInterface):
-    """Turn a session store that fails (Redis down, disk full) into a clear page.
-
-    flask-session lets the store's exception escape from ``open_session``,
-    before any view or error handler has a session to work with, which ends in
-    a bare 500, and a failed save after the view would send a response whose
-    promise (a pending sign-in) was not kept. Here either failure is logged
-    and the visitor gets the catalogue's ``session_store_down`` page instead;
-    the next request tries the store again, so the site recovers by itself
-    when the store is back.
-    """
-
-    def __init__(self, inner: SessionInterface) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
-        try:
-            return self.inner.open_session(app, request)
-        except STORE_ERRORS as e:
-            log.warning("session store unavailable on open: %s", type(e).__name__)
-            g.session_store_down = type(e).__name__
-            return self.make_null_session(app)
-
-    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        if g.get("session_store_down"):
-            return
-        try:
-            self.inner.save_session(app, session, response)
-        except STORE_ERRORS as e:
-            # What this response promised (a pending sign-in, a new session) was
-            # not kept: replace it by the error page rather than let it mislead.
-            log.warning("session store unavailable on save: %s", type(e).__name__)
-            body, status = render_error(FedlabError("session_store_down",
-                                                    detail=type(e).__name__))
-            response.set_data(body)
-            response.status_code = status
-            response.mimetype = "text/html"
-            for header in ("Location", "Set-Cookie"):
-                response.headers.pop(header, None)
-
-
-def refuse_without_store() -> None:
-    if g.get("session_store_down") and request.endpoint != "static":
-        raise FedlabError("session_store_down", detail=g.session_store_down)
 
 
 def now() -> float:
