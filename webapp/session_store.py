@@ -96,6 +96,11 @@ class SealedStore:
         """The stored session ``sid``, opened (tests and the refresh path read it)."""
         return self._retrieve_session_data(self._get_store_id(sid))  # type: ignore[attr-defined]
 
+    def write(self, session: ServerSideSession, lifetime: timedelta) -> None:
+        """Store ``session`` now, before the response ends (the refresh path)."""
+        self._upsert_session(lifetime, session,
+                             self._get_store_id(session.sid))  # type: ignore[attr-defined]
+
     def _read_record(self, store_id: str) -> Any:
         raise NotImplementedError
 

@@ -140,8 +140,7 @@ def stored_auth() -> dict[str, Any] | None:
 def save_now() -> None:
     """Write this session to the store before the response ends, so requests
     waiting on :func:`refresh_lock` read what this one did."""
-    store()._upsert_session(current_app.permanent_session_lifetime,  # type: ignore[attr-defined]
-                            session, store()._get_store_id(session.sid))  # type: ignore[attr-defined]
+    store().write(session, current_app.permanent_session_lifetime)  # type: ignore[arg-type]
 
 
 #: How long a refresh may hold its lock, and how long another request waits for it.
