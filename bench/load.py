@@ -18,245 +18,36 @@ JSON in bench/results/load.json.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import defaultdict
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urljoin
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from webapp import create_app  # noqa: E402
-from webapp.demo import aws_standin_settings, standin_settings, write_secrets  # noqa: E402
+from stack import (
+    PROVIDERS,
+    REQUEST_TIMEOUT,
+    ROOT,
+    USERS,
+    Stack,
+    percentile,
+    sign_in,
+    start_stack,
+)
 
-PROVIDERS = ("cognito", "auth0", "google", "facebook", "cognito-google")
-USERS = ("alice", "bob")
 PAGES = ("/", "/account", "/credentials", "/storage/public")
 RESULTS = ROOT / "bench" / "results" / "load.json"
-#: Seconds any one request may take before it counts as an error.
-REQUEST_TIMEOUT = 30
-#: Seconds a started server has to answer.
-START_TIMEOUT = 60
-
-
-# -- a minimal browser: forms by button text, as a visitor clicks them ------------
-
-
-class _Forms(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[dict] = []
-        self._button: list[str] | None = None
-        self._attrs: dict = {}
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self.forms.append({"action": a.get("action") or "",
-                               "method": (a.get("method") or "get").lower(),
-                               "fields": {}, "buttons": []})
-        elif tag == "input" and self.forms and a.get("name"):
-            kind = (a.get("type") or "text").lower()
-            if kind == "submit":
-                self.forms[-1]["buttons"].append((a.get("value") or "", a["name"],
-                                                  a.get("value")))
-            elif kind not in ("checkbox", "radio") or "checked" in a:
-                self.forms[-1]["fields"][a["name"]] = a.get("value") or ""
-        elif tag == "button" and self.forms:
-            self._button, self._attrs = [], a
-
-    def handle_data(self, data):
-        if self._button is not None:
-            self._button.append(data)
-
-    def handle_endtag(self, tag):
-        if tag == "button" and self._button is not None:
-            text = " ".join("".join(self._button).split())
-            self.forms[-1]["buttons"].append((text, self._attrs.get("name"),
-                                              self._attrs.get("value")))
-            self._button = None
-
-
-def click(http: requests.Session, page: requests.Response, text: str) -> requests.Response | None:
-    parser = _Forms()
-    parser.feed(page.text)
-    for form in parser.forms:
-        for label, name, value in form["buttons"]:
-            if label == text:
-                data = dict(form["fields"])
-                if name:
-                    data[name] = value or ""
-                url = urljoin(page.url, form["action"] or page.url)
-                if form["method"] == "post":
-                    return http.post(url, data=data, timeout=REQUEST_TIMEOUT)
-                return http.get(url, params=data, timeout=REQUEST_TIMEOUT)
-    return None
-
-
-def sign_in(app_url: str, provider: str, user: str) -> requests.Session:
-    """A visitor's session, signed in through the stand-in's sign-in and consent pages."""
-    http = requests.Session()
-    page = http.get(f"{app_url}/auth/{provider}/login", timeout=REQUEST_TIMEOUT)
-    for _ in range(8):
-        if page.url.startswith(app_url) or page.status_code >= 400:
-            break
-        page = click(http, page, f"Sign in as {user}") or click(http, page, "Allow")
-        if page is None:
-            break
-    if page is None or page.url != f"{app_url}/account" or page.status_code != 200:
-        raise RuntimeError(f"sign-in with {provider} as {user} did not end on the account page")
-    warm = http.get(f"{app_url}/credentials", timeout=REQUEST_TIMEOUT)  # federate once
-    if warm.status_code != 200:
-        raise RuntimeError(f"credentials for {provider}/{user}: HTTP {warm.status_code}")
-    return http
-
-
-# -- the servers -----------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen | None, what: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        with contextlib.suppress(requests.RequestException):
-            requests.get(url, timeout=2)
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} did not answer at {url} within {START_TIMEOUT} s")
-
-
-def redis_ping(url: str) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
-class Stack:
-    """Every process of the run; all stopped on exit, whatever happens."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.processes: list[tuple[str, subprocess.Popen]] = []
-
-    def start(self, what: str, command: list[str], env: dict | None = None) -> subprocess.Popen:
-        log = (self.folder / f"{what}.log").open("wb")
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,  # noqa: S603 (ours)
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        self.processes.append((what, process))
-        return process
-
-    def stop(self) -> None:
-        for _, process in reversed(self.processes):
-            if process.poll() is None:
-                process.terminate()
-        for what, process in reversed(self.processes):
-            try:
-                process.wait(timeout=25)
-            except subprocess.TimeoutExpired:
-                print(f"{what} did not stop: killing it", file=sys.stderr)
-                process.kill()
-                process.wait(timeout=5)
-
-
-def start_redis(stack: Stack) -> str:
-    binary = shutil.which("redis-server")
-    if binary:
-        port = free_port()
-        stack.start("redis", [binary, "--port", str(port), "--bind", "127.0.0.1",
-                              "--save", "", "--appendonly", "no", "--dir", str(stack.folder)])
-        url = f"redis://127.0.0.1:{port}/0"
-        deadline = time.monotonic() + START_TIMEOUT
-        while not redis_ping(url):
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.1)
-        return url
-    url = "redis://127.0.0.1:6379/14"
-    if not redis_ping(url):
-        raise RuntimeError("no redis-server to start and none on 127.0.0.1:6379")
-    return url
-
-
-def configure(folder: Path, ports: dict[str, int], redis_url: str) -> tuple[Path, str]:
-    """demo.toml on this run's ports, Redis sessions, and a secrets file for it."""
-    app_url = f"http://localhost:{ports['app']}"
-    text = (ROOT / "config" / "demo.toml").read_text()
-    for old, new in (("http://127.0.0.1:9000", f"http://127.0.0.1:{ports['standins']}"),
-                     ("http://127.0.0.1:9100", f"http://127.0.0.1:{ports['identity']}"),
-                     ("http://127.0.0.1:9101", f"http://127.0.0.1:{ports['s3']}"),
-                     ("http://127.0.0.1:9102", f"http://127.0.0.1:{ports['moto']}"),
-                     ("http://localhost:8000", app_url)):
-        text = text.replace(old, new)
-    secrets = folder / "secrets.toml"
-    text = text.replace('secrets_file = "instance/secrets.toml"', f'secrets_file = "{secrets}"')
-    config = folder / "load.toml"
-    config.write_text(text)
-    write_secrets(secrets, PROVIDERS)
-    return config, app_url
-
-
-def start_stack(stack: Stack, workers: int, threads: int) -> str:
-    folder = stack.folder
-    ports = {name: free_port() for name in ("app", "standins", "identity", "s3", "moto")}
-    redis_url = start_redis(stack)
-    config_file, app_url = configure(folder, ports, redis_url)
-    env = {**os.environ, "FEDLAB_CONFIG": str(config_file), "FEDLAB_SESSION__TYPE": "redis",
-           "FEDLAB_SESSION__REDIS_URL": redis_url,
-           "FEDLAB_SESSION__KEY_PREFIX": f"fedlab-load-{os.getpid()}:"}
-    # The stand-ins register the app exactly as the app is configured.
-    config = create_app({"config_file": str(config_file)}).config["FEDLAB"]
-    standins_url = f"http://127.0.0.1:{ports['standins']}"
-    (folder / "standins.json").write_text(json.dumps(
-        standin_settings(config, [app_url], standins_url)))
-    (folder / "aws.json").write_text(json.dumps(aws_standin_settings(config, [app_url])))
-    python = sys.executable
-    standins = stack.start("standins", [python, "-m", "webapp.standins", "--settings",
-                                        str(folder / "standins.json"), "--port",
-                                        str(ports["standins"])])
-    aws = stack.start("aws", [python, "-m", "webapp.standins.aws", "--settings",
-                              str(folder / "aws.json"), "--identity-port", str(ports["identity"]),
-                              "--s3-port", str(ports["s3"]), "--moto-port", str(ports["moto"])])
-    gunicorn = stack.start("gunicorn", [
-        python, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
-        "--worker-class", "gthread", "--bind", f"127.0.0.1:{ports['app']}",
-        "--log-level", "warning", "webapp:create_app()"], env=env)
-    wait_for(f"{standins_url}/google/.well-known/openid-configuration", standins, "stand-ins")
-    wait_for(f"http://127.0.0.1:{ports['identity']}/_control/calls", aws, "AWS stand-in")
-    wait_for(f"{app_url}/", gunicorn, "gunicorn")
-    return app_url
 
 
 # -- the run -------------------------------------------------------------------------
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    if not sorted_values:
-        return 0.0
-    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
-    return sorted_values[index]
 
 
 def browse(app_url: str, visitors: list[requests.Session], seconds: float) -> dict:
