@@ -35,5 +35,10 @@ lint: $(STAMP)
 load: $(STAMP)
 	$(BIN)/python bench/load.py
 
+# The benchmark suite (bench/run.py), bounded to a few minutes: writes
+# bench/results/report.md and report.json (not committed).
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
 clean:
 	rm -rf $(VENV) instance build dist test-artifacts .pytest_cache .ruff_cache

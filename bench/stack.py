@@ -91,7 +91,8 @@ def click(http: requests.Session, page: requests.Response, text: str) -> request
     return None
 
 
-def sign_in(app_url: str, provider: str, user: str) -> requests.Session:
+def sign_in(app_url: str, provider: str, user: str, *, federate: bool = True,
+            ) -> requests.Session:
     """A visitor's session, signed in through the stand-in's sign-in and consent pages."""
     http = requests.Session()
     page = http.get(f"{app_url}/auth/{provider}/login", timeout=REQUEST_TIMEOUT)
@@ -103,6 +104,8 @@ def sign_in(app_url: str, provider: str, user: str) -> requests.Session:
             break
     if page is None or page.url != f"{app_url}/account" or page.status_code != 200:
         raise RuntimeError(f"sign-in with {provider} as {user} did not end on the account page")
+    if not federate:
+        return http
     warm = http.get(f"{app_url}/credentials", timeout=REQUEST_TIMEOUT)  # federate once
     if warm.status_code != 200:
         raise RuntimeError(f"credentials for {provider}/{user}: HTTP {warm.status_code}")
@@ -214,30 +217,35 @@ class Services:
     moto_url: str
     redis_url: str
     config_file: Path
-    env: dict = field(default_factory=dict)
+    #: Every app started, by name: its URL (the first one is ``app_url``).
+    apps: dict = field(default_factory=dict)
 
 
 def start_stack(stack: Stack, workers: int, threads: int) -> str:
     return start_services(stack, workers, threads).app_url
 
 
-def start_services(stack: Stack, workers: int, threads: int, *, sessions: str = "redis",
-                   app_spec: str = "webapp:create_app()", redis_url: str | None = None,
-                   ) -> Services:
+def start_services(stack: Stack, workers: int, threads: int, *,
+                   apps: dict[str, str] | None = None,
+                   app_spec: str = "webapp:create_app()") -> Services:
+    """The stand-ins, a Redis and one gunicorn per entry of ``apps`` (name: session
+    type, "redis" or "cachelib"; by default one app with Redis sessions), all serving
+    ``app_spec`` on the demo configuration."""
+    apps = apps or {"app": "redis"}
     folder = stack.folder
-    ports = {name: free_port() for name in ("app", "standins", "identity", "s3", "moto")}
-    redis_url = redis_url or start_redis(stack)
+    ports = {name: free_port() for name in ("standins", "identity", "s3", "moto")}
+    app_ports = {name: free_port() for name in apps}
+    ports["app"] = next(iter(app_ports.values()))
+    redis_url = start_redis(stack)
     config_file, app_url = configure(folder, ports, redis_url)
-    env = {**os.environ, "FEDLAB_CONFIG": str(config_file), "FEDLAB_SESSION__TYPE": sessions,
-           "FEDLAB_SESSION__REDIS_URL": redis_url,
-           "FEDLAB_SESSION__DIR": str(folder / "sessions"),
-           "FEDLAB_SESSION__KEY_PREFIX": f"fedlab-load-{os.getpid()}:"}
+    urls = {name: f"http://localhost:{port}" for name, port in app_ports.items()}
     # The stand-ins register the app exactly as the app is configured.
     config = create_app({"config_file": str(config_file)}).config["FEDLAB"]
     standins_url = f"http://127.0.0.1:{ports['standins']}"
     (folder / "standins.json").write_text(json.dumps(
-        standin_settings(config, [app_url], standins_url)))
-    (folder / "aws.json").write_text(json.dumps(aws_standin_settings(config, [app_url])))
+        standin_settings(config, list(urls.values()), standins_url)))
+    (folder / "aws.json").write_text(json.dumps(aws_standin_settings(config,
+                                                                     list(urls.values()))))
     python = sys.executable
     standins = stack.start("standins", [python, "-m", "webapp.standins", "--settings",
                                         str(folder / "standins.json"), "--port",
@@ -245,17 +253,23 @@ def start_services(stack: Stack, workers: int, threads: int, *, sessions: str = 
     aws = stack.start("aws", [python, "-m", "webapp.standins.aws", "--settings",
                               str(folder / "aws.json"), "--identity-port", str(ports["identity"]),
                               "--s3-port", str(ports["s3"]), "--moto-port", str(ports["moto"])])
-    gunicorn = stack.start("gunicorn", [
-        python, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
-        "--worker-class", "gthread", "--bind", f"127.0.0.1:{ports['app']}",
-        "--log-level", "warning", app_spec], env=env)
+    servers = {}
+    for name, sessions in apps.items():
+        env = {**os.environ, "FEDLAB_CONFIG": str(config_file), "FEDLAB_SESSION__TYPE": sessions,
+               "FEDLAB_SESSION__REDIS_URL": redis_url,
+               "FEDLAB_SESSION__DIR": str(folder / f"sessions-{name}"),
+               "FEDLAB_SESSION__KEY_PREFIX": f"fedlab-load-{os.getpid()}-{name}:"}
+        servers[name] = stack.start(f"gunicorn-{name}", [
+            python, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
+            "--worker-class", "gthread", "--bind", f"127.0.0.1:{app_ports[name]}",
+            "--log-level", "warning", app_spec], env=env)
     wait_for(f"{standins_url}/google/.well-known/openid-configuration", standins, "stand-ins")
     wait_for(f"http://127.0.0.1:{ports['identity']}/_control/calls", aws, "AWS stand-in")
-    wait_for(f"{app_url}/", gunicorn, "gunicorn")
+    for name, server in servers.items():
+        wait_for(f"{urls[name]}/", server, f"gunicorn ({name})")
     return Services(app_url, standins_url, f"http://127.0.0.1:{ports['identity']}",
                     f"http://127.0.0.1:{ports['s3']}", f"http://127.0.0.1:{ports['moto']}",
-                    redis_url, config_file, env)
-
+                    redis_url, config_file, urls)
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
