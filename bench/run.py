@@ -1,6 +1,6 @@
 """The benchmark suite (issue 6): measurements as ratios, side by side in one run.
 
-    .venv/bin/python bench/run.py [--quick] [--signins 5] [--timed-signins 100]
+    .venv/bin/python bench/run.py [--quick] [--signins 5] [--timed-signins 200]
 
 Bounded (about 2-4 minutes on 2 cores), on loopback. It starts the stand-ins,
 a Redis and two gunicorns of ``bench.wsgi:app`` (the production app plus a bare
@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="A/B rounds (2.)")
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per load (2.)")
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--timed-signins", type=int, default=100, help="(3.)")
+    parser.add_argument("--timed-signins", type=int, default=200, help="(3.)")
     parser.add_argument("--views", type=int, default=100, help="credentials views (4.)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
