@@ -10,11 +10,15 @@ explicit algorithm list, audience and issuer.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from jinja2.utils import htmlsafe_json_dumps
 from jose import jwt
 from jose.exceptions import ExpiredSignatureError, JWTClaimsError, JWTError
 
@@ -169,16 +173,38 @@ def check_userinfo(claims: dict[str, Any], userinfo: dict[str, Any]) -> None:
                           got=userinfo.get("sub"))
 
 
+#: Token views kept per process, keyed by the token's digest (not the token):
+#: a token changes only at sign-in and refresh, and pretty-printing its JSON on
+#: every account page view was most of that page's cost (see bench/).
+VIEW_CACHE_SIZE = 4096
+_views: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_views_lock = threading.Lock()
+
+
 def describe(value: str | None) -> dict[str, Any] | None:
     """Header and payload of a JWT for the token viewer; never the token itself.
 
     Only tokens this site has already validated (or that are meant for someone
     else, like an access token) are shown, so reading them unverified is fine.
+    The view holds no signature, so nothing cached here is a usable token.
     """
     if not value:
         return None
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    with _views_lock:
+        if digest in _views:
+            _views.move_to_end(digest)
+            return _views[digest]
     try:
-        return {"jwt": True, "header": jwt.get_unverified_header(value),
-                "payload": jwt.get_unverified_claims(value), "length": len(value)}
+        header, payload = jwt.get_unverified_header(value), jwt.get_unverified_claims(value)
+        view = {"jwt": True, "header": header, "payload": payload, "length": len(value),
+                # As Jinja's tojson renders them: markup-safe, <>&' escaped.
+                "header_json": htmlsafe_json_dumps(header, indent=2, sort_keys=True),
+                "payload_json": htmlsafe_json_dumps(payload, indent=2, sort_keys=True)}
     except JWTError:
-        return {"jwt": False, "length": len(value)}
+        view = {"jwt": False, "length": len(value)}
+    with _views_lock:
+        _views[digest] = view
+        while len(_views) > VIEW_CACHE_SIZE:
+            _views.popitem(last=False)
+    return view
