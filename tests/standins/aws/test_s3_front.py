@@ -296,3 +296,18 @@ def test_malformed_posts_and_an_unreachable_moto_get_s3_errors(aws):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_objects_can_be_seeded_for_listings_at_scale(aws, person):
+    identity_id, s3 = person()
+    prefix = f"protected/{identity_id}/"
+    seeded = aws.control("s3", "POST", "objects", prefix=prefix, count=1500)
+    assert seeded == {"bucket": aws.BUCKET, "prefix": prefix, "count": 1500}
+    page = s3.list_objects_v2(Bucket=aws.BUCKET, Prefix=prefix)
+    assert page["KeyCount"] == 1000 and page["IsTruncated"]
+    rest = s3.list_objects_v2(Bucket=aws.BUCKET, Prefix=prefix,
+                              ContinuationToken=page["NextContinuationToken"])
+    assert rest["KeyCount"] == 500 and rest["Contents"][-1]["Key"] == f"{prefix}file-01499.txt"
+    for body in ({"prefix": prefix}, {"prefix": prefix, "count": 0}, {"count": 5}):
+        answer = requests.post(f"{aws.s3_url}/_control/objects", json=body, timeout=5)
+        assert answer.status_code == 400 and "prefix" in answer.json()["error"]

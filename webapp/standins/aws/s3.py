@@ -563,4 +563,28 @@ def _control_blueprint(front: S3Front) -> flask.Blueprint:
         front.reset()
         return {"reset": True}
 
+    @bp.post("/objects")
+    def seed_objects() -> Any:
+        """Write ``count`` one-byte objects named ``{prefix}file-00000.txt``... at once.
+
+        Over HTTP, 10,000 uploads take a minute or more; moto runs in this
+        process, so they go straight into its backend. For listings at scale
+        (the storage tests and ``bench/run.py``), never for the app.
+        """
+        body = flask.request.get_json(silent=True) or {}
+        prefix, count = body.get("prefix"), body.get("count")
+        if not isinstance(prefix, str) or not isinstance(count, int) or not 0 < count <= 100_000:
+            return {"error": "give a prefix (string) and a count (1 to 100000)"}, 400
+        seed_objects_in_moto(front.settings.bucket, prefix, count)
+        return {"bucket": front.settings.bucket, "prefix": prefix, "count": count}
+
     return bp
+
+
+def seed_objects_in_moto(bucket: str, prefix: str, count: int) -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    for i in range(count):
+        backend.put_object(bucket, f"{prefix}file-{i:05}.txt", b"x")
