@@ -38,6 +38,9 @@ load: $(STAMP)
 # The benchmark suite (bench/run.py), bounded to a few minutes: writes
 # bench/results/report.md and report.json (not committed).
 bench: $(STAMP)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || \
+	  echo "wrk missing: the page-cost load client falls back to Python threads"
 	$(BIN)/python bench/run.py
 
 clean:
