@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from webapp import auth
 
 from .flows import sign_in
+
+#: Stand-in endpoints a browser visits; the rest are the app's own calls.
+BROWSER_ENDPOINTS = {"authorize", "login", "consent", "logout", "idpresponse"}
 
 
 def test_the_account_page_shows_claims_tokens_and_userinfo(browser, app_url, control):
@@ -14,7 +19,80 @@ def test_the_account_page_shows_claims_tokens_and_userinfo(browser, app_url, con
     assert "cognito:groups" in text and "admins, readers" in text
     assert 'id="id_token"' in text and 'id="access_token"' in text
     assert '"token_use": "id"' in text and '"token_use": "access"' in text
-    assert 'class="countdown"' in text and 'class="userinfo"' in text
+    assert 'class="countdown"' in text and 'class="userinfo"' not in text
+    asked = ask_userinfo(browser, app_url, page)
+    assert asked.url == f"{app_url}/account#userinfo" and 'class="userinfo"' in asked.text
+    assert "answered for the same subject as the id token" in asked.text
+
+
+def ask_userinfo(browser, app_url, page):
+    return browser.post(f"{app_url}/account/userinfo", data={"csrf_token": browser.csrf(page)})
+
+
+@pytest.mark.parametrize("provider", ["cognito", "cognito-google", "auth0", "google"])
+def test_a_warm_sign_in_makes_one_call_the_token_request(browser, app_url, control,
+                                                         provider):
+    """Who signed in comes from the verified id token; userinfo waits to be asked."""
+    tenant = "cognito" if provider == "cognito-google" else provider
+    sign_in(browser, app_url, provider)  # discovery and keys are fetched here
+    control("DELETE", "calls")
+    page = sign_in(browser, app_url, provider, user="bob")
+    assert page.url == f"{app_url}/account"
+    calls = {e: n for e, n in control("GET", "calls")[tenant].items()
+             if e not in BROWSER_ENDPOINTS}
+    assert calls == {"token": 1}
+    ask_userinfo(browser, app_url, page)
+    assert control("GET", "calls")[tenant]["userinfo"] == 1
+
+
+def test_userinfo_about_another_subject_is_refused_and_not_kept(browser, app_url, control):
+    page = sign_in(browser, app_url, "auth0")
+    control("POST", "faults", tenant="auth0", fault="userinfo_other_sub")
+    refused = ask_userinfo(browser, app_url, page)
+    assert refused.status_code == 400 and 'data-error="userinfo_sub_mismatch"' in refused.text
+    account = browser.get(f"{app_url}/account")
+    assert account.status_code == 200 and 'class="userinfo"' not in account.text
+
+
+def test_facebook_profile_comes_from_me_and_can_be_asked_again(browser, app_url, control):
+    page = sign_in(browser, app_url, "facebook")
+    assert 'class="userinfo"' in page.text
+    control("DELETE", "calls")
+    asked = ask_userinfo(browser, app_url, page)
+    assert 'class="userinfo"' in asked.text and control("GET", "calls")["facebook"] == {"me": 1}
+
+
+@pytest.mark.parametrize(("fault", "tenant", "code", "status"), [
+    ("slow", "cognito", "provider_timeout", 504),
+    ("error_500", "google", "provider_bad_response", 502),
+    ("garbage", "auth0", "provider_bad_response", 502),
+    ("down", "google", "provider_bad_response", 502),
+])
+def test_a_failing_userinfo_endpoint_is_explained_and_the_visitor_stays(
+        browser, app_url, control, swap_app, fault, tenant, code, status):
+    if fault == "slow":
+        swap_app(http_timeout=1)
+    page = sign_in(browser, app_url, tenant)
+    params = {"seconds": 5} if fault == "slow" else {}
+    if fault != "down":
+        params["endpoint"] = "userinfo"
+    control("POST", "faults", tenant=tenant, fault=fault, **params)
+    failed = ask_userinfo(browser, app_url, page)
+    assert failed.status_code == status and f'data-error="{code}"' in failed.text
+    assert "Traceback" not in failed.text
+    control("DELETE", "faults")
+    assert browser.get(f"{app_url}/account").status_code == 200
+
+
+def test_asking_userinfo_needs_a_session_and_the_csrf_token(browser, app_url, control):
+    assert browser.post(f"{app_url}/account/userinfo").status_code == 400
+    page = browser.get(f"{app_url}/credentials")  # its guest form has a token
+    signed_out = browser.post(f"{app_url}/account/userinfo",
+                              data={"csrf_token": browser.csrf(page)})
+    assert signed_out.status_code == 401 and 'data-error="signed_out"' in signed_out.text
+    sign_in(browser, app_url, "google")
+    refused = browser.post(f"{app_url}/account/userinfo")
+    assert refused.status_code == 400 and 'data-error="csrf_failed"' in refused.text
 
 
 def test_refresh_renews_and_revalidates(browser, app_url, control):

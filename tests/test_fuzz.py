@@ -139,6 +139,15 @@ def test_refresh_takes_any_body(signed_in_client, fields):
 
 
 @FEW
+@given(fields=st.dictionaries(st.sampled_from(["sub", "next", "x"]), value, max_size=3))
+def test_asking_userinfo_takes_any_body(signed_in_client, fields):
+    token = csrf_of(signed_in_client)
+    response = signed_in_client.post("/account/userinfo", data={**fields, "csrf_token": token})
+    check(response, *fields.values())
+    assert response.status_code == 302
+
+
+@FEW
 @given(fields=st.dictionaries(st.sampled_from(["identity_id", "next", "x"]), value,
                               max_size=3))
 def test_guest_takes_any_body(app, control, aws_control, fields):

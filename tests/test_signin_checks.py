@@ -44,11 +44,6 @@ def test_a_bad_id_token_is_refused_naming_the_check(browser, app_url, control, p
     assert f"Check &#39;{check}&#39; failed" in page.text
 
 
-def test_userinfo_about_another_subject_is_refused(browser, app_url, control):
-    control("POST", "faults", tenant="auth0", fault="userinfo_other_sub")
-    assert_refused(sign_in(browser, app_url, "auth0"), "userinfo_sub_mismatch", browser, app_url)
-
-
 def test_discovery_for_another_issuer_is_refused(browser, app_url, control):
     control("POST", "faults", tenant="google", fault="discovery_other_issuer")
     page = browser.get(f"{app_url}/auth/google/login")
@@ -116,8 +111,7 @@ def test_discovery_and_keys_are_read_again_when_their_time_is_up(browser, app_ur
 
 
 @pytest.mark.parametrize(("endpoint", "code"), [("token", "provider_bad_response"),
-                                                ("jwks", "provider_bad_response"),
-                                                ("userinfo", "provider_bad_response")])
+                                                ("jwks", "provider_bad_response")])
 def test_garbage_from_an_endpoint_is_explained(browser, app_url, control, endpoint, code):
     control("POST", "faults", tenant="auth0", fault="garbage", endpoint=endpoint)
     page = sign_in(browser, app_url, "auth0")

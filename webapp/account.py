@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from flask import Blueprint, current_app, g, render_template
+from flask import Blueprint, current_app, flash, g, redirect, render_template, session
+from werkzeug.wrappers import Response
 
 from . import sessions, tokens
-from .auth import ensure_fresh
+from .auth import ensure_fresh, get_provider
 from .errors import FedlabError
+from .oauth import client_for
+from .providers import kind_of
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -38,6 +42,26 @@ def account() -> str:
         tokens=token_views(auth["tokens"]),
         refresh_error=g.get("refresh_error"),
     )
+
+
+@bp.post("/userinfo")
+def userinfo() -> Response:
+    """Ask the provider's userinfo endpoint, on the visitor's request.
+
+    Not part of the sign-in: the verified id token already says who this is.
+    An answer about another subject is refused and nothing of it is kept.
+    """
+    auth = sessions.current_auth()
+    if auth is None:
+        raise FedlabError("signed_out")
+    ensure_fresh(auth)
+    provider = get_provider(auth["provider"])
+    answer = kind_of(provider).userinfo(client_for(provider), auth)
+    auth["userinfo"] = answer
+    auth["userinfo_at"] = int(time.time())
+    session["auth"] = auth
+    flash("The userinfo endpoint answered for the same subject as the id token.")
+    return redirect("/account#userinfo")
 
 
 def token_views(stored: dict[str, Any]) -> list[dict[str, Any]]:

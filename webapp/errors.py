@@ -163,6 +163,11 @@ CATALOGUE: dict[str, Entry] = {
         "The userinfo endpoint answered for subject {got!r}, the id token is for {expected!r} "
         "(OIDC Core 5.3.2 forbids using it).",
         "Nobody was signed in. Start again; if it persists the provider is misbehaving."),
+    "userinfo_unavailable": Entry(
+        400, "There is no user info to ask for",
+        "The userinfo endpoint cannot be asked: {detail}.",
+        "The claims of the verified id token above are what the provider says about you; "
+        "if your tokens expired, sign in again."),
     "token_not_for_this_app": Entry(
         400, "The access token was issued to another app",
         "The provider's token check says {detail}.",

@@ -52,6 +52,7 @@ join_scopes = oidc.join_scopes
 check_claims = oidc.check_claims
 validate = oidc.validate
 sign_in = oidc.sign_in
+userinfo = oidc.userinfo
 refresh = oidc.refresh
 logins = oidc.logins
 pool_provider = oidc.pool_provider

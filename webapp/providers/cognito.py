@@ -97,6 +97,7 @@ def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
 join_scopes = oidc.join_scopes
 validate = oidc.validate
 sign_in = oidc.sign_in
+userinfo = oidc.userinfo
 refresh = oidc.refresh
 logins = oidc.logins
 pool_provider = oidc.pool_provider

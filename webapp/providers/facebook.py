@@ -118,17 +118,37 @@ def sign_in(client: ProviderClient, token: dict[str, Any], nonce: str | None) ->
     if debug.get("is_valid") is not True or not debug.get("user_id"):
         raise FedlabError("token_not_for_this_app", provider=provider.name,
                           detail="the token is not valid")
+    me = profile(client, access_token, str(debug["user_id"]))
+    claims = {"iss": provider.settings["graph_url"], "sub": str(debug["user_id"]),
+              "app_id": debug.get("app_id"), "scopes": debug.get("scopes", []),
+              "exp": debug.get("expires_at")}
+    return {"iss": claims["iss"], "sub": claims["sub"], "claims": claims, "userinfo": me}
+
+
+def profile(client: ProviderClient, access_token: str, user_id: str) -> dict[str, Any]:
+    """Graph's ``/me`` (Facebook's userinfo), proven with ``appsecret_proof``.
+
+    With no id token, it is the only source of the visitor's name, so the
+    sign-in asks for it; its ``id`` must be the user ``debug_token`` vouched for.
+    """
+    provider = client.provider
     me = client.get_json(provider.endpoints["me"], "me", params={
         "fields": "id,name,email,picture",
         "access_token": access_token,
         "appsecret_proof": appsecret_proof(provider.client_secret, access_token),
     })
-    if str(me.get("id")) != str(debug["user_id"]):
-        raise FedlabError("userinfo_sub_mismatch", expected=debug["user_id"], got=me.get("id"))
-    claims = {"iss": provider.settings["graph_url"], "sub": str(debug["user_id"]),
-              "app_id": debug.get("app_id"), "scopes": debug.get("scopes", []),
-              "exp": debug.get("expires_at")}
-    return {"iss": claims["iss"], "sub": claims["sub"], "claims": claims, "userinfo": me}
+    if str(me.get("id")) != user_id:
+        raise FedlabError("userinfo_sub_mismatch", expected=user_id, got=me.get("id"))
+    return me
+
+
+def userinfo(client: ProviderClient, auth: dict[str, Any]) -> dict[str, Any]:
+    """Ask ``/me`` again, as the account page's button does for every provider."""
+    access_token = auth["tokens"].get("access_token")
+    if not access_token:
+        raise FedlabError("userinfo_unavailable", provider=client.provider.name,
+                          detail="no access token is held")
+    return profile(client, access_token, auth["sub"])
 
 
 def refresh(client: ProviderClient, auth: dict[str, Any]) -> dict[str, Any]:

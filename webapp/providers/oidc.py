@@ -104,17 +104,33 @@ def validate(client: ProviderClient, id_token: str, *, access_token: str | None,
 
 
 def sign_in(client: ProviderClient, token: dict[str, Any], nonce: str) -> dict[str, Any]:
-    """Check the token response; return who signed in: ``iss``, ``sub``, claims, userinfo."""
+    """Check the token response; return who signed in: ``iss``, ``sub``, claims, userinfo.
+
+    The verified id token alone says who signed in, so the sign-in makes one call
+    (the token request); userinfo is asked only when the visitor wants to see it
+    (:func:`userinfo`), and checked then.
+    """
     if not token.get("id_token"):
         raise FedlabError("id_token_missing", provider=client.provider.name)
     claims = validate(client, token["id_token"], access_token=token.get("access_token"),
                       nonce=nonce)
-    userinfo: dict[str, Any] = {}
+    return {"iss": claims["iss"], "sub": claims["sub"], "claims": claims, "userinfo": None}
+
+
+def userinfo(client: ProviderClient, auth: dict[str, Any]) -> dict[str, Any]:
+    """Ask the userinfo endpoint (OIDC Core 5.3) about the signed-in visitor.
+
+    Its answer is used only if it speaks of the id token's subject (5.3.2).
+    """
     endpoint = client.metadata.get("userinfo_endpoint")
-    if endpoint and token.get("access_token"):
-        userinfo = client.get_json(endpoint, "userinfo", access_token=token["access_token"])
-        tokens.check_userinfo(claims, userinfo)
-    return {"iss": claims["iss"], "sub": claims["sub"], "claims": claims, "userinfo": userinfo}
+    access_token = auth["tokens"].get("access_token")
+    if not endpoint or not access_token:
+        raise FedlabError("userinfo_unavailable", provider=client.provider.name,
+                          detail="the provider has no userinfo endpoint" if not endpoint
+                          else "no access token is held")
+    answer = client.get_json(endpoint, "userinfo", access_token=access_token)
+    tokens.check_userinfo(auth["claims"], answer)
+    return answer
 
 
 def refresh(client: ProviderClient, auth: dict[str, Any]) -> dict[str, Any]:
