@@ -562,12 +562,6 @@ SHORTFALLS = {
         "too. Dropping `debug_token` instead (a token got by exchanging our own code with "
         "our secret is ours, and `appsecret_proof` fails for another app's token) weakens "
         "a check issue 2 asks for, so it is left to a security review."),
-    "outbound calls per sign-in": (
-        "The callback calls the token endpoint, then userinfo: the account page shows the "
-        "userinfo answer, and its `sub` is checked against the id token's at sign-in.",
-        "Sign in on the verified id token alone and call userinfo only when the visitor "
-        "asks for it on the account page (a button), checking its `sub` then; the id "
-        "tokens of every provider here carry the claims the site shows."),
     "/account vs bare route, redis": (
         "The account page does work the bare route does not: a Redis GET of the session, "
         "its AES-GCM open and msgpack decode, a CSRF token for its two forms, and a "
