@@ -132,19 +132,49 @@ def test_redis_sessions(browser, app_url, control, swap_app, redis_url):
     assert not client.exists(key)
 
 
+def secrets_of(app, sid: str) -> set[str]:
+    """Every token and AWS secret the stored session holds now."""
+    data = stored_session(app, sid) or {}
+    tokens = (data.get("auth") or {}).get("tokens") or {}
+    found = {v for k, v in tokens.items() if k.endswith("_token") and v}
+    credentials = (data.get("aws") or {}).get("credentials") or {}
+    found |= {credentials[k] for k in ("AccessKeyId", "SecretKey", "SessionToken")
+              if credentials.get(k)}
+    return found
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_no_token_reaches_the_logs(browser, app_url, control, live_app, caplog, provider):
+def test_no_token_reaches_the_logs(browser, app_url, control, aws_control, swap_app, caplog,
+                                   provider):
+    """With the app at DEBUG and the root logger too (as an operator debugging
+    would set them), a whole visit logs no token, AWS secret or client secret."""
+    app = swap_app(log_level="DEBUG")
     caplog.set_level("DEBUG")
-    sign_in(browser, app_url, provider)
-    data = stored_session(live_app, session_cookie(browser).value)
-    tokens = [v for k, v in data["auth"]["tokens"].items() if k.endswith("_token") and v]
-    assert tokens
+    page = sign_in(browser, app_url, provider)
+    assert page.url == f"{app_url}/account"
+    sid = session_cookie(browser).value
+    seen = secrets_of(app, sid)
+    assert browser.get(f"{app_url}/credentials").status_code == 200
+    seen |= secrets_of(app, sid)
+    credentials = stored_session(app, sid)["aws"]["credentials"]
+    assert {credentials[k] for k in ("AccessKeyId", "SecretKey", "SessionToken")} <= seen
+    browser.post(f"{app_url}/auth/refresh", data={"csrf_token": browser.csrf(page)})
+    seen |= secrets_of(app, session_cookie(browser).value)
+    listing = browser.get(f"{app_url}/storage/private")
+    assert listing.status_code == 200, listing.text[:800]
+    seen |= secrets_of(app, session_cookie(browser).value)
+    account = browser.get(f"{app_url}/account")
+    browser.post(f"{app_url}/auth/signout", data={"csrf_token": browser.csrf(account)})
+    seen.add(app.config["FEDLAB"]["providers"][provider].client_secret)
+    assert len(seen) >= 5  # id or access token, three AWS values, the client secret
     events = [json.loads(r.getMessage()) for r in caplog.records if r.name == "webapp.events"]
-    assert {"event": "signed-in", "provider": provider}.items() <= events[-1].items()
-    # The app's own records (the stand-ins' access log is the provider's, not ours).
-    ours = "\n".join(r.getMessage() for r in caplog.records if r.name != "werkzeug")
-    for token in tokens:
-        assert token not in ours
+    assert {"event": "signed-in", "provider": provider}.items() <= events[0].items()
+    assert any(e["event"] == "signed-out" for e in events)
+    # The app's own records (the stand-ins' access log is checked in tests/standins).
+    ours = "\n".join(f"{r.getMessage()} {r.args!r}" for r in caplog.records
+                     if r.name != "werkzeug")
+    leaked = [f"{secret[:6]}..." for secret in seen if secret in ours]
+    assert not leaked, "secrets reached the log"
 
 
 def test_a_session_store_that_is_down_gives_a_clear_page(browser, app_url, swap_app):

@@ -45,13 +45,20 @@ def resource_dir(name: str) -> str:
     return str(PACKAGE_DIR.parent / name)
 
 
+#: Libraries that log secrets at DEBUG: authlib the PKCE verifiers; urllib3 the
+#: request URLs, which for Graph carry the app secret and access tokens; botocore
+#: (and boto3, s3transfer through it) whole requests and responses, with the
+#: Logins tokens, the signing key and the temporary AWS credentials.
+QUIET_LOGGERS = ("authlib", "urllib3", "botocore", "boto3", "s3transfer")
+
+
 def configure_logging(app: Flask) -> None:
+    """Set the app's log level; the chatty libraries never go below INFO,
+    whatever the level (or the root logger's level) says."""
     level = app.config["FEDLAB"]["log_level"]
     logging.getLogger("webapp").setLevel(level)
-    # At DEBUG, authlib logs PKCE verifiers and urllib3 logs request URLs, which
-    # for Graph carry the app secret and access tokens: never let them.
     quiet = max(logging.INFO, logging.getLevelName(level))
-    for name in ("authlib", "urllib3"):
+    for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(quiet)
 
 
