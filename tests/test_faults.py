@@ -229,6 +229,36 @@ def test_redis_down_mid_session_then_back(browser, app_url, control, swap_app, o
     assert sign_in(newcomer, app_url, "google").url == f"{app_url}/account"
 
 
+@pytest.mark.parametrize(("form", "call"), [("refresh", "set"), ("refresh", "get"),
+                                            ("signout", "delete")])
+def test_redis_failing_inside_a_view_gives_the_store_page(browser, app_url, control, swap_app,
+                                                          redis_url, monkeypatch, form, call):
+    """Redis dies after the session was read: the refresh lock's SET, the refresh
+    re-reading the store, or the new id at sign-out fail inside the view."""
+    import redis
+
+    app = redis_app(swap_app, redis_url)
+    page = sign_in(browser, app_url, "auth0")
+    assert page.url == f"{app_url}/account"
+    client = app.session_interface.inner.client
+    real = getattr(client, call)
+    calls = []
+
+    def failing(*args, **kwargs):
+        """Fail once, inside the view (open_session's GET goes through), then recover."""
+        calls.append(args)
+        if len(calls) == (2 if call == "get" else 1):
+            raise redis.ConnectionError("Connection reset by peer")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(client, call, failing)
+    failed = browser.post(f"{app_url}/auth/{form}", data={"csrf_token": browser.csrf(page)})
+    assert_clear_page(failed, "session_store_down", 503)
+    assert "Location" not in failed.headers and "Set-Cookie" not in failed.headers
+    monkeypatch.undo()
+    assert signed_in(browser, app_url)  # nothing was lost with the failed request
+
+
 # -- AWS ---------------------------------------------------------------------
 
 

@@ -182,6 +182,21 @@ class StoreGuard(SessionInterface):
                 response.headers.pop(header, None)
 
 
+def store_failed(error: RedisError) -> tuple[str, int]:
+    """A view's own call to the store failed (Redis died mid-request: the
+    refresh lock, re-reading the session, the new id at sign-in or sign-out).
+
+    The same page as a store down on open, and nothing is saved afterwards:
+    what the view did half is not written over a store that just failed.
+    Only Redis errors: an OSError in a view is as likely a provider's
+    connection as the file store, and those have their own pages.
+    """
+    log.warning("session store unavailable in %s %s: %s", request.method, request.path,
+                type(error).__name__)
+    g.session_store_down = type(error).__name__
+    return render_error(FedlabError("session_store_down", detail=type(error).__name__))
+
+
 def refuse_without_store() -> None:
     if g.get("session_store_down") and request.endpoint != "static":
         raise FedlabError("session_store_down", detail=g.session_store_down)

@@ -24,6 +24,7 @@ from typing import Any
 
 from cachelib import FileSystemCache
 from flask import Flask, current_app, g, session
+from redis.exceptions import RedisError
 
 from .session_store import (
     SealedCacheLib,
@@ -32,6 +33,7 @@ from .session_store import (
     Sealer,
     StoreGuard,
     refuse_without_store,
+    store_failed,
 )
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = StoreGuard(interface)
     app.before_request(refuse_without_store)
     app.before_request(enforce_timeouts)
+    app.register_error_handler(RedisError, store_failed)
 
 
 def now() -> float:
