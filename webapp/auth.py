@@ -41,9 +41,13 @@ def get_provider(name: str) -> Provider:
 @bp.get("/<name>/login")
 def login(name: str) -> Response:
     provider = get_provider(name)
-    client = client_for(provider)
     redirect_uri = external_url("auth.callback", name=name)
-    request_data = client.authorization_url(redirect_uri)
+    try:
+        request_data = client_for(provider).authorization_url(redirect_uri)
+    except FedlabError as e:  # discovery down, slow or wrong: a failed sign-in too
+        signals.sign_in_failed.send(current_app._get_current_object(), provider=name,
+                                    reason=e.code)
+        raise
     pending = {k: v for k, v in session.get("pending", {}).items()
                if time.time() - v["created"] < PENDING_LIFETIME}
     while len(pending) >= MAX_PENDING:
@@ -187,14 +191,19 @@ def _refresh(provider: Provider, auth: dict[str, Any]) -> None:
     try:
         renewed = kind_of(provider).refresh(client_for(provider), auth)
     except FedlabError as e:
-        if e.code in ("token_request_failed", "id_token_rejected", "userinfo_sub_mismatch"):
+        # A refusal ends the sign-in; an outage (provider down, slow, garbled)
+        # keeps the tokens for the next try. Both are a failed refresh.
+        refused = e.code in ("token_request_failed", "id_token_rejected",
+                             "userinfo_sub_mismatch")
+        if refused:
             auth["state"] = "refresh_failed"
             auth["tokens"] = {"expires_at": auth["tokens"].get("expires_at")}
             auth["history"].append({"at": now, "event": "refresh_failed", "reason": e.code})
             auth["generation"] = auth.get("generation", 0) + 1
             session["auth"] = auth
-            signals.refresh_failed.send(current_app._get_current_object(),
-                                        provider=provider.name, reason=e.code)
+        signals.refresh_failed.send(current_app._get_current_object(),
+                                    provider=provider.name, reason=e.code,
+                                    signed_out=refused)
         raise
     auth["tokens"] = stored_tokens(renewed["tokens"], auth["tokens"])
     auth["claims"] = renewed["claims"]
@@ -239,12 +248,14 @@ def signout() -> Response:
         plan = kind_of(provider).sign_out(client, auth, current_origin() + "/")
     except FedlabError as e:
         # The session here is gone already; say what could not be done there.
+        signals.signed_out.send(current_app._get_current_object(), provider=provider.name,
+                                revoked=False, provider_reached=False, reason=e.code)
         flash(f"You were signed out here, but {provider.display_name} could not be reached "
               f"to end your session there ({e.code}).")
         return redirect("/")
     revoked = revoke(client, plan.revocation)
     signals.signed_out.send(current_app._get_current_object(), provider=provider.name,
-                            revoked=revoked)
+                            revoked=revoked, provider_reached=True)
     if plan.url:
         return redirect(plan.url)
     if plan.revocation is not None:
