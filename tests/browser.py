@@ -60,14 +60,19 @@ def forms(html: str) -> list[Form]:
 
 
 class Browser:
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = 10) -> None:
         self.http = requests.Session()
+        #: Each request's own timeout: a test of a slow dependency sets it below
+        #: the dependency's delay, so a page that hangs raises instead of passing.
+        self.timeout = timeout
 
     def get(self, url: str, **kwargs) -> requests.Response:
-        return self.http.get(url, timeout=10, **kwargs)
+        kwargs.setdefault("timeout", self.timeout)
+        return self.http.get(url, **kwargs)
 
     def post(self, url: str, **kwargs) -> requests.Response:
-        return self.http.post(url, timeout=10, **kwargs)
+        kwargs.setdefault("timeout", self.timeout)
+        return self.http.post(url, **kwargs)
 
     def buttons(self, page: requests.Response) -> list[str]:
         return [b[0] for f in forms(page.text) for b in f.buttons]

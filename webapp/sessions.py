@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 #: ``last_seen`` is rewritten at most this often, so browsing does not write
 #: the session on every request.
 TOUCH_INTERVAL = 60
+#: Seconds the Redis client waits to connect or for an answer: a store that
+#: stops answering ends on a clear page this soon, not when a proxy gives up.
+STORE_TIMEOUT = 2
 
 
 def init_app(app: Flask) -> None:
@@ -65,9 +68,8 @@ def init_app(app: Flask) -> None:
     if settings["type"] == "redis":
         import redis
 
-        client = redis.Redis.from_url(
-            settings["redis_url"], socket_timeout=2, socket_connect_timeout=2
-        )
+        client = redis.Redis.from_url(settings["redis_url"], socket_timeout=STORE_TIMEOUT,
+                                      socket_connect_timeout=STORE_TIMEOUT)
         interface = SealedRedis(app, client=client, **common)
     else:
         cache = FileSystemCache(
