@@ -9,6 +9,7 @@ kind module (``kind_of(provider)``); these views are the same for all of them.
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from typing import Any
 
@@ -22,6 +23,7 @@ from .providers import Provider, kind_of
 from .urls import current_origin, external_url, safe_next_path
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+log = logging.getLogger(__name__)
 
 #: A sign-in must come back within this many seconds.
 PENDING_LIFETIME = 600
@@ -153,7 +155,7 @@ def stored_tokens(token: dict[str, Any], previous: dict[str, Any] | None = None)
     }
 
 
-def refresh_tokens(auth: dict[str, Any]) -> None:
+def refresh_tokens(auth: dict[str, Any]) -> str:
     """Renew the tokens in ``auth`` in place; on refusal the state says sign in again.
 
     Once per session however many requests (tabs, instances) find the tokens
@@ -161,26 +163,38 @@ def refresh_tokens(auth: dict[str, Any]) -> None:
     written to the store before the lock is released. A request that waited
     for the lock reads the store again and, when a refresh happened meanwhile
     (``generation`` moved on), takes its outcome instead of spending a refresh
-    token that the provider may already have rotated.
+    token that the provider may already have rotated. A request that could not
+    get the lock in time does not refresh beside its holder either: it goes on
+    with the tokens as stored, and the visitor stays signed in.
+
+    Returns ``"refreshed"`` (done here), ``"taken"`` (done by another request)
+    or ``"busy"`` (another request is still at it).
     """
     provider = get_provider(auth["provider"])
     seen = auth.get("generation", 0)
-    with sessions.refresh_lock():
-        latest = sessions.stored_auth()
-        if (latest and latest.get("sub") == auth["sub"]
-                and latest.get("generation", 0) > seen):
+    with sessions.refresh_lock() as acquired:
+        latest = sessions.stored_auth() or {}
+        same_visitor = latest.get("sub") == auth["sub"]
+        if same_visitor and latest.get("generation", 0) > seen:
             auth.clear()
             auth.update(latest)
             session["auth"] = auth
             if auth["state"] == "refresh_failed":
                 raise FedlabError("refresh_failed", provider=provider.name,
                                   detail=auth["history"][-1].get("reason", "refused"))
-            return
+            return "taken"
+        if not acquired:
+            log.warning("refresh lock still held by another request; not refreshing beside it")
+            if same_visitor:
+                auth.clear()
+                auth.update(latest)
+            return "busy"
         try:
             _refresh(provider, auth)
         finally:
             if auth.get("generation", 0) != seen:
                 sessions.save_now()
+    return "refreshed"
 
 
 def _refresh(provider: Provider, auth: dict[str, Any]) -> None:
@@ -231,8 +245,11 @@ def refresh() -> Response:
     auth = sessions.current_auth()
     if auth is None:
         raise FedlabError("signed_out")
-    refresh_tokens(auth)
-    flash("Tokens refreshed: the new id token passed every check again.")
+    outcome = refresh_tokens(auth)
+    if outcome == "busy":
+        flash("Another page is renewing these tokens right now; try again in a moment.")
+    else:
+        flash("Tokens refreshed: the new id token passed every check again.")
     return redirect("/account")
 
 

@@ -148,10 +148,21 @@ def save_now() -> None:
     store().write(session, current_app.permanent_session_lifetime)  # type: ignore[arg-type]
 
 
-#: How long a refresh may hold its lock, and how long another request waits for it.
-LOCK_SECONDS = 15
+#: Seconds added to a refresh's longest provider calls for the lock's lifetime:
+#: writing the store, and the work between the calls.
+LOCK_MARGIN = 5
 _local_locks: dict[str, list[Any]] = {}
 _local_locks_guard = threading.Lock()
+
+
+def lock_seconds() -> float:
+    """How long a refresh may hold its lock, and how long another request waits.
+
+    A refresh makes up to three provider calls (token, keys after a rotation,
+    userinfo), each bounded by ``http_timeout``: the lock must outlive them,
+    or it expires under a refresh still running and a second one starts.
+    """
+    return 3 * current_app.config["FEDLAB"]["http_timeout"] + LOCK_MARGIN
 
 
 @contextmanager
@@ -159,16 +170,18 @@ def refresh_lock() -> Iterator[bool]:
     """Hold this session's refresh lock; yields whether it was obtained in time.
 
     With Redis it is shared by every instance (``SET NX PX``, released only by
-    its holder); with the file store, by the threads of this process.
+    its holder); with the file store, by the threads of this process. When it
+    was not obtained, the caller must not refresh: another request is doing so.
     """
     name = f"{current_app.config['SESSION_KEY_PREFIX']}refresh-lock:{session.sid}"
     interface = store()
-    deadline = time.monotonic() + LOCK_SECONDS
+    lifetime = lock_seconds()
+    deadline = time.monotonic() + lifetime
     if isinstance(interface, SealedRedis):
         client, token = interface.client, secrets.token_hex(16)
         acquired = False
         while not acquired and time.monotonic() < deadline:
-            acquired = bool(client.set(name, token, nx=True, px=LOCK_SECONDS * 1000))
+            acquired = bool(client.set(name, token, nx=True, px=int(lifetime * 1000)))
             if not acquired:
                 time.sleep(0.05)
         try:
@@ -180,7 +193,7 @@ def refresh_lock() -> Iterator[bool]:
     with _local_locks_guard:
         entry = _local_locks.setdefault(name, [threading.Lock(), 0])
         entry[1] += 1
-    acquired = entry[0].acquire(timeout=LOCK_SECONDS)
+    acquired = entry[0].acquire(timeout=lifetime)
     try:
         yield acquired
     finally:
