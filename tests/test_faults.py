@@ -10,11 +10,11 @@ dependency would answer (CLIENT_TIMEOUT < SLOW), so a page that waited raises.
 tests/test_signin_checks.py already covers a provider down at discovery, a slow
 token endpoint and garbage from token and jwks, tests/test_account.py a failing
 userinfo endpoint (asked from the account page, not at sign-in); the table here
-covers the other combinations. The stand-ins' ``down`` fault takes the whole tenant
-down (every endpoint answers 503, its sign-in pages too), so it is met at the
-first endpoint the app reaches in each phase: discovery (elsewhere), the token
-endpoint on the callback and on a refresh (here); a provider whose address
-refuses connections is covered here too.
+covers the other combinations. The stand-ins' ``down`` fault without an endpoint
+takes the whole tenant down (every endpoint answers 503, its sign-in pages too):
+met at discovery (elsewhere), the token endpoint on the callback and on a
+refresh; with an endpoint, only that one (keys here) is down. A provider whose
+address refuses connections is covered here too.
 """
 
 from __future__ import annotations
@@ -51,7 +51,11 @@ PROVIDER_FAULTS = [
     ("error_500", "jwks", "auth0", "provider_bad_response", 502),
     ("error_500", "token", "cognito", "provider_bad_response", 502),
     ("garbage", "discovery", "cognito", "provider_bad_response", 502),
+    ("down", "jwks", "auth0", "provider_bad_response", 502),
 ]
+
+#: What the app's error pages call the stand-ins' endpoints.
+APP_ENDPOINT_NAMES = {"jwks": "keys"}
 
 
 def assert_clear_page(page: requests.Response, code: str, status: int | None = None) -> None:
@@ -83,6 +87,8 @@ def test_a_provider_fault_on_one_endpoint_ends_on_a_clear_page(browser, app_url,
     browser.timeout = CLIENT_TIMEOUT
     page = sign_in(browser, app_url, tenant)
     assert_clear_page(page, code, status)
+    # The page names the endpoint that failed (the app calls the JWKS "keys").
+    assert f"{APP_ENDPOINT_NAMES.get(endpoint, endpoint)} endpoint" in page.text
     assert not signed_in(browser, app_url)
     # Nothing is left behind: with the fault gone, the same browser signs in.
     control("DELETE", "faults")
@@ -300,6 +306,23 @@ def test_an_identity_pool_that_refuses_connections_is_explained(browser, app_url
     page = browser.get(f"{app_url}{path}")
     assert_clear_page(page, "aws_unreachable", 502)
     assert signed_in(browser, app_url)
+
+
+@pytest.mark.parametrize(("fault", "code", "status"), [("throttle", "aws_throttled", 429),
+                                                      ("down", "aws_error", 502)])
+def test_s3_throttling_or_down_is_explained_and_credentials_are_kept(
+        browser, app_url, control, aws_control, fault, code, status):
+    sign_in(browser, app_url, "google")
+    assert browser.get(f"{app_url}/credentials").status_code == 200
+    aws_control("s3", "POST", "faults", fault=fault)
+    aws_control("identity", "DELETE", "calls")
+    for path in ("/storage/public", "/storage/private"):
+        page = browser.get(f"{app_url}{path}", timeout=CLIENT_TIMEOUT)
+        assert_clear_page(page, code, status)
+        assert "ListObjectsV2" in page.text
+    aws_control("s3", "DELETE", "faults")
+    assert browser.get(f"{app_url}/storage/private").status_code == 200
+    assert sum(aws_control("identity", "GET", "calls").values()) == 0  # credentials kept
 
 
 def test_s3_refusing_connections_is_explained_and_credentials_are_kept(browser, app_url,

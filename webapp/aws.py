@@ -41,6 +41,7 @@ IDENTITY_ERRORS = (
     ("InvalidIdentityPoolConfigurationException", "", "identity_pool_roles_invalid"),
     ("TooManyRequestsException", "", "aws_throttled"),
     ("ThrottlingException", "", "aws_throttled"),
+    ("SlowDown", "", "aws_throttled"),
     ("AccessDenied", "", "s3_access_denied"),
     ("AccessDeniedException", "", "s3_access_denied"),
 )

@@ -133,6 +133,10 @@ def test_outages(standins_server, helpers):
     assert requests.get(google_doc, timeout=5).status_code == 503
     assert requests.get(f"{base}/google/o/oauth2/v2/auth", timeout=5).status_code == 503
     requests.delete(f"{base}/_control/faults", timeout=5)
+    helpers.set_fault(base, "google", "down", endpoint="jwks")  # only the keys are down
+    assert requests.get(f"{base}/google/oauth2/v3/certs", timeout=5).status_code == 503
+    assert requests.get(google_doc, timeout=5).status_code == 200
+    requests.delete(f"{base}/_control/faults", timeout=5)
     helpers.set_fault(base, "google", "error_500", endpoint="discovery")
     assert requests.get(google_doc, timeout=5).status_code == 500
     assert requests.get(f"{base}/google/oauth2/v3/certs", timeout=5).status_code == 200

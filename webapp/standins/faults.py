@@ -83,7 +83,8 @@ class FaultBoard:
     def outage(self, endpoint: str) -> Response | None:
         """Apply the outage faults that concern ``endpoint``; a response replaces the real one."""
         active = self.listing()
-        if "down" in active:
+        down = active.get("down")
+        if down is not None and _concerns(down, endpoint):
             return Response("Service Unavailable", status=503, mimetype="text/plain")
         slow = active.get("slow")
         if slow is not None and _concerns(slow, endpoint):

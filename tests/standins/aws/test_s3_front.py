@@ -101,6 +101,18 @@ def test_keys_nobody_issued_and_requests_without_keys(aws):
     assert "public/welcome.txt" in keys(aws.s3(), aws.BUCKET, "")
 
 
+@pytest.mark.parametrize(("fault", "code"), [("throttle", "SlowDown"),
+                                             ("down", "ServiceUnavailable")])
+def test_outage_faults_answer_as_s3_does(aws, guest, fault, code):
+    aws.control("s3", "POST", "faults", fault=fault)
+    answer = requests.get(f"{aws.s3_url}/{aws.BUCKET}/public/welcome.txt", timeout=5)
+    assert answer.status_code == 503 and f"<Code>{code}</Code>" in answer.text
+    aws.control("s3", "DELETE", "faults")
+    assert "public/welcome.txt" in keys(guest, aws.BUCKET, "public/")
+    with pytest.raises(requests.HTTPError):
+        aws.control("s3", "POST", "faults", fault="no-such-fault")
+
+
 def test_expired_credentials_are_refused(aws):
     aws.control("identity", "POST", "faults", fault="credentials_lifetime", seconds=60)
     _, credentials = aws.credentials()

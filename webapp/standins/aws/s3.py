@@ -12,7 +12,9 @@ adds, before forwarding:
   conditions, ``content-length-range`` -> ``EntityTooLarge`` /
   ``EntityTooSmall``, extra fields);
 * CORS from the bucket's own rules only (moto's server answers every origin);
-* counters per operation and the object bytes it received and served.
+* counters per operation and the object bytes it received and served;
+* outage faults set through ``/_control/faults``: ``throttle`` answers every
+  request with S3's ``503 SlowDown``, ``down`` with ``503 ServiceUnavailable``.
 
 Requests signed with the bootstrap's dummy admin key pass unchecked.
 """
@@ -61,6 +63,11 @@ OBJECT_ACTIONS = {
     "AbortMultipartUpload": "s3:AbortMultipartUpload", "DeleteObject": "s3:DeleteObject",
 }
 LIST_OPERATIONS = ("ListObjectsV2", "ListObjects")
+#: Outage faults of the front, each as S3 answers it.
+FAULTS = {
+    "throttle": ("SlowDown", "Please reduce your request rate."),
+    "down": ("ServiceUnavailable", "Service is unable to handle request."),
+}
 
 
 class S3Error(Exception):
@@ -98,6 +105,7 @@ class S3Front:
         self._bytes = {"received": 0, "served": 0}
         self._policies: dict[str, list[dict[str, Any]]] = {}
         self._cors: dict[str, list[dict[str, Any]]] = {}
+        self._faults: dict[str, dict[str, Any]] = {}
         self._iam = admin_client("iam", settings, moto_url)
         self._s3 = admin_client("s3", settings, moto_url)
 
@@ -129,6 +137,27 @@ class S3Front:
         with self._lock:
             self._policies.clear()
             self._cors.clear()
+            self._faults.clear()
+
+    def set_fault(self, name: str, params: Mapping[str, Any]) -> None:
+        if name not in FAULTS:
+            raise ValueError(f"fault: must be one of {', '.join(FAULTS)}")
+        with self._lock:
+            self._faults[name] = dict(params)
+
+    def faults(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {k: dict(v) for k, v in self._faults.items()}
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def check_faults(self) -> None:
+        """Answer as S3 does when it sheds load or is unavailable."""
+        for name in self.faults():
+            code, message = FAULTS[name]
+            raise S3Error(code, message, 503)
 
     def role_statements(self, role: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -377,6 +406,7 @@ def create_s3_app(settings: Mapping[str, Any] | AwsSettings, moto_url: str,
         operation = operation_of(request.method, bucket, key, request.args, request.headers)
         front.count(operation)
         try:
+            front.check_faults()
             if operation == "PreflightRequest":
                 return _preflight(front, bucket)
             response = _guarded(front, operation, bucket, key, raw_path)
@@ -577,6 +607,25 @@ def _control_blueprint(front: S3Front) -> flask.Blueprint:
             return {"error": "give a prefix (string) and a count (1 to 100000)"}, 400
         seed_objects_in_moto(front.settings.bucket, prefix, count)
         return {"bucket": front.settings.bucket, "prefix": prefix, "count": count}
+
+    @bp.get("/faults")
+    def list_faults() -> Any:
+        return front.faults()
+
+    @bp.post("/faults")
+    def set_fault() -> Any:
+        data = flask.request.get_json(silent=True) or {}
+        try:
+            front.set_fault(str(data.get("fault")), {k: v for k, v in data.items()
+                                                     if k != "fault"})
+        except ValueError as e:
+            return {"error": str(e)}, 400
+        return front.faults()
+
+    @bp.delete("/faults")
+    def clear_faults() -> Any:
+        front.clear_faults()
+        return {"cleared": True}
 
     return bp
 
