@@ -64,10 +64,12 @@ class LiveServer:
 def servers() -> Iterator[tuple[LiveServer, ...]]:
     """The app, the provider stand-ins, and the AWS stand-in's Cognito Identity and S3."""
     from webapp.standins import StandinRequestHandler
+    from webapp.standins.requestlog import RequestHandler
 
-    # The provider stand-ins' handler lets each tenant's (skewable) clock set Date.
+    # The provider stand-ins' handler lets each tenant's (skewable) clock set Date;
+    # the stand-ins' handlers log query strings without their values, as in the demo.
     started = (LiveServer("127.0.0.1"), LiveServer("127.0.0.1", StandinRequestHandler),
-               LiveServer("127.0.0.1"), LiveServer("127.0.0.1"))
+               LiveServer("127.0.0.1", RequestHandler), LiveServer("127.0.0.1", RequestHandler))
     yield started
     for server in started:
         server.stop()

@@ -112,6 +112,7 @@ def run_demo(host: str, port: int) -> int:
     from . import create_app
     from .demo import standin_settings
     from .standins import StandinRequestHandler, create_standins_app
+    from .standins.requestlog import RequestHandler
 
     init_demo()
     app = create_app()
@@ -127,7 +128,7 @@ def run_demo(host: str, port: int) -> int:
     for user in settings["users"]:
         print(f"  {user['username']} / {user['password']}")
     print()
-    run_simple(host, port, app, threaded=True)
+    run_simple(host, port, app, threaded=True, request_handler=RequestHandler)
     return 0
 
 
@@ -145,6 +146,7 @@ def start_aws_standin(config: dict[str, Any]) -> None:
     """moto for STS, IAM and S3; the stand-in's Cognito Identity and S3 front over it."""
     from .demo import aws_standin_settings
     from .standins.aws import bootstrap, create_identity_app, create_s3_app, start_moto
+    from .standins.requestlog import RequestHandler
 
     aws = config["aws"]
     moto = urlsplit(aws["sts_endpoint"])
@@ -152,8 +154,8 @@ def start_aws_standin(config: dict[str, Any]) -> None:
     settings = aws_standin_settings(config)
     bootstrap(settings, moto_url)
     identity = create_identity_app(settings, moto_url)
-    serve(aws["cognito_identity_endpoint"], identity)
-    serve(aws["s3_endpoint"], create_s3_app(settings, moto_url, identity))
+    serve(aws["cognito_identity_endpoint"], identity, RequestHandler)
+    serve(aws["s3_endpoint"], create_s3_app(settings, moto_url, identity), RequestHandler)
     print(f"AWS stand-in: Cognito Identity {aws['cognito_identity_endpoint']}, "
           f"S3 {aws['s3_endpoint']}, moto {moto_url}")
 

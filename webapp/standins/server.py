@@ -20,6 +20,7 @@ from .federation import Federation
 from .flavour import Flavour
 from .google import Google
 from .oidc import GenericOIDC
+from .requestlog import RedactedRequestLog
 from .settings import Settings, parse_settings
 from .tenant import Tenant
 
@@ -97,9 +98,10 @@ def _register_tenant_routes(app: flask.Flask, tenant: Tenant) -> None:
                          methods=list(route.methods))
 
 
-class StandinRequestHandler(WSGIRequestHandler):
+class StandinRequestHandler(RedactedRequestLog, WSGIRequestHandler):
     """Werkzeug's handler, minus its own ``Date`` header: each tenant sends a
-    ``Date`` from its own (possibly skewed) clock."""
+    ``Date`` from its own (possibly skewed) clock. Its request log hides query
+    values (see :mod:`.requestlog`)."""
 
     def send_response(self, code: int, message: str | None = None) -> None:
         self.log_request(code)

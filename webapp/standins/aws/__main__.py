@@ -11,6 +11,7 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
+from ..requestlog import RequestHandler
 from . import bootstrap, create_identity_app, create_s3_app, start_moto
 from .settings import SettingsError, parse_settings
 
@@ -33,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     moto, moto_url = start_moto(options.host, options.moto_port)
     bootstrap(settings, moto_url)
     identity = create_identity_app(settings, moto_url)
-    servers = [make_server(options.host, port, app, threaded=True) for port, app in (
+    servers = [make_server(options.host, port, app, threaded=True,
+                           request_handler=RequestHandler) for port, app in (
         (options.identity_port, identity),
         (options.s3_port, create_s3_app(settings, moto_url, identity)))]
     threading.Thread(target=servers[1].serve_forever, daemon=True).start()

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from webapp import policies
 
+from ..requestlog import RedactedRequestLog
 from .settings import AwsSettings, admin_client, parse_settings
 
 #: Objects a guest can list and download from the start.
@@ -35,8 +36,17 @@ def start_moto(host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:
 
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
+    # The S3 front forwards presigned URLs here as they came: log them redacted
+    # too. moto takes no handler argument; its server reads this per request.
+    server._server.RequestHandlerClass = _moto_handler()  # type: ignore[union-attr]
     bound_host, bound_port = server.get_host_and_port()
     return server, f"http://{bound_host}:{bound_port}"
+
+
+def _moto_handler() -> type:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    return type("MotoRequestHandler", (RedactedRequestLog, MotoRequestHandler), {})
 
 
 def bootstrap(settings: Mapping[str, Any] | AwsSettings, moto_url: str) -> None:
