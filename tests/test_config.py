@@ -45,6 +45,18 @@ def test_layers_file_then_environment_then_overrides(tmp_path, clean_env):
     assert config["http_timeout"] == 7.0
 
 
+def test_the_gunicorn_config_variables_are_not_settings(tmp_path, clean_env):
+    """deploy/gunicorn.conf.py reads FEDLAB_BIND and the like; an instance that sets
+    them must still start (they once failed every worker as unknown keys)."""
+    path = write(tmp_path, OIDC)
+    for name, value in (("FEDLAB_BIND", "127.0.0.1:8001"), ("FEDLAB_WORKERS", "2"),
+                        ("FEDLAB_THREADS", "4"), ("FEDLAB_KEEPALIVE", "65"),
+                        ("FEDLAB_GUNICORN_LOG_LEVEL", "warning")):
+        clean_env.setenv(name, value)
+    config = load_config({"config_file": path})
+    assert not {"bind", "workers", "threads", "keepalive", "gunicorn_log_level"} & set(config)
+
+
 def test_secrets_file_is_a_layer(tmp_path, clean_env):
     path = write(tmp_path, OIDC.replace(f'secret_key = "{SECRET}"', ""))
     secrets = tmp_path / "secrets.toml"

@@ -123,11 +123,19 @@ def _merge(base: dict[str, Any], layer: Mapping[str, Any]) -> None:
             base[key] = copy.deepcopy(value)
 
 
+#: ``FEDLAB_*`` variables that are not settings: the files, and what
+#: deploy/gunicorn.conf.py reads (an instance sets them beside the settings).
+NOT_SETTINGS = frozenset({
+    "FEDLAB_CONFIG", "FEDLAB_SECRETS_FILE", "FEDLAB_BIND", "FEDLAB_WORKERS", "FEDLAB_THREADS",
+    "FEDLAB_KEEPALIVE", "FEDLAB_GUNICORN_LOG_LEVEL",
+})
+
+
 def _from_environment(environ: Mapping[str, str], known: Mapping[str, Any]) -> dict[str, Any]:
     """Turn ``FEDLAB_A__B=v`` into ``{"a": {"b": v}}``, matching existing names."""
     layer: dict[str, Any] = {}
     for name, value in environ.items():
-        if not name.startswith("FEDLAB_") or name in ("FEDLAB_CONFIG", "FEDLAB_SECRETS_FILE"):
+        if not name.startswith("FEDLAB_") or name in NOT_SETTINGS:
             continue
         parts = name[len("FEDLAB_") :].lower().split("__")
         node, existing = layer, known
