@@ -3,18 +3,21 @@
 A small round-robin reverse proxy plays the load balancer, so the browser sees
 one site (one origin, registered at the stand-ins like any deployment's); it
 can also pin every request to one instance, which lets the test choose where
-each step happens. Both instances get every secret from the environment and
-the suite's secrets file, as a deployment's instances would.
+each step happens. Both instances run with deploy/gunicorn.conf.py and get the
+secret key and the session encryption key from the environment (the client
+secrets from the suite's secrets file), as a deployment's instances would.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import socket
 import subprocess
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,12 +27,16 @@ import redis
 import requests
 
 from webapp.demo import TENANTS
+from webapp.session_store import Sealer
 
 from .conftest import ROOT, require
 from .flows import sign_in
 from .test_sessions import session_cookie
 
 GUNICORN = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "gunicorn"
+#: The keys both instances get from the environment (not those of the secrets file).
+ENV_SECRET_KEY = secrets.token_urlsafe(48)
+ENV_ENCRYPTION_KEY = secrets.token_urlsafe(48)
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-authorization", "proxy-authenticate", "host", "content-length",
               "content-encoding"}
@@ -101,18 +108,27 @@ def instances(config_dir, redis_url, app, control, tmp_path) -> Iterator[Balance
     env = {name: value for name, value in os.environ.items() if not name.startswith("FEDLAB_")}
     env.update({
         "FEDLAB_CONFIG": str(config_dir / "demo.toml"),
+        # The client secrets stay in the file; the keys every instance must share
+        # come from the environment, and win over the file's.
         "FEDLAB_SECRETS_FILE": str(config_dir / "secrets.toml"),
+        "FEDLAB_SECRET_KEY": ENV_SECRET_KEY,
+        "FEDLAB_SESSION__ENCRYPTION_KEY": ENV_ENCRYPTION_KEY,
         "FEDLAB_SESSION__TYPE": "redis",
         "FEDLAB_SESSION__REDIS_URL": redis_url,
         "FEDLAB_EXTERNAL_URL": origin,
+        # As deployed: deploy/gunicorn.conf.py, one worker each to spare the machine.
+        "FEDLAB_WORKERS": "1",
+        "FEDLAB_THREADS": "2",
     })
     processes = []
     for index, port in enumerate(ports):
         # A folder of its own: were the sessions not in Redis, nothing would be shared.
-        own = {**env, "FEDLAB_SESSION__DIR": str(tmp_path / f"sessions-{index}")}
+        own = {**env, "FEDLAB_SESSION__DIR": str(tmp_path / f"sessions-{index}"),
+               "FEDLAB_BIND": f"127.0.0.1:{port}"}
         with (tmp_path / f"gunicorn-{index}.log").open("w") as log:
             processes.append(subprocess.Popen(
-                [str(GUNICORN), "-w", "1", "-b", f"127.0.0.1:{port}", "webapp:create_app()"],
+                [str(GUNICORN), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+                 "webapp:create_app()"],
                 cwd=ROOT, env=own, stdout=log, stderr=subprocess.STDOUT))
     thread = threading.Thread(target=balancer.serve_forever, daemon=True)
     thread.start()
@@ -148,7 +164,8 @@ def instances_used(balancer: Balancer, since: int) -> set[int]:
 
 
 def test_a_session_started_on_one_instance_works_and_ends_on_the_other(instances, browser,
-                                                                      redis_url):
+                                                                      redis_url, config_dir):
+    secrets_file = config_dir / "secrets.toml"
     origin = instances.origin
     store = redis.Redis.from_url(redis_url)
     instances.pinned = 0
@@ -157,6 +174,11 @@ def test_a_session_started_on_one_instance_works_and_ends_on_the_other(instances
     assert instances_used(instances, 0) == {0}
     sid = session_cookie(browser).value
     assert store.exists(f"fedlab:session:{sid}")
+    # Sealed with the environment's key, which the secrets file does not hold.
+    record = store.get(f"fedlab:session:{sid}")
+    assert Sealer(ENV_ENCRYPTION_KEY).open(record, f"fedlab:session:{sid}")["auth"]
+    file_key = tomllib.loads(secrets_file.read_text())["session"]["encryption_key"]
+    assert Sealer(file_key).open(record, f"fedlab:session:{sid}") is None
 
     instances.pinned = 1
     mark = len(instances.served)
