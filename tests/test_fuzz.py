@@ -115,6 +115,52 @@ def test_the_callback_over_real_http(app_url, control, code, state, error, descr
     check(response, *params.values())
 
 
+# -- where a sign-in returns to ---------------------------------------------------
+
+#: ``next`` values that try to leave the site, or to land somewhere odd.
+OFF_SITE = ("https://evil.example/", "//evil.example", "/\\evil.example", "\\\\evil",
+            "/%2F%2Fevil.example", "http:/evil.example", "javascript:alert(1)",
+            " //evil.example", "/\t/evil.example", "///evil.example", "https:evil.example",
+            "/auth/google/login?next=//evil.example", "/static/../../etc/passwd")
+next_value = st.one_of(value, st.sampled_from(OFF_SITE),
+                       st.builds(lambda a, b: a + b, st.sampled_from(OFF_SITE), any_text))
+
+
+def assert_local(target: str) -> None:
+    """A path of this site: no scheme or host, not scheme-relative, no backslash."""
+    parts = urlsplit(target)
+    assert target.startswith("/") and not target.startswith("//"), target
+    assert not parts.scheme and not parts.netloc and "\\" not in target, target
+    assert not any(ord(c) < 0x20 for c in target), target
+
+
+@FUZZ
+@given(provider=st.sampled_from(PROVIDERS), target=next_value)
+def test_login_takes_any_next_and_keeps_only_a_local_path(app, control, provider, target):
+    client = app.test_client()
+    response = client.get(f"/auth/{provider}/login", query_string={"next": target})
+    check(response, target)
+    assert response.status_code == 302, response.get_data(as_text=True)[:400]
+    with client.session_transaction() as session:
+        [pending] = session["pending"].values()
+    assert_local(pending["next"])
+
+
+@FEW
+@given(target=st.one_of(st.sampled_from(OFF_SITE), next_value))
+def test_a_sign_in_with_any_next_lands_on_the_site(app_url, control, target):
+    from .browser import Browser
+
+    visitor = Browser()
+    page = visitor.get(f"{app_url}/auth/auth0/login", params={"next": target},
+                       allow_redirects=False)
+    check(page, target)
+    landed = sign_in(visitor, app_url, "auth0", next_path=target)
+    check(landed, target)
+    assert landed.url.startswith(app_url + "/"), landed.url
+    assert_local(landed.url[len(app_url):])
+
+
 # -- forms ---------------------------------------------------------------------
 
 
