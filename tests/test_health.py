@@ -90,3 +90,28 @@ def test_readyz_is_503_and_healthz_200_when_redis_is_down(config_dir, tmp_path):
     # A cookie on /healthz does not make the app open the (dead) session store.
     alive = client.get("/healthz", headers=cookie)
     assert alive.status_code == 200 and alive.get_json() == {"status": "ok"}
+
+
+def test_healthz_makes_no_outbound_connection(config_dir, tmp_path, redis_url, monkeypatch):
+    """Not to Redis, a provider or AWS, even with a session cookie: every
+    connection attempt in the process fails, and /healthz still answers."""
+    import socket
+
+    app = make_app(config_dir, tmp_path, session={"type": "redis", "redis_url": redis_url})
+    client = app.test_client()
+    cookie = {"Cookie": f"{app.config['SESSION_COOKIE_NAME']}=some-session-id"}
+    attempts: list[object] = []
+
+    def refuse(sock, address):
+        attempts.append(address)
+        raise ConnectionRefusedError("no outbound connection from /healthz")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    for _ in range(3):
+        alive = client.get("/healthz", headers=cookie)
+        assert alive.status_code == 200 and alive.get_json() == {"status": "ok"}
+    assert attempts == []
+    # The trap works: /readyz, which does ping Redis, is caught by it.
+    assert client.get("/readyz").status_code == 503
+    assert attempts
