@@ -185,3 +185,21 @@ def test_a_session_store_that_is_down_gives_a_clear_page(browser, app_url, swap_
     assert page.status_code == 503
     assert 'data-error="session_store_down"' in page.text
     assert "Traceback" not in page.text
+
+
+def test_one_sign_in_is_the_same_issuer_subject_and_moment():
+    """Visitors are told apart by issuer and subject: a stored sign-in with the same
+    subject at another issuer is someone else, and its tokens are never taken."""
+    from webapp.session_store import keep_newer_tokens, same_sign_in
+
+    mine = {"iss": "https://a.example", "sub": "42", "signed_in_at": 1, "generation": 0,
+            "tokens": {"access_token": "mine"}}
+    newer = {**mine, "generation": 1, "tokens": {"access_token": "newer"}}
+    elsewhere = {**newer, "iss": "https://b.example"}
+    assert same_sign_in(mine, newer) and not same_sign_in(mine, elsewhere)
+    assert not same_sign_in(mine, {**newer, "signed_in_at": 2}) and not same_sign_in(mine, None)
+    data = {"auth": mine}
+    keep_newer_tokens(data, {"auth": elsewhere})
+    assert data["auth"] is mine
+    keep_newer_tokens(data, {"auth": newer})
+    assert data["auth"] is newer

@@ -20,6 +20,7 @@ from . import sessions, signals
 from .errors import CATALOGUE, FedlabError
 from .oauth import ProviderClient, client_for
 from .providers import Provider, kind_of
+from .session_store import same_sign_in
 from .urls import current_origin, external_url, safe_next_path
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -174,7 +175,7 @@ def refresh_tokens(auth: dict[str, Any]) -> str:
     seen = auth.get("generation", 0)
     with sessions.refresh_lock() as acquired:
         latest = sessions.stored_auth() or {}
-        same_visitor = latest.get("sub") == auth["sub"]
+        same_visitor = same_sign_in(latest, auth)
         if same_visitor and latest.get("generation", 0) > seen:
             auth.clear()
             auth.update(latest)

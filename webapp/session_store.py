@@ -130,12 +130,17 @@ def keep_newer_tokens(data: dict[str, Any], stored: dict[str, Any] | None) -> No
     perhaps rotated, tokens back. Each refresh bumps ``auth.generation``; the
     stored sign-in wins when it is the same visitor's and newer."""
     mine, theirs = data.get("auth"), (stored or {}).get("auth")
-    if not (isinstance(mine, dict) and isinstance(theirs, dict)):
-        return
-    if ((mine.get("iss"), mine.get("sub"), mine.get("signed_in_at"))
-            == (theirs.get("iss"), theirs.get("sub"), theirs.get("signed_in_at"))
+    if (same_sign_in(mine, theirs)
             and theirs.get("generation", 0) > mine.get("generation", 0)):
         data["auth"] = theirs
+
+
+def same_sign_in(a: Any, b: Any) -> bool:
+    """Whether two stored sign-ins are one: the same person (issuer and subject,
+    never e-mail or subject alone) signed in at the same moment."""
+    return (isinstance(a, dict) and isinstance(b, dict)
+            and (a.get("iss"), a.get("sub"), a.get("signed_in_at"))
+            == (b.get("iss"), b.get("sub"), b.get("signed_in_at")))
 
 
 class StoreGuard(SessionInterface):
