@@ -74,11 +74,10 @@ def test_a_failing_userinfo_endpoint_is_explained_and_the_visitor_stays(
         swap_app(http_timeout=1)
     page = sign_in(browser, app_url, tenant)
     params = {"seconds": 5} if fault == "slow" else {}
-    if fault != "down":
-        params["endpoint"] = "userinfo"
-    control("POST", "faults", tenant=tenant, fault=fault, **params)
+    control("POST", "faults", tenant=tenant, fault=fault, endpoint="userinfo", **params)
     failed = ask_userinfo(browser, app_url, page)
     assert failed.status_code == status and f'data-error="{code}"' in failed.text
+    assert "userinfo" in failed.text  # the page names the endpoint that failed
     assert "Traceback" not in failed.text
     control("DELETE", "faults")
     assert browser.get(f"{app_url}/account").status_code == 200
