@@ -1,0 +1,140 @@
+"""``fedlab demo`` (what ``make demo`` runs) from the outside, as a visitor uses it.
+
+The command runs in its own process on the demo configuration, moved to free
+ports: a visitor signs in with each provider, gets AWS credentials, uploads a
+file to ``private/``, sees it, downloads it, deletes it and signs out (through
+the provider's own sign-out where it has one); a guest lists and downloads
+from ``public/``. The rest of the suite tests the same app in process; this
+is the one test of the command itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from .browser import Browser
+from .conftest import ROOT
+from .flows import sign_in
+
+pytestmark = pytest.mark.slow
+
+#: The demo's addresses in config/demo.toml, and the names of this run's ports.
+DEMO_ADDRESSES = {"http://localhost:8000": "app", "http://127.0.0.1:9000": "standins",
+                  "http://127.0.0.1:9100": "identity", "http://127.0.0.1:9101": "s3",
+                  "http://127.0.0.1:9102": "moto"}
+#: Providers with a sign-out page of their own, and its path at the stand-ins.
+PROVIDER_SIGN_OUT = {"cognito": "/cognito/logout", "cognito-google": "/cognito/logout",
+                     "auth0": "/auth0/v2/logout"}
+CONTENT = b"uploaded through fedlab demo\n"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """``fedlab demo`` on config/demo.toml with its addresses moved to free ports."""
+    folder = tmp_path_factory.mktemp("demo")
+    ports = {name: free_port() for name in DEMO_ADDRESSES.values()}
+    text = (ROOT / "config" / "demo.toml").read_text()
+    for address, name in DEMO_ADDRESSES.items():
+        host = "localhost" if name == "app" else "127.0.0.1"
+        text = text.replace(address, f"http://{host}:{ports[name]}")
+    (folder / "demo.toml").write_text(text)
+    log = folder / "demo.log"
+    # Run where a fresh checkout would keep instance/ (secrets, sessions): here, folder.
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "webapp.cli", "demo", "--port", str(ports["app"])],
+            cwd=folder, env={**os.environ, "FEDLAB_CONFIG": str(folder / "demo.toml")},
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    app_url = f"http://localhost:{ports['app']}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{app_url}/", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"fedlab demo did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    yield app_url, log
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=10)
+
+
+def test_the_demo_prints_its_address_and_test_users(demo):
+    app_url, log = demo
+    text = log.read_text()
+    assert f"Federation Lab: {app_url}/" in text
+    assert "alice / alice-pass" in text and "bob / bob-pass" in text
+    assert "eyJ" not in text  # no token in what the demo prints
+
+
+@pytest.mark.parametrize("provider", ["cognito", "cognito-google", "auth0", "google",
+                                      "facebook"])
+def test_a_visitor_signs_in_uses_storage_and_signs_out(demo, provider):
+    app_url, _ = demo
+    browser = Browser()
+    account = sign_in(browser, app_url, provider)
+    assert account.url == f"{app_url}/account", account.text[:500]
+    assert 'class="state"' in account.text and "Signed in via" in account.text
+
+    credentials = browser.get(f"{app_url}/credentials")
+    assert credentials.status_code == 200
+    identity = re.search(r'class="identity-id">([^<]+)<', credentials.text).group(1)
+
+    name = f"{provider}-notes.txt"
+    listing = browser.get(f"{app_url}/storage/private")
+    grant = browser.post(f"{app_url}/storage/private/upload",
+                         json={"name": name, "type": "text/plain"},
+                         headers={"X-CSRFToken": re.search(r'data-csrf="([^"]+)"',
+                                                           listing.text).group(1)})
+    post = grant.json()
+    stored = requests.post(post["url"], data=post["fields"], timeout=10,
+                           files={"file": (name, CONTENT, "text/plain")})
+    assert stored.status_code in (200, 201, 204)
+    key = f"private/{identity}/{name}"
+    listing = browser.get(f"{app_url}/storage/private")
+    assert f'data-key="{key}"' in listing.text
+    download = browser.get(f"{app_url}/storage/private/download", params={"key": key},
+                           allow_redirects=False)
+    assert requests.get(download.headers["Location"], timeout=10).content == CONTENT
+    after = browser.post(f"{app_url}/storage/private/delete",
+                         data={"key": key, "csrf_token": browser.csrf(listing)})
+    assert after.status_code == 200 and f'data-key="{key}"' not in after.text
+
+    home = browser.post(f"{app_url}/auth/signout",
+                        data={"csrf_token": browser.csrf(browser.get(f"{app_url}/account"))})
+    assert home.url == f"{app_url}/" and 'data-state="signed_out"' in home.text
+    visited = [r.url for r in home.history]
+    if provider in PROVIDER_SIGN_OUT:
+        assert any(PROVIDER_SIGN_OUT[provider] in url for url in visited), visited
+    assert browser.get(f"{app_url}/account").status_code == 401
+
+
+def test_a_guest_lists_and_downloads_public_files(demo):
+    app_url, _ = demo
+    browser = Browser()
+    browser.click(browser.get(f"{app_url}/credentials"), "Continue as guest")
+    listing = browser.get(f"{app_url}/storage/public")
+    assert listing.status_code == 200 and 'data-key="public/welcome.txt"' in listing.text
+    download = browser.get(f"{app_url}/storage/public/download",
+                           params={"key": "public/welcome.txt"}, allow_redirects=False)
+    assert requests.get(download.headers["Location"], timeout=10).status_code == 200
