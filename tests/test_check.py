@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -113,3 +114,22 @@ def test_the_console_script_exits_non_zero_and_prints_the_providers_words(check_
     assert result.returncode == 1, result.stderr
     assert "FAIL callback" in result.stdout
     assert "redirect_uri_mismatch" in result.stdout
+
+
+def test_a_slow_provider_is_not_told_as_missing_from_the_identity_pool(check_env, capsys, app,
+                                                                       app_url, control,
+                                                                       aws_control):
+    # The pool checks a token by fetching the issuer's keys: a slow Google makes it slow.
+    control("POST", "faults", tenant="google", fault="slow", seconds=3)
+    started = time.monotonic()
+    code = main(["check", "--json", "--base-url", app_url, "--timeout", "0.5"])
+    elapsed = time.monotonic() - started
+    report = json.loads(capsys.readouterr().out)
+    print(f"\nfedlab check --timeout 0.5 with a slow provider: {elapsed:.2f} s")
+    verdict = next(v for v in report["verdicts"]
+                   if v["provider"] == "google" and v["probe"] == "identity_pool")
+    assert code == 1
+    assert verdict["status"] == "fail" and verdict["error"] == "aws_timeout"
+    assert verdict["summary"].startswith("Could not ask the identity pool")
+    assert "does not take" not in verdict["summary"]
+    assert "0.5 seconds" in verdict["evidence"]["aws_says"]

@@ -7,7 +7,7 @@ import pytest
 from webapp import probes
 from webapp.urls import external_url
 
-from .conftest import PROVIDERS
+from .conftest import PROVIDERS, make_app
 
 KINDS = {"cognito": "cognito", "auth0": "auth0", "google": "google", "facebook": "facebook"}
 
@@ -106,3 +106,24 @@ def test_a_provider_missing_from_the_identity_pool(live_app, app_url, control, a
     pool_with("drop_auth0")
     verdict = run(live_app, app_url)[("auth0", "identity_pool")]
     assert verdict.status == "fail" and verdict.error == "identity_provider_not_configured"
+
+
+def test_an_identity_pool_that_is_down_is_not_told_as_missing_a_provider(live_app, app_url,
+                                                                         control, aws_control):
+    aws_control("identity", "POST", "faults", fault="down")
+    verdicts = run(live_app, app_url)
+    for provider in PROVIDERS:
+        verdict = verdicts[(provider, "identity_pool")]
+        assert verdict.status == "fail" and verdict.error == "aws_error"
+        assert verdict.summary.startswith("Could not ask the identity pool")
+    assert aws_control("identity", "GET", "calls")["GetId"] == len(PROVIDERS)  # no retries
+
+
+def test_an_unreachable_identity_pool_is_not_told_as_missing_a_provider(config_dir, tmp_path,
+                                                                        app_url, control):
+    # Nothing listens on port 1 of loopback: the connection is refused.
+    other = make_app(config_dir, tmp_path,
+                     aws={"cognito_identity_endpoint": "http://127.0.0.1:1"})
+    verdict = run(other, app_url)[("auth0", "identity_pool")]
+    assert verdict.status == "fail" and verdict.error == "aws_unreachable"
+    assert verdict.summary.startswith("Could not ask the identity pool")

@@ -56,21 +56,31 @@ def init_app(app: Flask) -> None:
                                         "sts_endpoint") if settings[k]]
     # Say on every page when "AWS" is not AWS (the stand-in, or any other endpoint).
     app.context_processor(lambda: {"aws_endpoints": overridden})
-    config = boto_config(settings)
     app.extensions[EXTENSION] = {
-        # GetId and GetCredentialsForIdentity are unsigned calls: no AWS keys here.
-        "identity": boto3.client(
-            "cognito-identity", region_name=settings["region"],
-            endpoint_url=settings["cognito_identity_endpoint"] or None,
-            config=config.merge(Config(signature_version=UNSIGNED)),
-        ),
+        "identity": identity_client(settings),
         "clients": (OrderedDict(), threading.Lock()),
     }
 
 
-def boto_config(settings: dict[str, Any]) -> Config:
-    return Config(connect_timeout=settings["timeout"], read_timeout=settings["timeout"],
-                  retries={"max_attempts": 2, "mode": "standard"})
+def identity_client(settings: dict[str, Any], timeout: float | None = None,
+                    attempts: int = 3) -> Any:
+    """A Cognito Identity client. GetId and GetCredentialsForIdentity are unsigned
+    calls: no AWS keys here. The probes make their own, with their short timeout
+    and one attempt, so a slow pool cannot hold a check for the app's retries."""
+    config = boto_config(settings, timeout, attempts)
+    return boto3.client(
+        "cognito-identity", region_name=settings["region"],
+        endpoint_url=settings["cognito_identity_endpoint"] or None,
+        config=config.merge(Config(signature_version=UNSIGNED)),
+    )
+
+
+def boto_config(settings: dict[str, Any], timeout: float | None = None,
+                attempts: int = 3) -> Config:
+    """``attempts`` counts the first call too (botocore's ``max_attempts`` would not)."""
+    seconds = settings["timeout"] if timeout is None else timeout
+    return Config(connect_timeout=seconds, read_timeout=seconds,
+                  retries={"total_max_attempts": attempts, "mode": "standard"})
 
 
 def enabled() -> bool:
@@ -114,8 +124,10 @@ def _make_client(service: str, credentials: dict[str, Any]) -> Any:
 
 
 @contextmanager
-def errors_explained(operation: str) -> Iterator[None]:
-    """Turn an AWS failure into its catalogue entry, with AWS's own words kept."""
+def errors_explained(operation: str, seconds: float | None = None) -> Iterator[None]:
+    """Turn an AWS failure into its catalogue entry, with AWS's own words kept.
+
+    ``seconds`` is the timeout the call had, when not the app's ``aws.timeout``."""
     try:
         yield
     except ClientError as e:
@@ -125,7 +137,8 @@ def errors_explained(operation: str) -> Iterator[None]:
                           aws_code=code, aws_message=message) from None
     except (ConnectTimeoutError, ReadTimeoutError):
         raise FedlabError("aws_timeout", operation=operation,
-                          seconds=settings()["timeout"]) from None
+                          seconds=settings()["timeout"] if seconds is None else seconds
+                          ) from None
     except BotoCoreError as e:
         raise FedlabError("aws_unreachable", operation=operation,
                           detail=type(e).__name__) from None
@@ -138,12 +151,16 @@ def identity_error(code: str, message: str) -> str:
     return "aws_error"
 
 
-def get_id(logins: dict[str, str] | None) -> str:
+def get_id(logins: dict[str, str] | None, identity: Any = None,
+           seconds: float | None = None) -> str:
+    """``GetId``, through the app's client unless another ``identity`` client is given
+    (``seconds``: that client's timeout, for the explanation)."""
     params: dict[str, Any] = {"IdentityPoolId": settings()["identity_pool_id"]}
     if logins:
         params["Logins"] = logins
-    with errors_explained("GetId"):
-        return current_app.extensions[EXTENSION]["identity"].get_id(**params)["IdentityId"]
+    identity = identity or current_app.extensions[EXTENSION]["identity"]
+    with errors_explained("GetId", seconds):
+        return identity.get_id(**params)["IdentityId"]
 
 
 def get_credentials(identity_id: str, logins: dict[str, str] | None) -> dict[str, Any]:

@@ -36,6 +36,9 @@ PROBE_LOGIN = "fedlab-probe-not-a-token"
 #: Identity Pool answers that mean the pool, not the made-up token, is the problem.
 POOL_FAILURES = ("identity_provider_not_configured", "identity_pool_not_found",
                  "identity_pool_roles_invalid")
+#: Failures that mean the pool never answered the question: they say nothing about
+#: whether it takes the provider.
+POOL_UNASKED = ("aws_timeout", "aws_unreachable", "aws_throttled", "aws_error")
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,11 @@ def run_probes(config: dict[str, Any], callback_urls: dict[str, str], sign_out_u
         for provider in config["providers"].values()
     ]
     if config["aws"]["identity_pool_id"]:
-        jobs.append(_bound(probe_identity_pool, config, logins or {}))
+        # Its own client: the probe's timeout and one attempt, not the app's retries.
+        identity = aws.identity_client(config["aws"], timeout=timeout, attempts=1)
+        jobs += [_bound(probe_identity_pool, provider, config["aws"], identity, timeout,
+                        (logins or {}).get(provider.name))
+                 for provider in config["providers"].values()]
     with ThreadPoolExecutor(max_workers=min(8, len(jobs) or 1)) as pool:
         results = list(pool.map(lambda job: _in_app(app, job), jobs))
     return [verdict for verdicts in results for verdict in verdicts]
@@ -242,45 +249,49 @@ def probe_client_secret(provider: Provider, callback_url: str) -> Verdict:
                    "made-up code.")
 
 
-def probe_identity_pool(config: dict[str, Any],
-                        logins: dict[str, dict[str, str]]) -> list[Verdict]:
-    """The pool answers, and knows each provider's Logins key (AWS tells, even for a
-    bad token, whether the provider is configured on the pool)."""
-    verdicts = []
-    for provider in config["providers"].values():
-        key = kind_of(provider).logins_key(provider)
-        evidence: dict[str, Any] = {"logins_key": key,
-                                    "identity_pool_id": config["aws"]["identity_pool_id"]}
-        if provider.name in logins:
-            verdicts.append(probe_pool_with_token(provider.name, logins[provider.name],
-                                                  evidence))
-            continue
-        try:
-            aws.get_id({key: PROBE_LOGIN})
-        except FedlabError as e:
-            evidence["aws_says"] = e.details.get("aws_message") or e.describe()
-            if e.code in POOL_FAILURES or e.code.startswith("aws_"):
-                verdicts.append(Verdict(provider.name, "identity_pool", "fail",
-                                        f"The identity pool does not take {key}.",
-                                        evidence, e.code))
-            else:  # refused the made-up token itself: the provider is configured
-                verdicts.append(Verdict(provider.name, "identity_pool", "pass",
-                                        f"The pool has {key} as a provider (it refused only "
-                                        f"the made-up token); whether it lists this client "
-                                        f"id shows with a real sign-in's token.", evidence))
-            continue
-        verdicts.append(Verdict(provider.name, "identity_pool", "warn",
-                                "The pool accepted a made-up token.", evidence))
-    return verdicts
+def probe_identity_pool(provider: Provider, settings: dict[str, Any], identity: Any,
+                        timeout: float, logins: dict[str, str] | None) -> list[Verdict]:
+    """The pool answers, and knows the provider's Logins key (AWS tells, even for a
+    bad token, whether the provider is configured on the pool).
 
-
-def probe_pool_with_token(name: str, logins: dict[str, str],
-                          evidence: dict[str, Any]) -> Verdict:
-    """With a real token, GetId succeeds only if the pool lists this client id (aud)."""
+    ``identity`` is the probes' own Cognito Identity client (``timeout``, one
+    attempt). ``logins`` is a real sign-in's map for this provider, if any.
+    """
+    key = kind_of(provider).logins_key(provider)
+    evidence: dict[str, Any] = {"logins_key": key,
+                                "identity_pool_id": settings["identity_pool_id"]}
+    if logins:
+        return [probe_pool_with_token(provider.name, logins, evidence, identity, timeout)]
     try:
-        identity_id = aws.get_id(logins)
+        aws.get_id({key: PROBE_LOGIN}, identity, timeout)
     except FedlabError as e:
         evidence["aws_says"] = e.details.get("aws_message") or e.describe()
+        if e.code in POOL_UNASKED:
+            return [Verdict(provider.name, "identity_pool", "fail", "Could not ask the "
+                            f"identity pool whether it takes {key}: "
+                            f"{e.describe().rstrip('.')}.", evidence, e.code)]
+        if e.code in POOL_FAILURES:
+            return [Verdict(provider.name, "identity_pool", "fail",
+                            f"The identity pool does not take {key}.", evidence, e.code)]
+        # It refused the made-up token itself: the provider is configured.
+        return [Verdict(provider.name, "identity_pool", "pass", f"The pool has {key} as a "
+                        "provider (it refused only the made-up token); whether it lists "
+                        "this client id shows with a real sign-in's token.", evidence)]
+    return [Verdict(provider.name, "identity_pool", "warn",
+                    "The pool accepted a made-up token.", evidence)]
+
+
+def probe_pool_with_token(name: str, logins: dict[str, str], evidence: dict[str, Any],
+                          identity: Any, timeout: float) -> Verdict:
+    """With a real token, GetId succeeds only if the pool lists this client id (aud)."""
+    try:
+        identity_id = aws.get_id(logins, identity, timeout)
+    except FedlabError as e:
+        evidence["aws_says"] = e.details.get("aws_message") or e.describe()
+        if e.code in POOL_UNASKED:
+            return Verdict(name, "identity_pool", "fail", "Could not ask the identity pool "
+                           f"about this sign-in's token: {e.describe().rstrip('.')}.",
+                           evidence, e.code)
         return Verdict(name, "identity_pool", "fail", "The identity pool refused this "
                        "sign-in's token.", evidence, e.code)
     return Verdict(name, "identity_pool", "pass", "The identity pool accepted this sign-in's "
