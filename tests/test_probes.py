@@ -92,7 +92,9 @@ def test_a_provider_that_is_down(live_app, app_url, control, provider):
     verdicts = run(live_app, app_url)
     first = verdicts[(provider, "discovery")] if provider != "facebook" else \
         verdicts[(provider, "callback")]
-    assert first.status == "fail"
+    # An outage, not a refused registration (Facebook's 503 is no "URL Blocked").
+    assert first.status == "fail" and first.error == "provider_bad_response"
+    assert first.evidence["status"] == 503
 
 
 def test_a_slow_provider_is_cut_off_at_the_timeout(live_app, app_url, control):

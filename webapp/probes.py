@@ -120,6 +120,8 @@ def probe_discovery(provider: Provider, http: requests.Session, timeout: float,
         verdicts.append(Verdict(name, "discovery", "fail",
                                 f"Discovery answered HTTP {response.status_code}.",
                                 {"url": url, "status": response.status_code,
+                                 "endpoint": "discovery",
+                                 "detail": f"HTTP {response.status_code}",
                                  "provider_says": page_words(response)},
                                 "provider_bad_response"))
         return None
@@ -148,7 +150,8 @@ def probe_keys(name: str, uri: str | None, http: requests.Session, timeout: floa
         return unreachable(name, "keys", uri, e, timeout)
     if not isinstance(keys, list) or not keys:
         return Verdict(name, "keys", "fail", "The key set is empty or unreadable.",
-                       {"url": uri, "status": response.status_code}, "provider_bad_response")
+                       {"url": uri, "status": response.status_code, "endpoint": "jwks_uri",
+                        "detail": "an empty or unreadable key set"}, "provider_bad_response")
     algorithms = sorted({k.get("alg") or k.get("kty", "?") for k in keys if isinstance(k, dict)})
     return Verdict(name, "keys", "pass", f"{len(keys)} signing key(s): "
                    f"{', '.join(algorithms)}.", {"url": uri, "count": len(keys),
@@ -186,9 +189,17 @@ def probe_callback(provider: Provider, metadata: dict[str, Any], callback_url: s
         response = http.get(url, timeout=timeout, allow_redirects=False)
     except requests.RequestException as e:
         return unreachable(provider.name, "callback", endpoint, e, timeout)
-    refusal = kind_of(provider).callback_refusal(response, callback_url)
     evidence = {"callback_url": callback_url, "status": response.status_code,
                 "location": response.headers.get("Location", "")[:300]}
+    if response.status_code >= 500:
+        # A provider refuses a callback URL with a 4xx page or a redirect; a 5xx is an
+        # outage and says nothing about the registration.
+        return Verdict(provider.name, "callback", "fail", f"The authorization endpoint "
+                       f"answered HTTP {response.status_code}: the provider is not working.",
+                       {**evidence, "endpoint": "authorization",
+                        "detail": f"HTTP {response.status_code}",
+                        "provider_says": page_words(response)}, "provider_bad_response")
+    refusal = kind_of(provider).callback_refusal(response, callback_url)
     if refusal is not None:
         return Verdict(provider.name, "callback", "fail", "The provider refuses this callback "
                        "URL: it is not registered for this client.",
