@@ -14,6 +14,7 @@ from webapp.errors import CATALOGUE, FedlabError
 from webapp.probes import Verdict
 
 from .conftest import PROVIDERS, make_app
+from .misconfigurations import CELL_IDS, CELLS, OIDC_PROVIDER, misconfigure
 
 
 def esc(text: str) -> str:
@@ -169,6 +170,38 @@ def test_live_checks_against_the_standins(browser, app_url, control, aws_control
                      page.text)
     assert 'data-error="redirect_mismatch"' in page.text
     assert esc(CATALOGUE["redirect_mismatch"].fix) in page.text
+
+
+def verdict_row(page_html: str, probe: str, provider: str) -> str:
+    """The verdicts table's row for one probe of one provider."""
+    rows = re.findall(r'<tr class="verdict[^"]*" data-probe="([^"]*)"\s+data-provider="([^"]*)"'
+                      r'(.*?)</tr>', page_html, re.S)
+    found = [rest for p, n, rest in rows if (p, n) == (probe, provider)]
+    assert len(found) == 1, rows
+    return found[0]
+
+
+@pytest.mark.parametrize(("what", "provider"), CELLS, ids=CELL_IDS)
+def test_each_misconfiguration_shows_its_verdict_on_the_page(browser, app_url, control,
+                                                             aws_control, swap_app, what,
+                                                             provider):
+    if provider == OIDC_PROVIDER:
+        swap_app(config_file="oidc.toml")
+    expected = misconfigure(control, what, provider)
+    page = browser.get(f"{app_url}/diagnostics")
+    result = browser.click(page, "Run live checks")  # the form's CSRF token, as a browser
+    assert result.status_code == 200
+    row = verdict_row(result.text, expected.probe, provider)
+    assert row.startswith(' data-status="fail">'), row[:200]
+    assert f'<div class="explained" data-error="{expected.error}">' in row
+    entry = CATALOGUE[expected.error]
+    assert esc(entry.title) in row and esc(entry.fix) in row
+    evidence = re.search(r'<dl class="evidence">(.*?)</dl>', row, re.S)
+    assert evidence, row
+    value = re.search(rf"<dt>{expected.evidence}</dt>\s*<dd>(.*?)</dd>", evidence.group(1),
+                      re.S)
+    assert value and value.group(1).strip(), evidence.group(1)
+    assert "{" not in re.search(r'<p class="cause">(.*?)</p>', row, re.S).group(1)
 
 
 # -- the error pages: every catalogue entry, and the link to the provider's registration

@@ -78,7 +78,7 @@ def explain(verdict: Any) -> dict[str, Any]:
     if verdict.error and verdict.error in CATALOGUE:
         # The evidence fills the entry's words ({endpoint}, {operation}...).
         error = FedlabError(verdict.error)
-        error.details = dict(verdict.evidence or {})
+        error.details = {**(verdict.evidence or {}), **verdict.words}
         entry = {"code": error.code, "title": error.entry.title, "cause": error.describe(),
                  "fix": error.entry.fix}
     return {

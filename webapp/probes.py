@@ -49,6 +49,9 @@ class Verdict:
     summary: str
     evidence: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    #: Values for the catalogue entry's words ({expected}, {got}...) that are not
+    #: evidence of their own; the diagnostics page fills the explanation with both.
+    words: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,7 +133,8 @@ def probe_discovery(provider: Provider, http: requests.Session, timeout: float,
     if document.get("issuer") != provider.issuer:
         verdicts.append(Verdict(name, "discovery", "fail",
                                 "Discovery names another issuer than the one configured.",
-                                evidence, "discovery_issuer_mismatch"))
+                                evidence, "discovery_issuer_mismatch",
+                                {"expected": provider.issuer, "got": document.get("issuer")}))
         return None
     verdicts.append(Verdict(name, "discovery", "pass", "Discovery is reachable and its "
                             "issuer is exactly the configured one.", evidence))
@@ -142,7 +146,7 @@ def probe_discovery(provider: Provider, http: requests.Session, timeout: float,
 def probe_keys(name: str, uri: str | None, http: requests.Session, timeout: float) -> Verdict:
     if not uri:
         return Verdict(name, "keys", "fail", "Discovery has no jwks_uri.", {},
-                       "discovery_invalid")
+                       "discovery_invalid", {"detail": "Discovery has no jwks_uri"})
     try:
         response = http.get(uri, timeout=timeout)
         keys = response.json().get("keys") if response.status_code == 200 else None
@@ -168,7 +172,9 @@ def probe_clock(name: str, response: requests.Response) -> Verdict:
     if abs(difference) > LEEWAY:
         return Verdict(name, "clock", "fail", f"The provider's clock is {difference:+d} s off "
                        f"ours, beyond the {LEEWAY} s leeway: its tokens will be refused.",
-                       evidence, "id_token_rejected")
+                       evidence, "id_token_rejected",
+                       {"check": "iat/exp", "expected": f"clocks within {LEEWAY} s",
+                        "got": f"{difference:+d} s"})
     status = "warn" if abs(difference) > CLOCK_WARN else "pass"
     return Verdict(name, "clock", status, f"Clocks differ by {difference:+d} s.", evidence)
 
@@ -246,6 +252,7 @@ def probe_client_secret(provider: Provider, callback_url: str) -> Verdict:
                                                      e.details.get("description", ""))
         evidence = {"error": e.details.get("error"), "provider_says":
                     e.details.get("description") or e.describe()}
+        words = {"description": evidence["provider_says"]}
         if e.code == "token_request_failed" and verdict == "invalid_grant":
             return Verdict(provider.name, "client_secret", "pass", "The client secret is "
                            "accepted (the made-up code was refused, as it should be).",
@@ -253,9 +260,9 @@ def probe_client_secret(provider: Provider, callback_url: str) -> Verdict:
         if e.code == "token_request_failed" and verdict == "invalid_client":
             return Verdict(provider.name, "client_secret", "fail", "The client secret or "
                            "authentication method is refused.", evidence,
-                           "token_request_failed")
+                           "token_request_failed", words)
         return Verdict(provider.name, "client_secret", "fail", "The token endpoint did not "
-                       "answer as expected.", {**evidence, **e.details}, e.code)
+                       "answer as expected.", {**evidence, **e.details}, e.code, words)
     return Verdict(provider.name, "client_secret", "warn", "The token endpoint accepted a "
                    "made-up code.")
 
@@ -316,4 +323,5 @@ def unreachable(name: str, probe: str, url: str, error: Exception, timeout: floa
                    f"No answer within {timeout} s." if timed_out else
                    f"Could not read an answer ({type(error).__name__}).",
                    {"url": url, "error": type(error).__name__},
-                   "provider_timeout" if timed_out else "provider_unreachable")
+                   "provider_timeout" if timed_out else "provider_unreachable",
+                   {"endpoint": probe, "seconds": timeout, "detail": type(error).__name__})

@@ -1,0 +1,83 @@
+"""Every misconfiguration the stand-ins can be given, per provider, and the verdict it must get.
+
+Shared by the probe, ``fedlab check`` and diagnostics-page tests, so the three
+cover the same cells: a provider kind that cannot have a misconfiguration
+(Google and Facebook have no sign-out redirect; Facebook has no discovery)
+has no cell for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+#: The provider of kind ``oidc``: config/oidc.toml's (the demo has none).
+OIDC_PROVIDER = "corp"
+
+#: Each provider's registration at the stand-ins: (tenant, client id).
+CLIENTS = {
+    "cognito": ("cognito", "fedlab-cognito-client"),
+    "cognito-google": ("cognito", "fedlab-cognito-google-client"),
+    "auth0": ("auth0", "fedlab-auth0-client"),
+    "google": ("google", "fedlab-google-client.apps.googleusercontent.com"),
+    "facebook": ("facebook", "100000000000001"),
+    OIDC_PROVIDER: ("oidc", "fedlab-oidc-client"),
+}
+
+_KINDS = ("cognito", "auth0", "google", "facebook", OIDC_PROVIDER)
+_DISCOVERY = ("cognito", "auth0", "google", OIDC_PROVIDER)
+#: (misconfiguration, provider), for every provider whose kind can have it.
+CELLS = [
+    *(("callback", p) for p in ("cognito", "cognito-google", "auth0", "google", "facebook",
+                                OIDC_PROVIDER)),
+    *(("sign_out", p) for p in ("cognito", "auth0", OIDC_PROVIDER)),
+    *(("secret", p) for p in _KINDS),
+    *(("issuer", p) for p in _DISCOVERY),
+    *(("clock", p) for p in _DISCOVERY),
+    *(("down", p) for p in _KINDS),
+]
+SKEW_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The verdict a misconfiguration must get: which probe fails, with which catalogue
+    entry, and the evidence key that shows it (the provider's own words, or the value)."""
+
+    probe: str
+    error: str
+    evidence: str
+
+
+def misconfigure(control: Callable[..., Any], what: str, provider: str) -> Expected:
+    """Set ``what`` on the stand-in that plays ``provider``."""
+    tenant, client_id = CLIENTS[provider]
+    if what == "callback":
+        control("POST", "clients", tenant=tenant, client_id=client_id,
+                redirect_uris=["https://elsewhere.example/callback"])
+        return Expected("callback", "redirect_mismatch", "provider_says")
+    if what == "sign_out":
+        control("POST", "clients", tenant=tenant, client_id=client_id,
+                logout_uris=["https://elsewhere.example/"])
+        return Expected("sign_out", "signout_mismatch", "provider_says")
+    if what == "secret":
+        control("POST", "clients", tenant=tenant, client_id=client_id,
+                client_secret="not-the-one-the-app-has")
+        return Expected("client_secret", "token_request_failed", "provider_says")
+    if what == "issuer":
+        control("POST", "faults", tenant=tenant, fault="discovery_other_issuer")
+        return Expected("discovery", "discovery_issuer_mismatch", "issuer")
+    if what == "clock":
+        control("POST", "clock", tenant=tenant, skew_seconds=SKEW_SECONDS)
+        return Expected("clock", "id_token_rejected", "difference_seconds")
+    if what == "down":
+        control("POST", "faults", tenant=tenant, fault="down")
+        # Facebook has no discovery: its first call is the authorization dialog.
+        probe = "callback" if provider == "facebook" else "discovery"
+        return Expected(probe, "provider_bad_response", "status")
+    raise ValueError(f"unknown misconfiguration {what!r}")
+
+
+#: Test ids: misconfiguration-provider.
+CELL_IDS = [f"{what}-{provider}" for what, provider in CELLS]
