@@ -8,8 +8,7 @@ from webapp import probes
 from webapp.urls import external_url
 
 from .conftest import PROVIDERS, make_app
-
-KINDS = {"cognito": "cognito", "auth0": "auth0", "google": "google", "facebook": "facebook"}
+from .misconfigurations import CELL_IDS, CELLS, CLIENTS, OIDC_PROVIDER, SKEW_SECONDS, misconfigure
 
 
 def run(app, app_url, timeout=3.0):
@@ -39,62 +38,49 @@ def test_the_demo_configuration_passes_every_probe(live_app, app_url, control, a
     assert verdicts[("facebook", "sign_out")].status == "skip"
 
 
-CLIENT_IDS = {"cognito": "fedlab-cognito-client", "auth0": "fedlab-auth0-client",
-              "google": "fedlab-google-client.apps.googleusercontent.com",
-              "facebook": "100000000000001"}
+CLIENT_IDS = {name: client_id for name, (_, client_id) in CLIENTS.items()}
 
 
-@pytest.mark.parametrize("provider", list(KINDS))
-def test_an_unregistered_callback_is_refused_with_the_providers_words(live_app, app_url,
-                                                                     control, provider):
-    control("POST", "clients", tenant=KINDS[provider], client_id=CLIENT_IDS[provider],
-            redirect_uris=["https://elsewhere.example/callback"])
-    verdict = run(live_app, app_url)[(provider, "callback")]
-    assert verdict.status == "fail" and verdict.error == "redirect_mismatch"
-    assert verdict.evidence["provider_says"]
+@pytest.fixture
+def app_for(live_app, config_dir, tmp_path):
+    """The app configured with ``provider``: the demo's, or config/oidc.toml's for the
+    provider of kind oidc."""
+    def pick(provider: str):
+        if provider == OIDC_PROVIDER:
+            return make_app(config_dir, tmp_path, "oidc.toml")
+        return live_app
+
+    return pick
 
 
-@pytest.mark.parametrize("provider", ["cognito", "auth0"])
-def test_an_unregistered_sign_out_url_is_refused(live_app, app_url, control, provider):
-    control("POST", "clients", tenant=provider, client_id=CLIENT_IDS[provider],
-            logout_uris=["https://elsewhere.example/"])
-    verdict = run(live_app, app_url)[(provider, "sign_out")]
-    assert verdict.status == "fail" and verdict.error == "signout_mismatch"
+@pytest.mark.parametrize(("what", "provider"), CELLS, ids=CELL_IDS)
+def test_each_misconfiguration_gets_its_verdict_with_evidence(app_for, app_url, control,
+                                                              aws_control, what, provider):
+    expected = misconfigure(control, what, provider)
+    verdicts = run(app_for(provider), app_url)
+    verdict = verdicts[(provider, expected.probe)]
+    assert verdict.status == "fail" and verdict.error == expected.error, verdict
+    assert verdict.evidence[expected.evidence]
+    if what == "issuer":
+        assert verdict.evidence["issuer"] != verdict.evidence["expected_issuer"]
+    if what == "clock":
+        assert abs(verdict.evidence["difference_seconds"] - SKEW_SECONDS) <= 10
+    if what == "down":
+        assert verdict.evidence["status"] == 503
+    # Only that provider fails; a fault of the whole tenant fails the tenant's other
+    # app clients too (cognito-google).
+    failed = {name for (name, _), v in verdicts.items() if v.status == "fail"}
+    tenant = CLIENTS[provider][0]
+    allowed = ({name for name, (t, _) in CLIENTS.items() if t == tenant}
+               if what in ("issuer", "clock", "down") else {provider})
+    assert provider in failed and failed <= allowed
 
 
-@pytest.mark.parametrize("provider", list(KINDS))
-def test_a_wrong_client_secret_is_told_from_a_right_one(live_app, app_url, control, provider):
-    control("POST", "clients", tenant=KINDS[provider], client_id=CLIENT_IDS[provider],
-            client_secret="not-the-one-the-app-has")
-    verdict = run(live_app, app_url)[(provider, "client_secret")]
-    assert verdict.status == "fail" and verdict.error == "token_request_failed"
-
-
-@pytest.mark.parametrize("provider", ["cognito", "auth0", "google"])
-def test_a_wrong_issuer_fails_discovery(live_app, app_url, control, provider):
-    control("POST", "faults", tenant=provider, fault="discovery_other_issuer")
-    verdict = run(live_app, app_url)[(provider, "discovery")]
-    assert verdict.status == "fail" and verdict.error == "discovery_issuer_mismatch"
-    assert verdict.evidence["issuer"] != verdict.evidence["expected_issuer"]
-
-
-@pytest.mark.parametrize("provider", ["cognito", "auth0", "google"])
-def test_a_skewed_clock_is_measured(live_app, app_url, control, provider):
-    control("POST", "clock", tenant=provider, skew_seconds=600)
-    verdict = run(live_app, app_url)[(provider, "clock")]
-    assert verdict.status == "fail"
-    assert 590 <= verdict.evidence["difference_seconds"] <= 610
-
-
-@pytest.mark.parametrize("provider", list(KINDS))
-def test_a_provider_that_is_down(live_app, app_url, control, provider):
-    control("POST", "faults", tenant=KINDS[provider], fault="down")
-    verdicts = run(live_app, app_url)
-    first = verdicts[(provider, "discovery")] if provider != "facebook" else \
-        verdicts[(provider, "callback")]
-    # An outage, not a refused registration (Facebook's 503 is no "URL Blocked").
-    assert first.status == "fail" and first.error == "provider_bad_response"
-    assert first.evidence["status"] == 503
+def test_the_oidc_kind_passes_every_probe_with_its_end_session(app_for, app_url, control):
+    verdicts = run(app_for(OIDC_PROVIDER), app_url)
+    assert {v.status for v in verdicts.values()} == {"pass"}, verdicts
+    sign_out = verdicts[(OIDC_PROVIDER, "sign_out")]
+    assert sign_out.evidence["location"].startswith(app_url + "/")
 
 
 def test_a_slow_provider_is_cut_off_at_the_timeout(live_app, app_url, control):
