@@ -255,7 +255,8 @@ def redis_answers(url: str) -> bool:
 
 @pytest.fixture
 def pool_with(app, servers, moto_url: str, app_url: str) -> Iterator[Callable[[str], None]]:
-    """Serve an identity pool configured differently for one test (console mistakes)."""
+    """Serve an identity pool configured differently for one test (console mistakes);
+    ``"fresh"`` serves the demo's pool with no identity yet."""
     from webapp.standins.aws import create_identity_app, create_s3_app
 
     original = (servers[2].app, servers[3].app)

@@ -26,6 +26,12 @@ def field(page, name: str) -> str:
     return match.group(1)
 
 
+def page_calls(page) -> list[tuple[str, str]]:
+    """The AWS calls the page lists: (operation, outcome)."""
+    listed = re.search(r'<ol class="calls">(.*?)</ol>', page.text, re.S)
+    return re.findall(r"<code>([^<]+)</code>: ([\w-]+)", listed.group(1)) if listed else []
+
+
 def calls(aws_control) -> dict:
     return aws_control("identity", "GET", "calls")
 
@@ -116,7 +122,52 @@ def test_guests_get_unauthenticated_credentials_then_sign_in(browser, app_url, c
     sign_in(browser, app_url, "google")
     page = browser.get(f"{app_url}/credentials")
     assert 'data-aws-state="authenticated"' in page.text
-    assert f"you were guest identity <code>{guest_id}</code>" in page.text
+    assert f"<code>{guest_id}</code>" in page.text and "data-guest-move=" in page.text
+
+
+def guest_then_sign_in(browser, app_url, provider: str, user: str = "alice"):
+    """Continue as guest, then sign in; return the guest id and the credentials page."""
+    page = browser.click(browser.get(f"{app_url}/credentials"), "Continue as guest")
+    guest_id = field(page, "identity-id")
+    sign_in(browser, app_url, provider, user=user)
+    return guest_id, browser.get(f"{app_url}/credentials")
+
+
+def test_a_first_sign_in_after_guest_keeps_the_guest_identity(browser, app_url, control,
+                                                              aws_control, pool_with):
+    pool_with("fresh")  # nobody has signed in to this pool yet
+    guest_id, page = guest_then_sign_in(browser, app_url, "google")
+    assert 'data-aws-state="authenticated"' in page.text
+    assert field(page, "identity-id") == guest_id
+    assert "fedlab-authenticated" in field(page, "role")
+    assert 'data-guest-move="linked"' in page.text
+    # As the SDKs do: the guest's id with the Logins, no new GetId.
+    assert page_calls(page) == [("GetCredentialsForIdentity", "ok"),
+                                ("GetCallerIdentity", "ok")]
+    # The sign-in is linked to that identity: another browser gets the same id.
+    from .browser import Browser
+
+    other = Browser()
+    sign_in(other, app_url, "google")
+    assert field(other.get(f"{app_url}/credentials"), "identity-id") == guest_id
+
+
+def test_a_known_person_after_guest_gets_their_identity_and_the_guest_is_merged(
+        browser, app_url, control, aws_control, pool_with):
+    from .browser import Browser
+
+    pool_with("fresh")
+    earlier = Browser()
+    sign_in(earlier, app_url, "auth0", user="bob")
+    known_id = field(earlier.get(f"{app_url}/credentials"), "identity-id")
+    guest_id, page = guest_then_sign_in(browser, app_url, "auth0", user="bob")
+    assert guest_id != known_id
+    assert field(page, "identity-id") == known_id
+    assert 'data-aws-state="authenticated"' in page.text
+    move = re.search(r'data-guest-move="merged">(.*?)</p>', page.text, re.S)
+    assert move, page.text[:2000]
+    assert f"<code>{guest_id}</code>" in move.group(1)
+    assert f"<code>{known_id}</code>" in move.group(1)
 
 
 def test_guest_without_csrf_is_refused(browser, app_url, aws_control):

@@ -163,7 +163,13 @@ def get_id(logins: dict[str, str] | None, identity: Any = None,
         return identity.get_id(**params)["IdentityId"]
 
 
-def get_credentials(identity_id: str, logins: dict[str, str] | None) -> dict[str, Any]:
+def get_credentials(identity_id: str,
+                    logins: dict[str, str] | None) -> tuple[str, dict[str, Any]]:
+    """``GetCredentialsForIdentity``: the identity id the pool answers with, and the keys.
+
+    The answer's id is not always the one asked about: a guest's id with a
+    sign-in already linked to another identity is merged into that one.
+    """
     params: dict[str, Any] = {"IdentityId": identity_id}
     if logins:
         params["Logins"] = logins
@@ -171,7 +177,7 @@ def get_credentials(identity_id: str, logins: dict[str, str] | None) -> dict[str
         answer = current_app.extensions[EXTENSION]["identity"].get_credentials_for_identity(
             **params)
     credentials = answer["Credentials"]
-    return {
+    return answer.get("IdentityId") or identity_id, {
         "AccessKeyId": credentials["AccessKeyId"],
         "SecretKey": credentials["SecretKey"],
         "SessionToken": credentials["SessionToken"],

@@ -64,7 +64,8 @@ def current() -> dict[str, Any]:
         if auth["state"] == "refresh_failed":
             raise FedlabError("federated_tokens_invalid", detail="the refresh was refused")
         if state is None or state["guest"] or state["provider"] != auth["provider"]:
-            return federate(auth, previous_guest=state["identity_id"] if state else None)
+            guest = state["identity_id"] if state and state["guest"] else None
+            return federate(auth, previous_guest=guest)
         if not aws.fresh(state["credentials"]):
             return renew(auth, state)
         return state
@@ -89,8 +90,22 @@ def logins_for(auth: dict[str, Any]) -> dict[str, str]:
     return kind_of(provider).logins(provider, auth)
 
 
+#: A guest identity that cannot take the sign-in: gone, or signed in as someone else.
+GUEST_UNUSABLE = ("identity_pool_not_found", "identity_logins_mismatch")
+
+
 def federate(auth: dict[str, Any], previous_guest: str | None) -> dict[str, Any]:
+    """Credentials for a sign-in. A guest signing in does as the AWS SDKs do: the guest's
+    id with the Logins. The pool links the sign-in to the guest's identity (same id) or,
+    if the sign-in already has an identity, merges the guest into it and answers with
+    that id, so the person keeps one identity and their files."""
     logins = logins_for(auth)
+    if previous_guest:
+        try:
+            return store(previous_guest, logins, auth["provider"], previous_guest=previous_guest)
+        except FedlabError as e:
+            if e.code not in GUEST_UNUSABLE:
+                raise
     identity_id = call("GetId", aws.get_id, logins)
     return store(identity_id, logins, auth["provider"], previous_guest=previous_guest)
 
@@ -103,7 +118,8 @@ def renew(auth: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
 def store(identity_id: str, logins: dict[str, str] | None, provider: str | None, *,
           guest: bool = False, previous_guest: str | None = None,
           renewal: bool = False) -> dict[str, Any]:
-    credentials = call("GetCredentialsForIdentity", aws.get_credentials, identity_id, logins)
+    identity_id, credentials = call("GetCredentialsForIdentity", aws.get_credentials,
+                                    identity_id, logins)
     role = call("GetCallerIdentity", aws.caller_role, credentials)
     state = {
         "identity_id": identity_id,

@@ -149,6 +149,23 @@ def test_credentials_need_logins_of_that_same_identity(aws):
     assert answer["IdentityId"] == identity_id
 
 
+def test_a_guest_signing_in_is_linked_or_merged_as_aws_does(aws):
+    client = aws.identity()
+    new_person = {LOGINS_KEYS["cognito"]: aws.id_token("cognito", sub="first-time-sub")}
+    guest = client.get_id(IdentityPoolId=POOL_ID)["IdentityId"]
+    # A login linked to no identity yet is linked to the guest's: same id, authenticated.
+    answer = client.get_credentials_for_identity(IdentityId=guest, Logins=new_person)
+    assert answer["IdentityId"] == guest
+    assert AUTH_ROLE in aws.sts(answer["Credentials"]).get_caller_identity()["Arn"]
+    assert client.get_id(IdentityPoolId=POOL_ID, Logins=new_person)["IdentityId"] == guest
+    # A login already linked elsewhere takes the guest into that identity.
+    other_guest = client.get_id(IdentityPoolId=POOL_ID)["IdentityId"]
+    merged = client.get_credentials_for_identity(IdentityId=other_guest, Logins=new_person)
+    assert merged["IdentityId"] == guest != other_guest
+    code, _ = refused(client.get_credentials_for_identity, IdentityId=other_guest)
+    assert code == "ResourceNotFoundException"
+
+
 def test_role_trust_policies_are_checked(aws, other_pool):
     iam = aws.admin("iam")
     loose = {"Version": "2012-10-17", "Statement": [{

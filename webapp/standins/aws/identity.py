@@ -267,12 +267,29 @@ class IdentityService:
             pairs = self._validated(logins)
             if not any(pair in identity.logins for pair in pairs):
                 raise not_authorized(LOGINS_DONT_MATCH)
-        else:
-            if logins:
-                raise not_authorized(LOGINS_DONT_MATCH)
-            if not self.settings.allow_unauthenticated:
-                raise not_authorized(UNAUTH_NOT_SUPPORTED)
+        elif logins:
+            return self._sign_in_guest(identity, self._validated(logins))
+        elif not self.settings.allow_unauthenticated:
+            raise not_authorized(UNAUTH_NOT_SUPPORTED)
         return identity
+
+    def _sign_in_guest(self, guest: Identity, pairs: list[tuple[str, str]]) -> Identity:
+        """A guest's id with Logins, as the SDKs send it when a guest signs in.
+
+        As AWS does ("Switching unauthenticated users to authenticated users"):
+        logins linked to no identity yet are linked to the guest's, which keeps
+        its id; logins already linked to an identity take the guest into that one
+        (merged: the guest's id is gone, and the answer names the existing id).
+        """
+        with self._lock:
+            known = [self._by_login[p] for p in pairs if p in self._by_login]
+            identity = self._identities[known[0]] if known else guest
+            if identity is not guest:
+                self._identities.pop(guest.identity_id, None)
+            for pair in pairs:
+                identity.logins.add(pair)
+                self._by_login[pair] = identity.identity_id
+            return identity
 
     def _check_trust(self, role: str, amr: str) -> None:
         if "bad_trust_policy" in self.faults():
