@@ -187,6 +187,8 @@ def test_pool_misconfiguration_is_refused_and_explained(browser, app_url, contro
     page = browser.get(f"{app_url}/credentials")
     assert page.status_code == 403
     assert f'data-error="{code}"' in page.text and aws_code in page.text
+    # The fix is at the provider's registration on the pool: link to its matrix row.
+    assert f'class="check-provider" href="/diagnostics#provider-{provider}"' in page.text
 
 
 def test_an_expired_token_is_refused_as_aws_does(browser, app_url, control, aws_control,
@@ -208,6 +210,7 @@ def test_identity_pool_faults_are_explained(browser, app_url, control, aws_contr
     aws_control("identity", "POST", "faults", fault=fault)
     page = browser.get(f"{app_url}/credentials")
     assert f'data-error="{code}"' in page.text
+    assert 'href="/diagnostics#provider-auth0"' in page.text
     assert "Traceback" not in page.text
 
 

@@ -115,6 +115,7 @@ def test_protected_files_are_readable_by_others_but_not_deletable(app_url, contr
                              "csrf_token": bob.csrf(listing)})
     assert refused.status_code == 403 and 'data-error="s3_access_denied"' in refused.text
     assert "${cognito-identity.amazonaws.com:sub}" in refused.text
+    assert 'href="/diagnostics#provider-cognito"' in refused.text
 
 
 def test_guests_read_public_and_are_denied_the_rest(browser, app_url, aws_control):

@@ -10,6 +10,8 @@ unauthenticated credentials when the pool allows them.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, render_template, session
@@ -61,19 +63,32 @@ def current() -> dict[str, Any]:
     state = session.get("aws")
     auth = sessions.current_auth()
     if auth is not None:
-        if auth["state"] == "refresh_failed":
-            raise FedlabError("federated_tokens_invalid", detail="the refresh was refused")
-        if state is None or state["guest"] or state["provider"] != auth["provider"]:
-            guest = state["identity_id"] if state and state["guest"] else None
-            return federate(auth, previous_guest=guest)
-        if not aws.fresh(state["credentials"]):
-            return renew(auth, state)
+        with about(auth["provider"]):
+            if auth["state"] == "refresh_failed":
+                raise FedlabError("federated_tokens_invalid", detail="the refresh was refused")
+            if state is None or state["guest"] or state["provider"] != auth["provider"]:
+                guest = state["identity_id"] if state and state["guest"] else None
+                return federate(auth, previous_guest=guest)
+            if not aws.fresh(state["credentials"]):
+                return renew(auth, state)
         return state
     if state is None or not state["guest"]:
         raise FedlabError("signed_out")
     if not aws.fresh(state["credentials"]):
         return store(state["identity_id"], None, None, guest=True)
     return state
+
+
+@contextmanager
+def about(provider: str | None) -> Iterator[None]:
+    """Name the provider on an error that has none, so its page links to that
+    provider's row of the diagnostics matrix (most pool errors are a registration)."""
+    try:
+        yield
+    except FedlabError as e:
+        if provider:
+            e.details.setdefault("provider", provider)
+        raise
 
 
 def logins_for(auth: dict[str, Any]) -> dict[str, str]:

@@ -61,8 +61,12 @@ def level_context(level: str) -> tuple[dict[str, Any], str, Any]:
     return state, prefix_for(level, state, owner), aws.client("s3", state["credentials"])
 
 
-def denied(error: FedlabError, level: str, resource: str) -> FedlabError:
-    """Add the statement that would have allowed it, so the page can teach it."""
+def denied(error: FedlabError, level: str, resource: str,
+           state: dict[str, Any]) -> FedlabError:
+    """Add the statement that would have allowed it, so the page can teach it, and the
+    provider the credentials came from (a guest's have none)."""
+    if state.get("provider"):
+        error.details.setdefault("provider", state["provider"])
     if error.code == "s3_access_denied":
         bucket = aws.settings()["bucket"]
         error.details.update(resource=resource,
@@ -86,7 +90,7 @@ def listing(level: str) -> str:
         with aws.errors_explained("ListObjectsV2"):
             page = s3.list_objects_v2(**params)
     except FedlabError as e:
-        raise denied(e, level, f"s3://{bucket}/{prefix}") from None
+        raise denied(e, level, f"s3://{bucket}/{prefix}", state) from None
     objects = [{"key": o["Key"], "name": o["Key"][len(prefix):], "size": o["Size"],
                 "modified": int(o["LastModified"].timestamp())}
                for o in page.get("Contents", [])]
@@ -153,7 +157,7 @@ def delete(level: str) -> Response:
         with aws.errors_explained("DeleteObject"):
             s3.delete_object(Bucket=bucket, Key=key)
     except FedlabError as e:
-        raise denied(e, level, f"s3://{bucket}/{key}") from None
+        raise denied(e, level, f"s3://{bucket}/{key}", state) from None
     signals.storage_changed.send(current_app._get_current_object(), action="delete",
                                  level=level, identity_id=state["identity_id"])
     # Back to the listing the form was on; owner only where it means something
