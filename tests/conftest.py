@@ -254,15 +254,16 @@ def redis_answers(url: str) -> bool:
 
 
 @pytest.fixture
-def pool_with(app, servers, moto_url: str, app_url: str) -> Iterator[Callable[[str], None]]:
+def pool_with(app, servers, moto_url: str, app_url: str) -> Iterator[Callable[..., None]]:
     """Serve an identity pool configured differently for one test (console mistakes);
-    ``"fresh"`` serves the demo's pool with no identity yet."""
+    ``"fresh"`` serves the pool with no identity yet. The pool has the providers of
+    ``config`` (an app's configuration; the demo's by default)."""
     from webapp.standins.aws import create_identity_app, create_s3_app
 
     original = (servers[2].app, servers[3].app)
 
-    def change(what: str) -> None:
-        settings = aws_standin_settings(app.config["FEDLAB"], [app_url])
+    def change(what: str, config: dict[str, Any] | None = None) -> None:
+        settings = aws_standin_settings(config or app.config["FEDLAB"], [app_url])
         if what == "drop_auth0":
             settings["providers"] = [p for p in settings["providers"]
                                      if p["logins_key"] != "fedlab-demo.us.auth0.com"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 
 import pytest
 
@@ -49,6 +50,27 @@ def test_federation_for_every_provider(browser, app_url, control, aws_control, p
     assert "<code>GetCredentialsForIdentity</code>: ok" in page.text
     credentials = browser.get(f"{app_url}/credentials").text
     assert "SecretKey" not in credentials
+
+
+def test_federation_for_an_oidc_provider(browser, app_url, standins_url, config_dir, control,
+                                         aws_control, swap_app, pool_with):
+    """The oidc kind: the Logins key is the issuer's host and path, and the pool lists
+    the issuer (an IAM OIDC provider) with this client id."""
+    issuer = f"{standins_url}/oidc"
+    # config/oidc.toml's provider beside the demo's, with its secret from the secrets file.
+    secrets = tomllib.loads((config_dir / "secrets.toml").read_text())
+    corp = {"kind": "oidc", "client_id": "fedlab-oidc-client", "issuer": issuer,
+            "client_secret": secrets["providers"]["corp"]["client_secret"]}
+    other = swap_app(providers={"corp": corp})
+    pool_with("fresh", other.config["FEDLAB"])
+    sign_in(browser, app_url, "corp")
+    page = browser.get(f"{app_url}/credentials")
+    assert page.status_code == 200, page.text[:800]
+    assert 'data-aws-state="authenticated"' in page.text
+    assert field(page, "logins-key") == issuer.removeprefix("http://")
+    assert "fedlab-authenticated" in field(page, "role")
+    assert page_calls(page) == [("GetId", "ok"), ("GetCredentialsForIdentity", "ok"),
+                                ("GetCallerIdentity", "ok")]
 
 
 def test_the_identity_id_is_stable_per_person(app_url, control, aws_control):
