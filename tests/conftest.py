@@ -267,6 +267,8 @@ def pool_with(app, servers, moto_url: str, app_url: str) -> Iterator[Callable[..
         if what == "drop_auth0":
             settings["providers"] = [p for p in settings["providers"]
                                      if p["logins_key"] != "fedlab-demo.us.auth0.com"]
+        elif what == "no_guests":  # unauthenticated identities turned off on the pool
+            settings["allow_unauthenticated"] = False
         elif what == "google_other_client":
             for p in settings["providers"]:
                 if p["logins_key"] == "accounts.google.com":

@@ -213,6 +213,30 @@ def test_pool_misconfiguration_is_refused_and_explained(browser, app_url, contro
     assert f'class="check-provider" href="/diagnostics#provider-{provider}"' in page.text
 
 
+def test_a_wrong_identity_pool_id_ends_on_its_explained_page(browser, app_url, control,
+                                                             aws_control, swap_app):
+    wrong = "us-east-1:00000000-0000-4000-8000-000000000000"
+    swap_app(aws={"identity_pool_id": wrong})
+    sign_in(browser, app_url, "google")
+    page = browser.get(f"{app_url}/credentials")
+    assert page.status_code == 404
+    assert 'data-error="identity_pool_not_found"' in page.text
+    assert "ResourceNotFoundException" in page.text and wrong in page.text
+    assert "aws.identity_pool_id" in page.text  # the fix names the setting
+    assert "Traceback" not in page.text
+
+
+def test_guests_refused_by_the_pool_end_on_their_explained_page(browser, app_url, control,
+                                                                aws_control, pool_with):
+    pool_with("no_guests")  # the site offers guests, the pool does not take them
+    page = browser.click(browser.get(f"{app_url}/credentials"), "Continue as guest")
+    assert page.status_code == 403
+    assert 'data-error="guests_not_allowed"' in page.text
+    assert "Unauthenticated access is not supported for this identity pool." in page.text
+    assert "enable unauthenticated identities" in page.text
+    assert 'data-aws-state="guest"' not in browser.get(f"{app_url}/credentials").text
+
+
 def test_an_expired_token_is_refused_as_aws_does(browser, app_url, control, aws_control,
                                                  monkeypatch):
     sign_in(browser, app_url, "google")
