@@ -23,14 +23,15 @@ def upload_csrf(page) -> str:
     return re.search(r'data-csrf="([^"]+)"', page.text).group(1)
 
 
-def grant(browser, app_url, level, name="notes.txt", kind="text/plain"):
-    page = browser.get(f"{app_url}/storage/{level}")
+def grant(browser, app_url, level, name="notes.txt", kind="text/plain", csrf=None):
+    if csrf is None:
+        csrf = upload_csrf(browser.get(f"{app_url}/storage/{level}"))
     return browser.post(f"{app_url}/storage/{level}/upload", json={"name": name, "type": kind},
-                        headers={"X-CSRFToken": upload_csrf(page)})
+                        headers={"X-CSRFToken": csrf})
 
 
-def upload(browser, app_url, level, data=CONTENT, name="notes.txt"):
-    answer = grant(browser, app_url, level, name)
+def upload(browser, app_url, level, data=CONTENT, name="notes.txt", csrf=None):
+    answer = grant(browser, app_url, level, name, csrf=csrf)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     response = requests.post(body["url"], data=body["fields"],
@@ -120,6 +121,7 @@ def test_protected_files_are_readable_by_others_but_not_deletable(app_url, contr
 
 def test_guests_read_public_and_are_denied_the_rest(browser, app_url, aws_control):
     page = browser.get(f"{app_url}/credentials")
+    token = browser.csrf(page)  # the guest's page has no upload form: S3 must refuse anyway
     browser.click(page, "Continue as guest")
     listing = browser.get(f"{app_url}/storage/public")
     assert listing.status_code == 200 and "welcome.txt" in listing.text
@@ -128,8 +130,21 @@ def test_guests_read_public_and_are_denied_the_rest(browser, app_url, aws_contro
     assert requests.get(download.headers["Location"], timeout=10).status_code == 200
     private = browser.get(f"{app_url}/storage/private")
     assert private.status_code == 403 and 'data-error="s3_access_denied"' in private.text
-    _, _, refused = upload(browser, app_url, "public", name="guest.txt")
+    _, _, refused = upload(browser, app_url, "public", name="guest.txt", csrf=token)
     assert refused.status_code == 403 and "AccessDenied" in refused.text
+
+
+def test_guests_see_no_upload_or_delete_on_public(browser, app_url, control, aws_control):
+    signed_in = Browser()
+    sign_in(signed_in, app_url, "google")
+    page = signed_in.get(f"{app_url}/storage/public")
+    assert "Delete" in signed_in.buttons(page) and 'id="upload-form"' in page.text
+    browser.click(browser.get(f"{app_url}/credentials"), "Continue as guest")
+    listing = browser.get(f"{app_url}/storage/public")
+    assert "welcome.txt" in listing.text  # the guest role can list and read public/
+    assert "Delete" not in browser.buttons(listing) and "Upload" not in browser.buttons(listing)
+    assert 'id="upload-form"' not in listing.text
+    assert "to upload or delete" in listing.text
 
 
 @pytest.fixture(scope="module")
