@@ -192,6 +192,17 @@ def test_a_known_person_after_guest_gets_their_identity_and_the_guest_is_merged(
     assert f"<code>{known_id}</code>" in move.group(1)
 
 
+def test_continue_as_guest_shows_the_calls_it_made(browser, app_url, control, aws_control):
+    page = browser.click(browser.get(f"{app_url}/credentials"), "Continue as guest")
+    assert 'data-aws-state="guest"' in page.text
+    assert 'class="calls-none"' not in page.text
+    assert page_calls(page) == [("GetId", "ok"), ("GetCredentialsForIdentity", "ok"),
+                                ("GetCallerIdentity", "ok")]
+    assert "when you chose Continue as guest" in page.text
+    again = browser.get(f"{app_url}/credentials")  # now they are reused, and it says so
+    assert 'class="calls-none"' in again.text and page_calls(again) == []
+
+
 def test_guest_without_csrf_is_refused(browser, app_url, aws_control):
     page = browser.post(f"{app_url}/credentials/guest")
     assert page.status_code == 400 and 'data-error="csrf_failed"' in page.text

@@ -24,6 +24,9 @@ from .providers import kind_of
 
 bp = Blueprint("credentials", __name__, url_prefix="/credentials")
 
+#: Session key: the calls a POST made, for the page it redirects to.
+CALLS_BEFORE = "aws_calls_before"
+
 
 def require_enabled() -> None:
     if not aws.enabled():
@@ -39,7 +42,10 @@ def show() -> str:
         return render_template("credentials/credentials.html", state=None, calls=[],
                                allow_guests=aws.settings()["allow_guests"])
     state = current()
-    return render_template("credentials/credentials.html", state=state, calls=g.aws_calls,
+    # After "Continue as guest" the calls were made by the POST, not by this view.
+    before = session.pop(CALLS_BEFORE, None)
+    return render_template("credentials/credentials.html", state=state,
+                           calls=g.aws_calls or before or [], calls_by_guest_post=bool(before),
                            allow_guests=aws.settings()["allow_guests"])
 
 
@@ -50,6 +56,7 @@ def guest() -> Response:
         g.aws_calls = []
         identity_id = call("GetId", aws.get_id, None)
         store(identity_id, None, None, guest=True)
+        session[CALLS_BEFORE] = g.aws_calls
     return redirect("/credentials")
 
 
