@@ -7,6 +7,8 @@ suite exercises the demo's real configuration.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import socket
@@ -76,12 +78,60 @@ def servers() -> Iterator[tuple[LiveServer, ...]]:
 
 
 @pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # moto's request recorder (see moto_requests) writes here, not in the working folder;
+    # it reads the variable when moto is first imported, which is just below.
+    os.environ.setdefault("MOTO_RECORDER_FILEPATH",
+                          str(tmp_path_factory.mktemp("moto") / "recording.jsonl"))
     from webapp.standins.aws import start_moto
 
     server, url = start_moto("127.0.0.1", 0)
     yield url
     server.stop()
+
+
+class MotoRequests:
+    """The requests moto (STS, IAM, S3) serves, recorded at the wire by moto's own
+    recorder: what the app and the Cognito Identity stand-in really sent."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def _call(self, action: str) -> requests.Response:
+        response = requests.request("GET" if action == "download" else "POST",
+                                    f"{self.url}/moto-api/recorder/{action}-recording",
+                                    timeout=5)
+        response.raise_for_status()
+        return response
+
+    def start(self) -> None:
+        self._call("reset")
+        self._call("start")
+
+    def stop(self) -> None:
+        self._call("stop")
+        self._call("reset")
+
+    def sts(self) -> list[str]:
+        """The STS actions served since :meth:`start` (STS's API version is 2011-06-15)."""
+        actions = []
+        for line in self._call("download").text.splitlines():
+            entry = json.loads(line)
+            body = entry.get("body") or ""
+            if entry.get("body_encoded"):
+                body = base64.b64decode(body).decode(errors="replace")
+            fields = dict(p.partition("=")[::2] for p in body.split("&"))
+            if fields.get("Version") == "2011-06-15":
+                actions.append(fields.get("Action", "?"))
+        return actions
+
+
+@pytest.fixture
+def moto_requests(moto_url: str) -> Iterator[MotoRequests]:
+    recorder = MotoRequests(moto_url)
+    recorder.start()
+    yield recorder
+    recorder.stop()
 
 
 @pytest.fixture(scope="session")

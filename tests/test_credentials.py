@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from webapp import auth, aws
+from webapp import auth
 
 from .conftest import PROVIDERS
 from .flows import sign_in
@@ -84,49 +84,77 @@ def test_the_identity_id_is_stable_per_person(app_url, control, aws_control):
     assert ids[0] == ids[1] != ids[2]
 
 
-def test_repeat_views_make_no_aws_call(browser, app_url, control, aws_control):
+def credentials_left(aws_control, minutes: int) -> None:
+    """Have the pool issue credentials with ``minutes`` left, as if they were fetched
+    an hour minus that ago: time moved forward for them, nothing patched in the app."""
+    aws_control("identity", "POST", "faults", fault="credentials_lifetime", seconds=minutes * 60)
+
+
+def test_repeat_views_make_no_aws_call(browser, app_url, control, aws_control, moto_requests):
     sign_in(browser, app_url, "auth0")
     first = browser.get(f"{app_url}/credentials")
+    assert "GetCallerIdentity" in moto_requests.sts()  # the recorder sees the app's STS calls
     aws_control("identity", "DELETE", "calls")
+    moto_requests.start()
     for _ in range(5):
         page = browser.get(f"{app_url}/credentials")
         assert 'class="calls-none"' in page.text
     assert sum(calls(aws_control).values()) == 0
+    assert moto_requests.sts() == []
     assert field(page, "access-key") == field(first, "access-key")
 
 
-def test_credentials_are_renewed_near_expiry(browser, app_url, control, aws_control,
-                                             monkeypatch):
+def test_credentials_with_six_minutes_left_are_reused(browser, app_url, control, aws_control,
+                                                      moto_requests):
+    credentials_left(aws_control, 6)
+    sign_in(browser, app_url, "auth0")
+    first = browser.get(f"{app_url}/credentials")
+    aws_control("identity", "DELETE", "calls")
+    moto_requests.start()
+    page = browser.get(f"{app_url}/credentials")
+    assert sum(calls(aws_control).values()) == 0  # no Cognito Identity call
+    assert moto_requests.sts() == []  # and no STS call, by the app or for it
+    assert 'class="calls-none"' in page.text and "Renewed</th><td>0 times" in page.text
+    assert field(page, "access-key") == field(first, "access-key")
+
+
+def test_credentials_with_four_minutes_left_are_renewed(browser, app_url, control, aws_control,
+                                                        moto_requests):
+    credentials_left(aws_control, 4)
     sign_in(browser, app_url, "cognito")
     first = browser.get(f"{app_url}/credentials")
     aws_control("identity", "DELETE", "calls")
-    monkeypatch.setattr(aws, "RENEW_MARGIN", 10**7)  # every credential is now near expiry
+    moto_requests.start()
     page = browser.get(f"{app_url}/credentials")
-    assert calls(aws_control).get("GetCredentialsForIdentity") == 1
-    assert calls(aws_control).get("GetId", 0) == 0
+    assert calls(aws_control) == {"GetCredentialsForIdentity": 1}  # no GetId: same identity
+    # The pool assumes the role for the new keys; the app asks STS who they are.
+    assert sorted(moto_requests.sts()) == ["AssumeRoleWithWebIdentity", "GetCallerIdentity"]
     assert field(page, "identity-id") == field(first, "identity-id")
-    assert "Renewed</th><td>1 time" in page.text
+    assert field(page, "access-key") != field(first, "access-key")
+    assert "Renewed</th><td>1 time<" in page.text
 
 
 def test_renewal_refreshes_an_expired_id_token_first(browser, app_url, control, aws_control,
                                                      monkeypatch):
+    credentials_left(aws_control, 4)
     sign_in(browser, app_url, "cognito")
     browser.get(f"{app_url}/credentials")
     control("DELETE", "calls")
-    monkeypatch.setattr(aws, "RENEW_MARGIN", 10**7)
+    # The provider's tokens: the app has no clock of its own to move for them.
     monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)
     page = browser.get(f"{app_url}/credentials")
     assert page.status_code == 200
     assert control("GET", "calls")["cognito"]["token"] == 1
+    assert "Renewed</th><td>1 time<" in page.text
     assert 'data-state="refreshed"' in browser.get(f"{app_url}/account").text
 
 
 def test_failed_renewal_asks_to_sign_in_again(browser, app_url, control, aws_control,
                                               monkeypatch):
+    credentials_left(aws_control, 4)
     sign_in(browser, app_url, "cognito")
     browser.get(f"{app_url}/credentials")
     control("POST", "faults", tenant="cognito", fault="refresh_fails")
-    monkeypatch.setattr(aws, "RENEW_MARGIN", 10**7)
     monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)
     page = browser.get(f"{app_url}/credentials")
     assert page.status_code == 401 and 'data-error="federated_tokens_invalid"' in page.text
