@@ -48,8 +48,29 @@ def test_federation_for_every_provider(browser, app_url, control, aws_control, p
     assert "fedlab-authenticated" in field(page, "role")
     assert "<code>GetId</code>: ok" in page.text
     assert "<code>GetCredentialsForIdentity</code>: ok" in page.text
-    credentials = browser.get(f"{app_url}/credentials").text
-    assert "SecretKey" not in credentials
+
+
+def stored_session(app, browser, app_url) -> dict:
+    """The visitor's server-side session, read through the app's own session interface."""
+    name = app.config["SESSION_COOKIE_NAME"]
+    cookie = browser.http.cookies.get(name)
+    assert cookie, f"no {name} cookie"
+    with app.test_request_context("/", base_url=app_url,
+                                  headers={"Cookie": f"{name}={cookie}"}) as context:
+        return dict(app.session_interface.open_session(app, context.request) or {})
+
+
+def test_the_secret_key_and_session_token_never_reach_the_page(browser, app, app_url, control,
+                                                              aws_control):
+    sign_in(browser, app_url, "google")
+    page = browser.get(f"{app_url}/credentials")
+    credentials = stored_session(app, browser, app_url)["aws"]["credentials"]
+    secret, token = credentials["SecretKey"], credentials["SessionToken"]
+    assert len(secret) >= 20 and len(token) >= 40  # the real ones, not placeholders
+    assert field(page, "access-key") == credentials["AccessKeyId"]
+    for shown in (page.text, browser.get(f"{app_url}/credentials").text):
+        assert secret not in shown and secret[:-4] not in shown  # at most its last 4
+        assert token not in shown and token[:16] not in shown
 
 
 def test_federation_for_an_oidc_provider(browser, app_url, standins_url, config_dir, control,

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from .browser import Browser
+from .conftest import PROVIDERS
 from .flows import sign_in
 
 CONTENT = b"hello from Federation Lab\n" * 10
@@ -39,8 +40,9 @@ def upload(browser, app_url, level, data=CONTENT, name="notes.txt", csrf=None):
     return answer, body, response
 
 
-def test_private_upload_list_download_delete(browser, app_url, control, aws_control):
-    sign_in(browser, app_url, "google")
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_private_upload_list_download_delete(browser, app_url, control, aws_control, provider):
+    sign_in(browser, app_url, provider)
     identity = identity_of(browser, app_url)
     _, body, stored = upload(browser, app_url, "private")
     assert stored.status_code in (200, 201, 204), stored.text
