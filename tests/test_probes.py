@@ -107,6 +107,15 @@ def test_an_identity_pool_that_is_down_is_not_told_as_missing_a_provider(live_ap
     assert aws_control("identity", "GET", "calls")["GetId"] == len(PROVIDERS)  # no retries
 
 
+def test_a_wrong_identity_pool_id_is_told_as_such(config_dir, tmp_path, app_url, control,
+                                                  aws_control):
+    wrong = "us-east-1:00000000-0000-4000-8000-000000000000"
+    other = make_app(config_dir, tmp_path, aws={"identity_pool_id": wrong})
+    verdict = run(other, app_url)[("google", "identity_pool")]
+    assert verdict.status == "fail" and verdict.error == "identity_pool_not_found"
+    assert wrong in verdict.summary and "does not take" not in verdict.summary
+
+
 def test_an_unreachable_identity_pool_is_not_told_as_missing_a_provider(config_dir, tmp_path,
                                                                         app_url, control):
     # Nothing listens on port 1 of loopback: the connection is refused.

@@ -288,6 +288,10 @@ def probe_identity_pool(provider: Provider, settings: dict[str, Any], identity: 
             return [Verdict(provider.name, "identity_pool", "fail", "Could not ask the "
                             f"identity pool whether it takes {key}: "
                             f"{e.describe().rstrip('.')}.", evidence, e.code)]
+        if e.code == "identity_pool_not_found":
+            return [Verdict(provider.name, "identity_pool", "fail", "There is no identity "
+                            f"pool {settings['identity_pool_id']} in {settings['region']}.",
+                            evidence, e.code)]
         if e.code in POOL_FAILURES:
             return [Verdict(provider.name, "identity_pool", "fail",
                             f"The identity pool does not take {key}.", evidence, e.code)]
