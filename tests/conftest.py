@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +34,20 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_STANDINS = "http://127.0.0.1:9000"
 IN_CI = os.environ.get("CI") == "true"
 PROVIDERS = ("cognito", "cognito-google", "auth0", "google", "facebook")
+
+
+#: Where moto's request recorder (see MotoRequests) writes, for this run.
+_MOTO_RECORDING = Path(tempfile.mkdtemp(prefix="fedlab-moto-")) / "recording.jsonl"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # moto reads this when it is first imported (any test's moto, not only this
+    # file's); unset, it writes "moto_recording" into the working folder.
+    os.environ.setdefault("MOTO_RECORDER_FILEPATH", str(_MOTO_RECORDING))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_MOTO_RECORDING.parent, ignore_errors=True)
 
 
 def require(condition: bool, reason: str) -> None:
@@ -78,11 +93,7 @@ def servers() -> Iterator[tuple[LiveServer, ...]]:
 
 
 @pytest.fixture(scope="session")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    # moto's request recorder (see moto_requests) writes here, not in the working folder;
-    # it reads the variable when moto is first imported, which is just below.
-    os.environ.setdefault("MOTO_RECORDER_FILEPATH",
-                          str(tmp_path_factory.mktemp("moto") / "recording.jsonl"))
+def moto_url() -> Iterator[str]:
     from webapp.standins.aws import start_moto
 
     server, url = start_moto("127.0.0.1", 0)
