@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from .faults import Faults, add_control_routes
 from .settings import AwsSettings, admin_client, parse_settings
 from .tokens import LoginRefused, TokenVerifier
 
@@ -43,6 +44,15 @@ STS_MIN_DURATION = 900
 ID_NAMESPACE = uuid.UUID("6f1d3c2a-4b5e-4c7d-8e9f-0a1b2c3d4e5f")
 
 FAULTS = ("throttle", "down", "bad_trust_policy", "credentials_lifetime")
+
+
+def check_fault_params(name: str, params: Mapping[str, Any]) -> None:
+    if name == "credentials_lifetime":
+        seconds = params.get("seconds")
+        if not isinstance(seconds, int) or seconds < 1:
+            raise ValueError("seconds: must be a positive whole number")
+
+
 LOGINS_DONT_MATCH = ("Logins don't match. Please include at least one valid login for this "
                      "identity or identity pool.")
 UNAUTH_NOT_SUPPORTED = "Unauthenticated access is not supported for this identity pool."
@@ -99,7 +109,7 @@ class IdentityService:
         self._identities: dict[str, Identity] = {}
         self._by_login: dict[tuple[str, str], str] = {}
         self._grants: dict[str, Grant] = {}
-        self._faults: dict[str, dict[str, Any]] = {}
+        self.faults = Faults(FAULTS, check_fault_params)
         self._calls: Counter[str] = Counter()
         self._openid_key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"},
                                                private=True, auto_kid=True)
@@ -124,28 +134,10 @@ class IdentityService:
         with self._lock:
             self._calls.clear()
 
-    def set_fault(self, name: str, params: Mapping[str, Any]) -> None:
-        if name not in FAULTS:
-            raise ValueError(f"fault: must be one of {', '.join(FAULTS)}")
-        if name == "credentials_lifetime":
-            seconds = params.get("seconds")
-            if not isinstance(seconds, int) or seconds < 1:
-                raise ValueError("seconds: must be a positive whole number")
-        with self._lock:
-            self._faults[name] = dict(params)
-
-    def faults(self) -> dict[str, dict[str, Any]]:
-        with self._lock:
-            return {k: dict(v) for k, v in self._faults.items()}
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
     def reset(self) -> None:
         """Faults, counters, clock and caches back to the start; identities and issued
         credentials stay, so identity ids and live sessions survive."""
-        self.clear_faults()
+        self.faults.clear()
         self.clear_calls()
         self.skew_seconds = 0.0
         self.verifier.clear_cache()
@@ -160,7 +152,7 @@ class IdentityService:
 
     def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         self.count(operation)
-        faults = self.faults()
+        faults = self.faults.active()
         if "down" in faults:
             raise AwsError("ServiceUnavailable", "Service Unavailable", 503)
         if "throttle" in faults:
@@ -189,7 +181,7 @@ class IdentityService:
         amr = "authenticated" if identity.authenticated else "unauthenticated"
         self._check_trust(role, amr)
         lifetime = self.settings.credentials_lifetime
-        if "credentials_lifetime" in (faults := self.faults()):
+        if "credentials_lifetime" in (faults := self.faults.active()):
             lifetime = int(faults["credentials_lifetime"]["seconds"])
         role_arn = self.settings.role_arn(role)
         try:
@@ -292,7 +284,7 @@ class IdentityService:
             return identity
 
     def _check_trust(self, role: str, amr: str) -> None:
-        if "bad_trust_policy" in self.faults():
+        if "bad_trust_policy" in self.faults.active():
             raise AwsError("InvalidIdentityPoolConfigurationException", BAD_ROLES)
         try:
             document = self._iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
@@ -429,24 +421,7 @@ def _control_blueprint(service: IdentityService) -> flask.Blueprint:
                                        mimetype="application/json"))
         return data
 
-    @bp.get("/faults")
-    def list_faults() -> Any:
-        return service.faults()
-
-    @bp.post("/faults")
-    def set_fault() -> Any:
-        data = body()
-        params = {k: v for k, v in data.items() if k != "fault"}
-        try:
-            service.set_fault(str(data.get("fault")), params)
-        except ValueError as problem:
-            return {"error": str(problem)}, 400
-        return service.faults()
-
-    @bp.delete("/faults")
-    def clear_faults() -> Any:
-        service.clear_faults()
-        return {"cleared": True}
+    add_control_routes(bp, service.faults)
 
     @bp.get("/calls")
     def calls() -> Any:

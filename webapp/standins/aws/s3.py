@@ -42,6 +42,7 @@ from botocore.exceptions import ClientError
 from werkzeug.exceptions import HTTPException
 
 from . import iam
+from .faults import Faults, add_control_routes
 from .identity import EXTENSION, Grant, IdentityService
 from .settings import ADMIN_ACCESS_KEY_ID, AwsSettings, admin_client, parse_settings
 
@@ -105,7 +106,7 @@ class S3Front:
         self._bytes = {"received": 0, "served": 0}
         self._policies: dict[str, list[dict[str, Any]]] = {}
         self._cors: dict[str, list[dict[str, Any]]] = {}
-        self._faults: dict[str, dict[str, Any]] = {}
+        self.faults = Faults(FAULTS)
         self._iam = admin_client("iam", settings, moto_url)
         self._s3 = admin_client("s3", settings, moto_url)
 
@@ -137,25 +138,11 @@ class S3Front:
         with self._lock:
             self._policies.clear()
             self._cors.clear()
-            self._faults.clear()
-
-    def set_fault(self, name: str, params: Mapping[str, Any]) -> None:
-        if name not in FAULTS:
-            raise ValueError(f"fault: must be one of {', '.join(FAULTS)}")
-        with self._lock:
-            self._faults[name] = dict(params)
-
-    def faults(self) -> dict[str, dict[str, Any]]:
-        with self._lock:
-            return {k: dict(v) for k, v in self._faults.items()}
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        self.faults.clear()
 
     def check_faults(self) -> None:
         """Answer as S3 does when it sheds load or is unavailable."""
-        for name in self.faults():
+        for name in self.faults.active():
             code, message = FAULTS[name]
             raise S3Error(code, message, 503)
 
@@ -608,24 +595,7 @@ def _control_blueprint(front: S3Front) -> flask.Blueprint:
         seed_objects_in_moto(front.settings.bucket, prefix, count)
         return {"bucket": front.settings.bucket, "prefix": prefix, "count": count}
 
-    @bp.get("/faults")
-    def list_faults() -> Any:
-        return front.faults()
-
-    @bp.post("/faults")
-    def set_fault() -> Any:
-        data = flask.request.get_json(silent=True) or {}
-        try:
-            front.set_fault(str(data.get("fault")), {k: v for k, v in data.items()
-                                                     if k != "fault"})
-        except ValueError as e:
-            return {"error": str(e)}, 400
-        return front.faults()
-
-    @bp.delete("/faults")
-    def clear_faults() -> Any:
-        front.clear_faults()
-        return {"cleared": True}
+    add_control_routes(bp, front.faults)
 
     return bp
 
