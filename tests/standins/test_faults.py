@@ -225,3 +225,15 @@ def test_clock_skew(browser, helpers):
     assert parsedate_to_datetime(response.headers["Date"]).timestamp() < time.time() - 7000
     with pytest.raises(ExpiredTokenError):
         jwt.JWTClaimsRegistry(exp={"essential": True}).validate(claims)
+
+
+def test_refresh_other_sub(browser, helpers):
+    before = helpers.signed_in_tokens(browser, "oidc")
+    helpers.set_fault(browser.base, "oidc", "refresh_other_sub")
+    tokens = helpers.signed_in_tokens(browser, "oidc")
+    signed_in = helpers.verify(browser.base, "oidc", tokens["id_token"])
+    assert signed_in["sub"] == helpers.verify(browser.base, "oidc", before["id_token"])["sub"]
+    response = helpers.refresh(browser.base, "oidc", tokens["refresh_token"])
+    refreshed = helpers.verify(browser.base, "oidc", response.json()["id_token"])
+    assert refreshed["sub"] != signed_in["sub"]
+    assert refreshed["iss"] == signed_in["iss"] and refreshed["aud"] == signed_in["aud"]

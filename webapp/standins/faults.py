@@ -31,6 +31,7 @@ CLAIM_FAULTS = (
     "bad_at_hash",
     "no_at_hash",
     "token_use_access",
+    "refresh_other_sub",
 )
 #: Faults that change other responses.
 RESPONSE_FAULTS = (

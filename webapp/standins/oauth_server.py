@@ -139,6 +139,7 @@ class TenantOpenIDCode(OpenIDCode):
             access_token=token["access_token"],
             scope=token["scope"],
             nonce=code.nonce if code else None,
+            refreshed=request.refresh_token is not None,
         )
 
 

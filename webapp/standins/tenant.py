@@ -147,7 +147,7 @@ class Tenant:
         return token
 
     def make_id_token(self, *, client: Client, signed_in: SignedInUser, access_token: str,
-                      scope: str, nonce: str | None) -> str:
+                      scope: str, nonce: str | None, refreshed: bool = False) -> str:
         now = int(self.now())
         lifetime = self.settings.token_lifetime
         claims: dict[str, Any] = {
@@ -164,6 +164,10 @@ class Tenant:
         claims = self.flavour.id_token_claims(self, claims, signed_in, scope)
         claims = apply_claim_faults(claims, self.faults.names(), client_id=client.client_id,
                                     lifetime=lifetime, now=now)
+        if refreshed and "refresh_other_sub" in self.faults:
+            # Well formed and well signed, only about someone else: what only the
+            # client's comparison with the sign-in's token can catch.
+            claims["sub"] = self.flavour.make_sub("someone-else")
         return self.sign(claims)
 
     def sign(self, claims: dict[str, Any]) -> str:
