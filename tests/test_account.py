@@ -103,11 +103,30 @@ def test_refresh_renews_and_revalidates(browser, app_url, control):
     assert control("GET", "calls")["auth0"]["token"] == 1
 
 
-def test_a_refreshed_id_token_passes_the_same_checks(browser, app_url, control):
+#: Faults the stand-in applies to the id token of a refresh, with the check that
+#: catches each. ``wrong_audience`` fails both the sign-in checks and the
+#: comparison with the sign-in's token; the next ones only the sign-in checks;
+#: ``refresh_other_sub`` (a good token about someone else) only the comparison.
+REFRESH_FAULTS = [
+    ("wrong_audience", "aud"),
+    ("bad_signature", "signature"),
+    ("alg_none", "alg"),
+    ("unknown_kid", "kid"),
+    ("expired", "exp"),
+    ("iat_future", "iat"),
+    ("bad_at_hash", "at_hash"),
+    ("bad_nonce", "nonce"),
+    ("refresh_other_sub", "sub"),
+]
+
+
+@pytest.mark.parametrize(("fault", "check"), REFRESH_FAULTS)
+def test_a_refreshed_id_token_passes_the_same_checks(browser, app_url, control, fault, check):
     page = sign_in(browser, app_url, "google")
-    control("POST", "faults", tenant="google", fault="wrong_audience")
+    control("POST", "faults", tenant="google", fault=fault)
     failed = browser.post(f"{app_url}/auth/refresh", data={"csrf_token": browser.csrf(page)})
     assert 'data-error="id_token_rejected"' in failed.text
+    assert f"Check &#39;{check}&#39; failed" in failed.text
     account = browser.get(f"{app_url}/account")
     assert 'data-state="refresh_failed"' in account.text
     assert "Refresh failed: sign in again" in account.text
