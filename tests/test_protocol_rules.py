@@ -38,3 +38,14 @@ def test_a_state_older_than_its_lifetime_is_refused(browser, app_url, control, m
     page = browser.get(callback)
     assert page.status_code == 400 and 'data-error="state_expired"' in page.text
     assert browser.get(f"{app_url}/account").status_code == 401
+
+
+def test_a_replayed_code_is_refused_under_a_fresh_state(browser, app_url, control):
+    callback = stop_at_callback(browser, app_url, "google")
+    assert browser.get(callback).url == f"{app_url}/account"
+    login = browser.get(f"{app_url}/auth/google/login", allow_redirects=False)
+    fresh = query_of(login.headers["Location"])["state"]
+    page = browser.get(f"{app_url}/auth/google/callback",
+                       params={"code": query_of(callback)["code"], "state": fresh})
+    assert page.status_code == 400 and 'data-error="token_request_failed"' in page.text
+    assert "invalid_grant" in page.text
