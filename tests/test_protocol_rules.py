@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from webapp import auth
 
-from .flows import stop_at_callback
+from .flows import sign_in, stop_at_callback
 
 
 def query_of(url: str) -> dict[str, str]:
@@ -49,3 +49,10 @@ def test_a_replayed_code_is_refused_under_a_fresh_state(browser, app_url, contro
                        params={"code": query_of(callback)["code"], "state": fresh})
     assert page.status_code == 400 and 'data-error="token_request_failed"' in page.text
     assert "invalid_grant" in page.text
+
+
+def test_facebook_me_about_another_user_is_refused(browser, app_url, control):
+    control("POST", "faults", tenant="facebook", fault="userinfo_other_sub")
+    page = sign_in(browser, app_url, "facebook")
+    assert page.status_code == 400 and 'data-error="userinfo_sub_mismatch"' in page.text
+    assert browser.get(f"{app_url}/account").status_code == 401
