@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
-from webapp import auth
+from webapp import auth, discovery
 
 from .flows import sign_in, stop_at_callback
 
@@ -56,3 +56,21 @@ def test_facebook_me_about_another_user_is_refused(browser, app_url, control):
     page = sign_in(browser, app_url, "facebook")
     assert page.status_code == 400 and 'data-error="userinfo_sub_mismatch"' in page.text
     assert browser.get(f"{app_url}/account").status_code == 401
+
+
+def test_unknown_kids_refetch_the_keys_at_most_once_per_interval(browser, app_url, control,
+                                                                 monkeypatch):
+    # Both refused sign-ins fall within the interval, however slow the machine.
+    monkeypatch.setattr(discovery, "MIN_KEY_REFETCH_INTERVAL", 3600.0)
+    assert sign_in(browser, app_url, "auth0").url == f"{app_url}/account"
+    control("POST", "faults", tenant="auth0", fault="unknown_kid")
+    control("DELETE", "calls")
+    for _ in range(2):
+        page = sign_in(browser, app_url, "auth0")
+        assert 'data-error="id_token_rejected"' in page.text
+        assert "Check &#39;kid&#39; failed" in page.text
+    assert control("GET", "calls")["auth0"].get("jwks") == 1
+    # Once the interval is over, an unknown kid may fetch the keys again.
+    monkeypatch.setattr(discovery, "MIN_KEY_REFETCH_INTERVAL", 0.0)
+    assert 'data-error="id_token_rejected"' in sign_in(browser, app_url, "auth0").text
+    assert control("GET", "calls")["auth0"].get("jwks") == 2
