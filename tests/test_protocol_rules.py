@@ -74,3 +74,10 @@ def test_unknown_kids_refetch_the_keys_at_most_once_per_interval(browser, app_ur
     monkeypatch.setattr(discovery, "MIN_KEY_REFETCH_INTERVAL", 0.0)
     assert 'data-error="id_token_rejected"' in sign_in(browser, app_url, "auth0").text
     assert control("GET", "calls")["auth0"].get("jwks") == 2
+
+
+def test_a_provider_clock_half_a_minute_ahead_is_tolerated(browser, app_url, control):
+    control("POST", "clock", tenant="google", skew_seconds=30)
+    page = sign_in(browser, app_url, "google")
+    assert page.url == f"{app_url}/account", page.text[:500]
+    assert 'data-state="signed_in"' in page.text
