@@ -19,12 +19,16 @@ def authorize_params(browser: Browser, app_url: str, provider: str) -> dict[str,
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_sign_in_lands_on_the_account_page_with_validated_claims(browser, app_url, control,
-                                                                 provider):
+                                                                 live_app, provider):
     page = sign_in(browser, app_url, provider)
     assert page.url == f"{app_url}/account", page.text[:500]
     assert 'data-state="signed_in"' in page.text
     assert "alice@example.com" in page.text
     assert 'class="sub"' in page.text
+    # Known by issuer and subject: Facebook, with no issuer, by its Graph API.
+    configured = live_app.config["FEDLAB"]["providers"][provider]
+    issuer = configured.issuer or configured.settings["graph_url"]
+    assert f'<td class="iss">{issuer}</td>' in page.text
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
