@@ -81,6 +81,10 @@ def test_alg_none_is_refused_even_if_discovery_lists_it():
     assert rejected_check(token, supported_algorithms=["RS256", "none"]) == "alg"
 
 
+def test_an_allowed_alg_that_discovery_does_not_list_is_refused():
+    assert rejected_check(sign(claims()), supported_algorithms=["ES256"]) == "alg"
+
+
 def test_hs256_signed_with_the_public_key_is_refused():
     public_pem = jwk.construct(PRIVATE, "RS256").public_key().to_pem()
     signing_input = f"{b64({'alg': 'HS256', 'kid': 'k1'})}.{b64(claims())}"
