@@ -132,6 +132,13 @@ def test_missing_exp():
     assert rejected_check(sign(claims(exp=None))) == "exp"
 
 
+def test_small_clock_skew_is_accepted():
+    now = int(time.time())
+    skew = 30  # a provider's clock half a minute off either way
+    assert validate(sign(claims(iat=now + skew, exp=now + skew + 300)))
+    assert validate(sign(claims(iat=now - 300, exp=now - skew)))
+
+
 def test_issued_in_the_future():
     assert rejected_check(sign(claims(iat=int(time.time()) + tokens.LEEWAY + 60))) == "iat"
 
