@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from urllib.parse import quote
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -190,6 +191,27 @@ def test_a_kid_never_published_is_refused_after_one_refetch():
         return JWKS
 
     assert rejected_check(sign(claims(), pem=OTHER_PRIVATE, kid="k9"), keys=load_keys) == "kid"
+    assert calls == [False, True]
+
+
+ATTACKER_JWKS = {"keys": [public_jwk(OTHER_PRIVATE, "attacker")]}
+
+
+@pytest.mark.parametrize("where", [
+    {"jwk": ATTACKER_JWKS["keys"][0]},
+    # A jku that, if followed, hands over the attacker's key with no network at all.
+    {"jku": "data:application/json," + quote(json.dumps(ATTACKER_JWKS))},
+])
+def test_keys_come_from_jwks_uri_never_from_the_token(where):
+    calls = []
+
+    def load_keys(force=False):
+        calls.append(force)
+        return JWKS
+
+    token = jwt.encode(claims(), OTHER_PRIVATE, algorithm="RS256", access_token=ACCESS,
+                       headers={"kid": "attacker", **where})
+    assert rejected_check(token, keys=load_keys) == "kid"
     assert calls == [False, True]
 
 
