@@ -11,6 +11,12 @@ from webapp.urls import external_url, safe_next_path
     None, "", "account", "https://evil.example/account", "//evil.example", "///evil.example",
     "/\\evil.example", "/account\\..", "/account\r\nSet-Cookie: x=1", "/auth/google/login",
     "/auth/google/callback?code=x", "/static/style.css", "/nowhere", "/" + "a" * 600,
+    "http://evil.example/", "javascript:alert(1)", " /account", "/%2F%2Fevil.example",
+    "/%5Cevil.example", "/account\nX", "/account\rX", "/account\tX", "/account\x7f",
+    # Each of these has a path that is a real page, so only the rule named refuses it:
+    "//evil.example/account",  # another host
+    "/storage/\\evil.example",  # a backslash
+    "/account?\r\nSet-Cookie: x=1", "/account?x=\x7f",  # control characters
 ])
 def test_unsafe_targets_fall_back_to_the_default(live_app, target):
     with live_app.test_request_context():
