@@ -237,3 +237,13 @@ def test_refresh_other_sub(browser, helpers):
     refreshed = helpers.verify(browser.base, "oidc", response.json()["id_token"])
     assert refreshed["sub"] != signed_in["sub"]
     assert refreshed["iss"] == signed_in["iss"] and refreshed["aud"] == signed_in["aud"]
+
+
+def test_refresh_keeps_nonce(browser, helpers):
+    tokens = helpers.signed_in_tokens(browser, "oidc")
+    response = helpers.refresh(browser.base, "oidc", tokens["refresh_token"])
+    assert "nonce" not in helpers.verify(browser.base, "oidc", response.json()["id_token"])
+    helpers.set_fault(browser.base, "oidc", "refresh_keeps_nonce")
+    response = helpers.refresh(browser.base, "oidc", tokens["refresh_token"])
+    refreshed = helpers.verify(browser.base, "oidc", response.json()["id_token"])
+    assert refreshed["nonce"] == helpers.verify(browser.base, "oidc", tokens["id_token"])["nonce"]

@@ -32,6 +32,7 @@ CLAIM_FAULTS = (
     "no_at_hash",
     "token_use_access",
     "refresh_other_sub",
+    "refresh_keeps_nonce",
 )
 #: Faults that change other responses.
 RESPONSE_FAULTS = (

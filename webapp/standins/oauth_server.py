@@ -85,11 +85,13 @@ class TenantAuthorizationServer(AuthorizationServer):
             auth_time=signed_in.auth_time,
             sid=signed_in.sid,
             refresh_token=token.get("refresh_token"),
+            nonce=request.authorization_code.nonce if request.authorization_code else None,
         )
         # A token from a refresh grant belongs to the refresh token's family,
         # so revoking the refresh token revokes it too.
         if request.refresh_token is not None:
             record.family = request.refresh_token.refresh_token
+            record.nonce = request.refresh_token.nonce
         self.tenant.store.save_token(record)
 
     def _authenticate_token_owner(self, query_client: Any, request: OAuth2Request) -> Any:
@@ -139,7 +141,7 @@ class TenantOpenIDCode(OpenIDCode):
             access_token=token["access_token"],
             scope=token["scope"],
             nonce=code.nonce if code else None,
-            refreshed=request.refresh_token is not None,
+            refreshed_from=request.refresh_token,
         )
 
 

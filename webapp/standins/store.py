@@ -142,6 +142,8 @@ class Token(TokenMixin):
     refresh_revoked: bool = False
     #: The refresh token this access token was refreshed from, if any.
     family: str | None = None
+    #: The nonce of the sign-in that started the grant.
+    nonce: str | None = None
 
     def check_client(self, client: ClientMixin) -> bool:
         return client.get_client_id() == self.client_id

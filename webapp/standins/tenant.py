@@ -147,7 +147,8 @@ class Tenant:
         return token
 
     def make_id_token(self, *, client: Client, signed_in: SignedInUser, access_token: str,
-                      scope: str, nonce: str | None, refreshed: bool = False) -> str:
+                      scope: str, nonce: str | None, refreshed_from: Token | None = None,
+                      ) -> str:
         now = int(self.now())
         lifetime = self.settings.token_lifetime
         claims: dict[str, Any] = {
@@ -159,12 +160,16 @@ class Tenant:
             "auth_time": signed_in.auth_time,
             "at_hash": create_half_hash(access_token, "RS256").decode(),
         }
+        if refreshed_from is not None and "refresh_keeps_nonce" in self.faults:
+            # OIDC Core 12.2 (errata): a refreshed id token may leave the nonce out,
+            # or carry the sign-in's; most providers leave it out, this one carries it.
+            nonce = refreshed_from.nonce
         if nonce:
             claims["nonce"] = nonce
         claims = self.flavour.id_token_claims(self, claims, signed_in, scope)
         claims = apply_claim_faults(claims, self.faults.names(), client_id=client.client_id,
                                     lifetime=lifetime, now=now)
-        if refreshed and "refresh_other_sub" in self.faults:
+        if refreshed_from is not None and "refresh_other_sub" in self.faults:
             # Well formed and well signed, only about someone else: what only the
             # client's comparison with the sign-in's token can catch.
             claims["sub"] = self.flavour.make_sub("someone-else")
