@@ -132,6 +132,13 @@ def test_a_refreshed_id_token_passes_the_same_checks(browser, app_url, control, 
     assert "Refresh failed: sign in again" in account.text
 
 
+def test_a_refreshed_id_token_may_repeat_the_sign_in_nonce(browser, app_url, control):
+    page = sign_in(browser, app_url, "google")
+    control("POST", "faults", tenant="google", fault="refresh_keeps_nonce")
+    refreshed = browser.post(f"{app_url}/auth/refresh", data={"csrf_token": browser.csrf(page)})
+    assert 'data-state="refreshed"' in refreshed.text
+
+
 def test_expired_tokens_are_refreshed_on_the_next_page(browser, app_url, control, monkeypatch):
     sign_in(browser, app_url, "cognito")
     monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
