@@ -12,7 +12,6 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 from webapp import auth, discovery
-from webapp.session_store import keep_newer_tokens
 
 from .flows import sign_in, stop_at_callback
 
@@ -82,15 +81,3 @@ def test_a_provider_clock_half_a_minute_ahead_is_tolerated(browser, app_url, con
     page = sign_in(browser, app_url, "google")
     assert page.url == f"{app_url}/account", page.text[:500]
     assert 'data-state="signed_in"' in page.text
-
-
-def test_a_stored_sign_in_from_another_issuer_is_not_taken_for_newer():
-    mine = {"auth": {"iss": "https://one.example", "sub": "user-1", "signed_in_at": 100,
-                     "generation": 0}}
-    other_issuer = {"auth": {"iss": "https://two.example", "sub": "user-1",
-                             "signed_in_at": 100, "generation": 3}}
-    keep_newer_tokens(mine, other_issuer)
-    assert mine["auth"]["iss"] == "https://one.example"
-    same_issuer = {"auth": {**other_issuer["auth"], "iss": "https://one.example"}}
-    keep_newer_tokens(mine, same_issuer)
-    assert mine["auth"]["generation"] == 3
