@@ -564,7 +564,7 @@ SHORTFALLS = {
         "a check issue 2 asks for, so it is left to a security review."),
     "/account vs bare route, redis": (
         "The account page does work the bare route does not: a Redis GET of the session, "
-        "its AES-GCM open and msgpack decode, a CSRF token for its two forms, and a "
+        "its AES-GCM open and msgpack decode, a CSRF token for its forms, and a "
         "template that renders every claim and both decoded tokens (about 5 KB of HTML). "
         "`bench/profile_account.py` times it in process: about 1.9 ms a view against "
         "0.8 ms for the bare route (0.42 before gunicorn's share, which both pay), the "
