@@ -45,6 +45,29 @@ def test_a_warm_sign_in_makes_one_call_the_token_request(browser, app_url, contr
     assert control("GET", "calls")[tenant]["userinfo"] == 1
 
 
+def test_a_warm_facebook_sign_in_makes_two_calls(browser, app_url, control):
+    """No id token: the token request, then debug_token and /me in one batch request."""
+    sign_in(browser, app_url, "facebook")
+    control("DELETE", "calls")
+    assert sign_in(browser, app_url, "facebook", user="bob").url == f"{app_url}/account"
+    calls = {e: n for e, n in control("GET", "calls")["facebook"].items()
+             if e not in BROWSER_ENDPOINTS | {"dialog", "oauth_dialog"}}
+    assert calls == {"token": 1, "batch": 1, "batch/debug_token": 1, "batch/me": 1}
+
+
+@pytest.mark.parametrize(("fault", "endpoint", "named"), [("error_500", "me", "me"),
+                                                          ("garbage", "debug_token",
+                                                           "debug_token"),
+                                                          ("down", "batch", "batch")])
+def test_a_failing_graph_operation_ends_the_facebook_sign_in_clearly(
+        browser, app_url, control, fault, endpoint, named):
+    control("POST", "faults", tenant="facebook", fault=fault, endpoint=endpoint)
+    page = sign_in(browser, app_url, "facebook")
+    assert page.status_code == 502 and 'data-error="provider_bad_response"' in page.text
+    assert named in page.text and "Traceback" not in page.text
+    assert browser.get(f"{app_url}/account").status_code == 401
+
+
 def test_userinfo_about_another_subject_is_refused_and_not_kept(browser, app_url, control):
     page = sign_in(browser, app_url, "auth0")
     control("POST", "faults", tenant="auth0", fault="userinfo_other_sub")

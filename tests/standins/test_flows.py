@@ -243,6 +243,42 @@ def test_facebook_full_flow(standins_server, browser, helpers):
     assert long_lived["expires_in"] > 3600 and long_lived["access_token"] != access
 
 
+def test_facebook_batch_answers_each_operation_as_its_endpoint(standins_server, browser,
+                                                               helpers):
+    """Graph's batch request: GETs in one POST, answered in order, the request's token
+    and proof shared by operations that name none of their own."""
+    base = standins_server
+    params = browser.sign_in_and_allow("facebook")
+    access = requests.get(f"{base}/graph/v19.0/oauth/access_token", timeout=5, params={
+        "client_id": "facebook-app", "client_secret": helpers.SECRET,
+        "redirect_uri": helpers.callback("facebook"), "code": params["code"]}).json()[
+        "access_token"]
+    proof = hmac.new(helpers.SECRET.encode(), access.encode(), hashlib.sha256).hexdigest()
+    operations = [
+        {"method": "GET", "relative_url": f"debug_token?input_token={access}"
+                                          f"&access_token=facebook-app|{helpers.SECRET}"},
+        {"method": "GET", "relative_url": "me?fields=id,name"},
+        {"method": "GET", "relative_url": "v19.0/me?fields=id&appsecret_proof=wrong"},
+        {"method": "GET", "relative_url": "friends"},
+    ]
+    requests.delete(f"{base}/_control/calls", timeout=5)
+    answer = requests.post(f"{base}/graph/v19.0/", timeout=5, data={
+        "access_token": access, "appsecret_proof": proof, "include_headers": "false",
+        "batch": json.dumps(operations)})
+    assert answer.status_code == 200, answer.text
+    debug, me, bad_proof, unknown = answer.json()
+    assert debug["code"] == 200 and json.loads(debug["body"])["data"]["app_id"] == "facebook-app"
+    assert me["code"] == 200 and json.loads(me["body"])["name"] == "Alice Example"
+    assert json.loads(me["body"])["id"] == json.loads(debug["body"])["data"]["user_id"]
+    assert bad_proof["code"] == 400 and "appsecret_proof" in bad_proof["body"]
+    assert unknown["code"] == 400 and "Unknown path" in unknown["body"]
+    calls = requests.get(f"{base}/_control/calls", timeout=5).json()["facebook"]
+    assert calls == {"batch": 1, "batch/debug_token": 1, "batch/me": 2}
+    for batch in ("", "{}", "[]", json.dumps([{"relative_url": "me"}] * 51)):
+        refused = requests.post(f"{base}/graph/", timeout=5, data={"batch": batch})
+        assert refused.status_code == 400 and "OAuthException" in refused.text
+
+
 def test_cognito_federates_to_google(standins_server, browser, helpers):
     base = standins_server
     pkce = helpers.Pkce.new()

@@ -15,6 +15,7 @@ import hmac
 import json
 import secrets
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qsl
 
 import flask
 from authlib.oauth2.rfc6749 import InvalidGrantError, OAuth2Error
@@ -132,6 +133,9 @@ class Facebook(Flavour):
             Route("/graph/debug_token", "debug_token", lambda: debug_token(tenant)),
             Route("/graph/<version>/debug_token", "debug_token",
                   lambda version: debug_token(tenant)),
+            Route("/graph/", "batch", lambda: batch(tenant), methods=("POST",)),
+            Route("/graph/<version>/", "batch", lambda version: batch(tenant),
+                  methods=("POST",)),
         ]
 
     def grant_types(self) -> list[tuple[type, bool]]:
@@ -237,3 +241,44 @@ def debug_token(tenant: Tenant) -> flask.Response:
     if "debug_token_invalid" in tenant.faults:
         data["is_valid"] = False
     return flask.jsonify(data=data)
+
+
+#: The Graph endpoints a batch request may name.
+BATCH_VIEWS = {"me": me, "debug_token": debug_token}
+#: Graph's limit on operations in one batch request.
+MAX_BATCH = 50
+
+
+def batch(tenant: Tenant) -> flask.Response:
+    """Graph's batch request: GETs in one POST, answered in order as ``{code, body}``.
+
+    The request's ``access_token`` and ``appsecret_proof`` go with every
+    operation that names no token of its own. Each operation is answered as its
+    endpoint would answer it, outage faults included, and counted as
+    ``batch/<endpoint>`` (the HTTP request itself counts once, as ``batch``).
+    """
+    form = flask.request.form
+    try:
+        operations = json.loads(form.get("batch", ""))
+    except ValueError:
+        operations = None
+    if (not isinstance(operations, list) or not 0 < len(operations) <= MAX_BATCH
+            or not all(isinstance(o, dict) for o in operations)):
+        return graph_error(f"The parameter batch must be a JSON array of 1 to {MAX_BATCH} "
+                           "requests", 100)
+    shared = {k: form[k] for k in ("access_token", "appsecret_proof") if k in form}
+    answers = []
+    for operation in operations:
+        path, _, query = str(operation.get("relative_url", "")).lstrip("/").partition("?")
+        name = path.rsplit("/", 1)[-1]
+        view = BATCH_VIEWS.get(name)
+        if view is None or str(operation.get("method", "GET")).upper() != "GET":
+            answer = graph_error(f"Unknown path components: /{path}", 2500)
+        else:
+            tenant.count(f"batch/{name}")
+            args = {**shared, **dict(parse_qsl(query))}
+            with flask.current_app.test_request_context(f"/graph/{path}", query_string=args):
+                answer = tenant.faults.outage(name) or flask.make_response(view(tenant))
+        answers.append({"code": answer.status_code,
+                        "body": answer.get_data().decode("utf-8", "replace")})
+    return flask.jsonify(answers)
