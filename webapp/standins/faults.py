@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask import Response
@@ -56,15 +56,23 @@ class UnknownFault(ValueError):
 
 
 class FaultBoard:
-    """The faults active on one tenant."""
+    """The faults active on one tenant (or one AWS stand-in service).
 
-    def __init__(self) -> None:
+    ``check`` may refuse a fault's parameters with a ValueError naming the bad one.
+    """
+
+    def __init__(self, names: Iterable[str] = FAULTS,
+                 check: Callable[[str, Mapping[str, Any]], None] | None = None) -> None:
+        self.known = tuple(names)
+        self._check = check
         self._lock = threading.Lock()
         self._active: dict[str, dict[str, Any]] = {}
 
     def set(self, name: str, params: Mapping[str, Any]) -> None:
-        if name not in FAULTS:
-            raise UnknownFault(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+        if name not in self.known:
+            raise UnknownFault(f"unknown fault {name!r}; known: {', '.join(self.known)}")
+        if self._check is not None:
+            self._check(name, params)
         with self._lock:
             self._active[name] = dict(params)
 

@@ -26,7 +26,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from .faults import Faults, add_control_routes
+from ..faults import FaultBoard
+from .faults import add_control_routes
 from .settings import AwsSettings, admin_client, parse_settings
 from .tokens import LoginRefused, TokenVerifier
 
@@ -109,7 +110,7 @@ class IdentityService:
         self._identities: dict[str, Identity] = {}
         self._by_login: dict[tuple[str, str], str] = {}
         self._grants: dict[str, Grant] = {}
-        self.faults = Faults(FAULTS, check_fault_params)
+        self.faults = FaultBoard(FAULTS, check_fault_params)
         self._calls: Counter[str] = Counter()
         self._openid_key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"},
                                                private=True, auto_kid=True)
@@ -152,7 +153,7 @@ class IdentityService:
 
     def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         self.count(operation)
-        faults = self.faults.active()
+        faults = self.faults.listing()
         if "down" in faults:
             raise AwsError("ServiceUnavailable", "Service Unavailable", 503)
         if "throttle" in faults:
@@ -181,7 +182,7 @@ class IdentityService:
         amr = "authenticated" if identity.authenticated else "unauthenticated"
         self._check_trust(role, amr)
         lifetime = self.settings.credentials_lifetime
-        if "credentials_lifetime" in (faults := self.faults.active()):
+        if "credentials_lifetime" in (faults := self.faults.listing()):
             lifetime = int(faults["credentials_lifetime"]["seconds"])
         role_arn = self.settings.role_arn(role)
         try:
@@ -284,7 +285,7 @@ class IdentityService:
             return identity
 
     def _check_trust(self, role: str, amr: str) -> None:
-        if "bad_trust_policy" in self.faults.active():
+        if "bad_trust_policy" in self.faults.listing():
             raise AwsError("InvalidIdentityPoolConfigurationException", BAD_ROLES)
         try:
             document = self._iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]

@@ -41,8 +41,9 @@ import requests
 from botocore.exceptions import ClientError
 from werkzeug.exceptions import HTTPException
 
+from ..faults import FaultBoard
 from . import iam
-from .faults import Faults, add_control_routes
+from .faults import add_control_routes
 from .identity import EXTENSION, Grant, IdentityService
 from .settings import ADMIN_ACCESS_KEY_ID, AwsSettings, admin_client, parse_settings
 
@@ -106,7 +107,7 @@ class S3Front:
         self._bytes = {"received": 0, "served": 0}
         self._policies: dict[str, list[dict[str, Any]]] = {}
         self._cors: dict[str, list[dict[str, Any]]] = {}
-        self.faults = Faults(FAULTS)
+        self.faults = FaultBoard(FAULTS)
         self._iam = admin_client("iam", settings, moto_url)
         self._s3 = admin_client("s3", settings, moto_url)
 
@@ -142,7 +143,7 @@ class S3Front:
 
     def check_faults(self) -> None:
         """Answer as S3 does when it sheds load or is unavailable."""
-        for name in self.faults.active():
+        for name in self.faults.listing():
             code, message = FAULTS[name]
             raise S3Error(code, message, 503)
 
