@@ -11,6 +11,8 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, request, session
@@ -41,16 +43,23 @@ def get_provider(name: str) -> Provider:
     return provider
 
 
+@contextmanager
+def failures_reported(name: str) -> Iterator[None]:
+    """A sign-in that fails, at its start or on the way back, is an auth event."""
+    try:
+        yield
+    except FedlabError as e:
+        signals.sign_in_failed.send(current_app._get_current_object(), provider=name,
+                                    reason=e.code)
+        raise
+
+
 @bp.get("/<name>/login")
 def login(name: str) -> Response:
     provider = get_provider(name)
     redirect_uri = external_url("auth.callback", name=name)
-    try:
+    with failures_reported(name):  # discovery down, slow or wrong: a failed sign-in too
         request_data = client_for(provider).authorization_url(redirect_uri)
-    except FedlabError as e:  # discovery down, slow or wrong: a failed sign-in too
-        signals.sign_in_failed.send(current_app._get_current_object(), provider=name,
-                                    reason=e.code)
-        raise
     pending = {k: v for k, v in session.get("pending", {}).items()
                if time.time() - v["created"] < PENDING_LIFETIME}
     while len(pending) >= MAX_PENDING:
@@ -83,7 +92,7 @@ def callback(name: str) -> Response:
     provider = get_provider(name)
     args = request.args
     record = take_pending(args.get("state", ""))
-    try:
+    with failures_reported(name):
         if args.get("error"):
             error, description = args["error"][:100], args.get("error_description", "")[:300]
             raise FedlabError(error if error in CATALOGUE else "provider_error", provider=name,
@@ -99,10 +108,6 @@ def callback(name: str) -> Response:
         token = client.exchange_code(args["code"], record["redirect_uri"],
                                      record["code_verifier"])
         who = kind_of(provider).sign_in(client, token, record["nonce"])
-    except FedlabError as e:
-        signals.sign_in_failed.send(current_app._get_current_object(), provider=name,
-                                    reason=e.code)
-        raise
     now = int(time.time())
     # A guest who signs in keeps their guest identity on record, so the
     # credentials page can show the move from guest to signed-in identity.
@@ -208,8 +213,7 @@ def _refresh(provider: Provider, auth: dict[str, Any]) -> None:
     except FedlabError as e:
         # A refusal ends the sign-in; an outage (provider down, slow, garbled)
         # keeps the tokens for the next try. Both are a failed refresh.
-        refused = e.code in ("token_request_failed", "id_token_rejected",
-                             "userinfo_sub_mismatch")
+        refused = e.code in ("token_request_failed", "id_token_rejected")
         if refused:
             auth["state"] = "refresh_failed"
             auth["tokens"] = {"expires_at": auth["tokens"].get("expires_at")}

@@ -158,8 +158,9 @@ _local_locks_guard = threading.Lock()
 def lock_seconds() -> float:
     """How long a refresh may hold its lock, and how long another request waits.
 
-    A refresh makes up to three provider calls (token, keys after a rotation,
-    userinfo), each bounded by ``http_timeout``: the lock must outlive them,
+    A refresh makes up to three provider calls (discovery when its time is up,
+    the token request, keys after a rotation), each bounded by ``http_timeout``:
+    the lock must outlive them,
     or it expires under a refresh still running and a second one starts.
     """
     return 3 * current_app.config["FEDLAB"]["http_timeout"] + LOCK_MARGIN

@@ -82,7 +82,6 @@ def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
             "authorization_endpoint": f"{dialog}/{version}/dialog/oauth",
             "token_endpoint": f"{graph}/{version}/oauth/access_token",
             "me": f"{graph}/{version}/me",
-            "debug_token": f"{graph}/{version}/debug_token",
             "batch": f"{graph}/{version}/",
         },
         "token_auth_method": "client_secret_query",
