@@ -47,10 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from stack import PROVIDERS, REQUEST_TIMEOUT, ROOT, Stack, sign_in, start_services
 
+from webapp.standins import BROWSER_ENDPOINTS
+
 RESULTS = ROOT / "bench" / "results"
-#: Endpoints of the stand-ins a browser visits (the rest are the app's calls).
-BROWSER_ENDPOINTS = {"authorize", "login", "consent", "logout", "oauth_dialog", "dialog",
-                     "idpresponse"}
 #: The tenant the app talks to, per provider (cognito-google: Cognito calls Google itself).
 APP_TENANT = {"cognito-google": "cognito"}
 #: Fetched once per worker process and cached (webapp/discovery.py), not per sign-in.

@@ -50,6 +50,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(_MOTO_RECORDING.parent, ignore_errors=True)
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a server a test starts itself."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip locally when a component is missing; under CI that is a failure."""
     if not condition:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 
 from webapp import auth
+from webapp.standins import BROWSER_ENDPOINTS
 
 from .flows import sign_in
-
-#: Stand-in endpoints a browser visits; the rest are the app's own calls.
-BROWSER_ENDPOINTS = {"authorize", "login", "consent", "logout", "idpresponse"}
 
 
 def test_the_account_page_shows_claims_tokens_and_userinfo(browser, app_url, control):
@@ -51,7 +49,7 @@ def test_a_warm_facebook_sign_in_makes_two_calls(browser, app_url, control):
     control("DELETE", "calls")
     assert sign_in(browser, app_url, "facebook", user="bob").url == f"{app_url}/account"
     calls = {e: n for e, n in control("GET", "calls")["facebook"].items()
-             if e not in BROWSER_ENDPOINTS | {"dialog", "oauth_dialog"}}
+             if e not in BROWSER_ENDPOINTS}
     assert calls == {"token": 1, "batch": 1, "batch/debug_token": 1, "batch/me": 1}
 
 

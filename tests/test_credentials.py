@@ -11,6 +11,7 @@ from webapp import auth
 
 from .conftest import PROVIDERS
 from .flows import sign_in
+from .test_sessions import session_cookie, stored_session
 
 LOGINS_KEYS = {
     "cognito": "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab",
@@ -50,21 +51,11 @@ def test_federation_for_every_provider(browser, app_url, control, aws_control, p
     assert "<code>GetCredentialsForIdentity</code>: ok" in page.text
 
 
-def stored_session(app, browser, app_url) -> dict:
-    """The visitor's server-side session, read through the app's own session interface."""
-    name = app.config["SESSION_COOKIE_NAME"]
-    cookie = browser.http.cookies.get(name)
-    assert cookie, f"no {name} cookie"
-    with app.test_request_context("/", base_url=app_url,
-                                  headers={"Cookie": f"{name}={cookie}"}) as context:
-        return dict(app.session_interface.open_session(app, context.request) or {})
-
-
 def test_the_secret_key_and_session_token_never_reach_the_page(browser, app, app_url, control,
                                                               aws_control):
     sign_in(browser, app_url, "google")
     page = browser.get(f"{app_url}/credentials")
-    credentials = stored_session(app, browser, app_url)["aws"]["credentials"]
+    credentials = stored_session(app, session_cookie(browser).value)["aws"]["credentials"]
     secret, token = credentials["SecretKey"], credentials["SessionToken"]
     assert len(secret) >= 20 and len(token) >= 40  # the real ones, not placeholders
     assert field(page, "access-key") == credentials["AccessKeyId"]

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import pytest
 import requests
 
 from .browser import Browser
-from .conftest import ROOT
+from .conftest import ROOT, free_port
 from .flows import sign_in
 
 pytestmark = pytest.mark.slow
@@ -38,12 +37,6 @@ DEMO_ADDRESSES = {"http://localhost:8000": "app", "http://127.0.0.1:9000": "stan
 PROVIDER_SIGN_OUT = {"cognito": "/cognito/logout", "cognito-google": "/cognito/logout",
                      "auth0": "/auth0/v2/logout"}
 CONTENT = b"uploaded through fedlab demo\n"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

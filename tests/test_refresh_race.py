@@ -108,7 +108,6 @@ def test_the_lock_outlives_the_longest_refresh(live_app, swap_app):
         app = swap_app(http_timeout=timeout)
         with app.test_request_context():
             assert sessions.lock_seconds() == 3 * timeout + sessions.LOCK_MARGIN
-            assert sessions.lock_seconds() > 3 * timeout
 
 
 @contextmanager

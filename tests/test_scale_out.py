@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
-import socket
 import subprocess
 import threading
 import time
@@ -29,7 +28,7 @@ import requests
 from webapp.demo import TENANTS
 from webapp.session_store import Sealer
 
-from .conftest import ROOT, require
+from .conftest import ROOT, free_port, require
 from .flows import sign_in
 from .test_sessions import session_cookie
 
@@ -40,12 +39,6 @@ ENV_ENCRYPTION_KEY = secrets.token_urlsafe(48)
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-authorization", "proxy-authenticate", "host", "content-length",
               "content-encoding"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Balancer(ThreadingHTTPServer):

@@ -6,7 +6,6 @@ import importlib.util
 import os
 import runpy
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import requests
 from webapp import cli
 
 from .browser import Browser
-from .conftest import ROOT, require
+from .conftest import ROOT, free_port, require
 from .flows import sign_in
 from .test_probes import CLIENT_IDS
 
@@ -90,12 +89,6 @@ def test_a_configuration_error_stops_serve_before_gunicorn(monkeypatch, tmp_path
     monkeypatch.delenv("FEDLAB_SECRET_KEY", raising=False)
     assert cli.main(["serve"]) == 2
     assert "secret_key" in capsys.readouterr().err
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

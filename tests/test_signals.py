@@ -118,13 +118,9 @@ def visit(browser, app_url: str, control, app, events: Received) -> set[str]:
     return seen
 
 
-def test_one_event_with_its_fields_for_each_auth_step(browser, app_url, control, aws_control,
-                                                      live_app, events):
-    visit(browser, app_url, control, live_app, events)
-
-
-def test_no_event_carries_a_token_or_secret(browser, app_url, control, aws_control, live_app,
-                                            events):
+def test_one_event_for_each_auth_step_and_none_carries_a_token(
+        browser, app_url, control, aws_control, live_app, events):
+    """``visit`` checks each step's event and its fields; then no payload holds a secret."""
     seen = visit(browser, app_url, control, live_app, events)
     assert len(events.history) == 9 and len(seen) >= 6
     payloads = json.dumps(events.history, default=str)

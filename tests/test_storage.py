@@ -150,20 +150,13 @@ def test_guests_see_no_upload_or_delete_on_public(browser, app_url, control, aws
 
 
 @pytest.fixture(scope="module")
-def many_objects(app, moto_url):
-    """10,000 objects under one identity's protected/ prefix.
-
-    Over HTTP that takes a minute; moto runs in this process, so they are
-    written straight into its S3 backend (the listing itself goes over HTTP).
-    """
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.s3.models import s3_backends
-
+def many_objects(app, servers):
+    """10,000 objects under one identity's protected/ prefix, seeded through the S3
+    stand-in's control API (uploads over HTTP would take a minute; the listing
+    itself goes over HTTP)."""
     owner = "us-east-1:00000000-0000-4000-8000-00000000beef"
-    bucket = app.config["FEDLAB"]["aws"]["bucket"]
-    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
-    for i in range(10_000):
-        backend.put_object(bucket, f"protected/{owner}/file-{i:05}.txt", b"x")
+    requests.post(f"http://127.0.0.1:{servers[3].port}/_control/objects", timeout=30,
+                  json={"prefix": f"protected/{owner}/", "count": 10_000}).raise_for_status()
     return owner
 
 

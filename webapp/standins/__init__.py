@@ -70,4 +70,9 @@ and all codes, tokens, consents and federated users forgotten. Browsers'
 
 from .server import StandinRequestHandler, create_standins_app
 
-__all__ = ["StandinRequestHandler", "create_standins_app"]
+#: Endpoints (as ``/_control/calls`` counts them) that a browser visits: sign-in,
+#: consent and sign-out pages. Every other count is a call the app itself made.
+BROWSER_ENDPOINTS = frozenset({"authorize", "login", "consent", "logout", "oauth_dialog",
+                               "dialog", "idpresponse"})
+
+__all__ = ["BROWSER_ENDPOINTS", "StandinRequestHandler", "create_standins_app"]
