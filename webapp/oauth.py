@@ -10,6 +10,7 @@ bounded timeouts, and errors turned into catalogue entries.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import requests
@@ -117,16 +118,23 @@ class ProviderClient:
                  params: dict[str, str] | None = None) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {access_token}"} if access_token else {}
         response = self.call("GET", url, endpoint, headers=headers, params=params)
-        try:
-            document = response.json()
-        except ValueError:
-            document = None
-        if response.status_code != 200 or not isinstance(document, dict):
-            raise FedlabError("provider_bad_response", provider=self.provider.name,
-                              endpoint=endpoint, detail=f"HTTP {response.status_code}")
-        return document
+        return answer_json(self.provider, endpoint, response.status_code, response.content)
 
     def call(self, method: str, url: str, endpoint: str, **kwargs: Any) -> requests.Response:
         """Send one request with the configured timeout; failures become catalogue errors."""
         with self.cache.errors_explained(self.provider, endpoint):
             return self.cache.request(method, url, **kwargs)
+
+
+def answer_json(provider: Provider, endpoint: str, status: Any, body: str | bytes | None,
+                expect: type = dict) -> Any:
+    """The JSON document of a 200 answer, of the ``expect``-ed type; anything else
+    from ``endpoint`` is the provider answering something unexpected."""
+    try:
+        document = json.loads(body) if status == 200 and body is not None else None
+    except ValueError:
+        document = None
+    if not isinstance(document, expect):
+        raise FedlabError("provider_bad_response", provider=provider.name, endpoint=endpoint,
+                          detail=f"HTTP {status}")
+    return document

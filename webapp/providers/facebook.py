@@ -22,6 +22,7 @@ import requests
 from authlib.common.urls import add_params_to_uri
 
 from ..errors import FedlabError
+from ..oauth import answer_json
 from ..pagewords import page_words
 from . import Provider, ProviderConfigError, SignOut, url_setting
 
@@ -147,27 +148,15 @@ def graph_batch(client: ProviderClient, access_token: str,
         "include_headers": "false",
         "batch": json.dumps([{"method": "GET", "relative_url": url} for url in relative_urls]),
     })
-    try:
-        answers = response.json()
-    except ValueError:
-        answers = None
-    if (response.status_code != 200 or not isinstance(answers, list)
-            or len(answers) != len(relative_urls)):
+    answers = answer_json(provider, "batch", response.status_code, response.content, list)
+    if len(answers) != len(relative_urls):
         raise FedlabError("provider_bad_response", provider=provider.name, endpoint="batch",
-                          detail=f"HTTP {response.status_code}")
-    documents = []
-    for url, answer in zip(relative_urls, answers, strict=True):
-        status = answer.get("code") if isinstance(answer, dict) else None
-        try:
-            document = json.loads(answer["body"]) if status == 200 else None
-        except (KeyError, TypeError, ValueError):
-            document = None
-        if not isinstance(document, dict):
-            raise FedlabError("provider_bad_response", provider=provider.name,
-                              endpoint=url.partition("?")[0],
-                              detail=f"HTTP {status} within a batch request")
-        documents.append(document)
-    return documents
+                          detail=f"{len(answers)} answers to {len(relative_urls)} requests")
+    # Graph answers each operation as {"code": status, "body": "<JSON text>"}.
+    return [answer_json(provider, url.partition("?")[0], answer.get("code"), answer.get("body"))
+            if isinstance(answer, dict) else
+            answer_json(provider, url.partition("?")[0], None, None)
+            for url, answer in zip(relative_urls, answers, strict=True)]
 
 
 def check_profile(me: dict[str, Any], user_id: str) -> None:
