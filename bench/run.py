@@ -568,8 +568,8 @@ def verdicts(report: dict) -> list[tuple[str, str, str, str]]:
 #: For a target not met: why, and what meeting it would take (issue 6 asks for both).
 SHORTFALLS = {
     "/account vs bare route, redis": (
-        "Two costs a bare route does not pay, about equal (see the page-cost table): "
-        "opening the visitor's session (the bare route with the visitor's cookie: a "
+        "Two costs a bare route does not pay, split in the page-cost table: opening "
+        "the visitor's session (the bare route with the visitor's cookie: a "
         "Redis round trip, the AES-GCM open and msgpack decode of a 3-4 KB record), and "
         "the page itself (a CSRF token for its forms, and a template that renders every "
         "claim and both decoded tokens, about 5 KB of HTML). `bench/profile_account.py` "
