@@ -116,14 +116,21 @@ def test_repeat_views_make_no_aws_call(browser, app_url, control, aws_control, m
     assert field(page, "access-key") == field(first, "access-key")
 
 
-def test_credentials_with_six_minutes_left_are_reused(browser, app_url, control, aws_control,
-                                                      moto_requests):
-    credentials_left(aws_control, 6)
-    sign_in(browser, app_url, "auth0")
+def view_again_with(minutes: int, provider: str, browser, app_url, aws_control,
+                    moto_requests):
+    """The credentials page twice, the first view's credentials having ``minutes`` left;
+    AWS calls are counted from the second view on."""
+    credentials_left(aws_control, minutes)
+    sign_in(browser, app_url, provider)
     first = browser.get(f"{app_url}/credentials")
     aws_control("identity", "DELETE", "calls")
     moto_requests.start()
-    page = browser.get(f"{app_url}/credentials")
+    return first, browser.get(f"{app_url}/credentials")
+
+
+def test_credentials_with_six_minutes_left_are_reused(browser, app_url, control, aws_control,
+                                                      moto_requests):
+    first, page = view_again_with(6, "auth0", browser, app_url, aws_control, moto_requests)
     assert sum(calls(aws_control).values()) == 0  # no Cognito Identity call
     assert moto_requests.sts() == []  # and no STS call, by the app or for it
     assert 'class="calls-none"' in page.text and "Renewed</th><td>0 times" in page.text
@@ -132,12 +139,7 @@ def test_credentials_with_six_minutes_left_are_reused(browser, app_url, control,
 
 def test_credentials_with_four_minutes_left_are_renewed(browser, app_url, control, aws_control,
                                                         moto_requests):
-    credentials_left(aws_control, 4)
-    sign_in(browser, app_url, "cognito")
-    first = browser.get(f"{app_url}/credentials")
-    aws_control("identity", "DELETE", "calls")
-    moto_requests.start()
-    page = browser.get(f"{app_url}/credentials")
+    first, page = view_again_with(4, "cognito", browser, app_url, aws_control, moto_requests)
     assert calls(aws_control) == {"GetCredentialsForIdentity": 1}  # no GetId: same identity
     # The pool assumes the role for the new keys; the app asks STS who they are.
     assert sorted(moto_requests.sts()) == ["AssumeRoleWithWebIdentity", "GetCallerIdentity"]
