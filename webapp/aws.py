@@ -151,15 +151,14 @@ def identity_error(code: str, message: str) -> str:
     return "aws_error"
 
 
-def get_id(logins: dict[str, str] | None, identity: Any = None,
-           seconds: float | None = None) -> str:
+def get_id(logins: dict[str, str] | None, identity: Any = None) -> str:
     """``GetId``, through the app's client unless another ``identity`` client is given
-    (``seconds``: that client's timeout, for the explanation)."""
+    (a probe's, with its own timeout, which a timeout's explanation names)."""
     params: dict[str, Any] = {"IdentityPoolId": settings()["identity_pool_id"]}
     if logins:
         params["Logins"] = logins
     identity = identity or current_app.extensions[EXTENSION]["identity"]
-    with errors_explained("GetId", seconds):
+    with errors_explained("GetId", identity.meta.config.read_timeout):
         return identity.get_id(**params)["IdentityId"]
 
 

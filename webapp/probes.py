@@ -74,7 +74,7 @@ def run_probes(config: dict[str, Any], callback_urls: dict[str, str], sign_out_u
     if config["aws"]["identity_pool_id"]:
         # Its own client: the probe's timeout and one attempt, not the app's retries.
         identity = aws.identity_client(config["aws"], timeout=timeout, attempts=1)
-        jobs += [_bound(probe_identity_pool, provider, config["aws"], identity, timeout,
+        jobs += [_bound(probe_identity_pool, provider, config["aws"], identity,
                         (logins or {}).get(provider.name))
                  for provider in config["providers"].values()]
     with ThreadPoolExecutor(max_workers=min(8, len(jobs) or 1)) as pool:
@@ -268,20 +268,20 @@ def probe_client_secret(provider: Provider, callback_url: str) -> Verdict:
 
 
 def probe_identity_pool(provider: Provider, settings: dict[str, Any], identity: Any,
-                        timeout: float, logins: dict[str, str] | None) -> list[Verdict]:
+                        logins: dict[str, str] | None) -> list[Verdict]:
     """The pool answers, and knows the provider's Logins key (AWS tells, even for a
     bad token, whether the provider is configured on the pool).
 
-    ``identity`` is the probes' own Cognito Identity client (``timeout``, one
+    ``identity`` is the probes' own Cognito Identity client (the probe timeout, one
     attempt). ``logins`` is a real sign-in's map for this provider, if any.
     """
     key = kind_of(provider).logins_key(provider)
     evidence: dict[str, Any] = {"logins_key": key,
                                 "identity_pool_id": settings["identity_pool_id"]}
     if logins:
-        return [probe_pool_with_token(provider.name, logins, evidence, identity, timeout)]
+        return [probe_pool_with_token(provider.name, logins, evidence, identity)]
     try:
-        aws.get_id({key: PROBE_LOGIN}, identity, timeout)
+        aws.get_id({key: PROBE_LOGIN}, identity)
     except FedlabError as e:
         evidence["aws_says"] = e.details.get("aws_message") or e.describe()
         if e.code in POOL_UNASKED:
@@ -304,10 +304,10 @@ def probe_identity_pool(provider: Provider, settings: dict[str, Any], identity: 
 
 
 def probe_pool_with_token(name: str, logins: dict[str, str], evidence: dict[str, Any],
-                          identity: Any, timeout: float) -> Verdict:
+                          identity: Any) -> Verdict:
     """With a real token, GetId succeeds only if the pool lists this client id (aud)."""
     try:
-        identity_id = aws.get_id(logins, identity, timeout)
+        identity_id = aws.get_id(logins, identity)
     except FedlabError as e:
         evidence["aws_says"] = e.details.get("aws_message") or e.describe()
         if e.code in POOL_UNASKED:
