@@ -160,8 +160,8 @@ def lock_seconds() -> float:
 
     A refresh makes up to three provider calls (discovery when its time is up,
     the token request, keys after a rotation), each bounded by ``http_timeout``:
-    the lock must outlive them,
-    or it expires under a refresh still running and a second one starts.
+    the lock must outlive them, or it expires under a refresh still running and
+    a second one starts.
     """
     return 3 * current_app.config["FEDLAB"]["http_timeout"] + LOCK_MARGIN
 
