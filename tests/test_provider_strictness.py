@@ -109,7 +109,7 @@ def test_userinfo_at_sign_in_an_outage_keeps_it_another_subject_refuses_it(
         control("POST", "faults", tenant="oidc", fault="down", endpoint="userinfo")
         page = sign_in(browser, app_url, OIDC_PROVIDER)
         assert page.url == f"{app_url}/account" and 'data-state="signed_in"' in page.text
-        assert "Ask the userinfo endpoint" in page.text
+        assert "not in the id token: ask the userinfo endpoint below" in page.text
     else:
         control("POST", "faults", tenant="oidc", fault=fault)
         page = sign_in(browser, app_url, OIDC_PROVIDER)
