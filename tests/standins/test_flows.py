@@ -200,6 +200,23 @@ def test_oidc_full_flow(standins_server, browser, helpers):
     assert out.status_code == 302 and out.headers["Location"] == f"{helpers.APP}/"
 
 
+def test_oidc_sign_out_asked_by_a_post_form_is_confirmed_then_returns(standins_server,
+                                                                      browser, helpers):
+    """RP-Initiated Logout may come as a POST form: the confirmation keeps its fields."""
+    browser.sign_in_and_allow("oidc")
+    browser.page = browser.http.post(f"{standins_server}/oidc/end_session", timeout=10,
+                                     allow_redirects=False, data={
+                                         "client_id": "oidc-app", "state": "s-1",
+                                         "post_logout_redirect_uri": f"{helpers.APP}/"})
+    assert browser.page.status_code == 200
+    out = browser.click("Yes, sign me out")
+    assert out.status_code == 302 and out.headers["Location"] == f"{helpers.APP}/?state=s-1"
+    # "No" keeps the provider's session and says so.
+    browser.get("/oidc/end_session", client_id="oidc-app",
+                post_logout_redirect_uri=f"{helpers.APP}/")
+    assert "still signed in" in browser.click("No, stay signed in").text
+
+
 def test_oidc_rotation_refuses_a_spent_refresh_token_and_ends_the_grant(standins_server,
                                                                         browser, helpers):
     base = standins_server

@@ -188,8 +188,10 @@ class Tenant:
             claims["sub"] = self.flavour.make_sub("someone-else")
         return self.sign(claims)
 
-    def granted_scope(self, requested: str, prompt: str) -> str:
+    def granted_scope(self, requested: str | None, prompt: str) -> str | None:
         """The scope this tenant grants for ``requested`` (already normalised)."""
+        if requested is None:
+            return None
         scopes = requested.split()
         if self.behaviour.drops_unknown_scopes:
             scopes = [s for s in scopes if s in self.flavour.scopes_supported]
@@ -199,7 +201,7 @@ class Tenant:
 
     def issues_refresh_token(self, code: AuthorizationCode) -> bool:
         if self.behaviour.offline_access_needs_consent and (
-                "offline_access" not in code.scope.split()):
+                "offline_access" not in (code.scope or "").split()):
             return False
         return self.flavour.issues_refresh_token(code)
 

@@ -257,7 +257,11 @@ def sign_out(tenant: Tenant, client_id: str | None, target: str | None,
                 "confirm_logout.html", tenant.flavour.branding,
                 title=f"Sign out of {tenant.flavour.brand}? (local stand-in)",
                 client_id=client_id, target=target, action=flask.request.full_path,
-                csrf=pages.csrf_value(secret(), tenant.name, "logout"))
+                csrf=pages.csrf_value(secret(), tenant.name, "logout"),
+                # A request that came as a POST form has its parameters only here.
+                carried={k: v for k, v in (("client_id", client_id),
+                                           ("post_logout_redirect_uri", target),
+                                           ("state", state)) if v})
         if decision != "yes":
             return pages.notice(tenant.flavour.branding, "Still signed in",
                                 f"You are still signed in to {tenant.flavour.brand}.",
