@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean system-deps
+.PHONY: demo test lint bench clean system-deps interop-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,19 @@ system-deps:
 	  else echo "chromium or redis-server missing: their tests will skip"; fi; \
 	fi
 
-test: $(STAMP) system-deps
+# oidc-provider for the interop tests (tests/interop/), from its committed
+# lockfile, again only when the lockfile changed; without node and npm those
+# tests skip (and fail under CI=true).
+INTEROP := tests/interop/oidc-provider
+interop-deps:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "node or npm missing: the interop tests against oidc-provider will skip"; \
+	elif [ ! -f $(INTEROP)/node_modules/.package-lock.json ] || \
+	     [ $(INTEROP)/package-lock.json -nt $(INTEROP)/node_modules/.package-lock.json ]; then \
+	  cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
+test: $(STAMP) system-deps interop-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -44,4 +56,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) instance build dist test-artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance build dist test-artifacts .pytest_cache .ruff_cache $(INTEROP)/node_modules

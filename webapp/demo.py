@@ -66,6 +66,8 @@ def standin_settings(config: Mapping[str, Any], app_origins: Iterable[str] | Non
         "users": list(standins.get("users", [])),
         "clients": [],
     }
+    if standins.get("behaviour"):  # [standins.behaviour.<tenant>] switches
+        settings["behaviour"] = dict(standins["behaviour"])
     for provider in providers:
         settings["clients"].append({
             "tenant": TENANTS[provider.kind],

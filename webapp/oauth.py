@@ -92,8 +92,15 @@ class ProviderClient:
         )
 
     def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """RFC 6749 section 6: the refresh asks for no scope, so it gets the granted one.
+
+        authlib would add the configured ``scope`` to every grant but the code
+        exchange; a provider that granted less (a scope it does not offer,
+        ``offline_access`` without consent) then refuses the refresh with
+        ``invalid_scope``. An explicit ``None`` keeps authlib from adding it.
+        """
         return self._token_request(
-            "token", grant_type="refresh_token", refresh_token=refresh_token
+            "token", grant_type="refresh_token", refresh_token=refresh_token, scope=None
         )
 
     def _token_request(self, endpoint: str, **params: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode
 
@@ -236,9 +237,38 @@ def probe_sign_out(provider: Provider, metadata: dict[str, Any], sign_out_url: s
     if response.is_redirect and location.startswith(sign_out_url):
         return Verdict(provider.name, "sign_out", "pass", "The provider accepts this sign-out "
                        "return URL.", evidence)
+    if asks_to_confirm(response):
+        return Verdict(provider.name, "sign_out", "pass", "The provider accepts this sign-out "
+                       "return URL (it asks the visitor to confirm the sign-out first).",
+                       evidence)
     return Verdict(provider.name, "sign_out", "fail", "The provider refuses this sign-out "
                    "return URL: it is not an allowed sign-out/logout URL.",
                    {**evidence, "provider_says": page_words(response)}, "signout_mismatch")
+
+
+def asks_to_confirm(response: requests.Response) -> bool:
+    """A sign-out confirmation page: 200 and an HTML form that posts.
+
+    RP-Initiated Logout 1.0 lets the provider ask the visitor before it signs
+    them out (oidc-provider, Keycloak do, and only for a registered
+    ``post_logout_redirect_uri``); an unregistered one gets an error answer
+    (oidc-provider: 400 ``invalid_request``), never this page.
+    """
+    if response.status_code != 200 or "html" not in response.headers.get("Content-Type", ""):
+        return False
+    finder = _PostForms()
+    finder.feed(response.text)
+    return finder.found
+
+
+class _PostForms(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "form" and (dict(attrs).get("method") or "").lower() == "post":
+            self.found = True
 
 
 def probe_client_secret(provider: Provider, callback_url: str) -> Verdict:

@@ -28,6 +28,8 @@ APP = "http://localhost:8000"
 TENANTS = ("cognito", "auth0", "google", "facebook", "oidc")
 OIDC_TENANTS = ("cognito", "auth0", "google", "oidc")
 SECRET = "s3cret-value"
+#: What the oidc tenant needs before it issues a refresh token (OpenID Connect Core 11).
+OFFLINE = {"scope": "openid email profile offline_access", "prompt": "consent"}
 USERS = [
     {"key": "alice", "username": "alice", "password": "alice-pass",
      "email": "alice@example.com", "name": "Alice Example", "groups": ["admins"]},

@@ -9,6 +9,9 @@ import json
 import pytest
 import requests
 
+from webapp.standins import create_standins_app
+from webapp.standins.settings import SettingsError
+
 pytestmark = pytest.mark.usefixtures("standins_server")
 
 
@@ -166,27 +169,130 @@ def test_google_full_flow_and_refresh_token_rules(standins_server, browser, help
 
 
 def test_oidc_full_flow(standins_server, browser, helpers):
+    """The plain OIDC tenant is as strict as oidc-provider (OpenID Certified)."""
     base = standins_server
     pkce = helpers.Pkce.new()
-    params = browser.sign_in_and_allow("oidc", pkce=pkce)
+    params = browser.sign_in_and_allow("oidc", pkce=pkce, **helpers.OFFLINE)
     assert params["iss"] == f"{base}/oidc" and params["state"] == "state-123"
     tokens = helpers.exchange(base, "oidc", params["code"], pkce).json()
     assert "refresh_token" in tokens
+    assert tokens["scope"] == helpers.OFFLINE["scope"]
     claims = helpers.verify(base, "oidc", tokens["id_token"])
     assert claims["iss"] == f"{base}/oidc" and claims["groups"] == ["admins"]
+    # OpenID Connect Core 5.4: with an access token issued, the profile is in userinfo.
+    assert not {"email", "email_verified", "name", "preferred_username"} & set(claims)
     again = helpers.refresh(base, "oidc", tokens["refresh_token"]).json()
     assert "id_token" in again
-    assert helpers.refresh(base, "oidc", tokens["refresh_token"]).status_code == 200  # no rotation
+    assert again["refresh_token"] != tokens["refresh_token"]  # rotated
     info = requests.get(f"{base}/oidc/userinfo", timeout=5,
                         headers={"Authorization": f"Bearer {again['access_token']}"})
     assert info.json()["preferred_username"] == "alice"
+    assert info.json()["email"] == "alice@example.com"
     assert requests.post(f"{base}/oidc/revoke", data={"token": again["access_token"]},
                          auth=("oidc-app", helpers.SECRET), timeout=5).status_code == 200
     assert requests.get(f"{base}/oidc/userinfo", timeout=5, headers={
         "Authorization": f"Bearer {again['access_token']}"}).status_code == 401
+    # RP-Initiated Logout asks first; "Yes" signs out and goes back.
     out = browser.get("/oidc/end_session", id_token_hint=tokens["id_token"],
                       post_logout_redirect_uri=f"{helpers.APP}/")
-    assert out.status_code == 302
+    assert out.status_code == 200 and "Yes, sign me out" in out.text
+    out = browser.click("Yes, sign me out")
+    assert out.status_code == 302 and out.headers["Location"] == f"{helpers.APP}/"
+
+
+def test_oidc_sign_out_asked_by_a_post_form_is_confirmed_then_returns(standins_server,
+                                                                      browser, helpers):
+    """RP-Initiated Logout may come as a POST form: the confirmation keeps its fields."""
+    browser.sign_in_and_allow("oidc")
+    browser.page = browser.http.post(f"{standins_server}/oidc/end_session", timeout=10,
+                                     allow_redirects=False, data={
+                                         "client_id": "oidc-app", "state": "s-1",
+                                         "post_logout_redirect_uri": f"{helpers.APP}/"})
+    assert browser.page.status_code == 200
+    out = browser.click("Yes, sign me out")
+    assert out.status_code == 302 and out.headers["Location"] == f"{helpers.APP}/?state=s-1"
+    # "No" keeps the provider's session and says so.
+    browser.get("/oidc/end_session", client_id="oidc-app",
+                post_logout_redirect_uri=f"{helpers.APP}/")
+    assert "still signed in" in browser.click("No, stay signed in").text
+
+
+def test_oidc_rotation_refuses_a_spent_refresh_token_and_ends_the_grant(standins_server,
+                                                                        browser, helpers):
+    base = standins_server
+    tokens = helpers.signed_in_tokens(browser, "oidc", **helpers.OFFLINE)
+    rotated = helpers.refresh(base, "oidc", tokens["refresh_token"]).json()["refresh_token"]
+    reused = helpers.refresh(base, "oidc", tokens["refresh_token"])
+    assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+    # A reuse may be a thief's: the whole grant is revoked, the newest token too.
+    assert helpers.refresh(base, "oidc", rotated).status_code == 400
+    events = requests.get(f"{base}/_control/events", timeout=5).json()
+    assert events[-1]["event"] == "refresh_token_reused"
+
+
+def test_oidc_grants_less_than_asked(standins_server, browser, helpers):
+    """A scope it does not offer is dropped, and offline_access without
+    prompt=consent (OpenID Connect Core 11): then no refresh token."""
+    tokens = helpers.signed_in_tokens(browser, "oidc",
+                                      scope="openid email phone offline_access")
+    assert tokens["scope"] == "openid email" and "refresh_token" not in tokens
+    tokens = helpers.signed_in_tokens(browser, "oidc", scope="openid phone offline_access",
+                                      prompt="consent")
+    assert tokens["scope"] == "openid offline_access" and "refresh_token" in tokens
+    # RFC 6749 section 6: a refresh may not ask for what was not granted.
+    refused = requests.post(standins_server + helpers.TOKEN["oidc"], data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+        "scope": "openid phone offline_access", "client_id": "oidc-app",
+        "client_secret": helpers.SECRET}, timeout=10)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_scope"
+
+
+def test_behaviour_switches_from_settings_and_the_control_api(helpers):
+    def lenient(base_url):
+        return {**helpers.settings_for(base_url), "behaviour": {"oidc": {
+            "rotate_refresh_tokens": False, "confirm_sign_out": False,
+            "profile_in_id_token": True, "drops_unknown_scopes": False,
+            "offline_access_needs_consent": False}}}
+
+    base, _, server = helpers.serve(lenient)
+    try:
+        browser = helpers.Browser(base)
+        tokens = helpers.signed_in_tokens(browser, "oidc", scope="openid email phone")
+        assert tokens["scope"] == "openid email phone" and "refresh_token" in tokens
+        assert helpers.verify(base, "oidc", tokens["id_token"])["email"] == "alice@example.com"
+        for _ in range(2):
+            again = helpers.refresh(base, "oidc", tokens["refresh_token"])
+            assert again.status_code == 200 and "refresh_token" not in again.json()
+        out = browser.get("/oidc/end_session", client_id="oidc-app",
+                          post_logout_redirect_uri=f"{helpers.APP}/")
+        assert out.status_code == 302
+        # The control API switches one back on; a reset returns to the settings'.
+        switched = requests.post(f"{base}/_control/behaviour", timeout=5, json={
+            "tenant": "oidc", "confirm_sign_out": True}).json()
+        assert switched["oidc"]["confirm_sign_out"] is True
+        assert browser.get("/oidc/end_session", client_id="oidc-app",
+                           post_logout_redirect_uri=f"{helpers.APP}/").status_code == 200
+        requests.post(f"{base}/_control/reset", timeout=5).raise_for_status()
+        behaviour = requests.get(f"{base}/_control/behaviour", timeout=5).json()
+        assert behaviour["oidc"]["confirm_sign_out"] is False
+        assert behaviour["auth0"]["rotate_refresh_tokens"] is False  # Auth0's default
+        bad = requests.post(f"{base}/_control/behaviour", timeout=5,
+                            json={"tenant": "oidc", "rotate": True})
+        assert bad.status_code == 400 and "behaviour.rotate" in bad.json()["error"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(("behaviour", "named"), [
+    ({"okta": {}}, "behaviour.okta: not a tenant"),
+    ({"oidc": {"rotate": True}}, "behaviour.oidc.rotate: not a behaviour"),
+    ({"oidc": {"confirm_sign_out": "yes"}}, "behaviour.oidc.confirm_sign_out: must be true"),
+])
+def test_a_bad_behaviour_setting_stops_the_stand_ins_naming_the_key(helpers, behaviour, named):
+    settings = {**helpers.settings_for("http://127.0.0.1:9"), "behaviour": behaviour}
+    with pytest.raises(SettingsError, match=named):
+        create_standins_app(settings)
 
 
 def test_subs_are_stable_and_per_tenant(standins_server, helpers):

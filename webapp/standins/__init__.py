@@ -18,7 +18,8 @@ Settings (a plain dict): ``base_url``, ``users`` (key, username, password,
 email, name, groups), ``clients`` (tenant, client_id, client_secret,
 redirect_uris, logout_uris; entries with the same tenant and client_id are
 merged), ``cognito`` (user_pool_id, region), ``facebook`` (graph_version),
-optional ``token_lifetime`` (3600), ``code_lifetime`` (300), ``secret_key``
+optional ``behaviour`` (per tenant, ``{"oidc": {"rotate_refresh_tokens": false}}``),
+``token_lifetime`` (3600), ``code_lifetime`` (300), ``secret_key``
 (signs the stand-ins' own cookies; random per start if absent), ``key_size``.
 
 URL layout (B = base_url)
@@ -42,7 +43,11 @@ Facebook     Dialog ``B/facebook/{version}/dialog/oauth``; Graph ``B/graph``:
              ``/{version}/debug_token``.
 Generic OIDC Issuer ``B/oidc``: ``/authorize``, ``/token``, ``/userinfo``, ``/jwks``,
              ``/revoke``, ``/end_session``, ``/.well-known/openid-configuration``;
-             RFC 9207 ``iss`` on every authorization response.
+             RFC 9207 ``iss`` on every authorization response. As strict as
+             oidc-provider: unknown scopes dropped from the grant, a refresh token
+             only for ``offline_access`` asked with ``prompt=consent``, refresh
+             tokens rotated (a reused one revokes the grant), e-mail and name in
+             userinfo only, sign-out confirmed on a page of its own.
 
 Every authorize endpoint checks client_id and redirect_uri first (a mismatch
 shows that provider's own error page, never a redirect), then shows a sign-in
@@ -58,11 +63,16 @@ Control API (JSON, ``B/_control/``)
 old keys stay published unless ``drop_old``.
 ``POST /clients`` ``{"tenant", "client_id", "redirect_uris"?, "logout_uris"?,
 "client_secret"?}``: replace those fields of a registered client.
+``POST /behaviour`` ``{"tenant", <switch>: true|false, ...}``; ``GET /behaviour``:
+where a tenant is as strict as its real provider (see :class:`.settings.Behaviour`:
+``rotate_refresh_tokens``, ``confirm_sign_out``, ``profile_in_id_token``,
+``drops_unknown_scopes``, ``offline_access_needs_consent``); each flavour starts
+with its real provider's, the ``behaviour`` settings change them per tenant.
 ``POST /clock`` ``{"tenant", "skew_seconds"}``: offset the tenant's clock (token
 times and its ``Date`` header).
 ``GET|DELETE /calls``: requests served per tenant per endpoint name.
 ``GET|DELETE /events``: recent sign-outs and revocations.
-``POST /reset``: every tenant back to its state at start: no faults, settings'
+``POST /reset``: every tenant back to its state at start: no faults, the settings' behaviour and
 clients, the first signing key (same kid), clock and counters at zero, events
 and all codes, tokens, consents and federated users forgotten. Browsers'
 ``standin_*`` cookies stay valid.

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 import flask
 
 from .faults import UnknownFault
+from .settings import SettingsError, behaviour_switches
 
 if TYPE_CHECKING:
     from .tenant import Tenant
@@ -99,6 +101,22 @@ def control_blueprint(tenants: dict[str, Tenant], events: EventLog) -> flask.Blu
             client.client_secret = str(data["client_secret"])
         return {"tenant": tenant.name, "client_id": client.client_id,
                 "redirect_uris": client.redirect_uris, "logout_uris": client.logout_uris}
+
+    @bp.get("/behaviour")
+    def list_behaviour() -> Any:
+        return {name: asdict(t.behaviour) for name, t in tenants.items()}
+
+    @bp.post("/behaviour")
+    def set_behaviour() -> Any:
+        data = body()
+        tenant = tenant_of(data)
+        try:
+            switches = behaviour_switches({k: v for k, v in data.items() if k != "tenant"},
+                                          "behaviour")
+        except SettingsError as problem:
+            return _bad(str(problem))
+        tenant.behaviour = replace(tenant.behaviour, **switches)
+        return {tenant.name: asdict(tenant.behaviour)}
 
     @bp.post("/clock")
     def set_clock() -> Any:

@@ -179,6 +179,13 @@ def _exchange(federation: Federation, peer: Tenant, code: str) -> dict[str, Any]
         ).validate(claims)
     except (JoseError, ValueError, KeyError, TypeError) as problem:
         raise FederationError(f"Invalid id_token from {peer.flavour.brand}") from problem
+    if "email" not in claims or "name" not in claims:
+        # Cognito reads an OIDC provider's userinfo too: a provider may keep the
+        # profile there (OpenID Connect Core 5.4).
+        info = http.get(peer.flavour.paths()["userinfo"], headers={
+            "Authorization": f"Bearer {token.get_json()['access_token']}"})
+        if info.status_code == 200 and info.get_json().get("sub") == claims["sub"]:
+            claims = {**info.get_json(), **claims}
     return {"sub": claims["sub"], "email": claims.get("email", ""),
             "name": claims.get("name", "")}
 

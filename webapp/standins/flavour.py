@@ -20,7 +20,7 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 
 from . import pages
 from .oauth_server import CLIENT_AUTH_METHODS, CodeGrant, RefreshGrant, new_opaque_token
-from .settings import Settings
+from .settings import Behaviour, Settings
 from .store import AuthorizationCode, Client, SignedInUser, User
 
 if TYPE_CHECKING:
@@ -45,6 +45,9 @@ class Flavour:
     is_oidc: ClassVar[bool] = True
     #: RFC 9207: ``iss`` on every authorization response.
     sends_iss_parameter: ClassVar[bool] = False
+    #: Where the real provider is less kind than the specifications allow; the
+    #: settings (``behaviour``) and the control API switch these per tenant.
+    behaviour: ClassVar[Behaviour] = Behaviour()
     refresh_returns_id_token: ClassVar[bool] = True
     #: Which tokens the revoke endpoint accepts, and how the client authenticates there.
     revocable: ClassVar[tuple[str, ...]] = ("access_token", "refresh_token")

@@ -161,7 +161,8 @@ class CodeGrant(AuthorizationCodeGrant):
             code=code,
             client_id=request.client.get_client_id(),
             redirect_uri=request.payload.redirect_uri,
-            scope=self.tenant.flavour.normalise_scope(request.scope),
+            scope=self.tenant.granted_scope(self.tenant.flavour.normalise_scope(request.scope),
+                                            data.get("prompt", "")),
             user_key=signed_in.user.key,
             auth_time=signed_in.auth_time,
             sid=signed_in.sid,
@@ -200,7 +201,7 @@ class CodeGrant(AuthorizationCodeGrant):
         code: AuthorizationCode = self.request.authorization_code
         return super().generate_token(
             user=user, scope=scope, grant_type=grant_type, expires_in=expires_in,
-            include_refresh_token=self.tenant.flavour.issues_refresh_token(code),
+            include_refresh_token=self.tenant.issues_refresh_token(code),
         )
 
     def create_token_response(self) -> tuple[int, dict, list]:
@@ -209,14 +210,23 @@ class CodeGrant(AuthorizationCodeGrant):
 
 
 class RefreshGrant(RefreshTokenGrant):
-    """Refresh without rotation: the same refresh token stays valid, none is returned."""
+    """Refresh with or without rotation, as the tenant's behaviour says.
+
+    Without, the same refresh token stays valid and none is returned. With, each
+    refresh returns a new one and the one used stops working; a used one that
+    comes back (a replay, or a client that kept the old one) revokes the whole
+    grant, as oidc-provider and Auth0's reuse detection do.
+    """
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
-    INCLUDE_NEW_REFRESH_TOKEN = False
 
     @property
     def tenant(self) -> Tenant:
         return self.server.tenant
+
+    @property
+    def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:  # authlib reads this name
+        return self.tenant.behaviour.rotate_refresh_tokens
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
@@ -225,6 +235,10 @@ class RefreshGrant(RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
         record = self.tenant.store.by_refresh.get(refresh_token)
+        if record is not None and record.rotated:
+            self.tenant.revoke_grant(record)
+            self.tenant.record_event("refresh_token_reused", client_id=record.client_id)
+            return None
         if record is None or record.refresh_revoked:
             return None
         return record
@@ -236,7 +250,9 @@ class RefreshGrant(RefreshTokenGrant):
         return SignedInUser(user, refresh_token.auth_time, refresh_token.sid)
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
-        """No rotation: the refresh token stays valid."""
+        """With rotation the used refresh token is spent; without, it stays valid."""
+        if self.tenant.behaviour.rotate_refresh_tokens:
+            refresh_token.refresh_revoked = refresh_token.rotated = True
 
     def create_token_response(self) -> tuple[int, dict, list]:
         status, token, headers = super().create_token_response()

@@ -1,8 +1,12 @@
-"""A plain, standard OpenID Connect provider ("any OIDC issuer").
+"""A plain, standard OpenID Connect provider ("any OIDC issuer"), as strict as
+oidc-provider (panva's OpenID Certified provider) configured with care.
 
 It does the newer things by the book: RFC 9207 ``iss`` on every authorization
-response, RP-Initiated Logout at ``/end_session``, refresh tokens always
-issued (without rotation).
+response, RP-Initiated Logout at ``/end_session`` with a confirmation page;
+scopes it does not offer are left out of the grant; a refresh token only for
+``offline_access``, granted only with ``prompt=consent``; refresh tokens
+rotated on every use; e-mail and name from userinfo only (OpenID Connect Core
+5.4). Each can be switched off (:class:`.settings.Behaviour`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import views
 from .flavour import Flavour, Route
+from .settings import Behaviour
 from .store import SignedInUser, User
 
 if TYPE_CHECKING:
@@ -23,6 +28,10 @@ class GenericOIDC(Flavour):
     brand = "Generic OIDC"
     colour = "#2d6a4f"
     sends_iss_parameter = True
+    behaviour = Behaviour(rotate_refresh_tokens=True, confirm_sign_out=True,
+                          profile_in_id_token=False, drops_unknown_scopes=True,
+                          offline_access_needs_consent=True)
+    scopes_supported = ("openid", "email", "profile", "offline_access")
     claims_supported = (*Flavour.claims_supported, "preferred_username", "groups", "sid")
     error_texts: ClassVar[dict[str, tuple[str, str]]] = {
         "redirect_mismatch": ("invalid_request",

@@ -45,6 +45,34 @@ class ClientSpec:
 
 
 @dataclass(frozen=True)
+class Behaviour:
+    """Where a tenant follows its real provider rather than the kindest reading of
+    the specifications. Each flavour's defaults are its real provider's
+    (``Flavour.behaviour``); the ``behaviour`` settings and the control API
+    (``POST /_control/behaviour``) switch them per tenant."""
+
+    #: A refresh returns a new refresh token and the one used stops working
+    #: (oidc-provider; Auth0 with rotation turned on). Off: the same one stays valid.
+    rotate_refresh_tokens: bool = False
+    #: RP-Initiated Logout asks the visitor to confirm on a page of its own before
+    #: going back to a registered post_logout_redirect_uri (oidc-provider).
+    confirm_sign_out: bool = False
+    #: E-mail and name in the id token whenever their scope is granted. OpenID
+    #: Connect Core 5.4 puts them in userinfo only when an access token is issued
+    #: (oidc-provider does); Cognito, Auth0 and Google put them in the id token too.
+    profile_in_id_token: bool = True
+    #: Scopes the tenant does not offer are left out of the grant (oidc-provider),
+    #: so the token response's scope is less than the one asked for.
+    drops_unknown_scopes: bool = False
+    #: offline_access is granted only with prompt=consent (OpenID Connect Core 11),
+    #: and a refresh token only with offline_access granted (oidc-provider).
+    offline_access_needs_consent: bool = False
+
+
+BEHAVIOURS = tuple(Behaviour.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
 class Settings:
     base_url: str
     users: tuple[UserSpec, ...]
@@ -55,6 +83,8 @@ class Settings:
     token_lifetime: int = DEFAULT_TOKEN_LIFETIME
     code_lifetime: int = DEFAULT_CODE_LIFETIME
     secret_key: str = ""
+    #: Per tenant, the :class:`Behaviour` switches that differ from its flavour's.
+    behaviour: Mapping[str, Mapping[str, bool]] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -79,12 +109,40 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         token_lifetime=int(raw.get("token_lifetime", DEFAULT_TOKEN_LIFETIME)),
         code_lifetime=int(raw.get("code_lifetime", DEFAULT_CODE_LIFETIME)),
         secret_key=str(raw.get("secret_key") or ""),
+        behaviour=_behaviour(raw.get("behaviour") or {}),
         extra={k: v for k, v in raw.items() if k not in _KNOWN_KEYS},
     )
 
 
 _KNOWN_KEYS = {"base_url", "users", "clients", "cognito", "facebook", "token_lifetime",
-               "code_lifetime", "secret_key"}
+               "code_lifetime", "secret_key", "behaviour"}
+
+
+def _behaviour(raw: Any) -> dict[str, dict[str, bool]]:
+    """``{"oidc": {"rotate_refresh_tokens": false}, ...}``, every key checked."""
+    if not isinstance(raw, Mapping):
+        raise SettingsError("behaviour: must be a table of tenants")
+    return {tenant: behaviour_switches(switches, f"behaviour.{tenant}")
+            for tenant, switches in raw.items() if _known_tenant(tenant)}
+
+
+def _known_tenant(tenant: str) -> bool:
+    if tenant not in TENANTS:
+        raise SettingsError(f"behaviour.{tenant}: not a tenant; one of {', '.join(TENANTS)}")
+    return True
+
+
+def behaviour_switches(raw: Any, where: str) -> dict[str, bool]:
+    """Validate ``{switch: bool}``: each name one of :data:`BEHAVIOURS`."""
+    if not isinstance(raw, Mapping):
+        raise SettingsError(f"{where}: must be a table of switches")
+    for name, value in raw.items():
+        if name not in BEHAVIOURS:
+            raise SettingsError(f"{where}.{name}: not a behaviour; one of "
+                                f"{', '.join(BEHAVIOURS)}")
+        if not isinstance(value, bool):
+            raise SettingsError(f"{where}.{name}: must be true or false")
+    return dict(raw)
 
 
 def _user(index: int, raw: Mapping[str, Any]) -> UserSpec:

@@ -140,6 +140,8 @@ class Token(TokenMixin):
     refresh_token: str | None = None
     access_revoked: bool = False
     refresh_revoked: bool = False
+    #: The refresh token was spent by a refresh that rotated it.
+    rotated: bool = False
     #: The refresh token this access token was refreshed from, if any.
     family: str | None = None
     #: The nonce of the sign-in that started the grant.

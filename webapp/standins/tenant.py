@@ -13,20 +13,26 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from authlib.oidc.core.util import create_half_hash
 
 from .faults import FaultBoard, apply_claim_faults
 from .keys import KeyRing
-from .settings import Settings
-from .store import Client, SignedInUser, Store, Token, User
+from .settings import Behaviour, Settings
+from .store import AuthorizationCode, Client, SignedInUser, Store, Token, User
 
 if TYPE_CHECKING:
     from .flavour import Flavour
     from .oauth_server import TenantAuthorizationServer
 
 EventSink = Callable[[dict[str, Any]], None]
+
+#: Claims of the email and profile scopes (OpenID Connect Core 5.4): in userinfo
+#: only, not the id token, for a tenant whose behaviour says so.
+USERINFO_ONLY_CLAIMS = ("email", "email_verified", "name", "given_name", "family_name",
+                        "nickname", "picture", "preferred_username", "updated_at")
 
 
 class Tenant:
@@ -42,6 +48,7 @@ class Tenant:
         self.keys = KeyRing(key_size)
         self.faults = FaultBoard()
         self.skew_seconds = 0.0
+        self.behaviour: Behaviour = flavour.behaviour
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
         #: Clients the stand-ins register for themselves (Cognito's federation).
@@ -54,8 +61,11 @@ class Tenant:
     # -- state the control API restores ------------------------------------
 
     def reset(self) -> None:
-        """Back to the state at start: settings' clients and users, first key, no faults."""
+        """Back to the state at start: settings' clients, users and behaviour, first
+        key, no faults."""
         self.faults.clear()
+        self.behaviour = replace(self.flavour.behaviour,
+                                 **self.settings.behaviour.get(self.name, {}))
         self.keys.reset()
         self.skew_seconds = 0.0
         self.reset_calls()
@@ -167,6 +177,9 @@ class Tenant:
         if nonce:
             claims["nonce"] = nonce
         claims = self.flavour.id_token_claims(self, claims, signed_in, scope)
+        if not self.behaviour.profile_in_id_token:
+            # An access token is always issued here, so these come from userinfo.
+            claims = {k: v for k, v in claims.items() if k not in USERINFO_ONLY_CLAIMS}
         claims = apply_claim_faults(claims, self.faults.names(), client_id=client.client_id,
                                     lifetime=lifetime, now=now)
         if refreshed_from is not None and "refresh_other_sub" in self.faults:
@@ -174,6 +187,23 @@ class Tenant:
             # client's comparison with the sign-in's token can catch.
             claims["sub"] = self.flavour.make_sub("someone-else")
         return self.sign(claims)
+
+    def granted_scope(self, requested: str | None, prompt: str) -> str | None:
+        """The scope this tenant grants for ``requested`` (already normalised)."""
+        if requested is None:
+            return None
+        scopes = requested.split()
+        if self.behaviour.drops_unknown_scopes:
+            scopes = [s for s in scopes if s in self.flavour.scopes_supported]
+        if self.behaviour.offline_access_needs_consent and "consent" not in prompt.split():
+            scopes = [s for s in scopes if s != "offline_access"]
+        return " ".join(scopes)
+
+    def issues_refresh_token(self, code: AuthorizationCode) -> bool:
+        if self.behaviour.offline_access_needs_consent and (
+                "offline_access" not in (code.scope or "").split()):
+            return False
+        return self.flavour.issues_refresh_token(code)
 
     def sign(self, claims: dict[str, Any]) -> str:
         return self.keys.sign(claims, self.faults.names())
@@ -192,6 +222,14 @@ class Tenant:
         if record is None or record.access_revoked or record.is_expired(self.now()):
             return None
         return record
+
+    def revoke_grant(self, record: Token) -> None:
+        """Revoke every token of ``record``'s grant (its sign-in at its client): what
+        a rotating provider does when a used refresh token comes back (reuse)."""
+        with self.store.lock:
+            for other in [*self.store.by_access.values(), *self.store.by_refresh.values()]:
+                if (other.sid, other.client_id) == (record.sid, record.client_id):
+                    other.access_revoked = other.refresh_revoked = True
 
     def revoke(self, record: Token, presented: str) -> str:
         """Revoke what ``presented`` names; a refresh token takes its access tokens along."""

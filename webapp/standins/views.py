@@ -236,8 +236,13 @@ def jwks(tenant: Tenant) -> flask.Response:
 
 
 def sign_out(tenant: Tenant, client_id: str | None, target: str | None,
-             state: str | None = None) -> flask.Response:
-    """End the tenant's own session and go to ``target`` if the client registered it."""
+             state: str | None = None, confirm: bool = False) -> flask.Response:
+    """End the tenant's own session and go to ``target`` if the client registered it.
+
+    With ``confirm`` (RP-Initiated Logout 1.0 lets the provider ask), a request
+    whose target is acceptable first gets a page asking the visitor; only its
+    "Yes, sign me out" (a POST with the page's CSRF value) signs out.
+    """
     client = tenant.store.clients.get(client_id or "")
     if target:
         if client is None:
@@ -245,6 +250,23 @@ def sign_out(tenant: Tenant, client_id: str | None, target: str | None,
         if target not in client.logout_uris:
             return tenant.flavour.error_page("logout_mismatch", client_id=client.client_id,
                                              logout_uri=target)
+    if confirm:
+        decision = flask.request.form.get("logout") if flask.request.method == "POST" else None
+        if decision is None or not pages.csrf_ok(secret(), tenant.name, "logout"):
+            return pages.render(
+                "confirm_logout.html", tenant.flavour.branding,
+                title=f"Sign out of {tenant.flavour.brand}? (local stand-in)",
+                client_id=client_id, target=target, action=flask.request.full_path,
+                csrf=pages.csrf_value(secret(), tenant.name, "logout"),
+                # A request that came as a POST form has its parameters only here.
+                carried={k: v for k, v in (("client_id", client_id),
+                                           ("post_logout_redirect_uri", target),
+                                           ("state", state)) if v})
+        if decision != "yes":
+            return pages.notice(tenant.flavour.branding, "Still signed in",
+                                f"You are still signed in to {tenant.flavour.brand}.",
+                                status=200)
+    if target:
         response = flask.redirect(_with_params(target, {"state": state}) if state else target)
     else:
         response = pages.notice(tenant.flavour.branding, "Signed out",
@@ -275,4 +297,4 @@ def rp_initiated_logout(tenant: Tenant) -> flask.Response:
             return tenant.flavour.error_page("bad_request", error="invalid id_token_hint")
         client_id = hinted
     return sign_out(tenant, client_id, values.get("post_logout_redirect_uri"),
-                    values.get("state"))
+                    values.get("state"), confirm=tenant.behaviour.confirm_sign_out)
