@@ -158,3 +158,30 @@ def test_a_state_of_another_providers_sign_in_does_not_vouch_for_words(browser, 
     state = query_of(stop_at_callback(browser, app_url, "auth0"))["state"]
     page = callback_error(browser, app_url, "google", "access_denied", state=state)
     assert 'data-error="access_denied"' in page.text and PLANTED not in page.text
+
+
+# -- a refused refresh is not a failed sign-in ----------------------------------------
+
+
+def test_a_refused_refresh_says_so_in_its_own_words(browser, app_url, control):
+    page = sign_in(browser, app_url, "cognito")
+    control("POST", "faults", tenant="cognito", fault="refresh_fails")
+    refused = browser.post(f"{app_url}/auth/refresh", data={"csrf_token": browser.csrf(page)})
+    assert refused.status_code == 401 and 'data-error="refresh_failed"' in refused.text
+    assert "could not be renewed" in refused.text
+    assert "revoked" in refused.text and "Sign in again" in refused.text
+    assert "Refresh token has been revoked" in refused.text  # the provider's words
+    assert "exchange the code" not in refused.text and "callback URL" not in refused.text
+    account = browser.get(f"{app_url}/account")
+    assert 'data-state="refresh_failed"' in account.text
+
+
+def test_a_refresh_refused_on_the_way_to_a_page_says_so_there(browser, app_url, control,
+                                                              monkeypatch):
+    sign_in(browser, app_url, "auth0")
+    control("POST", "faults", tenant="auth0", fault="refresh_fails")
+    monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
+    page = browser.get(f"{app_url}/account")
+    assert 'data-state="refresh_failed"' in page.text
+    assert "refused the refresh token" in page.text
+    assert "exchange the code" not in page.text

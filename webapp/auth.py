@@ -249,6 +249,11 @@ def _refresh(provider: Provider, auth: dict[str, Any]) -> None:
         signals.refresh_failed.send(current_app._get_current_object(),
                                     provider=provider.name, reason=e.code,
                                     signed_out=refused)
+        if e.code == "token_request_failed":
+            # The token endpoint's refusal, in the words of a refresh rather than
+            # of a code exchange (whose advice is about codes and callback URLs).
+            raise FedlabError("refresh_failed", provider=provider.name,
+                              detail=refusal_words(e)) from None
         raise
     auth["tokens"] = stored_tokens(renewed["tokens"], auth["tokens"])
     auth["claims"] = renewed["claims"]
@@ -257,6 +262,13 @@ def _refresh(provider: Provider, auth: dict[str, Any]) -> None:
     auth["generation"] = auth.get("generation", 0) + 1
     session["auth"] = auth
     signals.refreshed.send(current_app._get_current_object(), provider=provider.name)
+
+
+def refusal_words(error: FedlabError) -> str:
+    """The token endpoint's error and description (RFC 6749 5.2), bounded."""
+    code = str(error.details.get("error") or "refused")
+    description = str(error.details.get("description") or "")
+    return (f"{code}: {description}" if description else code)[:DESCRIPTION_LIMIT]
 
 
 def ensure_fresh(auth: dict[str, Any]) -> None:

@@ -215,7 +215,9 @@ CATALOGUE: dict[str, Entry] = {
         "Nobody was signed in; start again. Operators: check providers.<name>.client_id."),
     "refresh_failed": Entry(
         401, "Your sign-in could not be renewed",
-        "The provider refused the refresh token ({detail}); the session has ended.",
+        "The provider refused the refresh token ({detail}): it was revoked (a sign-out "
+        "elsewhere, or at the provider), it expired, or it was already used once by a "
+        "provider that rotates refresh tokens. The sign-in here has ended.",
         "Sign in again."),
     "refresh_unavailable": Entry(
         400, "This sign-in cannot be renewed",
