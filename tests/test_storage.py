@@ -169,3 +169,19 @@ def test_listing_pages_through_ten_thousand_objects(browser, app_url, aws_contro
     second = browser.get(app_url + next_link.replace("&amp;", "&"))
     assert 'data-count="100"' in second.text and "file-00100.txt" in second.text
     assert "file-00000.txt" not in second.text
+
+
+@pytest.mark.parametrize("token", [
+    "not a token!",        # not the shape of any page token: refused before asking S3
+    "x" * 2000,            # far longer than S3's
+    "0" * 32,              # the right shape, but S3 never issued it: S3's InvalidArgument
+])
+def test_a_bogus_page_token_is_a_clear_bad_request(browser, app_url, control, aws_control,
+                                                   token):
+    sign_in(browser, app_url, "google")
+    aws_control("s3", "DELETE", "calls")
+    page = browser.get(f"{app_url}/storage/public", params={"after": token})
+    assert page.status_code == 400 and 'data-error="bad_page_token"' in page.text
+    assert "first page" in page.text and "/storage/public" in page.text
+    lists = aws_control("s3", "GET", "calls").get("ListObjectsV2", 0)
+    assert lists == (1 if token == "0" * 32 else 0)  # asked once, not retried

@@ -42,6 +42,7 @@ IDENTITY_ERRORS = (
     ("TooManyRequestsException", "", "aws_throttled"),
     ("ThrottlingException", "", "aws_throttled"),
     ("SlowDown", "", "aws_throttled"),
+    ("InvalidArgument", "continuation token", "bad_page_token"),
     ("AccessDenied", "", "s3_access_denied"),
     ("AccessDeniedException", "", "s3_access_denied"),
 )

@@ -292,6 +292,11 @@ CATALOGUE: dict[str, Entry] = {
         403, "S3 refused: access denied",
         "{operation}: your role's policy does not allow this on {resource}.",
         "Only the statements shown on this page are granted; the needed one is shown below."),
+    "bad_page_token": Entry(
+        400, "There is no such page of this listing",
+        "The link's page token (after=) is not one S3 gave for this listing: it was altered, "
+        "cut short, or is too old. Open {listing} for the first page.",
+        "Start again from the first page of the listing."),
     "signed_in_required": Entry(
         401, "This needs a signed-in identity",
         "Guests may only read public files.", "Sign in, then try again."),
