@@ -3,6 +3,7 @@
 The provider stand-in signs an id token with a protected header of the test's
 making (fault ``jws_header``), with its own key or with one it never published;
 the callback must end on ``id_token_rejected`` naming the check, nobody signed in.
+Last, another kind of token by the same keys that says so only in its claims.
 """
 
 from __future__ import annotations
@@ -93,3 +94,20 @@ def test_an_x5u_is_never_fetched(browser, app_url, control, x5u_server):
     assert_refused(page, "id_token_rejected", browser, app_url)
     assert "Check &#39;signature&#39; failed" in page.text
     assert hits == []
+
+
+def test_a_logout_token_is_not_an_id_token_at_sign_in(browser, app_url, control):
+    control("POST", "faults", tenant="auth0", fault="logout_token")
+    page = sign_in(browser, app_url, "auth0")
+    assert_refused(page, "id_token_rejected", browser, app_url)
+    assert "Check &#39;events&#39; failed" in page.text
+
+
+def test_a_logout_token_is_not_a_refreshed_id_token(browser, app_url, control):
+    # No nonce is required of a refreshed id token: only its events claim tells.
+    page = sign_in(browser, app_url, "google")
+    control("POST", "faults", tenant="google", fault="logout_token")
+    failed = browser.post(f"{app_url}/auth/refresh", data={"csrf_token": browser.csrf(page)})
+    assert 'data-error="id_token_rejected"' in failed.text
+    assert "Check &#39;events&#39; failed" in failed.text
+    assert 'data-state="refresh_failed"' in browser.get(f"{app_url}/account").text

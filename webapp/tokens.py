@@ -115,6 +115,13 @@ def validate_id_token(
         raise reject("signature", f"valid {alg} signature by key {header.get('kid')}",
                      "an invalid signature") from None
     _check_audience(claims, client_id)
+    if "events" in claims:
+        # RFC 8417 4.3: a security event token says what it is by its events
+        # claim, which an id token never has; a logout token (Back-Channel Logout
+        # 1.0) need not carry a typ, and after a refresh no nonce gives it away.
+        events = claims["events"]
+        raise reject("events", "no events claim (a logout token is not an id token)",
+                     sorted(events) if isinstance(events, dict) else events)
     iat = claims["iat"]
     if not isinstance(iat, int | float) or iat > now + LEEWAY or iat < now - MAX_IAT_AGE - LEEWAY:
         raise reject("iat", f"within {MAX_IAT_AGE}s before now ({int(now)})", iat)
