@@ -160,6 +160,17 @@ def test_a_state_of_another_providers_sign_in_does_not_vouch_for_words(browser, 
     assert 'data-error="access_denied"' in page.text and PLANTED not in page.text
 
 
+def test_an_error_answer_from_another_issuer_is_a_mix_up(browser, app_url, control, swap_app):
+    # RFC 9207 2.4: error responses carry iss too, and it is checked the same way.
+    swap_app(config_file="oidc.toml")
+    state = query_of(stop_at_callback(browser, app_url, "corp"))["state"]
+    page = browser.get(f"{app_url}/auth/corp/callback", params={
+        "error": "access_denied", "error_description": PLANTED, "state": state,
+        "iss": "https://issuer.invalid/not-this-provider"})
+    assert page.status_code == 400 and 'data-error="iss_mismatch"' in page.text
+    assert PLANTED not in page.text
+
+
 # -- a refused refresh is not a failed sign-in ----------------------------------------
 
 

@@ -94,6 +94,8 @@ def callback(name: str) -> Response:
     record = take_pending(args.get("state", ""))
     with failures_reported(name):
         if args.get("error"):
+            if args.get("iss") is not None:  # RFC 9207 2.4: on error answers too
+                check_iss_parameter(client_for(provider), args["iss"])
             raise authorization_error(name, args, ours=pending_for(record, name))
         if record is None or record["provider"] != name:
             raise FedlabError("state_mismatch", provider=name)
