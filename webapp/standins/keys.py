@@ -124,7 +124,6 @@ class KeyRing:
             token = _alter_signature(token)
         return token
 
-
     def _crafted(self, header: dict[str, Any], claims: Mapping[str, Any],
                  crafted: Mapping[str, Any]) -> str:
         signer = self._stray if crafted.get("signer") == "stray" else self.current
