@@ -224,3 +224,22 @@ def test_presigned_links_carry_the_session_token_never_the_secret_key(browser, a
     page = browser.get(f"{app_url}/credentials")
     assert secret not in page.text and token not in page.text
     assert "every presigned link" in page.text
+
+
+def test_presigned_links_are_signed_with_signature_version_4(browser, app_url, control,
+                                                             aws_control):
+    """S3 takes no Signature Version 2 on buckets made since June 2020 (such as the one
+    deploy/ makes), and botocore still presigns with it in us-east-1 unless told."""
+    sign_in(browser, app_url, "google")
+    _, body, stored = upload(browser, app_url, "private")
+    assert stored.status_code in (200, 201, 204)
+    fields = {k.lower() for k in body["fields"]}
+    assert {"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"} <= fields
+    assert body["fields"]["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
+    assert "signature" not in fields and "awsaccesskeyid" not in fields
+    download = browser.get(f"{app_url}/storage/private/download", params={"key": body["key"]},
+                           allow_redirects=False)
+    query = dict(parse_qsl(urlsplit(download.headers["Location"]).query))
+    assert query["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
+    assert int(query["X-Amz-Expires"]) == 60 and "Signature" not in query
+    assert requests.get(download.headers["Location"], timeout=10).content == CONTENT
