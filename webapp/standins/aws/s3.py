@@ -16,7 +16,9 @@ adds, before forwarding:
 * outage faults set through ``/_control/faults``: ``throttle`` answers every
   request with S3's ``503 SlowDown``, ``down`` with ``503 ServiceUnavailable``;
 * S3's ``400 InvalidArgument`` for a ``ListObjectsV2`` continuation token it never
-  issued (moto answers a 500 for those).
+  issued (moto answers a 500 for those);
+* Signature Version 4 only, as on every bucket made since June 2020: a request,
+  presigned URL or POST signed with version 2 gets S3's ``400 InvalidRequest``.
 
 Requests signed with the bootstrap's dummy admin key pass unchecked.
 """
@@ -269,6 +271,14 @@ def access_key_of(request: flask.Request, form: Mapping[str, str]) -> str | None
     return form.get("awsaccesskeyid")
 
 
+def check_signature_version(request: flask.Request, form: Mapping[str, str]) -> None:
+    """Buckets created since June 24, 2020 take no Signature Version 2 at all."""
+    if (request.headers.get("Authorization", "").startswith("AWS ")
+            or "AWSAccessKeyId" in request.args or "awsaccesskeyid" in form):
+        raise S3Error("InvalidRequest", "The authorization mechanism you have provided is not "
+                      "supported. Please use AWS4-HMAC-SHA256.", 400)
+
+
 def check_presigned_expiry(args: Mapping[str, str], now: float) -> None:
     expires_at = None
     if "Expires" in args and "AWSAccessKeyId" in args:
@@ -495,6 +505,7 @@ def _guarded(front: S3Front, operation: str, bucket: str, key: str,
     access_key = access_key_of(request, form)
     now = front.identity.now()
     if access_key != ADMIN_ACCESS_KEY_ID:
+        check_signature_version(request, form)
         check_presigned_expiry(request.args, now)
         if operation == "PostObject":
             check_post_policy(form, bucket, upload_size, now)
