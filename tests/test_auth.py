@@ -124,9 +124,12 @@ def test_a_callback_without_code_or_state(browser, app_url, control):
     assert page.status_code == 400 and 'data-error="state_mismatch"' in page.text
 
 
-def test_a_provider_error_description_is_escaped(browser, app_url):
+def test_a_provider_error_description_is_escaped(browser, app_url, control):
+    # Shown at all only on the way back from this browser's sign-in (its state).
+    state = parse_qs(urlsplit(stop_at_callback(browser, app_url, "google")).query)["state"][0]
     page = browser.get(f"{app_url}/auth/google/callback",
-                       params={"error": "invalid_scope", "error_description": "<b>x</b>"})
+                       params={"error": "invalid_scope", "error_description": "<b>x</b>",
+                               "state": state})
     assert "<b>x</b>" not in page.text and "&lt;b&gt;x&lt;/b&gt;" in page.text
 
 

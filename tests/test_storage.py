@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -169,3 +171,75 @@ def test_listing_pages_through_ten_thousand_objects(browser, app_url, aws_contro
     second = browser.get(app_url + next_link.replace("&amp;", "&"))
     assert 'data-count="100"' in second.text and "file-00100.txt" in second.text
     assert "file-00000.txt" not in second.text
+
+
+@pytest.mark.parametrize("token", [
+    "not a token!",        # not the shape of any page token: refused before asking S3
+    "x" * 2000,            # far longer than S3's
+    "0" * 32,              # the right shape, but S3 never issued it: S3's InvalidArgument
+])
+def test_a_bogus_page_token_is_a_clear_bad_request(browser, app_url, control, aws_control,
+                                                   token):
+    sign_in(browser, app_url, "google")
+    aws_control("s3", "DELETE", "calls")
+    page = browser.get(f"{app_url}/storage/public", params={"after": token})
+    assert page.status_code == 400 and 'data-error="bad_page_token"' in page.text
+    assert "first page" in page.text and "/storage/public" in page.text
+    lists = aws_control("s3", "GET", "calls").get("ListObjectsV2", 0)
+    assert lists == (1 if token == "0" * 32 else 0)  # asked once, not retried
+
+
+def issued_keys(browser, app_url) -> tuple[str, str, str]:
+    """The visitor's access key id (shown on the credentials page), and the secret key
+    and session token STS issued with it, as the STS stand-in (moto) holds them."""
+    from moto.sts.models import sts_backends
+
+    page = browser.get(f"{app_url}/credentials")
+    key_id = re.search(r'class="access-key">([^<]*)<', page.text).group(1)
+    account = re.search(r'class="role">arn:aws:(?:sts|iam)::(\d+):', page.text).group(1)
+    role = sts_backends[account]["aws"].get_assumed_role_from_access_key(key_id)
+    assert role is not None, key_id
+    return key_id, role.secret_access_key, role.session_token
+
+
+def test_presigned_links_carry_the_session_token_never_the_secret_key(browser, app_url,
+                                                                      control, aws_control):
+    sign_in(browser, app_url, "cognito")
+    key_id, secret, token = issued_keys(browser, app_url)
+    answer, body, stored = upload(browser, app_url, "private")
+    assert stored.status_code in (200, 201, 204)
+    # The presigned POST the browser receives: the session token is one of its fields.
+    assert body["fields"]["x-amz-security-token"] == token
+    assert secret not in answer.text and secret not in json.dumps(body)
+    # The presigned GET the browser is sent to: key id and session token in the URL.
+    download = browser.get(f"{app_url}/storage/private/download", params={"key": body["key"]},
+                           allow_redirects=False)
+    location = download.headers["Location"]
+    # Signature V2 or V4 spell the names differently; the values are what count.
+    query = {k.lower(): v for k, v in parse_qsl(urlsplit(location).query)}
+    assert query["x-amz-security-token"] == token
+    assert (query.get("awsaccesskeyid") or query["x-amz-credential"].split("/")[0]) == key_id
+    assert secret not in location and secret not in download.text
+    # The credentials page says so, rather than "kept on the server".
+    page = browser.get(f"{app_url}/credentials")
+    assert secret not in page.text and token not in page.text
+    assert "every presigned link" in page.text
+
+
+def test_presigned_links_are_signed_with_signature_version_4(browser, app_url, control,
+                                                             aws_control):
+    """S3 takes no Signature Version 2 on buckets made since June 2020 (such as the one
+    deploy/ makes), and botocore still presigns with it in us-east-1 unless told."""
+    sign_in(browser, app_url, "google")
+    _, body, stored = upload(browser, app_url, "private")
+    assert stored.status_code in (200, 201, 204)
+    fields = {k.lower() for k in body["fields"]}
+    assert {"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"} <= fields
+    assert body["fields"]["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
+    assert "signature" not in fields and "awsaccesskeyid" not in fields
+    download = browser.get(f"{app_url}/storage/private/download", params={"key": body["key"]},
+                           allow_redirects=False)
+    query = dict(parse_qsl(urlsplit(download.headers["Location"]).query))
+    assert query["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
+    assert int(query["X-Amz-Expires"]) == 60 and "Signature" not in query
+    assert requests.get(download.headers["Location"], timeout=10).content == CONTENT

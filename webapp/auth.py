@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, flash, g, redirect, request, session
 from werkzeug.wrappers import Response
 
 from . import sessions, signals
-from .errors import CATALOGUE, FedlabError
+from .errors import AUTHORIZATION_ERRORS, FedlabError
 from .oauth import ProviderClient, client_for
 from .providers import Provider, kind_of
 from .session_store import same_sign_in
@@ -94,9 +94,9 @@ def callback(name: str) -> Response:
     record = take_pending(args.get("state", ""))
     with failures_reported(name):
         if args.get("error"):
-            error, description = args["error"][:100], args.get("error_description", "")[:300]
-            raise FedlabError(error if error in CATALOGUE else "provider_error", provider=name,
-                              error=error, description=description)
+            if args.get("iss") is not None:  # RFC 9207 2.4: on error answers too
+                check_iss_parameter(client_for(provider), args["iss"])
+            raise authorization_error(name, args, ours=pending_for(record, name))
         if record is None or record["provider"] != name:
             raise FedlabError("state_mismatch", provider=name)
         if time.time() - record["created"] > PENDING_LIFETIME:
@@ -129,6 +129,34 @@ def callback(name: str) -> Response:
     signals.signed_in.send(current_app._get_current_object(), provider=name,
                            iss=who["iss"], sub=who["sub"])
     return redirect(record["next"])
+
+
+def pending_for(record: dict[str, Any] | None, name: str) -> bool:
+    """Whether ``record`` is a sign-in this browser started with ``name``, still in time."""
+    return (record is not None and record["provider"] == name
+            and time.time() - record["created"] <= PENDING_LIFETIME)
+
+
+#: The longest provider description shown, in characters.
+DESCRIPTION_LIMIT = 300
+
+
+def authorization_error(name: str, args: Any, *, ours: bool) -> FedlabError:
+    """The provider's error answer (RFC 6749 4.1.2.1) as a page of this site.
+
+    Anyone can send a browser to the callback with ``?error=...``, so only the
+    standard codes get their own page, and the provider's description is shown
+    only on the way back from a sign-in this browser started with this provider
+    (its state matched): otherwise they are a stranger's words in this site's voice.
+    """
+    error = args["error"]
+    code = error if error in AUTHORIZATION_ERRORS else "provider_error"
+    if not ours:
+        return FedlabError(code, provider=name)
+    words = args.get("error_description", "")
+    if code == "provider_error":
+        words = f"{error[:100]}: {words}" if words else error[:100]
+    return FedlabError(code, provider=name, description=words[:DESCRIPTION_LIMIT])
 
 
 def check_iss_parameter(client: ProviderClient, iss: str | None) -> None:
@@ -223,6 +251,11 @@ def _refresh(provider: Provider, auth: dict[str, Any]) -> None:
         signals.refresh_failed.send(current_app._get_current_object(),
                                     provider=provider.name, reason=e.code,
                                     signed_out=refused)
+        if e.code == "token_request_failed":
+            # The token endpoint's refusal, in the words of a refresh rather than
+            # of a code exchange (whose advice is about codes and callback URLs).
+            raise FedlabError("refresh_failed", provider=provider.name,
+                              detail=refusal_words(e)) from None
         raise
     auth["tokens"] = stored_tokens(renewed["tokens"], auth["tokens"])
     auth["claims"] = renewed["claims"]
@@ -231,6 +264,13 @@ def _refresh(provider: Provider, auth: dict[str, Any]) -> None:
     auth["generation"] = auth.get("generation", 0) + 1
     session["auth"] = auth
     signals.refreshed.send(current_app._get_current_object(), provider=provider.name)
+
+
+def refusal_words(error: FedlabError) -> str:
+    """The token endpoint's error and description (RFC 6749 5.2), bounded."""
+    code = str(error.details.get("error") or "refused")
+    description = str(error.details.get("description") or "")
+    return (f"{code}: {description}" if description else code)[:DESCRIPTION_LIMIT]
 
 
 def ensure_fresh(auth: dict[str, Any]) -> None:

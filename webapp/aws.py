@@ -42,6 +42,7 @@ IDENTITY_ERRORS = (
     ("TooManyRequestsException", "", "aws_throttled"),
     ("ThrottlingException", "", "aws_throttled"),
     ("SlowDown", "", "aws_throttled"),
+    ("InvalidArgument", "continuation token", "bad_page_token"),
     ("AccessDenied", "", "s3_access_denied"),
     ("AccessDeniedException", "", "s3_access_denied"),
 )
@@ -113,13 +114,18 @@ def client(service: str, credentials: dict[str, Any]) -> Any:
 
 def _make_client(service: str, credentials: dict[str, Any]) -> Any:
     aws = settings()
+    config = boto_config(aws)
+    if service == "s3":
+        # botocore still presigns with Signature Version 2 in us-east-1, which S3
+        # refuses on buckets made since June 2020 (as deploy/ makes them).
+        config = config.merge(Config(signature_version="s3v4"))
     return boto3.client(
         service, region_name=aws["region"],
         endpoint_url=aws[f"{service}_endpoint"] or None,
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretKey"],
         aws_session_token=credentials["SessionToken"],
-        config=boto_config(aws),
+        config=config,
     )
 
 

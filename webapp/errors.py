@@ -75,10 +75,51 @@ CATALOGUE: dict[str, Entry] = {
         503, "The provider is busy",
         "The provider answered the sign-in with temporarily_unavailable.",
         "Try again in a moment."),
+    "unsupported_response_type": Entry(
+        400, "The provider does not offer this kind of sign-in",
+        "The provider does not issue authorization codes to this app client "
+        "(unsupported_response_type).",
+        "Operators: allow the authorization code flow (response type code) for the app client."),
+    "interaction_required": Entry(
+        400, "The provider needs you on its own page",
+        "The provider cannot finish the sign-in without showing you a page "
+        "(interaction_required).",
+        "Start the sign-in again and follow the provider's pages."),
+    "account_selection_required": Entry(
+        400, "The provider needs you to choose an account",
+        "You are signed in to several accounts at the provider and it needs you to pick one "
+        "(account_selection_required).",
+        "Start the sign-in again and choose the account on the provider's page."),
+    "consent_required": Entry(
+        400, "The provider needs your consent",
+        "The provider needs you to allow this app access before it signs you in "
+        "(consent_required).",
+        "Start the sign-in again and choose Allow on the provider's consent page."),
+    "invalid_request_uri": Entry(
+        400, "The provider refused the request_uri",
+        "The provider answered invalid_request_uri; this site never sends a request_uri.",
+        "Start again; if it persists, check the provider's configuration of this client."),
+    "invalid_request_object": Entry(
+        400, "The provider refused the request object",
+        "The provider answered invalid_request_object; this site never sends a request object.",
+        "Start again; if it persists, check the provider's configuration of this client."),
+    "request_not_supported": Entry(
+        400, "The provider does not take request objects",
+        "The provider answered request_not_supported; this site never sends a request object.",
+        "Start again; if it persists, check the provider's configuration of this client."),
+    "request_uri_not_supported": Entry(
+        400, "The provider does not take a request_uri",
+        "The provider answered request_uri_not_supported; this site never sends one.",
+        "Start again; if it persists, check the provider's configuration of this client."),
+    "registration_not_supported": Entry(
+        400, "The provider does not take registration parameters",
+        "The provider answered registration_not_supported; this site never sends them.",
+        "Start again; if it persists, check the provider's configuration of this client."),
     "provider_error": Entry(
         400, "The provider returned an error",
-        "The provider sent the browser back with an error code this site does not know.",
-        "Read the provider's description below, then start again."),
+        "The provider sent the browser back with an error that OAuth 2.0 and OpenID Connect "
+        "do not define, so this site cannot say what it means.",
+        "Start the sign-in again; if it persists, tell the site's operators."),
     # -- state, session and redirect checks (RFC 9700 4.7, RFC 9207)
     "state_mismatch": Entry(
         400, "This sign-in was not started in this browser session",
@@ -174,7 +215,9 @@ CATALOGUE: dict[str, Entry] = {
         "Nobody was signed in; start again. Operators: check providers.<name>.client_id."),
     "refresh_failed": Entry(
         401, "Your sign-in could not be renewed",
-        "The provider refused the refresh token ({detail}); the session has ended.",
+        "The provider refused the refresh token ({detail}): it was revoked (a sign-out "
+        "elsewhere, or at the provider), it expired, or it was already used once by a "
+        "provider that rotates refresh tokens. The sign-in here has ended.",
         "Sign in again."),
     "refresh_unavailable": Entry(
         400, "This sign-in cannot be renewed",
@@ -249,6 +292,11 @@ CATALOGUE: dict[str, Entry] = {
         403, "S3 refused: access denied",
         "{operation}: your role's policy does not allow this on {resource}.",
         "Only the statements shown on this page are granted; the needed one is shown below."),
+    "bad_page_token": Entry(
+        400, "There is no such page of this listing",
+        "The link's page token (after=) is not one S3 gave for this listing: it was altered, "
+        "cut short, or is too old. Open {listing} for the first page.",
+        "Start again from the first page of the listing."),
     "signed_in_required": Entry(
         401, "This needs a signed-in identity",
         "Guests may only read public files.", "Sign in, then try again."),
@@ -267,6 +315,19 @@ CATALOGUE: dict[str, Entry] = {
                             "An unexpected error happened; it has been logged.",
                             "Try again; if it persists, tell the site's operators."),
 }
+
+
+#: The error codes a provider may send back to the callback: RFC 6749 4.1.2.1 and
+#: OpenID Connect Core 3.1.2.6. Each has its own entry above; any other code on
+#: the callback is someone else's words, shown as ``provider_error`` and never as
+#: the entry it names (``?error=session_store_down`` must not speak for this site).
+AUTHORIZATION_ERRORS = frozenset({
+    "invalid_request", "unauthorized_client", "access_denied", "unsupported_response_type",
+    "invalid_scope", "server_error", "temporarily_unavailable",
+    "interaction_required", "login_required", "account_selection_required",
+    "consent_required", "invalid_request_uri", "invalid_request_object",
+    "request_not_supported", "request_uri_not_supported", "registration_not_supported",
+})
 
 
 class FedlabError(Exception):

@@ -36,6 +36,9 @@ PAGE_SIZE = 100
 DOWNLOAD_SECONDS = 60
 UPLOAD_SECONDS = 300
 IDENTITY_ID = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d:[0-9a-f-]{36}$")
+#: The shape of an S3 continuation token (opaque, base64 or hex): anything else in
+#: ``after=`` was not S3's, and is refused before S3 is asked.
+PAGE_TOKEN = re.compile(r"^[A-Za-z0-9+/=_-]{1,1024}$")
 FILENAME = re.compile(r"^[\w][\w .()+-]{0,199}$")
 
 
@@ -84,12 +87,17 @@ def listing(level: str) -> str:
     state, prefix, s3 = level_context(level)
     bucket = aws.settings()["bucket"]
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
-    if request.args.get("after"):
-        params["ContinuationToken"] = request.args["after"]
+    after = request.args.get("after")
+    if after:
+        if not PAGE_TOKEN.fullmatch(after):
+            raise FedlabError("bad_page_token", listing=url_for("storage.listing", level=level))
+        params["ContinuationToken"] = after
     try:
         with aws.errors_explained("ListObjectsV2"):
             page = s3.list_objects_v2(**params)
     except FedlabError as e:
+        if e.code == "bad_page_token":  # S3: "The continuation token provided is incorrect"
+            e.details["listing"] = url_for("storage.listing", level=level)
         raise denied(e, level, f"s3://{bucket}/{prefix}", state) from None
     objects = [{"key": o["Key"], "name": o["Key"][len(prefix):], "size": o["Size"],
                 "modified": int(o["LastModified"].timestamp())}

@@ -28,6 +28,20 @@ from .errors import FedlabError
 #: made by anyone who knows the client secret or nothing at all.
 ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
                                 "ES256", "ES384", "ES512"})
+#: Header parameters RFC 7515 and RFC 7518 define: ``crit`` must never list them
+#: (RFC 7515 4.1.11).
+REGISTERED_HEADERS = frozenset({"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256",
+                                "typ", "cty", "crit", "enc", "zip", "epk", "apu", "apv",
+                                "iv", "tag", "p2s", "p2c"})
+#: JWS extensions this site implements, and so may accept in ``crit``: none. A
+#: token that makes one critical (``b64`` of RFC 7797, anything private) means
+#: something python-jose would not check, so it is refused.
+UNDERSTOOD_EXTENSIONS: frozenset[str] = frozenset()
+#: The ``typ`` an id token may declare (RFC 7519 5.1), lower-cased; or none at all,
+#: as OpenID Connect Core leaves it out. Any other type is another kind of token
+#: made by the same issuer with the same keys (RFC 8725 3.11): an access token
+#: (``at+jwt``, RFC 9068) or a logout token (``logout+jwt``) is never an id token.
+ID_TOKEN_TYPES = frozenset({"jwt", "application/jwt"})
 #: Clock difference tolerated on exp, iat and nbf.
 LEEWAY = 60
 #: An id token fresh from the token endpoint was issued moments ago.
@@ -65,6 +79,7 @@ def validate_id_token(
         unverified = jwt.get_unverified_claims(id_token)
     except JWTError:
         raise reject("format", "a signed JWT", "something else") from None
+    check_header(header)
     algorithms = ALLOWED_ALGORITHMS
     if supported_algorithms:
         algorithms = algorithms & set(supported_algorithms)
@@ -100,6 +115,13 @@ def validate_id_token(
         raise reject("signature", f"valid {alg} signature by key {header.get('kid')}",
                      "an invalid signature") from None
     _check_audience(claims, client_id)
+    if "events" in claims:
+        # RFC 8417 4.3: a security event token says what it is by its events
+        # claim, which an id token never has; a logout token (Back-Channel Logout
+        # 1.0) need not carry a typ, and after a refresh no nonce gives it away.
+        events = claims["events"]
+        raise reject("events", "no events claim (a logout token is not an id token)",
+                     sorted(events) if isinstance(events, dict) else events)
     iat = claims["iat"]
     if not isinstance(iat, int | float) or iat > now + LEEWAY or iat < now - MAX_IAT_AGE - LEEWAY:
         raise reject("iat", f"within {MAX_IAT_AGE}s before now ({int(now)})", iat)
@@ -111,6 +133,30 @@ def validate_id_token(
     ):
         raise reject("nonce", "the nonce sent with this sign-in", got)
     return claims
+
+
+def check_header(header: dict[str, Any]) -> None:
+    """The JWS header rules python-jose leaves out (RFC 7515 4.1.11, RFC 8725 3.11).
+
+    ``jku``, ``x5u``, ``jwk`` and ``x5c`` need no rule of their own: they are
+    never read, the key comes from the provider's ``jwks_uri`` only (``_find_key``).
+    """
+    if "crit" in header:
+        crit = header["crit"]
+        if not isinstance(crit, list) or not crit or not all(isinstance(c, str) for c in crit):
+            raise reject("crit", "a non-empty list of extension names", crit)
+        registered = sorted(set(crit) & REGISTERED_HEADERS)
+        if registered:
+            raise reject("crit", "no registered header parameter", registered)
+        absent = [c for c in crit if c not in header]
+        if absent:
+            raise reject("crit", "only parameters the header has", absent)
+        unknown = [c for c in crit if c not in UNDERSTOOD_EXTENSIONS]
+        if unknown:
+            raise reject("crit", "no extension this site does not understand", unknown)
+    typ = header.get("typ")
+    if "typ" in header and (not isinstance(typ, str) or typ.lower() not in ID_TOKEN_TYPES):
+        raise reject("typ", "JWT or no typ (an id token)", typ)
 
 
 def _find_key(header: dict[str, Any], load_keys: KeyLoader) -> dict[str, Any]:

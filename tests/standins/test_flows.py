@@ -295,6 +295,23 @@ def test_a_bad_behaviour_setting_stops_the_stand_ins_naming_the_key(helpers, beh
         create_standins_app(settings)
 
 
+def test_rp_initiated_logout_takes_client_id_instead_of_the_id_token(standins_server, browser,
+                                                                     helpers):
+    """RP-Initiated Logout 1.0, 2: client_id names the client when no hint is sent, as
+    Auth0's /oidc/logout documents too; a return address then needs no token at all."""
+    for tenant, path in (("oidc", "/oidc/end_session"), ("auth0", "/auth0/oidc/logout")):
+        browser.sign_in_and_allow(tenant)
+        out = browser.get(path, client_id=helpers.client_id(tenant),
+                          post_logout_redirect_uri=f"{helpers.APP}/")
+        assert out.status_code == 302 and out.headers["Location"] == f"{helpers.APP}/"
+        # Nobody says which client asks: the return address cannot be checked.
+        anonymous = browser.get(path, post_logout_redirect_uri=f"{helpers.APP}/")
+        assert anonymous.status_code >= 400 and "Location" not in anonymous.headers
+        unregistered = browser.get(path, client_id=helpers.client_id(tenant),
+                                   post_logout_redirect_uri="https://elsewhere.example/")
+        assert unregistered.status_code >= 400 and "Location" not in unregistered.headers
+
+
 def test_subs_are_stable_and_per_tenant(standins_server, helpers):
     _, app_a, server_a = helpers.serve(helpers.settings_for)
     _, app_b, server_b = helpers.serve(helpers.settings_for)

@@ -208,13 +208,21 @@ def revocation(client: ProviderClient, refresh_token: str | None,
 
 
 def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> SignOut:
-    """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) where offered."""
+    """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) where offered.
+
+    A GET with ``client_id`` and a registered ``post_logout_redirect_uri``, and
+    no ``id_token_hint``: the hint is the id token itself, still valid (an
+    identity pool takes it), and a GET puts it in the browser's history and the
+    provider's logs. The specification allows the hint to be left out when
+    ``client_id`` says who is asking (section 2); the provider may then ask the
+    visitor to confirm. The other way it allows, a POST form to the end-session
+    endpoint, would need an inline script to submit itself, which the CSP forbids,
+    or one more button for the visitor to press.
+    """
     end_session = client.metadata.get("end_session_endpoint")
     url = None
     if end_session:
         params = {"client_id": client.provider.client_id, "post_logout_redirect_uri": return_to}
-        if auth["tokens"].get("id_token"):
-            params["id_token_hint"] = auth["tokens"]["id_token"]
         url = end_session + "?" + urlencode(params)
     note = ("You were signed out here and at the provider." if url else
             "You were signed out here; the provider offers no sign-out endpoint.")

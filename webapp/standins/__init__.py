@@ -33,7 +33,7 @@ Cognito      Hosted UI ``B/cognito``: ``/oauth2/authorize`` (``identity_provider
 Auth0        Issuer ``B/auth0/``: ``/authorize``, ``/oauth/token``, ``/userinfo``,
              ``/oauth/revoke``, ``/.well-known/openid-configuration``,
              ``/.well-known/jwks.json``, ``/v2/logout?client_id&returnTo``,
-             ``/oidc/logout?id_token_hint&post_logout_redirect_uri``.
+             ``/oidc/logout?id_token_hint|client_id&post_logout_redirect_uri``.
 Google       Issuer ``B/google``: ``/.well-known/openid-configuration``,
              ``/o/oauth2/v2/auth``, ``/token``, ``/v1/userinfo``, ``/revoke``,
              ``/oauth2/v3/certs``; no end-session endpoint.
@@ -42,7 +42,9 @@ Facebook     Dialog ``B/facebook/{version}/dialog/oauth``; Graph ``B/graph``:
              ``/{version}/me`` (needs ``appsecret_proof``), ``/debug_token`` and
              ``/{version}/debug_token``.
 Generic OIDC Issuer ``B/oidc``: ``/authorize``, ``/token``, ``/userinfo``, ``/jwks``,
-             ``/revoke``, ``/end_session``, ``/.well-known/openid-configuration``;
+             ``/revoke``, ``/end_session`` (``client_id`` or ``id_token_hint``,
+             with a registered ``post_logout_redirect_uri``),
+             ``/.well-known/openid-configuration``;
              RFC 9207 ``iss`` on every authorization response. As strict as
              oidc-provider: unknown scopes dropped from the grant, a refresh token
              only for ``offline_access`` asked with ``prompt=consent``, refresh

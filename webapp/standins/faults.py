@@ -33,6 +33,7 @@ CLAIM_FAULTS = (
     "token_use_access",
     "refresh_other_sub",
     "refresh_keeps_nonce",
+    "logout_token",
 )
 #: Faults that change other responses.
 RESPONSE_FAULTS = (
@@ -48,6 +49,8 @@ OUTAGE_FAULTS = ("down", "error_500", "slow", "garbage")
 FAULTS = SIGNATURE_FAULTS + CLAIM_FAULTS + RESPONSE_FAULTS + OUTAGE_FAULTS
 
 ANOTHER_CLIENT = "another-client"
+#: The event of an OpenID Connect Back-Channel Logout 1.0 logout token.
+BACKCHANNEL_LOGOUT = "http://schemas.openid.net/event/backchannel-logout"
 GARBAGE = b"<html><body>502 Bad Gateway</body></html>\n\xff\xfe not json"
 
 
@@ -152,4 +155,10 @@ def apply_claim_faults(
         claims.pop("at_hash", None)
     if "token_use_access" in faults and "token_use" in claims:
         claims["token_use"] = "access"
+    if "logout_token" in faults:
+        # Back-Channel Logout 1.0, 2.4: a logout token, by the same keys, without typ.
+        claims["events"] = {BACKCHANNEL_LOGOUT: {}}
+        claims["jti"] = f"logout-{now}"
+        for name in ("nonce", "at_hash", "auth_time"):
+            claims.pop(name, None)
     return claims

@@ -7,13 +7,16 @@ providers do, so a client holding a cached JWKS meets a new ``kid`` first.
 
 The faults that break a signature live here because only the encoder can
 produce them: an altered signature, ``alg: none``, HS256 keyed with the public
-key's PEM (the classic algorithm-confusion attack), and a ``kid`` that is
-never published.
+key's PEM (the classic algorithm-confusion attack), a ``kid`` that is
+never published, and ``jws_header``: a protected header of the test's making
+(``crit``, ``typ``, ``x5u``...), signed by the current key or by a key never
+published that the header then offers itself (``embed``: ``jwk`` or ``x5c``).
 """
 
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import hmac
 import json
@@ -22,11 +25,16 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.x509.oid import NameOID
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 #: The faults this module implements (see faults.py for the rest).
-SIGNATURE_FAULTS = ("bad_signature", "alg_none", "hs256_public_key", "unknown_kid")
+SIGNATURE_FAULTS = ("bad_signature", "alg_none", "hs256_public_key", "unknown_kid",
+                    "jws_header")
 
 
 @dataclass
@@ -86,11 +94,20 @@ class KeyRing:
         claims: Mapping[str, Any],
         faults: Collection[str] = (),
         typ: str | None = "JWT",
+        crafted: Mapping[str, Any] | None = None,
     ) -> str:
-        """Encode ``claims`` as a compact JWS, broken as the active ``faults`` say."""
+        """Encode ``claims`` as a compact JWS, broken as the active ``faults`` say.
+
+        ``crafted`` is the ``jws_header`` fault's parameters: ``set`` (header
+        parameters to add; ``null`` removes one), ``signer`` (``"stray"``: the
+        key never published) and ``embed`` (``"jwk"`` or ``"x5c"``: the
+        signer's own public key in the header, as an attacker would offer it).
+        """
         header: dict[str, Any] = {"alg": "RS256", "kid": self.current.kid}
         if typ:
             header["typ"] = typ
+        if crafted is not None and "jws_header" in faults:
+            return self._crafted(header, claims, crafted)
         if "alg_none" in faults:
             header = {"alg": "none", "typ": "JWT"}
             return f"{_b64_json(header)}.{_b64_json(claims)}."
@@ -106,6 +123,38 @@ class KeyRing:
         if "bad_signature" in faults:
             token = _alter_signature(token)
         return token
+
+    def _crafted(self, header: dict[str, Any], claims: Mapping[str, Any],
+                 crafted: Mapping[str, Any]) -> str:
+        signer = self._stray if crafted.get("signer") == "stray" else self.current
+        header["kid"] = signer.kid
+        if crafted.get("embed") == "jwk":
+            header["jwk"] = signer.public_jwk()
+        elif crafted.get("embed") == "x5c":
+            header["x5c"] = [base64.b64encode(_self_signed(signer.key)).decode()]
+        for name, value in dict(crafted.get("set") or {}).items():
+            if value is None:
+                header.pop(name, None)
+            else:
+                header[name] = value
+        signing_input = f"{_b64_json(header)}.{_b64_json(claims)}".encode()
+        signature = signer.key.private_key.sign(signing_input, padding.PKCS1v15(),
+                                                hashes.SHA256())
+        return f"{signing_input.decode()}.{_b64(signature)}"
+
+
+def _self_signed(key: RSAKey) -> bytes:
+    """A DER certificate for ``key``, signed by itself: what ``x5c`` would carry."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "attacker.invalid")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key.private_key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.DER)
 
 
 def _b64(data: bytes) -> str:

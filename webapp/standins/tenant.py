@@ -206,7 +206,8 @@ class Tenant:
         return self.flavour.issues_refresh_token(code)
 
     def sign(self, claims: dict[str, Any]) -> str:
-        return self.keys.sign(claims, self.faults.names())
+        return self.keys.sign(claims, self.faults.names(),
+                              crafted=self.faults.listing().get("jws_header"))
 
     def find_token(self, value: str, kinds: Collection[str] = ("access_token", "refresh_token"),
                    ) -> Token | None:

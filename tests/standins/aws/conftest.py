@@ -128,7 +128,8 @@ class Stack:
                             aws_access_key_id=credentials["AccessKeyId"],
                             aws_secret_access_key=credentials["SecretKey"],
                             aws_session_token=credentials["SessionToken"],
-                            config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+                            config=Config(signature_version="s3v4",
+                                          retries={"max_attempts": 1, "mode": "standard"}))
 
     def sts(self, credentials: dict[str, Any]) -> Any:
         return boto3.client("sts", endpoint_url=self.moto_url, region_name="us-east-1",

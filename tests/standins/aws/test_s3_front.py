@@ -259,7 +259,22 @@ def test_sigv4_presigned_get_and_post(aws):
                       aws_secret_access_key=credentials["SecretKey"],
                       aws_session_token=credentials["SessionToken"],
                       config=Config(signature_version="s3v4"))
+    v2 = boto3.client("s3", endpoint_url=aws.s3_url, region_name="us-east-1",
+                      aws_access_key_id=credentials["AccessKeyId"],
+                      aws_secret_access_key=credentials["SecretKey"],
+                      aws_session_token=credentials["SessionToken"],
+                      config=Config(signature_version="s3"))
     key = f"private/{identity_id}/v4.txt"
+    # A bucket made since June 2020 takes no Signature Version 2, presigned or not.
+    old_post = presigned_post(v2, aws.BUCKET, key)
+    assert "awsaccesskeyid" in {k.lower() for k in old_post["fields"]}
+    refused = requests.post(old_post["url"], data=old_post["fields"], timeout=5,
+                            files={"file": ("v4.txt", BODY, "text/plain")})
+    assert refused.status_code == 400 and "<Code>InvalidRequest</Code>" in refused.text
+    old_url = v2.generate_presigned_url("get_object", ExpiresIn=30,
+                                        Params={"Bucket": aws.BUCKET, "Key": "public/welcome.txt"})
+    assert "AWSAccessKeyId=" in old_url
+    assert "AWS4-HMAC-SHA256" in requests.get(old_url, timeout=5).text
     post = presigned_post(v4, aws.BUCKET, key)
     assert "x-amz-credential" in post["fields"]
     stored = requests.post(post["url"], data=post["fields"], timeout=5,

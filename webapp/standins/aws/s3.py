@@ -14,7 +14,11 @@ adds, before forwarding:
 * CORS from the bucket's own rules only (moto's server answers every origin);
 * counters per operation and the object bytes it received and served;
 * outage faults set through ``/_control/faults``: ``throttle`` answers every
-  request with S3's ``503 SlowDown``, ``down`` with ``503 ServiceUnavailable``.
+  request with S3's ``503 SlowDown``, ``down`` with ``503 ServiceUnavailable``;
+* S3's ``400 InvalidArgument`` for a ``ListObjectsV2`` continuation token it never
+  issued (moto answers a 500 for those);
+* Signature Version 4 only, as on every bucket made since June 2020: a request,
+  presigned URL or POST signed with version 2 gets S3's ``400 InvalidRequest``.
 
 Requests signed with the bootstrap's dummy admin key pass unchecked.
 """
@@ -65,6 +69,9 @@ OBJECT_ACTIONS = {
     "AbortMultipartUpload": "s3:AbortMultipartUpload", "DeleteObject": "s3:DeleteObject",
 }
 LIST_OPERATIONS = ("ListObjectsV2", "ListObjects")
+#: Continuation tokens a front remembers having issued (older ones are refused as unknown).
+TOKENS_KEPT = 100_000
+NEXT_TOKEN = re.compile(rb"<NextContinuationToken>([^<]*)</NextContinuationToken>")
 #: Outage faults of the front, each as S3 answers it.
 FAULTS = {
     "throttle": ("SlowDown", "Please reduce your request rate."),
@@ -108,6 +115,8 @@ class S3Front:
         self._policies: dict[str, list[dict[str, Any]]] = {}
         self._cors: dict[str, list[dict[str, Any]]] = {}
         self.faults = FaultBoard(FAULTS)
+        #: Continuation tokens issued through this front, oldest first (dict as ordered set).
+        self._page_tokens: dict[str, None] = {}
         self._iam = admin_client("iam", settings, moto_url)
         self._s3 = admin_client("s3", settings, moto_url)
 
@@ -140,6 +149,22 @@ class S3Front:
             self._policies.clear()
             self._cors.clear()
         self.faults.clear()
+
+    def remember_page_token(self, listing: bytes) -> None:
+        found = NEXT_TOKEN.search(listing)
+        if found:
+            with self._lock:
+                self._page_tokens[unescape(found.group(1).decode())] = None
+                while len(self._page_tokens) > TOKENS_KEPT:
+                    del self._page_tokens[next(iter(self._page_tokens))]
+
+    def check_page_token(self, token: str | None) -> None:
+        """S3 refuses a continuation token it did not issue, as a bad argument."""
+        with self._lock:
+            known = token is None or token in self._page_tokens
+        if not known:
+            raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
+                          400, ArgumentName="continuation-token", ArgumentValue=token)
 
     def check_faults(self) -> None:
         """Answer as S3 does when it sheds load or is unavailable."""
@@ -244,6 +269,14 @@ def access_key_of(request: flask.Request, form: Mapping[str, str]) -> str | None
     if "x-amz-credential" in form:
         return form["x-amz-credential"].split("/", 1)[0]
     return form.get("awsaccesskeyid")
+
+
+def check_signature_version(request: flask.Request, form: Mapping[str, str]) -> None:
+    """Buckets created since June 24, 2020 take no Signature Version 2 at all."""
+    if (request.headers.get("Authorization", "").startswith("AWS ")
+            or "AWSAccessKeyId" in request.args or "awsaccesskeyid" in form):
+        raise S3Error("InvalidRequest", "The authorization mechanism you have provided is not "
+                      "supported. Please use AWS4-HMAC-SHA256.", 400)
 
 
 def check_presigned_expiry(args: Mapping[str, str], now: float) -> None:
@@ -472,15 +505,20 @@ def _guarded(front: S3Front, operation: str, bucket: str, key: str,
     access_key = access_key_of(request, form)
     now = front.identity.now()
     if access_key != ADMIN_ACCESS_KEY_ID:
+        check_signature_version(request, form)
         check_presigned_expiry(request.args, now)
         if operation == "PostObject":
             check_post_policy(form, bucket, upload_size, now)
         _authorize(front, operation, bucket, key, access_key, body)
     if operation in ("PutBucketCors", "DeleteBucketCors"):
         front.forget_cors(bucket)
+    if operation == "ListObjectsV2":
+        front.check_page_token(request.args.get("continuation-token"))
     response = _forward(front, raw_path, body)
     if 200 <= response.status_code < 300:
-        if operation == "PostObject":
+        if operation == "ListObjectsV2":
+            front.remember_page_token(response.get_data())
+        elif operation == "PostObject":
             front.add_bytes("received", upload_size)
             if response.status_code == 201 and not response.get_data():
                 response = _post_response(bucket, key, response)
