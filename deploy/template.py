@@ -21,9 +21,15 @@ CFN_CORS_KEYS = {"ExposeHeaders": "ExposedHeaders", "MaxAgeSeconds": "MaxAge"}
 
 
 def sub(value: Any) -> Any:
-    """Turn the policies' literal ARNs into Fn::Sub strings over the template's bucket."""
-    if isinstance(value, str) and (BUCKET in value or "${" in value):
+    """Turn the policies' literal ARNs into Fn::Sub strings over the template's bucket.
+
+    A string without the bucket stays plain: outside Fn::Sub, CloudFormation leaves
+    an IAM policy variable such as ``${cognito-identity.amazonaws.com:sub}`` alone,
+    and a Fn::Sub with nothing to substitute is a lint warning (W1020)."""
+    if isinstance(value, str) and BUCKET in value:
         escaped = value.replace("${", "${!").replace(BUCKET, "${StorageBucket}")
+        # The partition too, so the template also deploys in aws-cn and aws-us-gov.
+        escaped = escaped.replace("arn:aws:", "arn:${AWS::Partition}:")
         return {"Fn::Sub": escaped}
     if isinstance(value, list):
         return [sub(v) for v in value]
@@ -47,8 +53,14 @@ def role(name: str, amr: str, statements: list[dict[str, Any]]) -> dict[str, Any
 def template() -> dict[str, Any]:
     has = {name: {"Fn::Not": [{"Fn::Equals": [{"Ref": param}, ""]}]}
            for name, param in (("HasGoogle", "GoogleClientId"), ("HasFacebook", "FacebookAppId"),
-                               ("HasAuth0", "Auth0Domain"),
                                ("HasSecondCognitoClient", "CognitoSecondAppClientId"))}
+    # Auth0 needs both its domain and its client id: the IAM OIDC provider
+    # cannot list an empty client id (cfn-lint W1030).
+    has["HasAuth0"] = {"Fn::And": [{"Fn::Not": [{"Fn::Equals": [{"Ref": param}, ""]}]}
+                                   for param in ("Auth0Domain", "Auth0ClientId")]}
+    # A condition function is no property value (cfn-lint E3012): the boolean
+    # comes from a condition through Fn::If.
+    has["GuestsAllowed"] = {"Fn::Equals": [{"Ref": "AllowGuests"}, "true"]}
     cognito_provider = {
         "ProviderName": {
             "Fn::Sub": "cognito-idp.${AWS::Region}.amazonaws.com/${CognitoUserPoolId}"},
@@ -103,8 +115,8 @@ def template() -> dict[str, Any]:
                 "Type": "AWS::Cognito::IdentityPool",
                 "Properties": {
                     "IdentityPoolName": "federation_lab",
-                    "AllowUnauthenticatedIdentities": {"Fn::Equals": [{"Ref": "AllowGuests"},
-                                                                      "true"]},
+                    "AllowUnauthenticatedIdentities": {"Fn::If": ["GuestsAllowed", True,
+                                                                  False]},
                     "CognitoIdentityProviders": [
                         {**cognito_provider, "ClientId": {"Ref": "CognitoAppClientId"}},
                         {"Fn::If": ["HasSecondCognitoClient",
