@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import providers
+from . import operators, providers
 
 DEFAULT_CONFIG_FILE = "config/demo.toml"
 
@@ -58,6 +58,12 @@ DEFAULTS: dict[str, Any] = {
         "cognito_identity_endpoint": "",
         "s3_endpoint": "",
         "sts_endpoint": "",
+    },
+    # Live checks on /diagnostics: who may start them (signed in, by issuer and
+    # subject), and how often (the last result is shown in between).
+    "diagnostics": {
+        "operators": [],
+        "probe_interval": 60,
     },
     # Read only by the local stand-ins (``python -m webapp.standins``); the app
     # keeps it so one file can describe a whole demo.
@@ -170,6 +176,7 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     config["log_level"] = str(raw.get("log_level", "INFO")).upper()
     config["session"] = _session(raw.get("session", {}))
     config["aws"] = _aws(raw.get("aws", {}))
+    config["diagnostics"] = _diagnostics(raw.get("diagnostics", {}))
     configured = raw.get("providers", {})
     if not isinstance(configured, Mapping):
         raise ConfigError("providers: must be a table of [providers.<name>] sections")
@@ -234,6 +241,22 @@ def _encryption_key(value: Any) -> str:
     if len(value) < 32:
         raise ConfigError("session.encryption_key: too short; use at least 32 random characters")
     return value
+
+
+def _diagnostics(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("diagnostics: must be a table")
+    unknown = set(raw) - set(DEFAULTS["diagnostics"])
+    if unknown:
+        raise ConfigError(f"diagnostics.{sorted(unknown)[0]}: unknown key")
+    diagnostics = {**DEFAULTS["diagnostics"], **raw}
+    try:
+        diagnostics["operators"] = operators.parse(diagnostics["operators"])
+    except ValueError as e:
+        raise ConfigError(f"diagnostics.operators{e}") from None
+    diagnostics["probe_interval"] = _int(diagnostics, "probe_interval", minimum=0,
+                                        where="diagnostics.")
+    return diagnostics
 
 
 POOL_ID = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d:[0-9a-f-]{36}$")
