@@ -50,6 +50,9 @@ DEFAULTS: dict[str, Any] = {
         "region": "us-east-1",
         "identity_pool_id": "",
         "allow_guests": True,
+        # New guest identities this process makes in a minute, at most (each
+        # "Continue as guest" in a new browser session makes one).
+        "guest_identities_per_minute": 30,
         "bucket": "",
         "max_upload_bytes": 10 * 1024 * 1024,
         "upload_content_types": ["text/plain", "image/png", "image/jpeg", "application/pdf"],
@@ -285,6 +288,8 @@ def _aws(raw: Any) -> dict[str, Any]:
             raise ConfigError(f"aws.{key}: must be an http(s) URL, or empty for AWS itself")
     aws["max_upload_bytes"] = _int(raw, "max_upload_bytes", minimum=1, where="aws.")
     aws["allow_guests"] = _bool(raw, "allow_guests", "aws.")
+    aws["guest_identities_per_minute"] = _int(raw, "guest_identities_per_minute", minimum=1,
+                                              where="aws.")
     aws["timeout"] = _number(raw, "timeout", minimum=0.1, maximum=60, where="aws.")
     types = aws["upload_content_types"]
     if isinstance(types, str):

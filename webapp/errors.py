@@ -220,6 +220,10 @@ CATALOGUE: dict[str, Entry] = {
         403, "Guest access is turned off",
         "{operation}: {aws_message}",
         "Sign in, or operators: enable unauthenticated identities on the pool."),
+    "guest_limit": Entry(
+        429, "Too many new guest identities",
+        "{detail}",
+        "Wait a minute and try again, or sign in."),
     "identity_pool_not_found": Entry(
         404, "No such identity pool or identity",
         "{operation}: {aws_message}",
