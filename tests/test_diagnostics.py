@@ -382,3 +382,31 @@ def test_an_operators_run_is_kept_and_not_repeated_within_the_interval(browser, 
     # Another visitor sees none of it.
     stranger = browser.__class__()
     assert "data-probe=" not in stranger.get(f"{app_url}/diagnostics").text
+
+
+def test_with_redis_every_instance_shares_the_last_run(browser, app_url, control, aws_control,
+                                                       swap_app, redis_url):
+    """Two instances on one Redis: a run on one is the other's last result; the other
+    makes no provider call of its own within the interval."""
+    import redis
+
+    store = redis.Redis.from_url(redis_url)
+    store.delete("fedlab:probes:last", "fedlab:probes:running")
+    try:
+        shared = {"session": {"type": "redis", "redis_url": redis_url}}
+        swap_app(**shared)  # instance one
+        assert sign_in(browser, app_url, "cognito").url == f"{app_url}/account"
+        first = browser.click(browser.get(f"{app_url}/diagnostics"), "Run live checks")
+        checked_at = re.search(r'data-probe-run-at="(\d+)"', first.text)[1]
+        assert store.ttl("fedlab:probes:last") > 0 and not store.exists("fedlab:probes:running")
+
+        swap_app(**shared)  # instance two: its own process state, the same Redis
+        forget_calls(control, aws_control)
+        page = browser.get(f"{app_url}/diagnostics")  # the same session, from Redis
+        assert re.search(r'data-probe-run-at="(\d+)"', page.text)[1] == checked_at
+        again = browser.click(page, "Run live checks")
+        assert 'data-probe-run="recent"' in again.text
+        assert re.search(r'data-probe-run-at="(\d+)"', again.text)[1] == checked_at
+        assert app_calls(control, aws_control) == {}
+    finally:
+        store.delete("fedlab:probes:last", "fedlab:probes:running")
