@@ -58,6 +58,9 @@ def template() -> dict[str, Any]:
     # cannot list an empty client id (cfn-lint W1030).
     has["HasAuth0"] = {"Fn::And": [{"Fn::Not": [{"Fn::Equals": [{"Ref": param}, ""]}]}
                                    for param in ("Auth0Domain", "Auth0ClientId")]}
+    # Any OpenID Connect issuer (a provider of kind "oidc"), the same way.
+    has["HasOidc"] = {"Fn::And": [{"Fn::Not": [{"Fn::Equals": [{"Ref": param}, ""]}]}
+                                  for param in ("OidcIssuer", "OidcClientId")]}
     # A condition function is no property value (cfn-lint E3012): the boolean
     # comes from a condition through Fn::If.
     has["GuestsAllowed"] = {"Fn::Equals": [{"Ref": "AllowGuests"}, "true"]}
@@ -69,8 +72,9 @@ def template() -> dict[str, Any]:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "Federation Lab: a Cognito Identity Pool federating Cognito, Google, "
-                       "Facebook and Auth0 sign-ins, its roles (trust policies require aud "
-                       "and amr), and an S3 bucket laid out as AWS Amplify Storage.",
+                       "Facebook, Auth0 and any OpenID Connect sign-ins, its roles (trust "
+                       "policies require aud and amr), and an S3 bucket laid out as AWS "
+                       "Amplify Storage.",
         "Parameters": {
             "BucketName": {"Type": "String", "Description": "A globally unique bucket name"},
             "AppOrigin": {"Type": "String", "Description": "The site's origin, for S3 CORS "
@@ -86,6 +90,11 @@ def template() -> dict[str, Any]:
             "Auth0Domain": {"Type": "String", "Default": "",
                             "Description": "e.g. example.us.auth0.com"},
             "Auth0ClientId": {"Type": "String", "Default": ""},
+            "OidcIssuer": {"Type": "String", "Default": "",
+                           "Description": "Optional: any OpenID Connect issuer, exactly as "
+                                          "its tokens' iss (https://login.example.com/corp)"},
+            "OidcClientId": {"Type": "String", "Default": "",
+                             "Description": "That issuer's client id for this site"},
             "AllowGuests": {"Type": "String", "AllowedValues": ["true", "false"],
                             "Default": "true"},
         },
@@ -111,6 +120,12 @@ def template() -> dict[str, Any]:
                 "Properties": {"Url": {"Fn::Sub": "https://${Auth0Domain}/"},
                                "ClientIdList": [{"Ref": "Auth0ClientId"}]},
             },
+            "OidcProvider": {
+                "Type": "AWS::IAM::OIDCProvider",
+                "Condition": "HasOidc",
+                "Properties": {"Url": {"Ref": "OidcIssuer"},
+                               "ClientIdList": [{"Ref": "OidcClientId"}]},
+            },
             "IdentityPool": {
                 "Type": "AWS::Cognito::IdentityPool",
                 "Properties": {
@@ -130,8 +145,10 @@ def template() -> dict[str, Any]:
                         "graph.facebook.com": {"Fn::If": ["HasFacebook", {"Ref": "FacebookAppId"},
                                                           {"Ref": "AWS::NoValue"}]},
                     },
-                    "OpenIdConnectProviderARNs": [{"Fn::If": [
-                        "HasAuth0", {"Ref": "Auth0OidcProvider"}, {"Ref": "AWS::NoValue"}]}],
+                    "OpenIdConnectProviderARNs": [
+                        {"Fn::If": [condition, {"Ref": resource}, {"Ref": "AWS::NoValue"}]}
+                        for condition, resource in (("HasAuth0", "Auth0OidcProvider"),
+                                                    ("HasOidc", "OidcProvider"))],
                 },
             },
             "AuthenticatedRole": role("signed-in", "authenticated",

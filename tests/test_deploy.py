@@ -59,3 +59,15 @@ def test_the_generated_template_passes_cfn_lint(tmp_path):
     lint = subprocess.run([cfn_lint, "--include-checks", "I", "--", str(generated)],
                           capture_output=True, text=True, timeout=300)
     assert (lint.returncode, lint.stdout + lint.stderr) == (0, "")
+
+
+def test_any_openid_connect_issuer_has_a_slot_on_the_pool():
+    """A provider of kind oidc federates through an IAM OIDC provider of its issuer,
+    created only when the issuer and client id are given."""
+    template = json.loads((ROOT / "deploy" / "identity-pool.json").read_text())
+    provider = template["Resources"]["OidcProvider"]
+    assert provider["Condition"] == "HasOidc"
+    assert provider["Properties"] == {"Url": {"Ref": "OidcIssuer"},
+                                      "ClientIdList": [{"Ref": "OidcClientId"}]}
+    arns = template["Resources"]["IdentityPool"]["Properties"]["OpenIdConnectProviderARNs"]
+    assert {"Fn::If": ["HasOidc", {"Ref": "OidcProvider"}, {"Ref": "AWS::NoValue"}]} in arns
