@@ -436,3 +436,26 @@ def test_a_planted_guest_identity_is_not_carried_into_a_sign_in(browser, app, se
     assert "data-guest-move=" not in page.text
     assert sorted(pool_identities(app, servers)) == sorted(
         [attacker_guest, field(page, "identity-id")])
+
+
+def test_with_redis_the_guest_limit_is_shared_by_every_instance(app_url, servers, aws_control,
+                                                                swap_app, pool_with, redis_url):
+    import redis
+
+    from .browser import Browser
+
+    store = redis.Redis.from_url(redis_url)
+    store.delete("fedlab:guest-identities")
+    try:
+        shared = {"session": {"type": "redis", "redis_url": redis_url},
+                  "aws": {"guest_identities_per_minute": 3}}
+        pool_with("fresh")
+        swap_app(**shared)  # instance one
+        first = [continue_as_guest(Browser(), app_url) for _ in range(2)]
+        served = swap_app(**shared)  # instance two, the same Redis
+        second = [continue_as_guest(Browser(), app_url) for _ in range(2)]
+        assert [p.status_code for p in first + second] == [200, 200, 200, 429]
+        assert 'data-error="guest_limit"' in second[1].text
+        assert len(pool_identities(served, servers)) == 3
+    finally:
+        store.delete("fedlab:guest-identities")

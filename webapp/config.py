@@ -50,8 +50,9 @@ DEFAULTS: dict[str, Any] = {
         "region": "us-east-1",
         "identity_pool_id": "",
         "allow_guests": True,
-        # New guest identities this process makes in a minute, at most (each
-        # "Continue as guest" in a new browser session makes one).
+        # New guest identities made in a minute, at most: by the whole site with
+        # Redis sessions, by each process with cachelib (each "Continue as guest"
+        # in a new browser session makes one).
         "guest_identities_per_minute": 30,
         "bucket": "",
         "max_upload_bytes": 10 * 1024 * 1024,

@@ -12,6 +12,7 @@ pool for good.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import deque
@@ -41,7 +42,8 @@ LIMITER = "fedlab.guest_identities"
 
 
 class RateLimit:
-    """At most ``per_minute`` events in any 60 seconds, in this process."""
+    """At most ``per_minute`` events in any 60 seconds, in this process (the file
+    store's case: one machine)."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
@@ -59,13 +61,40 @@ class RateLimit:
             return True
 
 
+class RedisRateLimit:
+    """At most ``per_minute`` events in any 60 seconds across every process and
+    instance that shares the sessions' Redis: a sorted set of the last minute's."""
+
+    KEY = "fedlab:guest-identities"
+    SCRIPT = """
+    redis.call('zremrangebyscore', KEYS[1], '-inf', tonumber(ARGV[1]) - 60)
+    if redis.call('zcard', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+    redis.call('zadd', KEYS[1], ARGV[1], ARGV[3])
+    redis.call('expire', KEYS[1], 61)
+    return 1
+    """
+
+    def __init__(self, url: str, per_minute: int) -> None:
+        import redis
+
+        self.per_minute = per_minute
+        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def take(self) -> bool:
+        return bool(self.client.eval(self.SCRIPT, 1, self.KEY, time.time(), self.per_minute,
+                                     secrets.token_hex(8)))
+
+
 @bp.record_once
 def setup(state: BlueprintSetupState) -> None:
-    state.app.extensions[LIMITER] = RateLimit(
-        state.app.config["FEDLAB"]["aws"]["guest_identities_per_minute"])
+    config = state.app.config["FEDLAB"]
+    per_minute = config["aws"]["guest_identities_per_minute"]
+    state.app.extensions[LIMITER] = (
+        RedisRateLimit(config["session"]["redis_url"], per_minute)
+        if config["session"]["type"] == "redis" else RateLimit(per_minute))
 
 
-def limiter(app: Flask) -> RateLimit:
+def limiter(app: Flask) -> RateLimit | RedisRateLimit:
     return app.extensions[LIMITER]
 
 
