@@ -21,9 +21,15 @@ CFN_CORS_KEYS = {"ExposeHeaders": "ExposedHeaders", "MaxAgeSeconds": "MaxAge"}
 
 
 def sub(value: Any) -> Any:
-    """Turn the policies' literal ARNs into Fn::Sub strings over the template's bucket."""
-    if isinstance(value, str) and (BUCKET in value or "${" in value):
+    """Turn the policies' literal ARNs into Fn::Sub strings over the template's bucket.
+
+    A string without the bucket stays plain: outside Fn::Sub, CloudFormation leaves
+    an IAM policy variable such as ``${cognito-identity.amazonaws.com:sub}`` alone,
+    and a Fn::Sub with nothing to substitute is a lint warning (W1020)."""
+    if isinstance(value, str) and BUCKET in value:
         escaped = value.replace("${", "${!").replace(BUCKET, "${StorageBucket}")
+        # The partition too, so the template also deploys in aws-cn and aws-us-gov.
+        escaped = escaped.replace("arn:aws:", "arn:${AWS::Partition}:")
         return {"Fn::Sub": escaped}
     if isinstance(value, list):
         return [sub(v) for v in value]
@@ -47,8 +53,17 @@ def role(name: str, amr: str, statements: list[dict[str, Any]]) -> dict[str, Any
 def template() -> dict[str, Any]:
     has = {name: {"Fn::Not": [{"Fn::Equals": [{"Ref": param}, ""]}]}
            for name, param in (("HasGoogle", "GoogleClientId"), ("HasFacebook", "FacebookAppId"),
-                               ("HasAuth0", "Auth0Domain"),
                                ("HasSecondCognitoClient", "CognitoSecondAppClientId"))}
+    # Auth0 needs both its domain and its client id: the IAM OIDC provider
+    # cannot list an empty client id (cfn-lint W1030).
+    has["HasAuth0"] = {"Fn::And": [{"Fn::Not": [{"Fn::Equals": [{"Ref": param}, ""]}]}
+                                   for param in ("Auth0Domain", "Auth0ClientId")]}
+    # Any OpenID Connect issuer (a provider of kind "oidc"), the same way.
+    has["HasOidc"] = {"Fn::And": [{"Fn::Not": [{"Fn::Equals": [{"Ref": param}, ""]}]}
+                                  for param in ("OidcIssuer", "OidcClientId")]}
+    # A condition function is no property value (cfn-lint E3012): the boolean
+    # comes from a condition through Fn::If.
+    has["GuestsAllowed"] = {"Fn::Equals": [{"Ref": "AllowGuests"}, "true"]}
     cognito_provider = {
         "ProviderName": {
             "Fn::Sub": "cognito-idp.${AWS::Region}.amazonaws.com/${CognitoUserPoolId}"},
@@ -57,8 +72,9 @@ def template() -> dict[str, Any]:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "Federation Lab: a Cognito Identity Pool federating Cognito, Google, "
-                       "Facebook and Auth0 sign-ins, its roles (trust policies require aud "
-                       "and amr), and an S3 bucket laid out as AWS Amplify Storage.",
+                       "Facebook, Auth0 and any OpenID Connect sign-ins, its roles (trust "
+                       "policies require aud and amr), and an S3 bucket laid out as AWS "
+                       "Amplify Storage.",
         "Parameters": {
             "BucketName": {"Type": "String", "Description": "A globally unique bucket name"},
             "AppOrigin": {"Type": "String", "Description": "The site's origin, for S3 CORS "
@@ -74,6 +90,11 @@ def template() -> dict[str, Any]:
             "Auth0Domain": {"Type": "String", "Default": "",
                             "Description": "e.g. example.us.auth0.com"},
             "Auth0ClientId": {"Type": "String", "Default": ""},
+            "OidcIssuer": {"Type": "String", "Default": "",
+                           "Description": "Optional: any OpenID Connect issuer, exactly as "
+                                          "its tokens' iss (https://login.example.com/corp)"},
+            "OidcClientId": {"Type": "String", "Default": "",
+                             "Description": "That issuer's client id for this site"},
             "AllowGuests": {"Type": "String", "AllowedValues": ["true", "false"],
                             "Default": "true"},
         },
@@ -99,12 +120,18 @@ def template() -> dict[str, Any]:
                 "Properties": {"Url": {"Fn::Sub": "https://${Auth0Domain}/"},
                                "ClientIdList": [{"Ref": "Auth0ClientId"}]},
             },
+            "OidcProvider": {
+                "Type": "AWS::IAM::OIDCProvider",
+                "Condition": "HasOidc",
+                "Properties": {"Url": {"Ref": "OidcIssuer"},
+                               "ClientIdList": [{"Ref": "OidcClientId"}]},
+            },
             "IdentityPool": {
                 "Type": "AWS::Cognito::IdentityPool",
                 "Properties": {
                     "IdentityPoolName": "federation_lab",
-                    "AllowUnauthenticatedIdentities": {"Fn::Equals": [{"Ref": "AllowGuests"},
-                                                                      "true"]},
+                    "AllowUnauthenticatedIdentities": {"Fn::If": ["GuestsAllowed", True,
+                                                                  False]},
                     "CognitoIdentityProviders": [
                         {**cognito_provider, "ClientId": {"Ref": "CognitoAppClientId"}},
                         {"Fn::If": ["HasSecondCognitoClient",
@@ -118,8 +145,10 @@ def template() -> dict[str, Any]:
                         "graph.facebook.com": {"Fn::If": ["HasFacebook", {"Ref": "FacebookAppId"},
                                                           {"Ref": "AWS::NoValue"}]},
                     },
-                    "OpenIdConnectProviderARNs": [{"Fn::If": [
-                        "HasAuth0", {"Ref": "Auth0OidcProvider"}, {"Ref": "AWS::NoValue"}]}],
+                    "OpenIdConnectProviderARNs": [
+                        {"Fn::If": [condition, {"Ref": resource}, {"Ref": "AWS::NoValue"}]}
+                        for condition, resource in (("HasAuth0", "Auth0OidcProvider"),
+                                                    ("HasOidc", "OidcProvider"))],
                 },
             },
             "AuthenticatedRole": role("signed-in", "authenticated",

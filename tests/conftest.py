@@ -205,7 +205,10 @@ def app(servers, config_dir: Path, tmp_path_factory: pytest.TempPathFactory, sta
     from webapp.standins import create_standins_app
     from webapp.standins.aws import bootstrap, create_identity_app, create_s3_app
 
-    app = make_app(config_dir, tmp_path_factory.mktemp("app"))
+    # The suite makes many guests in a minute (fuzzing "Continue as guest" among
+    # them); tests of the limit itself use an app of their own.
+    app = make_app(config_dir, tmp_path_factory.mktemp("app"),
+                   aws={"guest_identities_per_minute": 1000})
     settings = standin_settings(app.config["FEDLAB"], [app_url], standins_url)
     # The plain OIDC tenant's client, for config/oidc.toml ("any issuer").
     oidc_app = make_app(config_dir, tmp_path_factory.mktemp("oidc"), "oidc.toml")

@@ -152,3 +152,33 @@ def test_an_environment_secret_for_an_unconfigured_provider_is_named(tmp_path, c
     with pytest.raises(ConfigError, match=r"providers\.ghost: set in the environment"):
         load_config({"config_file": write(tmp_path, OIDC)})
 
+
+
+@pytest.mark.parametrize(("diagnostics", "key"), [
+    ({"operators": [{"issuer": "https://id.example.com"}]},
+     r"diagnostics\.operators\[0\]\.subject: missing"),
+    ({"operators": [{"issuer": "https://id.example.com", "subject": "a", "email": "x"}]},
+     r"diagnostics\.operators\[0\]\.email: unknown key"),
+    ({"operators": "https://id.example.com"}, r"diagnostics\.operators\[0\]: write the issuer"),
+    ({"operators": 7}, r"diagnostics\.operators: must be a list"),
+    ({"probe_interval": -1}, r"diagnostics\.probe_interval: must be at least 0"),
+    ({"who": []}, r"diagnostics\.who: unknown key"),
+])
+def test_bad_diagnostics_keys_are_named(tmp_path, clean_env, diagnostics, key):
+    with pytest.raises(ConfigError, match=key):
+        load_config({"config_file": write(tmp_path, OIDC), "diagnostics": diagnostics})
+
+
+def test_operators_from_the_file_or_the_environment(tmp_path, clean_env):
+    path = write(tmp_path, OIDC + '\n[[diagnostics.operators]]\nissuer = "https://id.example.com"'
+                                  '\nsubject = "248289761001"\n')
+    (operator,) = load_config({"config_file": path})["diagnostics"]["operators"]
+    assert (operator.issuer, operator.subject) == ("https://id.example.com", "248289761001")
+    clean_env.setenv("FEDLAB_DIAGNOSTICS__OPERATORS",
+                     "https://id.example.com 1, https://other.example.com/t 2")
+    operators = load_config({"config_file": path})["diagnostics"]["operators"]
+    assert [(o.issuer, o.subject) for o in operators] == [
+        ("https://id.example.com", "1"), ("https://other.example.com/t", "2")]
+    clean_env.delenv("FEDLAB_DIAGNOSTICS__OPERATORS")
+    assert load_config({"config_file": write(tmp_path, OIDC)})["diagnostics"] == {
+        "operators": (), "probe_interval": 60}

@@ -315,3 +315,147 @@ def test_identity_pool_faults_are_explained(browser, app_url, control, aws_contr
 
 def test_every_page_says_aws_is_a_stand_in(browser, app_url):
     assert "AWS here is a local stand-in" in browser.get(f"{app_url}/").text
+
+
+# -- guest identities: one per browser session, made at a bounded rate, never planted
+
+
+def pool_identities(app, servers) -> list[str]:
+    """Every identity the AWS stand-in's pool holds, as an operator lists them
+    (ListIdentities, a page of 60 at a time)."""
+    import boto3
+
+    client = boto3.client("cognito-identity", region_name="us-east-1",
+                          endpoint_url=f"http://127.0.0.1:{servers[2].port}",
+                          aws_access_key_id="operator", aws_secret_access_key="operator")
+    pool = app.config["FEDLAB"]["aws"]["identity_pool_id"]
+    found, more = [], {}
+    while True:
+        page = client.list_identities(IdentityPoolId=pool, MaxResults=60, **more)
+        found += [identity["IdentityId"] for identity in page["Identities"]]
+        if not page.get("NextToken"):
+            return found
+        more = {"NextToken": page["NextToken"]}
+
+
+def continue_as_guest(browser, app_url):
+    """Press "Continue as guest" (a guest's page has no such button: the form's POST
+    again, with the token the browser was given with it)."""
+    page = browser.get(f"{app_url}/credentials")
+    if "Continue as guest" in browser.buttons(page):
+        browser.guest_token = browser.csrf(page)
+        return browser.click(page, "Continue as guest")
+    return browser.post(f"{app_url}/credentials/guest", data={"csrf_token": browser.guest_token})
+
+
+def test_twenty_guest_posts_make_one_identity(browser, app, servers, app_url, aws_control,
+                                              pool_with):
+    pool_with("fresh")
+    guest_id = field(continue_as_guest(browser, app_url), "identity-id")
+    for _ in range(19):
+        again = continue_as_guest(browser, app_url)
+        assert again.status_code == 200 and field(again, "identity-id") == guest_id
+    assert pool_identities(app, servers) == [guest_id]
+    assert calls(aws_control).get("GetId") == 1
+
+
+def test_a_guest_whose_credentials_expire_keeps_the_same_identity(browser, app, servers,
+                                                                  app_url, aws_control,
+                                                                  pool_with):
+    pool_with("fresh")
+    # Credentials this short are never "good for five more minutes": each POST renews.
+    aws_control("identity", "POST", "faults", fault="credentials_lifetime", seconds=60)
+    guest_id = field(continue_as_guest(browser, app_url), "identity-id")
+    again = continue_as_guest(browser, app_url)
+    assert field(again, "identity-id") == guest_id
+    assert page_calls(again) == [("GetCredentialsForIdentity", "ok"), ("GetCallerIdentity", "ok")]
+    assert pool_identities(app, servers) == [guest_id]
+
+
+def test_new_guest_identities_are_limited_per_process(app_url, servers, aws_control, swap_app,
+                                                      pool_with):
+    from .browser import Browser
+
+    served = swap_app(aws={"guest_identities_per_minute": 3})
+    pool_with("fresh")
+    pages = [continue_as_guest(Browser(), app_url) for _ in range(5)]  # five new visitors
+    assert [p.status_code for p in pages] == [200, 200, 200, 429, 429]
+    assert all('data-aws-state="guest"' in p.text for p in pages[:3])
+    for refused in pages[3:]:
+        assert 'data-error="guest_limit"' in refused.text
+        assert "at most 3 new guest identities a minute" in refused.text
+    assert sorted(pool_identities(served, servers)) == sorted(
+        field(p, "identity-id") for p in pages[:3])
+
+
+def test_one_browser_session_gets_few_new_guest_identities(browser, app, servers, app_url,
+                                                           aws_control, pool_with):
+    made = []
+    for _ in range(3):
+        # A new pool each time (as a reset pool would be): the session's guest is gone,
+        # so the next POST must make a new one.
+        pool_with("fresh")
+        aws_control("identity", "POST", "faults", fault="credentials_lifetime", seconds=60)
+        page = continue_as_guest(browser, app_url)
+        made.append(field(page, "identity-id"))
+        assert pool_identities(app, servers) == [made[-1]]
+    assert len(set(made)) == 3
+    pool_with("fresh")
+    aws_control("identity", "POST", "faults", fault="credentials_lifetime", seconds=60)
+    refused = continue_as_guest(browser, app_url)
+    assert refused.status_code == 429 and 'data-error="guest_limit"' in refused.text
+    assert "This browser session has already had 3 guest identities made" in refused.text
+    assert pool_identities(app, servers) == []
+
+
+def test_a_planted_guest_identity_is_not_carried_into_a_sign_in(browser, app, servers,
+                                                                app_url, control, aws_control,
+                                                                pool_with):
+    """An attacker's session cookie is planted in the victim's browser; the victim starts
+    signing in there; meanwhile the attacker, holding the same cookie, continues as guest.
+    The victim's sign-in must not take the attacker's guest identity: it did not start
+    with it."""
+    from .browser import Browser
+    from .flows import stop_at_callback
+
+    pool_with("fresh")  # the victim has no identity yet: a guest's would become theirs
+    attacker = Browser()
+    guest_form = attacker.get(f"{app_url}/credentials")
+    planted = session_cookie(attacker)
+    browser.http.cookies.set_cookie(planted)
+    callback = stop_at_callback(browser, app_url, "google")  # the victim, at the provider
+    assert session_cookie(browser).value == planted.value  # still the planted session
+    attacker_guest = field(attacker.click(guest_form, "Continue as guest"), "identity-id")
+
+    signed_in = browser.get(callback)
+    assert signed_in.url == f"{app_url}/account" and signed_in.status_code == 200
+    page = browser.get(f"{app_url}/credentials")
+    assert 'data-aws-state="authenticated"' in page.text
+    assert field(page, "identity-id") != attacker_guest
+    assert attacker_guest not in page.text  # neither linked nor merged nor mentioned
+    assert "data-guest-move=" not in page.text
+    assert sorted(pool_identities(app, servers)) == sorted(
+        [attacker_guest, field(page, "identity-id")])
+
+
+def test_with_redis_the_guest_limit_is_shared_by_every_instance(app_url, servers, aws_control,
+                                                                swap_app, pool_with, redis_url):
+    import redis
+
+    from .browser import Browser
+
+    store = redis.Redis.from_url(redis_url)
+    store.delete("fedlab:guest-identities")
+    try:
+        shared = {"session": {"type": "redis", "redis_url": redis_url},
+                  "aws": {"guest_identities_per_minute": 3}}
+        pool_with("fresh")
+        swap_app(**shared)  # instance one
+        first = [continue_as_guest(Browser(), app_url) for _ in range(2)]
+        served = swap_app(**shared)  # instance two, the same Redis
+        second = [continue_as_guest(Browser(), app_url) for _ in range(2)]
+        assert [p.status_code for p in first + second] == [200, 200, 200, 429]
+        assert 'data-error="guest_limit"' in second[1].text
+        assert len(pool_identities(served, servers)) == 3
+    finally:
+        store.delete("fedlab:guest-identities")

@@ -12,8 +12,10 @@ from markupsafe import escape
 from webapp import matrix, probes
 from webapp.errors import CATALOGUE, FedlabError
 from webapp.probes import Verdict
+from webapp.standins import BROWSER_ENDPOINTS
 
 from .conftest import PROVIDERS, make_app
+from .flows import sign_in
 from .misconfigurations import CELL_IDS, CELLS, OIDC_PROVIDER, misconfigure
 
 
@@ -90,6 +92,36 @@ def test_nav_links_to_diagnostics(browser, app_url):
     assert 'href="/diagnostics"' in browser.get(f"{app_url}/").text
 
 
+@pytest.fixture
+def checks_app(swap_app, browser, app_url):
+    """Serve an app of its own (no earlier run's result) whose live checks may run
+    again at once, and sign the browser in as its operator: alice at the Cognito
+    stand-in (at the plain OIDC tenant with config/oidc.toml), as the demo names her."""
+    def serve(config_file: str = "demo.toml", **overrides):
+        served = swap_app(config_file=config_file, diagnostics={"probe_interval": 0},
+                          **overrides)
+        provider = OIDC_PROVIDER if config_file == "oidc.toml" else "cognito"
+        assert sign_in(browser, app_url, provider).url == f"{app_url}/account"
+        return served
+
+    return serve
+
+
+def app_calls(control, aws_control) -> dict[str, int]:
+    """The calls the app made at the provider stand-ins (not a browser's visits to
+    their pages) and at the AWS stand-in's Cognito Identity, by endpoint."""
+    calls = {f"{tenant}/{endpoint}": n for tenant, counts in control("GET", "calls").items()
+             for endpoint, n in counts.items() if endpoint not in BROWSER_ENDPOINTS and n}
+    calls.update({f"cognito-identity/{operation}": n
+                  for operation, n in aws_control("identity", "GET", "calls").items() if n})
+    return calls
+
+
+def forget_calls(control, aws_control) -> None:
+    control("DELETE", "calls")
+    aws_control("identity", "DELETE", "calls")
+
+
 def test_live_checks_need_the_csrf_token(browser, app_url, monkeypatch):
     monkeypatch.setattr(probes, "run_probes", lambda *a, **k: pytest.fail("probes ran"))
     refused = browser.post(f"{app_url}/diagnostics/probes", data={})
@@ -113,7 +145,8 @@ FAKE_VERDICTS = [
 ]
 
 
-def test_verdicts_are_rendered_and_explained(browser, app_url, monkeypatch):
+def test_verdicts_are_rendered_and_explained(browser, app_url, monkeypatch, checks_app):
+    checks_app()
     calls = []
 
     def fake_run_probes(config, callback_urls, sign_out_url, timeout=3.0, logins=None):
@@ -153,7 +186,8 @@ def test_catalogue_page_anchors_every_entry(browser, app_url):
         assert f'id="error-{code}"' in page.text
 
 
-def test_live_checks_against_the_standins(browser, app_url, control, aws_control):
+def test_live_checks_against_the_standins(browser, app_url, control, aws_control, checks_app):
+    checks_app()
     page = browser.click(browser.get(f"{app_url}/diagnostics"), "Run live checks")
     assert page.status_code == 200
     statuses = re.findall(r'data-provider="([^"]*)" data-status="([^"]*)"', page.text)
@@ -183,10 +217,10 @@ def verdict_row(page_html: str, probe: str, provider: str) -> str:
 
 @pytest.mark.parametrize(("what", "provider"), CELLS, ids=CELL_IDS)
 def test_each_misconfiguration_shows_its_verdict_on_the_page(browser, app_url, control,
-                                                             aws_control, swap_app, what,
+                                                             aws_control, checks_app, what,
                                                              provider):
-    if provider == OIDC_PROVIDER:
-        swap_app(config_file="oidc.toml")
+    # The operator signs in before the provider is misconfigured.
+    checks_app("oidc.toml" if provider == OIDC_PROVIDER else "demo.toml")
     expected = misconfigure(control, what, provider)
     page = browser.get(f"{app_url}/diagnostics")
     result = browser.click(page, "Run live checks")  # the form's CSRF token, as a browser
@@ -254,12 +288,18 @@ def test_a_real_callback_error_links_to_diagnostics(browser, app_url):
     assert 'href="/diagnostics#provider-auth0"' in page.text
 
 
-def test_signed_in_live_checks_test_the_pool_with_the_real_token(browser, app_url, control,
-                                                                 aws_control, pool_with):
-    from .flows import sign_in
-
+def test_signed_in_live_checks_test_the_pool_with_the_real_token(browser, app, app_url, control,
+                                                                 aws_control, pool_with,
+                                                                 swap_app):
     pool_with("google_other_client")
     sign_in(browser, app_url, "google")
+    # Made an operator as the page says: the issuer and subject it shows, in the
+    # configuration of an app that reads the same session store.
+    shown = browser.get(f"{app_url}/diagnostics").text
+    issuer, subject = (html.unescape(re.search(rf'data-visitor="{part}">([^<]*)<', shown)[1])
+                       for part in ("issuer", "subject"))
+    swap_app(session={"dir": app.config["FEDLAB"]["session"]["dir"]},
+             diagnostics={"operators": [{"issuer": issuer, "subject": subject}]})
     page = browser.get(f"{app_url}/diagnostics")
     checked = browser.post(f"{app_url}/diagnostics/probes",
                            data={"csrf_token": browser.csrf(page)})
@@ -267,3 +307,106 @@ def test_signed_in_live_checks_test_the_pool_with_the_real_token(browser, app_ur
                     checked.text)
     assert row and 'data-status="fail"' in row.group(0)
     assert "Incorrect token audience" in checked.text
+
+
+# -- live checks are for operators ------------------------------------------------
+
+
+def test_an_anonymous_visitor_cannot_run_live_checks(browser, app_url, control, aws_control,
+                                                     swap_app):
+    swap_app()
+    page = browser.get(f"{app_url}/diagnostics")
+    assert "Run live checks" not in browser.buttons(page)
+    assert 'data-live-checks="operators-only"' in page.text
+    assert "Sign in first" in page.text and "[[diagnostics.operators]]" in page.text
+    token = browser.csrf(browser.get(f"{app_url}/credentials"))  # any form's token
+    forget_calls(control, aws_control)
+    refused = browser.post(f"{app_url}/diagnostics/probes", data={"csrf_token": token})
+    assert refused.status_code == 403
+    assert 'data-error="operators_only"' in refused.text
+    assert "data-probe=" not in refused.text
+    assert app_calls(control, aws_control) == {}
+
+
+def test_a_signed_in_visitor_who_is_no_operator_cannot_run_them(browser, app_url, control,
+                                                                aws_control, swap_app):
+    swap_app()
+    assert sign_in(browser, app_url, "cognito", user="bob").url == f"{app_url}/account"
+    page = browser.get(f"{app_url}/diagnostics")
+    assert "Run live checks" not in browser.buttons(page)
+    # The page says how to become one: bob's own issuer and subject, ready to paste.
+    part = section(page.text, "live-checks")
+    issuer = html.unescape(re.search(r'data-visitor="issuer">([^<]*)<', part)[1])
+    subject = html.unescape(re.search(r'data-visitor="subject">([^<]*)<', part)[1])
+    assert issuer.endswith("/cognito-idp/us-east-1_FedLab") and subject
+    snippet = html.unescape(re.search(r'<pre class="config">(.*?)</pre>', part, re.S)[1])
+    assert snippet == f'[[diagnostics.operators]]\nissuer = "{issuer}"\nsubject = "{subject}"'
+    token = browser.csrf(browser.get(f"{app_url}/account"))  # any form's token
+    forget_calls(control, aws_control)
+    refused = browser.post(f"{app_url}/diagnostics/probes", data={"csrf_token": token})
+    assert refused.status_code == 403
+    assert 'data-error="operators_only"' in refused.text
+    assert app_calls(control, aws_control) == {}
+
+
+def test_an_operators_run_is_kept_and_not_repeated_within_the_interval(browser, app_url,
+                                                                       control, aws_control,
+                                                                       swap_app):
+    swap_app()  # the demo's interval: 60 s
+    assert sign_in(browser, app_url, "cognito").url == f"{app_url}/account"
+    forget_calls(control, aws_control)
+    first = browser.click(browser.get(f"{app_url}/diagnostics"), "Run live checks")
+    assert first.status_code == 200
+    rows = re.findall(r'data-probe="([^"]*)"\s+data-provider="([^"]*)" data-status="([^"]*)"',
+                      first.text)
+    assert {p for _, p, _ in rows} >= set(PROVIDERS)
+    assert "fail" not in {s for _, _, s in rows}, first.text
+    made = app_calls(control, aws_control)
+    assert made.get("google/token", 0) >= 1 and made.get("cognito-identity/GetId", 0) >= 1
+
+    forget_calls(control, aws_control)
+    again = browser.click(first, "Run live checks")
+    assert again.status_code == 200
+    assert app_calls(control, aws_control) == {}
+    checked_at = re.search(r'data-probe-run-at="(\d+)"', first.text)[1]
+    assert 'data-probe-run="recent"' in again.text
+    assert re.search(r"at most every\s+60 s", again.text)
+    assert re.search(r'data-probe-run-at="(\d+)"', again.text)[1] == checked_at
+    assert re.findall(r'data-probe="([^"]*)"\s+data-provider="([^"]*)" data-status="([^"]*)"',
+                      again.text) == rows
+    # A plain view of the page shows the operator the same result, with its time.
+    view = browser.get(f"{app_url}/diagnostics")
+    assert re.search(r'data-probe-run-at="(\d+)"', view.text)[1] == checked_at
+    assert "Checked at" in view.text and "run by" in view.text
+    assert app_calls(control, aws_control) == {}
+    # Another visitor sees none of it.
+    stranger = browser.__class__()
+    assert "data-probe=" not in stranger.get(f"{app_url}/diagnostics").text
+
+
+def test_with_redis_every_instance_shares_the_last_run(browser, app_url, control, aws_control,
+                                                       swap_app, redis_url):
+    """Two instances on one Redis: a run on one is the other's last result; the other
+    makes no provider call of its own within the interval."""
+    import redis
+
+    store = redis.Redis.from_url(redis_url)
+    store.delete("fedlab:probes:last", "fedlab:probes:running")
+    try:
+        shared = {"session": {"type": "redis", "redis_url": redis_url}}
+        swap_app(**shared)  # instance one
+        assert sign_in(browser, app_url, "cognito").url == f"{app_url}/account"
+        first = browser.click(browser.get(f"{app_url}/diagnostics"), "Run live checks")
+        checked_at = re.search(r'data-probe-run-at="(\d+)"', first.text)[1]
+        assert store.ttl("fedlab:probes:last") > 0 and not store.exists("fedlab:probes:running")
+
+        swap_app(**shared)  # instance two: its own process state, the same Redis
+        forget_calls(control, aws_control)
+        page = browser.get(f"{app_url}/diagnostics")  # the same session, from Redis
+        assert re.search(r'data-probe-run-at="(\d+)"', page.text)[1] == checked_at
+        again = browser.click(page, "Run live checks")
+        assert 'data-probe-run="recent"' in again.text
+        assert re.search(r'data-probe-run-at="(\d+)"', again.text)[1] == checked_at
+        assert app_calls(control, aws_control) == {}
+    finally:
+        store.delete("fedlab:probes:last", "fedlab:probes:running")

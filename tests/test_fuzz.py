@@ -60,14 +60,20 @@ def cookies_from(browser, client, app_url: str) -> None:
             client.set_cookie(cookie.name, cookie.value)
 
 
-def csrf_of(client, path: str = "/diagnostics") -> str:
-    """A valid CSRF token from one of the app's pages (a form's, or the upload script's)."""
+def csrf_of(client, path: str | None = None) -> str:
+    """A valid CSRF token from one of the app's pages (a form's, or the upload script's):
+    ``path``'s, else the first of the account page (signed in: its sign-out form) and the
+    credentials page (signed out: "Continue as guest") that has one."""
     if getattr(client, "fuzz_csrf", None):  # one per session: fetch it once
         return client.fuzz_csrf
-    page = client.get(path).get_data(as_text=True)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page) or re.search(
-        r'data-csrf="([^"]+)"', page)
-    assert found, f"no CSRF token on {path}"
+    found = None
+    for where in [path] if path else ["/account", "/credentials"]:
+        page = client.get(where).get_data(as_text=True)
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page) or re.search(
+            r'data-csrf="([^"]+)"', page)
+        if found:
+            break
+    assert found, f"no CSRF token on {path or 'the account or credentials page'}"
     client.fuzz_csrf = found.group(1)
     return client.fuzz_csrf
 
@@ -264,8 +270,11 @@ def test_upload_takes_any_bytes(signed_in_client, raw):
 @settings(FUZZ, max_examples=5)
 @given(fields=st.dictionaries(st.sampled_from(["provider", "probe", "url", "x"]), value,
                               max_size=3))
-def test_diagnostics_probes_take_any_body(app, control, aws_control, fields):
+def test_diagnostics_probes_take_any_body(app, browser, app_url, control, aws_control, fields):
+    # An operator (the demo's: alice at the Cognito stand-in): nobody else may run them.
+    assert sign_in(browser, app_url, "cognito").url == f"{app_url}/account"
     client = app.test_client()
+    cookies_from(browser, client, app_url)
     token = csrf_of(client, "/diagnostics")
     response = client.post("/diagnostics/probes", data={**fields, "csrf_token": token})
     check(response, *fields.values())

@@ -71,6 +71,9 @@ def login(name: str) -> Response:
         "redirect_uri": redirect_uri,
         "next": safe_next_path(request.args.get("next")),
         "created": int(time.time()),
+        # The guest identity this browser has as it starts signing in: the only one
+        # the sign-in may carry over (see callback).
+        "guest_identity": guest_identity_id(),
     }
     session["pending"] = pending
     return redirect(request_data["url"])
@@ -110,8 +113,13 @@ def callback(name: str) -> Response:
         who = kind_of(provider).sign_in(client, token, record["nonce"])
     now = int(time.time())
     # A guest who signs in keeps their guest identity on record, so the
-    # credentials page can show the move from guest to signed-in identity.
-    guest = session.get("aws") if (session.get("aws") or {}).get("guest") else None
+    # credentials page can show the move from guest to signed-in identity: only
+    # the one this sign-in started with, and only if the session still holds it.
+    # A guest identity that reached the session otherwise (a planted session
+    # cookie) must not become the signed-in person's identity.
+    started_with = record.get("guest_identity")
+    guest = (session.get("aws") if started_with and guest_identity_id() == started_with
+             else None)
     sessions.start({
         "provider": name,
         "iss": who["iss"],
@@ -157,6 +165,12 @@ def authorization_error(name: str, args: Any, *, ours: bool) -> FedlabError:
     if code == "provider_error":
         words = f"{error[:100]}: {words}" if words else error[:100]
     return FedlabError(code, provider=name, description=words[:DESCRIPTION_LIMIT])
+
+
+def guest_identity_id() -> str | None:
+    """The identity id of this session's guest credentials, if it has them."""
+    state = session.get("aws") or {}
+    return state.get("identity_id") if state.get("guest") else None
 
 
 def check_iss_parameter(client: ProviderClient, iss: str | None) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import providers
+from . import operators, providers
 
 DEFAULT_CONFIG_FILE = "config/demo.toml"
 
@@ -50,6 +50,10 @@ DEFAULTS: dict[str, Any] = {
         "region": "us-east-1",
         "identity_pool_id": "",
         "allow_guests": True,
+        # New guest identities made in a minute, at most: by the whole site with
+        # Redis sessions, by each process with cachelib (each "Continue as guest"
+        # in a new browser session makes one).
+        "guest_identities_per_minute": 30,
         "bucket": "",
         "max_upload_bytes": 10 * 1024 * 1024,
         "upload_content_types": ["text/plain", "image/png", "image/jpeg", "application/pdf"],
@@ -58,6 +62,12 @@ DEFAULTS: dict[str, Any] = {
         "cognito_identity_endpoint": "",
         "s3_endpoint": "",
         "sts_endpoint": "",
+    },
+    # Live checks on /diagnostics: who may start them (signed in, by issuer and
+    # subject), and how often (the last result is shown in between).
+    "diagnostics": {
+        "operators": [],
+        "probe_interval": 60,
     },
     # Read only by the local stand-ins (``python -m webapp.standins``); the app
     # keeps it so one file can describe a whole demo.
@@ -170,6 +180,7 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     config["log_level"] = str(raw.get("log_level", "INFO")).upper()
     config["session"] = _session(raw.get("session", {}))
     config["aws"] = _aws(raw.get("aws", {}))
+    config["diagnostics"] = _diagnostics(raw.get("diagnostics", {}))
     configured = raw.get("providers", {})
     if not isinstance(configured, Mapping):
         raise ConfigError("providers: must be a table of [providers.<name>] sections")
@@ -236,6 +247,22 @@ def _encryption_key(value: Any) -> str:
     return value
 
 
+def _diagnostics(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("diagnostics: must be a table")
+    unknown = set(raw) - set(DEFAULTS["diagnostics"])
+    if unknown:
+        raise ConfigError(f"diagnostics.{sorted(unknown)[0]}: unknown key")
+    diagnostics = {**DEFAULTS["diagnostics"], **raw}
+    try:
+        diagnostics["operators"] = operators.parse(diagnostics["operators"])
+    except ValueError as e:
+        raise ConfigError(f"diagnostics.operators{e}") from None
+    diagnostics["probe_interval"] = _int(diagnostics, "probe_interval", minimum=0,
+                                        where="diagnostics.")
+    return diagnostics
+
+
 POOL_ID = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d:[0-9a-f-]{36}$")
 
 
@@ -262,6 +289,8 @@ def _aws(raw: Any) -> dict[str, Any]:
             raise ConfigError(f"aws.{key}: must be an http(s) URL, or empty for AWS itself")
     aws["max_upload_bytes"] = _int(raw, "max_upload_bytes", minimum=1, where="aws.")
     aws["allow_guests"] = _bool(raw, "allow_guests", "aws.")
+    aws["guest_identities_per_minute"] = _int(raw, "guest_identities_per_minute", minimum=1,
+                                              where="aws.")
     aws["timeout"] = _number(raw, "timeout", minimum=0.1, maximum=60, where="aws.")
     types = aws["upload_content_types"]
     if isinstance(types, str):

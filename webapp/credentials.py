@@ -4,17 +4,24 @@ The enhanced flow: ``GetId`` with the provider's ``Logins`` map, then
 ``GetCredentialsForIdentity``. Credentials live in the server-side session and
 are reused until five minutes before they expire, so a repeat view costs no
 AWS call; renewal refreshes an expired id token first. Guests get
-unauthenticated credentials when the pool allows them.
+unauthenticated credentials when the pool allows them: one guest identity per
+browser session, reused by every "Continue as guest", and new ones made at a
+bounded rate (per session and per process), since each is an identity in the
+pool for good.
 """
 
 from __future__ import annotations
 
+import secrets
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Blueprint, current_app, g, redirect, render_template, session
+from flask import Blueprint, Flask, current_app, g, redirect, render_template, session
+from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from . import aws, sessions, signals
@@ -26,6 +33,69 @@ bp = Blueprint("credentials", __name__, url_prefix="/credentials")
 
 #: Session key: the calls a POST made, for the page it redirects to.
 CALLS_BEFORE = "aws_calls_before"
+#: Session key: how many guest identities this browser session has had made.
+GUESTS_MADE = "guest_identities_made"
+#: New guest identities one browser session may have made: its first, and a couple
+#: more should the pool lose one (a reset pool, a guest signed in elsewhere).
+GUESTS_PER_SESSION = 3
+LIMITER = "fedlab.guest_identities"
+
+
+class RateLimit:
+    """At most ``per_minute`` events in any 60 seconds, in this process (the file
+    store's case: one machine)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            while self._times and now - self._times[0] >= 60:
+                self._times.popleft()
+            if len(self._times) >= self.per_minute:
+                return False
+            self._times.append(now)
+            return True
+
+
+class RedisRateLimit:
+    """At most ``per_minute`` events in any 60 seconds across every process and
+    instance that shares the sessions' Redis: a sorted set of the last minute's."""
+
+    KEY = "fedlab:guest-identities"
+    SCRIPT = """
+    redis.call('zremrangebyscore', KEYS[1], '-inf', tonumber(ARGV[1]) - 60)
+    if redis.call('zcard', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+    redis.call('zadd', KEYS[1], ARGV[1], ARGV[3])
+    redis.call('expire', KEYS[1], 61)
+    return 1
+    """
+
+    def __init__(self, url: str, per_minute: int) -> None:
+        import redis
+
+        self.per_minute = per_minute
+        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def take(self) -> bool:
+        return bool(self.client.eval(self.SCRIPT, 1, self.KEY, time.time(), self.per_minute,
+                                     secrets.token_hex(8)))
+
+
+@bp.record_once
+def setup(state: BlueprintSetupState) -> None:
+    config = state.app.config["FEDLAB"]
+    per_minute = config["aws"]["guest_identities_per_minute"]
+    state.app.extensions[LIMITER] = (
+        RedisRateLimit(config["session"]["redis_url"], per_minute)
+        if config["session"]["type"] == "redis" else RateLimit(per_minute))
+
+
+def limiter(app: Flask) -> RateLimit | RedisRateLimit:
+    return app.extensions[LIMITER]
 
 
 def require_enabled() -> None:
@@ -54,10 +124,43 @@ def guest() -> Response:
     require_enabled()
     if sessions.current_auth() is None:
         g.aws_calls = []
-        identity_id = call("GetId", aws.get_id, None)
-        store(identity_id, None, None, guest=True)
+        state = session.get("aws")
+        if state and state["guest"]:
+            reuse_guest(state)
+        else:
+            new_guest()
         session[CALLS_BEFORE] = g.aws_calls
     return redirect("/credentials")
+
+
+def reuse_guest(state: dict[str, Any]) -> None:
+    """The session's guest identity again: no AWS call while its credentials are
+    fresh, renewed under the same id otherwise, and a new one only if the pool
+    no longer lets this session use it."""
+    if aws.fresh(state["credentials"]):
+        return
+    try:
+        store(state["identity_id"], None, None, guest=True)
+    except FedlabError as e:
+        if e.code not in GUEST_UNUSABLE:
+            raise
+        session.pop("aws", None)
+        new_guest()
+
+
+def new_guest() -> None:
+    """A new guest identity, within this session's and this process's limits."""
+    made = session.get(GUESTS_MADE, 0)
+    if made >= GUESTS_PER_SESSION:
+        raise FedlabError("guest_limit", detail=f"This browser session has already had "
+                          f"{made} guest identities made; it may not have more.")
+    if not limiter(current_app._get_current_object()).take():
+        per_minute = aws.settings()["guest_identities_per_minute"]
+        raise FedlabError("guest_limit", detail=f"This site makes at most {per_minute} new "
+                          f"guest identities a minute, and has made them.")
+    session[GUESTS_MADE] = made + 1
+    identity_id = call("GetId", aws.get_id, None)
+    store(identity_id, None, None, guest=True)
 
 
 def current() -> dict[str, Any]:

@@ -3,17 +3,21 @@
 What to register at each provider (the redirect matrix, computed by the same
 functions sign-in uses), the classic mistakes visible from this request, and,
 on demand, live probes of every provider with their verdicts explained by the
-error catalogue.
+error catalogue. The live probes are for operators only (see
+:mod:`webapp.operators`) and run as :mod:`webapp.probe_runs` allows: one at a
+time, off the request threads, and no more often than ``diagnostics.probe_interval``.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
 from flask import Blueprint, current_app, render_template
+from flask.blueprints import BlueprintSetupState
 
-from . import matrix, sessions
+from . import matrix, operators, probe_runs, sessions
 from . import probes as live
 from .errors import CATALOGUE, FedlabError
 from .providers import kind_of
@@ -26,19 +30,35 @@ PROBE_TIMEOUT = 3.0
 STATUS_ORDER = ("fail", "warn", "pass", "skip")
 
 
+@bp.record_once
+def setup(state: BlueprintSetupState) -> None:
+    probe_runs.init_app(state.app)
+
+
 @bp.get("")
 def matrix_page() -> str:
-    return render_page()
+    runs = probe_runs.runner(current_app._get_current_object())
+    return render_page(runs.last() if operators.current() else None)
 
 
 @bp.post("/probes")
 def probes() -> str:
-    config = current_app.config["FEDLAB"]
+    operator = operators.current()
+    if operator is None:
+        # Refused before anything is sent: no provider or AWS call for a non-operator.
+        raise FedlabError("operators_only")
+    app = current_app._get_current_object()
+    config = app.config["FEDLAB"]
+    # What the run needs from this request, read now: it runs on another thread.
     callbacks = {row["name"]: row["callback_url"] for row in matrix.rows(config)}
-    verdicts = live.run_probes(config, callback_urls=callbacks,
-                               sign_out_url=current_origin() + "/",
-                               timeout=PROBE_TIMEOUT, logins=signed_in_logins(config))
-    return render_page([explain(v) for v in verdicts])
+    sign_out_url, logins = current_origin() + "/", signed_in_logins(config)
+
+    def job() -> list[dict[str, Any]]:
+        verdicts = live.run_probes(config, callback_urls=callbacks, sign_out_url=sign_out_url,
+                                   timeout=PROBE_TIMEOUT, logins=logins)
+        return [explain(v) for v in verdicts]
+
+    return render_page(probe_runs.runner(app).request(app, job, str(operator)))
 
 
 def signed_in_logins(config: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -60,16 +80,29 @@ def catalogue() -> str:
     return render_template("diagnostics/catalogue.html", catalogue=CATALOGUE)
 
 
-def render_page(verdicts: list[dict[str, Any]] | None = None) -> str:
+def render_page(outcome: probe_runs.Outcome | None = None) -> str:
     config = current_app.config["FEDLAB"]
+    run = outcome.run if outcome else None
+    verdicts = list(run.verdicts) if run else None
     counts = Counter(v["status"] for v in verdicts or [])
     return render_template(
         "diagnostics/matrix.html",
         rows=matrix.rows(config),
         warnings=matrix.warnings(config),
+        operator=operators.current(),
+        visitor=operators.visitor(),
+        outcome=outcome,
+        when=when,
+        now=time.time(),
+        run=run,
         verdicts=verdicts,
         counts=[(status, counts[status]) for status in STATUS_ORDER if counts[status]],
     )
+
+
+def when(epoch: float) -> str:
+    """A time as the page shows it: UTC, to the second (the server's clock)."""
+    return time.strftime("%H:%M:%S UTC", time.gmtime(epoch))
 
 
 def explain(verdict: Any) -> dict[str, Any]:

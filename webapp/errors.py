@@ -263,6 +263,10 @@ CATALOGUE: dict[str, Entry] = {
         403, "Guest access is turned off",
         "{operation}: {aws_message}",
         "Sign in, or operators: enable unauthenticated identities on the pool."),
+    "guest_limit": Entry(
+        429, "Too many new guest identities",
+        "{detail}",
+        "Wait a minute and try again, or sign in."),
     "identity_pool_not_found": Entry(
         404, "No such identity pool or identity",
         "{operation}: {aws_message}",
@@ -304,6 +308,13 @@ CATALOGUE: dict[str, Entry] = {
         401, "Your AWS credentials could not be renewed",
         "They expired and the sign-in they came from could not be refreshed ({detail}).",
         "Sign in again."),
+    "operators_only": Entry(
+        403, "Live checks are for this site's operators",
+        "They call every provider with this site's client credentials, so only the "
+        "operators named in the configuration (diagnostics.operators, by issuer and "
+        "subject), signed in, may start them.",
+        "Sign in as an operator, or run fedlab check on the server. The diagnostics page "
+        "shows a signed-in visitor the issuer and subject an operator would add."),
     # -- plain HTTP errors
     "bad_request": Entry(400, "Bad request", "The request was malformed.",
                          "Go back and try again."),

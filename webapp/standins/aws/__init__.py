@@ -41,7 +41,8 @@ entry per identity provider on the pool, ``{"logins_key", "type": "oidc",
 
 Cognito Identity (AWS JSON 1.1, ``POST /``)
 --------------------------------------------
-``GetId``, ``GetCredentialsForIdentity``, ``GetOpenIdToken``; JWKS of its own
+``GetId``, ``GetCredentialsForIdentity``, ``GetOpenIdToken``, ``ListIdentities``
+(unsigned here; AWS wants an operator's keys for it); JWKS of its own
 OpenID tokens at ``/.well-known/jwks_uri``. Login tokens are validated as the
 service does (OIDC discovery + JWKS over HTTP, RS256, ``iss``, ``aud``,
 ``exp``; Facebook through Graph's ``debug_token``). Identity ids are

@@ -75,6 +75,7 @@ class Identity:
     identity_id: str
     #: (logins key, subject) pairs linked to this identity; empty for guests.
     logins: set[tuple[str, str]] = field(default_factory=set)
+    created: float = field(default_factory=time.time)
 
     @property
     def authenticated(self) -> bool:
@@ -212,6 +213,28 @@ class IdentityService:
         identity = self._checked_identity(params)
         return {"IdentityId": identity.identity_id, "Token": self._openid_token(identity)}
 
+    def list_identities(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The pool's identities, oldest first, a page of ``MaxResults`` (1 to 60) at a
+        time: what an operator lists in the console or with the CLI."""
+        self._check_pool(_required(params, "IdentityPoolId"))
+        size = params.get("MaxResults")
+        if not isinstance(size, int) or not 1 <= size <= 60:
+            raise AwsError("InvalidParameterException", "1 validation error detected: Value "
+                           "at 'maxResults' failed to satisfy constraint: Member must have "
+                           "value between 1 and 60")
+        start = int(params.get("NextToken") or 0)
+        with self._lock:
+            identities = sorted(self._identities.values(), key=lambda i: i.created)
+        page = identities[start:start + size]
+        answer: dict[str, Any] = {
+            "IdentityPoolId": self.settings.identity_pool_id,
+            "Identities": [{"IdentityId": i.identity_id,
+                            "Logins": sorted({key for key, _ in i.logins}),
+                            "CreationDate": int(i.created)} for i in page]}
+        if start + size < len(identities):
+            answer["NextToken"] = str(start + size)
+        return answer
+
     # -- the rules -------------------------------------------------------------
 
     def _check_pool(self, pool_id: str) -> None:
@@ -319,6 +342,7 @@ OPERATIONS: dict[str, Callable[[IdentityService, dict[str, Any]], dict[str, Any]
     "GetId": IdentityService.get_id,
     "GetCredentialsForIdentity": IdentityService.get_credentials_for_identity,
     "GetOpenIdToken": IdentityService.get_open_id_token,
+    "ListIdentities": IdentityService.list_identities,
 }
 
 
