@@ -267,3 +267,25 @@ def test_secure_cookie_over_plain_http(config_dir, tmp_path):
 def test_plain_http_cookie_over_plain_http(live_app, app_url):
     assert live_app.config["SESSION_COOKIE_SECURE"] is False
     assert "cookie_secure_over_http" not in codes(live_app, app_url)
+
+
+def test_behind_a_tls_proxy_without_external_url(config_dir, tmp_path):
+    """trusted_proxies = 1 and no external_url: the visitor used https, yet the
+    cookie is not Secure and there is no HSTS; the diagnostics page says so."""
+    app = make_app(config_dir, tmp_path, trusted_proxies=1, trusted_hosts=ELSEWHERE)
+    page = app.test_client().get("/diagnostics", base_url="http://fedlab.example",
+                                 headers={"X-Forwarded-Proto": "https"})
+    assert page.status_code == 200
+    assert 'data-warning="cookie_not_secure"' in page.text
+    assert "external_url" in page.text
+    assert "Strict-Transport-Security" not in page.headers
+    assert "Secure" not in page.headers.get("Set-Cookie", "")
+
+
+def test_behind_a_tls_proxy_with_external_url(config_dir, tmp_path):
+    app = make_app(config_dir, tmp_path, trusted_proxies=1,
+                   external_url="https://fedlab.example")
+    page = app.test_client().get("/diagnostics", base_url="http://fedlab.example",
+                                 headers={"X-Forwarded-Proto": "https"})
+    assert page.status_code == 200 and "cookie_not_secure" not in page.text
+    assert "Strict-Transport-Security" in page.headers
