@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import runpy
@@ -11,6 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,11 +23,11 @@ import requests
 from webapp import cli
 
 from .browser import Browser
-from .conftest import ROOT, free_port, require
+from .conftest import ROOT, free_port, make_app, require
 from .flows import sign_in
 from .test_guards import raw_request, read_answer
 from .test_probes import CLIENT_IDS
-from .test_sessions import session_cookie
+from .test_sessions import secrets_of, session_cookie
 
 CONF = ROOT / "deploy" / "gunicorn.conf.py"
 
@@ -233,6 +236,70 @@ def test_gunicorn_bounds_the_request_headers(served):
     assert status == 431  # Request Header Fields Too Large
     status, _ = raw_request(url, f"GET /healthz HTTP/1.1\r\nHost: {host}")
     assert status == 200
+
+
+def test_each_auth_event_is_one_json_line_on_stderr(served, config_dir, tmp_path, control,
+                                                    aws_control):
+    """Under ``fedlab serve``: sign-in failure, sign-in, refresh, refresh failure,
+    credentials, an upload and sign-out each write one JSON line with the time,
+    the provider, issuer and subject, the client address and the request id
+    the response carried; nothing the site keeps secret reaches stderr."""
+    url, log = served
+    control("POST", "clients", tenant="google", client_id=CLIENT_IDS["google"],
+            redirect_uris=[f"{url}/auth/google/callback"])
+    browser = Browser()
+    request_ids: set[str] = set()
+    browser.http.hooks["response"].append(
+        lambda response, **_: request_ids.add(response.headers.get("X-Request-ID", "")))
+    reader = make_app(config_dir, tmp_path)  # the same secrets and session folder
+    seen: set[str] = set()
+
+    control("POST", "faults", tenant="google", fault="down")
+    assert browser.get(f"{url}/auth/google/login").status_code == 502
+    control("DELETE", "faults")
+    page = sign_in(browser, url, "google")
+    assert page.url == f"{url}/account"
+    sid = session_cookie(browser).value
+    seen |= secrets_of(reader, sid)
+    csrf = {"csrf_token": browser.csrf(page)}
+    assert browser.post(f"{url}/auth/refresh", data=csrf).status_code == 200
+    seen |= secrets_of(reader, sid)
+    control("POST", "faults", tenant="google", fault="error_500", endpoint="token")
+    assert browser.post(f"{url}/auth/refresh", data=csrf).status_code == 502
+    control("DELETE", "faults")
+    assert browser.get(f"{url}/credentials").status_code == 200
+    seen |= secrets_of(reader, sid)
+    listing = browser.get(f"{url}/storage/private")
+    upload_csrf = re.search(r'data-csrf="([^"]+)"', listing.text).group(1)
+    granted = browser.post(f"{url}/storage/private/upload",
+                           json={"name": "notes.txt", "type": "text/plain"},
+                           headers={"X-CSRFToken": upload_csrf})
+    assert granted.status_code == 200, granted.text
+    assert browser.post(f"{url}/auth/signout", data=csrf).status_code == 200
+
+    time.sleep(0.5)  # the workers' lines reach the file after the responses
+    text = log.read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert [line["event"] for line in lines] == [
+        "sign-in-failed", "signed-in", "refreshed", "refresh-failed", "credentials-issued",
+        "storage-changed", "signed-out"], text
+    who = {k: lines[1][k] for k in ("iss", "sub")}
+    assert who["iss"] and who["sub"]
+    for line in lines:
+        assert line["provider"] == "google"
+        assert line["client"] == "127.0.0.1"
+        assert line["request_id"] in request_ids
+        assert datetime.fromisoformat(line["time"]).tzinfo is not None
+        if line["event"] != "sign-in-failed":  # nobody is signed in yet then
+            assert {k: line[k] for k in who} == who, line
+    assert len({line["request_id"] for line in lines}) == len(lines)
+
+    secrets_file = tomllib.loads((config_dir / "secrets.toml").read_text())
+    seen |= {secrets_file["secret_key"], secrets_file["session"]["encryption_key"]}
+    seen |= {entry["client_secret"] for entry in secrets_file["providers"].values()}
+    assert len(seen) >= 10  # tokens, AWS credentials, keys and client secrets
+    leaked = [f"{secret[:6]}..." for secret in seen if secret in text]
+    assert not leaked, "stderr carries a secret"
 
 
 def test_a_production_site_answers_at_its_own_host_only(serve, tmp_path):
