@@ -198,3 +198,11 @@ def test_the_docker_image_sets_no_configuration_file():
     assert 'CMD ["fedlab", "serve"]' in dockerfile
     assert "FEDLAB_CONFIG=" not in dockerfile.replace("-e FEDLAB_CONFIG=", "")
     assert "COPY config" not in dockerfile
+
+
+def test_the_documented_example_is_a_production_configuration(serve, tmp_path):
+    env = production_env(tmp_path, FEDLAB_CONFIG=str(ROOT / "config" / "example.toml"))
+    for name in ("COGNITO", "COGNITO_GOOGLE", "AUTH0", "GOOGLE", "FACEBOOK", "CORP"):
+        env[f"FEDLAB_PROVIDERS__{name}__CLIENT_SECRET"] = secrets.token_urlsafe(32)
+    result = serve(env)
+    assert "the configuration was accepted" in result.stderr, result.stderr
