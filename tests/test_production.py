@@ -116,6 +116,8 @@ LAB_CASES = [
     pytest.param({"cognito_identity_endpoint": "https://[::1]:9100"},
                  "aws.cognito_identity_endpoint", id="loopback-aws-endpoint"),
     pytest.param({"standins": True}, "standins", id="standins-table"),
+    pytest.param({"facebook": "http://127.0.0.1:9000/facebook"}, "providers.fb.dialog_url",
+                 id="loopback-dialog-url"),
 ]
 
 
@@ -129,6 +131,10 @@ def lab_text(change: dict[str, object]) -> str:
             text = text.replace("[aws]\n", f'[aws]\n{key} = "{change[key]}"\n')
     if "standins" in change:
         text += '\n[standins]\nurl = "http://127.0.0.1:9000"\n'
+    if "facebook" in change:
+        text += (f'\n[providers.fb]\nkind = "facebook"\nclient_id = "100000000000001"\n'
+                 f'client_secret = "{secrets.token_urlsafe(32)}"\ngraph_version = "v21.0"\n'
+                 f'dialog_url = "{change["facebook"]}"\n')
     return text
 
 

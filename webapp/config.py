@@ -211,7 +211,7 @@ def validate(raw: Mapping[str, Any], production: bool = False) -> dict[str, Any]
     if production:
         from .production import refuse_lab_settings
 
-        refuse_lab_settings(config)
+        refuse_lab_settings(config, configured)
     return config
 
 

@@ -49,10 +49,14 @@ LAB_WARNING = (
     "addresses can sign anyone in. Never run a real site like this.")
 
 
-def refuse_lab_settings(config: dict[str, Any]) -> None:
-    """Raise ConfigError, naming the key, for the first setting production refuses."""
+def refuse_lab_settings(config: dict[str, Any],
+                        provider_tables: Mapping[str, Any]) -> None:
+    """Raise ConfigError, naming the key, for the first setting production refuses.
+
+    ``provider_tables`` are the ``[providers.<name>]`` tables as configured.
+    """
     if not config["allow_lab"]:
-        _refuse_standins(config)
+        _refuse_standins(config, provider_tables)
     external = config["external_url"]
     if external and not external.startswith("https://"):
         raise ConfigError(
@@ -86,12 +90,12 @@ def refuse_lab_settings(config: dict[str, Any]) -> None:
                 f"python -c 'import secrets; print(secrets.token_urlsafe(48))'")
 
 
-def _refuse_standins(config: dict[str, Any]) -> None:
+def _refuse_standins(config: dict[str, Any], provider_tables: Mapping[str, Any]) -> None:
     if config["standins"]:
         raise ConfigError(
             "standins: a [standins] table is the offline demo's; remove it (or set "
             "allow_lab = true, FEDLAB_ALLOW_LAB=1, for a lab)")
-    for key, url in _endpoints(config):
+    for key, url in _endpoints(config, provider_tables):
         reason = lab_address(url)
         if reason:
             raise ConfigError(
@@ -104,10 +108,15 @@ def _refuse_standins(config: dict[str, Any]) -> None:
             f"init-demo); give production its own (allow_lab = true accepts it for a lab)")
 
 
-def _endpoints(config: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """Every configured address the site would send a token or credential to."""
+def _endpoints(config: dict[str, Any],
+               provider_tables: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """Every configured address the site would send a token or credential to:
+    each URL key as configured or as the kind resolved it (so a refusal names
+    the key to change), then the endpoints the kind derived from them."""
     for name, provider in config["providers"].items():
-        values: dict[str, Any] = {"issuer": provider.issuer, **provider.settings}
+        configured = provider_tables.get(name, {})
+        values: dict[str, Any] = {**configured, "issuer": provider.issuer,
+                                  **provider.settings}
         for key in PROVIDER_URL_KEYS:
             value = values.get(key)
             if isinstance(value, str) and value:

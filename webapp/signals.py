@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from blinker import Namespace
-from flask import Flask, Response, g, has_request_context, request, session
+from flask import Flask, Response, g, has_request_context, request
+
+from .sessions import current_auth
 
 _signals = Namespace()
 signed_in = _signals.signal("signed-in")
@@ -59,7 +61,7 @@ def request_id() -> str:
 def note_who() -> None:
     """Who the session belongs to, as the request began: sign-out ends the
     session before its event is sent."""
-    auth = session.get("auth") or {}
+    auth = current_auth() or {}
     g.event_who = {k: auth[k] for k in ("provider", "iss", "sub") if auth.get(k)}
 
 
