@@ -2,8 +2,10 @@
 #   docker build -t federation-lab .
 #   docker run -p 8000:8000 -e FEDLAB_CONFIG=/config/site.toml -v $PWD/site:/config:ro \
 #     -e FEDLAB_SECRET_KEY=... -e FEDLAB_SESSION__ENCRYPTION_KEY=... \
-#     -e FEDLAB_SESSION__TYPE=redis -e FEDLAB_SESSION__REDIS_URL=... \
+#     -e FEDLAB_SESSION__TYPE=redis -e FEDLAB_SESSION__REDIS_URL=rediss://... \
 #     federation-lab
+# The image holds no configuration: `fedlab serve` refuses to start until
+# FEDLAB_CONFIG names yours (the demo's, with its local stand-ins, is not here).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -18,7 +20,6 @@ COPY webapp ./webapp
 COPY templates ./templates
 COPY static ./static
 COPY deploy ./deploy
-COPY config ./config
 RUN pip install . \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin fedlab \
     && mkdir -p /app/instance/sessions \

@@ -35,6 +35,17 @@ keepalive = int(os.environ.get("FEDLAB_KEEPALIVE", 5))
 max_requests = 2000
 max_requests_jitter = 200
 
+# Requests are small: forms and short JSON, no file ever passes through the app
+# (uploads go from the browser straight to S3). The app refuses a body over
+# 32 KiB with 413 before reading it (webapp/guards.py); gunicorn bounds the rest.
+# The request line holds at most a callback's code, state and iss.
+limit_request_line = 4094
+# A browser sends about 15 headers, a proxy or CDN adds a few more.
+limit_request_fields = 50
+# One header's size: the Cookie header carries the site's short session cookie
+# and whatever else the domain sets.
+limit_request_field_size = 8190
+
 # X-Forwarded-* are the app's business: its ProxyFix trusts exactly
 # trusted_proxies hops (FEDLAB_TRUSTED_PROXIES). gunicorn must not interpret
 # them as well (by default it believes X-Forwarded-Proto from loopback), so it

@@ -105,3 +105,12 @@ def test_a_slow_provider_is_not_told_as_missing_from_the_identity_pool(check_env
     assert verdict["summary"].startswith("Could not ask the identity pool")
     assert "does not take" not in verdict["summary"]
     assert "0.5 seconds" in verdict["evidence"]["aws_says"]
+
+
+def test_check_warns_of_a_proxy_without_external_url(check_env, monkeypatch, capsys, app,
+                                                    control, aws_control):
+    monkeypatch.setenv("FEDLAB_TRUSTED_PROXIES", "1")
+    main(["check", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    warning = next(w for w in report["warnings"] if w["code"] == "cookie_not_secure")
+    assert "external_url" in warning["fix"]

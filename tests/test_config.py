@@ -86,6 +86,9 @@ def test_dashed_provider_names_map_from_the_environment(tmp_path, clean_env):
     (("session", {"idle_timeout": 10}), "session.idle_timeout"),
     (("session", {"encryption_key": ""}), "session.encryption_key: missing"),
     (("session", {"encryption_key": "short"}), "session.encryption_key: too short"),
+    (("session", {"encryption_key": SECRET}), "session.encryption_key: must differ from"),
+    (("trusted_hosts", ["https://fedlab.example.com"]), "trusted_hosts: 'https://"),
+    (("trusted_hosts", ["fedlab.example.com:443"]), "trusted_hosts: 'fedlab.example.com:443'"),
 ])
 def test_bad_keys_are_named(tmp_path, clean_env, change, key):
     path = write(tmp_path, OIDC)
@@ -132,7 +135,7 @@ def test_cognito_defaults_follow_the_real_service(tmp_path, clean_env):
 def test_the_documented_example_is_valid(clean_env):
     names = ("cognito", "cognito-google", "auth0", "google", "facebook", "corp")
     config = load_config({"config_file": "config/example.toml", "secret_key": SECRET,
-                          "session": {"encryption_key": SECRET},
+                          "session": {"encryption_key": "e" * 40},
                           "providers": {n: {"client_secret": "s"} for n in names}})
     assert sorted(config["providers"]) == sorted(names)
     assert config["external_url"] == "https://fedlab.example.com"

@@ -12,6 +12,15 @@ from webapp.providers import kind_of
 
 from .conftest import PROVIDERS, make_app
 
+#: Hosts these tests open the site at; a deployment there would list them in trusted_hosts.
+ELSEWHERE = ["10.0.0.5", "fedlab.example", ".fedlab.example", "somewhere.example"]
+
+
+@pytest.fixture(scope="module")
+def elsewhere_app(config_dir, tmp_path_factory):
+    """The demo app, also answering at the hosts of ELSEWHERE."""
+    return make_app(config_dir, tmp_path_factory.mktemp("elsewhere"), trusted_hosts=ELSEWHERE)
+
 
 def codes(app, base_url: str, headers: dict[str, str] | None = None) -> list[str]:
     with app.test_request_context(base_url=base_url, headers=headers or {}):
@@ -79,7 +88,8 @@ def test_cognito_google_row_names_the_idpresponse_url_to_register_at_google(live
 
 
 def test_real_domain_idpresponse(config_dir, tmp_path):
-    app = make_app(config_dir, tmp_path, providers={"cognito-google": {"hosted_ui_url": ""}})
+    app = make_app(config_dir, tmp_path, providers={"cognito-google": {"hosted_ui_url": ""}},
+                   trusted_hosts=ELSEWHERE)
     with app.test_request_context(base_url="https://fedlab.example"):
         row = next(r for r in matrix.rows(app.config["FEDLAB"]) if r["name"] == "cognito-google")
     assert row["upstream"][0]["value"] == (
@@ -98,14 +108,15 @@ def test_warnings_have_every_field(live_app, app_url):
 # -- http on a host other than loopback
 
 @pytest.mark.parametrize("base_url", ["http://10.0.0.5:8000", "http://fedlab.example"])
-def test_http_on_a_real_host_is_flagged(live_app, base_url):
-    assert "http_not_loopback" in codes(live_app, base_url)
+def test_http_on_a_real_host_is_flagged(elsewhere_app, base_url):
+    assert "http_not_loopback" in codes(elsewhere_app, base_url)
 
 
+# [::1] is loopback to the warning too, but werkzeug cannot trust an IPv6 Host.
 @pytest.mark.parametrize("base_url", ["http://localhost:8000", "http://127.0.0.1:8000",
-                                      "http://[::1]:8000", "https://fedlab.example"])
-def test_http_on_loopback_or_https_is_fine(live_app, base_url):
-    assert "http_not_loopback" not in codes(live_app, base_url)
+                                      "https://fedlab.example"])
+def test_http_on_loopback_or_https_is_fine(elsewhere_app, base_url):
+    assert "http_not_loopback" not in codes(elsewhere_app, base_url)
 
 
 def test_http_external_url_is_flagged_whatever_the_request(config_dir, tmp_path):
@@ -157,7 +168,8 @@ def test_real_host_is_not_a_loopback_mixup(config_dir, tmp_path):
 @pytest.mark.parametrize("base_url", ["http://fedlab.example", "https://www.fedlab.example",
                                       "https://fedlab.example:8443", "http://localhost:8000"])
 def test_request_elsewhere_than_external_url(config_dir, tmp_path, base_url):
-    app = make_app(config_dir, tmp_path, external_url="https://fedlab.example")
+    app = make_app(config_dir, tmp_path, external_url="https://fedlab.example",
+                   trusted_hosts=ELSEWHERE)
     with app.test_request_context(base_url=base_url):
         found = {w["code"]: w for w in matrix.warnings(app.config["FEDLAB"])}
     assert "https://fedlab.example" in found["external_url_mismatch"]["detail"]
@@ -169,8 +181,8 @@ def test_request_at_external_url(config_dir, tmp_path):
     assert codes(app, "https://fedlab.example") == ["sessions_on_one_machine"]
 
 
-def test_no_external_url_no_mismatch(live_app, app_url):
-    assert "external_url_mismatch" not in codes(live_app, "http://somewhere.example")
+def test_no_external_url_no_mismatch(elsewhere_app):
+    assert "external_url_mismatch" not in codes(elsewhere_app, "http://somewhere.example")
 
 
 # -- proxies
@@ -192,7 +204,7 @@ def test_no_forwarded_headers(live_app, app_url):
 
 
 def test_https_hidden_behind_too_few_trusted_proxies(config_dir, tmp_path):
-    app = make_app(config_dir, tmp_path, trusted_proxies=1)
+    app = make_app(config_dir, tmp_path, trusted_proxies=1, trusted_hosts=ELSEWHERE)
     # Two proxies, one trusted: ProxyFix took the inner hop's "http".
     found = codes(app, "http://fedlab.example", {"X-Forwarded-Proto": "https, http"})
     assert "proxy_https_hidden" in found
@@ -200,14 +212,14 @@ def test_https_hidden_behind_too_few_trusted_proxies(config_dir, tmp_path):
 
 
 def test_trusted_proxy_with_https_seen(config_dir, tmp_path):
-    app = make_app(config_dir, tmp_path, trusted_proxies=1)
+    app = make_app(config_dir, tmp_path, trusted_proxies=1, trusted_hosts=ELSEWHERE)
     found = codes(app, "https://fedlab.example", {"X-Forwarded-Proto": "https"})
     assert "proxy_https_hidden" not in found and "proxy_not_trusted" not in found
 
 
 def test_trusted_proxy_over_real_http(config_dir, tmp_path):
     """Through the app's real ProxyFix: with the header honoured, no warning."""
-    app = make_app(config_dir, tmp_path, trusted_proxies=1)
+    app = make_app(config_dir, tmp_path, trusted_proxies=1, trusted_hosts=ELSEWHERE)
     seen = {}
 
     @app.get("/_warnings")
@@ -255,3 +267,25 @@ def test_secure_cookie_over_plain_http(config_dir, tmp_path):
 def test_plain_http_cookie_over_plain_http(live_app, app_url):
     assert live_app.config["SESSION_COOKIE_SECURE"] is False
     assert "cookie_secure_over_http" not in codes(live_app, app_url)
+
+
+def test_behind_a_tls_proxy_without_external_url(config_dir, tmp_path):
+    """trusted_proxies = 1 and no external_url: the visitor used https, yet the
+    cookie is not Secure and there is no HSTS; the diagnostics page says so."""
+    app = make_app(config_dir, tmp_path, trusted_proxies=1, trusted_hosts=ELSEWHERE)
+    page = app.test_client().get("/diagnostics", base_url="http://fedlab.example",
+                                 headers={"X-Forwarded-Proto": "https"})
+    assert page.status_code == 200
+    assert 'data-warning="cookie_not_secure"' in page.text
+    assert "external_url" in page.text
+    assert "Strict-Transport-Security" not in page.headers
+    assert "Secure" not in page.headers.get("Set-Cookie", "")
+
+
+def test_behind_a_tls_proxy_with_external_url(config_dir, tmp_path):
+    app = make_app(config_dir, tmp_path, trusted_proxies=1,
+                   external_url="https://fedlab.example")
+    page = app.test_client().get("/diagnostics", base_url="http://fedlab.example",
+                                 headers={"X-Forwarded-Proto": "https"})
+    assert page.status_code == 200 and "cookie_not_secure" not in page.text
+    assert "Strict-Transport-Security" in page.headers

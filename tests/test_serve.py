@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import re
 import runpy
 import signal
+import socket
 import subprocess
 import sys
 import time
+import tomllib
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -17,9 +23,11 @@ import requests
 from webapp import cli
 
 from .browser import Browser
-from .conftest import ROOT, free_port, require
+from .conftest import ROOT, free_port, make_app, require
 from .flows import sign_in
+from .test_guards import raw_request, read_answer
 from .test_probes import CLIENT_IDS
+from .test_sessions import secrets_of, session_cookie
 
 CONF = ROOT / "deploy" / "gunicorn.conf.py"
 
@@ -71,10 +79,10 @@ def test_the_command_line_is_gunicorn_with_the_factory():
     command = cli.serve_command("127.0.0.1:8001", 2, None)
     assert command[:3] == [sys.executable, "-m", "gunicorn"]
     assert command[3:5] == ["-c", str(CONF)]
-    assert command[-1] == "webapp:create_app()"
+    assert command[-1] == "webapp:create_production_app()"
     assert command[5:9] == ["--bind", "127.0.0.1:8001", "--workers", "2"]
     assert cli.serve_command(None, None, "/etc/g.py") == [
-        sys.executable, "-m", "gunicorn", "-c", "/etc/g.py", "webapp:create_app()"]
+        sys.executable, "-m", "gunicorn", "-c", "/etc/g.py", "webapp:create_production_app()"]
 
 
 def test_a_missing_config_file_is_refused(capsys):
@@ -91,40 +99,57 @@ def test_a_configuration_error_stops_serve_before_gunicorn(monkeypatch, tmp_path
     assert "secret_key" in capsys.readouterr().err
 
 
+#: What the lab opt-in lets ``fedlab serve`` run with: the demo's stand-ins on
+#: loopback, over plain http, and its secrets file; the site opened at 127.0.0.1.
+LAB = {"FEDLAB_ALLOW_LAB": "1", "FEDLAB_TRUSTED_HOSTS": "127.0.0.1"}
+
+
 @pytest.fixture
-def served(config_dir, tmp_path: Path, app):
-    """``fedlab serve`` on a free loopback port, with the suite's stand-ins."""
+def serve(config_dir, tmp_path: Path, app):
+    """Start ``fedlab serve`` on a free loopback port: ``serve(**environ)`` gives
+    (url, log of its stdout and stderr). The environment holds no other FEDLAB_*
+    variable; by default it is the demo's configuration with the suite's stand-ins."""
     require(importlib.util.find_spec("gunicorn") is not None, "gunicorn is not installed")
-    port = free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("FEDLAB_")}
-    env.update(FEDLAB_CONFIG=str(config_dir / "demo.toml"),
-               FEDLAB_SECRETS_FILE=str(config_dir / "secrets.toml"),
-               FEDLAB_SESSION__DIR=str(tmp_path / "sessions"))
-    log = (tmp_path / "gunicorn.log").open("w+")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "webapp.cli", "serve", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
+    started: list[tuple[subprocess.Popen, object]] = []
+
+    def start(**environ: str) -> tuple[str, Path]:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FEDLAB_")}
+        env.update(environ or {**LAB, "FEDLAB_CONFIG": str(config_dir / "demo.toml"),
+                               "FEDLAB_SECRETS_FILE": str(config_dir / "secrets.toml")})
+        env.setdefault("FEDLAB_SESSION__DIR", str(tmp_path / "sessions"))
+        log = (tmp_path / f"gunicorn-{port}.log").open("w+")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "webapp.cli", "serve", "--bind", f"127.0.0.1:{port}",
+             "--workers", "2"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        started.append((process, log))
+        url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
             assert process.poll() is None, f"fedlab serve exited: {Path(log.name).read_text()}"
             try:
                 if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
+                    return url, Path(log.name)
             except requests.RequestException:
                 pass  # not listening yet, or the workers still booting (a read timeout)
             assert time.monotonic() < deadline, Path(log.name).read_text()
             time.sleep(0.2)
-        yield url, Path(log.name)
-    finally:
+
+    yield start
+    for process, log in started:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log.close()
+        log.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def served(serve) -> tuple[str, Path]:
+    """``fedlab serve`` on the demo's configuration, with the lab opt-in."""
+    return serve()
 
 
 def test_fedlab_serve_serves_a_whole_sign_in(served, control):
@@ -152,3 +177,143 @@ def test_fedlab_serve_serves_a_whole_sign_in(served, control):
     assert "code=" not in text and "state=" not in text
     # The stand-ins are never started by serve.
     assert "stand-in" not in text.lower()
+
+
+def test_a_large_body_is_refused_before_it_is_sent(served, control, aws_control):
+    """8 MiB announced, 64 KiB sent: the 413 arrives while the rest is still
+    unsent, so gunicorn's worker never read (or spooled) the body."""
+    url, _ = served
+    control("POST", "clients", tenant="google", client_id=CLIENT_IDS["google"],
+            redirect_uris=[f"{url}/auth/google/callback"])
+    browser = Browser()
+    assert sign_in(browser, url, "google").url == f"{url}/account"
+    listing = browser.get(f"{url}/storage/public")
+    upload_csrf = re.search(r'data-csrf="([^"]+)"', listing.text).group(1)
+    form_csrf = browser.csrf(browser.get(f"{url}/account"))
+    host = urlsplit(url).netloc
+    cookie = f"{session_cookie(browser).name}={session_cookie(browser).value}"
+    announced, sent = 8 * 1024 * 1024, 64 * 1024
+
+    json_head = (f"POST /storage/public/upload HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n"
+                 f"X-CSRFToken: {upload_csrf}\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {announced}")
+    status, answer = partial_request(url, json_head, b"[" + b"1," * (sent // 2))
+    assert status == 413 and "The request was too large" in answer, answer[:500]
+
+    boundary = "fedlab-boundary"
+    first = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n"
+             f"{form_csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"f\"; "
+             f"filename=\"big\"\r\n\r\n").encode() + b"x" * sent
+    form_head = (f"POST /auth/signout HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n"
+                 f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                 f"Content-Length: {announced}")
+    status, answer = partial_request(url, form_head, first)
+    assert status == 413 and "The request was too large" in answer, answer[:500]
+    assert "Traceback" not in answer
+    # Nothing was signed out: the refused request never reached the view.
+    assert 'data-state="signed_in"' in browser.get(f"{url}/account").text
+
+
+def partial_request(url: str, head: str, first: bytes) -> tuple[int, str]:
+    """Send the headers and only the first bytes of the announced body, then
+    wait for an answer; an app that reads the whole body never answers."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=20) as sock:
+        sock.sendall(head.encode() + b"\r\n\r\n" + first)
+        try:
+            answer = read_answer(sock)
+        except TimeoutError:
+            pytest.fail("no answer while most of the body was unsent: the app waits to read it")
+    assert answer, "the connection closed without an answer"
+    return int(answer.split(" ", 2)[1]), answer
+
+
+def test_gunicorn_bounds_the_request_headers(served):
+    url, _ = served
+    host = urlsplit(url).netloc
+    extra = "\r\n".join(f"X-Extra-{i}: {i}" for i in range(60))
+    status, _ = raw_request(url, f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n{extra}")
+    assert status == 431  # Request Header Fields Too Large
+    status, _ = raw_request(url, f"GET /healthz HTTP/1.1\r\nHost: {host}")
+    assert status == 200
+
+
+def test_each_auth_event_is_one_json_line_on_stderr(served, config_dir, tmp_path, control,
+                                                    aws_control):
+    """Under ``fedlab serve``: sign-in failure, sign-in, refresh, refresh failure,
+    credentials, an upload and sign-out each write one JSON line with the time,
+    the provider, issuer and subject, the client address and the request id
+    the response carried; nothing the site keeps secret reaches stderr."""
+    url, log = served
+    control("POST", "clients", tenant="google", client_id=CLIENT_IDS["google"],
+            redirect_uris=[f"{url}/auth/google/callback"])
+    browser = Browser()
+    request_ids: set[str] = set()
+    browser.http.hooks["response"].append(
+        lambda response, **_: request_ids.add(response.headers.get("X-Request-ID", "")))
+    reader = make_app(config_dir, tmp_path)  # the same secrets and session folder
+    seen: set[str] = set()
+
+    control("POST", "faults", tenant="google", fault="down")
+    assert browser.get(f"{url}/auth/google/login").status_code == 502
+    control("DELETE", "faults")
+    page = sign_in(browser, url, "google")
+    assert page.url == f"{url}/account"
+    sid = session_cookie(browser).value
+    seen |= secrets_of(reader, sid)
+    csrf = {"csrf_token": browser.csrf(page)}
+    assert browser.post(f"{url}/auth/refresh", data=csrf).status_code == 200
+    seen |= secrets_of(reader, sid)
+    control("POST", "faults", tenant="google", fault="error_500", endpoint="token")
+    assert browser.post(f"{url}/auth/refresh", data=csrf).status_code == 502
+    control("DELETE", "faults")
+    assert browser.get(f"{url}/credentials").status_code == 200
+    seen |= secrets_of(reader, sid)
+    listing = browser.get(f"{url}/storage/private")
+    upload_csrf = re.search(r'data-csrf="([^"]+)"', listing.text).group(1)
+    granted = browser.post(f"{url}/storage/private/upload",
+                           json={"name": "notes.txt", "type": "text/plain"},
+                           headers={"X-CSRFToken": upload_csrf})
+    assert granted.status_code == 200, granted.text
+    assert browser.post(f"{url}/auth/signout", data=csrf).status_code == 200
+
+    time.sleep(0.5)  # the workers' lines reach the file after the responses
+    text = log.read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert [line["event"] for line in lines] == [
+        "sign-in-failed", "signed-in", "refreshed", "refresh-failed", "credentials-issued",
+        "storage-changed", "signed-out"], text
+    who = {k: lines[1][k] for k in ("iss", "sub")}
+    assert who["iss"] and who["sub"]
+    for line in lines:
+        assert line["provider"] == "google"
+        assert line["client"] == "127.0.0.1"
+        assert line["request_id"] in request_ids
+        assert datetime.fromisoformat(line["time"]).tzinfo is not None
+        if line["event"] != "sign-in-failed":  # nobody is signed in yet then
+            assert {k: line[k] for k in who} == who, line
+    assert len({line["request_id"] for line in lines}) == len(lines)
+
+    secrets_file = tomllib.loads((config_dir / "secrets.toml").read_text())
+    seen |= {secrets_file["secret_key"], secrets_file["session"]["encryption_key"]}
+    seen |= {entry["client_secret"] for entry in secrets_file["providers"].values()}
+    assert len(seen) >= 10  # tokens, AWS credentials, keys and client secrets
+    leaked = [f"{secret[:6]}..." for secret in seen if secret in text]
+    assert not leaked, "stderr carries a secret"
+
+
+def test_a_production_site_answers_at_its_own_host_only(serve, tmp_path):
+    """No lab opt-in: real-looking providers, https external_url behind one proxy.
+    The health check answers at the instance's address; pages only at the site's."""
+    from .test_production import production_env
+
+    url, _ = serve(**production_env(tmp_path, FEDLAB_SESSION__TYPE="cachelib"))
+    port = urlsplit(url).port
+    proxied = "X-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.9"
+    status, answer = raw_request(url, f"GET / HTTP/1.1\r\nHost: fedlab.example.com\r\n{proxied}")
+    assert status == 200, answer[:500]
+    assert "Strict-Transport-Security: max-age=31536000; includeSubDomains" in answer
+    status, answer = raw_request(url, f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{proxied}")
+    assert status == 400 and "This site does not answer to that address" in answer
+    status, _ = raw_request(url, f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}")
+    assert status == 200

@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
+import requests
 
 from webapp import signals
 from webapp.oauth import EXTENSION
@@ -126,3 +127,15 @@ def test_one_event_for_each_auth_step_and_none_carries_a_token(
     payloads = json.dumps(events.history, default=str)
     leaked = [f"{secret[:6]}..." for secret in seen if secret in payloads]
     assert not leaked, "an event carried a secret"
+
+
+def test_every_answer_has_its_own_request_id(app_url):
+    """The id in the events' log lines: made per request, on every answer (an
+    error page too), never taken from the client."""
+    ids = []
+    for path in ("/", "/", "/no-such-page", "/healthz"):
+        response = requests.get(f"{app_url}{path}", headers={"X-Request-ID": "forged-id"},
+                                timeout=10)
+        ids.append(response.headers["X-Request-ID"])
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids), ids
+    assert len(set(ids)) == len(ids)

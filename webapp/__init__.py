@@ -3,37 +3,72 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
+from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import MapAdapter
 
-from . import aws, config, errors, oauth, security, sessions, signals
+from . import aws, config, errors, guards, oauth, production, security, sessions, signals
 from .extensions import csrf
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+class FederationLab(Flask):
+    """Flask, with its Host check (``TRUSTED_HOSTS``) ending on the catalogue's page.
+
+    Flask refuses a Host it does not trust while it builds the request's URL
+    adapter, before any hook runs, and then cannot build a URL for the error
+    page. Here the refusal is kept for :mod:`webapp.guards` to raise as the
+    request's first step, and the adapter is bound to a trusted host, so the
+    page (whose links are relative) renders like any other.
+    """
+
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        try:
+            return super().create_url_adapter(request)
+        except SecurityError as refusal:
+            if request is None:
+                raise
+            request.environ[guards.FOREIGN_HOST] = refusal
+            return self.url_map.bind_to_environ(
+                request.environ, server_name=self.config["TRUSTED_HOSTS"][0].lstrip("."),
+                subdomain="")
+
+
+def create_app(overrides: Mapping[str, Any] | None = None, *,
+               production: bool = False) -> Flask:
     """Build the app: read configuration, then bind extensions, views and handlers.
 
-    No network and no writes here: providers are contacted on first use.
+    ``production`` adds the checks of :mod:`webapp.production` and writes the
+    auth events to stderr as JSON lines. No network and no writes here:
+    providers are contacted on first use.
     """
-    app = Flask(
+    app = FederationLab(
         __name__,
         template_folder=resource_dir("templates"),
         static_folder=resource_dir("static"),
     )
-    settings = config.load_config(overrides)
+    settings = config.load_config(overrides, production=production)
     app.config.update(SECRET_KEY=settings["secret_key"], FEDLAB=settings)
     configure_logging(app)
     register_proxy(app)
+    guards.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     errors.init_app(app)
     return app
+
+
+def create_production_app() -> Flask:
+    """The app as ``fedlab serve`` and the Docker image run it under gunicorn:
+    ``gunicorn -c deploy/gunicorn.conf.py "webapp:create_production_app()"``."""
+    return create_app(production=True)
 
 
 def resource_dir(name: str) -> str:
@@ -54,12 +89,25 @@ QUIET_LOGGERS = ("authlib", "urllib3", "botocore", "boto3", "s3transfer")
 
 def configure_logging(app: Flask) -> None:
     """Set the app's log level; the chatty libraries never go below INFO,
-    whatever the level (or the root logger's level) says."""
-    level = app.config["FEDLAB"]["log_level"]
+    whatever the level (or the root logger's level) says. In production the
+    auth events go to stderr, one JSON object a line, whatever the level:
+    gunicorn sets up no logging for the app, so nothing else would write them."""
+    settings = app.config["FEDLAB"]
+    level = settings["log_level"]
     logging.getLogger("webapp").setLevel(level)
     quiet = max(logging.INFO, logging.getLevelName(level))
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(quiet)
+    if settings["production"]:
+        events = logging.getLogger(signals.log.name)
+        events.setLevel(logging.INFO)
+        events.propagate = False  # one line per event, whatever the root logger has
+        if not any(getattr(h, "fedlab_events", False) for h in events.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            handler.fedlab_events = True  # type: ignore[attr-defined]
+            events.addHandler(handler)
+        production.announce_lab(settings)
 
 
 def register_proxy(app: Flask) -> None:

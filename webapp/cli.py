@@ -66,7 +66,7 @@ def init_demo() -> None:
 
 
 GUNICORN_CONFIG = "gunicorn.conf.py"
-APP_FACTORY = "webapp:create_app()"
+APP_FACTORY = "webapp:create_production_app()"
 
 
 def gunicorn_config_path() -> Path:
@@ -87,8 +87,9 @@ def serve_command(bind: str | None, workers: int | None, config_file: str | None
 
 
 def run_serve(bind: str | None, workers: int | None, config_file: str | None) -> int:
-    """Check the configuration here, once, then become gunicorn (same pid, so its
-    signals, SIGTERM for a graceful stop, come from the supervisor directly)."""
+    """Check the configuration here, once, for production, then become gunicorn
+    (same pid, so its signals, SIGTERM for a graceful stop, come from the
+    supervisor directly). The workers build the app with the same checks."""
     import importlib.util
 
     if importlib.util.find_spec("gunicorn") is None:
@@ -98,7 +99,11 @@ def run_serve(bind: str | None, workers: int | None, config_file: str | None) ->
         print(f"fedlab: --config: no file at {config_file}", file=sys.stderr)
         return 2
     # A bad key stops here with the key's name, not in every worker's boot.
-    config_module.load_config()
+    settings = config_module.load_config(production=True)
+    if settings["allow_lab"]:
+        from .production import LAB_WARNING
+
+        print(f"fedlab: WARNING: {LAB_WARNING}", file=sys.stderr)
     command = serve_command(bind, workers, config_file)
     sys.stdout.flush()
     sys.stderr.flush()

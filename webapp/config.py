@@ -7,6 +7,9 @@ the ``overrides`` mapping given to ``create_app``. A bad or missing key stops
 the app with a message that names the key and says what to put there, so a
 misconfigured deployment fails at start rather than at a visitor's sign-in.
 
+In production (``fedlab serve``, the Docker image) the same configuration
+must also pass :mod:`webapp.production`: it refuses what only a lab may do.
+
 Environment variables name nested keys with double underscores:
 ``FEDLAB_SESSION__TYPE=redis``, ``FEDLAB_PROVIDERS__COGNITO_GOOGLE__CLIENT_SECRET=...``
 (a provider's name is matched with ``-`` written as ``_``).
@@ -32,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "secrets_file": "",
     "external_url": "",
     "trusted_proxies": 0,
+    # Host names the site answers to (Flask's TRUSTED_HOSTS); external_url's host
+    # is always one, and outside production localhost and 127.0.0.1 too.
+    "trusted_hosts": [],
     "http_timeout": 5.0,
     "log_level": "INFO",
     "session": {
@@ -72,6 +78,9 @@ DEFAULTS: dict[str, Any] = {
     # Read only by the local stand-ins (``python -m webapp.standins``); the app
     # keeps it so one file can describe a whole demo.
     "standins": {},
+    # Production only: accept the stand-ins (a [standins] table, http:// or
+    # loopback issuers and endpoints, the demo's secrets file) for a lab.
+    "allow_lab": False,
 }
 
 SESSION_TYPES = ("cachelib", "redis")
@@ -81,14 +90,25 @@ class ConfigError(Exception):
     """A configuration key is missing or wrong; the message names it."""
 
 
-def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Return the validated configuration from every layer."""
+def load_config(overrides: Mapping[str, Any] | None = None, *,
+                production: bool = False) -> dict[str, Any]:
+    """Return the validated configuration from every layer.
+
+    ``production`` (``fedlab serve``) adds the checks of :mod:`webapp.production`
+    and never falls back to the demo's file: the file must be named.
+    """
     config = copy.deepcopy(DEFAULTS)
     overrides = dict(overrides or {})
     # An override of "" means no file at all (tests, or a config made in code).
     path = overrides.pop("config_file", None)
     if path is None:
-        path = os.environ.get("FEDLAB_CONFIG", DEFAULT_CONFIG_FILE)
+        path = os.environ.get("FEDLAB_CONFIG")
+        if path is None and production:
+            raise ConfigError(
+                "FEDLAB_CONFIG: not set; production reads only the file you name "
+                "(start from config/example.toml), never the demo's "
+                f"{DEFAULT_CONFIG_FILE}")
+        path = path if path is not None else DEFAULT_CONFIG_FILE
     if path:
         _merge(config, _read_toml(Path(path), "FEDLAB_CONFIG"))
     secrets_file = overrides.get("secrets_file") or os.environ.get(
@@ -112,7 +132,7 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         )
     _merge(config, environment)
     _merge(config, overrides)
-    return validate(config)
+    return validate(config, production=production)
 
 
 def _read_toml(path: Path, key: str) -> dict[str, Any]:
@@ -165,8 +185,12 @@ def _match_name(part: str, existing: Any) -> str:
     return part
 
 
-def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Check every key and return the configuration with typed values."""
+def validate(raw: Mapping[str, Any], production: bool = False) -> dict[str, Any]:
+    """Check every key and return the configuration with typed values.
+
+    The result says which mode it was checked for (``production``), so the
+    rest of the code can ask.
+    """
     unknown = set(raw) - set(DEFAULTS)
     if unknown:
         raise ConfigError(
@@ -179,6 +203,14 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     config["http_timeout"] = _number(raw, "http_timeout", minimum=0.1, maximum=60)
     config["log_level"] = str(raw.get("log_level", "INFO")).upper()
     config["session"] = _session(raw.get("session", {}))
+    if config["session"]["encryption_key"] == config["secret_key"]:
+        raise ConfigError(
+            "session.encryption_key: must differ from secret_key; a key that also signs "
+            "the CSRF tokens must not seal the stored sessions (use a second random value)")
+    config["allow_lab"] = _bool(raw, "allow_lab")
+    config["trusted_hosts"] = _trusted_hosts(raw.get("trusted_hosts"), config["external_url"],
+                                             production)
+    config["production"] = production
     config["aws"] = _aws(raw.get("aws", {}))
     config["diagnostics"] = _diagnostics(raw.get("diagnostics", {}))
     configured = raw.get("providers", {})
@@ -187,6 +219,10 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     config["providers"] = {
         name: providers.build(name, entry) for name, entry in configured.items()
     }
+    if production:
+        from .production import refuse_lab_settings
+
+        refuse_lab_settings(config, configured)
     return config
 
 
@@ -214,6 +250,33 @@ def _external_url(value: Any) -> str:
             "(scheme and host, optional port, no path)"
         )
     return value
+
+
+#: Host names every lab and demo answers to (not in production, unless listed).
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
+HOST_NAME = re.compile(r"^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+
+
+def _trusted_hosts(value: Any, external_url: str, production: bool) -> list[str]:
+    """The Host header values the site answers to: those listed, external_url's
+    host, and (outside production) the loopback names."""
+    if isinstance(value, str):
+        value = [h.strip() for h in value.split(",") if h.strip()]
+    if value is None:
+        value = []
+    if not isinstance(value, list | tuple) or not all(isinstance(h, str) for h in value):
+        raise ConfigError("trusted_hosts: a list of host names such as [\"fedlab.example.com\"]")
+    hosts = [h.lower() for h in value]
+    for host in hosts:
+        if not HOST_NAME.match(host):
+            raise ConfigError(f"trusted_hosts: {host!r} is not a host name (no scheme, no "
+                              f"port; a leading dot admits every subdomain)")
+    if external_url:
+        hosts.append((urlsplit(external_url).hostname or "").lower())
+    if not production:
+        hosts += LOCAL_HOSTS
+    # Empty only in production, which refuses it (webapp.production).
+    return list(dict.fromkeys(hosts))
 
 
 def _session(raw: Any) -> dict[str, Any]:
@@ -302,7 +365,7 @@ def _aws(raw: Any) -> dict[str, Any]:
 
 
 def _bool(raw: Mapping[str, Any], key: str, where: str = "") -> bool:
-    value = raw[key]
+    value = raw.get(key, False)
     if isinstance(value, bool):
         return value
     if str(value).lower() in ("true", "1", "yes"):

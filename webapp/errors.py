@@ -322,6 +322,16 @@ CATALOGUE: dict[str, Entry] = {
                        "Go to the home page."),
     "method_not_allowed": Entry(405, "Not allowed", "This address does not take that method.",
                                 "Use the buttons on the site's pages."),
+    "request_too_large": Entry(
+        413, "The request was too large",
+        "This site takes forms and small requests of at most {limit} KiB; files go straight "
+        "to storage, never through the site.",
+        "Use the site's own forms; to store a file, use the upload button on a storage page."),
+    "unknown_host": Entry(
+        400, "This site does not answer to that address",
+        "The request named a host that is not one of this site's own (trusted_hosts), so "
+        "no link or sign-in could be built from it.",
+        "Open the site at its own address; operators: add the host name to trusted_hosts."),
     "internal_error": Entry(500, "Something went wrong on this site",
                             "An unexpected error happened; it has been logged.",
                             "Try again; if it persists, tell the site's operators."),

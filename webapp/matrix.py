@@ -157,7 +157,21 @@ def warnings(config: dict[str, Any]) -> list[dict[str, str]]:
              "Use SESSION_COOKIE_SAMESITE = \"Lax\" (the default here): it is sent on "
              "top-level GET navigations such as the callback.")
 
-    if current_app.config.get("SESSION_COOKIE_SECURE") and request.scheme == "http":
+    secure = current_app.config.get("SESSION_COOKIE_SECURE")
+    if not secure and (request.scheme == "https" or config["trusted_proxies"]):
+        seen = ("this request came over https" if request.scheme == "https" else
+                f"trusted_proxies is {config['trusted_proxies']}, so a proxy (which usually "
+                f"ends TLS) is in front")
+        warn("cookie_not_secure",
+             "The session cookie is not Secure and there is no HSTS",
+             f"The cookie's Secure flag, its __Host- name and Strict-Transport-Security "
+             f"follow external_url only, and external_url is "
+             f"{configured or 'empty'}; yet {seen}. The cookie would also be sent over "
+             f"plain http, and browsers are not told to keep to https.",
+             "Set external_url to the site's https:// origin (FEDLAB_EXTERNAL_URL); "
+             "production (fedlab serve) refuses to start behind a proxy without it.")
+
+    if secure and request.scheme == "http":
         warn("cookie_secure_over_http",
              "The session cookie is Secure, but this request is plain http",
              "SESSION_COOKIE_SECURE is on (external_url is https), and this request came "

@@ -1,16 +1,26 @@
 """Auth events as blinker signals, so operators can subscribe as the log does.
 
 Receivers get the app as sender and keyword details; never a token or secret.
+The log writes each as one JSON object (``webapp.events``; on stderr under
+``fedlab serve``) with the time, the event, its details, the provider, issuer
+and subject when the session knows them, the client's address (after
+ProxyFix: the trusted proxy chain's) and the request id, which every response
+also carries as ``X-Request-ID``, so a visitor's report finds its line. The
+id is always made here: one sent by a client is not trusted to be unique.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from blinker import Namespace
-from flask import Flask
+from flask import Flask, Response, g, has_request_context, request
+
+from .sessions import current_auth
 
 _signals = Namespace()
 signed_in = _signals.signal("signed-in")
@@ -26,15 +36,48 @@ ALL = (signed_in, sign_in_failed, refreshed, refresh_failed, signed_out, credent
 log = logging.getLogger("webapp.events")
 
 
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
 def init_app(app: Flask) -> None:
-    """Write one structured log line per event of this app."""
+    """Write one structured log line per event of this app; number each request."""
 
     def log_event(sender: Flask, **details: Any) -> None:
         if sender is app:
-            log.info(json.dumps({"event": details.pop("signal"), **details}, default=str))
+            log.info(json.dumps(event_line(details.pop("signal"), details), default=str))
 
     for signal in ALL:
         signal.connect(_named(signal.name, log_event), sender=app, weak=False)
+    app.before_request(note_who)
+    app.after_request(send_request_id)
+
+
+def request_id() -> str:
+    if "request_id" not in g:
+        g.request_id = uuid.uuid4().hex
+    return g.request_id
+
+
+def note_who() -> None:
+    """Who the session belongs to, as the request began: sign-out ends the
+    session before its event is sent."""
+    auth = current_auth() or {}
+    g.event_who = {k: auth[k] for k in ("provider", "iss", "sub") if auth.get(k)}
+
+
+def send_request_id(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = request_id()
+    return response
+
+
+def event_line(event: str, details: dict[str, Any]) -> dict[str, Any]:
+    line: dict[str, Any] = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                            "event": event}
+    if has_request_context():
+        line.update(g.get("event_who", {}))
+        line.update(client=request.remote_addr, request_id=request_id())
+    line.update(details)
+    return line
 
 
 def _named(name: str, receiver: Any) -> Any:

@@ -40,6 +40,8 @@ IDENTITY_ID = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d:[0-9a-f-]{36}$")
 #: ``after=`` was not S3's, and is refused before S3 is asked.
 PAGE_TOKEN = re.compile(r"^[A-Za-z0-9+/=_-]{1,1024}$")
 FILENAME = re.compile(r"^[\w][\w .()+-]{0,199}$")
+#: A MIME type as a browser names a file's (the refusal repeats only such a name).
+MIME_TYPE = re.compile(r"^[\w.+-]{1,64}/[\w.+-]{1,64}$")
 
 
 def prefix_for(level: str, state: dict[str, Any], owner: str | None = None) -> str:
@@ -141,7 +143,8 @@ def upload(level: str) -> Response:
         return jsonify(error="Use a file name of letters, digits, spaces and . ( ) + - _"), 400
     if content_type not in settings["upload_content_types"]:
         allowed = ", ".join(settings["upload_content_types"])
-        return jsonify(error=f"Files of type {content_type or 'unknown'} are not accepted; "
+        named = content_type if MIME_TYPE.fullmatch(content_type) else "unknown"
+        return jsonify(error=f"Files of type {named} are not accepted; "
                              f"allowed: {allowed}"), 400
     key = prefix + name
     post = s3.generate_presigned_post(

@@ -1,0 +1,125 @@
+"""Before any view: a body over the limit gets 413, a Host the site does not know gets 400.
+
+Raw HTTP on a socket, so the test sends exactly the Host header and body it
+means (a client library would fix them up). ``test_serve.py`` does the same
+against gunicorn.
+"""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+import requests
+
+from .conftest import make_app
+
+#: More than the app's limit (32 KiB), far less than what the attacks sent.
+LARGE = 200 * 1024
+
+
+def raw_request(url: str, head: str, body: bytes = b"", timeout: float = 15) -> tuple[int, str]:
+    """Send ``head`` (request line and headers, without the blank line) and
+    ``body``; return the status and the whole answer as text."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall(head.encode() + b"\r\nConnection: close\r\n\r\n" + body)
+        answer = read_answer(sock)
+    return int(answer.split(" ", 2)[1]), answer
+
+
+def read_answer(sock: socket.socket) -> str:
+    """Read one response: its headers, then Content-Length bytes of body (or to the end)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = None
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while length is None or len(body) < length:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        body += chunk
+    return (head + b"\r\n\r\n" + body).decode(errors="replace")
+
+
+def test_an_unknown_host_gets_a_clear_400(app_url, live_app):
+    status, answer = raw_request(app_url, "GET /account HTTP/1.1\r\nHost: attacker.example")
+    assert status == 400, answer[:300]
+    assert "This site does not answer to that address" in answer
+    assert "trusted_hosts" in answer and "Traceback" not in answer
+    # The page is the catalogue's, with the site's own (relative) links.
+    assert 'href="/static/style.css"' in answer and "attacker.example" not in answer
+
+
+def test_a_forwarded_host_is_checked_too(config_dir, tmp_path):
+    app = make_app(config_dir, tmp_path, trusted_proxies=1,
+                   external_url="https://fedlab.example.com")
+    client = app.test_client()
+    ok = client.get("/", base_url="http://10.0.0.7:8000",
+                    headers={"X-Forwarded-Host": "fedlab.example.com",
+                             "X-Forwarded-Proto": "https"})
+    assert ok.status_code == 200
+    refused = client.get("/", base_url="http://10.0.0.7:8000",
+                         headers={"X-Forwarded-Host": "attacker.example",
+                                  "X-Forwarded-Proto": "https"})
+    assert refused.status_code == 400
+    assert b"This site does not answer to that address" in refused.data
+
+
+def test_the_known_hosts_are_served(app_url, live_app):
+    port = urlsplit(app_url).port
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+        status, answer = raw_request(app_url, f"GET / HTTP/1.1\r\nHost: {host}")
+        assert status == 200, answer[:300]
+
+
+def test_external_url_names_the_host(config_dir, tmp_path):
+    app = make_app(config_dir, tmp_path, external_url="https://fedlab.example.com",
+                   trusted_hosts=["www.fedlab.example.com"])
+    client = app.test_client()
+    for base in ("https://fedlab.example.com", "https://www.fedlab.example.com",
+                 "http://localhost:8000"):
+        assert client.get("/", base_url=base).status_code == 200, base
+    refused = client.get("/auth/google/login", base_url="https://fedlab.example.org")
+    assert refused.status_code == 400 and "Location" not in refused.headers
+
+
+def test_health_checks_answer_any_host(app_url, live_app):
+    """A load balancer's health check names the instance by its address."""
+    for path in ("/healthz", "/readyz"):
+        status, answer = raw_request(app_url, f"GET {path} HTTP/1.1\r\nHost: 10.1.2.3:8000")
+        assert status == 200, answer[:300]
+
+
+def test_a_large_body_gets_a_clear_413(app_url, browser):
+    page = browser.get(f"{app_url}/")
+    response = browser.post(f"{app_url}/auth/signout",
+                            files={"csrf_token": (None, "x"), "f": ("big", b"x" * LARGE)})
+    assert response.status_code == 413, response.text[:300]
+    assert "The request was too large" in response.text and "32 KiB" in response.text
+    assert "Traceback" not in response.text
+    assert page.status_code == 200
+
+
+def test_a_large_json_body_gets_413(app_url):
+    response = requests.post(f"{app_url}/storage/public/upload", data=b"[" + b"1," * LARGE,
+                             headers={"Content-Type": "application/json"}, timeout=10)
+    assert response.status_code == 413
+    assert "The request was too large" in response.text
+
+
+def test_small_requests_are_not_affected(app_url, browser, control):
+    """A form of a few KiB is well under the limit."""
+    response = browser.post(f"{app_url}/auth/signout", data={"csrf_token": "x" * 4096})
+    assert response.status_code == 400 and "The request was too large" not in response.text

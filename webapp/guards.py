@@ -1,0 +1,61 @@
+"""What a request must be before any other step sees it: small, and for a known host.
+
+- **Size.** No file passes through the site (uploads go from the browser
+  straight to S3 with a presigned POST), so every request body is a small form
+  or JSON object. ``MAX_CONTENT_LENGTH`` makes Flask refuse a larger body when
+  it is read; :func:`refuse_large_body` refuses it from its ``Content-Length``
+  before anything reads it (CSRF's form parsing would otherwise spool a
+  multipart body to disk first). gunicorn bounds the request line and headers
+  (deploy/gunicorn.conf.py).
+- **Host.** Without ``external_url``, URLs (the callback's, the sign-out
+  return) are built from the Host header, so Flask's ``TRUSTED_HOSTS`` is set
+  from ``trusted_hosts`` (see :mod:`webapp.config`) and another host gets a
+  clear 400. Health checks are exempt: a load balancer names the instance by
+  its address, and those answers build no URL.
+
+Both end on the error catalogue's page.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from . import health
+from .errors import FedlabError, render_error
+
+log = logging.getLogger(__name__)
+
+#: Bytes a request body may have: forms and small JSON objects, with room to spare.
+MAX_REQUEST_BYTES = 32 * 1024
+#: The environ key where the app class keeps Flask's refusal of the Host.
+FOREIGN_HOST = "fedlab.foreign_host"
+
+
+def init_app(app: Flask) -> None:
+    """Call before any extension, so these checks come first."""
+    app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+                      TRUSTED_HOSTS=app.config["FEDLAB"]["trusted_hosts"])
+    app.before_request(refuse_foreign_host)
+    app.before_request(refuse_large_body)
+    app.register_error_handler(RequestEntityTooLarge, too_large)
+
+
+def refuse_foreign_host() -> None:
+    if FOREIGN_HOST in request.environ and request.path not in health.PATHS:
+        log.info("refused host %r on %s %s", request.environ.get("HTTP_HOST"),
+                 request.method, request.path)
+        raise FedlabError("unknown_host")
+
+
+def refuse_large_body() -> None:
+    length = request.content_length
+    if length is not None and length > current_app.config["MAX_CONTENT_LENGTH"]:
+        raise RequestEntityTooLarge()
+
+
+def too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
+    """The body is not read: gunicorn discards a little of it, then closes."""
+    return render_error(FedlabError("request_too_large", limit=MAX_REQUEST_BYTES // 1024))

@@ -1,0 +1,188 @@
+"""What production refuses: settings only a lab or the offline demo may have.
+
+``fedlab serve`` (and so the Docker image) validates the configuration with
+``production=True``, which runs :func:`refuse_lab_settings` on top of the
+usual checks. Each refusal names the key, so the operator knows what to change:
+
+- the stand-ins: a ``[standins]`` table, a provider or AWS endpoint over plain
+  http:// or on a loopback address (whoever listens there mints the tokens the
+  site believes), and the secrets file ``fedlab init-demo`` writes. A lab that
+  runs the stand-ins on purpose says so with ``allow_lab = true``
+  (``FEDLAB_ALLOW_LAB=1``), and every start then says so loudly in the log;
+- an ``external_url`` that is not https://, or none behind a proxy (then the
+  session cookie would have no ``Secure`` flag and there would be no HSTS);
+  without one, ``trusted_hosts`` must name the site's hosts;
+- a Redis session store reached over plain redis:// on another machine;
+- a trivially weak ``secret_key`` or ``session.encryption_key``.
+
+``allow_lab`` relaxes the first group only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Iterator, Mapping
+from itertools import pairwise
+from typing import Any
+from urllib.parse import urlsplit
+
+from .config import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: A provider's keys that name where its endpoints are (``domain`` is a host name).
+PROVIDER_URL_KEYS = ("issuer", "base_url", "hosted_ui_url", "dialog_url", "graph_url",
+                     "domain")
+AWS_ENDPOINT_KEYS = ("cognito_identity_endpoint", "s3_endpoint", "sts_endpoint")
+#: The first line of the secrets file ``fedlab init-demo`` writes (webapp.demo).
+DEMO_SECRETS_MARK = "# Demo secrets, made by `fedlab init-demo`"
+#: Placeholders people paste from documentation, compared without case. Six
+#: letters or more, so a random key contains one by chance about once in 10^7.
+PLACEHOLDERS = ("changeme", "change-me", "change_me", "replaceme", "replace-me", "secret",
+                "password", "example", "insecure", "fedlab")
+#: Fewer distinct characters than this is not a random key of 32+ characters.
+MIN_DISTINCT_CHARACTERS = 10
+LAB_WARNING = (
+    "allow_lab is on: this instance accepts lab settings (plain-http or loopback issuers "
+    "and endpoints, a [standins] table, the demo's secrets file); whoever answers at those "
+    "addresses can sign anyone in. Never run a real site like this.")
+
+
+def refuse_lab_settings(config: dict[str, Any],
+                        provider_tables: Mapping[str, Any]) -> None:
+    """Raise ConfigError, naming the key, for the first setting production refuses.
+
+    ``provider_tables`` are the ``[providers.<name>]`` tables as configured.
+    """
+    if not config["allow_lab"]:
+        _refuse_standins(config, provider_tables)
+    external = config["external_url"]
+    if external and not external.startswith("https://"):
+        raise ConfigError(
+            f"external_url: {external} is not https://; in production the site is served "
+            f"over TLS (the session cookie is Secure and __Host-, with HSTS)")
+    if config["trusted_proxies"] and not external:
+        raise ConfigError(
+            "external_url: required when trusted_proxies is set; behind a TLS proxy the "
+            "cookie's Secure flag, its __Host- name and HSTS follow external_url "
+            "(https://fedlab.example.com)")
+    if not config["trusted_hosts"]:
+        # Without external_url, URLs are built from the Host header.
+        raise ConfigError(
+            "trusted_hosts: required when external_url is empty; list the host names the "
+            "site is reached at (FEDLAB_TRUSTED_HOSTS=fedlab.example.com), or set "
+            "external_url")
+    session = config["session"]
+    if session["type"] == "redis":
+        url = urlsplit(session["redis_url"])
+        if url.scheme == "redis" and not is_loopback(url.hostname or ""):
+            raise ConfigError(
+                f"session.redis_url: plain redis:// to {url.hostname}; the sessions "
+                f"(sealed, but with their ids) would cross the network in clear: use "
+                f"rediss:// (TLS), or a Redis on this machine")
+    for key, value in (("secret_key", config["secret_key"]),
+                       ("session.encryption_key", session["encryption_key"])):
+        weakness = weak_key(value)
+        if weakness:
+            raise ConfigError(
+                f"{key}: too weak ({weakness}); use a random value, e.g. "
+                f"python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+
+
+def _refuse_standins(config: dict[str, Any], provider_tables: Mapping[str, Any]) -> None:
+    if config["standins"]:
+        raise ConfigError(
+            "standins: a [standins] table is the offline demo's; remove it (or set "
+            "allow_lab = true, FEDLAB_ALLOW_LAB=1, for a lab)")
+    for key, url in _endpoints(config, provider_tables):
+        reason = lab_address(url)
+        if reason:
+            raise ConfigError(
+                f"{key}: {url} is {reason}; production talks to the real provider and AWS "
+                f"over https (allow_lab = true, FEDLAB_ALLOW_LAB=1, accepts it for a lab)")
+    secrets_file = config["secrets_file"]
+    if secrets_file and _first_line(secrets_file).startswith(DEMO_SECRETS_MARK):
+        raise ConfigError(
+            f"secrets_file: {secrets_file} holds the demo's secrets (written by fedlab "
+            f"init-demo); give production its own (allow_lab = true accepts it for a lab)")
+
+
+def _endpoints(config: dict[str, Any],
+               provider_tables: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """Every configured address the site would send a token or credential to:
+    each URL key as configured or as the kind resolved it (so a refusal names
+    the key to change), then the endpoints the kind derived from them."""
+    for name, provider in config["providers"].items():
+        configured = provider_tables.get(name, {})
+        values: dict[str, Any] = {**configured, "issuer": provider.issuer,
+                                  **provider.settings}
+        for key in PROVIDER_URL_KEYS:
+            value = values.get(key)
+            if isinstance(value, str) and value:
+                yield (f"providers.{name}.{key}",
+                       value if "://" in value else f"https://{value}")
+        for role, value in provider.endpoints.items():
+            yield f"providers.{name} ({role} endpoint)", value
+    for key in AWS_ENDPOINT_KEYS:
+        if config["aws"][key]:
+            yield f"aws.{key}", config["aws"][key]
+
+
+def lab_address(url: str) -> str | None:
+    """Why ``url`` is only for a lab (plain http, a loopback host), or None."""
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return "not https://"
+    if is_loopback(parts.hostname or ""):
+        return "a loopback address"
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def weak_key(value: str) -> str | None:
+    """Why ``value`` cannot be a random key, or None: few distinct characters, a
+    repeated pattern, or a placeholder word. Not an entropy proof; it catches
+    the keys people type instead of generating."""
+    if len(set(value)) < MIN_DISTINCT_CHARACTERS:
+        return f"only {len(set(value))} distinct characters"
+    for size in range(1, len(value) // 2 + 1):
+        if len(value) % size == 0 and value[:size] * (len(value) // size) == value:
+            return "a repeated pattern"
+    if _mostly_a_run(value):
+        return "a run of consecutive characters"
+    lowered = value.lower()
+    for word in PLACEHOLDERS:
+        if word in lowered:
+            return f"it contains the placeholder {word!r}"
+    return None
+
+
+def _mostly_a_run(value: str) -> bool:
+    """``abcdef...`` or ``0123...``: most neighbours one code point apart."""
+    steps = [ord(b) - ord(a) for a, b in pairwise(value)]
+    return sum(1 for s in steps if s in (1, -1)) > len(steps) // 2
+
+
+def _first_line(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readline()
+    except OSError:
+        return ""
+
+
+def announce_lab(config: Mapping[str, Any]) -> None:
+    """Say loudly, at every start, that a production instance accepts the stand-ins."""
+    if config.get("production") and config.get("allow_lab"):
+        log.warning(LAB_WARNING)
