@@ -179,7 +179,7 @@ def test_no_token_reaches_the_logs(browser, app_url, control, aws_control, swap_
 
 def test_a_session_store_that_is_down_gives_a_clear_page(browser, app_url, swap_app):
     app = swap_app(session={"type": "redis", "redis_url": "redis://127.0.0.1:1/0"})
-    options = app.session_interface.inner.client.connection_pool.connection_kwargs
+    options = app.extensions["fedlab_sessions"].store.client.connection_pool.connection_kwargs
     assert options["socket_timeout"] == options["socket_connect_timeout"] == sessions.STORE_TIMEOUT
     page = browser.get(f"{app_url}/auth/google/login", timeout=5)  # a hang raises
     assert page.status_code == 503

@@ -29,7 +29,7 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 log = logging.getLogger(__name__)
 
 #: A sign-in must come back within this many seconds.
-PENDING_LIFETIME = 600
+PENDING_LIFETIME = sessions.BRIEF_LIFETIME
 #: Sign-ins that may be under way at once in one browser (several tabs).
 MAX_PENDING = 5
 #: Refresh this long before the access token expires.

@@ -1,86 +1,301 @@
 """Start, rotate, expire and end a visitor's server-side session.
 
-flask-session keeps the data in a store (cachelib files by default, Redis one
-setting away); the cookie holds only a random id, so it stays short however
-large the tokens are, and tokens never reach the browser. flask-session never
-changes that id by itself: :func:`start` calls ``regenerate`` at sign-in so an
-id planted before sign-in (session fixation) is worthless afterwards.
-Times are stored as epoch seconds: the msgspec serializer rejects datetimes.
+The cookie holds only a random id; the session itself is a sealed record in a
+store (:mod:`webapp.session_store`: Redis, or files), so the cookie stays
+short however large the tokens are, and tokens never reach the browser.
 
-The store never holds a usable token: :mod:`webapp.session_store` seals each
-record and turns a failing store into a clear page.
+:class:`ServerSessions` is the app's one session interface, and it holds the
+store itself (also at ``app.extensions["fedlab_sessions"]``): the refresh
+lock, the re-read of the store and the early write reach the very store the
+session came from, with nothing to unwrap. It writes less than flask-session
+would, because a session written whole when a request ends can undo what
+happened meanwhile:
+
+- a record is created only when there is something to keep, and always under
+  a new id: an anonymous visitor who only reads pages (even a page with a
+  form: the CSRF token is derived from the id, see :meth:`ServerSessions.csrf_value`)
+  stores nothing, and an id the browser chose is never given a record;
+- a record is rewritten only while it still exists, so a request that began
+  before sign-out cannot bring the session back;
+- a session that holds only a sign-in under way (or a notice to show once)
+  lives :data:`BRIEF_LIFETIME`, anything else the idle timeout.
+
+:func:`start` moves to a new id at sign-in, so an id planted before sign-in
+(session fixation) is worthless afterwards. Times are epoch seconds.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import re
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import Any
 
-from cachelib import FileSystemCache
-from flask import Flask, current_app, g, session
+from flask import Flask, Request, Response, current_app, g, session
+from flask.sessions import SessionInterface
+from flask_session.base import ServerSideSession
 from redis.exceptions import RedisError
 
+from .errors import FedlabError, render_error
+from .health import PATHS as HEALTH_PATHS
+from .session_files import FileStore
 from .session_store import (
-    SealedCacheLib,
-    SealedRedis,
-    SealedStore,
+    STORE_ERRORS,
+    RedisStore,
     Sealer,
-    StoreGuard,
+    SessionStore,
+    keep_newer_tokens,
+    open_record,
     refuse_without_store,
     store_failed,
+    store_unavailable,
 )
 
 log = logging.getLogger(__name__)
+EXTENSION = "fedlab_sessions"
 #: ``last_seen`` is rewritten at most this often, so browsing does not write
 #: the session on every request.
 TOUCH_INTERVAL = 60
 #: Seconds the Redis client waits to connect or for an answer: a store that
 #: stops answering ends on a clear page this soon, not when a proxy gives up.
 STORE_TIMEOUT = 2
+#: How long a session lives that holds only :data:`BRIEF_KEYS`: a sign-in must
+#: come back within this (``auth.PENDING_LIFETIME``), a notice is shown at once.
+BRIEF_LIFETIME = 600
+BRIEF_KEYS = frozenset({"pending", "_flashes"})
+#: Flask-WTF's CSRF secret, derived from the id (:meth:`ServerSessions.csrf_value`).
+CSRF_KEY = "csrf_token"
+#: Not a reason to store a session: Flask's flag, and the CSRF secret.
+NOT_STORED = frozenset({"_permanent", CSRF_KEY})
+#: What :func:`secrets.token_urlsafe` (32 bytes) gives; any other cookie is ignored.
+SID = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def new_sid() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class StoredSession(ServerSideSession):
+    """A visitor's session. ``stored`` says whether a record exists under
+    ``sid``; ``cookie`` is the id the browser sent, if any."""
+
+    def __init__(self, initial: dict[str, Any] | None = None, sid: str | None = None,
+                 stored: bool = False, cookie: str | None = None) -> None:
+        super().__init__(initial, sid=sid)
+        self.stored = stored
+        self.cookie = cookie
+        self.csrf_used = False
+
+    def __getitem__(self, key: str) -> Any:
+        if key == CSRF_KEY:  # a form's token is on the page: the id must reach the browser
+            self.csrf_used = True
+        return super().__getitem__(key)
+
+
+class ServerSessions(SessionInterface):
+    """Sessions sealed (:class:`Sealer`) in a :class:`SessionStore`.
+
+    Also the store guard and the health bypass: a store that fails on open or
+    save becomes the catalogue's ``session_store_down`` page (logged, and
+    tried again on the next request) instead of a bare 500 or a response
+    whose promise was not kept, and ``/healthz`` and ``/readyz`` get a null
+    session, so they neither read nor write the store nor set a cookie.
+    """
+
+    session_class = StoredSession
+
+    def __init__(self, store: SessionStore, sealer: Sealer, key_prefix: str,
+                 idle_timeout: int, csrf_secret: str) -> None:
+        self.store = store
+        self.sealer = sealer
+        self.key_prefix = key_prefix
+        self.idle_timeout = idle_timeout
+        self._csrf_key = hashlib.sha256(b"fedlab csrf\0" + csrf_secret.encode()).digest()
+
+    # -- records -------------------------------------------------------------
+
+    def store_id(self, sid: str) -> str:
+        return self.key_prefix + sid
+
+    def read(self, sid: str) -> dict[str, Any] | None:
+        """The stored session ``sid``, opened; None when absent or not ours."""
+        store_id = self.store_id(sid)
+        return open_record(self.sealer, self.store.read(store_id), store_id)
+
+    def lifetime(self, data: dict[str, Any]) -> int:
+        return self.idle_timeout if set(data) - BRIEF_KEYS else BRIEF_LIFETIME
+
+    def write(self, session: StoredSession) -> bool:
+        """Store what ``session`` holds now: rewrite its record if it has one (and
+        it still exists), else create one under a new id. False when there was
+        nothing to write to: the session ended meanwhile."""
+        if session.stored:
+            data = self.record_of(session)
+            keep_newer_tokens(data, self.read(session.sid))
+            store_id = self.store_id(session.sid)
+            if self.store.update(store_id, self.sealer.seal(data, store_id),
+                                 self.lifetime(data)):
+                return True
+            session.stored = False
+            return False
+        if session.sid == session.cookie:
+            # The browser's id never gets a record (it may be planted, or ended);
+            # the forms it already has keep working: their CSRF secret moves along.
+            self.move(session, new_sid(), keep_csrf=True)
+        while True:
+            data, store_id = self.record_of(session), self.store_id(session.sid)
+            if self.store.create(store_id, self.sealer.seal(data, store_id),
+                                 self.lifetime(data)):
+                session.stored = True
+                return True
+            # Taken: with 256 random bits, never in practice.
+            self.move(session, new_sid(), keep_csrf=True)
+
+    def record_of(self, session: StoredSession) -> dict[str, Any]:
+        """What is stored of ``session``: not Flask's flag, nor a CSRF secret that
+        is derived from the id anyway."""
+        data = {k: v for k, v in session.items() if k != "_permanent"}
+        if data.get(CSRF_KEY) == self.csrf_value(session.sid):
+            del data[CSRF_KEY]
+        return data
+
+    def rotate(self, session: StoredSession) -> None:
+        """Delete this session's record now, and go on empty under a new id
+        (with a new CSRF secret: no form from before works)."""
+        if session.stored:
+            self.store.delete(self.store_id(session.sid))
+            session.stored = False
+        session.clear()
+        self.move(session, new_sid())
+        session.modified = True
+
+    def move(self, session: StoredSession, sid: str, keep_csrf: bool = False) -> None:
+        """Give ``session`` another id and, unless told to keep it, the CSRF
+        secret that goes with that id."""
+        session.sid = sid
+        if not keep_csrf:
+            dict.__setitem__(session, CSRF_KEY, self.csrf_value(sid))
+            g.pop(CSRF_KEY, None)  # Flask-WTF's signed token of this request, for the old id
+
+    def csrf_value(self, sid: str) -> str:
+        """The session's CSRF secret, derived from its id: never stored, so a form
+        for an anonymous visitor costs no record. Flask-WTF signs it into each
+        form's token and compares it on POST, as it would a stored one."""
+        return hmac.new(self._csrf_key, sid.encode(), hashlib.sha256).hexdigest()
+
+    # -- Flask's SessionInterface ----------------------------------------------
+
+    def open_session(self, app: Flask, request: Request) -> StoredSession | None:
+        if request.path in HEALTH_PATHS:
+            return self.make_null_session(app)  # type: ignore[return-value]
+        cookie = request.cookies.get(self.get_cookie_name(app))
+        sid = cookie if cookie and SID.fullmatch(cookie) else None
+        data = None
+        if sid is not None:
+            try:
+                data = self.read(sid)
+            except STORE_ERRORS as e:
+                store_unavailable("open", e)
+                return self.make_null_session(app)  # type: ignore[return-value]
+        # An id without a record stays this browser's while nothing is stored
+        # (its forms' CSRF tokens hold); the first record gets a new id.
+        session = StoredSession(data, sid=sid or new_sid(), stored=data is not None,
+                                cookie=cookie)
+        if CSRF_KEY not in session:
+            dict.__setitem__(session, CSRF_KEY, self.csrf_value(session.sid))
+        return session
+
+    def save_session(self, app: Flask, session: StoredSession,  # type: ignore[override]
+                     response: Response) -> None:
+        if g.get("session_store_down"):
+            return
+        try:
+            self._save(app, session, response)
+        except STORE_ERRORS as e:
+            # What this response promised (a pending sign-in, a new session) was
+            # not kept: replace it by the error page rather than let it mislead.
+            store_unavailable("save", e)
+            body, status = render_error(FedlabError("session_store_down",
+                                                    detail=type(e).__name__))
+            response.set_data(body)
+            response.status_code = status
+            response.mimetype = "text/html"
+            for header in ("Location", "Set-Cookie"):
+                response.headers.pop(header, None)
+
+    def _save(self, app: Flask, session: StoredSession, response: Response) -> None:
+        if session.accessed:
+            response.vary.add("Cookie")
+        ended = session.sid != session.cookie
+        if session.modified:
+            keep = any(k not in NOT_STORED for k in session)
+            if keep:
+                if not self.write(session):
+                    log.info("the session ended while this request ran; not written back")
+                    ended = True
+            elif session.stored:
+                self.store.delete(self.store_id(session.sid))  # emptied: nothing to keep
+                session.stored, ended = False, True
+        name, domain, path = (self.get_cookie_name(app), self.get_cookie_domain(app),
+                              self.get_cookie_path(app))
+        if session.stored or session.csrf_used:
+            if session.sid != session.cookie:
+                response.set_cookie(name, session.sid, httponly=self.get_cookie_httponly(app),
+                                    domain=domain, path=path,
+                                    secure=self.get_cookie_secure(app),
+                                    samesite=self.get_cookie_samesite(app))
+                response.vary.add("Cookie")
+        elif session.cookie and ended:
+            response.delete_cookie(name, domain=domain, path=path,
+                                   secure=self.get_cookie_secure(app),
+                                   samesite=self.get_cookie_samesite(app))
+            response.vary.add("Cookie")
 
 
 def init_app(app: Flask) -> None:
     settings = app.config["FEDLAB"]["session"]
     https = app.config["FEDLAB"]["external_url"].startswith("https://")
     app.config.update(
-        SESSION_TYPE=settings["type"],
-        SESSION_KEY_PREFIX=settings["key_prefix"],
-        # The store forgets a session idle for longer than this, even if nobody
-        # comes back to trigger the check in enforce_timeouts.
-        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings["idle_timeout"]),
-        SESSION_PERMANENT=False,
-        SESSION_REFRESH_EACH_REQUEST=False,
         SESSION_COOKIE_NAME="__Host-fedlab" if https else "fedlab",
         SESSION_COOKIE_SECURE=https,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_PATH="/",
         SESSION_COOKIE_DOMAIN=None,
+        WTF_CSRF_FIELD_NAME=CSRF_KEY,
     )
-    common = {"key_prefix": settings["key_prefix"], "permanent": False}
-    interface: SealedStore
+    store: SessionStore
     if settings["type"] == "redis":
         import redis
 
-        client = redis.Redis.from_url(settings["redis_url"], socket_timeout=STORE_TIMEOUT,
-                                      socket_connect_timeout=STORE_TIMEOUT)
-        interface = SealedRedis(app, client=client, **common)
+        store = RedisStore(redis.Redis.from_url(
+            settings["redis_url"], socket_timeout=STORE_TIMEOUT,
+            socket_connect_timeout=STORE_TIMEOUT))
     else:
-        cache = FileSystemCache(
-            settings["dir"], threshold=0, default_timeout=settings["idle_timeout"]
-        )
-        interface = SealedCacheLib(app, client=cache, **common)
-    interface.sealer = Sealer(settings["encryption_key"])
-    app.session_interface = StoreGuard(interface)
+        store = FileStore(settings["dir"])
+    interface = ServerSessions(store, Sealer(settings["encryption_key"]),
+                               key_prefix=settings["key_prefix"],
+                               idle_timeout=settings["idle_timeout"],
+                               csrf_secret=app.config["SECRET_KEY"])
+    app.session_interface = interface
+    app.extensions[EXTENSION] = interface
     app.before_request(refuse_without_store)
     app.before_request(enforce_timeouts)
     app.register_error_handler(RedisError, store_failed)
+
+
+def sessions() -> ServerSessions:
+    """This app's session interface, which holds its store."""
+    return current_app.extensions[EXTENSION]
+
+
+def _current() -> StoredSession:
+    return session._get_current_object()  # type: ignore[attr-defined,no-any-return]
 
 
 def now() -> float:
@@ -107,10 +322,7 @@ def enforce_timeouts() -> None:
 
 def start(auth: dict[str, Any]) -> None:
     """Begin a signed-in session under a new id; nothing from before survives."""
-    # regenerate() deletes the old record, but only for a non-empty session,
-    # so it must come before clear(). An empty one already gets a fresh id.
-    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
-    session.clear()
+    sessions().rotate(_current())
     started = int(now())
     session.update(auth=auth, started_at=started, last_seen=started)
 
@@ -121,38 +333,29 @@ def end() -> None:
     The new id matters when something is stored right after (a flashed
     notice): it must not revive the old id, which may have leaked.
     """
-    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
-    session.clear()
-    session.modified = True
+    sessions().rotate(_current())
 
 
 def current_auth() -> dict[str, Any] | None:
     return session.get("auth")
 
 
-def store() -> SealedStore:
-    interface = current_app.session_interface
-    return getattr(interface, "inner", interface)  # type: ignore[return-value]
-
-
 def stored_auth() -> dict[str, Any] | None:
     """This session's sign-in as the store has it now (another request may have
     changed it since this one began)."""
-    data = store().read(session.sid)  # type: ignore[attr-defined]
+    data = sessions().read(_current().sid)
     return (data or {}).get("auth")
 
 
 def save_now() -> None:
     """Write this session to the store before the response ends, so requests
     waiting on :func:`refresh_lock` read what this one did."""
-    store().write(session, current_app.permanent_session_lifetime)  # type: ignore[arg-type]
+    sessions().write(_current())
 
 
 #: Seconds added to a refresh's longest provider calls for the lock's lifetime:
 #: writing the store, and the work between the calls.
 LOCK_MARGIN = 5
-_local_locks: dict[str, list[Any]] = {}
-_local_locks_guard = threading.Lock()
 
 
 def lock_seconds() -> float:
@@ -174,40 +377,7 @@ def refresh_lock() -> Iterator[bool]:
     its holder); with the file store, by the threads of this process. When it
     was not obtained, the caller must not refresh: another request is doing so.
     """
-    name = f"{current_app.config['SESSION_KEY_PREFIX']}refresh-lock:{session.sid}"
-    interface = store()
-    lifetime = lock_seconds()
-    deadline = time.monotonic() + lifetime
-    if isinstance(interface, SealedRedis):
-        client, token = interface.client, secrets.token_hex(16)
-        acquired = False
-        while not acquired and time.monotonic() < deadline:
-            acquired = bool(client.set(name, token, nx=True, px=int(lifetime * 1000)))
-            if not acquired:
-                time.sleep(0.05)
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                client.eval(RELEASE_SCRIPT, 1, name, token)
-        return
-    with _local_locks_guard:
-        entry = _local_locks.setdefault(name, [threading.Lock(), 0])
-        entry[1] += 1
-    acquired = entry[0].acquire(timeout=lifetime)
-    try:
+    interface = sessions()
+    name = f"{interface.key_prefix}refresh-lock:{_current().sid}"
+    with interface.store.lock(name, lock_seconds()) as acquired:
         yield acquired
-    finally:
-        if acquired:
-            entry[0].release()
-        with _local_locks_guard:
-            entry[1] -= 1
-            if not entry[1]:
-                _local_locks.pop(name, None)
-
-
-#: Delete the lock only if it is still ours (it may have expired and been taken).
-RELEASE_SCRIPT = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
