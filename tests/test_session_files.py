@@ -8,14 +8,18 @@ import os
 import pathlib
 import pickle
 import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from webapp import session_files
 
 from .conftest import make_app
+from .flows import sign_in
 
 ANONYMOUS_PAGES = ("/", "/diagnostics", "/auth/google/login")
 
@@ -112,3 +116,31 @@ def test_anonymous_visitors_leave_a_bounded_number_of_files_and_expired_ones_go(
         client.get("/auth/google/login")
         swept += 1
     assert len(session_files_in(folder)) == swept
+
+
+def test_a_request_in_flight_at_sign_out_does_not_bring_the_file_back(
+        browser, app_url, control, swap_app, tmp_path):
+    """The file store's side of "an ended id stays ended": a slow userinfo
+    request that read the session before sign-out ends after it."""
+    swap_app()
+    folder = tmp_path / "sessions"
+    page = sign_in(browser, app_url, "auth0")
+    sid = browser.http.cookies["fedlab"]
+    form = {"csrf_token": browser.csrf(page)}
+    [record] = session_files_in(folder)
+    control("DELETE", "calls")
+    control("POST", "faults", tenant="auth0", fault="slow", endpoint="userinfo", seconds=1.5)
+    control("POST", "faults", tenant="auth0", fault="down", endpoint="revoke")  # token stays good
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(requests.post, f"{app_url}/account/userinfo", data=form,
+                           cookies={"fedlab": sid}, allow_redirects=False, timeout=30)
+        for _ in range(200):  # until the slow request has read the session and is waiting
+            if control("GET", "calls").get("auth0", {}).get("userinfo"):
+                break
+            time.sleep(0.05)
+        browser.post(f"{app_url}/auth/signout", data=form)
+        assert not record.exists()
+        assert slow.result().status_code == 302
+    assert not record.exists()
+    replay = requests.get(f"{app_url}/account", cookies={"fedlab": sid}, timeout=10)
+    assert replay.status_code == 401 and 'data-error="signed_out"' in replay.text
