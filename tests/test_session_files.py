@@ -144,3 +144,31 @@ def test_a_request_in_flight_at_sign_out_does_not_bring_the_file_back(
     assert not record.exists()
     replay = requests.get(f"{app_url}/account", cookies={"fedlab": sid}, timeout=10)
     assert replay.status_code == 401 and 'data-error="signed_out"' in replay.text
+
+
+def test_a_refresh_in_flight_at_sign_out_is_not_kept_under_any_id(
+        browser, app_url, control, swap_app, tmp_path):
+    """A refresh writes its result before its response ends; when the visitor
+    signed out meanwhile, neither that write nor the final one may store the
+    session again, under the old id or a new one."""
+    swap_app()
+    folder = tmp_path / "sessions"
+    page = sign_in(browser, app_url, "auth0")
+    sid = browser.http.cookies["fedlab"]
+    form = {"csrf_token": browser.csrf(page)}
+    control("DELETE", "calls")
+    control("POST", "faults", tenant="auth0", fault="slow", endpoint="token", seconds=1.5)
+    control("POST", "faults", tenant="auth0", fault="down", endpoint="revoke")  # token stays good
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(requests.post, f"{app_url}/auth/refresh", data=form,
+                           cookies={"fedlab": sid}, allow_redirects=False, timeout=30)
+        for _ in range(200):  # until the refresh is at the provider
+            if control("GET", "calls").get("auth0", {}).get("token"):
+                break
+            time.sleep(0.05)
+        browser.post(f"{app_url}/auth/signout", data=form)
+        assert session_files_in(folder) == set()
+        refreshed = slow.result()
+    assert refreshed.status_code == 302
+    assert session_files_in(folder) == set()
+    assert not refreshed.cookies.get("fedlab")  # no new id handed out either

@@ -60,13 +60,15 @@ def new_sid() -> str:
 
 class StoredSession(ServerSideSession):
     """A visitor's session. ``stored`` says whether a record exists under
-    ``sid``; ``cookie`` is the id the browser sent, if any."""
+    ``sid``; ``cookie`` is the id the browser sent, if any; ``ended`` that its
+    record was deleted by another request while this one ran."""
 
     def __init__(self, initial: dict[str, Any] | None = None, sid: str | None = None,
                  stored: bool = False, cookie: str | None = None) -> None:
         super().__init__(initial, sid=sid)
         self.stored = stored
         self.cookie = cookie
+        self.ended = False
         self.csrf_used = False
 
     def __getitem__(self, key: str) -> Any:
@@ -111,7 +113,10 @@ class ServerSessions(SessionInterface):
     def write(self, session: StoredSession) -> bool:
         """Store what ``session`` holds now: rewrite its record if it has one (and
         it still exists), else create one under a new id. False when there was
-        nothing to write to: the session ended meanwhile."""
+        nothing to write to: the session ended meanwhile (and then it never
+        comes back, not even under a new id)."""
+        if session.ended:
+            return False
         if session.stored:
             data = self.record_of(session)
             keep_newer_tokens(data, self.read(session.sid))
@@ -119,7 +124,7 @@ class ServerSessions(SessionInterface):
             if self.store.update(store_id, self.sealer.seal(data, store_id),
                                  self.lifetime(data)):
                 return True
-            session.stored = False
+            session.stored, session.ended = False, True
             return False
         if session.sid == session.cookie:
             # The browser's id never gets a record (it may be planted, or ended);
@@ -147,7 +152,7 @@ class ServerSessions(SessionInterface):
         (with a new CSRF secret: no form from before works)."""
         if session.stored:
             self.store.delete(self.store_id(session.sid))
-            session.stored = False
+        session.stored = session.ended = False
         session.clear()
         self.move(session, new_sid())
         session.modified = True
@@ -209,16 +214,16 @@ class ServerSessions(SessionInterface):
     def _save(self, app: Flask, session: StoredSession, response: Response) -> None:
         if session.accessed:
             response.vary.add("Cookie")
-        ended = session.sid != session.cookie
+        dropped = session.sid != session.cookie  # the browser's id is no longer this session's
         if session.modified:
             keep = any(k not in NOT_STORED for k in session)
             if keep:
                 if not self.write(session):
                     log.info("the session ended while this request ran; not written back")
-                    ended = True
+                    dropped = True
             elif session.stored:
                 self.store.delete(self.store_id(session.sid))  # emptied: nothing to keep
-                session.stored, ended = False, True
+                session.stored, dropped = False, True
         name, domain, path = (self.get_cookie_name(app), self.get_cookie_domain(app),
                               self.get_cookie_path(app))
         if session.stored or session.csrf_used:
@@ -228,7 +233,7 @@ class ServerSessions(SessionInterface):
                                     secure=self.get_cookie_secure(app),
                                     samesite=self.get_cookie_samesite(app))
                 response.vary.add("Cookie")
-        elif session.cookie and ended:
+        elif session.cookie and dropped:
             response.delete_cookie(name, domain=domain, path=path,
                                    secure=self.get_cookie_secure(app),
                                    samesite=self.get_cookie_samesite(app))
