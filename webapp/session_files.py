@@ -36,6 +36,9 @@ SHARDS = 256
 TEMP_PREFIX = ".new-"
 #: A temporary file older than this (seconds) was left by a crash mid-write.
 STALE_TEMP = 3600
+#: Bytes read of a record at most; a real one is a few KiB, a planted giant
+#: is cut short, and then does not open.
+MAX_RECORD = 1 << 20
 
 
 def now() -> float:
@@ -65,7 +68,7 @@ class FileStore(SessionStore):
         with f:
             fcntl.flock(f, fcntl.LOCK_SH)
             if os.fstat(f.fileno()).st_mtime > now():
-                return f.read()
+                return f.read(MAX_RECORD)
         path.unlink(missing_ok=True)  # expired: gone for good
         return None
 
