@@ -29,12 +29,12 @@ from stack import Stack, sign_in, start_services
 
 #: Where a view's time goes: label -> (file name part, function name).
 AREAS = {
-    "session read (store + decrypt + decode)": ("session_store.py", "_retrieve_session_data"),
+    "session read (store + decrypt + decode)": ("webapp/session_interface.py", "read"),
     "  of which the Redis GET": ("redis/client.py", "execute_command"),
     "  of which AES-GCM open + msgpack": ("session_store.py", "open"),
     "template render": ("flask/templating.py", "_render"),
     "CSRF token": ("flask_wtf/csrf.py", "generate_csrf"),
-    "session save (skipped when unchanged)": ("flask_session/base.py", "save_session"),
+    "session save (skipped when unchanged)": ("webapp/session_interface.py", "save_session"),
 }
 
 

@@ -208,7 +208,7 @@ def assert_store_timeouts(app) -> None:
     bounds a page when Redis stops answering without refusing connections."""
     from webapp.sessions import STORE_TIMEOUT
 
-    options = app.session_interface.inner.client.connection_pool.connection_kwargs
+    options = app.extensions["fedlab_sessions"].store.client.connection_pool.connection_kwargs
     assert options["socket_timeout"] == options["socket_connect_timeout"] == STORE_TIMEOUT
     assert STORE_TIMEOUT < CLIENT_TIMEOUT
 
@@ -258,7 +258,7 @@ def test_redis_failing_inside_a_view_gives_the_store_page(browser, app_url, cont
     app = redis_app(swap_app, redis_url)
     page = sign_in(browser, app_url, "auth0")
     assert page.url == f"{app_url}/account"
-    client = app.session_interface.inner.client
+    client = app.extensions["fedlab_sessions"].store.client
     real = getattr(client, call)
     calls = []
 

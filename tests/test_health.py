@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 import pytest
 
 from .conftest import make_app
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
-
-
-def session_files(folder) -> set[str]:
-    return {p.name for p in folder.rglob("*")} if folder.exists() else set()
 
 
 def test_healthz_is_ok_without_a_cookie(app):
@@ -21,26 +20,34 @@ def test_healthz_is_ok_without_a_cookie(app):
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
-def test_probes_neither_read_nor_write_the_session_store(config_dir, tmp_path, monkeypatch,
-                                                        path):
+def test_probes_neither_read_nor_write_the_session_store(config_dir, tmp_path, caplog, path):
     app = make_app(config_dir, tmp_path)
-    inner = app.session_interface.inner
-    opened: list[str] = []
-    original = inner.open_session
-    monkeypatch.setattr(inner, "open_session",
-                        lambda app, request: opened.append(request.path) or original(app, request))
     folder = tmp_path / "sessions"
     client = app.test_client()
     client.get("/auth/google/login")  # a real session in the store, and its cookie
-    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
-    assert cookie is not None
-    before = session_files(folder)
-    for _ in range(5):
-        response = client.get(path)
-        assert response.status_code == 200
-        assert "Set-Cookie" not in response.headers
-    assert session_files(folder) == before
-    assert opened == ["/auth/google/login"]
+    assert client.get_cookie(app.config["SESSION_COOKIE_NAME"]) is not None
+    [record] = [p for p in folder.rglob("*") if p.is_file()]
+    # Spoil the record, keeping its times: any read of it now logs a WARNING.
+    times = record.stat()
+    record.write_bytes(b"spoilt")
+    os.utime(record, ns=(times.st_atime_ns, times.st_mtime_ns))
+    before = files_and_times(folder)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(5):
+            response = client.get(path)
+            assert response.status_code == 200
+            assert "Set-Cookie" not in response.headers
+    assert files_and_times(folder) == before
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    # The trap works: a page that opens the session reads the spoilt record.
+    with caplog.at_level(logging.WARNING):
+        client.get("/")
+    assert "did not decrypt" in caplog.text
+
+
+def files_and_times(folder) -> dict[str, tuple[int, bytes]]:
+    return {str(p): (p.stat().st_mtime_ns, p.read_bytes())
+            for p in folder.rglob("*") if p.is_file()}
 
 
 def test_readyz_is_ok_when_the_session_folder_is_writable(config_dir, tmp_path):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import pytest
+import redis
+import requests
 
 from webapp import auth, sessions
-from webapp.session_store import SealedRedis
 
 from .flows import sign_in
 from .test_sessions import session_cookie
@@ -54,45 +53,61 @@ def test_concurrent_pages_refresh_once(browser, app_url, control, swap_app, requ
 
 
 def test_a_request_that_read_the_session_earlier_does_not_put_old_tokens_back(
-        browser, app_url, control, live_app, monkeypatch):
-    """flask-session writes the whole session at the end of a request: the
-    write keeps the newer refresh generation already in the store."""
-    sign_in(browser, app_url, "auth0")
+        browser, app_url, control, live_app):
+    """A slow userinfo request reads the session, a refresh completes meanwhile,
+    then the slow one ends and writes the session: the refreshed tokens stay,
+    and what the slow request added beside them (its notice) is kept too."""
+    page = sign_in(browser, app_url, "auth0")
     sid = session_cookie(browser).value
-    interface = live_app.session_interface
-    stale = interface.read(sid)
-    browser.post(f"{app_url}/auth/refresh", data={"csrf_token": browser.csrf(
-        browser.get(f"{app_url}/account"))})
-    fresh = interface.read(sid)["auth"]
-    assert fresh["generation"] == 1
-    stale["last_seen"] = stale["last_seen"] + 1  # what a slower request changed
-    stored = interface.session_class(stale, sid=sid)
-    interface._upsert_session(live_app.permanent_session_lifetime, stored,
-                              interface._get_store_id(sid))
-    kept = interface.read(sid)
-    assert kept["auth"]["tokens"] == fresh["tokens"]
-    assert kept["last_seen"] == stale["last_seen"]
+    csrf = browser.csrf(page)
+    control("DELETE", "calls")
+    control("POST", "faults", tenant="auth0", fault="slow", endpoint="userinfo", seconds=1.5)
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(requests.post, f"{app_url}/account/userinfo",
+                           cookies={"fedlab": sid}, data={"csrf_token": csrf},
+                           allow_redirects=False, timeout=30)
+        wait_until(lambda: control("GET", "calls").get("auth0", {}).get("userinfo") == 1)
+        refreshed = browser.post(f"{app_url}/auth/refresh", data={"csrf_token": csrf})
+        assert refreshed.status_code == 200 and 'data-state="refreshed"' in refreshed.text
+        fresh = live_app.session_interface.read(sid)["auth"]
+        assert fresh["generation"] == 1
+        assert slow.result().status_code == 302
+    kept = live_app.session_interface.read(sid)
+    assert kept["auth"]["tokens"] == fresh["tokens"] and kept["auth"]["generation"] == 1
+    account = browser.get(f"{app_url}/account")
+    assert "The userinfo endpoint answered" in account.text
 
 
-@pytest.mark.parametrize("store", ["cachelib", "redis"])
+def wait_until(condition, tries: int = 200) -> None:
+    """Poll ``condition`` (a stand-in's counters, a Redis key) until it holds."""
+    for _ in range(tries):
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the condition never held")
+
+
 def test_a_refresh_that_cannot_get_the_lock_keeps_the_visitor_signed_in(
-        browser, app_url, control, swap_app, request, monkeypatch, store):
-    """Another request holds the lock past the wait (a slow provider, an instance
-    that died): this one neither refreshes beside it nor signs the visitor out."""
-    session = {"type": "redis", "redis_url": request.getfixturevalue("redis_url")} \
-        if store == "redis" else {}
-    app = swap_app(session=session)
+        browser, app_url, control, swap_app, redis_url, monkeypatch):
+    """Another instance holds the lock in Redis past the wait (a slow provider, an
+    instance that died): this one neither refreshes beside it nor signs the
+    visitor out."""
+    app = swap_app(session={"type": "redis", "redis_url": redis_url})
     monkeypatch.setattr(sessions, "lock_seconds", lambda: 0.3)  # wait briefly for the lock
     page = sign_in(browser, app_url, "auth0")
     sid = session_cookie(browser).value
     before = app.session_interface.read(sid)["auth"]
-    name = f"{app.config['SESSION_KEY_PREFIX']}refresh-lock:{sid}"
+    lock = f"{app.config['FEDLAB']['session']['key_prefix']}refresh-lock:{sid}"
+    store = redis.Redis.from_url(redis_url)
     control("DELETE", "calls")
-    with held_lock(app, name):
+    store.set(lock, "another-instance", px=60_000)  # as another instance's refresh would
+    try:
         refreshed = browser.post(f"{app_url}/auth/refresh",
                                  data={"csrf_token": browser.csrf(page)})
         monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
         account = browser.get(f"{app_url}/account")
+    finally:
+        store.delete(lock)
     assert refreshed.status_code == 200 and "Another page is renewing" in refreshed.text
     assert account.status_code == 200 and 'data-state="signed_in"' in account.text
     assert control("GET", "calls").get("auth0", {}).get("token", 0) == 0
@@ -102,34 +117,36 @@ def test_a_refresh_that_cannot_get_the_lock_keeps_the_visitor_signed_in(
     assert control("GET", "calls")["auth0"]["token"] == 1
 
 
+def test_a_refresh_waiting_on_a_slower_one_in_this_process_keeps_the_visitor_signed_in(
+        browser, app_url, control, swap_app, monkeypatch):
+    """With the file store the lock is this process's: a second refresh that
+    cannot get it in time while the first is at the provider does not refresh."""
+    app = swap_app()
+    monkeypatch.setattr(sessions, "lock_seconds", lambda: 0.3)  # wait briefly for the lock
+    page = sign_in(browser, app_url, "auth0")
+    sid = session_cookie(browser).value
+    csrf = browser.csrf(page)
+    before = app.session_interface.read(sid)["auth"]
+    control("DELETE", "calls")
+    control("POST", "faults", tenant="auth0", fault="slow", endpoint="token", seconds=3)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(requests.post, f"{app_url}/auth/refresh", cookies={"fedlab": sid},
+                            data={"csrf_token": csrf}, allow_redirects=False, timeout=30)
+        wait_until(lambda: control("GET", "calls").get("auth0", {}).get("token") == 1)
+        refreshed = browser.post(f"{app_url}/auth/refresh", data={"csrf_token": csrf})
+        monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
+        account = browser.get(f"{app_url}/account")
+        assert refreshed.status_code == 200 and "Another page is renewing" in refreshed.text
+        assert account.status_code == 200 and 'data-state="signed_in"' in account.text
+        assert first.result().status_code == 302
+    assert control("GET", "calls")["auth0"]["token"] == 1
+    after = app.session_interface.read(sid)["auth"]
+    assert after["generation"] == 1 and after["tokens"] != before["tokens"]
+
+
 def test_the_lock_outlives_the_longest_refresh(live_app, swap_app):
     """Three provider calls at most, each bounded by http_timeout, and a margin."""
     for timeout in (live_app.config["FEDLAB"]["http_timeout"], 60):
         app = swap_app(http_timeout=timeout)
         with app.test_request_context():
             assert sessions.lock_seconds() == 3 * timeout + sessions.LOCK_MARGIN
-
-
-@contextmanager
-def held_lock(app, name: str) -> Iterator[None]:
-    """Hold the refresh lock ``name`` as another request (or instance) would."""
-    interface = app.session_interface.inner
-    if isinstance(interface, SealedRedis):
-        interface.client.set(name, "another-instance", px=60_000)
-        try:
-            yield
-        finally:
-            interface.client.delete(name)
-        return
-    with sessions._local_locks_guard:
-        entry = sessions._local_locks.setdefault(name, [threading.Lock(), 0])
-        entry[1] += 1
-    entry[0].acquire()
-    try:
-        yield
-    finally:
-        entry[0].release()
-        with sessions._local_locks_guard:
-            entry[1] -= 1
-            if not entry[1]:
-                sessions._local_locks.pop(name, None)

@@ -18,6 +18,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -203,3 +204,81 @@ def test_a_sign_in_may_start_and_finish_on_different_instances(instances, browse
     assert page.url == f"{origin}/account" and page.status_code == 200, page.text[:500]
     served = dict((path.split("?")[0], index) for path, index in instances.served)
     assert served["/auth/cognito/login"] != served["/auth/cognito/callback"]
+
+
+def wait_until(condition, tries: int = 200) -> None:
+    for _ in range(tries):
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the condition never held")
+
+
+def provider_calls(control, endpoint: str) -> int:
+    return control("GET", "calls").get("auth0", {}).get(endpoint, 0)
+
+
+def test_a_refresh_holds_a_lock_in_redis_that_the_other_instance_waits_for(
+        instances, browser, redis_url, control):
+    """Both instances find the tokens to renew at once: one refresh reaches the
+    provider, under a lock every instance sees in Redis; the other instance waits
+    for it and takes its outcome."""
+    origin, (first, second) = instances.origin, instances.backends
+    instances.pinned = 0
+    page = sign_in(browser, origin, "auth0")
+    sid = session_cookie(browser).value
+    form = {"csrf_token": browser.csrf(page)}
+    store = redis.Redis.from_url(redis_url)
+    lock = f"fedlab:session:refresh-lock:{sid}"
+    control("DELETE", "calls")
+    control("POST", "faults", tenant="auth0", fault="slow", endpoint="token", seconds=3)
+    with ThreadPoolExecutor(2) as pool:
+        refreshes = [pool.submit(requests.post, f"{first}/auth/refresh", data=form,
+                                 cookies={"fedlab": sid}, allow_redirects=False, timeout=30)]
+        wait_until(lambda: provider_calls(control, "token") == 1)  # at the slow provider
+        assert store.exists(lock)
+        refreshes.append(pool.submit(requests.post, f"{second}/auth/refresh", data=form,
+                                     cookies={"fedlab": sid}, allow_redirects=False,
+                                     timeout=30))
+        answers = [r.result() for r in refreshes]
+    assert [a.status_code for a in answers] == [302, 302]
+    assert provider_calls(control, "token") == 1
+    assert not store.exists(lock)
+    key = f"fedlab:session:{sid}"
+    stored = Sealer(ENV_ENCRYPTION_KEY).open(store.get(key), key)["auth"]
+    assert stored["generation"] == 1 and stored["state"] == "refreshed"
+    for backend in (first, second):
+        account = requests.get(f"{backend}/account", cookies={"fedlab": sid}, timeout=10)
+        assert account.status_code == 200 and 'data-state="refreshed"' in account.text
+
+
+def test_a_request_in_flight_at_sign_out_does_not_bring_the_session_back(
+        instances, browser, redis_url, control):
+    """A slow userinfo request on one instance read the session before the
+    visitor signed out on the other; when it ends, the session stays ended."""
+    origin, (first, second) = instances.origin, instances.backends
+    instances.pinned = 0
+    page = sign_in(browser, origin, "auth0")
+    sid = session_cookie(browser).value
+    form = {"csrf_token": browser.csrf(page)}
+    store = redis.Redis.from_url(redis_url)
+    key = f"fedlab:session:{sid}"
+    control("DELETE", "calls")
+    control("POST", "faults", tenant="auth0", fault="slow", endpoint="userinfo", seconds=2)
+    # Sign-out's revocation does not get through, so the slow request's access token
+    # stays good and its answer changes the session (a JWT access token would anyway).
+    control("POST", "faults", tenant="auth0", fault="down", endpoint="revoke")
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(requests.post, f"{first}/account/userinfo", data=form,
+                           cookies={"fedlab": sid}, allow_redirects=False, timeout=30)
+        wait_until(lambda: provider_calls(control, "userinfo") == 1)  # read, now at the provider
+        signed_out = requests.post(f"{second}/auth/signout", data=form, cookies={"fedlab": sid},
+                                   allow_redirects=False, timeout=10)
+        assert signed_out.status_code == 302 and not store.exists(key)
+        assert slow.result().status_code == 302
+    assert not store.exists(key)
+    for backend in (first, second):
+        replay = requests.get(f"{backend}/account", cookies={"fedlab": sid}, timeout=10)
+        assert replay.status_code == 401 and 'data-error="signed_out"' in replay.text
+        assert "alice" not in replay.text
+    assert not store.exists(key)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 import pytest
 import requests
 
 from webapp import sessions
 
+from .browser import Browser
 from .conftest import PROVIDERS
 from .flows import sign_in
 
@@ -179,7 +181,7 @@ def test_no_token_reaches_the_logs(browser, app_url, control, aws_control, swap_
 
 def test_a_session_store_that_is_down_gives_a_clear_page(browser, app_url, swap_app):
     app = swap_app(session={"type": "redis", "redis_url": "redis://127.0.0.1:1/0"})
-    options = app.session_interface.inner.client.connection_pool.connection_kwargs
+    options = app.extensions["fedlab_sessions"].store.client.connection_pool.connection_kwargs
     assert options["socket_timeout"] == options["socket_connect_timeout"] == sessions.STORE_TIMEOUT
     page = browser.get(f"{app_url}/auth/google/login", timeout=5)  # a hang raises
     assert page.status_code == 503
@@ -203,3 +205,34 @@ def test_one_sign_in_is_the_same_issuer_subject_and_moment():
     assert data["auth"] is mine
     keep_newer_tokens(data, {"auth": newer})
     assert data["auth"] is newer
+
+
+def test_redis_holds_nothing_for_anonymous_pages_and_a_pending_sign_in_briefly(
+        browser, app_url, control, aws_control, swap_app, redis_url):
+    """The home page and diagnostics store nothing, and a form on an anonymous page
+    works without a record; a sign-in under way lives as long as it may take
+    (600 s), a signed-in session the idle timeout."""
+    import redis
+
+    prefix = f"fedlab-test-{secrets.token_hex(4)}:"
+    app = swap_app(session={"type": "redis", "redis_url": redis_url, "key_prefix": prefix})
+    client = redis.Redis.from_url(redis_url)
+    for path in ("/", "/diagnostics", "/credentials"):
+        assert browser.get(f"{app_url}{path}").status_code == 200
+    assert list(client.scan_iter(f"{prefix}*")) == []
+    # The guest form on the anonymous page is accepted: its token needs no record.
+    guest = browser.post(f"{app_url}/credentials/guest",
+                         data={"csrf_token": browser.csrf(browser.get(f"{app_url}/credentials"))})
+    assert guest.status_code == 200 and 'data-aws-state="guest"' in guest.text
+    guest_key = prefix + session_cookie(browser).value
+    assert client.ttl(guest_key) > 600
+
+    visitor = Browser()
+    visitor.get(f"{app_url}/auth/google/login", allow_redirects=False)
+    pending = prefix + session_cookie(visitor).value
+    assert 0 < client.ttl(pending) <= 600
+    assert sign_in(visitor, app_url, "google").url == f"{app_url}/account"
+    signed_in = prefix + session_cookie(visitor).value
+    idle = app.config["FEDLAB"]["session"]["idle_timeout"]
+    assert 600 < client.ttl(signed_in) <= idle
+    assert set(client.scan_iter(f"{prefix}*")) == {guest_key.encode(), signed_in.encode()}

@@ -22,6 +22,7 @@ from . import sessions, signals
 from .errors import AUTHORIZATION_ERRORS, FedlabError
 from .oauth import ProviderClient, client_for
 from .providers import Provider, kind_of
+from .session_interface import BRIEF_LIFETIME
 from .session_store import same_sign_in
 from .urls import current_origin, external_url, safe_next_path
 
@@ -29,7 +30,7 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 log = logging.getLogger(__name__)
 
 #: A sign-in must come back within this many seconds.
-PENDING_LIFETIME = 600
+PENDING_LIFETIME = BRIEF_LIFETIME
 #: Sign-ins that may be under way at once in one browser (several tabs).
 MAX_PENDING = 5
 #: Refresh this long before the access token expires.

@@ -2,8 +2,8 @@
 
 For load balancers and orchestrators, which call them every few seconds: no
 session is opened for them (a probe that sends a cookie does not make the
-store read it), none is saved, no cookie is set, and ``/healthz`` makes no
-outbound call at all.
+store read it: the session interface gives :data:`PATHS` a null session),
+none is saved, no cookie is set, and ``/healthz`` makes no outbound call at all.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import logging
 import tempfile
 from typing import Any
 
-from flask import Blueprint, Flask, Request, Response, current_app, jsonify
-from flask.sessions import SessionInterface, SessionMixin
+from flask import Blueprint, Flask, Response, current_app, jsonify
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -58,32 +57,13 @@ def redis_unready(app: Flask) -> str | None:
 
 def folder_unready(folder: str) -> str | None:
     """Can a session file be written? A real write, which catches a full or
-    read-only disk too; the suffix makes cachelib ignore the file meanwhile."""
+    read-only disk too; the file store never looks at the folder's top level."""
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".readyz-", suffix=".__wz_cache"):
             pass
     except OSError as e:
         return f"session store (cachelib) folder not writable: {type(e).__name__}"
     return None
-
-
-class HealthSessionBypass(SessionInterface):
-    """Give the health paths a null session: the store is neither read nor written
-    and no cookie is set (Flask saves no null session). Other paths go through."""
-
-    def __init__(self, inner: SessionInterface) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
-        if request.path in PATHS:
-            return self.make_null_session(app)
-        return self.inner.open_session(app, request)
-
-    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        self.inner.save_session(app, session, response)
 
 
 @bp.record_once
@@ -96,4 +76,3 @@ def _setup(state: Any) -> None:
         app.extensions["fedlab_readyz_redis"] = redis.Redis.from_url(
             settings["redis_url"], socket_timeout=REDIS_TIMEOUT,
             socket_connect_timeout=REDIS_TIMEOUT)
-    app.session_interface = HealthSessionBypass(app.session_interface)

@@ -1,9 +1,13 @@
-"""How a session is kept: sealed records in the store, and a store that fails.
+"""Where a session is kept: sealed records in a store, and a store that fails.
 
-Each record is sealed with AES-GCM under a key derived from
-``session.encryption_key``, which the store never sees, and bound to its own
-store id: a dump of Redis (or of the session folder) gives only ciphertext,
-and a record copied under another id does not open. A store that does not
+A store is a small object with explicit operations on whole records (read,
+create only if absent, update only if present, delete, and a lock), in Redis
+(:class:`RedisStore`) or in plain files (:class:`webapp.session_files.FileStore`).
+It only ever holds sealed bytes: each record is sealed with AES-GCM under a key
+derived from ``session.encryption_key``, which the store never sees, and bound
+to its own store id, so a dump of Redis (or of the session folder) gives only
+ciphertext, a record copied under another id does not open, and nothing read
+from the store is decoded before its seal is checked. A store that does not
 answer ends on the catalogue's ``session_store_down`` page instead of a 500.
 """
 
@@ -11,7 +15,12 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import timedelta
+import secrets
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
@@ -19,11 +28,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import Flask, Request, Response, g, request
-from flask.sessions import SessionInterface, SessionMixin
-from flask_session.base import ServerSideSession
-from flask_session.cachelib import CacheLibSessionInterface
-from flask_session.redis import RedisSessionInterface
+from flask import g, request
+from redis import Redis
 from redis.exceptions import RedisError
 
 from .errors import FedlabError, render_error
@@ -64,71 +70,122 @@ class Sealer:
         return data if isinstance(data, dict) else None
 
 
-class SealedStore:
-    """flask-session's store calls, with every record sealed by :class:`Sealer`.
+def open_record(sealer: Sealer, record: bytes | None, store_id: str) -> dict[str, Any] | None:
+    """The stored data, or None: no record, or one that does not open (another
+    key, altered, planted), which is logged without any of its content."""
+    if record is None:
+        return None
+    data = sealer.open(record, store_id)
+    if data is None:
+        # Nothing of the record is logged: it is what a visitor's cookie named.
+        log.warning("a stored session did not decrypt (another key, or altered); "
+                    "treated as no session")
+    return data
 
-    flask-session's serializer never learns the store id (and its cachelib
-    backend does not use it at all), so the seam is the pair of calls that
-    read and write one record: both backends go through them.
+
+def store_unavailable(when: str, error: Exception) -> None:
+    """Note for this request that the store failed: nothing more is read or written."""
+    log.warning("session store unavailable on %s: %s", when, type(error).__name__)
+    g.session_store_down = type(error).__name__
+
+
+class SessionStore(ABC):
+    """Sealed records by store id, each with its own lifetime in seconds.
+
+    There is no plain "set": a record is created only where none exists, and
+    rewritten only while it still exists, so a request that ends after the
+    session was deleted (signed out in another tab or on another instance)
+    cannot write it back.
     """
 
-    sealer: Sealer
+    @abstractmethod
+    def read(self, store_id: str) -> bytes | None:
+        """The record as stored, or None when there is none (or it expired)."""
 
-    def _retrieve_session_data(self, store_id: str) -> dict[str, Any] | None:
-        record = self._read_record(store_id)
-        if record is None:
-            return None
-        data = self.sealer.open(record, store_id)
-        if data is None:
-            # Nothing of the record is logged: it is what a visitor's cookie named.
-            log.warning("a stored session did not decrypt (another key, or altered); "
-                        "treated as no session")
-        return data
+    @abstractmethod
+    def create(self, store_id: str, record: bytes, ttl: int) -> bool:
+        """Store a new record; False, and nothing written, when one exists."""
 
-    def _upsert_session(self, session_lifetime: timedelta, session: ServerSideSession,
-                        store_id: str) -> None:
-        data = dict(session)
-        keep_newer_tokens(data, self._retrieve_session_data(store_id))
-        self._write_record(store_id, self.sealer.seal(data, store_id),
-                           int(session_lifetime.total_seconds()))
+    @abstractmethod
+    def update(self, store_id: str, record: bytes, ttl: int) -> bool:
+        """Replace an existing record; False, and nothing written, when there is none."""
 
-    def read(self, sid: str) -> dict[str, Any] | None:
-        """The stored session ``sid``, opened (tests and the refresh path read it)."""
-        return self._retrieve_session_data(self._get_store_id(sid))  # type: ignore[attr-defined]
+    @abstractmethod
+    def delete(self, store_id: str) -> None:
+        """Remove the record now; nothing happens when there is none."""
 
-    def write(self, session: ServerSideSession, lifetime: timedelta) -> None:
-        """Store ``session`` now, before the response ends (the refresh path)."""
-        self._upsert_session(lifetime, session,
-                             self._get_store_id(session.sid))  # type: ignore[attr-defined]
-
-    def _read_record(self, store_id: str) -> Any:
-        raise NotImplementedError
-
-    def _write_record(self, store_id: str, record: bytes, ttl: int) -> None:
-        raise NotImplementedError
-
-
-class SealedRedis(SealedStore, RedisSessionInterface):
-    def _read_record(self, store_id: str) -> Any:
-        return self.client.get(store_id)
-
-    def _write_record(self, store_id: str, record: bytes, ttl: int) -> None:
-        self.client.set(store_id, record, ex=ttl)
+    @contextmanager
+    def lock(self, name: str, seconds: float) -> Iterator[bool]:
+        """Hold the lock ``name``, waiting at most ``seconds``; yields whether it
+        was obtained. Here a lock of this process's threads (one file store is
+        one machine's, usually one process's); :class:`RedisStore` shares its
+        lock with every instance."""
+        with _local_locks_guard:
+            entry = _local_locks.setdefault(name, [threading.Lock(), 0])
+            entry[1] += 1
+        acquired = entry[0].acquire(timeout=seconds)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                entry[0].release()
+            with _local_locks_guard:
+                entry[1] -= 1
+                if not entry[1]:
+                    _local_locks.pop(name, None)
 
 
-class SealedCacheLib(SealedStore, CacheLibSessionInterface):
-    def _read_record(self, store_id: str) -> Any:
-        return self.cache.get(store_id)
+_local_locks: dict[str, list[Any]] = {}
+_local_locks_guard = threading.Lock()
 
-    def _write_record(self, store_id: str, record: bytes, ttl: int) -> None:
-        self.cache.set(store_id, record, timeout=ttl)
+
+class RedisStore(SessionStore):
+    """One Redis key per record (``SET NX`` to create, ``SET XX`` to update, with
+    ``EX`` its lifetime), and a lock every instance sees: ``SET NX PX``,
+    released only by its holder."""
+
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+
+    def read(self, store_id: str) -> bytes | None:
+        return self.client.get(store_id)  # type: ignore[return-value]
+
+    def create(self, store_id: str, record: bytes, ttl: int) -> bool:
+        return bool(self.client.set(store_id, record, ex=ttl, nx=True))
+
+    def update(self, store_id: str, record: bytes, ttl: int) -> bool:
+        return bool(self.client.set(store_id, record, ex=ttl, xx=True))
+
+    def delete(self, store_id: str) -> None:
+        self.client.delete(store_id)
+
+    @contextmanager
+    def lock(self, name: str, seconds: float) -> Iterator[bool]:
+        token, deadline = secrets.token_hex(16), time.monotonic() + seconds
+        acquired = False
+        while not acquired and time.monotonic() < deadline:
+            acquired = bool(self.client.set(name, token, nx=True, px=int(seconds * 1000)))
+            if not acquired:
+                time.sleep(0.05)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                self.client.eval(RELEASE_SCRIPT, 1, name, token)
+
+
+#: Delete the lock only if it is still ours (it may have expired and been taken).
+RELEASE_SCRIPT = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
 
 
 def keep_newer_tokens(data: dict[str, Any], stored: dict[str, Any] | None) -> None:
-    """flask-session writes the whole session when a request ends: a request
-    that read the session before a concurrent refresh must not put the old,
-    perhaps rotated, tokens back. Each refresh bumps ``auth.generation``; the
-    stored sign-in wins when it is the same visitor's and newer."""
+    """A session is written whole when a request ends: a request that read the
+    session before a concurrent refresh must not put the old, perhaps rotated,
+    tokens back. Each refresh bumps ``auth.generation``; the stored sign-in
+    wins when it is the same visitor's and newer."""
     mine, theirs = data.get("auth"), (stored or {}).get("auth")
     if (same_sign_in(mine, theirs)
             and theirs.get("generation", 0) > mine.get("generation", 0)):
@@ -141,50 +198,6 @@ def same_sign_in(a: Any, b: Any) -> bool:
     return (isinstance(a, dict) and isinstance(b, dict)
             and (a.get("iss"), a.get("sub"), a.get("signed_in_at"))
             == (b.get("iss"), b.get("sub"), b.get("signed_in_at")))
-
-
-class StoreGuard(SessionInterface):
-    """Turn a session store that fails (Redis down, disk full) into a clear page.
-
-    flask-session lets the store's exception escape from ``open_session``,
-    before any view or error handler has a session to work with, which ends in
-    a bare 500, and a failed save after the view would send a response whose
-    promise (a pending sign-in) was not kept. Here either failure is logged
-    and the visitor gets the catalogue's ``session_store_down`` page instead;
-    the next request tries the store again, so the site recovers by itself
-    when the store is back.
-    """
-
-    def __init__(self, inner: SessionInterface) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
-        try:
-            return self.inner.open_session(app, request)
-        except STORE_ERRORS as e:
-            log.warning("session store unavailable on open: %s", type(e).__name__)
-            g.session_store_down = type(e).__name__
-            return self.make_null_session(app)
-
-    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        if g.get("session_store_down"):
-            return
-        try:
-            self.inner.save_session(app, session, response)
-        except STORE_ERRORS as e:
-            # What this response promised (a pending sign-in, a new session) was
-            # not kept: replace it by the error page rather than let it mislead.
-            log.warning("session store unavailable on save: %s", type(e).__name__)
-            body, status = render_error(FedlabError("session_store_down",
-                                                    detail=type(e).__name__))
-            response.set_data(body)
-            response.status_code = status
-            response.mimetype = "text/html"
-            for header in ("Location", "Set-Cookie"):
-                response.headers.pop(header, None)
 
 
 def store_failed(error: RedisError) -> tuple[str, int]:

@@ -1,42 +1,35 @@
 """Start, rotate, expire and end a visitor's server-side session.
 
-flask-session keeps the data in a store (cachelib files by default, Redis one
-setting away); the cookie holds only a random id, so it stays short however
-large the tokens are, and tokens never reach the browser. flask-session never
-changes that id by itself: :func:`start` calls ``regenerate`` at sign-in so an
-id planted before sign-in (session fixation) is worthless afterwards.
-Times are stored as epoch seconds: the msgspec serializer rejects datetimes.
+The cookie holds only a random id; the session itself is a sealed record in a
+store (:mod:`webapp.session_store`: Redis, or files), so the cookie stays
+short however large the tokens are, and tokens never reach the browser.
 
-The store never holds a usable token: :mod:`webapp.session_store` seals each
-record and turns a failing store into a clear page.
+The app has one session interface (:class:`~webapp.session_interface.ServerSessions`,
+also at ``app.extensions["fedlab_sessions"]``), which holds the store itself:
+the refresh lock, the re-read of the store and the early write below reach
+the very store the session came from, with nothing to unwrap.
+
+:func:`start` moves to a new id at sign-in, so an id planted before sign-in
+(session fixation) is worthless afterwards. Times are epoch seconds.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import Any
 
-from cachelib import FileSystemCache
 from flask import Flask, current_app, g, session
 from redis.exceptions import RedisError
 
-from .session_store import (
-    SealedCacheLib,
-    SealedRedis,
-    SealedStore,
-    Sealer,
-    StoreGuard,
-    refuse_without_store,
-    store_failed,
-)
+from .session_files import FileStore
+from .session_interface import CSRF_KEY, ServerSessions, StoredSession
+from .session_store import RedisStore, Sealer, SessionStore, refuse_without_store, store_failed
 
 log = logging.getLogger(__name__)
+EXTENSION = "fedlab_sessions"
 #: ``last_seen`` is rewritten at most this often, so browsing does not write
 #: the session on every request.
 TOUCH_INTERVAL = 60
@@ -49,38 +42,41 @@ def init_app(app: Flask) -> None:
     settings = app.config["FEDLAB"]["session"]
     https = app.config["FEDLAB"]["external_url"].startswith("https://")
     app.config.update(
-        SESSION_TYPE=settings["type"],
-        SESSION_KEY_PREFIX=settings["key_prefix"],
-        # The store forgets a session idle for longer than this, even if nobody
-        # comes back to trigger the check in enforce_timeouts.
-        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings["idle_timeout"]),
-        SESSION_PERMANENT=False,
-        SESSION_REFRESH_EACH_REQUEST=False,
         SESSION_COOKIE_NAME="__Host-fedlab" if https else "fedlab",
         SESSION_COOKIE_SECURE=https,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_PATH="/",
         SESSION_COOKIE_DOMAIN=None,
+        WTF_CSRF_FIELD_NAME=CSRF_KEY,
     )
-    common = {"key_prefix": settings["key_prefix"], "permanent": False}
-    interface: SealedStore
+    store: SessionStore
     if settings["type"] == "redis":
         import redis
 
-        client = redis.Redis.from_url(settings["redis_url"], socket_timeout=STORE_TIMEOUT,
-                                      socket_connect_timeout=STORE_TIMEOUT)
-        interface = SealedRedis(app, client=client, **common)
+        store = RedisStore(redis.Redis.from_url(
+            settings["redis_url"], socket_timeout=STORE_TIMEOUT,
+            socket_connect_timeout=STORE_TIMEOUT))
     else:
-        cache = FileSystemCache(
-            settings["dir"], threshold=0, default_timeout=settings["idle_timeout"]
-        )
-        interface = SealedCacheLib(app, client=cache, **common)
-    interface.sealer = Sealer(settings["encryption_key"])
-    app.session_interface = StoreGuard(interface)
+        store = FileStore(settings["dir"])
+    interface = ServerSessions(store, Sealer(settings["encryption_key"]),
+                               key_prefix=settings["key_prefix"],
+                               idle_timeout=settings["idle_timeout"],
+                               csrf_secret=app.config["SECRET_KEY"])
+    app.session_interface = interface
+    app.extensions[EXTENSION] = interface
     app.before_request(refuse_without_store)
     app.before_request(enforce_timeouts)
     app.register_error_handler(RedisError, store_failed)
+
+
+def sessions() -> ServerSessions:
+    """This app's session interface, which holds its store."""
+    return current_app.extensions[EXTENSION]
+
+
+def _current() -> StoredSession:
+    return session._get_current_object()  # type: ignore[attr-defined,no-any-return]
 
 
 def now() -> float:
@@ -107,10 +103,7 @@ def enforce_timeouts() -> None:
 
 def start(auth: dict[str, Any]) -> None:
     """Begin a signed-in session under a new id; nothing from before survives."""
-    # regenerate() deletes the old record, but only for a non-empty session,
-    # so it must come before clear(). An empty one already gets a fresh id.
-    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
-    session.clear()
+    sessions().rotate(_current())
     started = int(now())
     session.update(auth=auth, started_at=started, last_seen=started)
 
@@ -121,38 +114,29 @@ def end() -> None:
     The new id matters when something is stored right after (a flashed
     notice): it must not revive the old id, which may have leaked.
     """
-    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
-    session.clear()
-    session.modified = True
+    sessions().rotate(_current())
 
 
 def current_auth() -> dict[str, Any] | None:
     return session.get("auth")
 
 
-def store() -> SealedStore:
-    interface = current_app.session_interface
-    return getattr(interface, "inner", interface)  # type: ignore[return-value]
-
-
 def stored_auth() -> dict[str, Any] | None:
     """This session's sign-in as the store has it now (another request may have
     changed it since this one began)."""
-    data = store().read(session.sid)  # type: ignore[attr-defined]
+    data = sessions().read(_current().sid)
     return (data or {}).get("auth")
 
 
 def save_now() -> None:
     """Write this session to the store before the response ends, so requests
     waiting on :func:`refresh_lock` read what this one did."""
-    store().write(session, current_app.permanent_session_lifetime)  # type: ignore[arg-type]
+    sessions().write(_current())
 
 
 #: Seconds added to a refresh's longest provider calls for the lock's lifetime:
 #: writing the store, and the work between the calls.
 LOCK_MARGIN = 5
-_local_locks: dict[str, list[Any]] = {}
-_local_locks_guard = threading.Lock()
 
 
 def lock_seconds() -> float:
@@ -174,40 +158,7 @@ def refresh_lock() -> Iterator[bool]:
     its holder); with the file store, by the threads of this process. When it
     was not obtained, the caller must not refresh: another request is doing so.
     """
-    name = f"{current_app.config['SESSION_KEY_PREFIX']}refresh-lock:{session.sid}"
-    interface = store()
-    lifetime = lock_seconds()
-    deadline = time.monotonic() + lifetime
-    if isinstance(interface, SealedRedis):
-        client, token = interface.client, secrets.token_hex(16)
-        acquired = False
-        while not acquired and time.monotonic() < deadline:
-            acquired = bool(client.set(name, token, nx=True, px=int(lifetime * 1000)))
-            if not acquired:
-                time.sleep(0.05)
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                client.eval(RELEASE_SCRIPT, 1, name, token)
-        return
-    with _local_locks_guard:
-        entry = _local_locks.setdefault(name, [threading.Lock(), 0])
-        entry[1] += 1
-    acquired = entry[0].acquire(timeout=lifetime)
-    try:
+    interface = sessions()
+    name = f"{interface.key_prefix}refresh-lock:{_current().sid}"
+    with interface.store.lock(name, lock_seconds()) as acquired:
         yield acquired
-    finally:
-        if acquired:
-            entry[0].release()
-        with _local_locks_guard:
-            entry[1] -= 1
-            if not entry[1]:
-                _local_locks.pop(name, None)
-
-
-#: Delete the lock only if it is still ours (it may have expired and been taken).
-RELEASE_SCRIPT = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""

@@ -1,0 +1,240 @@
+"""The app's session interface: what Flask calls to open and save a session.
+
+:class:`ServerSessions` holds the store itself (a
+:class:`~webapp.session_store.SessionStore`), so whatever reaches the
+interface reaches the very store the session came from. It writes less than
+flask-session would, because a session written whole when a request ends can
+undo what happened meanwhile:
+
+- a record is created only when there is something to keep, and always under
+  a new id: an anonymous visitor who only reads pages (even a page with a
+  form: the CSRF secret is derived from the id, see
+  :meth:`ServerSessions.csrf_value`) stores nothing, and an id the browser
+  chose is never given a record;
+- a record is rewritten only while it still exists, so a request that began
+  before sign-out cannot bring the session back;
+- a session that holds only a sign-in under way (or a notice to show once)
+  lives :data:`BRIEF_LIFETIME`, anything else the idle timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from typing import Any
+
+from flask import Flask, Request, Response, g
+from flask.sessions import SessionInterface
+from flask_session.base import ServerSideSession
+
+from .errors import FedlabError, render_error
+from .health import PATHS as HEALTH_PATHS
+from .session_store import (
+    STORE_ERRORS,
+    Sealer,
+    SessionStore,
+    keep_newer_tokens,
+    open_record,
+    store_unavailable,
+)
+
+log = logging.getLogger(__name__)
+#: How long a session lives that holds only :data:`BRIEF_KEYS`: a sign-in must
+#: come back within this (``auth.PENDING_LIFETIME``), a notice is shown at once.
+BRIEF_LIFETIME = 600
+BRIEF_KEYS = frozenset({"pending", "_flashes"})
+#: Flask-WTF's CSRF secret, derived from the id (:meth:`ServerSessions.csrf_value`).
+CSRF_KEY = "csrf_token"
+#: Not a reason to store a session: Flask's flag, and the CSRF secret.
+NOT_STORED = frozenset({"_permanent", CSRF_KEY})
+#: What :func:`secrets.token_urlsafe` (32 bytes) gives; any other cookie is ignored.
+SID = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def new_sid() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class StoredSession(ServerSideSession):
+    """A visitor's session. ``stored`` says whether a record exists under
+    ``sid``; ``cookie`` is the id the browser sent, if any; ``ended`` that its
+    record was deleted by another request while this one ran."""
+
+    def __init__(self, initial: dict[str, Any] | None = None, sid: str | None = None,
+                 stored: bool = False, cookie: str | None = None) -> None:
+        super().__init__(initial, sid=sid)
+        self.stored = stored
+        self.cookie = cookie
+        self.ended = False
+        self.csrf_used = False
+
+    def __getitem__(self, key: str) -> Any:
+        if key == CSRF_KEY:  # a form's token is on the page: the id must reach the browser
+            self.csrf_used = True
+        return super().__getitem__(key)
+
+
+class ServerSessions(SessionInterface):
+    """Sessions sealed (:class:`Sealer`) in a :class:`SessionStore`.
+
+    Also the store guard and the health bypass: a store that fails on open or
+    save becomes the catalogue's ``session_store_down`` page (logged, and
+    tried again on the next request) instead of a bare 500 or a response
+    whose promise was not kept, and ``/healthz`` and ``/readyz`` get a null
+    session, so they neither read nor write the store nor set a cookie.
+    """
+
+    session_class = StoredSession
+
+    def __init__(self, store: SessionStore, sealer: Sealer, key_prefix: str,
+                 idle_timeout: int, csrf_secret: str) -> None:
+        self.store = store
+        self.sealer = sealer
+        self.key_prefix = key_prefix
+        self.idle_timeout = idle_timeout
+        self._csrf_key = hashlib.sha256(b"fedlab csrf\0" + csrf_secret.encode()).digest()
+
+    # -- records -------------------------------------------------------------
+
+    def store_id(self, sid: str) -> str:
+        return self.key_prefix + sid
+
+    def read(self, sid: str) -> dict[str, Any] | None:
+        """The stored session ``sid``, opened; None when absent or not ours."""
+        store_id = self.store_id(sid)
+        return open_record(self.sealer, self.store.read(store_id), store_id)
+
+    def lifetime(self, data: dict[str, Any]) -> int:
+        return self.idle_timeout if set(data) - BRIEF_KEYS else BRIEF_LIFETIME
+
+    def write(self, session: StoredSession) -> bool:
+        """Store what ``session`` holds now: rewrite its record if it has one (and
+        it still exists), else create one under a new id. False when there was
+        nothing to write to: the session ended meanwhile (and then it never
+        comes back, not even under a new id)."""
+        if session.ended:
+            return False
+        if session.stored:
+            data = self.record_of(session)
+            keep_newer_tokens(data, self.read(session.sid))
+            store_id = self.store_id(session.sid)
+            if self.store.update(store_id, self.sealer.seal(data, store_id),
+                                 self.lifetime(data)):
+                return True
+            session.stored, session.ended = False, True
+            return False
+        if session.sid == session.cookie:
+            # The browser's id never gets a record (it may be planted, or ended);
+            # the forms it already has keep working: their CSRF secret moves along.
+            self.move(session, new_sid(), keep_csrf=True)
+        while True:
+            data, store_id = self.record_of(session), self.store_id(session.sid)
+            if self.store.create(store_id, self.sealer.seal(data, store_id),
+                                 self.lifetime(data)):
+                session.stored = True
+                return True
+            # Taken: with 256 random bits, never in practice.
+            self.move(session, new_sid(), keep_csrf=True)
+
+    def record_of(self, session: StoredSession) -> dict[str, Any]:
+        """What is stored of ``session``: not Flask's flag, nor a CSRF secret that
+        is derived from the id anyway."""
+        data = {k: v for k, v in session.items() if k != "_permanent"}
+        if data.get(CSRF_KEY) == self.csrf_value(session.sid):
+            del data[CSRF_KEY]
+        return data
+
+    def rotate(self, session: StoredSession) -> None:
+        """Delete this session's record now, and go on empty under a new id
+        (with a new CSRF secret: no form from before works)."""
+        if session.stored:
+            self.store.delete(self.store_id(session.sid))
+        session.stored = session.ended = False
+        session.clear()
+        self.move(session, new_sid())
+        session.modified = True
+
+    def move(self, session: StoredSession, sid: str, keep_csrf: bool = False) -> None:
+        """Give ``session`` another id and, unless told to keep it, the CSRF
+        secret that goes with that id."""
+        session.sid = sid
+        if not keep_csrf:
+            dict.__setitem__(session, CSRF_KEY, self.csrf_value(sid))
+            g.pop(CSRF_KEY, None)  # Flask-WTF's signed token of this request, for the old id
+
+    def csrf_value(self, sid: str) -> str:
+        """The session's CSRF secret, derived from its id: never stored, so a form
+        for an anonymous visitor costs no record. Flask-WTF signs it into each
+        form's token and compares it on POST, as it would a stored one."""
+        return hmac.new(self._csrf_key, sid.encode(), hashlib.sha256).hexdigest()
+
+    # -- Flask's SessionInterface ----------------------------------------------
+
+    def open_session(self, app: Flask, request: Request) -> StoredSession | None:
+        if request.path in HEALTH_PATHS:
+            return self.make_null_session(app)  # type: ignore[return-value]
+        cookie = request.cookies.get(self.get_cookie_name(app))
+        sid = cookie if cookie and SID.fullmatch(cookie) else None
+        data = None
+        if sid is not None:
+            try:
+                data = self.read(sid)
+            except STORE_ERRORS as e:
+                store_unavailable("open", e)
+                return self.make_null_session(app)  # type: ignore[return-value]
+        # An id without a record stays this browser's while nothing is stored
+        # (its forms' CSRF tokens hold); the first record gets a new id.
+        session = StoredSession(data, sid=sid or new_sid(), stored=data is not None,
+                                cookie=cookie)
+        if CSRF_KEY not in session:
+            dict.__setitem__(session, CSRF_KEY, self.csrf_value(session.sid))
+        return session
+
+    def save_session(self, app: Flask, session: StoredSession,  # type: ignore[override]
+                     response: Response) -> None:
+        if g.get("session_store_down"):
+            return
+        try:
+            self._save(app, session, response)
+        except STORE_ERRORS as e:
+            # What this response promised (a pending sign-in, a new session) was
+            # not kept: replace it by the error page rather than let it mislead.
+            store_unavailable("save", e)
+            body, status = render_error(FedlabError("session_store_down",
+                                                    detail=type(e).__name__))
+            response.set_data(body)
+            response.status_code = status
+            response.mimetype = "text/html"
+            for header in ("Location", "Set-Cookie"):
+                response.headers.pop(header, None)
+
+    def _save(self, app: Flask, session: StoredSession, response: Response) -> None:
+        if session.accessed:
+            response.vary.add("Cookie")
+        dropped = session.sid != session.cookie  # the browser's id is no longer this session's
+        if session.modified:
+            keep = any(k not in NOT_STORED for k in session)
+            if keep:
+                if not self.write(session):
+                    log.info("the session ended while this request ran; not written back")
+                    dropped = True
+            elif session.stored:
+                self.store.delete(self.store_id(session.sid))  # emptied: nothing to keep
+                session.stored, dropped = False, True
+        name, domain, path = (self.get_cookie_name(app), self.get_cookie_domain(app),
+                              self.get_cookie_path(app))
+        if session.stored or session.csrf_used:
+            if session.sid != session.cookie:
+                response.set_cookie(name, session.sid, httponly=self.get_cookie_httponly(app),
+                                    domain=domain, path=path,
+                                    secure=self.get_cookie_secure(app),
+                                    samesite=self.get_cookie_samesite(app))
+                response.vary.add("Cookie")
+        elif session.cookie and dropped:
+            response.delete_cookie(name, domain=domain, path=path,
+                                   secure=self.get_cookie_secure(app),
+                                   samesite=self.get_cookie_samesite(app))
+            response.vary.add("Cookie")
