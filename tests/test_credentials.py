@@ -420,6 +420,9 @@ def test_a_planted_guest_identity_is_not_carried_into_a_sign_in(browser, app, se
 
     pool_with("fresh")  # the victim has no identity yet: a guest's would become theirs
     attacker = Browser()
+    # A session with a record (an id without one is never given one: the victim's
+    # sign-in would move to a new id), here a sign-in the attacker started and left.
+    attacker.get(f"{app_url}/auth/google/login", allow_redirects=False)
     guest_form = attacker.get(f"{app_url}/credentials")
     planted = session_cookie(attacker)
     browser.http.cookies.set_cookie(planted)
