@@ -74,11 +74,9 @@ class RedisRateLimit:
     return 1
     """
 
-    def __init__(self, url: str, per_minute: int) -> None:
-        import redis
-
+    def __init__(self, client: Any, per_minute: int) -> None:
         self.per_minute = per_minute
-        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.client = client
 
     def take(self) -> bool:
         return bool(self.client.eval(self.SCRIPT, 1, self.KEY, time.time(), self.per_minute,
@@ -89,9 +87,9 @@ class RedisRateLimit:
 def setup(state: BlueprintSetupState) -> None:
     config = state.app.config["FEDLAB"]
     per_minute = config["aws"]["guest_identities_per_minute"]
+    client = sessions.shared_redis(state.app)
     state.app.extensions[LIMITER] = (
-        RedisRateLimit(config["session"]["redis_url"], per_minute)
-        if config["session"]["type"] == "redis" else RateLimit(per_minute))
+        RedisRateLimit(client, per_minute) if client is not None else RateLimit(per_minute))
 
 
 def limiter(app: Flask) -> RateLimit | RedisRateLimit:

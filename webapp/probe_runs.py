@@ -31,6 +31,8 @@ from typing import Any, Protocol
 
 from flask import Flask
 
+from . import sessions
+
 log = logging.getLogger(__name__)
 
 #: Seconds the request that starts a run waits for its result before answering
@@ -111,10 +113,8 @@ class LocalLedger:
 class RedisLedger:
     """The sessions' Redis, shared by every process and instance."""
 
-    def __init__(self, url: str, keep_seconds: int) -> None:
-        import redis
-
-        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    def __init__(self, client: Any, keep_seconds: int) -> None:
+        self.client = client
         self.keep_seconds = keep_seconds
 
     def last(self) -> ProbeRun | None:
@@ -206,9 +206,10 @@ def init_app(app: Flask) -> None:
     config = app.config["FEDLAB"]
     interval = config["diagnostics"]["probe_interval"]
     ledger: Ledger = LocalLedger()
-    if config["session"]["type"] == "redis":
+    client = sessions.shared_redis(app)
+    if client is not None:
         # Kept a good while past the interval: the page shows it with its time.
-        ledger = RedisLedger(config["session"]["redis_url"], keep_seconds=max(interval, 3600))
+        ledger = RedisLedger(client, keep_seconds=max(interval, 3600))
     app.extensions[EXTENSION] = ProbeRunner(interval, ledger)
 
 

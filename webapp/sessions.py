@@ -75,6 +75,17 @@ def sessions() -> ServerSessions:
     return current_app.extensions[EXTENSION]
 
 
+def shared_redis(app: Flask) -> Any | None:
+    """The session store's Redis client when sessions live in Redis, else None.
+
+    What every process of every instance must share beside the sessions (the
+    live checks' last run, the guest-identity rate) is kept there too, through
+    this one client: its timeouts are the store's.
+    """
+    store = app.extensions[EXTENSION].store
+    return store.client if isinstance(store, RedisStore) else None
+
+
 def _current() -> StoredSession:
     return session._get_current_object()  # type: ignore[attr-defined,no-any-return]
 
