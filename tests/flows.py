@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urljoin
 
 import requests
@@ -49,3 +50,12 @@ def stop_at_callback(browser: Browser, app_url: str, provider: str,
                 return location
             page = browser.get(urljoin(page.url, location), allow_redirects=False)
     raise AssertionError("never reached the callback")
+
+
+def wait_until(condition, tries: int = 200) -> None:
+    """Poll ``condition`` (a stand-in's counters, a Redis key) until it holds."""
+    for _ in range(tries):
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the condition never held")

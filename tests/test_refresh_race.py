@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -11,7 +10,7 @@ import requests
 
 from webapp import auth, sessions
 
-from .flows import sign_in
+from .flows import sign_in, wait_until
 from .test_sessions import session_cookie
 
 TABS = 6
@@ -76,15 +75,6 @@ def test_a_request_that_read_the_session_earlier_does_not_put_old_tokens_back(
     assert kept["auth"]["tokens"] == fresh["tokens"] and kept["auth"]["generation"] == 1
     account = browser.get(f"{app_url}/account")
     assert "The userinfo endpoint answered" in account.text
-
-
-def wait_until(condition, tries: int = 200) -> None:
-    """Poll ``condition`` (a stand-in's counters, a Redis key) until it holds."""
-    for _ in range(tries):
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("the condition never held")
 
 
 def test_a_refresh_that_cannot_get_the_lock_keeps_the_visitor_signed_in(

@@ -30,7 +30,7 @@ from webapp.demo import TENANTS
 from webapp.session_store import Sealer
 
 from .conftest import ROOT, free_port, require
-from .flows import sign_in
+from .flows import sign_in, wait_until
 from .test_sessions import session_cookie
 
 GUNICORN = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "gunicorn"
@@ -206,16 +206,17 @@ def test_a_sign_in_may_start_and_finish_on_different_instances(instances, browse
     assert served["/auth/cognito/login"] != served["/auth/cognito/callback"]
 
 
-def wait_until(condition, tries: int = 200) -> None:
-    for _ in range(tries):
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("the condition never held")
-
-
 def provider_calls(control, endpoint: str) -> int:
     return control("GET", "calls").get("auth0", {}).get(endpoint, 0)
+
+
+def signed_in_on_the_first(instances, browser, redis_url: str) -> tuple[str, dict, redis.Redis]:
+    """Sign in at Auth0 through the first instance: the session id, a form's CSRF
+    field, and a client of the Redis both instances use."""
+    instances.pinned = 0
+    page = sign_in(browser, instances.origin, "auth0")
+    return (session_cookie(browser).value, {"csrf_token": browser.csrf(page)},
+            redis.Redis.from_url(redis_url))
 
 
 def test_a_refresh_holds_a_lock_in_redis_that_the_other_instance_waits_for(
@@ -223,12 +224,8 @@ def test_a_refresh_holds_a_lock_in_redis_that_the_other_instance_waits_for(
     """Both instances find the tokens to renew at once: one refresh reaches the
     provider, under a lock every instance sees in Redis; the other instance waits
     for it and takes its outcome."""
-    origin, (first, second) = instances.origin, instances.backends
-    instances.pinned = 0
-    page = sign_in(browser, origin, "auth0")
-    sid = session_cookie(browser).value
-    form = {"csrf_token": browser.csrf(page)}
-    store = redis.Redis.from_url(redis_url)
+    first, second = instances.backends
+    sid, form, store = signed_in_on_the_first(instances, browser, redis_url)
     lock = f"fedlab:session:refresh-lock:{sid}"
     control("DELETE", "calls")
     control("POST", "faults", tenant="auth0", fault="slow", endpoint="token", seconds=3)
@@ -256,12 +253,8 @@ def test_a_request_in_flight_at_sign_out_does_not_bring_the_session_back(
         instances, browser, redis_url, control):
     """A slow userinfo request on one instance read the session before the
     visitor signed out on the other; when it ends, the session stays ended."""
-    origin, (first, second) = instances.origin, instances.backends
-    instances.pinned = 0
-    page = sign_in(browser, origin, "auth0")
-    sid = session_cookie(browser).value
-    form = {"csrf_token": browser.csrf(page)}
-    store = redis.Redis.from_url(redis_url)
+    first, second = instances.backends
+    sid, form, store = signed_in_on_the_first(instances, browser, redis_url)
     key = f"fedlab:session:{sid}"
     control("DELETE", "calls")
     control("POST", "faults", tenant="auth0", fault="slow", endpoint="userinfo", seconds=2)
