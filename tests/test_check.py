@@ -73,6 +73,9 @@ def test_the_oidc_configuration_passes_check_with_its_end_session(check_env, mon
     assert "post_logout_redirect_uris" in row["console"]["sign_out"]
     sign_out = next(v for v in report["verdicts"] if v["probe"] == "sign_out")
     assert sign_out["status"] == "pass"
+    # Its confirmation page was told apart from the 400 for an unregistered return URL.
+    assert (sign_out["evidence"]["status"], sign_out["evidence"]["unregistered_status"]) == (
+        200, 400)
 
 
 def test_the_console_script_exits_non_zero_and_prints_the_providers_words(check_env, app,

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
 import pytest
+from werkzeug.wrappers import Request, Response
 
 from webapp import probes
 from webapp.urls import external_url
 
-from .conftest import PROVIDERS, make_app
+from .conftest import PROVIDERS, LiveServer, make_app
 from .misconfigurations import CELL_IDS, CELLS, CLIENTS, OIDC_PROVIDER, SKEW_SECONDS, misconfigure
 
 
@@ -80,9 +86,14 @@ def test_the_oidc_kind_passes_every_probe_with_its_end_session(app_for, app_url,
     verdicts = run(app_for(OIDC_PROVIDER), app_url)
     assert {v.status for v in verdicts.values()} == {"pass"}, verdicts
     # The plain OIDC tenant asks the visitor to confirm, as oidc-provider does: a
-    # 200 page with a form, for a registered return URL only.
+    # 200 page with a form, for a registered return URL only; an unregistered one on
+    # the same origin, asked once more, gets its 400 invalid_request.
     sign_out = verdicts[(OIDC_PROVIDER, "sign_out")]
     assert sign_out.evidence["status"] == 200 and "confirm" in sign_out.summary
+    unregistered = sign_out.evidence["unregistered_url"]
+    assert unregistered.startswith(f"{app_url}/") and unregistered != f"{app_url}/"
+    assert sign_out.evidence["unregistered_status"] == 400
+    assert control("GET", "calls")["oidc"]["logout"] == 2
 
 
 def test_a_slow_provider_is_cut_off_at_the_timeout(live_app, app_url, control):
@@ -126,3 +137,155 @@ def test_an_unreachable_identity_pool_is_not_told_as_missing_a_provider(config_d
     verdict = run(other, app_url)[("auth0", "identity_pool")]
     assert verdict.status == "fail" and verdict.error == "aws_unreachable"
     assert verdict.summary.startswith("Could not ask the identity pool")
+
+
+# -- the sign-out probe against end-session endpoints the stand-ins do not play -----------
+
+REGISTERED = "registered"
+CONFIRM_PAGE = ('<!DOCTYPE html><html><head><title>Sign out?</title></head><body>'
+                '<h1>Do you want to sign out?</h1><form method="post" action="{action}">'
+                '<input type="hidden" name="xsrf" value="x">{carried}'
+                '<button name="logout" value="yes">Yes, sign me out</button></form>'
+                '</body></html>')
+
+
+def confirm_page(action: str, carried: str = "") -> Response:
+    return Response(CONFIRM_PAGE.format(action=action, carried=carried),
+                    content_type="text/html; charset=utf-8")
+
+
+def same_login_page(target: str, registered: str) -> Response:
+    """Every sign-out request, whatever its return URL, meets a sign-in form first."""
+    return confirm_page("/login")
+
+
+def same_page_carrying_the_url(target: str, registered: str) -> Response:
+    """A confirmation page for any return URL, which it carries along (in the form's
+    query and a hidden field): the pages differ only by the URL."""
+    query = urlencode({"post_logout_redirect_uri": target})
+    return confirm_page(f"/end_session?{query}",
+                        f'<input type="hidden" name="post_logout_redirect_uri" value="{target}">')
+
+
+def confirms_registered_only(target: str, registered: str) -> Response:
+    """oidc-provider's way: a confirmation page posting to /end_session/confirm for a
+    registered URL, 400 invalid_request for any other."""
+    if target == registered:
+        return confirm_page("/end_session/confirm")
+    return Response('{"error": "invalid_request", "error_description": '
+                    '"post_logout_redirect_uri not registered"}', status=400,
+                    content_type="application/json")
+
+
+def error_page_for_unregistered(target: str, registered: str) -> Response:
+    """An error page without the confirmation's form, answered 200."""
+    if target == registered:
+        return confirm_page("/end_session/confirm")
+    return Response("<html><body><h1>Invalid post_logout_redirect_uri</h1></body></html>",
+                    content_type="text/html")
+
+
+def redirects_unregistered_elsewhere(target: str, registered: str) -> Response:
+    if target == registered:
+        return confirm_page("/end_session/confirm")
+    return Response(status=302, headers={"Location": "/error?error=invalid_request"})
+
+
+def redirects_to_any(target: str, registered: str) -> Response:
+    return Response(status=302, headers={"Location": target})
+
+
+def redirects_unregistered_to_itself(target: str, registered: str) -> Response:
+    """A confirmation page for ours, and any other return URL followed at once."""
+    if target == registered:
+        return confirm_page("/end_session/confirm")
+    return Response(status=302, headers={"Location": target})
+
+
+class EndSessionProvider:
+    """A small OpenID Provider whose end-session endpoint answers as ``answer`` says.
+
+    Discovery, one key, and ``/end_session``, which records every
+    ``post_logout_redirect_uri`` it is asked for; no sign-in (the probes of the
+    callback and the client secret fail against it, and are not looked at here).
+    """
+
+    def __init__(self, answer: Callable[[str, str], Response], registered: str) -> None:
+        self.answer = answer
+        self.registered = registered
+        self.return_urls: list[str] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        base = request.host_url.rstrip("/")
+        if request.path == "/.well-known/openid-configuration":
+            response = Response(json.dumps({
+                "issuer": base, "authorization_endpoint": f"{base}/authorize",
+                "token_endpoint": f"{base}/token", "jwks_uri": f"{base}/jwks",
+                "end_session_endpoint": f"{base}/end_session"}),
+                content_type="application/json")
+        elif request.path == "/jwks":
+            response = Response(json.dumps({"keys": [{"kty": "RSA", "alg": "RS256",
+                                                      "kid": "k", "n": "AQAB", "e": "AQAB"}]}),
+                                content_type="application/json")
+        elif request.path == "/end_session":
+            target = request.args.get("post_logout_redirect_uri", "")
+            self.return_urls.append(target)
+            response = self.answer(target, self.registered)
+        else:
+            response = Response("not here", status=404)
+        return response(environ, start_response)
+
+
+@pytest.fixture
+def end_session_provider(config_dir, tmp_path, app_url):
+    """``(provider, app)``: the provider answering as the test sets, and an app with
+    config/oidc.toml's provider pointed at it."""
+    server = LiveServer("127.0.0.1")
+    provider = EndSessionProvider(same_login_page, f"{app_url}/")
+    server.app = provider
+    issuer = f"http://127.0.0.1:{server.port}"
+    app = make_app(config_dir, tmp_path, "oidc.toml",
+                   providers={OIDC_PROVIDER: {"issuer": issuer}})
+    yield provider, app
+    server.stop()
+
+
+@pytest.mark.parametrize("answer", [same_login_page, same_page_carrying_the_url,
+                                    redirects_unregistered_to_itself])
+def test_a_sign_out_page_shown_for_any_return_url_is_not_a_pass(end_session_provider, app_url,
+                                                               answer):
+    provider, app = end_session_provider
+    provider.answer = answer
+    verdict = run(app, app_url)[(OIDC_PROVIDER, "sign_out")]
+    assert verdict.status == "fail" and verdict.error == "signout_mismatch", verdict
+    # Asked twice: our return URL, then one on the same origin nobody registered.
+    ours, unregistered = provider.return_urls
+    assert ours == f"{app_url}/"
+    assert unregistered.startswith(f"{app_url}/") and unregistered != ours
+    assert verdict.evidence["unregistered_url"] == unregistered
+    # The evidence says both got the same answer: our 200 page, and that again (or a
+    # redirect to the unregistered URL itself).
+    assert verdict.evidence["status"] == 200 and verdict.evidence["same_answer"]
+    assert "unregistered return URL" in verdict.summary
+
+
+@pytest.mark.parametrize(("answer", "status"), [(confirms_registered_only, 400),
+                                                (error_page_for_unregistered, 200),
+                                                (redirects_unregistered_elsewhere, 302)])
+def test_a_confirmation_for_ours_only_is_a_pass(end_session_provider, app_url, answer, status):
+    provider, app = end_session_provider
+    provider.answer = answer
+    verdict = run(app, app_url)[(OIDC_PROVIDER, "sign_out")]
+    assert verdict.status == "pass", verdict
+    assert len(provider.return_urls) == 2
+    assert verdict.evidence["status"] == 200
+    assert verdict.evidence["unregistered_status"] == status
+
+
+def test_a_redirect_back_is_decisive_without_a_second_request(end_session_provider, app_url):
+    provider, app = end_session_provider
+    provider.answer = redirects_to_any
+    verdict = run(app, app_url)[(OIDC_PROVIDER, "sign_out")]
+    assert verdict.status == "pass", verdict
+    assert provider.return_urls == [f"{app_url}/"]

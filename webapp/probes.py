@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from flask import Flask, current_app
@@ -217,7 +217,19 @@ def probe_callback(provider: Provider, metadata: dict[str, Any], callback_url: s
 
 def probe_sign_out(provider: Provider, metadata: dict[str, Any], sign_out_url: str,
                    http: requests.Session, timeout: float) -> Verdict:
-    """Where the provider has a sign-out redirect, is the return URL allowed?"""
+    """Where the provider has a sign-out redirect, is the return URL allowed?
+
+    A redirect back to our sign-out URL says yes at once: one request. A 200 page
+    with a form that posts may be the confirmation RP-Initiated Logout 1.0 lets a
+    provider show (oidc-provider, Keycloak), but a provider may as well answer an
+    unregistered return URL with a sign-in page or an error page that has a form.
+    So that page passes only when a second request, with a return URL on the same
+    origin that nobody registered (ours plus a random path segment), is treated
+    differently: refused (4xx), sent elsewhere than to it, or answered without the
+    same forms (compared by the origin and path they post to, as the query may
+    carry the return URL). The same answer for both fails: the page does not show
+    that ours is registered.
+    """
     client = client_for(provider)
     try:
         plan = kind_of(provider).sign_out(client, {"tokens": {}}, sign_out_url)
@@ -237,38 +249,90 @@ def probe_sign_out(provider: Provider, metadata: dict[str, Any], sign_out_url: s
     if response.is_redirect and location.startswith(sign_out_url):
         return Verdict(provider.name, "sign_out", "pass", "The provider accepts this sign-out "
                        "return URL.", evidence)
-    if asks_to_confirm(response):
+    forms = post_forms(response)
+    if not forms:
+        return Verdict(provider.name, "sign_out", "fail", "The provider refuses this sign-out "
+                       "return URL: it is not an allowed sign-out/logout URL.",
+                       {**evidence, "provider_says": page_words(response)}, "signout_mismatch")
+    return probe_unregistered_sign_out(provider, response, forms, evidence, http, timeout)
+
+
+def probe_unregistered_sign_out(provider: Provider, ours: requests.Response,
+                                forms: frozenset[str], evidence: dict[str, Any],
+                                http: requests.Session, timeout: float) -> Verdict:
+    """Our return URL got a page with a form: does an unregistered one get it too?"""
+    unregistered = unregistered_url(evidence["sign_out_url"])
+    try:
+        url = kind_of(provider).sign_out(client_for(provider), {"tokens": {}}, unregistered).url
+    except FedlabError as e:
+        return Verdict(provider.name, "sign_out", "fail", "Could not build the sign-out URL.",
+                       dict(e.details), e.code)
+    try:
+        response = http.get(url or "", timeout=timeout, allow_redirects=False)
+    except requests.RequestException as e:
+        return unreachable(provider.name, "sign_out", url or "", e, timeout)
+    location = response.headers.get("Location", "")
+    status = response.status_code
+    evidence = {**evidence, "unregistered_url": unregistered, "unregistered_status": status,
+                "unregistered_location": location[:300]}
+    if status >= 500:
+        # An outage says nothing about which return URLs are registered.
+        return Verdict(provider.name, "sign_out", "fail", f"The end-session endpoint "
+                       f"answered HTTP {status} for an unregistered return URL: the provider "
+                       "is not working.", {**evidence, "endpoint": "end_session",
+                                           "detail": f"HTTP {status}",
+                                           "provider_says": page_words(response)},
+                       "provider_bad_response")
+    if 400 <= status < 500:
+        refused = True
+    elif response.is_redirect:
+        refused = not location.startswith(unregistered)
+    else:
+        refused = post_forms(response) != forms
+    if refused:
         return Verdict(provider.name, "sign_out", "pass", "The provider accepts this sign-out "
-                       "return URL (it asks the visitor to confirm the sign-out first).",
+                       "return URL: it asks the visitor to confirm the sign-out first, and "
+                       f"answers an unregistered return URL otherwise (HTTP {status}).",
                        evidence)
-    return Verdict(provider.name, "sign_out", "fail", "The provider refuses this sign-out "
-                   "return URL: it is not an allowed sign-out/logout URL.",
-                   {**evidence, "provider_says": page_words(response)}, "signout_mismatch")
+    same = (f"a redirect to it (HTTP {status})" if response.is_redirect else
+            f"the same page (HTTP {status}, a form posting to {', '.join(sorted(forms))})")
+    return Verdict(provider.name, "sign_out", "fail", "The provider answers an unregistered "
+                   f"return URL with {same}: its page for ours does not show that this "
+                   "sign-out URL is allowed.",
+                   {**evidence, "same_answer": same, "provider_says": page_words(ours)},
+                   "signout_mismatch")
 
 
-def asks_to_confirm(response: requests.Response) -> bool:
-    """A sign-out confirmation page: 200 and an HTML form that posts.
+def unregistered_url(sign_out_url: str) -> str:
+    """Our sign-out URL plus a random path segment: same origin, surely not registered."""
+    parts = urlsplit(sign_out_url)
+    path = f"{parts.path.rstrip('/')}/fedlab-probe-unregistered-{secrets.token_hex(4)}"
+    return urlunsplit(parts._replace(path=path))
 
-    RP-Initiated Logout 1.0 lets the provider ask the visitor before it signs
-    them out (oidc-provider, Keycloak do, and only for a registered
-    ``post_logout_redirect_uri``); an unregistered one gets an error answer
-    (oidc-provider: 400 ``invalid_request``), never this page.
+
+def post_forms(response: requests.Response) -> frozenset[str]:
+    """Where the forms that post on a 200 HTML page go: origin and path, no query.
+
+    The query is left out because a provider may carry the return URL in it; two
+    pages posting to the same places are the same page for another return URL.
     """
     if response.status_code != 200 or "html" not in response.headers.get("Content-Type", ""):
-        return False
+        return frozenset()
     finder = _PostForms()
     finder.feed(response.text)
-    return finder.found
+    targets = (urlsplit(urljoin(response.url, action)) for action in finder.actions)
+    return frozenset(f"{t.scheme}://{t.netloc}{t.path}" for t in targets)
 
 
 class _PostForms(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
-        self.found = False
+        self.actions: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "form" and (dict(attrs).get("method") or "").lower() == "post":
-            self.found = True
+        values = dict(attrs)
+        if tag == "form" and (values.get("method") or "").lower() == "post":
+            self.actions.append(values.get("action") or "")
 
 
 def probe_client_secret(provider: Provider, callback_url: str) -> Verdict:

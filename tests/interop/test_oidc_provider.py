@@ -139,4 +139,6 @@ def test_fedlab_check_passes_every_probe(site: Site, check_env: dict[str, str]) 
     assert {p: v["status"] for p, v in verdicts.items()} == dict.fromkeys(verdicts, "pass"), (
         json.dumps(verdicts, indent=1))
     assert result.returncode == 0 and report["ok"], result.stderr
-    assert verdicts["sign_out"]["evidence"]["status"] == 200  # the confirmation page
+    # Its confirmation page for ours, and 400 invalid_request for an unregistered one.
+    assert verdicts["sign_out"]["evidence"]["status"] == 200
+    assert verdicts["sign_out"]["evidence"]["unregistered_status"] == 400
