@@ -147,6 +147,7 @@ def oversize_upload_request(url: str, browser) -> tuple[str, bytes]:
     cookie = session_cookie(browser)
     head = (f"POST /storage/public/upload HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\n"
             f"Cookie: {cookie.name}={cookie.value}\r\nX-CSRFToken: {upload_csrf}\r\n"
+            f"Referer: {url}/storage/public\r\n"
             f"Content-Type: application/json\r\nTransfer-Encoding: chunked")
     start = b'{"name": "notes.txt", "type": "text/plain", "pad": "'
     valid = start + b"x" * (MAX_REQUEST_BYTES - len(start) - 2) + b'"}'
