@@ -7,6 +7,7 @@ import json
 import os
 import re
 import runpy
+import shlex
 import signal
 import socket
 import ssl
@@ -86,6 +87,22 @@ def test_the_command_line_is_gunicorn_with_the_factory():
     assert command[5:9] == ["--bind", "127.0.0.1:8001", "--workers", "2"]
     assert cli.serve_command(None, None, "/etc/g.py") == [
         sys.executable, "-m", "gunicorn", "-c", "/etc/g.py", "webapp:create_production_app()"]
+
+
+def test_the_documented_command_lines_are_what_serve_runs():
+    """README's "the same, by hand" and the gunicorn config's docstring name the
+    app factory serve runs: create_app() there would skip the production checks."""
+    factory = cli.serve_command(None, None, None)[-1]
+    readme = (ROOT / "README.md").read_text()
+    (by_hand,) = [line for line in readme.splitlines() if "the same, by hand" in line]
+    documented = [(by_hand.split("#")[0], "README.md")]
+    documented += [(line, "deploy/gunicorn.conf.py") for line in CONF.read_text().splitlines()
+                   if line.strip().startswith("gunicorn ")]
+    assert len(documented) == 2
+    for line, where in documented:
+        assert shlex.split(line) == ["gunicorn", "-c", "deploy/gunicorn.conf.py", factory], where
+    for path in (ROOT / "README.md", CONF, ROOT / "Dockerfile"):
+        assert '"webapp:create_app()"' not in path.read_text(), path
 
 
 def test_a_missing_config_file_is_refused(capsys):
