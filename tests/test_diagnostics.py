@@ -349,6 +349,29 @@ def test_a_signed_in_visitor_who_is_no_operator_cannot_run_them(browser, app_url
     assert app_calls(control, aws_control) == {}
 
 
+def test_an_operator_whose_refresh_was_refused_cannot_run_them(browser, app_url, control,
+                                                               aws_control, swap_app):
+    """The provider refused to renew the sign-in: the operator is signed out in
+    all but the session's issuer and subject, which name nobody any more."""
+    swap_app(diagnostics={"probe_interval": 0})
+    page = sign_in(browser, app_url, "cognito")  # alice, the demo's operator
+    assert "Run live checks" in browser.buttons(browser.get(f"{app_url}/diagnostics"))
+    control("POST", "faults", tenant="cognito", fault="refresh_fails")
+    token = browser.csrf(page)
+    assert browser.post(f"{app_url}/auth/refresh", data={"csrf_token": token}).status_code == 401
+    assert 'data-state="refresh_failed"' in browser.get(f"{app_url}/account").text
+    control("DELETE", "faults")
+    forget_calls(control, aws_control)
+    refused = browser.post(f"{app_url}/diagnostics/probes", data={"csrf_token": token})
+    assert refused.status_code == 403, refused.text[:500]
+    assert 'data-error="operators_only"' in refused.text
+    assert "data-probe=" not in refused.text
+    assert app_calls(control, aws_control) == {}
+    diagnostics = browser.get(f"{app_url}/diagnostics")
+    assert "Run live checks" not in browser.buttons(diagnostics)
+    assert 'data-live-checks="operators-only"' in diagnostics.text
+
+
 def test_an_operators_run_is_kept_and_not_repeated_within_the_interval(browser, app_url,
                                                                        control, aws_control,
                                                                        swap_app):
