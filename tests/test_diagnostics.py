@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,11 +13,13 @@ from markupsafe import escape
 from webapp import matrix, probes
 from webapp.errors import CATALOGUE, FedlabError
 from webapp.probes import Verdict
+from webapp.session_interface import StoredSession
 from webapp.standins import BROWSER_ENDPOINTS
 
 from .conftest import PROVIDERS, make_app
 from .flows import sign_in
 from .misconfigurations import CELL_IDS, CELLS, OIDC_PROVIDER, misconfigure
+from .test_sessions import session_cookie
 
 
 def esc(text: str) -> str:
@@ -370,6 +373,25 @@ def test_an_operator_whose_refresh_was_refused_cannot_run_them(browser, app_url,
     diagnostics = browser.get(f"{app_url}/diagnostics")
     assert "Run live checks" not in browser.buttons(diagnostics)
     assert 'data-live-checks="operators-only"' in diagnostics.text
+
+
+def test_an_operator_whose_tokens_expired_for_good_cannot_run_them(browser, app_url, control,
+                                                                   aws_control, swap_app):
+    """Tokens past their expiry and no refresh token to renew them (as a provider
+    without refresh leaves a sign-in after an hour): signed in no more."""
+    served = swap_app(diagnostics={"probe_interval": 0})
+    page = sign_in(browser, app_url, "cognito")  # alice, the demo's operator
+    token = browser.csrf(page)
+    sid = session_cookie(browser).value
+    record = served.session_interface.read(sid)
+    record["auth"]["tokens"]["expires_at"] = int(time.time()) - 60
+    del record["auth"]["tokens"]["refresh_token"]
+    assert served.session_interface.write(StoredSession(record, sid=sid, stored=True))
+    forget_calls(control, aws_control)
+    refused = browser.post(f"{app_url}/diagnostics/probes", data={"csrf_token": token})
+    assert refused.status_code == 403, refused.text[:500]
+    assert 'data-error="operators_only"' in refused.text
+    assert app_calls(control, aws_control) == {}
 
 
 def test_an_operators_run_is_kept_and_not_repeated_within_the_interval(browser, app_url,
