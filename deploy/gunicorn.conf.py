@@ -1,9 +1,12 @@
 """gunicorn settings for Federation Lab in production.
 
-    gunicorn -c deploy/gunicorn.conf.py "webapp:create_app()"
+    gunicorn -c deploy/gunicorn.conf.py "webapp:create_production_app()"
 
-(``fedlab serve`` runs exactly that.) The app reads its own configuration
-(``FEDLAB_CONFIG``, ``FEDLAB_*``); this file is only about serving it.
+(``fedlab serve`` runs exactly that, after checking the configuration once.)
+The factory is ``create_production_app``, not ``create_app``: each worker then
+refuses what only a lab may do (webapp/production.py), as serve does. The app
+reads its own configuration (``FEDLAB_CONFIG``, ``FEDLAB_*``); this file is
+only about serving it.
 """
 
 import multiprocessing
@@ -37,7 +40,8 @@ max_requests_jitter = 200
 
 # Requests are small: forms and short JSON, no file ever passes through the app
 # (uploads go from the browser straight to S3). The app refuses a body over
-# 32 KiB with 413 before reading it (webapp/guards.py); gunicorn bounds the rest.
+# 32 KiB with 413 before reading it, and one without Content-Length (chunked)
+# with 411 (webapp/guards.py); gunicorn bounds the rest.
 # The request line holds at most a callback's code, state and iss.
 limit_request_line = 4094
 # A browser sends about 15 headers, a proxy or CDN adds a few more.

@@ -89,6 +89,8 @@ def test_dashed_provider_names_map_from_the_environment(tmp_path, clean_env):
     (("session", {"encryption_key": SECRET}), "session.encryption_key: must differ from"),
     (("trusted_hosts", ["https://fedlab.example.com"]), "trusted_hosts: 'https://"),
     (("trusted_hosts", ["fedlab.example.com:443"]), "trusted_hosts: 'fedlab.example.com:443'"),
+    (("trusted_hosts", [".com"]), "trusted_hosts: '.com' admits every host"),
+    (("trusted_hosts", "fedlab.example.com, .example"), "trusted_hosts: '.example' admits"),
 ])
 def test_bad_keys_are_named(tmp_path, clean_env, change, key):
     path = write(tmp_path, OIDC)
@@ -170,6 +172,15 @@ def test_an_environment_secret_for_an_unconfigured_provider_is_named(tmp_path, c
 def test_bad_diagnostics_keys_are_named(tmp_path, clean_env, diagnostics, key):
     with pytest.raises(ConfigError, match=key):
         load_config({"config_file": write(tmp_path, OIDC), "diagnostics": diagnostics})
+
+
+def test_a_wildcard_of_two_labels_and_no_rate_limit_are_a_labs_choice(tmp_path, clean_env):
+    """Outside production the probes may run back to back (tests, the demo);
+    ``fedlab serve`` refuses it (tests/test_production.py)."""
+    config = load_config({"config_file": write(tmp_path, OIDC), "diagnostics": {
+        "probe_interval": 0}, "trusted_hosts": [".fedlab.example.com"]})
+    assert config["diagnostics"]["probe_interval"] == 0
+    assert ".fedlab.example.com" in config["trusted_hosts"]
 
 
 def test_operators_from_the_file_or_the_environment(tmp_path, clean_env):

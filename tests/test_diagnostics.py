@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,11 +13,13 @@ from markupsafe import escape
 from webapp import matrix, probes
 from webapp.errors import CATALOGUE, FedlabError
 from webapp.probes import Verdict
+from webapp.session_interface import StoredSession
 from webapp.standins import BROWSER_ENDPOINTS
 
 from .conftest import PROVIDERS, make_app
 from .flows import sign_in
 from .misconfigurations import CELL_IDS, CELLS, OIDC_PROVIDER, misconfigure
+from .test_sessions import session_cookie
 
 
 def esc(text: str) -> str:
@@ -345,6 +348,48 @@ def test_a_signed_in_visitor_who_is_no_operator_cannot_run_them(browser, app_url
     forget_calls(control, aws_control)
     refused = browser.post(f"{app_url}/diagnostics/probes", data={"csrf_token": token})
     assert refused.status_code == 403
+    assert 'data-error="operators_only"' in refused.text
+    assert app_calls(control, aws_control) == {}
+
+
+def test_an_operator_whose_refresh_was_refused_cannot_run_them(browser, app_url, control,
+                                                               aws_control, swap_app):
+    """The provider refused to renew the sign-in: the operator is signed out in
+    all but the session's issuer and subject, which name nobody any more."""
+    swap_app(diagnostics={"probe_interval": 0})
+    page = sign_in(browser, app_url, "cognito")  # alice, the demo's operator
+    assert "Run live checks" in browser.buttons(browser.get(f"{app_url}/diagnostics"))
+    control("POST", "faults", tenant="cognito", fault="refresh_fails")
+    token = browser.csrf(page)
+    assert browser.post(f"{app_url}/auth/refresh", data={"csrf_token": token}).status_code == 401
+    assert 'data-state="refresh_failed"' in browser.get(f"{app_url}/account").text
+    control("DELETE", "faults")
+    forget_calls(control, aws_control)
+    refused = browser.post(f"{app_url}/diagnostics/probes", data={"csrf_token": token})
+    assert refused.status_code == 403, refused.text[:500]
+    assert 'data-error="operators_only"' in refused.text
+    assert "data-probe=" not in refused.text
+    assert app_calls(control, aws_control) == {}
+    diagnostics = browser.get(f"{app_url}/diagnostics")
+    assert "Run live checks" not in browser.buttons(diagnostics)
+    assert 'data-live-checks="operators-only"' in diagnostics.text
+
+
+def test_an_operator_whose_tokens_expired_for_good_cannot_run_them(browser, app_url, control,
+                                                                   aws_control, swap_app):
+    """Tokens past their expiry and no refresh token to renew them (as a provider
+    without refresh leaves a sign-in after an hour): signed in no more."""
+    served = swap_app(diagnostics={"probe_interval": 0})
+    page = sign_in(browser, app_url, "cognito")  # alice, the demo's operator
+    token = browser.csrf(page)
+    sid = session_cookie(browser).value
+    record = served.session_interface.read(sid)
+    record["auth"]["tokens"]["expires_at"] = int(time.time()) - 60
+    del record["auth"]["tokens"]["refresh_token"]
+    assert served.session_interface.write(StoredSession(record, sid=sid, stored=True))
+    forget_calls(control, aws_control)
+    refused = browser.post(f"{app_url}/diagnostics/probes", data={"csrf_token": token})
+    assert refused.status_code == 403, refused.text[:500]
     assert 'data-error="operators_only"' in refused.text
     assert app_calls(control, aws_control) == {}
 

@@ -7,12 +7,18 @@ against gunicorn.
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 from urllib.parse import urlsplit
 
 import requests
 
+from webapp.guards import MAX_REQUEST_BYTES
+
 from .conftest import make_app
+from .flows import sign_in
+from .test_sessions import session_cookie
 
 #: More than the app's limit (32 KiB), far less than what the attacks sent.
 LARGE = 200 * 1024
@@ -123,3 +129,44 @@ def test_small_requests_are_not_affected(app_url, browser, control):
     """A form of a few KiB is well under the limit."""
     response = browser.post(f"{app_url}/auth/signout", data={"csrf_token": "x" * 4096})
     assert response.status_code == 400 and "The request was too large" not in response.text
+
+
+def chunked(body: bytes, size: int = 16 * 1024) -> bytes:
+    """``body`` in Transfer-Encoding: chunked, as a script (never a browser) sends it."""
+    parts = [b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size])
+             for i in range(0, len(body), size)]
+    return b"".join(parts) + b"0\r\n\r\n"
+
+
+def oversize_upload_request(url: str, browser) -> tuple[str, bytes]:
+    """The head and chunked body of an upload request: 32 KiB of valid JSON (the
+    limit exactly), then 140 KB more. Read up to the limit and no further, it
+    is a well-formed upload request."""
+    listing = browser.get(f"{url}/storage/public")
+    upload_csrf = re.search(r'data-csrf="([^"]+)"', listing.text).group(1)
+    cookie = session_cookie(browser)
+    head = (f"POST /storage/public/upload HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\n"
+            f"Cookie: {cookie.name}={cookie.value}\r\nX-CSRFToken: {upload_csrf}\r\n"
+            f"Referer: {url}/storage/public\r\n"
+            f"Content-Type: application/json\r\nTransfer-Encoding: chunked")
+    start = b'{"name": "notes.txt", "type": "text/plain", "pad": "'
+    valid = start + b"x" * (MAX_REQUEST_BYTES - len(start) - 2) + b'"}'
+    assert len(valid) == MAX_REQUEST_BYTES and json.loads(valid)
+    return head, chunked(valid + b"\x00garbage" * (140_000 // 8))
+
+
+def test_a_chunked_body_gets_a_clear_411(app_url, browser, control, aws_control):
+    """Its size is known only by reading it, and the read would stop quietly at
+    the limit: the view would grant an upload on the cut-off part."""
+    assert sign_in(browser, app_url, "google").url == f"{app_url}/account"
+    head, body = oversize_upload_request(app_url, browser)
+    status, answer = raw_request(app_url, head, body)
+    assert status == 411, answer[:500]
+    assert "The request did not say how large it was" in answer
+    assert '"fields"' not in answer and "Traceback" not in answer
+    # The control: the same request, the JSON alone and with its length, is granted.
+    granted = browser.post(f"{app_url}/storage/public/upload",
+                           data=json.dumps({"name": "notes.txt", "type": "text/plain"}),
+                           headers={"X-CSRFToken": head.split("X-CSRFToken: ")[1].split()[0],
+                                    "Content-Type": "application/json"})
+    assert granted.status_code == 200 and "fields" in granted.json(), granted.text[:300]

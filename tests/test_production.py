@@ -115,6 +115,21 @@ LAB_CASES = [
                  id="http-aws-endpoint"),
     pytest.param({"cognito_identity_endpoint": "https://[::1]:9100"},
                  "aws.cognito_identity_endpoint", id="loopback-aws-endpoint"),
+    # Other spellings of this machine, and the link-local range (cloud metadata).
+    pytest.param({"issuer": "https://127.1:9000/oidc"}, "providers.corp.issuer",
+                 id="short-loopback-issuer"),
+    pytest.param({"issuer": "https://2130706433:9000/oidc"}, "providers.corp.issuer",
+                 id="decimal-loopback-issuer"),
+    pytest.param({"issuer": "https://0x7f.0.0.1:9000/oidc"}, "providers.corp.issuer",
+                 id="hex-loopback-issuer"),
+    pytest.param({"issuer": "https://[::ffff:127.0.0.1]:9000/oidc"}, "providers.corp.issuer",
+                 id="ipv4-mapped-loopback-issuer"),
+    pytest.param({"issuer": "https://0.0.0.0:9000/oidc"}, "providers.corp.issuer",
+                 id="unspecified-issuer"),
+    pytest.param({"sts_endpoint": "https://169.254.169.254"}, "aws.sts_endpoint",
+                 id="link-local-aws-endpoint"),
+    pytest.param({"s3_endpoint": "https://[fe80::1]:9102"}, "aws.s3_endpoint",
+                 id="link-local-ipv6-aws-endpoint"),
     pytest.param({"standins": True}, "standins", id="standins-table"),
     pytest.param({"facebook": "http://127.0.0.1:9000/facebook"}, "providers.fb.dialog_url",
                  id="loopback-dialog-url"),
@@ -126,7 +141,7 @@ def lab_text(change: dict[str, object]) -> str:
     if "issuer" in change:
         text = text.replace('issuer = "https://login.example.com/realms/main"',
                             f'issuer = "{change["issuer"]}"')
-    for key in ("s3_endpoint", "cognito_identity_endpoint"):
+    for key in ("s3_endpoint", "cognito_identity_endpoint", "sts_endpoint"):
         if key in change:
             text = text.replace("[aws]\n", f'[aws]\n{key} = "{change[key]}"\n')
     if "standins" in change:
@@ -165,8 +180,17 @@ def test_the_demo_secrets_file_is_refused(serve, tmp_path):
     pytest.param({"FEDLAB_EXTERNAL_URL": "http://fedlab.example.com"}, "external_url",
                  id="http-external-url"),
     pytest.param({"FEDLAB_EXTERNAL_URL": ""}, "external_url", id="proxy-without-external-url"),
-    pytest.param({"FEDLAB_EXTERNAL_URL": "", "FEDLAB_TRUSTED_PROXIES": "0"}, "trusted_hosts",
+    # No proxy, the hosts listed: still no Secure cookie, no HSTS, URLs from the Host.
+    pytest.param({"FEDLAB_EXTERNAL_URL": "", "FEDLAB_TRUSTED_PROXIES": "0",
+                  "FEDLAB_TRUSTED_HOSTS": "fedlab.example.com"}, "external_url",
+                 id="no-external-url-without-proxy"),
+    pytest.param({"FEDLAB_EXTERNAL_URL": "", "FEDLAB_TRUSTED_PROXIES": "0"}, "external_url",
                  id="no-host-at-all"),
+    pytest.param({"FEDLAB_TRUSTED_HOSTS": ".com"}, "trusted_hosts", id="every-dot-com"),
+    pytest.param({"FEDLAB_DIAGNOSTICS__PROBE_INTERVAL": "0"}, "diagnostics.probe_interval",
+                 id="probes-without-rate-limit"),
+    pytest.param({"FEDLAB_DIAGNOSTICS__PROBE_INTERVAL": "9"}, "diagnostics.probe_interval",
+                 id="probes-nearly-without-rate-limit"),
     pytest.param({"FEDLAB_SESSION__REDIS_URL": "redis://sessions.example.com:6379/0"},
                  "session.redis_url", id="plain-redis-elsewhere"),
     pytest.param({"FEDLAB_SECRET_KEY": SAME_KEY, "FEDLAB_SESSION__ENCRYPTION_KEY": SAME_KEY},
@@ -188,6 +212,14 @@ def test_each_refusal_names_its_key(serve, tmp_path, environ, key):
 def test_the_lab_opt_in_relaxes_nothing_else(serve, tmp_path):
     refused(serve, production_env(tmp_path, FEDLAB_ALLOW_LAB="1",
                            FEDLAB_EXTERNAL_URL="http://fedlab.example.com"), "external_url")
+
+
+def test_the_least_limits_are_accepted(serve, tmp_path):
+    """The control of the refusals above: ten seconds between runs, and a wildcard
+    of two labels."""
+    result = serve(production_env(tmp_path, FEDLAB_DIAGNOSTICS__PROBE_INTERVAL="10",
+                                  FEDLAB_TRUSTED_HOSTS=".fedlab.example.com"))
+    assert "the configuration was accepted" in result.stderr, result.stderr
 
 
 def test_plain_redis_on_this_machine_is_accepted(serve, tmp_path):

@@ -7,12 +7,16 @@ import json
 import os
 import re
 import runpy
+import shlex
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,7 +29,7 @@ from webapp import cli
 from .browser import Browser
 from .conftest import ROOT, free_port, make_app, require
 from .flows import sign_in
-from .test_guards import raw_request, read_answer
+from .test_guards import oversize_upload_request, read_answer
 from .test_probes import CLIENT_IDS
 from .test_sessions import secrets_of, session_cookie
 
@@ -85,6 +89,22 @@ def test_the_command_line_is_gunicorn_with_the_factory():
         sys.executable, "-m", "gunicorn", "-c", "/etc/g.py", "webapp:create_production_app()"]
 
 
+def test_the_documented_command_lines_are_what_serve_runs():
+    """README's "the same, by hand" and the gunicorn config's docstring name the
+    app factory serve runs: create_app() there would skip the production checks."""
+    factory = cli.serve_command(None, None, None)[-1]
+    readme = (ROOT / "README.md").read_text()
+    (by_hand,) = [line for line in readme.splitlines() if "the same, by hand" in line]
+    documented = [(by_hand.split("#")[0], "README.md")]
+    documented += [(line, "deploy/gunicorn.conf.py") for line in CONF.read_text().splitlines()
+                   if line.strip().startswith("gunicorn ")]
+    assert len(documented) == 2
+    for line, where in documented:
+        assert shlex.split(line) == ["gunicorn", "-c", "deploy/gunicorn.conf.py", factory], where
+    for path in (ROOT / "README.md", CONF, ROOT / "Dockerfile"):
+        assert '"webapp:create_app()"' not in path.read_text(), path
+
+
 def test_a_missing_config_file_is_refused(capsys):
     assert cli.main(["serve", "--config", "/nonexistent/gunicorn.py"]) == 2
     assert "--config" in capsys.readouterr().err
@@ -101,34 +121,116 @@ def test_a_configuration_error_stops_serve_before_gunicorn(monkeypatch, tmp_path
 
 #: What the lab opt-in lets ``fedlab serve`` run with: the demo's stand-ins on
 #: loopback, over plain http, and its secrets file; the site opened at 127.0.0.1.
+#: Production serves the site itself over https only (external_url), so this
+#: gunicorn ends TLS, with a certificate made for the test (:func:`tls`).
 LAB = {"FEDLAB_ALLOW_LAB": "1", "FEDLAB_TRUSTED_HOSTS": "127.0.0.1"}
 
 
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory) -> tuple[Path, Path]:
+    """(certificate, gunicorn config file): a self-signed certificate for
+    127.0.0.1, and deploy/gunicorn.conf.py plus that certificate and its key,
+    so ``fedlab serve --config`` is the production gunicorn ending TLS itself."""
+    from datetime import UTC, timedelta
+    from ipaddress import IPv4Address
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    folder = tmp_path_factory.mktemp("tls")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(IPv4Address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    conf = folder / "gunicorn-tls.conf.py"
+    conf.write_text(f"exec(compile(open({str(CONF)!r}).read(), {str(CONF)!r}, 'exec'))\n"
+                    f"certfile = {str(cert_file)!r}\nkeyfile = {str(key_file)!r}\n")
+    return cert_file, conf
+
+
+def tls_browser() -> Browser:
+    """A browser that trusts the test's certificate (:func:`tls`)."""
+    browser = Browser()
+    # Not the environment's CA bundle (REQUESTS_CA_BUNDLE wins over verify otherwise).
+    browser.http.trust_env = False
+    browser.http.verify = CA["file"]
+    return browser
+
+
+@contextmanager
+def connect(url: str, timeout: float = 20) -> Iterator[socket.socket]:
+    """A socket to ``url``'s server, in TLS for https:// (trusting the test's
+    certificate, :func:`tls`)."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        if parts.scheme != "https":
+            yield sock
+            return
+        context = ssl.create_default_context(cafile=CA.get("file"))
+        with context.wrap_socket(sock, server_hostname=parts.hostname) as wrapped:
+            yield wrapped
+
+
+#: The test certificate, for :func:`connect` (set by the ``serve`` fixture).
+CA: dict[str, str] = {}
+
+
+def raw_request(url: str, head: str, body: bytes = b"") -> tuple[int, str]:
+    """test_guards.raw_request, over TLS for an https:// site."""
+    with connect(url) as sock:
+        sock.sendall(head.encode() + b"\r\nConnection: close\r\n\r\n" + body)
+        answer = read_answer(sock)
+    return int(answer.split(" ", 2)[1]), answer
+
+
 @pytest.fixture
-def serve(config_dir, tmp_path: Path, app):
+def serve(config_dir, tmp_path: Path, app, tls):
     """Start ``fedlab serve`` on a free loopback port: ``serve(**environ)`` gives
     (url, log of its stdout and stderr). The environment holds no other FEDLAB_*
-    variable; by default it is the demo's configuration with the suite's stand-ins."""
+    variable; by default it is the demo's configuration with the suite's stand-ins,
+    served over https at 127.0.0.1 (its external_url)."""
     require(importlib.util.find_spec("gunicorn") is not None, "gunicorn is not installed")
     started: list[tuple[subprocess.Popen, object]] = []
+    ca, tls_conf = tls
+    CA["file"] = str(ca)
 
     def start(**environ: str) -> tuple[str, Path]:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("FEDLAB_")}
-        env.update(environ or {**LAB, "FEDLAB_CONFIG": str(config_dir / "demo.toml"),
-                               "FEDLAB_SECRETS_FILE": str(config_dir / "secrets.toml")})
+        url = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "webapp.cli", "serve", "--bind", f"127.0.0.1:{port}",
+                   "--workers", "2"]
+        if not environ:
+            url = f"https://127.0.0.1:{port}"
+            command += ["--config", str(tls_conf)]
+            environ = {**LAB, "FEDLAB_CONFIG": str(config_dir / "demo.toml"),
+                       "FEDLAB_SECRETS_FILE": str(config_dir / "secrets.toml"),
+                       "FEDLAB_EXTERNAL_URL": url}
+        env.update(environ)
         env.setdefault("FEDLAB_SESSION__DIR", str(tmp_path / "sessions"))
         log = (tmp_path / f"gunicorn-{port}.log").open("w+")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "webapp.cli", "serve", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
         started.append((process, log))
-        url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
             assert process.poll() is None, f"fedlab serve exited: {Path(log.name).read_text()}"
             try:
-                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                if requests.get(f"{url}/healthz", timeout=2,
+                                verify=str(ca)).status_code == 200:
                     return url, Path(log.name)
             except requests.RequestException:
                 pass  # not listening yet, or the workers still booting (a read timeout)
@@ -157,15 +259,23 @@ def test_fedlab_serve_serves_a_whole_sign_in(served, control):
     # The stand-in Google knows the suite's origin; register this server's too.
     control("POST", "clients", tenant="google", client_id=CLIENT_IDS["google"],
             redirect_uris=[f"{url}/auth/google/callback"])
-    health = requests.get(f"{url}/healthz", timeout=5)
+    health = requests.get(f"{url}/healthz", timeout=5, verify=CA["file"])
     assert health.json() == {"status": "ok"} and "Set-Cookie" not in health.headers
     assert health.headers["Server"].startswith("gunicorn")
-    ready = requests.get(f"{url}/readyz", timeout=5)
+    ready = requests.get(f"{url}/readyz", timeout=5, verify=CA["file"])
     assert ready.status_code == 200 and "Set-Cookie" not in ready.headers
-    browser = Browser()
+    browser = tls_browser()
     page = sign_in(browser, url, "google")
     assert page.url == f"{url}/account", page.text[:500]
     assert 'data-state="signed_in"' in page.text and "alice@example.com" in page.text
+    # external_url is https: the cookie is __Host- and Secure, and HSTS is on.
+    assert session_cookie(browser).name == "__Host-fedlab" and session_cookie(browser).secure
+    assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+    # URLs come from external_url, never from the Host a client sends.
+    port = urlsplit(url).port
+    status, answer = raw_request(url, "GET /auth/google/login HTTP/1.1\r\nHost: 127.0.0.1:6666")
+    assert status == 302 and "6666" not in answer, answer[:500]
+    assert f"redirect_uri=https%3A%2F%2F127.0.0.1%3A{port}%2Fauth%2Fgoogle%2Fcallback" in answer
     assert "Content-Security-Policy" in page.headers
     assert page.headers["Cache-Control"] == "no-store"
     # Another worker, the same session (the store is shared): still signed in.
@@ -185,7 +295,7 @@ def test_a_large_body_is_refused_before_it_is_sent(served, control, aws_control)
     url, _ = served
     control("POST", "clients", tenant="google", client_id=CLIENT_IDS["google"],
             redirect_uris=[f"{url}/auth/google/callback"])
-    browser = Browser()
+    browser = tls_browser()
     assert sign_in(browser, url, "google").url == f"{url}/account"
     listing = browser.get(f"{url}/storage/public")
     upload_csrf = re.search(r'data-csrf="([^"]+)"', listing.text).group(1)
@@ -214,11 +324,24 @@ def test_a_large_body_is_refused_before_it_is_sent(served, control, aws_control)
     assert 'data-state="signed_in"' in browser.get(f"{url}/account").text
 
 
+def test_a_chunked_body_is_refused_under_gunicorn(served, control, aws_control):
+    """gunicorn decodes the chunks and gives the app no length: it gets the 411
+    page, not an upload granted on the first 32 KiB."""
+    url, _ = served
+    control("POST", "clients", tenant="google", client_id=CLIENT_IDS["google"],
+            redirect_uris=[f"{url}/auth/google/callback"])
+    browser = tls_browser()
+    assert sign_in(browser, url, "google").url == f"{url}/account"
+    head, body = oversize_upload_request(url, browser)
+    status, answer = raw_request(url, head, body)
+    assert status == 411 and "The request did not say how large it was" in answer, answer[:500]
+    assert '"fields"' not in answer and "Traceback" not in answer
+
+
 def partial_request(url: str, head: str, first: bytes) -> tuple[int, str]:
     """Send the headers and only the first bytes of the announced body, then
     wait for an answer; an app that reads the whole body never answers."""
-    parts = urlsplit(url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=20) as sock:
+    with connect(url) as sock:
         sock.sendall(head.encode() + b"\r\n\r\n" + first)
         try:
             answer = read_answer(sock)
@@ -247,7 +370,7 @@ def test_each_auth_event_is_one_json_line_on_stderr(served, config_dir, tmp_path
     url, log = served
     control("POST", "clients", tenant="google", client_id=CLIENT_IDS["google"],
             redirect_uris=[f"{url}/auth/google/callback"])
-    browser = Browser()
+    browser = tls_browser()
     request_ids: set[str] = set()
     browser.http.hooks["response"].append(
         lambda response, **_: request_ids.add(response.headers.get("X-Request-ID", "")))
@@ -262,10 +385,14 @@ def test_each_auth_event_is_one_json_line_on_stderr(served, config_dir, tmp_path
     sid = session_cookie(browser).value
     seen |= secrets_of(reader, sid)
     csrf = {"csrf_token": browser.csrf(page)}
-    assert browser.post(f"{url}/auth/refresh", data=csrf).status_code == 200
+    # Over https the CSRF check wants the same-origin Referer a browser sends.
+    from_account = {"Referer": f"{url}/account"}
+    assert browser.post(f"{url}/auth/refresh", data=csrf,
+                        headers=from_account).status_code == 200
     seen |= secrets_of(reader, sid)
     control("POST", "faults", tenant="google", fault="error_500", endpoint="token")
-    assert browser.post(f"{url}/auth/refresh", data=csrf).status_code == 502
+    assert browser.post(f"{url}/auth/refresh", data=csrf,
+                        headers=from_account).status_code == 502
     control("DELETE", "faults")
     assert browser.get(f"{url}/credentials").status_code == 200
     seen |= secrets_of(reader, sid)
@@ -273,9 +400,11 @@ def test_each_auth_event_is_one_json_line_on_stderr(served, config_dir, tmp_path
     upload_csrf = re.search(r'data-csrf="([^"]+)"', listing.text).group(1)
     granted = browser.post(f"{url}/storage/private/upload",
                            json={"name": "notes.txt", "type": "text/plain"},
-                           headers={"X-CSRFToken": upload_csrf})
+                           headers={"X-CSRFToken": upload_csrf,
+                                    "Referer": f"{url}/storage/private"})
     assert granted.status_code == 200, granted.text
-    assert browser.post(f"{url}/auth/signout", data=csrf).status_code == 200
+    assert browser.post(f"{url}/auth/signout", data=csrf,
+                        headers=from_account).status_code == 200
 
     time.sleep(0.5)  # the workers' lines reach the file after the responses
     text = log.read_text()

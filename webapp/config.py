@@ -271,6 +271,11 @@ def _trusted_hosts(value: Any, external_url: str, production: bool) -> list[str]
         if not HOST_NAME.match(host):
             raise ConfigError(f"trusted_hosts: {host!r} is not a host name (no scheme, no "
                               f"port; a leading dot admits every subdomain)")
+        if host.startswith(".") and host.count(".") < 2:
+            # ".com" would admit every host under a public suffix.
+            raise ConfigError(f"trusted_hosts: {host!r} admits every host of a top-level "
+                              f"domain; a leading dot needs at least two labels after it "
+                              f"(.fedlab.example.com)")
     if external_url:
         hosts.append((urlsplit(external_url).hostname or "").lower())
     if not production:

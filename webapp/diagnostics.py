@@ -62,11 +62,12 @@ def probes() -> str:
 
 
 def signed_in_logins(config: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """The operator's own sign-in, if any: with a real token the identity-pool probe
-    also shows whether the pool lists this app's client id."""
-    auth = sessions.current_auth()
+    """The operator's own sign-in, if live (as :func:`operators.current` reads it):
+    with a real token the identity-pool probe also shows whether the pool lists
+    this app's client id."""
+    auth = sessions.live_auth()
     provider = config["providers"].get(auth["provider"]) if auth else None
-    if provider is None or auth["state"] == "refresh_failed":
+    if provider is None:
         return {}
     try:
         return {provider.name: kind_of(provider).logins(provider, auth)}

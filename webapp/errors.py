@@ -327,6 +327,13 @@ CATALOGUE: dict[str, Entry] = {
         "This site takes forms and small requests of at most {limit} KiB; files go straight "
         "to storage, never through the site.",
         "Use the site's own forms; to store a file, use the upload button on a storage page."),
+    "length_required": Entry(
+        411, "The request did not say how large it was",
+        "This site takes a request body only with its size announced (Content-Length), so "
+        "it can refuse one that is too large before reading it; this one was sent in "
+        "chunks (Transfer-Encoding). Browsers always announce the size of a form or upload "
+        "request.",
+        "Use the site's own forms; a script must send Content-Length, not a chunked body."),
     "unknown_host": Entry(
         400, "This site does not answer to that address",
         "The request named a host that is not one of this site's own (trusted_hosts), so "

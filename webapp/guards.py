@@ -5,8 +5,13 @@
   or JSON object. ``MAX_CONTENT_LENGTH`` makes Flask refuse a larger body when
   it is read; :func:`refuse_large_body` refuses it from its ``Content-Length``
   before anything reads it (CSRF's form parsing would otherwise spool a
-  multipart body to disk first). gunicorn bounds the request line and headers
-  (deploy/gunicorn.conf.py).
+  multipart body to disk first). A body without a length (``Transfer-Encoding:
+  chunked``) gets 411: its size is known only by reading it, and reading stops
+  quietly at the limit (werkzeug's limited stream raises nothing, and
+  ``get_json(silent=True)`` would take the cut-off part), so a view could act
+  on part of a request. Browsers always send ``Content-Length`` with a form or
+  a fetch body, so only scripts meet it. gunicorn bounds the request line and
+  headers (deploy/gunicorn.conf.py).
 - **Host.** Without ``external_url``, URLs (the callback's, the sign-out
   return) are built from the Host header, so Flask's ``TRUSTED_HOSTS`` is set
   from ``trusted_hosts`` (see :mod:`webapp.config`) and another host gets a
@@ -39,6 +44,7 @@ def init_app(app: Flask) -> None:
     app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
                       TRUSTED_HOSTS=app.config["FEDLAB"]["trusted_hosts"])
     app.before_request(refuse_foreign_host)
+    app.before_request(refuse_unsized_body)
     app.before_request(refuse_large_body)
     app.register_error_handler(RequestEntityTooLarge, too_large)
 
@@ -48,6 +54,14 @@ def refuse_foreign_host() -> None:
         log.info("refused host %r on %s %s", request.environ.get("HTTP_HOST"),
                  request.method, request.path)
         raise FedlabError("unknown_host")
+
+
+def refuse_unsized_body() -> None:
+    """411 for a body sent in chunks (no route of this site takes a stream)."""
+    if "Transfer-Encoding" in request.headers:
+        log.info("refused a body without Content-Length on %s %s", request.method,
+                 request.path)
+        raise FedlabError("length_required")
 
 
 def refuse_large_body() -> None:

@@ -169,7 +169,7 @@ def warnings(config: dict[str, Any]) -> list[dict[str, str]]:
              f"{configured or 'empty'}; yet {seen}. The cookie would also be sent over "
              f"plain http, and browsers are not told to keep to https.",
              "Set external_url to the site's https:// origin (FEDLAB_EXTERNAL_URL); "
-             "production (fedlab serve) refuses to start behind a proxy without it.")
+             "production (fedlab serve) refuses to start without it.")
 
     if secure and request.scheme == "http":
         warn("cookie_secure_over_http",

@@ -1,7 +1,7 @@
 """Who operates this site: people named in configuration by issuer and subject.
 
 Live checks call every provider with this site's client credentials, so only an
-operator, signed in, may start them. A person is named by the issuer and subject
+operator, signed in now, may start them. A person is named by the issuer and subject
 of their verified sign-in (never by e-mail, which a provider may let anyone
 claim), as ``diagnostics.operators`` lists them::
 
@@ -18,7 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, session
+from flask import current_app
+
+from . import sessions
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,10 @@ def _one(index: int, item: Any) -> Operator:
 
 
 def visitor() -> Operator | None:
-    """The signed-in visitor as an operator would be named, whoever they are."""
-    auth = session.get("auth")
+    """The signed-in visitor as an operator would be named, whoever they are.
+    Signed in now: a sign-in ended by a refused refresh, or whose tokens expired
+    with no way to renew them, names nobody (:func:`webapp.sessions.live_auth`)."""
+    auth = sessions.live_auth()
     if not auth or not auth.get("iss") or not auth.get("sub"):
         return None
     return Operator(str(auth["iss"]), str(auth["sub"]))

@@ -5,15 +5,21 @@
 usual checks. Each refusal names the key, so the operator knows what to change:
 
 - the stand-ins: a ``[standins]`` table, a provider or AWS endpoint over plain
-  http:// or on a loopback address (whoever listens there mints the tokens the
-  site believes), and the secrets file ``fedlab init-demo`` writes. A lab that
-  runs the stand-ins on purpose says so with ``allow_lab = true``
-  (``FEDLAB_ALLOW_LAB=1``), and every start then says so loudly in the log;
-- an ``external_url`` that is not https://, or none behind a proxy (then the
-  session cookie would have no ``Secure`` flag and there would be no HSTS);
-  without one, ``trusted_hosts`` must name the site's hosts;
+  http:// or on a loopback, unspecified or link-local address, however it is
+  spelt (``127.1``, ``2130706433``, ``[::ffff:127.0.0.1]``: whoever listens
+  there mints the tokens the site believes), and the secrets file ``fedlab
+  init-demo`` writes. A lab that runs the stand-ins on purpose says so with
+  ``allow_lab = true`` (``FEDLAB_ALLOW_LAB=1``), and every start then says so
+  loudly in the log;
+- no ``external_url``, or one that is not https://: a production site is
+  served over TLS (even when a proxy in front ends it), and the session
+  cookie's ``Secure`` flag, its ``__Host-`` name and HSTS follow
+  ``external_url`` only; URLs are then built from it, never from the Host
+  header (whose port a client chooses);
 - a Redis session store reached over plain redis:// on another machine;
-- a trivially weak ``secret_key`` or ``session.encryption_key``.
+- a trivially weak ``secret_key`` or ``session.encryption_key``;
+- ``diagnostics.probe_interval`` under :data:`MIN_PROBE_INTERVAL` seconds (0
+  would switch off the rate limit on calls made with the site's credentials).
 
 ``allow_lab`` relaxes the first group only.
 """
@@ -22,6 +28,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
+import socket
 from collections.abc import Iterator, Mapping
 from itertools import pairwise
 from typing import Any
@@ -43,6 +51,8 @@ PLACEHOLDERS = ("changeme", "change-me", "change_me", "replaceme", "replace-me",
                 "password", "example", "insecure", "fedlab")
 #: Fewer distinct characters than this is not a random key of 32+ characters.
 MIN_DISTINCT_CHARACTERS = 10
+#: Seconds between two live-check runs, at least, in production (a lab may use 0).
+MIN_PROBE_INTERVAL = 10
 LAB_WARNING = (
     "allow_lab is on: this instance accepts lab settings (plain-http or loopback issuers "
     "and endpoints, a [standins] table, the demo's secrets file); whoever answers at those "
@@ -58,21 +68,16 @@ def refuse_lab_settings(config: dict[str, Any],
     if not config["allow_lab"]:
         _refuse_standins(config, provider_tables)
     external = config["external_url"]
-    if external and not external.startswith("https://"):
+    if not external:
+        raise ConfigError(
+            "external_url: missing; production needs the site's https:// origin "
+            "(FEDLAB_EXTERNAL_URL=https://fedlab.example.com), also behind a TLS proxy: the "
+            "cookie's Secure flag, its __Host- name, HSTS and every URL given to a "
+            "provider follow it")
+    if not external.startswith("https://"):
         raise ConfigError(
             f"external_url: {external} is not https://; in production the site is served "
             f"over TLS (the session cookie is Secure and __Host-, with HSTS)")
-    if config["trusted_proxies"] and not external:
-        raise ConfigError(
-            "external_url: required when trusted_proxies is set; behind a TLS proxy the "
-            "cookie's Secure flag, its __Host- name and HSTS follow external_url "
-            "(https://fedlab.example.com)")
-    if not config["trusted_hosts"]:
-        # Without external_url, URLs are built from the Host header.
-        raise ConfigError(
-            "trusted_hosts: required when external_url is empty; list the host names the "
-            "site is reached at (FEDLAB_TRUSTED_HOSTS=fedlab.example.com), or set "
-            "external_url")
     session = config["session"]
     if session["type"] == "redis":
         url = urlsplit(session["redis_url"])
@@ -81,6 +86,12 @@ def refuse_lab_settings(config: dict[str, Any],
                 f"session.redis_url: plain redis:// to {url.hostname}; the sessions "
                 f"(sealed, but with their ids) would cross the network in clear: use "
                 f"rediss:// (TLS), or a Redis on this machine")
+    interval = config["diagnostics"]["probe_interval"]
+    if interval < MIN_PROBE_INTERVAL:
+        raise ConfigError(
+            f"diagnostics.probe_interval: {interval} s; production needs at least "
+            f"{MIN_PROBE_INTERVAL} s between two live-check runs (each calls every provider "
+            f"with this site's credentials; 0 would switch the limit off)")
     for key, value in (("secret_key", config["secret_key"]),
                        ("session.encryption_key", session["encryption_key"])):
         weakness = weak_key(value)
@@ -134,20 +145,49 @@ def lab_address(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme != "https":
         return "not https://"
-    if is_loopback(parts.hostname or ""):
+    host = parts.hostname or ""
+    if is_loopback(host):
         return "a loopback address"
+    address = ip_address(host)
+    if address is not None and address.is_link_local:
+        return "a link-local address"
     return None
 
 
 def is_loopback(host: str) -> bool:
+    """``host`` is this machine: a localhost name, or a loopback or unspecified
+    address however it is written."""
     host = host.lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
+    address = ip_address(host)
+    return address is not None and (address.is_loopback or address.is_unspecified)
+
+
+#: What the C library's inet_aton reads as an IPv4 address: one to four numbers,
+#: decimal, octal (0177) or hex (0x7f), so 127.1 and 2130706433 are 127.0.0.1.
+IPV4_NUMBERS = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$")
+
+
+def ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``host`` names, as a resolver or a socket would read it, or None
+    for a host name. HTTP clients pass ``127.1`` or ``2130706433`` to inet_aton,
+    which reads them as 127.0.0.1; an IPv4-mapped IPv6 address
+    (``::ffff:127.0.0.1``) reaches the IPv4 address, though Python 3.11's
+    ``is_loopback`` says no for it."""
+    host = host.lower().strip("[]").split("%")[0]
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return False
-    return address.is_loopback or address.is_unspecified
+        if not IPV4_NUMBERS.match(host):
+            return None
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def weak_key(value: str) -> str | None:
