@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import secrets
+import threading
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from webapp import auth
 
@@ -448,9 +452,9 @@ def test_with_redis_the_guest_limit_is_shared_by_every_instance(app_url, servers
     from .browser import Browser
 
     store = redis.Redis.from_url(redis_url)
-    store.delete("fedlab:guest-identities")
+    prefix = f"fedlab-test-{secrets.token_hex(4)}:"
     try:
-        shared = {"session": {"type": "redis", "redis_url": redis_url},
+        shared = {"session": {"type": "redis", "redis_url": redis_url, "key_prefix": prefix},
                   "aws": {"guest_identities_per_minute": 3}}
         pool_with("fresh")
         swap_app(**shared)  # instance one
@@ -460,5 +464,78 @@ def test_with_redis_the_guest_limit_is_shared_by_every_instance(app_url, servers
         assert [p.status_code for p in first + second] == [200, 200, 200, 429]
         assert 'data-error="guest_limit"' in second[1].text
         assert len(pool_identities(served, servers)) == 3
+        assert store.zcard(f"{prefix}guests:per-minute") == 3
     finally:
-        store.delete("fedlab:guest-identities")
+        forget(store, prefix)
+
+
+def forget(store, prefix: str) -> None:
+    """Delete every Redis key under ``prefix`` (this test's own)."""
+    keys = store.keys(f"{prefix}*")
+    if keys:
+        store.delete(*keys)
+
+
+def test_sites_under_other_key_prefixes_have_their_own_guest_rate(app_url, servers, aws_control,
+                                                                  swap_app, pool_with,
+                                                                  redis_url):
+    """Two sites on one Redis database, each under its own ``session.key_prefix``: the
+    guests one makes do not count against the other's per-minute limit."""
+    import redis
+
+    from .browser import Browser
+
+    store = redis.Redis.from_url(redis_url)
+    prefixes = [f"fedlab-test-{secrets.token_hex(4)}:" for _ in range(2)]
+    try:
+        pool_with("fresh")
+        pages = []
+        for prefix in prefixes:
+            served = swap_app(session={"type": "redis", "redis_url": redis_url,
+                                       "key_prefix": prefix},
+                              aws={"guest_identities_per_minute": 2})
+            pages += [continue_as_guest(Browser(), app_url) for _ in range(2)]
+        assert [p.status_code for p in pages] == [200, 200, 200, 200]
+        assert len(pool_identities(served, servers)) == 4
+    finally:
+        for prefix in prefixes:
+            forget(store, prefix)
+
+
+@pytest.mark.parametrize("store", ["redis", "files"])
+def test_parallel_guest_posts_with_one_cookie_make_at_most_three_identities(
+        browser, app_url, servers, aws_control, swap_app, pool_with, redis_url, store):
+    """Twenty "Continue as guest" POSTs sent at once with one cookie and its CSRF token:
+    each request reads its own copy of the session, so only a count kept beside the
+    sessions, taken atomically, holds them to the browser's three."""
+    import redis
+
+    prefix = f"fedlab-test-{secrets.token_hex(4)}:"
+    session = {"type": "redis", "redis_url": redis_url, "key_prefix": prefix} \
+        if store == "redis" else {}
+    try:
+        # The site's own per-minute limit is far above twenty: only the browser's counts.
+        served = swap_app(session=session, aws={"guest_identities_per_minute": 1000})
+        pool_with("fresh")
+        page = browser.get(f"{app_url}/credentials")
+        token, cookie = browser.csrf(page), session_cookie(browser)
+        start = threading.Barrier(20)
+
+        def press(_: int) -> requests.Response:
+            start.wait(timeout=30)
+            return requests.post(f"{app_url}/credentials/guest", data={"csrf_token": token},
+                                 cookies={cookie.name: cookie.value}, allow_redirects=False,
+                                 timeout=30)
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            answers = list(pool.map(press, range(20)))
+        made = [a for a in answers if a.status_code == 302]
+        refused = [a for a in answers if a.status_code == 429]
+        assert len(made) + len(refused) == 20, [a.status_code for a in answers]
+        assert len(pool_identities(served, servers)) == len(made) == 3
+        for answer in refused:
+            assert 'data-error="guest_limit"' in answer.text
+            assert "This browser session has already had 3 guest identities made" in answer.text
+    finally:
+        if store == "redis":
+            forget(redis.Redis.from_url(redis_url), prefix)
