@@ -7,7 +7,8 @@ AWS call; renewal refreshes an expired id token first. Guests get
 unauthenticated credentials when the pool allows them: one guest identity per
 browser session, reused by every "Continue as guest", and new ones made at a
 bounded rate (per browser and per site), since each is an identity in the
-pool for good.
+pool for good. A guest who signs in is asked whether to keep the guest
+identity (:class:`~webapp.auth.FormerGuest` says why it is never moved unasked).
 
 The per-browser count is kept beside the sessions, not in them: parallel
 requests with one cookie each read their own copy of the session, so a count
@@ -29,19 +30,33 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, g, redirect, render_template, session
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from . import aws, sessions, signals
-from .auth import ensure_fresh, get_provider
+from .auth import FORMER_GUEST, FormerGuest, ensure_fresh, get_provider
 from .errors import FedlabError
 from .providers import kind_of
 
 bp = Blueprint("credentials", __name__, url_prefix="/credentials")
 
-#: Session key: the calls a POST made, for the page it redirects to.
+#: Session key: the calls a POST made, and the button that made them, for the
+#: page it redirects to.
 CALLS_BEFORE = "aws_calls_before"
+#: What the visitor may answer to the offer of their former guest identity.
+GUEST_MOVES = {"keep": "Keep it", "drop": "Go on without it"}
 #: Session key: the id this browser's guest identities are counted under (the
 #: session's id when it first had one made: the id moves when a record is made).
 GUEST_BUDGET = "guest_budget"
@@ -213,15 +228,25 @@ def show() -> str:
     require_enabled()
     g.aws_calls = []
     auth = sessions.current_auth()
+    allow_guests = aws.settings()["allow_guests"]
     if auth is None and not (session.get("aws") or {}).get("guest"):
         return render_template("credentials/credentials.html", state=None, calls=[],
-                               allow_guests=aws.settings()["allow_guests"])
+                               allow_guests=allow_guests)
+    offer = FormerGuest.of_session() if auth is not None else None
+    if offer is not None:
+        # Nothing is federated until the visitor says what becomes of the guest.
+        return render_template("credentials/credentials.html", state=None, calls=[],
+                               offer=offer, moves=GUEST_MOVES, allow_guests=allow_guests)
     state = current()
-    # After "Continue as guest" the calls were made by the POST, not by this view.
+    # After "Continue as guest" (or an answer to the offer) the calls were made by
+    # the POST, not by this view.
     before = session.pop(CALLS_BEFORE, None)
+    if not isinstance(before, dict):
+        before = None
     return render_template("credentials/credentials.html", state=state,
-                           calls=g.aws_calls or before or [], calls_by_guest_post=bool(before),
-                           allow_guests=aws.settings()["allow_guests"])
+                           calls=g.aws_calls or (before or {}).get("calls") or [],
+                           calls_after=(before or {}).get("after"),
+                           allow_guests=allow_guests)
 
 
 @bp.post("/guest")
@@ -234,8 +259,30 @@ def guest() -> Response:
             reuse_guest(state)
         else:
             new_guest()
-        session[CALLS_BEFORE] = g.aws_calls
-    return redirect("/credentials")
+        session[CALLS_BEFORE] = {"after": "Continue as guest", "calls": g.aws_calls}
+    return redirect(url_for("credentials.show"))
+
+
+@bp.post("/guest-move")
+def guest_move() -> Response:
+    """The visitor's answer to the offer of their former guest identity: ``keep``
+    federates the sign-in with the guest's id (the pool links or merges it),
+    ``drop`` forgets the guest and federates the sign-in alone."""
+    require_enabled()
+    choice = request.form.get("choice", "")
+    if choice not in GUEST_MOVES:
+        raise FedlabError("bad_request", detail="choice must be keep or drop")
+    auth = sessions.current_auth()
+    offer = FormerGuest.of_session() if auth is not None else None
+    if auth is None or offer is None:
+        return redirect(url_for("credentials.show"))  # answered already, or signed out
+    g.aws_calls = []
+    with about(auth["provider"]):
+        federate(auth, previous_guest=offer.identity_id if choice == "keep" else None)
+    # Only once it worked: after a failure (the pool throttled) the offer stands.
+    session.pop(FORMER_GUEST, None)
+    session[CALLS_BEFORE] = {"after": GUEST_MOVES[choice], "calls": g.aws_calls}
+    return redirect(url_for("credentials.show"))
 
 
 def reuse_guest(state: dict[str, Any]) -> None:
@@ -280,12 +327,15 @@ def current() -> dict[str, Any]:
     state = session.get("aws")
     auth = sessions.current_auth()
     if auth is not None:
+        if FormerGuest.of_session() is not None:
+            # The visitor has not said yet what becomes of their former guest
+            # identity (a storage page, before the credentials page): ask first.
+            abort(redirect(url_for("credentials.show")))
         with about(auth["provider"]):
             if auth["state"] == "refresh_failed":
                 raise FedlabError("federated_tokens_invalid", detail="the refresh was refused")
             if state is None or state["guest"] or state["provider"] != auth["provider"]:
-                guest = state["identity_id"] if state and state["guest"] else None
-                return federate(auth, previous_guest=guest)
+                return federate(auth, previous_guest=None)
             if not aws.fresh(state["credentials"]):
                 return renew(auth, state)
         return state
@@ -327,10 +377,11 @@ GUEST_UNUSABLE = ("identity_pool_not_found", "identity_logins_mismatch")
 
 
 def federate(auth: dict[str, Any], previous_guest: str | None) -> dict[str, Any]:
-    """Credentials for a sign-in. A guest signing in does as the AWS SDKs do: the guest's
-    id with the Logins. The pool links the sign-in to the guest's identity (same id) or,
-    if the sign-in already has an identity, merges the guest into it and answers with
-    that id, so the person keeps one identity and their files."""
+    """Credentials for a sign-in. A guest who chose to keep their guest identity
+    does as the AWS SDKs do: the guest's id with the Logins. The pool links the
+    sign-in to the guest's identity (same id) or, if the sign-in already has an
+    identity, merges the guest into it and answers with that id, so the person
+    keeps one identity and their files."""
     logins = logins_for(auth)
     if previous_guest:
         try:
@@ -353,6 +404,8 @@ def store(identity_id: str, logins: dict[str, str] | None, provider: str | None,
     identity_id, credentials = call("GetCredentialsForIdentity", aws.get_credentials,
                                     identity_id, logins)
     role = call("GetCallerIdentity", aws.caller_role, credentials)
+    before = session.get("aws") or {}
+    now = int(time.time())
     state = {
         "identity_id": identity_id,
         "guest": guest,
@@ -360,8 +413,11 @@ def store(identity_id: str, logins: dict[str, str] | None, provider: str | None,
         "logins_key": next(iter(logins)) if logins else None,
         "role_arn": role,
         "credentials": credentials,
-        "obtained_at": int(time.time()),
-        "renewals": (session.get("aws") or {}).get("renewals", 0) + int(renewal),
+        "obtained_at": now,
+        # Since when this session has had this identity (its renewals keep it).
+        "since": (before.get("since") or now) if before.get("identity_id") == identity_id
+        else now,
+        "renewals": before.get("renewals", 0) + int(renewal),
         "previous_guest": previous_guest,
     }
     session["aws"] = state
