@@ -312,9 +312,11 @@ def new_guest() -> None:
         per_minute = aws.settings()["guest_identities_per_minute"]
         raise FedlabError("guest_limit", detail=f"This site makes at most {per_minute} new "
                           f"guest identities a minute, and has made them.")
-    session[GUEST_BUDGET] = key
     identity_id = call("GetId", aws.get_id, None)
     store(identity_id, None, None, guest=True)
+    # Kept with the session, whose id moves now that it has a record: this
+    # browser's next new guest still counts against the same key.
+    session[GUEST_BUDGET] = key
 
 
 def current() -> dict[str, Any]:
