@@ -183,8 +183,8 @@ class FormerGuest:
     session, whose id and so whose CSRF secret are new) moves it. No check on
     the server can tell a session cookie planted in the browser from the
     visitor's own, so a guest identity found in the session may be a
-    stranger's; taken silently, it would become the visitor's identity and
-    their files the stranger's to read.
+    stranger's; taken silently, it would tie the visitor's sign-in to an
+    identity the stranger made and knows.
     """
 
     identity_id: str

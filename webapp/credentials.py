@@ -57,8 +57,8 @@ bp = Blueprint("credentials", __name__, url_prefix="/credentials")
 CALLS_BEFORE = "aws_calls_before"
 #: What the visitor may answer to the offer of their former guest identity.
 GUEST_MOVES = {"keep": "Keep it", "drop": "Go on without it"}
-#: Session key: the id this browser's guest identities are counted under (the
-#: session's id when it first had one made: the id moves when a record is made).
+#: Session key: the key this browser's guest identities are counted under (a hash of
+#: the session's id when it first had one made: the id moves when a record is made).
 GUEST_BUDGET = "guest_budget"
 #: New guest identities one browser session may have made: its first, and a couple
 #: more should the pool lose one (a reset pool, a guest signed in elsewhere).
