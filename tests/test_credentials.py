@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import secrets
+import threading
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from webapp import auth
 
@@ -184,17 +188,80 @@ def test_guests_get_unauthenticated_credentials_then_sign_in(browser, app_url, c
     assert "fedlab-guest" in field(page, "role")
     guest_id = field(page, "identity-id")
     sign_in(browser, app_url, "google")
+    aws_control("identity", "DELETE", "calls")
+    # Asked first: no identity is federated, linked or merged before the answer.
     page = browser.get(f"{app_url}/credentials")
+    assert f'data-guest-offer="{guest_id}"' in page.text
+    assert re.search(rf"this browser was guest identity <code>{guest_id}</code>\s+"
+                     rf"\(since \d\d:\d\d UTC\)", page.text), page.text[:2000]
+    assert browser.buttons(page)[-2:] == ["Keep it", "Go on without it"]
+    assert "data-aws-state=" not in page.text and calls(aws_control) == {}
+    page = browser.click(page, "Keep it")
     assert 'data-aws-state="authenticated"' in page.text
     assert f"<code>{guest_id}</code>" in page.text and "data-guest-move=" in page.text
+    assert "AWS calls when you chose Keep it" in page.text
 
 
 def guest_then_sign_in(browser, app_url, provider: str, user: str = "alice"):
-    """Continue as guest, then sign in; return the guest id and the credentials page."""
+    """Continue as guest, sign in, and keep the guest identity when the credentials
+    page offers it; return the guest id and the page."""
     page = browser.click(browser.get(f"{app_url}/credentials"), "Continue as guest")
     guest_id = field(page, "identity-id")
     sign_in(browser, app_url, provider, user=user)
-    return guest_id, browser.get(f"{app_url}/credentials")
+    offer = browser.get(f"{app_url}/credentials")
+    assert f'data-guest-offer="{guest_id}"' in offer.text, offer.text[:2000]
+    return guest_id, browser.click(offer, "Keep it")
+
+
+def pool_logins(app, servers) -> dict[str, list[str]]:
+    """Each identity of the AWS stand-in's pool and the Logins keys linked to it, as
+    ListIdentities gives them (a guest's: none)."""
+    return {identity["IdentityId"]: identity["Logins"]
+            for identity in list_identities(app, servers)}
+
+
+def test_going_on_without_the_guest_identity_leaves_it_behind(browser, app, servers, app_url,
+                                                              control, aws_control,
+                                                              pool_with):
+    from .browser import Browser
+
+    pool_with("fresh")
+    page = browser.click(browser.get(f"{app_url}/credentials"), "Continue as guest")
+    guest_id = field(page, "identity-id")
+    sign_in(browser, app_url, "google")
+    offer = browser.get(f"{app_url}/credentials")
+    assert f'data-guest-offer="{guest_id}"' in offer.text
+    page = browser.click(offer, "Go on without it")
+    assert 'data-aws-state="authenticated"' in page.text
+    own_id = field(page, "identity-id")
+    assert own_id != guest_id and "data-guest-move=" not in page.text
+    assert page_calls(page) == [("GetId", "ok"), ("GetCredentialsForIdentity", "ok"),
+                                ("GetCallerIdentity", "ok")]
+    assert "AWS calls when you chose Go on without it" in page.text
+    # The guest is still a guest in the pool; the sign-in has its own identity.
+    assert pool_logins(app, servers) == {guest_id: [], own_id: ["accounts.google.com"]}
+    other = Browser()
+    sign_in(other, app_url, "google")
+    assert field(other.get(f"{app_url}/credentials"), "identity-id") == own_id
+    # Answered once: the page does not ask again, and a second answer changes nothing.
+    again = browser.get(f"{app_url}/credentials")
+    assert "data-guest-offer=" not in again.text and field(again, "identity-id") == own_id
+    late = browser.post(f"{app_url}/credentials/guest-move",
+                        data={"choice": "keep", "csrf_token": browser.csrf(offer)})
+    assert field(late, "identity-id") == own_id
+    assert pool_logins(app, servers)[guest_id] == []
+
+
+def test_a_storage_page_asks_about_the_guest_identity_first(browser, app, servers, app_url,
+                                                            control, aws_control, pool_with):
+    pool_with("fresh")
+    page = browser.click(browser.get(f"{app_url}/credentials"), "Continue as guest")
+    guest_id = field(page, "identity-id")
+    sign_in(browser, app_url, "google")
+    listing = browser.get(f"{app_url}/storage/private")
+    assert listing.url == f"{app_url}/credentials"
+    assert f'data-guest-offer="{guest_id}"' in listing.text
+    assert pool_logins(app, servers) == {guest_id: []}  # nothing federated meanwhile
 
 
 def test_a_first_sign_in_after_guest_keeps_the_guest_identity(browser, app_url, control,
@@ -320,7 +387,7 @@ def test_every_page_says_aws_is_a_stand_in(browser, app_url):
 # -- guest identities: one per browser session, made at a bounded rate, never planted
 
 
-def pool_identities(app, servers) -> list[str]:
+def list_identities(app, servers) -> list[dict]:
     """Every identity the AWS stand-in's pool holds, as an operator lists them
     (ListIdentities, a page of 60 at a time)."""
     import boto3
@@ -332,10 +399,15 @@ def pool_identities(app, servers) -> list[str]:
     found, more = [], {}
     while True:
         page = client.list_identities(IdentityPoolId=pool, MaxResults=60, **more)
-        found += [identity["IdentityId"] for identity in page["Identities"]]
+        found += page["Identities"]
         if not page.get("NextToken"):
             return found
         more = {"NextToken": page["NextToken"]}
+
+
+def pool_identities(app, servers) -> list[str]:
+    """The ids of every identity the AWS stand-in's pool holds."""
+    return [identity["IdentityId"] for identity in list_identities(app, servers)]
 
 
 def continue_as_guest(browser, app_url):
@@ -408,24 +480,72 @@ def test_one_browser_session_gets_few_new_guest_identities(browser, app, servers
     assert pool_identities(app, servers) == []
 
 
-def test_a_planted_guest_identity_is_not_carried_into_a_sign_in(browser, app, servers,
-                                                                app_url, control, aws_control,
-                                                                pool_with):
-    """An attacker's session cookie is planted in the victim's browser; the victim starts
-    signing in there; meanwhile the attacker, holding the same cookie, continues as guest.
-    The victim's sign-in must not take the attacker's guest identity: it did not start
-    with it."""
+def plant_attackers_session(browser, app_url, *, as_guest: bool):
+    """An attacker's session cookie, planted in the victim's ``browser``: a session with
+    a record (an id without one is never given one: the victim's sign-in would move to a
+    new id), the attacker having pressed "Continue as guest" in it already or not.
+    Returns the attacker's browser (with the CSRF token of the planted session's guest
+    form) and the credentials page it holds."""
     from .browser import Browser
+
+    attacker = Browser()
+    if as_guest:
+        page = attacker.get(f"{app_url}/credentials")
+        attacker.guest_token = attacker.csrf(page)
+        page = attacker.click(page, "Continue as guest")
+    else:  # a sign-in the attacker started and left, and the guest form, not yet pressed
+        attacker.get(f"{app_url}/auth/google/login", allow_redirects=False)
+        page = attacker.get(f"{app_url}/credentials")
+        attacker.guest_token = attacker.csrf(page)
+    browser.http.cookies.set_cookie(session_cookie(attacker))
+    return attacker, page
+
+
+def test_a_guest_identity_planted_before_the_sign_in_is_only_offered(browser, app, servers,
+                                                                     app_url, control,
+                                                                     aws_control, pool_with):
+    """The attacker continues as guest (identity G), then plants that session's cookie in
+    the victim's browser; the victim signs in there. Nothing on the server can tell the
+    planted session from the victim's own, so G is not moved into the sign-in: the page
+    asks, the attacker cannot answer for the victim (the sign-in's new session id
+    brought a new CSRF secret), and the victim who goes on without it keeps G out."""
+    pool_with("fresh")  # the victim has no identity yet: a guest's would become theirs
+    attacker, attackers_page = plant_attackers_session(browser, app_url, as_guest=True)
+    attacker_guest = field(attackers_page, "identity-id")
+    assert sign_in(browser, app_url, "google").url == f"{app_url}/account"
+
+    page = browser.get(f"{app_url}/credentials")
+    assert f'data-guest-offer="{attacker_guest}"' in page.text
+    assert "data-aws-state=" not in page.text and "data-guest-move=" not in page.text
+    assert pool_logins(app, servers) == {attacker_guest: []}  # nothing linked yet
+    # "Keep it" with the attacker's token, from the planted session, on the victim's
+    # signed-in session: refused, and the offer is still the victim's to answer.
+    forged = browser.post(f"{app_url}/credentials/guest-move",
+                          data={"choice": "keep", "csrf_token": attacker.guest_token})
+    assert forged.status_code == 400 and 'data-error="csrf_failed"' in forged.text
+    assert pool_logins(app, servers) == {attacker_guest: []}
+    page = browser.get(f"{app_url}/credentials")
+    assert f'data-guest-offer="{attacker_guest}"' in page.text
+
+    page = browser.click(page, "Go on without it")
+    assert 'data-aws-state="authenticated"' in page.text
+    victim_id = field(page, "identity-id")
+    assert victim_id != attacker_guest and "data-guest-move=" not in page.text
+    assert pool_logins(app, servers) == {attacker_guest: [],
+                                         victim_id: ["accounts.google.com"]}
+
+
+def test_a_guest_identity_planted_during_the_sign_in_is_not_even_offered(
+        browser, app, servers, app_url, control, aws_control, pool_with):
+    """The attacker's session cookie is planted in the victim's browser; the victim starts
+    signing in there; meanwhile the attacker, holding the same cookie, continues as
+    guest. The sign-in did not start with that guest identity: it is neither offered
+    nor carried over."""
     from .flows import stop_at_callback
 
-    pool_with("fresh")  # the victim has no identity yet: a guest's would become theirs
-    attacker = Browser()
-    # A session with a record (an id without one is never given one: the victim's
-    # sign-in would move to a new id), here a sign-in the attacker started and left.
-    attacker.get(f"{app_url}/auth/google/login", allow_redirects=False)
-    guest_form = attacker.get(f"{app_url}/credentials")
+    pool_with("fresh")
+    attacker, guest_form = plant_attackers_session(browser, app_url, as_guest=False)
     planted = session_cookie(attacker)
-    browser.http.cookies.set_cookie(planted)
     callback = stop_at_callback(browser, app_url, "google")  # the victim, at the provider
     assert session_cookie(browser).value == planted.value  # still the planted session
     attacker_guest = field(attacker.click(guest_form, "Continue as guest"), "identity-id")
@@ -435,10 +555,10 @@ def test_a_planted_guest_identity_is_not_carried_into_a_sign_in(browser, app, se
     page = browser.get(f"{app_url}/credentials")
     assert 'data-aws-state="authenticated"' in page.text
     assert field(page, "identity-id") != attacker_guest
-    assert attacker_guest not in page.text  # neither linked nor merged nor mentioned
-    assert "data-guest-move=" not in page.text
-    assert sorted(pool_identities(app, servers)) == sorted(
-        [attacker_guest, field(page, "identity-id")])
+    assert attacker_guest not in page.text  # neither offered, linked, merged nor mentioned
+    assert "data-guest-offer=" not in page.text and "data-guest-move=" not in page.text
+    assert pool_logins(app, servers) == {attacker_guest: [],
+                                         field(page, "identity-id"): ["accounts.google.com"]}
 
 
 def test_with_redis_the_guest_limit_is_shared_by_every_instance(app_url, servers, aws_control,
@@ -448,9 +568,9 @@ def test_with_redis_the_guest_limit_is_shared_by_every_instance(app_url, servers
     from .browser import Browser
 
     store = redis.Redis.from_url(redis_url)
-    store.delete("fedlab:guest-identities")
+    prefix = f"fedlab-test-{secrets.token_hex(4)}:"
     try:
-        shared = {"session": {"type": "redis", "redis_url": redis_url},
+        shared = {"session": {"type": "redis", "redis_url": redis_url, "key_prefix": prefix},
                   "aws": {"guest_identities_per_minute": 3}}
         pool_with("fresh")
         swap_app(**shared)  # instance one
@@ -460,5 +580,78 @@ def test_with_redis_the_guest_limit_is_shared_by_every_instance(app_url, servers
         assert [p.status_code for p in first + second] == [200, 200, 200, 429]
         assert 'data-error="guest_limit"' in second[1].text
         assert len(pool_identities(served, servers)) == 3
+        assert store.zcard(f"{prefix}guests:per-minute") == 3
     finally:
-        store.delete("fedlab:guest-identities")
+        forget(store, prefix)
+
+
+def forget(store, prefix: str) -> None:
+    """Delete every Redis key under ``prefix`` (this test's own)."""
+    keys = store.keys(f"{prefix}*")
+    if keys:
+        store.delete(*keys)
+
+
+def test_sites_under_other_key_prefixes_have_their_own_guest_rate(app_url, servers, aws_control,
+                                                                  swap_app, pool_with,
+                                                                  redis_url):
+    """Two sites on one Redis database, each under its own ``session.key_prefix``: the
+    guests one makes do not count against the other's per-minute limit."""
+    import redis
+
+    from .browser import Browser
+
+    store = redis.Redis.from_url(redis_url)
+    prefixes = [f"fedlab-test-{secrets.token_hex(4)}:" for _ in range(2)]
+    try:
+        pool_with("fresh")
+        pages = []
+        for prefix in prefixes:
+            served = swap_app(session={"type": "redis", "redis_url": redis_url,
+                                       "key_prefix": prefix},
+                              aws={"guest_identities_per_minute": 2})
+            pages += [continue_as_guest(Browser(), app_url) for _ in range(2)]
+        assert [p.status_code for p in pages] == [200, 200, 200, 200]
+        assert len(pool_identities(served, servers)) == 4
+    finally:
+        for prefix in prefixes:
+            forget(store, prefix)
+
+
+@pytest.mark.parametrize("store", ["redis", "files"])
+def test_parallel_guest_posts_with_one_cookie_make_at_most_three_identities(
+        browser, app_url, servers, aws_control, swap_app, pool_with, redis_url, store):
+    """Twenty "Continue as guest" POSTs sent at once with one cookie and its CSRF token:
+    each request reads its own copy of the session, so only a count kept beside the
+    sessions, taken atomically, holds them to the browser's three."""
+    import redis
+
+    prefix = f"fedlab-test-{secrets.token_hex(4)}:"
+    session = {"type": "redis", "redis_url": redis_url, "key_prefix": prefix} \
+        if store == "redis" else {}
+    try:
+        # The site's own per-minute limit is far above twenty: only the browser's counts.
+        served = swap_app(session=session, aws={"guest_identities_per_minute": 1000})
+        pool_with("fresh")
+        page = browser.get(f"{app_url}/credentials")
+        token, cookie = browser.csrf(page), session_cookie(browser)
+        start = threading.Barrier(20)
+
+        def press(_: int) -> requests.Response:
+            start.wait(timeout=30)
+            return requests.post(f"{app_url}/credentials/guest", data={"csrf_token": token},
+                                 cookies={cookie.name: cookie.value}, allow_redirects=False,
+                                 timeout=30)
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            answers = list(pool.map(press, range(20)))
+        made = [a for a in answers if a.status_code == 302]
+        refused = [a for a in answers if a.status_code == 429]
+        assert len(made) + len(refused) == 20, [a.status_code for a in answers]
+        assert len(pool_identities(served, servers)) == len(made) == 3
+        for answer in refused:
+            assert 'data-error="guest_limit"' in answer.text
+            assert "This browser session has already had 3 guest identities made" in answer.text
+    finally:
+        if store == "redis":
+            forget(redis.Redis.from_url(redis_url), prefix)

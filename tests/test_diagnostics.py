@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 import time
 from urllib.parse import urlsplit
 
@@ -436,14 +437,15 @@ def test_with_redis_every_instance_shares_the_last_run(browser, app_url, control
     import redis
 
     store = redis.Redis.from_url(redis_url)
-    store.delete("fedlab:probes:last", "fedlab:probes:running")
+    prefix = f"fedlab-test-{secrets.token_hex(4)}:"
+    last, running = f"{prefix}probes:last", f"{prefix}probes:running"
     try:
-        shared = {"session": {"type": "redis", "redis_url": redis_url}}
+        shared = {"session": {"type": "redis", "redis_url": redis_url, "key_prefix": prefix}}
         swap_app(**shared)  # instance one
         assert sign_in(browser, app_url, "cognito").url == f"{app_url}/account"
         first = browser.click(browser.get(f"{app_url}/diagnostics"), "Run live checks")
         checked_at = re.search(r'data-probe-run-at="(\d+)"', first.text)[1]
-        assert store.ttl("fedlab:probes:last") > 0 and not store.exists("fedlab:probes:running")
+        assert store.ttl(last) > 0 and not store.exists(running)
 
         swap_app(**shared)  # instance two: its own process state, the same Redis
         forget_calls(control, aws_control)
@@ -454,4 +456,39 @@ def test_with_redis_every_instance_shares_the_last_run(browser, app_url, control
         assert re.search(r'data-probe-run-at="(\d+)"', again.text)[1] == checked_at
         assert app_calls(control, aws_control) == {}
     finally:
-        store.delete("fedlab:probes:last", "fedlab:probes:running")
+        store.delete(last, running)
+
+
+def test_sites_under_other_key_prefixes_keep_their_own_last_run(browser, app_url, control,
+                                                                 aws_control, swap_app,
+                                                                 redis_url):
+    """Two sites on one Redis database, each under its own ``session.key_prefix``: one's
+    live-check result is not the other's, and the other runs its own checks."""
+    import redis
+
+    from .browser import Browser
+
+    store = redis.Redis.from_url(redis_url)
+    prefixes = [f"fedlab-test-{secrets.token_hex(4)}:" for _ in range(2)]
+    try:
+        sites = [{"session": {"type": "redis", "redis_url": redis_url, "key_prefix": prefix}}
+                 for prefix in prefixes]
+        swap_app(**sites[0])
+        assert sign_in(browser, app_url, "cognito").url == f"{app_url}/account"
+        first = browser.click(browser.get(f"{app_url}/diagnostics"), "Run live checks")
+        assert "data-probe-run-at=" in first.text and "data-probe-run=" not in first.text
+
+        swap_app(**sites[1])  # the other site: its operator signs in there
+        operator = Browser()
+        assert sign_in(operator, app_url, "cognito").url == f"{app_url}/account"
+        page = operator.get(f"{app_url}/diagnostics")
+        assert "data-probe-run-at=" not in page.text  # no result of the first site's
+        forget_calls(control, aws_control)
+        own = operator.click(page, "Run live checks")
+        # Neither "recent" nor "running": it ran its own, and shows that result.
+        assert "data-probe-run-at=" in own.text and "data-probe-run=" not in own.text
+        assert app_calls(control, aws_control) != {}
+        assert all(store.exists(f"{prefix}probes:last") for prefix in prefixes)
+    finally:
+        store.delete(*(f"{prefix}probes:{name}" for prefix in prefixes
+                       for name in ("last", "running")))

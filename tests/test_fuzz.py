@@ -204,6 +204,18 @@ def test_signed_in_forms_take_any_body(signed_in_client, path, fields):
 
 
 @FEW
+@given(choice=st.sampled_from(["keep", "drop"]) | value)
+def test_guest_move_takes_any_choice(signed_in_client, choice):
+    token = csrf_of(signed_in_client)
+    response = signed_in_client.post("/credentials/guest-move",
+                                     data={"choice": choice, "csrf_token": token})
+    check(response, choice)
+    assert too_large(response) or response.status_code == (
+        302 if choice in ("keep", "drop") else 400)
+    assert signed_in_client.get("/credentials").status_code == 200
+
+
+@FEW
 @given(fields=st.dictionaries(st.sampled_from(["identity_id", "next", "x"]), value,
                               max_size=3))
 def test_guest_takes_any_body(app, control, aws_control, fields):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 
 import pytest
@@ -235,4 +236,11 @@ def test_redis_holds_nothing_for_anonymous_pages_and_a_pending_sign_in_briefly(
     signed_in = prefix + session_cookie(visitor).value
     idle = app.config["FEDLAB"]["session"]["idle_timeout"]
     assert 600 < client.ttl(signed_in) <= idle
-    assert set(client.scan_iter(f"{prefix}*")) == {guest_key.encode(), signed_in.encode()}
+    keys = {key.decode() for key in client.scan_iter(f"{prefix}*")}
+    # Beside the two sessions, only the guest identities' counts (no session id names
+    # them: a colon after the prefix).
+    records = {key for key in keys if ":" not in key[len(prefix):]}
+    assert records == {guest_key, signed_in}
+    counts = sorted(keys - records)
+    assert len(counts) == 2 and counts[1] == f"{prefix}guests:per-minute"
+    assert re.fullmatch(rf"{re.escape(prefix)}guests:browser:[0-9a-f]{{32}}", counts[0])

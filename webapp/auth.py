@@ -13,6 +13,8 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, request, session
@@ -73,7 +75,7 @@ def login(name: str) -> Response:
         "next": safe_next_path(request.args.get("next")),
         "created": int(time.time()),
         # The guest identity this browser has as it starts signing in: the only one
-        # the sign-in may carry over (see callback).
+        # the credentials page may offer to carry over (see callback).
         "guest_identity": guest_identity_id(),
     }
     session["pending"] = pending
@@ -113,14 +115,7 @@ def callback(name: str) -> Response:
                                      record["code_verifier"])
         who = kind_of(provider).sign_in(client, token, record["nonce"])
     now = int(time.time())
-    # A guest who signs in keeps their guest identity on record, so the
-    # credentials page can show the move from guest to signed-in identity: only
-    # the one this sign-in started with, and only if the session still holds it.
-    # A guest identity that reached the session otherwise (a planted session
-    # cookie) must not become the signed-in person's identity.
-    started_with = record.get("guest_identity")
-    guest = (session.get("aws") if started_with and guest_identity_id() == started_with
-             else None)
+    former = former_guest(record.get("guest_identity"))
     sessions.start({
         "provider": name,
         "iss": who["iss"],
@@ -133,8 +128,8 @@ def callback(name: str) -> Response:
         "state": "signed_in",
         "history": [{"at": now, "event": "signed_in"}],
     })
-    if guest:
-        session["aws"] = guest
+    if former is not None:
+        session[FORMER_GUEST] = asdict(former)
     signals.signed_in.send(current_app._get_current_object(), provider=name,
                            iss=who["iss"], sub=who["sub"])
     return redirect(record["next"])
@@ -172,6 +167,51 @@ def guest_identity_id() -> str | None:
     """The identity id of this session's guest credentials, if it has them."""
     state = session.get("aws") or {}
     return state.get("identity_id") if state.get("guest") else None
+
+
+#: Session key: the guest identity this browser was as it signed in (a
+#: :class:`FormerGuest`), until the visitor says whether to keep it.
+FORMER_GUEST = "former_guest"
+
+
+@dataclass(frozen=True)
+class FormerGuest:
+    """The guest identity this browser was before signing in, and since when.
+
+    The sign-in never takes it by itself: the credentials page offers it, and
+    only the visitor's "keep" (a POST with the CSRF token of the signed-in
+    session, whose id and so whose CSRF secret are new) moves it. No check on
+    the server can tell a session cookie planted in the browser from the
+    visitor's own, so a guest identity found in the session may be a
+    stranger's; taken silently, it would tie the visitor's sign-in to an
+    identity the stranger made and knows.
+    """
+
+    identity_id: str
+    since: int
+
+    @classmethod
+    def of_session(cls) -> FormerGuest | None:
+        data = session.get(FORMER_GUEST)
+        if not isinstance(data, dict):
+            return None
+        return cls(str(data["identity_id"]), int(data["since"]))
+
+    @property
+    def since_utc(self) -> str:
+        return datetime.fromtimestamp(self.since, UTC).strftime("%H:%M UTC")
+
+
+def former_guest(started_with: str | None) -> FormerGuest | None:
+    """The guest identity to offer after this sign-in: only the one the sign-in
+    started with (its pending record names it), and only if the session still
+    holds it. One that reached the session otherwise, after the sign-in began
+    (a planted session cookie, shared with whoever planted it), is not even
+    offered."""
+    state = session.get("aws") or {}
+    if not started_with or guest_identity_id() != started_with:
+        return None
+    return FormerGuest(started_with, int(state.get("since") or state.get("obtained_at") or 0))
 
 
 def check_iss_parameter(client: ProviderClient, iss: str | None) -> None:

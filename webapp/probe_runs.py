@@ -11,9 +11,10 @@ it a bounded time (it is the only one that waits); any other request meanwhile
 is told a run is in progress and shown the last result.
 
 With Redis sessions the last result and the "a run is under way" mark are kept
-in Redis (:class:`RedisLedger`), so every process of every instance shares the
-one limit and the one result; with the file store, each process has its own
-(:class:`LocalLedger`).
+in Redis (:class:`RedisLedger`), under the sessions' ``session.key_prefix``, so
+every process of every instance of one site shares the one limit and the one
+result, and another site sharing the Redis database under another prefix does
+not; with the file store, each process has its own (:class:`LocalLedger`).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ WAIT_SECONDS = 10.0
 #: Seconds a run is taken to be under way at most (the Redis mark's life), should
 #: the process running it die: far above a run's own bounded calls.
 RUN_LIMIT = 120
-#: Redis keys, beside the sessions (not under their prefix: no cookie can name them).
-REDIS_PREFIX = "fedlab:probes:"
+#: Redis keys, after ``session.key_prefix``: the colon keeps any cookie from naming
+#: them (a session id is 43 characters with no colon).
+REDIS_KEYS = "probes:"
 EXTENSION = "fedlab.probe_runs"
 
 
@@ -113,12 +115,14 @@ class LocalLedger:
 class RedisLedger:
     """The sessions' Redis, shared by every process and instance."""
 
-    def __init__(self, client: Any, keep_seconds: int) -> None:
+    def __init__(self, client: Any, key_prefix: str, keep_seconds: int) -> None:
         self.client = client
+        self.last_key = key_prefix + REDIS_KEYS + "last"
+        self.running_key = key_prefix + REDIS_KEYS + "running"
         self.keep_seconds = keep_seconds
 
     def last(self) -> ProbeRun | None:
-        raw = self.client.get(REDIS_PREFIX + "last")
+        raw = self.client.get(self.last_key)
         if raw is None:
             return None
         data = json.loads(raw)
@@ -126,19 +130,19 @@ class RedisLedger:
                         data["operator"])
 
     def running_since(self) -> float | None:
-        raw = self.client.get(REDIS_PREFIX + "running")
+        raw = self.client.get(self.running_key)
         return float(raw.split(b" ")[0]) if raw else None
 
     def begin(self, started: float) -> str | None:
         token = f"{started} {secrets.token_hex(8)}"
-        taken = self.client.set(REDIS_PREFIX + "running", token, nx=True, ex=RUN_LIMIT)
+        taken = self.client.set(self.running_key, token, nx=True, ex=RUN_LIMIT)
         return token if taken else None
 
     def end(self, token: str, run: ProbeRun | None) -> None:
         if run is not None:
-            self.client.set(REDIS_PREFIX + "last", json.dumps(asdict(run), default=str),
+            self.client.set(self.last_key, json.dumps(asdict(run), default=str),
                             ex=self.keep_seconds)
-        self.client.eval(RELEASE_SCRIPT, 1, REDIS_PREFIX + "running", token)
+        self.client.eval(RELEASE_SCRIPT, 1, self.running_key, token)
 
 
 #: Delete the mark only if it is still this run's (it may have expired and been retaken).
@@ -209,7 +213,8 @@ def init_app(app: Flask) -> None:
     client = sessions.shared_redis(app)
     if client is not None:
         # Kept a good while past the interval: the page shows it with its time.
-        ledger = RedisLedger(client, keep_seconds=max(interval, 3600))
+        ledger = RedisLedger(client, config["session"]["key_prefix"],
+                             keep_seconds=max(interval, 3600))
     app.extensions[EXTENSION] = ProbeRunner(interval, ledger)
 
 
