@@ -252,8 +252,11 @@ def _external_url(value: Any) -> str:
     return value
 
 
-#: Host names every lab and demo answers to (not in production, unless listed).
-LOCAL_HOSTS = ("localhost", "127.0.0.1")
+#: The loopback interface by name: what providers accept over plain http
+#: (RFC 8252 7.3, and every provider's console), and what every lab and demo
+#: answers to (not in production, unless listed). The one list of them;
+#: :func:`webapp.production.is_loopback` also knows every other spelling.
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
 HOST_NAME = re.compile(r"^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
 
@@ -279,7 +282,8 @@ def _trusted_hosts(value: Any, external_url: str, production: bool) -> list[str]
     if external_url:
         hosts.append((urlsplit(external_url).hostname or "").lower())
     if not production:
-        hosts += LOCAL_HOSTS
+        # The names a Host header carries as written: "::1" comes as "[::1]".
+        hosts += [h for h in LOOPBACK if HOST_NAME.match(h)]
     # Empty only in production, which refuses it (webapp.production).
     return list(dict.fromkeys(hosts))
 
