@@ -288,13 +288,19 @@ def _trusted_hosts(value: Any, external_url: str, production: bool) -> list[str]
     return list(dict.fromkeys(hosts))
 
 
-def _session(raw: Any) -> dict[str, Any]:
+def _table(raw: Any, name: str) -> dict[str, Any]:
+    """A copy of the table ``name``, refused if it is no table or has a key its
+    defaults do not know (a typo would otherwise be ignored in silence)."""
     if not isinstance(raw, Mapping):
-        raise ConfigError("session: must be a table")
-    unknown = set(raw) - set(DEFAULTS["session"])
+        raise ConfigError(f"{name}: must be a table")
+    unknown = set(raw) - set(DEFAULTS[name])
     if unknown:
-        raise ConfigError(f"session.{sorted(unknown)[0]}: unknown key")
-    session = dict(raw)
+        raise ConfigError(f"{name}.{sorted(unknown)[0]}: unknown key")
+    return dict(raw)
+
+
+def _session(raw: Any) -> dict[str, Any]:
+    session = _table(raw, "session")
     if session.get("type") not in SESSION_TYPES:
         raise ConfigError(f"session.type: must be one of {', '.join(SESSION_TYPES)}")
     session["idle_timeout"] = _int(raw, "idle_timeout", minimum=60, where="session.")
@@ -320,12 +326,7 @@ def _encryption_key(value: Any) -> str:
 
 
 def _diagnostics(raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, Mapping):
-        raise ConfigError("diagnostics: must be a table")
-    unknown = set(raw) - set(DEFAULTS["diagnostics"])
-    if unknown:
-        raise ConfigError(f"diagnostics.{sorted(unknown)[0]}: unknown key")
-    diagnostics = {**DEFAULTS["diagnostics"], **raw}
+    diagnostics = {**DEFAULTS["diagnostics"], **_table(raw, "diagnostics")}
     try:
         diagnostics["operators"] = operators.parse(diagnostics["operators"])
     except ValueError as e:
@@ -339,12 +340,7 @@ POOL_ID = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d:[0-9a-f-]{36}$")
 
 
 def _aws(raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, Mapping):
-        raise ConfigError("aws: must be a table")
-    unknown = set(raw) - set(DEFAULTS["aws"])
-    if unknown:
-        raise ConfigError(f"aws.{sorted(unknown)[0]}: unknown key")
-    aws = dict(raw)
+    aws = _table(raw, "aws")
     pool = aws["identity_pool_id"]
     if pool:
         if not isinstance(pool, str) or not POOL_ID.match(pool):
@@ -374,7 +370,7 @@ def _aws(raw: Any) -> dict[str, Any]:
 
 
 def _bool(raw: Mapping[str, Any], key: str, where: str = "") -> bool:
-    value = raw.get(key, False)
+    value = raw[key]
     if isinstance(value, bool):
         return value
     if str(value).lower() in ("true", "1", "yes"):
