@@ -22,11 +22,12 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import operators, providers
+from . import providers
 
 DEFAULT_CONFIG_FILE = "config/demo.toml"
 
@@ -328,12 +329,56 @@ def _encryption_key(value: Any) -> str:
 def _diagnostics(raw: Any) -> dict[str, Any]:
     diagnostics = {**DEFAULTS["diagnostics"], **_table(raw, "diagnostics")}
     try:
-        diagnostics["operators"] = operators.parse(diagnostics["operators"])
+        diagnostics["operators"] = parse_operators(diagnostics["operators"])
     except ValueError as e:
         raise ConfigError(f"diagnostics.operators{e}") from None
     diagnostics["probe_interval"] = _int(diagnostics, "probe_interval", minimum=0,
                                         where="diagnostics.")
     return diagnostics
+
+
+@dataclass(frozen=True)
+class Operator:
+    """A person who may start the live checks, named by the issuer and subject of
+    their verified sign-in (:mod:`webapp.operators`)."""
+
+    issuer: str
+    subject: str
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.subject}"
+
+
+def parse_operators(value: Any) -> tuple[Operator, ...]:
+    """The configured operators; a ValueError's message starts with the bad item's place
+    (``[1].subject: ...``) so the caller can name the whole key."""
+    if isinstance(value, str):  # the environment's form: "<issuer> <subject>, ..."
+        value = [item for item in (part.strip() for part in value.split(",")) if item]
+    if not isinstance(value, list | tuple):
+        raise ValueError(": must be a list of {issuer, subject} tables")
+    return tuple(_operator(index, item) for index, item in enumerate(value))
+
+
+def _operator(index: int, item: Any) -> Operator:
+    if isinstance(item, Operator):
+        return item
+    if isinstance(item, str):
+        parts = item.split()
+        if len(parts) != 2:
+            raise ValueError(f"[{index}]: write the issuer and the subject separated by a "
+                             f"space, got {item!r}")
+        item = {"issuer": parts[0], "subject": parts[1]}
+    if not isinstance(item, Mapping):
+        raise ValueError(f"[{index}]: must be a table with issuer and subject")
+    unknown = set(item) - {"issuer", "subject"}
+    if unknown:
+        raise ValueError(f"[{index}].{sorted(unknown)[0]}: unknown key; an operator has "
+                         f"issuer and subject")
+    for key in ("issuer", "subject"):
+        if not isinstance(item.get(key), str) or not item[key].strip():
+            raise ValueError(f"[{index}].{key}: missing; copy it from the diagnostics page, "
+                             f"which shows a signed-in visitor's issuer and subject")
+    return Operator(item["issuer"].strip(), item["subject"].strip())
 
 
 POOL_ID = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d:[0-9a-f-]{36}$")
