@@ -124,9 +124,10 @@ def register_proxy(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import health, sessions, signals
+    from . import guests, health, sessions, signals
 
     sessions.init_app(app, null_session_paths=health.PATHS)
+    guests.init_app(app)  # its counts live beside the sessions
     csrf.init_app(app)
     oauth.init_app(app)
     aws.init_app(app)
