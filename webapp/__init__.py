@@ -13,7 +13,7 @@ from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import MapAdapter
 
-from . import aws, config, errors, guards, oauth, production, security, sessions, signals
+from . import aws, config, errors, guards, oauth, production, security
 from .extensions import csrf
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -58,7 +58,11 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
     app.config.update(SECRET_KEY=settings["secret_key"], FEDLAB=settings)
     configure_logging(app)
     register_proxy(app)
-    guards.init_app(app)
+    # Views and services are imported here, not with this package: importing
+    # webapp.config (a script, the tests) loads no request-time module.
+    from . import health
+
+    guards.init_app(app, any_host_paths=health.PATHS)
     register_extensions(app)
     register_blueprints(app)
     errors.init_app(app)
@@ -99,6 +103,8 @@ def configure_logging(app: Flask) -> None:
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(quiet)
     if settings["production"]:
+        from . import signals
+
         events = logging.getLogger(signals.log.name)
         events.setLevel(logging.INFO)
         events.propagate = False  # one line per event, whatever the root logger has
@@ -118,7 +124,10 @@ def register_proxy(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    sessions.init_app(app)
+    from . import guests, health, sessions, signals
+
+    sessions.init_app(app, null_session_paths=health.PATHS)
+    guests.init_app(app)  # its counts live beside the sessions
     csrf.init_app(app)
     oauth.init_app(app)
     aws.init_app(app)

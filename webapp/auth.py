@@ -13,14 +13,12 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, request, session
 from werkzeug.wrappers import Response
 
-from . import sessions, signals
+from . import guests, sessions, signals
 from .errors import AUTHORIZATION_ERRORS, FedlabError
 from .oauth import ProviderClient, client_for
 from .providers import Provider, kind_of
@@ -76,7 +74,7 @@ def login(name: str) -> Response:
         "created": int(time.time()),
         # The guest identity this browser has as it starts signing in: the only one
         # the credentials page may offer to carry over (see callback).
-        "guest_identity": guest_identity_id(),
+        "guest_identity": guests.guest_identity_id(),
     }
     session["pending"] = pending
     return redirect(request_data["url"])
@@ -115,7 +113,7 @@ def callback(name: str) -> Response:
                                      record["code_verifier"])
         who = kind_of(provider).sign_in(client, token, record["nonce"])
     now = int(time.time())
-    former = former_guest(record.get("guest_identity"))
+    former = guests.former_guest(record.get("guest_identity"))
     sessions.start({
         "provider": name,
         "iss": who["iss"],
@@ -129,7 +127,7 @@ def callback(name: str) -> Response:
         "history": [{"at": now, "event": "signed_in"}],
     })
     if former is not None:
-        session[FORMER_GUEST] = asdict(former)
+        former.offer()
     signals.signed_in.send(current_app._get_current_object(), provider=name,
                            iss=who["iss"], sub=who["sub"])
     return redirect(record["next"])
@@ -161,57 +159,6 @@ def authorization_error(name: str, args: Any, *, ours: bool) -> FedlabError:
     if code == "provider_error":
         words = f"{error[:100]}: {words}" if words else error[:100]
     return FedlabError(code, provider=name, description=words[:DESCRIPTION_LIMIT])
-
-
-def guest_identity_id() -> str | None:
-    """The identity id of this session's guest credentials, if it has them."""
-    state = session.get("aws") or {}
-    return state.get("identity_id") if state.get("guest") else None
-
-
-#: Session key: the guest identity this browser was as it signed in (a
-#: :class:`FormerGuest`), until the visitor says whether to keep it.
-FORMER_GUEST = "former_guest"
-
-
-@dataclass(frozen=True)
-class FormerGuest:
-    """The guest identity this browser was before signing in, and since when.
-
-    The sign-in never takes it by itself: the credentials page offers it, and
-    only the visitor's "keep" (a POST with the CSRF token of the signed-in
-    session, whose id and so whose CSRF secret are new) moves it. No check on
-    the server can tell a session cookie planted in the browser from the
-    visitor's own, so a guest identity found in the session may be a
-    stranger's; taken silently, it would tie the visitor's sign-in to an
-    identity the stranger made and knows.
-    """
-
-    identity_id: str
-    since: int
-
-    @classmethod
-    def of_session(cls) -> FormerGuest | None:
-        data = session.get(FORMER_GUEST)
-        if not isinstance(data, dict):
-            return None
-        return cls(str(data["identity_id"]), int(data["since"]))
-
-    @property
-    def since_utc(self) -> str:
-        return datetime.fromtimestamp(self.since, UTC).strftime("%H:%M UTC")
-
-
-def former_guest(started_with: str | None) -> FormerGuest | None:
-    """The guest identity to offer after this sign-in: only the one the sign-in
-    started with (its pending record names it), and only if the session still
-    holds it. One that reached the session otherwise, after the sign-in began
-    (a planted session cookie, shared with whoever planted it), is not even
-    offered."""
-    state = session.get("aws") or {}
-    if not started_with or guest_identity_id() != started_with:
-        return None
-    return FormerGuest(started_with, int(state.get("since") or state.get("obtained_at") or 0))
 
 
 def check_iss_parameter(client: ProviderClient, iss: str | None) -> None:

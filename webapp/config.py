@@ -22,11 +22,12 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import operators, providers
+from . import providers
 
 DEFAULT_CONFIG_FILE = "config/demo.toml"
 
@@ -252,8 +253,11 @@ def _external_url(value: Any) -> str:
     return value
 
 
-#: Host names every lab and demo answers to (not in production, unless listed).
-LOCAL_HOSTS = ("localhost", "127.0.0.1")
+#: The loopback interface by name: what providers accept over plain http
+#: (RFC 8252 7.3, and every provider's console), and what every lab and demo
+#: answers to (not in production, unless listed). The one list of them;
+#: :func:`webapp.production.is_loopback` also knows every other spelling.
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
 HOST_NAME = re.compile(r"^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
 
@@ -279,18 +283,25 @@ def _trusted_hosts(value: Any, external_url: str, production: bool) -> list[str]
     if external_url:
         hosts.append((urlsplit(external_url).hostname or "").lower())
     if not production:
-        hosts += LOCAL_HOSTS
+        # The names a Host header carries as written: "::1" comes as "[::1]".
+        hosts += [h for h in LOOPBACK if HOST_NAME.match(h)]
     # Empty only in production, which refuses it (webapp.production).
     return list(dict.fromkeys(hosts))
 
 
-def _session(raw: Any) -> dict[str, Any]:
+def _table(raw: Any, name: str) -> dict[str, Any]:
+    """A copy of the table ``name``, refused if it is no table or has a key its
+    defaults do not know (a typo would otherwise be ignored in silence)."""
     if not isinstance(raw, Mapping):
-        raise ConfigError("session: must be a table")
-    unknown = set(raw) - set(DEFAULTS["session"])
+        raise ConfigError(f"{name}: must be a table")
+    unknown = set(raw) - set(DEFAULTS[name])
     if unknown:
-        raise ConfigError(f"session.{sorted(unknown)[0]}: unknown key")
-    session = dict(raw)
+        raise ConfigError(f"{name}.{sorted(unknown)[0]}: unknown key")
+    return dict(raw)
+
+
+def _session(raw: Any) -> dict[str, Any]:
+    session = _table(raw, "session")
     if session.get("type") not in SESSION_TYPES:
         raise ConfigError(f"session.type: must be one of {', '.join(SESSION_TYPES)}")
     session["idle_timeout"] = _int(raw, "idle_timeout", minimum=60, where="session.")
@@ -316,14 +327,9 @@ def _encryption_key(value: Any) -> str:
 
 
 def _diagnostics(raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, Mapping):
-        raise ConfigError("diagnostics: must be a table")
-    unknown = set(raw) - set(DEFAULTS["diagnostics"])
-    if unknown:
-        raise ConfigError(f"diagnostics.{sorted(unknown)[0]}: unknown key")
-    diagnostics = {**DEFAULTS["diagnostics"], **raw}
+    diagnostics = {**DEFAULTS["diagnostics"], **_table(raw, "diagnostics")}
     try:
-        diagnostics["operators"] = operators.parse(diagnostics["operators"])
+        diagnostics["operators"] = parse_operators(diagnostics["operators"])
     except ValueError as e:
         raise ConfigError(f"diagnostics.operators{e}") from None
     diagnostics["probe_interval"] = _int(diagnostics, "probe_interval", minimum=0,
@@ -331,16 +337,55 @@ def _diagnostics(raw: Any) -> dict[str, Any]:
     return diagnostics
 
 
+@dataclass(frozen=True)
+class Operator:
+    """A person who may start the live checks, named by the issuer and subject of
+    their verified sign-in (:mod:`webapp.operators`)."""
+
+    issuer: str
+    subject: str
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.subject}"
+
+
+def parse_operators(value: Any) -> tuple[Operator, ...]:
+    """The configured operators; a ValueError's message starts with the bad item's place
+    (``[1].subject: ...``) so the caller can name the whole key."""
+    if isinstance(value, str):  # the environment's form: "<issuer> <subject>, ..."
+        value = [item for item in (part.strip() for part in value.split(",")) if item]
+    if not isinstance(value, list | tuple):
+        raise ValueError(": must be a list of {issuer, subject} tables")
+    return tuple(_operator(index, item) for index, item in enumerate(value))
+
+
+def _operator(index: int, item: Any) -> Operator:
+    if isinstance(item, Operator):
+        return item
+    if isinstance(item, str):
+        parts = item.split()
+        if len(parts) != 2:
+            raise ValueError(f"[{index}]: write the issuer and the subject separated by a "
+                             f"space, got {item!r}")
+        item = {"issuer": parts[0], "subject": parts[1]}
+    if not isinstance(item, Mapping):
+        raise ValueError(f"[{index}]: must be a table with issuer and subject")
+    unknown = set(item) - {"issuer", "subject"}
+    if unknown:
+        raise ValueError(f"[{index}].{sorted(unknown)[0]}: unknown key; an operator has "
+                         f"issuer and subject")
+    for key in ("issuer", "subject"):
+        if not isinstance(item.get(key), str) or not item[key].strip():
+            raise ValueError(f"[{index}].{key}: missing; copy it from the diagnostics page, "
+                             f"which shows a signed-in visitor's issuer and subject")
+    return Operator(item["issuer"].strip(), item["subject"].strip())
+
+
 POOL_ID = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d:[0-9a-f-]{36}$")
 
 
 def _aws(raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, Mapping):
-        raise ConfigError("aws: must be a table")
-    unknown = set(raw) - set(DEFAULTS["aws"])
-    if unknown:
-        raise ConfigError(f"aws.{sorted(unknown)[0]}: unknown key")
-    aws = dict(raw)
+    aws = _table(raw, "aws")
     pool = aws["identity_pool_id"]
     if pool:
         if not isinstance(pool, str) or not POOL_ID.match(pool):
@@ -370,7 +415,7 @@ def _aws(raw: Any) -> dict[str, Any]:
 
 
 def _bool(raw: Mapping[str, Any], key: str, where: str = "") -> bool:
-    value = raw.get(key, False)
+    value = raw[key]
     if isinstance(value, bool):
         return value
     if str(value).lower() in ("true", "1", "yes"):

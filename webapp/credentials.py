@@ -6,33 +6,21 @@ are reused until five minutes before they expire, so a repeat view costs no
 AWS call; renewal refreshes an expired id token first. Guests get
 unauthenticated credentials when the pool allows them: one guest identity per
 browser session, reused by every "Continue as guest", and new ones made at a
-bounded rate (per browser and per site), since each is an identity in the
-pool for good. A guest who signs in is asked whether to keep the guest
-identity (:class:`~webapp.auth.FormerGuest` says why it is never moved unasked).
-
-The per-browser count is kept beside the sessions, not in them: parallel
-requests with one cookie each read their own copy of the session, so a count
-in the session lets every one of them make an identity. With Redis sessions it
-is an ``INCR`` shared by every instance; with the file store, a locked count in
-this process. Its keys, like the site's per-minute rate, are under
-``session.key_prefix``, so two sites sharing one Redis database each keep their
-own.
+bounded rate (per browser and per site: :mod:`webapp.guests`), since each is
+an identity in the pool for good. A guest who signs in is asked whether to
+keep the guest identity (:class:`~webapp.guests.FormerGuest` says why it is
+never moved unasked).
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from flask import (
     Blueprint,
-    Flask,
     abort,
     current_app,
     g,
@@ -42,11 +30,10 @@ from flask import (
     session,
     url_for,
 )
-from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
-from . import aws, sessions, signals
-from .auth import FORMER_GUEST, FormerGuest, ensure_fresh, get_provider
+from . import aws, guests, sessions, signals
+from .auth import ensure_fresh, get_provider
 from .errors import FedlabError
 from .providers import kind_of
 
@@ -57,165 +44,6 @@ bp = Blueprint("credentials", __name__, url_prefix="/credentials")
 CALLS_BEFORE = "aws_calls_before"
 #: What the visitor may answer to the offer of their former guest identity.
 GUEST_MOVES = {"keep": "Keep it", "drop": "Go on without it"}
-#: Session key: the key this browser's guest identities are counted under (a hash of
-#: the session's id when it first had one made: the id moves when a record is made).
-GUEST_BUDGET = "guest_budget"
-#: New guest identities one browser session may have made: its first, and a couple
-#: more should the pool lose one (a reset pool, a guest signed in elsewhere).
-GUESTS_PER_SESSION = 3
-LIMITER = "fedlab.guest_identities"
-BUDGET = "fedlab.guest_budget"
-#: Redis keys after ``session.key_prefix`` (a colon: no session id can name them).
-RATE_KEY = "guests:per-minute"
-BUDGET_KEYS = "guests:browser:"
-
-
-class RateLimit:
-    """At most ``per_minute`` events in any 60 seconds, in this process (the file
-    store's case: one machine)."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._times: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            while self._times and now - self._times[0] >= 60:
-                self._times.popleft()
-            if len(self._times) >= self.per_minute:
-                return False
-            self._times.append(now)
-            return True
-
-
-class RedisRateLimit:
-    """At most ``per_minute`` events in any 60 seconds across every process and
-    instance that shares the sessions' Redis: a sorted set of the last minute's."""
-
-    SCRIPT = """
-    redis.call('zremrangebyscore', KEYS[1], '-inf', tonumber(ARGV[1]) - 60)
-    if redis.call('zcard', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-    redis.call('zadd', KEYS[1], ARGV[1], ARGV[3])
-    redis.call('expire', KEYS[1], 61)
-    return 1
-    """
-
-    def __init__(self, client: Any, key: str, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self.client = client
-        self.key = key
-
-    def take(self) -> bool:
-        return bool(self.client.eval(self.SCRIPT, 1, self.key, time.time(), self.per_minute,
-                                     secrets.token_hex(8)))
-
-
-class BrowserBudget:
-    """At most ``limit`` takes per browser key within ``lifetime`` seconds of its
-    first, in this process (the file store's case), whatever the concurrency."""
-
-    #: Past this many keys, expired ones are dropped, then the oldest.
-    MAX_KEYS = 10_000
-
-    def __init__(self, limit: int, lifetime: int) -> None:
-        self.limit = limit
-        self.lifetime = lifetime
-        self._counts: dict[str, tuple[int, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            count, until = self._counts.get(key, (0, now + self.lifetime))
-            if until <= now:
-                count, until = 0, now + self.lifetime
-            if count >= self.limit:
-                return False
-            self._counts.pop(key, None)  # re-inserted last: the dict stays oldest first
-            self._counts[key] = (count + 1, until)
-            if len(self._counts) > self.MAX_KEYS:
-                self._prune(now)
-            return True
-
-    def give_back(self, key: str) -> None:
-        with self._lock:
-            count, until = self._counts.get(key, (0, 0.0))
-            if count <= 1:
-                self._counts.pop(key, None)
-            else:
-                self._counts[key] = (count - 1, until)
-
-    def _prune(self, now: float) -> None:
-        for key in [k for k, (_, until) in self._counts.items() if until <= now]:
-            del self._counts[key]
-        while len(self._counts) > self.MAX_KEYS:
-            del self._counts[next(iter(self._counts))]
-
-
-class RedisBrowserBudget:
-    """The same per-browser count in the sessions' Redis: one ``INCR`` per take, so
-    parallel requests on every instance see each other's."""
-
-    TAKE = """
-    local n = redis.call('incr', KEYS[1])
-    if n == 1 then redis.call('expire', KEYS[1], tonumber(ARGV[2])) end
-    if n > tonumber(ARGV[1]) then redis.call('decr', KEYS[1]) return 0 end
-    return 1
-    """
-    GIVE_BACK = """
-    if redis.call('decr', KEYS[1]) <= 0 then redis.call('del', KEYS[1]) end
-    return 1
-    """
-
-    def __init__(self, client: Any, key_prefix: str, limit: int, lifetime: int) -> None:
-        self.client = client
-        self.key_prefix = key_prefix
-        self.limit = limit
-        self.lifetime = lifetime
-
-    def take(self, key: str) -> bool:
-        return bool(self.client.eval(self.TAKE, 1, self.key_prefix + key, self.limit,
-                                     self.lifetime))
-
-    def give_back(self, key: str) -> None:
-        self.client.eval(self.GIVE_BACK, 1, self.key_prefix + key)
-
-
-@bp.record_once
-def setup(state: BlueprintSetupState) -> None:
-    config = state.app.config["FEDLAB"]
-    per_minute = config["aws"]["guest_identities_per_minute"]
-    prefix = config["session"]["key_prefix"]
-    # A browser's count lasts as long as its session can.
-    lifetime = config["session"]["absolute_timeout"]
-    client = sessions.shared_redis(state.app)
-    if client is not None:
-        state.app.extensions[LIMITER] = RedisRateLimit(client, prefix + RATE_KEY, per_minute)
-        state.app.extensions[BUDGET] = RedisBrowserBudget(
-            client, prefix + BUDGET_KEYS, GUESTS_PER_SESSION, lifetime)
-    else:
-        state.app.extensions[LIMITER] = RateLimit(per_minute)
-        state.app.extensions[BUDGET] = BrowserBudget(GUESTS_PER_SESSION, lifetime)
-
-
-def limiter(app: Flask) -> RateLimit | RedisRateLimit:
-    return app.extensions[LIMITER]
-
-
-def budget(app: Flask) -> BrowserBudget | RedisBrowserBudget:
-    return app.extensions[BUDGET]
-
-
-def budget_key() -> str:
-    """Whom a new guest identity is counted against: the session's id when this
-    browser first had one made, else its id now (the cookie it sent, or the new
-    id it is given). Hashed: the key names no session."""
-    key = session.get(GUEST_BUDGET)
-    if key is None:
-        key = hashlib.sha256(session.sid.encode()).hexdigest()[:32]  # type: ignore[attr-defined]
-    return key
 
 
 def require_enabled() -> None:
@@ -232,7 +60,7 @@ def show() -> str:
     if auth is None and not (session.get("aws") or {}).get("guest"):
         return render_template("credentials/credentials.html", state=None, calls=[],
                                allow_guests=allow_guests)
-    offer = FormerGuest.of_session() if auth is not None else None
+    offer = guests.FormerGuest.of_session() if auth is not None else None
     if offer is not None:
         # Nothing is federated until the visitor says what becomes of the guest.
         return render_template("credentials/credentials.html", state=None, calls=[],
@@ -273,14 +101,14 @@ def guest_move() -> Response:
     if choice not in GUEST_MOVES:
         raise FedlabError("bad_request", detail="choice must be keep or drop")
     auth = sessions.current_auth()
-    offer = FormerGuest.of_session() if auth is not None else None
+    offer = guests.FormerGuest.of_session() if auth is not None else None
     if auth is None or offer is None:
         return redirect(url_for("credentials.show"))  # answered already, or signed out
     g.aws_calls = []
     with about(auth["provider"]):
         federate(auth, previous_guest=offer.identity_id if choice == "keep" else None)
     # Only once it worked: after a failure (the pool throttled) the offer stands.
-    session.pop(FORMER_GUEST, None)
+    guests.FormerGuest.answered()
     session[CALLS_BEFORE] = {"after": GUEST_MOVES[choice], "calls": g.aws_calls}
     return redirect(url_for("credentials.show"))
 
@@ -302,21 +130,10 @@ def reuse_guest(state: dict[str, Any]) -> None:
 
 def new_guest() -> None:
     """A new guest identity, within this browser's and the site's limits."""
-    app = current_app._get_current_object()
-    key = budget_key()
-    if not budget(app).take(key):
-        raise FedlabError("guest_limit", detail=f"This browser session has already had "
-                          f"{GUESTS_PER_SESSION} guest identities made; it may not have more.")
-    if not limiter(app).take():
-        budget(app).give_back(key)  # none was made for this browser
-        per_minute = aws.settings()["guest_identities_per_minute"]
-        raise FedlabError("guest_limit", detail=f"This site makes at most {per_minute} new "
-                          f"guest identities a minute, and has made them.")
+    key = guests.admit_new()
     identity_id = call("GetId", aws.get_id, None)
     store(identity_id, None, None, guest=True)
-    # Kept with the session, whose id moves now that it has a record: this
-    # browser's next new guest still counts against the same key.
-    session[GUEST_BUDGET] = key
+    guests.counted_under(key)
 
 
 def current() -> dict[str, Any]:
@@ -329,7 +146,7 @@ def current() -> dict[str, Any]:
     state = session.get("aws")
     auth = sessions.current_auth()
     if auth is not None:
-        if FormerGuest.of_session() is not None:
+        if guests.FormerGuest.of_session() is not None:
             # The visitor has not said yet what becomes of their former guest
             # identity (a storage page, before the credentials page): ask first.
             abort(redirect(url_for("credentials.show")))

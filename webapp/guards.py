@@ -15,8 +15,8 @@
 - **Host.** Without ``external_url``, URLs (the callback's, the sign-out
   return) are built from the Host header, so Flask's ``TRUSTED_HOSTS`` is set
   from ``trusted_hosts`` (see :mod:`webapp.config`) and another host gets a
-  clear 400. Health checks are exempt: a load balancer names the instance by
-  its address, and those answers build no URL.
+  clear 400. Health checks are exempt (the factory passes their paths): a load
+  balancer names the instance by its address, and those answers build no URL.
 
 Both end on the error catalogue's page.
 """
@@ -24,11 +24,11 @@ Both end on the error catalogue's page.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import health
 from .errors import FedlabError, render_error
 
 log = logging.getLogger(__name__)
@@ -37,12 +37,16 @@ log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 32 * 1024
 #: The environ key where the app class keeps Flask's refusal of the Host.
 FOREIGN_HOST = "fedlab.foreign_host"
+#: Where the app keeps the paths that any Host may reach.
+ANY_HOST = "fedlab_any_host_paths"
 
 
-def init_app(app: Flask) -> None:
-    """Call before any extension, so these checks come first."""
+def init_app(app: Flask, any_host_paths: Iterable[str] = ()) -> None:
+    """Call before any extension, so these checks come first. ``any_host_paths``
+    (the health checks) skip the Host check."""
     app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
                       TRUSTED_HOSTS=app.config["FEDLAB"]["trusted_hosts"])
+    app.extensions[ANY_HOST] = frozenset(any_host_paths)
     app.before_request(refuse_foreign_host)
     app.before_request(refuse_unsized_body)
     app.before_request(refuse_large_body)
@@ -50,7 +54,8 @@ def init_app(app: Flask) -> None:
 
 
 def refuse_foreign_host() -> None:
-    if FOREIGN_HOST in request.environ and request.path not in health.PATHS:
+    if (FOREIGN_HOST in request.environ
+            and request.path not in current_app.extensions[ANY_HOST]):
         log.info("refused host %r on %s %s", request.environ.get("HTTP_HOST"),
                  request.method, request.path)
         raise FedlabError("unknown_host")

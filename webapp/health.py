@@ -57,12 +57,14 @@ def redis_unready(app: Flask) -> str | None:
 
 def folder_unready(folder: str) -> str | None:
     """Can a session file be written? A real write, which catches a full or
-    read-only disk too; the file store never looks at the folder's top level."""
+    read-only disk too; the file store (:mod:`webapp.session_files`) never looks
+    at the folder's top level, where this one is made and removed."""
     try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".readyz-", suffix=".__wz_cache"):
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".readyz-"):
             pass
     except OSError as e:
-        return f"session store (cachelib) folder not writable: {type(e).__name__}"
+        return (f"session store (the file store, session.type = \"cachelib\") folder "
+                f"not writable: {type(e).__name__}")
     return None
 
 

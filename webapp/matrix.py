@@ -15,12 +15,9 @@ from urllib.parse import urlsplit
 
 from flask import current_app, request
 
+from .config import LOOPBACK
 from .providers import kind_of
 from .urls import current_origin, external_url
-
-#: Host names a provider accepts over plain http (RFC 8252 7.3, and every
-#: provider's console): the loopback interface only.
-LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
 def rows(config: dict[str, Any]) -> list[dict[str, Any]]:

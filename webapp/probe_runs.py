@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from flask import Flask
 
 from . import sessions
+from .session_store import RedisStore
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +114,13 @@ class LocalLedger:
 
 
 class RedisLedger:
-    """The sessions' Redis, shared by every process and instance."""
+    """The sessions' Redis, shared by every process and instance. The mark of a
+    run under way is the store's lock (:meth:`RedisStore.try_lock`), whose value
+    says since when."""
 
-    def __init__(self, client: Any, key_prefix: str, keep_seconds: int) -> None:
-        self.client = client
+    def __init__(self, store: RedisStore, key_prefix: str, keep_seconds: int) -> None:
+        self.store = store
+        self.client = store.client
         self.last_key = key_prefix + REDIS_KEYS + "last"
         self.running_key = key_prefix + REDIS_KEYS + "running"
         self.keep_seconds = keep_seconds
@@ -134,22 +138,15 @@ class RedisLedger:
         return float(raw.split(b" ")[0]) if raw else None
 
     def begin(self, started: float) -> str | None:
-        token = f"{started} {secrets.token_hex(8)}"
-        taken = self.client.set(self.running_key, token, nx=True, ex=RUN_LIMIT)
-        return token if taken else None
+        return self.store.try_lock(self.running_key, RUN_LIMIT,
+                                   token=f"{started} {secrets.token_hex(8)}")
 
     def end(self, token: str, run: ProbeRun | None) -> None:
         if run is not None:
             self.client.set(self.last_key, json.dumps(asdict(run), default=str),
                             ex=self.keep_seconds)
-        self.client.eval(RELEASE_SCRIPT, 1, self.running_key, token)
-
-
-#: Delete the mark only if it is still this run's (it may have expired and been retaken).
-RELEASE_SCRIPT = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
+        # Only if the mark is still this run's (it may have expired and been retaken).
+        self.store.release(self.running_key, token)
 
 
 class ProbeRunner:
@@ -213,7 +210,7 @@ def init_app(app: Flask) -> None:
     client = sessions.shared_redis(app)
     if client is not None:
         # Kept a good while past the interval: the page shows it with its time.
-        ledger = RedisLedger(client, config["session"]["key_prefix"],
+        ledger = RedisLedger(RedisStore(client), config["session"]["key_prefix"],
                              keep_seconds=max(interval, 3600))
     app.extensions[EXTENSION] = ProbeRunner(interval, ledger)
 

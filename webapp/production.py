@@ -35,7 +35,7 @@ from itertools import pairwise
 from typing import Any
 from urllib.parse import urlsplit
 
-from .config import ConfigError
+from .config import LOOPBACK, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def is_loopback(host: str) -> bool:
     """``host`` is this machine: a localhost name, or a loopback or unspecified
     address however it is written."""
     host = host.lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
+    if host in LOOPBACK or host.endswith(".localhost"):
         return True
     address = ip_address(host)
     return address is not None and (address.is_loopback or address.is_unspecified)

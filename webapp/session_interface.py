@@ -24,6 +24,7 @@ import hmac
 import logging
 import re
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, Request, Response, g
@@ -31,7 +32,6 @@ from flask.sessions import SessionInterface
 from flask_session.base import ServerSideSession
 
 from .errors import FedlabError, render_error
-from .health import PATHS as HEALTH_PATHS
 from .session_store import (
     STORE_ERRORS,
     Sealer,
@@ -83,15 +83,18 @@ class ServerSessions(SessionInterface):
     Also the store guard and the health bypass: a store that fails on open or
     save becomes the catalogue's ``session_store_down`` page (logged, and
     tried again on the next request) instead of a bare 500 or a response
-    whose promise was not kept, and ``/healthz`` and ``/readyz`` get a null
+    whose promise was not kept, and ``null_session_paths`` (``/healthz`` and
+    ``/readyz``, which a load balancer calls every few seconds) get a null
     session, so they neither read nor write the store nor set a cookie.
     """
 
     session_class = StoredSession
 
     def __init__(self, store: SessionStore, sealer: Sealer, key_prefix: str,
-                 idle_timeout: int, csrf_secret: str) -> None:
+                 idle_timeout: int, csrf_secret: str,
+                 null_session_paths: Iterable[str] = ()) -> None:
         self.store = store
+        self.null_session_paths = frozenset(null_session_paths)
         self.sealer = sealer
         self.key_prefix = key_prefix
         self.idle_timeout = idle_timeout
@@ -174,7 +177,7 @@ class ServerSessions(SessionInterface):
     # -- Flask's SessionInterface ----------------------------------------------
 
     def open_session(self, app: Flask, request: Request) -> StoredSession | None:
-        if request.path in HEALTH_PATHS:
+        if request.path in self.null_session_paths:
             return self.make_null_session(app)  # type: ignore[return-value]
         cookie = request.cookies.get(self.get_cookie_name(app))
         sid = cookie if cookie and SID.fullmatch(cookie) else None

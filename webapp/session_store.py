@@ -159,19 +159,31 @@ class RedisStore(SessionStore):
     def delete(self, store_id: str) -> None:
         self.client.delete(store_id)
 
+    def try_lock(self, name: str, seconds: float, token: str | None = None) -> str | None:
+        """Take the lock ``name`` for ``seconds`` unless someone holds it; the token
+        that releases it, or None. ``token`` (random by default) is the key's value,
+        so a caller may put in it what others should read (a start time)."""
+        token = token or secrets.token_hex(16)
+        taken = self.client.set(name, token, nx=True, px=int(seconds * 1000))
+        return token if taken else None
+
+    def release(self, name: str, token: str) -> None:
+        """Release the lock ``name`` if ``token`` still holds it."""
+        self.client.eval(RELEASE_SCRIPT, 1, name, token)
+
     @contextmanager
     def lock(self, name: str, seconds: float) -> Iterator[bool]:
-        token, deadline = secrets.token_hex(16), time.monotonic() + seconds
-        acquired = False
-        while not acquired and time.monotonic() < deadline:
-            acquired = bool(self.client.set(name, token, nx=True, px=int(seconds * 1000)))
-            if not acquired:
+        deadline = time.monotonic() + seconds
+        token = None
+        while token is None and time.monotonic() < deadline:
+            token = self.try_lock(name, seconds)
+            if token is None:
                 time.sleep(0.05)
         try:
-            yield acquired
+            yield token is not None
         finally:
-            if acquired:
-                self.client.eval(RELEASE_SCRIPT, 1, name, token)
+            if token is not None:
+                self.release(name, token)
 
 
 #: Delete the lock only if it is still ours (it may have expired and been taken).

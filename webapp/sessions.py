@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,7 +38,9 @@ TOUCH_INTERVAL = 60
 STORE_TIMEOUT = 2
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, null_session_paths: Iterable[str] = ()) -> None:
+    """Bind the session interface; ``null_session_paths`` (the health checks)
+    never open a session."""
     settings = app.config["FEDLAB"]["session"]
     https = app.config["FEDLAB"]["external_url"].startswith("https://")
     app.config.update(
@@ -62,7 +64,8 @@ def init_app(app: Flask) -> None:
     interface = ServerSessions(store, Sealer(settings["encryption_key"]),
                                key_prefix=settings["key_prefix"],
                                idle_timeout=settings["idle_timeout"],
-                               csrf_secret=app.config["SECRET_KEY"])
+                               csrf_secret=app.config["SECRET_KEY"],
+                               null_session_paths=null_session_paths)
     app.session_interface = interface
     app.extensions[EXTENSION] = interface
     app.before_request(refuse_without_store)
