@@ -88,8 +88,11 @@ class BalancerHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def instances(config_dir, redis_url, app, control, tmp_path) -> Iterator[Balancer]:
-    """Two gunicorn instances of the app behind one balancer origin."""
+def instances(request, config_dir, redis_url, app, control, tmp_path) -> Iterator[Balancer]:
+    """Two gunicorn instances of the app behind one balancer origin; sessions in
+    Redis, or (``indirect`` param ``"files"``) in one folder both processes share,
+    as the workers of one ``fedlab serve`` do."""
+    files = getattr(request, "param", "redis") == "files"
     require(GUNICORN.exists(), f"gunicorn is not installed at {GUNICORN}")
     ports = [free_port(), free_port()]
     balancer = Balancer([f"http://127.0.0.1:{port}" for port in ports])
@@ -119,6 +122,9 @@ def instances(config_dir, redis_url, app, control, tmp_path) -> Iterator[Balance
         # A folder of its own: were the sessions not in Redis, nothing would be shared.
         own = {**env, "FEDLAB_SESSION__DIR": str(tmp_path / f"sessions-{index}"),
                "FEDLAB_BIND": f"127.0.0.1:{port}"}
+        if files:
+            own.update(FEDLAB_SESSION__TYPE="cachelib",
+                       FEDLAB_SESSION__DIR=str(tmp_path / "sessions"))
         with (tmp_path / f"gunicorn-{index}.log").open("w") as log:
             processes.append(subprocess.Popen(
                 [str(GUNICORN), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
@@ -244,6 +250,35 @@ def test_a_refresh_holds_a_lock_in_redis_that_the_other_instance_waits_for(
     key = f"fedlab:session:{sid}"
     stored = Sealer(ENV_ENCRYPTION_KEY).open(store.get(key), key)["auth"]
     assert stored["generation"] == 1 and stored["state"] == "refreshed"
+    for backend in (first, second):
+        account = requests.get(f"{backend}/account", cookies={"fedlab": sid}, timeout=10)
+        assert account.status_code == 200 and 'data-state="refreshed"' in account.text
+
+
+@pytest.mark.parametrize("instances", ["files"], indirect=True)
+def test_the_file_stores_refresh_lock_is_shared_by_every_process(instances, browser, tmp_path,
+                                                                 control):
+    """Two processes on one session folder (the workers of one fedlab serve) find
+    the tokens to renew at once: the lock is a file both see, so the provider
+    gets one refresh, and the other process takes its outcome."""
+    first, second = instances.backends
+    instances.pinned = 0
+    page = sign_in(browser, instances.origin, "auth0")
+    sid, form = session_cookie(browser).value, {"csrf_token": browser.csrf(page)}
+    folder = tmp_path / "sessions"
+    control("DELETE", "calls")
+    control("POST", "faults", tenant="auth0", fault="slow", endpoint="token", seconds=3)
+    with ThreadPoolExecutor(2) as pool:
+        refreshes = [pool.submit(requests.post, f"{first}/auth/refresh", data=form,
+                                 cookies={"fedlab": sid}, allow_redirects=False, timeout=30)]
+        wait_until(lambda: provider_calls(control, "token") == 1)  # at the slow provider
+        assert list(folder.glob("*/.lock-*")), "no lock file while the refresh runs"
+        refreshes.append(pool.submit(requests.post, f"{second}/auth/refresh", data=form,
+                                     cookies={"fedlab": sid}, allow_redirects=False,
+                                     timeout=30))
+        answers = [r.result() for r in refreshes]
+    assert [a.status_code for a in answers] == [302, 302]
+    assert provider_calls(control, "token") == 1
     for backend in (first, second):
         account = requests.get(f"{backend}/account", cookies={"fedlab": sid}, timeout=10)
         assert account.status_code == 200 and 'data-state="refreshed"' in account.text

@@ -25,7 +25,10 @@ ANONYMOUS_PAGES = ("/", "/diagnostics", "/auth/google/login")
 
 
 def session_files_in(folder: pathlib.Path) -> set[pathlib.Path]:
-    return {p for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
+    """The records in ``folder`` (the refresh locks' files, and temporary files
+    mid-write, are named with a leading dot)."""
+    return ({p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")}
+            if folder.exists() else set())
 
 
 def cookie_of(response, name: str) -> str:

@@ -10,12 +10,18 @@ modification time is the moment it expires. Reading an expired file deletes
 it; each new record sweeps one of the 256 ``<hh>`` folders in turn, so the
 work of a sweep is a 256th of the files and expired ones do not pile up.
 
-No write brings back a deleted record: a new one is written to a temporary
-file and linked into place (which fails if a record exists); an update opens
-the existing file (which fails once it is deleted) and rewrites it in place
-under an exclusive lock, so a deletion meanwhile leaves the update in the
-unlinked file, out of sight. Readers take a shared lock and never see half a
-record.
+No write brings back a deleted record, and none leaves a record half
+written: every record is first written whole to a temporary file beside it.
+A new one is then linked into place (which fails if a record exists); an
+update takes the existing file's exclusive lock, checks that it is still the
+record (not deleted, not replaced meanwhile: then it tries the newer one) and
+renames the temporary file over it. A deletion takes the same lock before it
+unlinks, so it comes wholly before or after an update. A write that fails (a
+full disk) leaves the record as it was. Readers take a shared lock.
+
+Locks (:meth:`FileStore.lock`, the refresh lock) are ``flock`` locks on small
+files beside the records, so every process of the machine shares them, as
+every worker of ``fedlab serve`` must.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import secrets
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .session_store import SessionStore
@@ -34,7 +42,9 @@ from .session_store import SessionStore
 #: Sub-folders, by the first two hex digits of the file name.
 SHARDS = 256
 TEMP_PREFIX = ".new-"
-#: A temporary file older than this (seconds) was left by a crash mid-write.
+LOCK_PREFIX = ".lock-"
+#: A temporary file older than this (seconds) was left by a crash mid-write; a
+#: lock file unused this long is swept too.
 STALE_TEMP = 3600
 #: Bytes read of a record at most; a real one is a few KiB, a planted giant
 #: is cut short, and then does not open.
@@ -74,6 +84,64 @@ class FileStore(SessionStore):
 
     def create(self, store_id: str, record: bytes, ttl: int) -> bool:
         path = self.path(store_id)
+        temp = self._written(path, record, ttl)
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(temp)
+        self.sweep()
+        return True
+
+    def update(self, store_id: str, record: bytes, ttl: int) -> bool:
+        path = self.path(store_id)
+        if not path.exists():
+            return False
+        temp = self._written(path, record, ttl)
+        try:
+            with self._locked_record(path) as status:
+                # Deleted (signed out meanwhile) or expired: not written back.
+                if status is None or status.st_mtime <= now():
+                    return False
+                os.replace(temp, path)
+                return True
+        finally:
+            Path(temp).unlink(missing_ok=True)
+
+    def delete(self, store_id: str) -> None:
+        path = self.path(store_id)
+        with self._locked_record(path) as status:
+            if status is not None:
+                path.unlink(missing_ok=True)
+
+    @contextmanager
+    def _locked_record(self, path: Path) -> Iterator[os.stat_result | None]:
+        """Hold the exclusive lock of the record at ``path`` as it is now; yields
+        its status, or None when there is none. A record replaced while this
+        waited is locked again in its new version, so the caller acts on the
+        record in place, never on an old copy."""
+        while True:
+            try:
+                f = path.open("rb")
+            except FileNotFoundError:
+                yield None
+                return
+            with f:
+                fcntl.flock(f, fcntl.LOCK_EX)
+                status = os.fstat(f.fileno())
+                try:
+                    current = path.stat()
+                except FileNotFoundError:
+                    current = None
+                if current is not None and (current.st_ino, current.st_dev) != (
+                        status.st_ino, status.st_dev):
+                    continue  # replaced meanwhile: lock the newer one
+                yield status if current is not None else None
+                return
+
+    def _written(self, path: Path, record: bytes, ttl: int) -> str:
+        """A temporary file beside ``path`` holding ``record`` whole, expiring in ``ttl``."""
         path.parent.mkdir(exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
         try:
@@ -81,34 +149,45 @@ class FileStore(SessionStore):
                 f.write(record)
                 f.flush()
                 self._expire_at(f.fileno(), ttl)
-            try:
-                os.link(temp, path)
-            except FileExistsError:
-                return False
-        finally:
+        except BaseException:
             os.unlink(temp)
-        self.sweep()
-        return True
+            raise
+        return temp
 
-    def update(self, store_id: str, record: bytes, ttl: int) -> bool:
+    @contextmanager
+    def lock(self, name: str, seconds: float) -> Iterator[bool]:
+        """An ``flock`` on a lock file beside the records: shared by every thread
+        and process of this machine (each ``open`` is its own lock holder)."""
+        digest = hashlib.sha256(name.encode()).hexdigest()
+        path = self.folder / digest[:2] / f"{LOCK_PREFIX}{digest}"
+        path.parent.mkdir(exist_ok=True)
+        deadline = time.monotonic() + seconds
+        while True:
+            f = path.open("a+b")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.close()
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.05)
+                continue
+            if self._same_file(f, path):  # not swept away while this waited
+                break
+            f.close()
+        with f:
+            os.utime(f.fileno())  # in use: the sweep leaves it
+            yield True
+
+    @staticmethod
+    def _same_file(f: object, path: Path) -> bool:
         try:
-            f = self.path(store_id).open("r+b")
+            current = path.stat()
         except FileNotFoundError:
             return False
-        with f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            status = os.fstat(f.fileno())
-            # Deleted while this waited for the lock, or expired: not written back.
-            if status.st_nlink == 0 or status.st_mtime <= now():
-                return False
-            f.write(record)
-            f.truncate()
-            f.flush()
-            self._expire_at(f.fileno(), ttl)
-        return True
-
-    def delete(self, store_id: str) -> None:
-        self.path(store_id).unlink(missing_ok=True)
+        status = os.fstat(f.fileno())  # type: ignore[attr-defined]
+        return (current.st_ino, current.st_dev) == (status.st_ino, status.st_dev)
 
     def sweep(self) -> int:
         """Delete the expired records of the next sub-folder; how many went."""
@@ -129,10 +208,27 @@ class FileStore(SessionStore):
                 if entry.name.startswith(TEMP_PREFIX):
                     if expires < time.time() - STALE_TEMP:
                         Path(entry.path).unlink(missing_ok=True)
+                elif entry.name.startswith(LOCK_PREFIX):
+                    if expires < time.time() - STALE_TEMP:
+                        self._sweep_lock(Path(entry.path))
                 elif expires <= current:
                     Path(entry.path).unlink(missing_ok=True)
                     removed += 1
         return removed
+
+    @staticmethod
+    def _sweep_lock(path: Path) -> None:
+        """Remove a lock file nobody holds (taking it first, so no holder loses it)."""
+        try:
+            f = path.open("rb")
+        except FileNotFoundError:
+            return
+        with f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            path.unlink(missing_ok=True)
 
     def _expire_at(self, fd: int, ttl: int) -> None:
         expires = now() + ttl

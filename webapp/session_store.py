@@ -16,11 +16,10 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import msgspec
@@ -114,29 +113,12 @@ class SessionStore(ABC):
     def delete(self, store_id: str) -> None:
         """Remove the record now; nothing happens when there is none."""
 
-    @contextmanager
-    def lock(self, name: str, seconds: float) -> Iterator[bool]:
+    @abstractmethod
+    def lock(self, name: str, seconds: float) -> AbstractContextManager[bool]:
         """Hold the lock ``name``, waiting at most ``seconds``; yields whether it
-        was obtained. Here a lock of this process's threads (one file store is
-        one machine's, usually one process's); :class:`RedisStore` shares its
-        lock with every instance."""
-        with _local_locks_guard:
-            entry = _local_locks.setdefault(name, [threading.Lock(), 0])
-            entry[1] += 1
-        acquired = entry[0].acquire(timeout=seconds)
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                entry[0].release()
-            with _local_locks_guard:
-                entry[1] -= 1
-                if not entry[1]:
-                    _local_locks.pop(name, None)
-
-
-_local_locks: dict[str, list[Any]] = {}
-_local_locks_guard = threading.Lock()
+        was obtained. Every process that shares the store shares the lock:
+        :class:`RedisStore` every instance, the file store every process of
+        the machine."""
 
 
 class RedisStore(SessionStore):
