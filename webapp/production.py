@@ -158,12 +158,17 @@ def is_loopback(host: str) -> bool:
     """``host`` is this machine: a localhost name, or a loopback or unspecified
     address however it is written."""
     host = host.lower().rstrip(".")
-    if host in LOOPBACK or host.endswith(".localhost"):
+    if host in LOOPBACK or host in LOOPBACK_NAMES or host.endswith(".localhost"):
         return True
     address = ip_address(host)
     return address is not None and (address.is_loopback or address.is_unspecified)
 
 
+#: Names /etc/hosts gives this machine on common images (Debian's among them).
+#: A public name that resolves to a loopback address (wildcard DNS) is not
+#: caught: the configuration is checked without resolving names.
+LOOPBACK_NAMES = ("ip6-localhost", "ip6-loopback", "localhost.localdomain",
+                  "localhost6", "localhost6.localdomain6")
 #: What the C library's inet_aton reads as an IPv4 address: one to four numbers,
 #: decimal, octal (0177) or hex (0x7f), so 127.1 and 2130706433 are 127.0.0.1.
 IPV4_NUMBERS = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$")
@@ -185,8 +190,11 @@ def ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
             address = ipaddress.IPv4Address(socket.inet_aton(host))
         except (OSError, ValueError):
             return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if 1 < int(address) < 2**32:  # IPv4-compatible (::127.0.0.1), deprecated but read
+            return ipaddress.IPv4Address(int(address))
     return address
 
 
