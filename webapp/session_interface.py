@@ -31,13 +31,13 @@ from flask import Flask, Request, Response, g
 from flask.sessions import SessionInterface
 from flask_session.base import ServerSideSession
 
-from .errors import FedlabError, render_error
 from .session_store import (
     STORE_ERRORS,
     Sealer,
     SessionStore,
     keep_newer_tokens,
     open_record,
+    store_down_page,
     store_unavailable,
 )
 
@@ -186,7 +186,7 @@ class ServerSessions(SessionInterface):
             try:
                 data = self.read(sid)
             except STORE_ERRORS as e:
-                store_unavailable("open", e)
+                store_unavailable("on open", e)
                 return self.make_null_session(app)  # type: ignore[return-value]
         # An id without a record stays this browser's while nothing is stored
         # (its forms' CSRF tokens hold); the first record gets a new id.
@@ -205,9 +205,8 @@ class ServerSessions(SessionInterface):
         except STORE_ERRORS as e:
             # What this response promised (a pending sign-in, a new session) was
             # not kept: replace it by the error page rather than let it mislead.
-            store_unavailable("save", e)
-            body, status = render_error(FedlabError("session_store_down",
-                                                    detail=type(e).__name__))
+            store_unavailable("on save", e)
+            body, status = store_down_page(e)
             response.set_data(body)
             response.status_code = status
             response.mimetype = "text/html"
