@@ -58,6 +58,13 @@ def new_sid() -> str:
     return secrets.token_urlsafe(32)
 
 
+def is_static(app: Flask, path: str) -> bool:
+    """Whether ``path`` is under the app's static files, which use no session
+    (a page's stylesheet and scripts: one store read and decryption each)."""
+    prefix = app.static_url_path if app.has_static_folder else None
+    return bool(prefix) and path.startswith(f"{prefix}/")
+
+
 class StoredSession(ServerSideSession):
     """A visitor's session. ``stored`` says whether a record exists under
     ``sid``; ``cookie`` is the id the browser sent, if any; ``ended`` that its
@@ -84,8 +91,9 @@ class ServerSessions(SessionInterface):
     save becomes the catalogue's ``session_store_down`` page (logged, and
     tried again on the next request) instead of a bare 500 or a response
     whose promise was not kept, and ``null_session_paths`` (``/healthz`` and
-    ``/readyz``, which a load balancer calls every few seconds) get a null
-    session, so they neither read nor write the store nor set a cookie.
+    ``/readyz``, which a load balancer calls every few seconds) and the static
+    files get a null session, so they neither read nor write the store (nor
+    decrypt a record) nor set or remove a cookie.
     """
 
     session_class = StoredSession
@@ -122,7 +130,8 @@ class ServerSessions(SessionInterface):
             return False
         if session.stored:
             data = self.record_of(session)
-            keep_newer_tokens(data, self.read(session.sid))
+            if "auth" in data:  # only a sign-in has tokens a refresh may have renewed
+                keep_newer_tokens(data, self.read(session.sid))
             store_id = self.store_id(session.sid)
             if self.store.update(store_id, self.sealer.seal(data, store_id),
                                  self.lifetime(data)):
@@ -177,7 +186,7 @@ class ServerSessions(SessionInterface):
     # -- Flask's SessionInterface ----------------------------------------------
 
     def open_session(self, app: Flask, request: Request) -> StoredSession | None:
-        if request.path in self.null_session_paths:
+        if request.path in self.null_session_paths or is_static(app, request.path):
             return self.make_null_session(app)  # type: ignore[return-value]
         cookie = request.cookies.get(self.get_cookie_name(app))
         sid = cookie if cookie and SID.fullmatch(cookie) else None

@@ -217,5 +217,6 @@ def store_failed(error: RedisError) -> tuple[str, int]:
 
 
 def refuse_without_store() -> None:
-    if g.get("session_store_down") and request.endpoint != "static":
+    # Static files never get here with the store down: they open no session.
+    if g.get("session_store_down"):
         raise FedlabError("session_store_down", detail=g.session_store_down)
