@@ -6,12 +6,16 @@
   it is read; :func:`refuse_large_body` refuses it from its ``Content-Length``
   before anything reads it (CSRF's form parsing would otherwise spool a
   multipart body to disk first). A body without a length (``Transfer-Encoding:
-  chunked``) gets 411: its size is known only by reading it, and reading stops
-  quietly at the limit (werkzeug's limited stream raises nothing, and
-  ``get_json(silent=True)`` would take the cut-off part), so a view could act
-  on part of a request. Browsers always send ``Content-Length`` with a form or
-  a fetch body, so only scripts meet it. gunicorn bounds the request line and
-  headers (deploy/gunicorn.conf.py).
+  chunked``) gets 411: its size is known only by reading it, and the read is
+  cut quietly at the limit. gunicorn (and werkzeug's development server) decode
+  the chunks and set ``wsgi.input_terminated``, so werkzeug caps the stream at
+  ``MAX_CONTENT_LENGTH`` with a ``LimitedStream`` that raises 413 only on a
+  read attempted past the cap; a whole-body read (``get_json``, ``get_data``,
+  a urlencoded form) stops at the cap and makes none, so ``get_json`` parses
+  the first 32 KiB, which may be valid JSON, and a view would act on part of
+  a request (seen under both servers: an upload granted). Browsers always send
+  ``Content-Length`` with a form or a fetch body, so only scripts meet it.
+  gunicorn bounds the request line and headers (deploy/gunicorn.conf.py).
 - **Host.** Without ``external_url``, URLs (the callback's, the sign-out
   return) are built from the Host header (after ProxyFix, a trusted proxy's
   ``X-Forwarded-Host``), so :func:`refuse_foreign_host` checks it against
