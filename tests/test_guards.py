@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from webapp.guards import MAX_REQUEST_BYTES
+from webapp.guards import MAX_REQUEST_BYTES, refuse_foreign_host
 
 from .conftest import make_app
 from .flows import sign_in
@@ -81,6 +81,17 @@ def test_a_forwarded_host_is_checked_too(config_dir, tmp_path):
                                   "X-Forwarded-Proto": "https"})
     assert refused.status_code == 400
     assert b"This site does not answer to that address" in refused.data
+
+
+def test_the_host_is_checked_before_any_other_step(config_dir, tmp_path):
+    """Flask binds its URL adapter to any Host; the check comes before anything
+    that could build a URL from it, CSRF's check included."""
+    app = make_app(config_dir, tmp_path)
+    assert app.before_request_funcs[None][0] is refuse_foreign_host
+    refused = app.test_client().post("/auth/signout", base_url="http://attacker.example")
+    assert refused.status_code == 400 and "Location" not in refused.headers
+    assert b"This site does not answer to that address" in refused.data
+    assert b"attacker.example" not in refused.data
 
 
 def test_the_known_hosts_are_served(app_url, live_app):

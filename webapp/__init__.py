@@ -8,37 +8,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request
-from werkzeug.exceptions import SecurityError
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import MapAdapter
 
 from . import aws, config, errors, guards, oauth, production, security
 from .extensions import csrf
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-class FederationLab(Flask):
-    """Flask, with its Host check (``TRUSTED_HOSTS``) ending on the catalogue's page.
-
-    Flask refuses a Host it does not trust while it builds the request's URL
-    adapter, before any hook runs, and then cannot build a URL for the error
-    page. Here the refusal is kept for :mod:`webapp.guards` to raise as the
-    request's first step, and the adapter is bound to a trusted host, so the
-    page (whose links are relative) renders like any other.
-    """
-
-    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
-        try:
-            return super().create_url_adapter(request)
-        except SecurityError as refusal:
-            if request is None:
-                raise
-            request.environ[guards.FOREIGN_HOST] = refusal
-            return self.url_map.bind_to_environ(
-                request.environ, server_name=self.config["TRUSTED_HOSTS"][0].lstrip("."),
-                subdomain="")
 
 
 def create_app(overrides: Mapping[str, Any] | None = None, *,
@@ -49,7 +25,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
     auth events to stderr as JSON lines. No network and no writes here:
     providers are contacted on first use.
     """
-    app = FederationLab(
+    app = Flask(
         __name__,
         template_folder=resource_dir("templates"),
         static_folder=resource_dir("static"),

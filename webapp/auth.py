@@ -303,6 +303,7 @@ def refresh() -> Response:
 @bp.post("/signout")
 def signout() -> Response:
     auth = sessions.current_auth()
+    signals.keep_who(auth)  # for the signed-out event, sent once the session is gone
     sessions.end()
     if auth is None:
         return redirect("/")

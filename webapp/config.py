@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "secrets_file": "",
     "external_url": "",
     "trusted_proxies": 0,
-    # Host names the site answers to (Flask's TRUSTED_HOSTS); external_url's host
+    # Host names the site answers to (webapp.guards checks them); external_url's host
     # is always one, and outside production localhost and 127.0.0.1 too.
     "trusted_hosts": [],
     "http_timeout": 5.0,

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template
 from flask.blueprints import BlueprintSetupState
 
-from . import matrix, operators, probe_runs, sessions
+from . import matrix, operators, probe_runs
 from . import probes as live
 from .errors import CATALOGUE, FedlabError
 from .providers import kind_of
@@ -37,13 +37,15 @@ def setup(state: BlueprintSetupState) -> None:
 
 @bp.get("")
 def matrix_page() -> str:
+    viewer = operators.viewer()
     runs = probe_runs.runner(current_app._get_current_object())
-    return render_page(runs.last() if operators.current() else None)
+    return render_page(viewer, runs.last() if viewer.operator else None)
 
 
 @bp.post("/probes")
 def probes() -> str:
-    operator = operators.current()
+    viewer = operators.viewer()
+    operator = viewer.operator
     if operator is None:
         # Refused before anything is sent: no provider or AWS call for a non-operator.
         raise FedlabError("operators_only")
@@ -51,21 +53,20 @@ def probes() -> str:
     config = app.config["FEDLAB"]
     # What the run needs from this request, read now: it runs on another thread.
     callbacks = {row["name"]: row["callback_url"] for row in matrix.rows(config)}
-    sign_out_url, logins = current_origin() + "/", signed_in_logins(config)
+    sign_out_url, logins = current_origin() + "/", signed_in_logins(config, viewer.auth)
 
     def job() -> list[dict[str, Any]]:
         verdicts = live.run_probes(config, callback_urls=callbacks, sign_out_url=sign_out_url,
                                    timeout=PROBE_TIMEOUT, logins=logins)
         return [explain(v) for v in verdicts]
 
-    return render_page(probe_runs.runner(app).request(app, job, str(operator)))
+    return render_page(viewer, probe_runs.runner(app).request(app, job, str(operator)))
 
 
-def signed_in_logins(config: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """The operator's own sign-in, if live (as :func:`operators.current` reads it):
-    with a real token the identity-pool probe also shows whether the pool lists
-    this app's client id."""
-    auth = sessions.live_auth()
+def signed_in_logins(config: dict[str, Any],
+                     auth: dict[str, Any] | None) -> dict[str, dict[str, str]]:
+    """The operator's own sign-in, if live (``Viewer.auth``): with a real token
+    the identity-pool probe also shows whether the pool lists this app's client id."""
     provider = config["providers"].get(auth["provider"]) if auth else None
     if provider is None:
         return {}
@@ -81,7 +82,8 @@ def catalogue() -> str:
     return render_template("diagnostics/catalogue.html", catalogue=CATALOGUE)
 
 
-def render_page(outcome: probe_runs.Outcome | None = None) -> str:
+def render_page(viewer: operators.Viewer,
+                outcome: probe_runs.Outcome | None = None) -> str:
     config = current_app.config["FEDLAB"]
     run = outcome.run if outcome else None
     verdicts = list(run.verdicts) if run else None
@@ -90,8 +92,8 @@ def render_page(outcome: probe_runs.Outcome | None = None) -> str:
         "diagnostics/matrix.html",
         rows=matrix.rows(config),
         warnings=matrix.warnings(config),
-        operator=operators.current(),
-        visitor=operators.visitor(),
+        operator=viewer.operator,
+        visitor=viewer.person,
         outcome=outcome,
         when=when,
         now=time.time(),

@@ -6,17 +6,29 @@
   it is read; :func:`refuse_large_body` refuses it from its ``Content-Length``
   before anything reads it (CSRF's form parsing would otherwise spool a
   multipart body to disk first). A body without a length (``Transfer-Encoding:
-  chunked``) gets 411: its size is known only by reading it, and reading stops
-  quietly at the limit (werkzeug's limited stream raises nothing, and
-  ``get_json(silent=True)`` would take the cut-off part), so a view could act
-  on part of a request. Browsers always send ``Content-Length`` with a form or
-  a fetch body, so only scripts meet it. gunicorn bounds the request line and
-  headers (deploy/gunicorn.conf.py).
+  chunked``) gets 411: its size is known only by reading it, and the read is
+  cut quietly at the limit. gunicorn (and werkzeug's development server) decode
+  the chunks and set ``wsgi.input_terminated``, so werkzeug caps the stream at
+  ``MAX_CONTENT_LENGTH`` with a ``LimitedStream`` that raises 413 only on a
+  read attempted past the cap; a whole-body read (``get_json``, ``get_data``,
+  a urlencoded form) stops at the cap and makes none, so ``get_json`` parses
+  the first 32 KiB, which may be valid JSON, and a view would act on part of
+  a request (seen under both servers: an upload granted). Browsers always send
+  ``Content-Length`` with a form or a fetch body, so only scripts meet it.
+  gunicorn bounds the request line and headers (deploy/gunicorn.conf.py).
 - **Host.** Without ``external_url``, URLs (the callback's, the sign-out
-  return) are built from the Host header, so Flask's ``TRUSTED_HOSTS`` is set
-  from ``trusted_hosts`` (see :mod:`webapp.config`) and another host gets a
-  clear 400. Health checks are exempt (the factory passes their paths): a load
-  balancer names the instance by its address, and those answers build no URL.
+  return) are built from the Host header (after ProxyFix, a trusted proxy's
+  ``X-Forwarded-Host``), so :func:`refuse_foreign_host` checks it against
+  ``trusted_hosts`` (see :mod:`webapp.config`) with werkzeug's own rule and
+  another host gets a clear 400. It is the first step of every request: Flask
+  binds its URL adapter to any Host, and nothing before it builds a URL (a
+  routing redirect is raised only after the before-request steps); the error
+  page's links are relative, so it never shows the host. Flask's
+  ``TRUSTED_HOSTS`` is not used: its refusal comes as Flask binds the adapter
+  and leaves the request without one, so no page could build its links, and
+  health checks could not be let through. Health checks are exempt (the
+  factory passes their paths): a load balancer names the instance by its
+  address, and those answers build no URL.
 
 Both end on the error catalogue's page.
 """
@@ -28,6 +40,7 @@ from collections.abc import Iterable
 
 from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.sansio.utils import host_is_trusted
 
 from .errors import FedlabError, render_error
 
@@ -35,8 +48,6 @@ log = logging.getLogger(__name__)
 
 #: Bytes a request body may have: forms and small JSON objects, with room to spare.
 MAX_REQUEST_BYTES = 32 * 1024
-#: The environ key where the app class keeps Flask's refusal of the Host.
-FOREIGN_HOST = "fedlab.foreign_host"
 #: Where the app keeps the paths that any Host may reach.
 ANY_HOST = "fedlab_any_host_paths"
 
@@ -44,8 +55,7 @@ ANY_HOST = "fedlab_any_host_paths"
 def init_app(app: Flask, any_host_paths: Iterable[str] = ()) -> None:
     """Call before any extension, so these checks come first. ``any_host_paths``
     (the health checks) skip the Host check."""
-    app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
-                      TRUSTED_HOSTS=app.config["FEDLAB"]["trusted_hosts"])
+    app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
     app.extensions[ANY_HOST] = frozenset(any_host_paths)
     app.before_request(refuse_foreign_host)
     app.before_request(refuse_unsized_body)
@@ -54,8 +64,11 @@ def init_app(app: Flask, any_host_paths: Iterable[str] = ()) -> None:
 
 
 def refuse_foreign_host() -> None:
-    if (FOREIGN_HOST in request.environ
-            and request.path not in current_app.extensions[ANY_HOST]):
+    """400 for a Host not in ``trusted_hosts`` (a leading dot admits subdomains;
+    the port is not compared), or one that is no host name at all."""
+    if request.path in current_app.extensions[ANY_HOST]:
+        return
+    if not host_is_trusted(request.host, current_app.config["FEDLAB"]["trusted_hosts"]):
         log.info("refused host %r on %s %s", request.environ.get("HTTP_HOST"),
                  request.method, request.path)
         raise FedlabError("unknown_host")

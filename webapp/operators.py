@@ -15,24 +15,37 @@ or, in the environment, ``FEDLAB_DIAGNOSTICS__OPERATORS="<issuer> <subject>, ...
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from flask import current_app
 
 from . import sessions
 from .config import Operator
 
 
-def visitor() -> Operator | None:
-    """The signed-in visitor as an operator would be named, whoever they are.
-    Signed in now: a sign-in ended by a refused refresh, or whose tokens expired
-    with no way to renew them, names nobody (:func:`webapp.sessions.live_auth`)."""
+@dataclass(frozen=True)
+class Viewer:
+    """Who asks, read once per request: a page that shows who they are, decides
+    whether they may run the checks, and hands their sign-in to the checks reads
+    this one record, not the session (and the tokens' expiry) each time."""
+
+    #: The sign-in if it holds now (:func:`webapp.sessions.live_auth`), else None:
+    #: one ended by a refused refresh, or whose tokens expired with no way to
+    #: renew them, names nobody.
+    auth: dict[str, Any] | None
+    #: The person as an operator would be named, whoever they are.
+    person: Operator | None
+    #: The same person if the configuration names them an operator, else None.
+    operator: Operator | None
+
+
+def viewer() -> Viewer:
+    """Who this request comes from, and whether they operate this site."""
     auth = sessions.live_auth()
-    if not auth or not auth.get("iss") or not auth.get("sub"):
-        return None
-    return Operator(str(auth["iss"]), str(auth["sub"]))
-
-
-def current() -> Operator | None:
-    """The signed-in visitor if the configuration names them an operator."""
-    person = visitor()
+    person = None
+    if auth and auth.get("iss") and auth.get("sub"):
+        person = Operator(str(auth["iss"]), str(auth["sub"]))
     configured = current_app.config["FEDLAB"]["diagnostics"]["operators"]
-    return person if person is not None and person in configured else None
+    operator = person if person is not None and person in configured else None
+    return Viewer(auth, person, operator)

@@ -230,19 +230,9 @@ def probe_sign_out(provider: Provider, metadata: dict[str, Any], sign_out_url: s
     carry the return URL). The same answer for both fails: the page does not show
     that ours is registered.
     """
-    client = client_for(provider)
-    try:
-        plan = kind_of(provider).sign_out(client, {"tokens": {}}, sign_out_url)
-    except FedlabError as e:
-        return Verdict(provider.name, "sign_out", "fail", "Could not build the sign-out URL.",
-                       dict(e.details), e.code)
-    if plan.url is None:
-        return Verdict(provider.name, "sign_out", "skip", f"{provider.display_name} has no "
-                       f"sign-out redirect: signing out ends the session here only.")
-    try:
-        response = http.get(plan.url, timeout=timeout, allow_redirects=False)
-    except requests.RequestException as e:
-        return unreachable(provider.name, "sign_out", plan.url, e, timeout)
+    response = _fetch_sign_out(provider, sign_out_url, http, timeout)
+    if isinstance(response, Verdict):
+        return response
     location = response.headers.get("Location", "")
     evidence = {"sign_out_url": sign_out_url, "status": response.status_code,
                 "location": location[:300]}
@@ -262,15 +252,9 @@ def probe_unregistered_sign_out(provider: Provider, ours: requests.Response,
                                 http: requests.Session, timeout: float) -> Verdict:
     """Our return URL got a page with a form: does an unregistered one get it too?"""
     unregistered = unregistered_url(evidence["sign_out_url"])
-    try:
-        url = kind_of(provider).sign_out(client_for(provider), {"tokens": {}}, unregistered).url
-    except FedlabError as e:
-        return Verdict(provider.name, "sign_out", "fail", "Could not build the sign-out URL.",
-                       dict(e.details), e.code)
-    try:
-        response = http.get(url or "", timeout=timeout, allow_redirects=False)
-    except requests.RequestException as e:
-        return unreachable(provider.name, "sign_out", url or "", e, timeout)
+    response = _fetch_sign_out(provider, unregistered, http, timeout)
+    if isinstance(response, Verdict):
+        return response
     location = response.headers.get("Location", "")
     status = response.status_code
     evidence = {**evidence, "unregistered_url": unregistered, "unregistered_status": status,
@@ -301,6 +285,28 @@ def probe_unregistered_sign_out(provider: Provider, ours: requests.Response,
                    "sign-out URL is allowed.",
                    {**evidence, "same_answer": same, "provider_says": page_words(ours)},
                    "signout_mismatch")
+
+
+def _fetch_sign_out(provider: Provider, return_to: str, http: requests.Session,
+                    timeout: float) -> requests.Response | Verdict:
+    """The provider's first answer to its sign-out URL for this return URL.
+
+    Redirects are not followed: where the provider sends the browser is the
+    answer. A Verdict instead when there is nothing to ask (no sign-out redirect),
+    the URL cannot be built, or nothing answers.
+    """
+    try:
+        plan = kind_of(provider).sign_out(client_for(provider), {"tokens": {}}, return_to)
+    except FedlabError as e:
+        return Verdict(provider.name, "sign_out", "fail", "Could not build the sign-out URL.",
+                       dict(e.details), e.code)
+    if plan.url is None:
+        return Verdict(provider.name, "sign_out", "skip", f"{provider.display_name} has no "
+                       f"sign-out redirect: signing out ends the session here only.")
+    try:
+        return http.get(plan.url, timeout=timeout, allow_redirects=False)
+    except requests.RequestException as e:
+        return unreachable(provider.name, "sign_out", plan.url, e, timeout)
 
 
 def unregistered_url(sign_out_url: str) -> str:

@@ -231,6 +231,7 @@ def _first_line(path: str) -> str:
 
 
 def announce_lab(config: Mapping[str, Any]) -> None:
-    """Say loudly, at every start, that a production instance accepts the stand-ins."""
-    if config.get("production") and config.get("allow_lab"):
+    """Say loudly, at every start of a production instance, that it accepts the
+    stand-ins. Called for production only (:func:`webapp.configure_logging`)."""
+    if config.get("allow_lab"):
         log.warning(LAB_WARNING)

@@ -31,13 +31,13 @@ from flask import Flask, Request, Response, g
 from flask.sessions import SessionInterface
 from flask_session.base import ServerSideSession
 
-from .errors import FedlabError, render_error
 from .session_store import (
     STORE_ERRORS,
     Sealer,
     SessionStore,
     keep_newer_tokens,
     open_record,
+    store_down_page,
     store_unavailable,
 )
 
@@ -56,6 +56,13 @@ SID = re.compile(r"[A-Za-z0-9_-]{43}")
 
 def new_sid() -> str:
     return secrets.token_urlsafe(32)
+
+
+def is_static(app: Flask, path: str) -> bool:
+    """Whether ``path`` is under the app's static files, which use no session
+    (a page's stylesheet and scripts: one store read and decryption each)."""
+    prefix = app.static_url_path if app.has_static_folder else None
+    return bool(prefix) and path.startswith(f"{prefix}/")
 
 
 class StoredSession(ServerSideSession):
@@ -84,8 +91,9 @@ class ServerSessions(SessionInterface):
     save becomes the catalogue's ``session_store_down`` page (logged, and
     tried again on the next request) instead of a bare 500 or a response
     whose promise was not kept, and ``null_session_paths`` (``/healthz`` and
-    ``/readyz``, which a load balancer calls every few seconds) get a null
-    session, so they neither read nor write the store nor set a cookie.
+    ``/readyz``, which a load balancer calls every few seconds) and the static
+    files get a null session, so they neither read nor write the store (nor
+    decrypt a record) nor set or remove a cookie.
     """
 
     session_class = StoredSession
@@ -122,7 +130,8 @@ class ServerSessions(SessionInterface):
             return False
         if session.stored:
             data = self.record_of(session)
-            keep_newer_tokens(data, self.read(session.sid))
+            if "auth" in data:  # only a sign-in has tokens a refresh may have renewed
+                keep_newer_tokens(data, self.read(session.sid))
             store_id = self.store_id(session.sid)
             if self.store.update(store_id, self.sealer.seal(data, store_id),
                                  self.lifetime(data)):
@@ -177,7 +186,7 @@ class ServerSessions(SessionInterface):
     # -- Flask's SessionInterface ----------------------------------------------
 
     def open_session(self, app: Flask, request: Request) -> StoredSession | None:
-        if request.path in self.null_session_paths:
+        if request.path in self.null_session_paths or is_static(app, request.path):
             return self.make_null_session(app)  # type: ignore[return-value]
         cookie = request.cookies.get(self.get_cookie_name(app))
         sid = cookie if cookie and SID.fullmatch(cookie) else None
@@ -186,7 +195,7 @@ class ServerSessions(SessionInterface):
             try:
                 data = self.read(sid)
             except STORE_ERRORS as e:
-                store_unavailable("open", e)
+                store_unavailable("on open", e)
                 return self.make_null_session(app)  # type: ignore[return-value]
         # An id without a record stays this browser's while nothing is stored
         # (its forms' CSRF tokens hold); the first record gets a new id.
@@ -205,9 +214,8 @@ class ServerSessions(SessionInterface):
         except STORE_ERRORS as e:
             # What this response promised (a pending sign-in, a new session) was
             # not kept: replace it by the error page rather than let it mislead.
-            store_unavailable("save", e)
-            body, status = render_error(FedlabError("session_store_down",
-                                                    detail=type(e).__name__))
+            store_unavailable("on save", e)
+            body, status = store_down_page(e)
             response.set_data(body)
             response.status_code = status
             response.mimetype = "text/html"

@@ -82,10 +82,19 @@ def open_record(sealer: Sealer, record: bytes | None, store_id: str) -> dict[str
     return data
 
 
-def store_unavailable(when: str, error: Exception) -> None:
-    """Note for this request that the store failed: nothing more is read or written."""
-    log.warning("session store unavailable on %s: %s", when, type(error).__name__)
+def store_unavailable(where: str, error: Exception) -> None:
+    """Note for this request that the store failed: nothing more is read or written.
+
+    Only the error's type is logged and kept, not its message (which may name
+    the store's address or a file's path).
+    """
+    log.warning("session store unavailable %s: %s", where, type(error).__name__)
     g.session_store_down = type(error).__name__
+
+
+def store_down_page(error: Exception) -> tuple[str, int]:
+    """The catalogue's ``session_store_down`` page (503), naming the error's type only."""
+    return render_error(FedlabError("session_store_down", detail=type(error).__name__))
 
 
 class SessionStore(ABC):
@@ -203,12 +212,11 @@ def store_failed(error: RedisError) -> tuple[str, int]:
     Only Redis errors: an OSError in a view is as likely a provider's
     connection as the file store, and those have their own pages.
     """
-    log.warning("session store unavailable in %s %s: %s", request.method, request.path,
-                type(error).__name__)
-    g.session_store_down = type(error).__name__
-    return render_error(FedlabError("session_store_down", detail=type(error).__name__))
+    store_unavailable(f"in {request.method} {request.path}", error)
+    return store_down_page(error)
 
 
 def refuse_without_store() -> None:
-    if g.get("session_store_down") and request.endpoint != "static":
+    # Static files never get here with the store down: they open no session.
+    if g.get("session_store_down"):
         raise FedlabError("session_store_down", detail=g.session_store_down)

@@ -3,7 +3,8 @@
 Receivers get the app as sender and keyword details; never a token or secret.
 The log writes each as one JSON object (``webapp.events``; on stderr under
 ``fedlab serve``) with the time, the event, its details, the provider, issuer
-and subject when the session knows them, the client's address (after
+and subject when the session knows them as the event is sent (read then, so a
+request without an event never reads them), the client's address (after
 ProxyFix: the trusted proxy chain's) and the request id, which every response
 also carries as ``X-Request-ID``, so a visitor's report finds its line. The
 id is always made here: one sent by a client is not trusted to be unique.
@@ -18,9 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from blinker import Namespace
-from flask import Flask, Response, g, has_request_context, request
-
-from .sessions import current_auth
+from flask import Flask, Response, g, has_request_context, request, session
 
 _signals = Namespace()
 signed_in = _signals.signal("signed-in")
@@ -48,7 +47,6 @@ def init_app(app: Flask) -> None:
 
     for signal in ALL:
         signal.connect(_named(signal.name, log_event), sender=app, weak=False)
-    app.before_request(note_who)
     app.after_request(send_request_id)
 
 
@@ -58,11 +56,15 @@ def request_id() -> str:
     return g.request_id
 
 
-def note_who() -> None:
-    """Who the session belongs to, as the request began: sign-out ends the
-    session before its event is sent."""
-    auth = current_auth() or {}
-    g.event_who = {k: auth[k] for k in ("provider", "iss", "sub") if auth.get(k)}
+def keep_who(auth: dict[str, Any] | None) -> None:
+    """Name this sign-in in the rest of this request's event lines, whatever the
+    session holds by then: sign-out ends the session before its event is sent."""
+    g.event_who = _who(auth)
+
+
+def _who(auth: dict[str, Any] | None) -> dict[str, Any]:
+    """The provider, issuer and subject of a sign-in (``session["auth"]``), those it has."""
+    return {k: auth[k] for k in ("provider", "iss", "sub") if auth and auth.get(k)}
 
 
 def send_request_id(response: Response) -> Response:
@@ -74,7 +76,7 @@ def event_line(event: str, details: dict[str, Any]) -> dict[str, Any]:
     line: dict[str, Any] = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                             "event": event}
     if has_request_context():
-        line.update(g.get("event_who", {}))
+        line.update(g.event_who if "event_who" in g else _who(session.get("auth")))
         line.update(client=request.remote_addr, request_id=request_id())
     line.update(details)
     return line

@@ -89,17 +89,19 @@ def listing(level: str) -> str:
     state, prefix, s3 = level_context(level)
     bucket = aws.settings()["bucket"]
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
+    # Where a page token that is not S3's (ours to see, or S3's to say) sends the visitor.
+    first_page = url_for("storage.listing", level=level)
     after = request.args.get("after")
     if after:
         if not PAGE_TOKEN.fullmatch(after):
-            raise FedlabError("bad_page_token", listing=url_for("storage.listing", level=level))
+            raise FedlabError("bad_page_token", listing=first_page)
         params["ContinuationToken"] = after
     try:
         with aws.errors_explained("ListObjectsV2"):
             page = s3.list_objects_v2(**params)
     except FedlabError as e:
         if e.code == "bad_page_token":  # S3: "The continuation token provided is incorrect"
-            e.details["listing"] = url_for("storage.listing", level=level)
+            e.details["listing"] = first_page
         raise denied(e, level, f"s3://{bucket}/{prefix}", state) from None
     objects = [{"key": o["Key"], "name": o["Key"][len(prefix):], "size": o["Size"],
                 "modified": int(o["LastModified"].timestamp())}

@@ -108,14 +108,16 @@ def build(name: str, raw: Any) -> Provider:
             scopes = scopes.replace(",", " ").split()
         if not isinstance(scopes, list | tuple) or not all(isinstance(s, str) for s in scopes):
             raise ProviderConfigError(".scopes: must be a list of scope names")
-        fields = module.configure(raw)
+        scopes = tuple(scopes)
+        # The kind gets the scopes parsed, for parameters that depend on them.
+        fields = module.configure(raw, scopes)
         return Provider(
             name=name,
             kind=kind,
             display_name=str(raw.get("display_name") or module.DISPLAY_NAME),
             client_id=client_id,
             client_secret=client_secret,
-            scopes=tuple(scopes),
+            scopes=scopes,
             **fields,
         )
     except ProviderConfigError as e:

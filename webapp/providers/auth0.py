@@ -35,7 +35,7 @@ CONSOLE = {
     "origin": "the same Settings: Allowed Web Origins",
 }
 
-def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
+def configure(raw: Mapping[str, Any], scopes: tuple[str, ...]) -> dict[str, Any]:
     domain = require(raw, "domain", "the Auth0 tenant domain (Applications > Settings)")
     base = url_setting(raw, "base_url", f"https://{domain}")
     params = {k: raw[k] for k in ("audience", "connection") if raw.get(k)}

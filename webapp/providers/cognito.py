@@ -71,7 +71,7 @@ def upstream_registrations(provider: Provider) -> list[dict[str, str]]:
     return [{"where": callback_field, "value": f"{hosted}/oauth2/idpresponse"},
             {"where": origin_field, "value": f"{parts.scheme}://{parts.netloc}"}]
 
-def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
+def configure(raw: Mapping[str, Any], scopes: tuple[str, ...]) -> dict[str, Any]:
     region = require(raw, "region", "the user pool's region, e.g. us-east-1")
     if not REGION.match(region):
         raise ProviderConfigError(".region: must look like us-east-1")

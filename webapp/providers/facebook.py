@@ -71,7 +71,7 @@ def callback_refusal(response: requests.Response, callback_url: str) -> str | No
         return words
     return None
 
-def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
+def configure(raw: Mapping[str, Any], scopes: tuple[str, ...]) -> dict[str, Any]:
     version = raw.get("graph_version", "v21.0")
     if not isinstance(version, str) or not VERSION.match(version):
         raise ProviderConfigError(".graph_version: must look like v21.0")

@@ -36,7 +36,7 @@ CONSOLE = {
     "origin": "the same client: Authorized JavaScript origins",
 }
 
-def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
+def configure(raw: Mapping[str, Any], scopes: tuple[str, ...]) -> dict[str, Any]:
     issuer = url_setting(raw, "issuer", ISSUER)
     prompt = raw.get("prompt", "consent")
     if prompt not in ("consent", "", "select_account", "consent select_account"):

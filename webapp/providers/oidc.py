@@ -60,7 +60,7 @@ def upstream_registrations(provider: Provider) -> list[dict[str, str]]:
     """URLs to register at a provider behind this one (Cognito's federation): none."""
     return []
 
-def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
+def configure(raw: Mapping[str, Any], scopes: tuple[str, ...]) -> dict[str, Any]:
     if not raw.get("issuer"):
         raise ProviderConfigError(".issuer: missing; put the provider's issuer URL here")
     method = raw.get("token_endpoint_auth_method", "client_secret_basic")
@@ -72,12 +72,12 @@ def configure(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "issuer": url_setting(raw, "issuer") + ("/" if raw["issuer"].endswith("/") else ""),
         "token_auth_method": method,
-        "authorize_params": offline_consent(dict(params), raw.get("scopes", DEFAULT_SCOPES)),
+        "authorize_params": offline_consent(dict(params), scopes),
         "settings": {},
     }
 
 
-def offline_consent(params: dict[str, str], scopes: Any) -> dict[str, str]:
+def offline_consent(params: dict[str, str], scopes: tuple[str, ...]) -> dict[str, str]:
     """Add ``prompt=consent`` when ``offline_access`` is asked for.
 
     OpenID Connect Core 11: a provider grants ``offline_access`` (and so a refresh
@@ -85,8 +85,6 @@ def offline_consent(params: dict[str, str], scopes: Any) -> dict[str, str]:
     other grounds; a standard provider (oidc-provider, Keycloak) silently drops
     the scope otherwise, and the sign-in works but can never be refreshed.
     """
-    if isinstance(scopes, str):
-        scopes = scopes.replace(",", " ").split()
     if "offline_access" not in scopes:
         return params
     prompt = params.get("prompt", "").split()

@@ -36,6 +36,10 @@ USERINFO_ONLY_CLAIMS = ("email", "email_verified", "name", "given_name", "family
 
 
 class Tenant:
+    #: The switches in force: the flavour's defaults under the settings' own
+    #: (set by :meth:`reset`, and by the control API).
+    behaviour: Behaviour
+
     def __init__(self, flavour: Flavour, settings: Settings, events: EventSink,
                  key_size: int = 2048) -> None:
         from .oauth_server import build_server
@@ -48,7 +52,6 @@ class Tenant:
         self.keys = KeyRing(key_size)
         self.faults = FaultBoard()
         self.skew_seconds = 0.0
-        self.behaviour: Behaviour = flavour.behaviour
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
         #: Clients the stand-ins register for themselves (Cognito's federation).
