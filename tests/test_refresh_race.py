@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -140,3 +141,40 @@ def test_the_lock_outlives_the_longest_refresh(live_app, swap_app):
         app = swap_app(http_timeout=timeout)
         with app.test_request_context():
             assert sessions.lock_seconds() == 3 * timeout + sessions.LOCK_MARGIN
+
+
+def test_a_refresh_that_waited_through_a_sign_out_spends_no_refresh_token(
+        browser, app_url, control, swap_app, redis_url, monkeypatch):
+    """A page found the tokens expired and waits for the refresh lock (another
+    instance holds it) while the visitor signs out in another tab: when the lock
+    is free, the session no longer exists, and its refresh token is not used."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .browser import Browser
+
+    app = swap_app(session={"type": "redis", "redis_url": redis_url})
+    page = sign_in(browser, app_url, "auth0")
+    sid = session_cookie(browser).value
+    lock = f"{app.config['FEDLAB']['session']['key_prefix']}refresh-lock:{sid}"
+    store = redis.Redis.from_url(redis_url)
+    control("DELETE", "calls")
+    store.set(lock, "another-instance", px=60_000)
+    monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
+    waiting = Browser()
+    waiting.http.cookies.set_cookie(session_cookie(browser))
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            account = pool.submit(waiting.get, f"{app_url}/account")
+            time.sleep(0.5)  # it opens the session and waits for the lock (20 s at most)
+            assert not account.done()
+            out = browser.post(f"{app_url}/auth/signout", data={"csrf_token": browser.csrf(page)},
+                               allow_redirects=False)
+            assert out.status_code in (302, 303)
+            store.delete(lock)  # the other instance is done
+            answer = account.result()
+    finally:
+        store.delete(lock)
+    assert control("GET", "calls").get("auth0", {}).get("token", 0) == 0
+    assert 'data-state="refreshed"' not in answer.text
+    assert app.session_interface.read(sid) is None
+    assert browser.get(f"{app_url}/account").status_code == 401

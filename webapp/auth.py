@@ -209,7 +209,11 @@ def refresh_tokens(auth: dict[str, Any]) -> str:
     provider = get_provider(auth["provider"])
     seen = auth.get("generation", 0)
     with sessions.refresh_lock() as acquired:
-        latest = sessions.stored_auth() or {}
+        latest = sessions.stored_auth()
+        if latest is None:
+            # Signed out (here or on another instance) while this request waited: no
+            # refresh token is spent for a session that no longer exists.
+            raise FedlabError("signed_out", provider=provider.name)
         same_visitor = same_sign_in(latest, auth)
         if same_visitor and latest.get("generation", 0) > seen:
             auth.clear()
