@@ -111,6 +111,22 @@ def test_timeouts_end_the_session(browser, app_url, control, live_app, monkeypat
     assert "Your session ended" in page.text
 
 
+@pytest.mark.parametrize("key", ["idle_timeout", "absolute_timeout"])
+def test_sign_out_after_a_timeout_still_signs_out_at_the_provider(browser, app_url, control,
+                                                                  live_app, monkeypatch, key):
+    """The visitor comes back to a tab left open past a timeout and presses Sign out:
+    not a CSRF refusal, but the provider's sign-out, whose own session may be alive."""
+    page = sign_in(browser, app_url, "cognito")
+    limit = live_app.config["FEDLAB"]["session"][key]
+    real_now = sessions.now
+    monkeypatch.setattr(sessions, "now", lambda: real_now() + limit + 10)
+    out = browser.post(f"{app_url}/auth/signout", data={"csrf_token": browser.csrf(page)},
+                       allow_redirects=False)
+    assert out.status_code == 302, out.text[:300]
+    assert "/cognito/logout?" in out.headers["Location"]
+    assert browser.get(f"{app_url}/account").status_code == 401
+
+
 def test_a_quiet_page_view_does_not_write_the_session(browser, app_url, control):
     sign_in(browser, app_url, "google")
     response = browser.get(f"{app_url}/account")

@@ -105,6 +105,7 @@ def register_extensions(app: Flask) -> None:
     sessions.init_app(app, null_session_paths=health.PATHS)
     guests.init_app(app)  # its counts live beside the sessions
     csrf.init_app(app)
+    sessions.init_timeouts(app)  # after the CSRF check: see init_timeouts
     oauth.init_app(app)
     aws.init_app(app)
     signals.init_app(app)

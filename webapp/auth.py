@@ -306,7 +306,9 @@ def refresh() -> Response:
 
 @bp.post("/signout")
 def signout() -> Response:
-    auth = sessions.current_auth()
+    # A session that timed out as this request began is gone here, but the
+    # provider's may not be: its sign-out is still sent.
+    auth = sessions.current_auth() or sessions.timed_out_auth()
     signals.keep_who(auth)  # for the signed-out event, sent once the session is gone
     sessions.end()
     if auth is None:

@@ -69,7 +69,6 @@ def init_app(app: Flask, null_session_paths: Iterable[str] = ()) -> None:
     app.session_interface = interface
     app.extensions[EXTENSION] = interface
     app.before_request(refuse_without_store)
-    app.before_request(enforce_timeouts)
     app.register_error_handler(RedisError, store_failed)
 
 
@@ -98,6 +97,17 @@ def now() -> float:
     return time.time()
 
 
+def init_timeouts(app: Flask) -> None:
+    """Enforce the idle and absolute timeouts before every view.
+
+    Register it after the CSRF check: a form posted to a session that has just
+    timed out is then judged by the session it was made for, so "Sign out"
+    still works (and still reaches the provider, see :func:`timed_out_auth`)
+    instead of ending on a CSRF refusal.
+    """
+    app.before_request(enforce_timeouts)
+
+
 def enforce_timeouts() -> None:
     """End a session idle or alive for too long; note why for the page."""
     started = session.get("started_at")
@@ -106,13 +116,23 @@ def enforce_timeouts() -> None:
     settings = current_app.config["FEDLAB"]["session"]
     current = now()
     if current - started > settings["absolute_timeout"]:
-        end()
-        g.session_ended = "absolute"
+        why = "absolute"
     elif current - session.get("last_seen", started) > settings["idle_timeout"]:
-        end()
-        g.session_ended = "idle"
-    elif current - session.get("last_seen", started) > TOUCH_INTERVAL:
-        session["last_seen"] = int(current)
+        why = "idle"
+    else:
+        if current - session.get("last_seen", started) > TOUCH_INTERVAL:
+            session["last_seen"] = int(current)
+        return
+    g.timed_out_auth = session.get("auth")
+    end()
+    g.session_ended = why
+
+
+def timed_out_auth() -> dict[str, Any] | None:
+    """The sign-in a timeout ended at the start of this request, if any: this
+    site forgot it, but the provider's own session may still be alive, and a
+    visitor who asked to sign out wants that one ended too."""
+    return g.get("timed_out_auth")
 
 
 def start(auth: dict[str, Any]) -> None:
