@@ -14,7 +14,7 @@ import requests
 from webapp import auth
 
 from .conftest import PROVIDERS
-from .flows import sign_in
+from .flows import sign_in, wait_until
 from .test_sessions import session_cookie, stored_session
 
 LOGINS_KEYS = {
@@ -655,3 +655,32 @@ def test_parallel_guest_posts_with_one_cookie_make_at_most_three_identities(
     finally:
         if store == "redis":
             forget(redis.Redis.from_url(redis_url), prefix)
+
+
+def test_an_answer_to_the_guest_offer_outlives_a_slower_request(browser, app_url, control,
+                                                                aws_control, pool_with):
+    """A slow request (userinfo) read the session while the offer stood; the visitor
+    answers "Go on without it" meanwhile. When the slow request writes its own change,
+    the answer stands: the offer does not come back to be kept after all."""
+    pool_with("fresh")
+    guest_id = field(continue_as_guest(browser, app_url), "identity-id")
+    sign_in(browser, app_url, "auth0")
+    offer = browser.get(f"{app_url}/credentials")
+    assert f'data-guest-offer="{guest_id}"' in offer.text
+    sid = session_cookie(browser).value
+    control("DELETE", "calls")
+    control("POST", "faults", tenant="auth0", fault="slow", endpoint="userinfo", seconds=2)
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(requests.post, f"{app_url}/account/userinfo",
+                           cookies={"fedlab": sid}, data={"csrf_token": browser.csrf(offer)},
+                           allow_redirects=False, timeout=30)
+        wait_until(lambda: control("GET", "calls").get("auth0", {}).get("userinfo") == 1)
+        answered = browser.click(offer, "Go on without it")
+        own = field(answered, "identity-id")
+        assert own != guest_id
+        assert slow.result().status_code in (302, 303)
+    page = browser.get(f"{app_url}/credentials")
+    assert "data-guest-offer=" not in page.text
+    assert 'data-aws-state="authenticated"' in page.text and field(page, "identity-id") == own
+    # ... and the slow request's own change was kept beside the answer.
+    assert '<pre class="userinfo">' in browser.get(f"{app_url}/account").text

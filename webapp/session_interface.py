@@ -71,12 +71,16 @@ class StoredSession(ServerSideSession):
     record was deleted by another request while this one ran."""
 
     def __init__(self, initial: dict[str, Any] | None = None, sid: str | None = None,
-                 stored: bool = False, cookie: str | None = None) -> None:
+                 stored: bool = False, cookie: str | None = None,
+                 base: bytes | None = None) -> None:
         super().__init__(initial, sid=sid)
         self.stored = stored
         self.cookie = cookie
         self.ended = False
         self.csrf_used = False
+        #: The sealed record this request read (or last wrote): what its own
+        #: changes are measured against when it writes.
+        self.base = base
 
     def __getitem__(self, key: str) -> Any:
         if key == CSRF_KEY:  # a form's token is on the page: the id must reach the browser
@@ -129,24 +133,31 @@ class ServerSessions(SessionInterface):
         if session.ended:
             return False
         if session.stored:
-            data = self.record_of(session)
-            if "auth" in data:  # only a sign-in has tokens a refresh may have renewed
-                keep_newer_tokens(data, self.read(session.sid))
             store_id = self.store_id(session.sid)
-            if self.store.update(store_id, self.sealer.seal(data, store_id),
-                                 self.lifetime(data)):
-                return True
+            stored = self.read(session.sid)
+            if stored is not None:
+                base = open_record(self.sealer, session.base, store_id) or {}
+                data = own_changes_on(stored, base, self.record_of(session))
+                if "auth" in data:  # only a sign-in has tokens a refresh may have renewed
+                    keep_newer_tokens(data, stored)
+                record = self.sealer.seal(data, store_id)
+                if self.store.update(store_id, record, self.lifetime(data)):
+                    session.base = record
+                    return True
             session.stored, session.ended = False, True
             return False
         if session.sid == session.cookie:
             # The browser's id never gets a record (it may be planted, or ended);
-            # the forms it already has keep working: their CSRF secret moves along.
+            # the forms it already has keep working: their CSRF secret moves along
+            # (a page opened before, then its button pressed again). Whoever
+            # planted the id knows those forms' tokens too, until sign-in gives
+            # a new id and secret: the actions of an anonymous visitor only.
             self.move(session, new_sid(), keep_csrf=True)
         while True:
             data, store_id = self.record_of(session), self.store_id(session.sid)
-            if self.store.create(store_id, self.sealer.seal(data, store_id),
-                                 self.lifetime(data)):
-                session.stored = True
+            record = self.sealer.seal(data, store_id)
+            if self.store.create(store_id, record, self.lifetime(data)):
+                session.stored, session.base = True, record
                 return True
             # Taken: with 256 random bits, never in practice.
             self.move(session, new_sid(), keep_csrf=True)
@@ -190,17 +201,19 @@ class ServerSessions(SessionInterface):
             return self.make_null_session(app)  # type: ignore[return-value]
         cookie = request.cookies.get(self.get_cookie_name(app))
         sid = cookie if cookie and SID.fullmatch(cookie) else None
-        data = None
+        data = record = None
         if sid is not None:
+            store_id = self.store_id(sid)
             try:
-                data = self.read(sid)
+                record = self.store.read(store_id)
             except STORE_ERRORS as e:
                 store_unavailable("on open", e)
                 return self.make_null_session(app)  # type: ignore[return-value]
-        # An id without a record stays this browser's while nothing is stored
-        # (its forms' CSRF tokens hold); the first record gets a new id.
+            data = open_record(self.sealer, record, store_id)
+        # An id without a record stays this browser's while nothing is stored;
+        # the first record gets a new id.
         session = StoredSession(data, sid=sid or new_sid(), stored=data is not None,
-                                cookie=cookie)
+                                cookie=cookie, base=record if data is not None else None)
         if CSRF_KEY not in session:
             dict.__setitem__(session, CSRF_KEY, self.csrf_value(session.sid))
         return session
@@ -230,8 +243,11 @@ class ServerSessions(SessionInterface):
             keep = any(k not in NOT_STORED for k in session)
             if keep:
                 if not self.write(session):
+                    # Ended by another request (a sign-out in another tab). Its
+                    # cookie is left alone: the browser may hold a newer session
+                    # under it by now (a sign-in in that tab), and a dead id is
+                    # harmless.
                     log.info("the session ended while this request ran; not written back")
-                    dropped = True
             elif session.stored:
                 self.store.delete(self.store_id(session.sid))  # emptied: nothing to keep
                 session.stored, dropped = False, True
@@ -249,3 +265,20 @@ class ServerSessions(SessionInterface):
                                    secure=self.get_cookie_secure(app),
                                    samesite=self.get_cookie_samesite(app))
             response.vary.add("Cookie")
+
+
+def own_changes_on(stored: dict[str, Any], base: dict[str, Any],
+                   mine: dict[str, Any]) -> dict[str, Any]:
+    """The record to write: the store's as it is now, with this request's own
+    changes (each top-level key it set, changed or removed since ``base``, what
+    it read) on top. A request writes when it ends, and others may have written
+    meanwhile: the keys it did not touch keep their newer values (a guest offer
+    answered in another tab stays answered), where writing the whole session
+    back would undo them."""
+    merged = dict(stored)
+    for key, value in mine.items():
+        if key not in base or base[key] != value:
+            merged[key] = value
+    for key in base.keys() - mine.keys():
+        merged.pop(key, None)
+    return merged
