@@ -395,6 +395,28 @@ def test_an_operator_whose_tokens_expired_for_good_cannot_run_them(browser, app_
     assert app_calls(control, aws_control) == {}
 
 
+@pytest.mark.parametrize("fault", ["refresh_fails", "down"])
+def test_an_operator_whose_expired_tokens_cannot_be_renewed_cannot_run_them(
+        browser, app_url, control, aws_control, swap_app, fault):
+    """Tokens past their expiry, and the provider refuses (or cannot be reached
+    for) the refresh: the session still lasts, but it names nobody until renewed."""
+    served = swap_app(diagnostics={"probe_interval": 0})
+    page = sign_in(browser, app_url, "cognito")  # alice, the demo's operator
+    token = browser.csrf(page)
+    sid = session_cookie(browser).value
+    record = served.session_interface.read(sid)
+    record["auth"]["tokens"]["expires_at"] = int(time.time()) - 3600
+    assert served.session_interface.write(StoredSession(record, sid=sid, stored=True))
+    control("POST", "faults", tenant="cognito", fault=fault,
+            **({"endpoint": "token"} if fault == "down" else {}))
+    forget_calls(control, aws_control)
+    refused = browser.post(f"{app_url}/diagnostics/probes", data={"csrf_token": token})
+    assert refused.status_code == 403, refused.text[:500]
+    assert 'data-error="operators_only"' in refused.text
+    made = app_calls(control, aws_control)
+    assert set(made) <= {"cognito/token"}, made  # the refresh it tried, and no probe
+
+
 def test_an_operators_run_is_kept_and_not_repeated_within_the_interval(browser, app_url,
                                                                        control, aws_control,
                                                                        swap_app):

@@ -17,8 +17,9 @@ from typing import Any
 from flask import Blueprint, current_app, render_template
 from flask.blueprints import BlueprintSetupState
 
-from . import matrix, operators, probe_runs
+from . import matrix, operators, probe_runs, sessions
 from . import probes as live
+from .auth import ensure_fresh
 from .errors import CATALOGUE, FedlabError
 from .providers import kind_of
 from .urls import current_origin
@@ -35,16 +36,26 @@ def setup(state: BlueprintSetupState) -> None:
     probe_runs.init_app(state.app)
 
 
+def asking() -> operators.Viewer:
+    """Who asks, their expired tokens renewed first as on every page that acts on
+    a sign-in: an operator whose provider would no longer renew them (revoked,
+    signed out there) is then nobody here, however long the session lasts."""
+    auth = sessions.current_auth()
+    if auth is not None:
+        ensure_fresh(auth)
+    return operators.viewer()
+
+
 @bp.get("")
 def matrix_page() -> str:
-    viewer = operators.viewer()
+    viewer = asking()
     runs = probe_runs.runner(current_app._get_current_object())
     return render_page(viewer, runs.last() if viewer.operator else None)
 
 
 @bp.post("/probes")
 def probes() -> str:
-    viewer = operators.viewer()
+    viewer = asking()
     operator = viewer.operator
     if operator is None:
         # Refused before anything is sent: no provider or AWS call for a non-operator.

@@ -157,16 +157,16 @@ def current_auth() -> dict[str, Any] | None:
 
 def live_auth() -> dict[str, Any] | None:
     """The visitor's sign-in if it holds now, else None: not ended by a refused
-    refresh, and with tokens still valid or renewable (a refresh token). What
-    acts on the sign-in's authority reads it here (an operator's live checks,
-    the Logins those checks send), so an ended sign-in counts for nothing.
+    refresh, and with tokens not expired (a caller renews them first, as the
+    pages do, and one the provider will not renew stays expired). What acts on
+    the sign-in's authority reads it here (an operator's live checks, the Logins
+    those checks send), so an ended sign-in counts for nothing.
     """
     auth = current_auth()
     if not auth or auth.get("state") == "refresh_failed":
         return None
-    tokens = auth.get("tokens") or {}
-    expires_at = tokens.get("expires_at")
-    if expires_at and expires_at < time.time() and not tokens.get("refresh_token"):
+    expires_at = (auth.get("tokens") or {}).get("expires_at")
+    if expires_at and expires_at < time.time():
         return None
     return auth
 
