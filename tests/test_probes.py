@@ -251,14 +251,33 @@ def end_session_provider(config_dir, tmp_path, app_url):
     server.stop()
 
 
-@pytest.mark.parametrize("answer", [same_login_page, same_page_carrying_the_url,
-                                    redirects_unregistered_to_itself])
+def refuses_the_pace_for_unregistered(target: str, registered: str) -> Response:
+    if target == registered:
+        return confirm_page("/end_session/confirm")
+    return Response("Too Many Requests", status=429)
+
+
+def forbids_unregistered(target: str, registered: str) -> Response:
+    if target == registered:
+        return confirm_page("/end_session/confirm")
+    return Response("<html><body>Forbidden</body></html>", status=403,
+                    content_type="text/html")
+
+
+@pytest.mark.parametrize(("answer", "status", "error"), [
+    # The same page for any URL: a sign-in page (ours unregistered), or a wildcard
+    # registration (both allowed): the probe cannot tell, and says so.
+    (same_login_page, "warn", None),
+    (same_page_carrying_the_url, "warn", None),
+    # Any URL followed: nothing is checked.
+    (redirects_unregistered_to_itself, "fail", "signout_mismatch"),
+])
 def test_a_sign_out_page_shown_for_any_return_url_is_not_a_pass(end_session_provider, app_url,
-                                                               answer):
+                                                               answer, status, error):
     provider, app = end_session_provider
     provider.answer = answer
     verdict = run(app, app_url)[(OIDC_PROVIDER, "sign_out")]
-    assert verdict.status == "fail" and verdict.error == "signout_mismatch", verdict
+    assert verdict.status == status and verdict.error == error, verdict
     # Asked twice: our return URL, then one on the same origin nobody registered.
     ours, unregistered = provider.return_urls
     assert ours == f"{app_url}/"
@@ -268,6 +287,18 @@ def test_a_sign_out_page_shown_for_any_return_url_is_not_a_pass(end_session_prov
     # redirect to the unregistered URL itself).
     assert verdict.evidence["status"] == 200 and verdict.evidence["same_answer"]
     assert "unregistered return URL" in verdict.summary
+
+
+@pytest.mark.parametrize("answer", [refuses_the_pace_for_unregistered, forbids_unregistered])
+def test_a_refusal_of_the_asker_for_the_unregistered_url_is_no_pass(end_session_provider,
+                                                                    app_url, answer):
+    """429 or 403 for the unregistered URL refuses the asker, not the URL: not known."""
+    provider, app = end_session_provider
+    provider.answer = answer
+    verdict = run(app, app_url)[(OIDC_PROVIDER, "sign_out")]
+    assert verdict.status == "warn", verdict
+    assert "is not known" in verdict.summary
+    assert len(provider.return_urls) == 2
 
 
 @pytest.mark.parametrize(("answer", "status"), [(confirms_registered_only, 400),

@@ -227,8 +227,9 @@ def probe_sign_out(provider: Provider, metadata: dict[str, Any], sign_out_url: s
     origin that nobody registered (ours plus a random path segment), is treated
     differently: refused (4xx), sent elsewhere than to it, or answered without the
     same forms (compared by the origin and path they post to, as the query may
-    carry the return URL). The same answer for both fails: the page does not show
-    that ours is registered.
+    carry the return URL). A redirect to the unregistered one fails (nothing is
+    checked); the same page for both, or an answer that refuses the asker rather
+    than the URL (401, 403, 429), is a warning: it cannot tell.
     """
     response = _fetch_sign_out(provider, sign_out_url, http, timeout)
     if isinstance(response, Verdict):
@@ -267,7 +268,15 @@ def probe_unregistered_sign_out(provider: Provider, ours: requests.Response,
                                            "detail": f"HTTP {status}",
                                            "provider_says": page_words(response)},
                        "provider_bad_response")
-    if 400 <= status < 500:
+    if 400 < status < 500:
+        # Not the invalid_request a provider answers a bad return URL with, but a
+        # refusal of the asker (401, 403) or of the pace (429): it tells nothing.
+        return Verdict(provider.name, "sign_out", "warn", f"The end-session endpoint answered "
+                       f"HTTP {status} for an unregistered return URL, which says nothing about "
+                       "the URLs it allows: whether this sign-out URL is allowed is not known. "
+                       "Try the sign-out in a browser.",
+                       {**evidence, "provider_says": page_words(response)})
+    if status == 400:
         refused = True
     elif response.is_redirect:
         refused = not location.startswith(unregistered)
@@ -278,13 +287,21 @@ def probe_unregistered_sign_out(provider: Provider, ours: requests.Response,
                        "return URL: it asks the visitor to confirm the sign-out first, and "
                        f"answers an unregistered return URL otherwise (HTTP {status}).",
                        evidence)
-    same = (f"a redirect to it (HTTP {status})" if response.is_redirect else
-            f"the same page (HTTP {status}, a form posting to {', '.join(sorted(forms))})")
-    return Verdict(provider.name, "sign_out", "fail", "The provider answers an unregistered "
-                   f"return URL with {same}: its page for ours does not show that this "
-                   "sign-out URL is allowed.",
-                   {**evidence, "same_answer": same, "provider_says": page_words(ours)},
-                   "signout_mismatch")
+    if response.is_redirect:  # it goes anywhere it is told: nothing is checked
+        same = f"a redirect to it (HTTP {status})"
+        return Verdict(provider.name, "sign_out", "fail", "The provider answers an "
+                       f"unregistered return URL with {same}: it does not check sign-out "
+                       "return URLs, or its page for ours is not a confirmation.",
+                       {**evidence, "same_answer": same, "provider_says": page_words(ours)},
+                       "signout_mismatch")
+    # The same page for both: ours may be unregistered (a sign-in page for any URL),
+    # or both allowed (a wildcard registration such as Keycloak's https://site/*).
+    same = f"the same page (HTTP {status}, a form posting to {', '.join(sorted(forms))})"
+    return Verdict(provider.name, "sign_out", "warn", "The provider answers an unregistered "
+                   f"return URL with {same}: either both are allowed (a wildcard "
+                   "registration) or neither is, so whether this sign-out URL is allowed is "
+                   "not known. Try the sign-out in a browser.",
+                   {**evidence, "same_answer": same, "provider_says": page_words(ours)})
 
 
 def _fetch_sign_out(provider: Provider, return_to: str, http: requests.Session,
