@@ -376,18 +376,26 @@ def test_an_operator_whose_refresh_was_refused_cannot_run_them(browser, app_url,
     assert 'data-live-checks="operators-only"' in diagnostics.text
 
 
+def operator_with_expired_tokens(swap_app, browser, app_url: str, keep_refresh: bool) -> str:
+    """alice (the demo's operator) signed in, her tokens then an hour past their
+    expiry in the store (no stand-in issues tokens that short), with or without
+    her refresh token; a CSRF token of her session."""
+    served = swap_app(diagnostics={"probe_interval": 0})
+    page = sign_in(browser, app_url, "cognito")
+    sid = session_cookie(browser).value
+    record = served.session_interface.read(sid)
+    record["auth"]["tokens"]["expires_at"] = int(time.time()) - 3600
+    if not keep_refresh:
+        del record["auth"]["tokens"]["refresh_token"]
+    assert served.session_interface.write(StoredSession(record, sid=sid, stored=True))
+    return browser.csrf(page)
+
+
 def test_an_operator_whose_tokens_expired_for_good_cannot_run_them(browser, app_url, control,
                                                                    aws_control, swap_app):
     """Tokens past their expiry and no refresh token to renew them (as a provider
     without refresh leaves a sign-in after an hour): signed in no more."""
-    served = swap_app(diagnostics={"probe_interval": 0})
-    page = sign_in(browser, app_url, "cognito")  # alice, the demo's operator
-    token = browser.csrf(page)
-    sid = session_cookie(browser).value
-    record = served.session_interface.read(sid)
-    record["auth"]["tokens"]["expires_at"] = int(time.time()) - 60
-    del record["auth"]["tokens"]["refresh_token"]
-    assert served.session_interface.write(StoredSession(record, sid=sid, stored=True))
+    token = operator_with_expired_tokens(swap_app, browser, app_url, keep_refresh=False)
     forget_calls(control, aws_control)
     refused = browser.post(f"{app_url}/diagnostics/probes", data={"csrf_token": token})
     assert refused.status_code == 403, refused.text[:500]
@@ -400,13 +408,7 @@ def test_an_operator_whose_expired_tokens_cannot_be_renewed_cannot_run_them(
         browser, app_url, control, aws_control, swap_app, fault):
     """Tokens past their expiry, and the provider refuses (or cannot be reached
     for) the refresh: the session still lasts, but it names nobody until renewed."""
-    served = swap_app(diagnostics={"probe_interval": 0})
-    page = sign_in(browser, app_url, "cognito")  # alice, the demo's operator
-    token = browser.csrf(page)
-    sid = session_cookie(browser).value
-    record = served.session_interface.read(sid)
-    record["auth"]["tokens"]["expires_at"] = int(time.time()) - 3600
-    assert served.session_interface.write(StoredSession(record, sid=sid, stored=True))
+    token = operator_with_expired_tokens(swap_app, browser, app_url, keep_refresh=True)
     control("POST", "faults", tenant="cognito", fault=fault,
             **({"endpoint": "token"} if fault == "down" else {}))
     forget_calls(control, aws_control)

@@ -225,63 +225,53 @@ def signed_in_on_the_first(instances, browser, redis_url: str) -> tuple[str, dic
             redis.Redis.from_url(redis_url))
 
 
-def test_a_refresh_holds_a_lock_in_redis_that_the_other_instance_waits_for(
-        instances, browser, redis_url, control):
-    """Both instances find the tokens to renew at once: one refresh reaches the
-    provider, under a lock every instance sees in Redis; the other instance waits
-    for it and takes its outcome."""
+def refresh_on_both_at_once(instances, sid: str, form: dict, control,
+                            lock_is_held) -> None:
+    """Both instances find the tokens to renew at once: the first is at the (slow)
+    provider, holding the lock (``lock_is_held()`` looks where it is kept), when
+    the second asks; the provider sees one refresh, and both answer."""
     first, second = instances.backends
-    sid, form, store = signed_in_on_the_first(instances, browser, redis_url)
-    lock = f"fedlab:session:refresh-lock:{sid}"
     control("DELETE", "calls")
     control("POST", "faults", tenant="auth0", fault="slow", endpoint="token", seconds=3)
     with ThreadPoolExecutor(2) as pool:
         refreshes = [pool.submit(requests.post, f"{first}/auth/refresh", data=form,
                                  cookies={"fedlab": sid}, allow_redirects=False, timeout=30)]
         wait_until(lambda: provider_calls(control, "token") == 1)  # at the slow provider
-        assert store.exists(lock)
+        assert lock_is_held(), "no lock seen while the refresh runs"
         refreshes.append(pool.submit(requests.post, f"{second}/auth/refresh", data=form,
                                      cookies={"fedlab": sid}, allow_redirects=False,
                                      timeout=30))
         answers = [r.result() for r in refreshes]
     assert [a.status_code for a in answers] == [302, 302]
     assert provider_calls(control, "token") == 1
+    for backend in (first, second):
+        account = requests.get(f"{backend}/account", cookies={"fedlab": sid}, timeout=10)
+        assert account.status_code == 200 and 'data-state="refreshed"' in account.text
+
+
+def test_a_refresh_holds_a_lock_in_redis_that_the_other_instance_waits_for(
+        instances, browser, redis_url, control):
+    """The lock is a Redis key every instance sees, released by its holder."""
+    sid, form, store = signed_in_on_the_first(instances, browser, redis_url)
+    lock = f"fedlab:session:refresh-lock:{sid}"
+    refresh_on_both_at_once(instances, sid, form, control, lambda: store.exists(lock))
     assert not store.exists(lock)
     key = f"fedlab:session:{sid}"
     stored = Sealer(ENV_ENCRYPTION_KEY).open(store.get(key), key)["auth"]
     assert stored["generation"] == 1 and stored["state"] == "refreshed"
-    for backend in (first, second):
-        account = requests.get(f"{backend}/account", cookies={"fedlab": sid}, timeout=10)
-        assert account.status_code == 200 and 'data-state="refreshed"' in account.text
 
 
 @pytest.mark.parametrize("instances", ["files"], indirect=True)
 def test_the_file_stores_refresh_lock_is_shared_by_every_process(instances, browser, tmp_path,
                                                                  control):
-    """Two processes on one session folder (the workers of one fedlab serve) find
-    the tokens to renew at once: the lock is a file both see, so the provider
-    gets one refresh, and the other process takes its outcome."""
-    first, second = instances.backends
+    """Two processes on one session folder (the workers of one fedlab serve): the
+    lock is a file beside the records, which both see."""
     instances.pinned = 0
     page = sign_in(browser, instances.origin, "auth0")
     sid, form = session_cookie(browser).value, {"csrf_token": browser.csrf(page)}
     folder = tmp_path / "sessions"
-    control("DELETE", "calls")
-    control("POST", "faults", tenant="auth0", fault="slow", endpoint="token", seconds=3)
-    with ThreadPoolExecutor(2) as pool:
-        refreshes = [pool.submit(requests.post, f"{first}/auth/refresh", data=form,
-                                 cookies={"fedlab": sid}, allow_redirects=False, timeout=30)]
-        wait_until(lambda: provider_calls(control, "token") == 1)  # at the slow provider
-        assert list(folder.glob("*/.lock-*")), "no lock file while the refresh runs"
-        refreshes.append(pool.submit(requests.post, f"{second}/auth/refresh", data=form,
-                                     cookies={"fedlab": sid}, allow_redirects=False,
-                                     timeout=30))
-        answers = [r.result() for r in refreshes]
-    assert [a.status_code for a in answers] == [302, 302]
-    assert provider_calls(control, "token") == 1
-    for backend in (first, second):
-        account = requests.get(f"{backend}/account", cookies={"fedlab": sid}, timeout=10)
-        assert account.status_code == 200 and 'data-state="refreshed"' in account.text
+    refresh_on_both_at_once(instances, sid, form, control,
+                            lambda: bool(list(folder.glob("*/.lock-*"))))
 
 
 def test_a_request_in_flight_at_sign_out_does_not_bring_the_session_back(
