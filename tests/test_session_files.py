@@ -8,7 +8,6 @@ import os
 import pathlib
 import pickle
 import struct
-import time
 from concurrent.futures import ThreadPoolExecutor
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
@@ -19,7 +18,7 @@ import requests
 from webapp import session_files
 
 from .conftest import make_app
-from .flows import sign_in
+from .flows import sign_in, wait_until
 
 ANONYMOUS_PAGES = ("/", "/diagnostics", "/auth/google/login")
 
@@ -137,10 +136,8 @@ def test_a_request_in_flight_at_sign_out_does_not_bring_the_file_back(
     with ThreadPoolExecutor(1) as pool:
         slow = pool.submit(requests.post, f"{app_url}/account/userinfo", data=form,
                            cookies={"fedlab": sid}, allow_redirects=False, timeout=30)
-        for _ in range(200):  # until the slow request has read the session and is waiting
-            if control("GET", "calls").get("auth0", {}).get("userinfo"):
-                break
-            time.sleep(0.05)
+        # until the slow request has read the session and is waiting
+        wait_until(lambda: control("GET", "calls").get("auth0", {}).get("userinfo"))
         browser.post(f"{app_url}/auth/signout", data=form)
         assert not record.exists()
         assert slow.result().status_code == 302
@@ -165,10 +162,7 @@ def test_a_refresh_in_flight_at_sign_out_is_not_kept_under_any_id(
     with ThreadPoolExecutor(1) as pool:
         slow = pool.submit(requests.post, f"{app_url}/auth/refresh", data=form,
                            cookies={"fedlab": sid}, allow_redirects=False, timeout=30)
-        for _ in range(200):  # until the refresh is at the provider
-            if control("GET", "calls").get("auth0", {}).get("token"):
-                break
-            time.sleep(0.05)
+        wait_until(lambda: control("GET", "calls").get("auth0", {}).get("token"))  # at it
         browser.post(f"{app_url}/auth/signout", data=form)
         assert session_files_in(folder) == set()
         refreshed = slow.result()
