@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from stack import PROVIDERS, REQUEST_TIMEOUT, ROOT, Stack, sign_in, start_services
 
-from webapp.standins import BROWSER_ENDPOINTS
+from standins import BROWSER_ENDPOINTS
 
 RESULTS = ROOT / "bench" / "results"
 #: The tenant the app talks to, per provider (cognito-google: Cognito calls Google itself).

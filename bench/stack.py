@@ -247,10 +247,10 @@ def start_services(stack: Stack, workers: int, threads: int, *,
     (folder / "aws.json").write_text(json.dumps(aws_standin_settings(config,
                                                                      list(urls.values()))))
     python = sys.executable
-    standins = stack.start("standins", [python, "-m", "webapp.standins", "--settings",
+    standins = stack.start("standins", [python, "-m", "standins", "--settings",
                                         str(folder / "standins.json"), "--port",
                                         str(ports["standins"])])
-    aws = stack.start("aws", [python, "-m", "webapp.standins.aws", "--settings",
+    aws = stack.start("aws", [python, "-m", "standins.aws", "--settings",
                               str(folder / "aws.json"), "--identity-port", str(ports["identity"]),
                               "--s3-port", str(ports["s3"]), "--moto-port", str(ports["moto"])])
     servers = {}

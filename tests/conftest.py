@@ -87,8 +87,8 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def servers() -> Iterator[tuple[LiveServer, ...]]:
     """The app, the provider stand-ins, and the AWS stand-in's Cognito Identity and S3."""
-    from webapp.standins import StandinRequestHandler
-    from webapp.standins.requestlog import RequestHandler
+    from standins import StandinRequestHandler
+    from standins.requestlog import RequestHandler
 
     # The provider stand-ins' handler lets each tenant's (skewable) clock set Date;
     # the stand-ins' handlers log query strings without their values, as in the demo.
@@ -101,7 +101,7 @@ def servers() -> Iterator[tuple[LiveServer, ...]]:
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    from webapp.standins.aws import start_moto
+    from standins.aws import start_moto
 
     server, url = start_moto("127.0.0.1", 0)
     yield url
@@ -202,8 +202,8 @@ def make_app(config_dir: Path, tmp: Path, config_file: str = "demo.toml", **over
 @pytest.fixture(scope="session")
 def app(servers, config_dir: Path, tmp_path_factory: pytest.TempPathFactory, standins_url: str,
         app_url: str, moto_url: str):
-    from webapp.standins import create_standins_app
-    from webapp.standins.aws import bootstrap, create_identity_app, create_s3_app
+    from standins import create_standins_app
+    from standins.aws import bootstrap, create_identity_app, create_s3_app
 
     # The suite makes many guests in a minute (fuzzing "Continue as guest" among
     # them); tests of the limit itself use an app of their own.
@@ -329,7 +329,7 @@ def pool_with(app, servers, moto_url: str, app_url: str) -> Iterator[Callable[..
     """Serve an identity pool configured differently for one test (console mistakes);
     ``"fresh"`` serves the pool with no identity yet. The pool has the providers of
     ``config`` (an app's configuration; the demo's by default)."""
-    from webapp.standins.aws import create_identity_app, create_s3_app
+    from standins.aws import create_identity_app, create_s3_app
 
     original = (servers[2].app, servers[3].app)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from standins import BROWSER_ENDPOINTS
 from webapp import auth
-from webapp.standins import BROWSER_ENDPOINTS
 
 from .flows import sign_in
 

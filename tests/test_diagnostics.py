@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 import pytest
 from markupsafe import escape
 
+from standins import BROWSER_ENDPOINTS
 from webapp import matrix, probes
 from webapp.errors import CATALOGUE, FedlabError
 from webapp.probes import Verdict
 from webapp.session_interface import StoredSession
-from webapp.standins import BROWSER_ENDPOINTS
 
 from .conftest import PROVIDERS, make_app
 from .flows import sign_in

@@ -85,3 +85,23 @@ def test_an_installed_copy_finds_templates_and_static(tmp_path):
     result = subprocess.run([str(python), "-c", script], capture_output=True, text=True,
                             cwd=tmp_path, env=env, timeout=60)
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_app_and_no_stand_in(tmp_path):
+    """``pip wheel .`` builds the production package: the app, its templates and
+    static files; the stand-ins are a development tool and stay out of it."""
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+         str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert build.returncode == 0, build.stderr
+    [wheel] = tmp_path.glob("federation_lab-*.whl")
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "webapp/__init__.py" in names and "webapp/templates/base.html" in names
+    stand_ins = [n for n in names if n.startswith("standins/") or "/standins/" in n
+                 or n.startswith(("tests/", "bench/"))]
+    assert stand_ins == [], stand_ins[:5]

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from webapp.standins import BROWSER_ENDPOINTS
+from standins import BROWSER_ENDPOINTS
 
 from .flows import sign_in
 from .misconfigurations import OIDC_PROVIDER

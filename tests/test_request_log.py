@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from webapp.standins.requestlog import redact_query
+from standins.requestlog import redact_query
 
 from .flows import sign_in
 from .test_sessions import session_cookie, stored_session

@@ -114,10 +114,11 @@ def run_serve(bind: str | None, workers: int | None, config_file: str | None) ->
 def run_demo(host: str, port: int) -> int:
     from werkzeug.serving import run_simple
 
+    from standins import StandinRequestHandler, create_standins_app
+    from standins.requestlog import RequestHandler
+
     from . import create_app
     from .demo import standin_settings
-    from .standins import StandinRequestHandler, create_standins_app
-    from .standins.requestlog import RequestHandler
 
     init_demo()
     app = create_app()
@@ -149,9 +150,10 @@ def serve(url: str, wsgi_app: Any, handler: Any = None) -> None:
 
 def start_aws_standin(config: dict[str, Any]) -> None:
     """moto for STS, IAM and S3; the stand-in's Cognito Identity and S3 front over it."""
+    from standins.aws import bootstrap, create_identity_app, create_s3_app, start_moto
+    from standins.requestlog import RequestHandler
+
     from .demo import aws_standin_settings
-    from .standins.aws import bootstrap, create_identity_app, create_s3_app, start_moto
-    from .standins.requestlog import RequestHandler
 
     aws = config["aws"]
     moto = urlsplit(aws["sts_endpoint"])

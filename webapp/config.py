@@ -76,7 +76,7 @@ DEFAULTS: dict[str, Any] = {
         "operators": [],
         "probe_interval": 60,
     },
-    # Read only by the local stand-ins (``python -m webapp.standins``); the app
+    # Read only by the local stand-ins (``python -m standins``); the app
     # keeps it so one file can describe a whole demo.
     "standins": {},
     # Production only: accept the stand-ins (a [standins] table, http:// or

@@ -57,7 +57,7 @@ def write_secrets(path: Path, provider_names: Iterable[str]) -> bool:
 
 def standin_settings(config: Mapping[str, Any], app_origins: Iterable[str] | None = None,
                      base_url: str | None = None) -> dict[str, Any]:
-    """The stand-ins' settings (see :mod:`webapp.standins`) for this app configuration."""
+    """The stand-ins' settings (see :mod:`standins`) for this app configuration."""
     standins = config["standins"]
     origins = list(app_origins or standins.get("app_origins", []))
     providers: list[Provider] = list(config["providers"].values())
@@ -86,7 +86,7 @@ def standin_settings(config: Mapping[str, Any], app_origins: Iterable[str] | Non
 
 def aws_standin_settings(config: Mapping[str, Any],
                          app_origins: Iterable[str] | None = None) -> dict[str, Any]:
-    """The local AWS stand-in's settings (see :mod:`webapp.standins.aws`): the identity
+    """The local AWS stand-in's settings (see :mod:`standins.aws`): the identity
     pool with every configured provider registered on it, as an operator would."""
     aws = config["aws"]
     registered: dict[str, dict[str, Any]] = {}

@@ -22,7 +22,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from werkzeug.serving import make_server
 
-from webapp.standins import StandinRequestHandler, create_standins_app
+from standins import StandinRequestHandler, create_standins_app
 
 APP = "http://localhost:8000"
 TENANTS = ("cognito", "auth0", "google", "facebook", "oidc")

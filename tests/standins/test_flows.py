@@ -9,8 +9,8 @@ import json
 import pytest
 import requests
 
-from webapp.standins import create_standins_app
-from webapp.standins.settings import SettingsError
+from standins import create_standins_app
+from standins.settings import SettingsError
 
 pytestmark = pytest.mark.usefixtures("standins_server")
 

@@ -23,8 +23,8 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from werkzeug.serving import make_server
 
-from webapp.standins import StandinRequestHandler, create_standins_app
-from webapp.standins.aws import bootstrap, create_identity_app, create_s3_app, start_moto
+from standins import StandinRequestHandler, create_standins_app
+from standins.aws import bootstrap, create_identity_app, create_s3_app, start_moto
 
 APP = "http://localhost:8000"
 POOL_ID = "us-east-1:0f3c0c2e-7d55-4d8e-9a57-1c2f3e4d5a6b"

@@ -13,7 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from werkzeug.serving import make_server
 
-from webapp.standins.aws import create_s3_app
+from standins.aws import create_s3_app
 
 BODY = b"hello from the S3 front\n"
 

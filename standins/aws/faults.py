@@ -1,7 +1,7 @@
 """The ``/_control/faults`` routes of the AWS stand-in's services.
 
 Cognito Identity and the S3 front each keep their outage switches on a
-:class:`~webapp.standins.faults.FaultBoard`, the provider stand-ins' board,
+:class:`~standins.faults.FaultBoard`, the provider stand-ins' board,
 and expose them with these three routes.
 """
 

@@ -1,7 +1,7 @@
 """The stand-ins' HTML: sign-in, consent and notice pages, the per-page CSRF
 value, and the tenant's own sign-in cookie.
 
-Templates live in ``webapp/standins/templates`` and are rendered by a Jinja
+Templates live in ``standins/templates`` and are rendered by a Jinja
 environment of our own with autoescaping on, so nothing here can collide with
 the app's templates and everything echoed is escaped.
 """

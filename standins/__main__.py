@@ -1,4 +1,4 @@
-"""Serve the stand-ins: ``python -m webapp.standins --settings FILE.json --port 9000``."""
+"""Serve the stand-ins: ``python -m standins --settings FILE.json --port 9000``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .settings import SettingsError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m webapp.standins",
+    parser = argparse.ArgumentParser(prog="python -m standins",
                                      description="Local stand-ins for the identity providers.")
     parser.add_argument("--settings", required=True, type=Path,
                         help="JSON file with base_url, users and clients")

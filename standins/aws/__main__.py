@@ -1,4 +1,4 @@
-"""Serve the AWS stand-in on its own: ``python -m webapp.standins.aws --settings FILE.json``
+"""Serve the AWS stand-in on its own: ``python -m standins.aws --settings FILE.json``
 (moto on 9102, then the bootstrap, Cognito Identity on 9100, the S3 front on 9101)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .settings import SettingsError, parse_settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m webapp.standins.aws",
+    parser = argparse.ArgumentParser(prog="python -m standins.aws",
                                      description="Local Cognito Identity and S3 over moto.")
     parser.add_argument("--settings", required=True, type=Path,
                         help="JSON file with the pool, bucket and providers")

@@ -7,7 +7,7 @@ per provider flavour, each with its own RSA signing keys and issuer.
 
 Run it::
 
-    python -m webapp.standins --settings standins.json --host 127.0.0.1 --port 9000
+    python -m standins --settings standins.json --host 127.0.0.1 --port 9000
 
 or build it in-process with :func:`create_standins_app` (an application
 factory: two apps never share state). Serve it with
