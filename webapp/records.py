@@ -1,0 +1,100 @@
+"""Typed records of a sign-in, shared by the providers, the sign-in service and the views.
+
+A sign-in is kept in the visitor's server-side session (``session["auth"]``) as
+plain values, which the sealed store encodes; these records are how the code
+reads and writes it. :func:`SignIn.load` refuses a stored value of the wrong
+shape (an older release's, or a damaged one) instead of letting a view fail on
+a missing key; :meth:`SignIn.dump` gives the plain values back to the session.
+They are frozen: a change is a new record (``msgspec.structs.replace``), put
+back into the session by the sign-in service, so no view changes a sign-in
+behind the store's back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+#: The web form of Amplify's user states (the account page words them).
+State = Literal["signed_in", "refreshed", "refresh_failed"]
+
+
+class Tokens(msgspec.Struct, frozen=True, kw_only=True):
+    """What the site keeps of a token response (RFC 6749 5.1), as plain values."""
+
+    access_token: str | None = None
+    id_token: str | None = None
+    refresh_token: str | None = None
+    token_type: str = "Bearer"
+    scope: str = ""
+    #: Seconds since the epoch; None when the provider said nothing of it.
+    expires_at: int | None = None
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of a sign-in's history: signed in, refreshed, refresh failed."""
+
+    at: int
+    event: str
+    reason: str | None = None
+
+
+class Verified(msgspec.Struct, frozen=True, kw_only=True):
+    """Who signed in, as a provider kind established it from the token response:
+    the verified id token's claims (or, for plain OAuth 2, what the provider vouched
+    for), and userinfo's answer when it was asked."""
+
+    iss: str
+    sub: str
+    claims: dict[str, Any]
+    userinfo: dict[str, Any] | None = None
+
+
+class Renewed(msgspec.Struct, frozen=True, kw_only=True):
+    """A refresh's outcome: the new token response and the (re-validated) claims."""
+
+    tokens: dict[str, Any]
+    claims: dict[str, Any]
+
+
+class SignIn(msgspec.Struct, frozen=True, kw_only=True):
+    """A visitor's sign-in: who (issuer and subject), through which provider, and
+    the tokens held for them. People are identified by ``iss`` and ``sub`` together."""
+
+    #: The configured provider's name (``[providers.<name>]``).
+    provider: str
+    iss: str
+    sub: str
+    claims: dict[str, Any]
+    tokens: Tokens
+    signed_in_at: int
+    userinfo: dict[str, Any] | None = None
+    userinfo_at: int | None = None
+    #: The nonce of the authorization request (a refreshed id token may repeat it).
+    nonce: str | None = None
+    state: State = "signed_in"
+    history: tuple[Event, ...] = ()
+    #: Bumped by every refresh and refusal, so a request that read an older
+    #: sign-in never writes it over a newer one (webapp.session_store).
+    generation: int = 0
+
+    @classmethod
+    def load(cls, value: Any) -> SignIn | None:
+        """The record stored as ``value``; None when there is none or it is malformed."""
+        if value is None:
+            return None
+        try:
+            return msgspec.convert(value, cls)
+        except msgspec.ValidationError:
+            return None
+
+    def dump(self) -> dict[str, Any]:
+        """Plain values for the session (and so for the sealed store)."""
+        return msgspec.to_builtins(self)
+
+    def same_as(self, other: SignIn | None) -> bool:
+        """Whether ``other`` is this very sign-in: the same person (issuer and
+        subject, never e-mail or subject alone) signed in at the same moment."""
+        return other is not None and (self.iss, self.sub, self.signed_in_at) == (
+            other.iss, other.sub, other.signed_in_at)
