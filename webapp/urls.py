@@ -52,3 +52,13 @@ def safe_next_path(target: str | None, default: str = "/account") -> str:
 def current_origin() -> str:
     base = current_app.config["FEDLAB"]["external_url"]
     return base or request.host_url.rstrip("/")
+
+
+def sign_out_return_url() -> str:
+    """Where a provider sends the browser after signing out: this site's home page.
+
+    The value sign-out sends, the redirect matrix tells operators to register,
+    and the probes and ``fedlab check`` try, computed here once: a provider
+    compares it byte for byte with its registration.
+    """
+    return current_origin() + url_for("pages.home")
