@@ -230,6 +230,23 @@ def test_one_sign_in_is_the_same_issuer_subject_and_moment():
     assert data["auth"] is theirs["auth"]
 
 
+def test_a_malformed_stored_sign_in_is_signed_out(browser, app_url, control, live_app):
+    """A stored sign-in of the wrong shape (an older release's, a damaged record)
+    is nobody: the pages say signed out instead of failing on a missing field."""
+    from webapp.session_interface import StoredSession
+
+    sign_in(browser, app_url, "google")
+    sid = session_cookie(browser).value
+    record = stored_session(live_app, sid)
+    del record["auth"]["iss"]
+    assert live_app.session_interface.write(StoredSession(record, sid=sid, stored=True))
+    account = browser.get(f"{app_url}/account")
+    assert account.status_code == 401 and 'data-error="signed_out"' in account.text
+    home = browser.get(f"{app_url}/")
+    assert home.status_code == 200 and 'data-state="signed_out"' in home.text
+    assert "Sign in with" in home.text
+
+
 def test_redis_holds_nothing_for_anonymous_pages_and_a_pending_sign_in_briefly(
         browser, app_url, control, aws_control, swap_app, redis_url):
     """The home page and diagnostics store nothing, and a form on an anonymous page

@@ -36,6 +36,7 @@ class Auth0(OpenIDConnect):
         "origin": "the same Settings: Allowed Web Origins",
     }
     BROWSER_SETTINGS: ClassVar[tuple[str, ...]] = ("base_url",)
+    URL_KEYS: ClassVar[tuple[str, ...]] = ("issuer", "base_url", "domain")
 
     @classmethod
     def configure(cls, raw: Mapping[str, Any], scopes: tuple[str, ...]) -> dict[str, Any]:

@@ -86,6 +86,10 @@ class Provider(ABC):
     #: Settings keys holding URLs the browser is sent to (besides the endpoints
     #: and the issuer): the CSP's ``form-action`` must allow their origins.
     BROWSER_SETTINGS: ClassVar[tuple[str, ...]] = ()
+    #: Keys that name where the provider's endpoints are (``domain`` is a host
+    #: name), as configured or as the kind resolved them: production refuses a
+    #: lab address in any of them and names the key.
+    URL_KEYS: ClassVar[tuple[str, ...]] = ()
 
     name: str
     display_name: str

@@ -60,6 +60,7 @@ class Cognito(OpenIDConnect):
                             "Domains and Subdomains"),
     }
     BROWSER_SETTINGS: ClassVar[tuple[str, ...]] = ("hosted_ui_url",)
+    URL_KEYS: ClassVar[tuple[str, ...]] = ("issuer", "hosted_ui_url", "domain")
 
     @classmethod
     def configure(cls, raw: Mapping[str, Any], scopes: tuple[str, ...]) -> dict[str, Any]:

@@ -52,6 +52,7 @@ class Facebook(Provider):
     }
     #: Facebook's login dialog joins scopes with commas.
     SCOPE_SEPARATOR: ClassVar[str] = ","
+    URL_KEYS: ClassVar[tuple[str, ...]] = ("dialog_url", "graph_url")
 
     @classmethod
     def configure(cls, raw: Mapping[str, Any], scopes: tuple[str, ...]) -> dict[str, Any]:

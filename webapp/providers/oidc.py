@@ -43,6 +43,7 @@ class OpenIDConnect(Provider):
         "sign_out": "the provider's client registration: post_logout_redirect_uris",
         "origin": None,
     }
+    URL_KEYS: ClassVar[tuple[str, ...]] = ("issuer",)
     AUTH_METHODS: ClassVar[tuple[str, ...]] = ("client_secret_basic", "client_secret_post")
 
     @classmethod
