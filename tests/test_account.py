@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from standins import BROWSER_ENDPOINTS
-from webapp import auth
+from webapp import signin
 
 from .flows import sign_in
 
@@ -162,7 +162,7 @@ def test_a_refreshed_id_token_may_repeat_the_sign_in_nonce(browser, app_url, con
 
 def test_expired_tokens_are_refreshed_on_the_next_page(browser, app_url, control, monkeypatch):
     sign_in(browser, app_url, "cognito")
-    monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
+    monkeypatch.setattr(signin, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
     page = browser.get(f"{app_url}/account")
     assert 'data-state="refreshed"' in page.text
 
@@ -170,7 +170,7 @@ def test_expired_tokens_are_refreshed_on_the_next_page(browser, app_url, control
 def test_a_refused_refresh_asks_to_sign_in_again(browser, app_url, control, monkeypatch):
     sign_in(browser, app_url, "cognito")
     control("POST", "faults", tenant="cognito", fault="refresh_fails")
-    monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)
+    monkeypatch.setattr(signin, "REFRESH_MARGIN", 10**7)
     page = browser.get(f"{app_url}/account")
     assert 'data-state="refresh_failed"' in page.text
     assert "Sign in again with Amazon Cognito" in page.text

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from webapp import auth
+from webapp import signin
 
 from .conftest import PROVIDERS
 from .flows import sign_in, wait_until
@@ -159,7 +159,7 @@ def test_renewal_refreshes_an_expired_id_token_first(browser, app_url, control, 
     browser.get(f"{app_url}/credentials")
     control("DELETE", "calls")
     # The provider's tokens: the app has no clock of its own to move for them.
-    monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)
+    monkeypatch.setattr(signin, "REFRESH_MARGIN", 10**7)
     page = browser.get(f"{app_url}/credentials")
     assert page.status_code == 200
     assert control("GET", "calls")["cognito"]["token"] == 1
@@ -173,7 +173,7 @@ def test_failed_renewal_asks_to_sign_in_again(browser, app_url, control, aws_con
     sign_in(browser, app_url, "cognito")
     browser.get(f"{app_url}/credentials")
     control("POST", "faults", tenant="cognito", fault="refresh_fails")
-    monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)
+    monkeypatch.setattr(signin, "REFRESH_MARGIN", 10**7)
     page = browser.get(f"{app_url}/credentials")
     assert page.status_code == 401 and 'data-error="federated_tokens_invalid"' in page.text
     assert 'data-state="refresh_failed"' in browser.get(f"{app_url}/account").text
@@ -361,7 +361,7 @@ def test_an_expired_token_is_refused_as_aws_does(browser, app_url, control, aws_
                                                  monkeypatch):
     sign_in(browser, app_url, "google")
     aws_control("identity", "POST", "clock", skew_seconds=7200)
-    monkeypatch.setattr(auth, "REFRESH_MARGIN", -(10**7))  # keep the app from refreshing
+    monkeypatch.setattr(signin, "REFRESH_MARGIN", -(10**7))  # keep the app from refreshing
     page = browser.get(f"{app_url}/credentials")
     assert page.status_code == 401
     assert 'data-error="identity_token_expired"' in page.text

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from webapp import auth, discovery
+from webapp import discovery, signin
 
 from .browser import Browser
 from .flows import sign_in, stop_at_callback
@@ -36,8 +36,8 @@ def test_a_state_is_spent_by_an_error_response_too(browser, app_url, control):
 
 def test_a_state_older_than_its_lifetime_is_refused(browser, app_url, control, monkeypatch):
     callback = stop_at_callback(browser, app_url, "google")
-    later = auth.time.time() + auth.PENDING_LIFETIME + 5
-    monkeypatch.setattr(auth, "time", SimpleNamespace(time=lambda: later))
+    later = signin.time.time() + signin.PENDING_LIFETIME + 5
+    monkeypatch.setattr(signin, "time", SimpleNamespace(time=lambda: later))
     page = browser.get(callback)
     assert page.status_code == 400 and 'data-error="state_expired"' in page.text
     assert browser.get(f"{app_url}/account").status_code == 401
@@ -191,7 +191,7 @@ def test_a_refresh_refused_on_the_way_to_a_page_says_so_there(browser, app_url, 
                                                               monkeypatch):
     sign_in(browser, app_url, "auth0")
     control("POST", "faults", tenant="auth0", fault="refresh_fails")
-    monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
+    monkeypatch.setattr(signin, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
     page = browser.get(f"{app_url}/account")
     assert 'data-state="refresh_failed"' in page.text
     assert "refused the refresh token" in page.text

@@ -9,7 +9,7 @@ import pytest
 import redis
 import requests
 
-from webapp import auth, sessions
+from webapp import sessions, signin
 
 from .flows import sign_in, wait_until
 from .test_sessions import session_cookie
@@ -30,7 +30,7 @@ def test_concurrent_pages_refresh_once(browser, app_url, control, swap_app, requ
     # The token call takes long enough that every tab finds the tokens expired
     # while the first refresh is still under way.
     control("POST", "faults", tenant="auth0", fault="slow", endpoint="token", seconds=0.5)
-    monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
+    monkeypatch.setattr(signin, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
 
     cookies = {"fedlab": sid}
     with ThreadPoolExecutor(TABS) as pool:
@@ -46,7 +46,7 @@ def test_concurrent_pages_refresh_once(browser, app_url, control, swap_app, requ
     assert after["tokens"]["access_token"] != before["access_token"]
     assert after["tokens"]["refresh_token"]
 
-    monkeypatch.setattr(auth, "REFRESH_MARGIN", 30)
+    monkeypatch.setattr(signin, "REFRESH_MARGIN", 30)
     page = browser.get(f"{app_url}/account")
     assert page.status_code == 200 and 'data-state="refreshed"' in page.text
     assert app.session_interface.read(sid)["auth"]["tokens"] == after["tokens"]
@@ -95,7 +95,7 @@ def test_a_refresh_that_cannot_get_the_lock_keeps_the_visitor_signed_in(
     try:
         refreshed = browser.post(f"{app_url}/auth/refresh",
                                  data={"csrf_token": browser.csrf(page)})
-        monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
+        monkeypatch.setattr(signin, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
         account = browser.get(f"{app_url}/account")
     finally:
         store.delete(lock)
@@ -125,7 +125,7 @@ def test_a_refresh_waiting_on_a_slower_one_in_this_process_keeps_the_visitor_sig
                             data={"csrf_token": csrf}, allow_redirects=False, timeout=30)
         wait_until(lambda: control("GET", "calls").get("auth0", {}).get("token") == 1)
         refreshed = browser.post(f"{app_url}/auth/refresh", data={"csrf_token": csrf})
-        monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
+        monkeypatch.setattr(signin, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
         account = browser.get(f"{app_url}/account")
         assert refreshed.status_code == 200 and "Another page is renewing" in refreshed.text
         assert account.status_code == 200 and 'data-state="signed_in"' in account.text
@@ -159,7 +159,7 @@ def test_a_refresh_that_waited_through_a_sign_out_spends_no_refresh_token(
     store = redis.Redis.from_url(redis_url)
     control("DELETE", "calls")
     store.set(lock, "another-instance", px=60_000)
-    monkeypatch.setattr(auth, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
+    monkeypatch.setattr(signin, "REFRESH_MARGIN", 10**7)  # every token now counts as expired
     waiting = Browser()
     waiting.http.cookies.set_cookie(session_cookie(browser))
     try:

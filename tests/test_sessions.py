@@ -209,19 +209,42 @@ def test_a_session_store_that_is_down_gives_a_clear_page(browser, app_url, swap_
 def test_one_sign_in_is_the_same_issuer_subject_and_moment():
     """Visitors are told apart by issuer and subject: a stored sign-in with the same
     subject at another issuer is someone else, and its tokens are never taken."""
+    from msgspec.structs import replace
+
+    from webapp.records import SignIn, Tokens
     from webapp.session_store import keep_newer_tokens, same_sign_in
 
-    mine = {"iss": "https://a.example", "sub": "42", "signed_in_at": 1, "generation": 0,
-            "tokens": {"access_token": "mine"}}
-    newer = {**mine, "generation": 1, "tokens": {"access_token": "newer"}}
-    elsewhere = {**newer, "iss": "https://b.example"}
+    mine = SignIn(provider="a", iss="https://a.example", sub="42", signed_in_at=1,
+                  generation=0, claims={}, tokens=Tokens(access_token="mine"))
+    newer = replace(mine, generation=1, tokens=Tokens(access_token="newer"))
+    elsewhere = replace(newer, iss="https://b.example")
     assert same_sign_in(mine, newer) and not same_sign_in(mine, elsewhere)
-    assert not same_sign_in(mine, {**newer, "signed_in_at": 2}) and not same_sign_in(mine, None)
-    data = {"auth": mine}
-    keep_newer_tokens(data, {"auth": elsewhere})
-    assert data["auth"] is mine
-    keep_newer_tokens(data, {"auth": newer})
-    assert data["auth"] is newer
+    assert not same_sign_in(mine, replace(newer, signed_in_at=2))
+    assert not same_sign_in(mine, None)
+    data = {"auth": mine.dump()}
+    kept, theirs = data["auth"], {"auth": elsewhere.dump()}
+    keep_newer_tokens(data, theirs)
+    assert data["auth"] is kept
+    theirs = {"auth": newer.dump()}
+    keep_newer_tokens(data, theirs)
+    assert data["auth"] is theirs["auth"]
+
+
+def test_a_malformed_stored_sign_in_is_signed_out(browser, app_url, control, live_app):
+    """A stored sign-in of the wrong shape (an older release's, a damaged record)
+    is nobody: the pages say signed out instead of failing on a missing field."""
+    from webapp.session_interface import StoredSession
+
+    sign_in(browser, app_url, "google")
+    sid = session_cookie(browser).value
+    record = stored_session(live_app, sid)
+    del record["auth"]["iss"]
+    assert live_app.session_interface.write(StoredSession(record, sid=sid, stored=True))
+    account = browser.get(f"{app_url}/account")
+    assert account.status_code == 401 and 'data-error="signed_out"' in account.text
+    home = browser.get(f"{app_url}/")
+    assert home.status_code == 200 and 'data-state="signed_out"' in home.text
+    assert "Sign in with" in home.text
 
 
 def test_redis_holds_nothing_for_anonymous_pages_and_a_pending_sign_in_briefly(

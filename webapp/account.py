@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, session
+from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from . import sessions, tokens
-from .auth import ensure_fresh, get_provider
+from . import sessions, signin, tokens
 from .errors import FedlabError
-from .oauth import client_for
-from .providers import kind_of
+from .records import Tokens
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -29,8 +26,8 @@ def account() -> str:
     auth = sessions.current_auth()
     if auth is None:
         raise FedlabError("signed_out")
-    ensure_fresh(auth)
-    provider = current_app.config["FEDLAB"]["providers"].get(auth["provider"])
+    auth = signin.ensure_fresh(auth)
+    provider = current_app.config["FEDLAB"]["providers"].get(auth.provider)
     if provider is None:
         sessions.end()
         raise FedlabError("signed_out")
@@ -38,8 +35,8 @@ def account() -> str:
         "account/account.html",
         auth=auth,
         provider=provider,
-        state=STATES[auth["state"]].format(provider=provider.display_name),
-        tokens=token_views(auth["tokens"]),
+        state=STATES[auth.state].format(provider=provider.display_name),
+        tokens=token_views(auth.tokens),
         refresh_error=g.get("refresh_error"),
     )
 
@@ -54,21 +51,16 @@ def userinfo() -> Response:
     auth = sessions.current_auth()
     if auth is None:
         raise FedlabError("signed_out")
-    ensure_fresh(auth)
-    provider = get_provider(auth["provider"])
-    answer = kind_of(provider).userinfo(client_for(provider), auth)
-    auth["userinfo"] = answer
-    auth["userinfo_at"] = int(time.time())
-    session["auth"] = auth
+    signin.ask_userinfo(signin.ensure_fresh(auth))
     flash("The userinfo endpoint answered for the same subject as the id token.")
-    return redirect("/account#userinfo")
+    return redirect(url_for("account.account", _anchor="userinfo"))
 
 
-def token_views(stored: dict[str, Any]) -> list[dict[str, Any]]:
+def token_views(stored: Tokens) -> list[dict[str, Any]]:
     """Decoded views of each token; refresh tokens are opaque and never shown."""
     views = []
     for name, label in (("id_token", "Id token"), ("access_token", "Access token")):
-        described = tokens.describe(stored.get(name))
+        described = tokens.describe(getattr(stored, name))
         if described is not None:
             views.append({"name": name, "label": label, **described})
     return views

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from . import create_app, matrix, probes
+from .urls import sign_out_return_url
 
 MARKS = {"pass": "ok  ", "fail": "FAIL", "warn": "warn", "skip": "skip"}
 
@@ -24,7 +25,7 @@ def run_check(base_url: str | None, as_json: bool, timeout: float) -> int:
         rows = matrix.rows(config)
         warnings = matrix.warnings(config)
         callbacks = {row["name"]: row["callback_url"] for row in rows}
-        verdicts = probes.run_probes(config, callbacks, origin + "/", timeout=timeout)
+        verdicts = probes.run_probes(config, callbacks, sign_out_return_url(), timeout=timeout)
     elapsed = round(time.monotonic() - started, 2)
     ok = not any(v.status == "fail" for v in verdicts)
     if as_json:

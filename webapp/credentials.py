@@ -32,10 +32,9 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from . import aws, guests, sessions, signals
-from .auth import ensure_fresh, get_provider
+from . import aws, guests, sessions, signals, signin
 from .errors import FedlabError
-from .providers import kind_of
+from .records import SignIn
 
 bp = Blueprint("credentials", __name__, url_prefix="/credentials")
 
@@ -105,7 +104,7 @@ def guest_move() -> Response:
     if auth is None or offer is None:
         return redirect(url_for("credentials.show"))  # answered already, or signed out
     g.aws_calls = []
-    with about(auth["provider"]):
+    with about(auth.provider):
         federate(auth, previous_guest=offer.identity_id if choice == "keep" else None)
     # Only once it worked: after a failure (the pool throttled) the offer stands.
     guests.FormerGuest.answered()
@@ -150,10 +149,10 @@ def current() -> dict[str, Any]:
             # The visitor has not said yet what becomes of their former guest
             # identity (a storage page, before the credentials page): ask first.
             abort(redirect(url_for("credentials.show")))
-        with about(auth["provider"]):
-            if auth["state"] == "refresh_failed":
+        with about(auth.provider):
+            if auth.state == "refresh_failed":
                 raise FedlabError("federated_tokens_invalid", detail="the refresh was refused")
-            if state is None or state["guest"] or state["provider"] != auth["provider"]:
+            if state is None or state["guest"] or state["provider"] != auth.provider:
                 return federate(auth, previous_guest=None)
             if not aws.fresh(state["credentials"]):
                 return renew(auth, state)
@@ -177,25 +176,24 @@ def about(provider: str | None) -> Iterator[None]:
         raise
 
 
-def logins_for(auth: dict[str, Any]) -> dict[str, str]:
+def logins_for(auth: SignIn) -> dict[str, str]:
     """The Logins map from tokens that are valid now; refresh them first if needed."""
-    ensure_fresh(auth)
-    if auth["state"] == "refresh_failed":
+    auth = signin.ensure_fresh(auth)
+    if auth.state == "refresh_failed":
         raise FedlabError("federated_tokens_invalid",
                           detail=getattr(g.get("refresh_error"), "code", "refresh refused"))
-    expires_at = auth["tokens"].get("expires_at")
+    expires_at = auth.tokens.expires_at
     if expires_at and expires_at < time.time():
         raise FedlabError("federated_tokens_invalid", detail="the tokens expired and "
                           "the provider gives no refresh token")
-    provider = get_provider(auth["provider"])
-    return kind_of(provider).logins(provider, auth)
+    return signin.logins(auth)
 
 
 #: A guest identity that cannot take the sign-in: gone, or signed in as someone else.
 GUEST_UNUSABLE = ("identity_pool_not_found", "identity_logins_mismatch")
 
 
-def federate(auth: dict[str, Any], previous_guest: str | None) -> dict[str, Any]:
+def federate(auth: SignIn, previous_guest: str | None) -> dict[str, Any]:
     """Credentials for a sign-in. A guest who chose to keep their guest identity
     does as the AWS SDKs do: the guest's id with the Logins. The pool links the
     sign-in to the guest's identity (same id) or, if the sign-in already has an
@@ -204,16 +202,16 @@ def federate(auth: dict[str, Any], previous_guest: str | None) -> dict[str, Any]
     logins = logins_for(auth)
     if previous_guest:
         try:
-            return store(previous_guest, logins, auth["provider"], previous_guest=previous_guest)
+            return store(previous_guest, logins, auth.provider, previous_guest=previous_guest)
         except FedlabError as e:
             if e.code not in GUEST_UNUSABLE:
                 raise
     identity_id = call("GetId", aws.get_id, logins)
-    return store(identity_id, logins, auth["provider"], previous_guest=previous_guest)
+    return store(identity_id, logins, auth.provider, previous_guest=previous_guest)
 
 
-def renew(auth: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
-    return store(state["identity_id"], logins_for(auth), auth["provider"],
+def renew(auth: SignIn, state: dict[str, Any]) -> dict[str, Any]:
+    return store(state["identity_id"], logins_for(auth), auth.provider,
                  previous_guest=state.get("previous_guest"), renewal=True)
 
 

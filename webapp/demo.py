@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError
-from .providers import Provider, kind_of
+from .providers import Provider
 
 #: The stand-in tenant that plays each provider kind.
 TENANTS = {"cognito": "cognito", "auth0": "auth0", "google": "google",
@@ -91,7 +91,7 @@ def aws_standin_settings(config: Mapping[str, Any],
     aws = config["aws"]
     registered: dict[str, dict[str, Any]] = {}
     for provider in config["providers"].values():
-        entry = kind_of(provider).pool_provider(provider)
+        entry = provider.pool_provider()
         known = registered.setdefault(entry["logins_key"], entry)
         if known is not entry:  # several app clients of one provider: all are allowed
             known["client_ids"] = sorted({*known.get("client_ids", []),

@@ -17,12 +17,11 @@ from typing import Any
 from flask import Blueprint, current_app, render_template
 from flask.blueprints import BlueprintSetupState
 
-from . import matrix, operators, probe_runs, sessions
+from . import matrix, operators, probe_runs, sessions, signin
 from . import probes as live
-from .auth import ensure_fresh
 from .errors import CATALOGUE, FedlabError
-from .providers import kind_of
-from .urls import current_origin
+from .records import SignIn
+from .urls import sign_out_return_url
 
 bp = Blueprint("diagnostics", __name__, url_prefix="/diagnostics")
 
@@ -42,7 +41,7 @@ def asking() -> operators.Viewer:
     signed out there) is then nobody here, however long the session lasts."""
     auth = sessions.current_auth()
     if auth is not None:
-        ensure_fresh(auth)
+        signin.ensure_fresh(auth)
     return operators.viewer()
 
 
@@ -64,7 +63,7 @@ def probes() -> str:
     config = app.config["FEDLAB"]
     # What the run needs from this request, read now: it runs on another thread.
     callbacks = {row["name"]: row["callback_url"] for row in matrix.rows(config)}
-    sign_out_url, logins = current_origin() + "/", signed_in_logins(config, viewer.auth)
+    sign_out_url, logins = sign_out_return_url(), signed_in_logins(config, viewer.auth)
 
     def job() -> list[dict[str, Any]]:
         verdicts = live.run_probes(config, callback_urls=callbacks, sign_out_url=sign_out_url,
@@ -75,16 +74,13 @@ def probes() -> str:
 
 
 def signed_in_logins(config: dict[str, Any],
-                     auth: dict[str, Any] | None) -> dict[str, dict[str, str]]:
+                     auth: SignIn | None) -> dict[str, dict[str, str]]:
     """The operator's own sign-in, if live (``Viewer.auth``): with a real token
     the identity-pool probe also shows whether the pool lists this app's client id."""
-    provider = config["providers"].get(auth["provider"]) if auth else None
-    if provider is None:
+    provider = config["providers"].get(auth.provider) if auth else None
+    if auth is None or provider is None:
         return {}
-    try:
-        return {provider.name: kind_of(provider).logins(provider, auth)}
-    except KeyError:
-        return {}
+    return {provider.name: provider.logins(auth)}
 
 
 @bp.get("/errors")

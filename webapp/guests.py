@@ -13,7 +13,7 @@ their own.
 
 A guest who signs in is asked whether to keep the guest identity
 (:class:`FormerGuest` says why it is never moved unasked). The sign-in views
-(:mod:`webapp.auth`) note it, the credentials views offer it; both read it here.
+(:mod:`webapp.signin`) note it, the credentials views offer it; both read it here.
 """
 
 from __future__ import annotations

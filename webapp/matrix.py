@@ -16,8 +16,7 @@ from urllib.parse import urlsplit
 from flask import current_app, request
 
 from .config import LOOPBACK
-from .providers import kind_of
-from .urls import current_origin, external_url
+from .urls import current_origin, external_url, sign_out_return_url
 
 
 def rows(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -25,17 +24,16 @@ def rows(config: dict[str, Any]) -> list[dict[str, Any]]:
     origin = current_origin()
     result = []
     for name, provider in config["providers"].items():
-        kind = kind_of(provider)
-        console = dict(kind.CONSOLE)
-        upstream = kind.upstream_registrations(provider)
+        console = dict(provider.CONSOLE)
+        upstream = provider.upstream_registrations()
         result.append({
             "name": name,
             "kind": provider.kind,
             "display_name": provider.display_name,
             "client_id": provider.client_id,
             "callback_url": external_url("auth.callback", name=name),
-            # The same value auth.signout sends as the post-logout return URL.
-            "sign_out_url": origin + "/" if console.get("sign_out") else None,
+            # The same value sign-out sends as the post-logout return URL.
+            "sign_out_url": sign_out_return_url() if console.get("sign_out") else None,
             "origin": origin,
             "console": console,
             "upstream": upstream,

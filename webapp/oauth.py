@@ -10,7 +10,6 @@ bounded timeouts, and errors turned into catalogue entries.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import requests
@@ -21,6 +20,7 @@ from flask import Flask, current_app
 from .discovery import MetadataCache
 from .errors import FedlabError
 from .providers import Provider
+from .providers.answers import answer_json
 
 EXTENSION = "fedlab.oauth"
 
@@ -131,17 +131,3 @@ class ProviderClient:
         """Send one request with the configured timeout; failures become catalogue errors."""
         with self.cache.errors_explained(self.provider, endpoint):
             return self.cache.request(method, url, **kwargs)
-
-
-def answer_json(provider: Provider, endpoint: str, status: Any, body: str | bytes | None,
-                expect: type = dict) -> Any:
-    """The JSON document of a 200 answer, of the ``expect``-ed type; anything else
-    from ``endpoint`` is the provider answering something unexpected."""
-    try:
-        document = json.loads(body) if status == 200 and body is not None else None
-    except ValueError:
-        document = None
-    if not isinstance(document, expect):
-        raise FedlabError("provider_bad_response", provider=provider.name, endpoint=endpoint,
-                          detail=f"HTTP {status}")
-    return document

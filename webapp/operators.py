@@ -16,12 +16,12 @@ or, in the environment, ``FEDLAB_DIAGNOSTICS__OPERATORS="<issuer> <subject>, ...
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from flask import current_app
 
 from . import sessions
 from .config import Operator
+from .records import SignIn
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Viewer:
     #: The sign-in if it holds now (:func:`webapp.sessions.live_auth`), else None:
     #: one ended by a refused refresh, or whose tokens expired with no way to
     #: renew them, names nobody.
-    auth: dict[str, Any] | None
+    auth: SignIn | None
     #: The person as an operator would be named, whoever they are.
     person: Operator | None
     #: The same person if the configuration names them an operator, else None.
@@ -44,8 +44,8 @@ def viewer() -> Viewer:
     """Who this request comes from, and whether they operate this site."""
     auth = sessions.live_auth()
     person = None
-    if auth and auth.get("iss") and auth.get("sub"):
-        person = Operator(str(auth["iss"]), str(auth["sub"]))
+    if auth is not None and auth.iss and auth.sub:
+        person = Operator(auth.iss, auth.sub)
     configured = current_app.config["FEDLAB"]["diagnostics"]["operators"]
     operator = person if person is not None and person in configured else None
     return Viewer(auth, person, operator)

@@ -28,7 +28,7 @@ from . import aws
 from .errors import FedlabError
 from .oauth import client_for
 from .pagewords import page_words
-from .providers import Provider, kind_of
+from .providers import Provider
 from .tokens import LEEWAY
 
 #: Clock differences above this are worth a warning, above LEEWAY a failure.
@@ -206,7 +206,7 @@ def probe_callback(provider: Provider, metadata: dict[str, Any], callback_url: s
                        {**evidence, "endpoint": "authorization",
                         "detail": f"HTTP {response.status_code}",
                         "provider_says": page_words(response)}, "provider_bad_response")
-    refusal = kind_of(provider).callback_refusal(response, callback_url)
+    refusal = provider.callback_refusal(response, callback_url)
     if refusal is not None:
         return Verdict(provider.name, "callback", "fail", "The provider refuses this callback "
                        "URL: it is not registered for this client.",
@@ -313,7 +313,7 @@ def _fetch_sign_out(provider: Provider, return_to: str, http: requests.Session,
     the URL cannot be built, or nothing answers.
     """
     try:
-        plan = kind_of(provider).sign_out(client_for(provider), {"tokens": {}}, return_to)
+        plan = provider.sign_out(client_for(provider), None, return_to)
     except FedlabError as e:
         return Verdict(provider.name, "sign_out", "fail", "Could not build the sign-out URL.",
                        dict(e.details), e.code)
@@ -365,8 +365,8 @@ def probe_client_secret(provider: Provider, callback_url: str) -> Verdict:
     try:
         client.exchange_code(PROBE_LOGIN, callback_url, secrets.token_urlsafe(48))
     except FedlabError as e:
-        verdict = kind_of(provider).token_error_kind(e.details.get("error"),
-                                                     e.details.get("description", ""))
+        verdict = provider.token_error_kind(e.details.get("error"),
+                                           e.details.get("description", ""))
         evidence = {"error": e.details.get("error"), "provider_says":
                     e.details.get("description") or e.describe()}
         words = {"description": evidence["provider_says"]}
@@ -392,7 +392,7 @@ def probe_identity_pool(provider: Provider, settings: dict[str, Any], identity: 
     ``identity`` is the probes' own Cognito Identity client (the probe timeout, one
     attempt). ``logins`` is a real sign-in's map for this provider, if any.
     """
-    key = kind_of(provider).logins_key(provider)
+    key = provider.logins_key
     evidence: dict[str, Any] = {"logins_key": key,
                                 "identity_pool_id": settings["identity_pool_id"]}
     if logins:

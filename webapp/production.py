@@ -39,9 +39,6 @@ from .config import LOOPBACK, ConfigError
 
 log = logging.getLogger(__name__)
 
-#: A provider's keys that name where its endpoints are (``domain`` is a host name).
-PROVIDER_URL_KEYS = ("issuer", "base_url", "hosted_ui_url", "dialog_url", "graph_url",
-                     "domain")
 AWS_ENDPOINT_KEYS = ("cognito_identity_endpoint", "s3_endpoint", "sts_endpoint")
 #: The first line of the secrets file ``fedlab init-demo`` writes (webapp.demo).
 DEMO_SECRETS_MARK = "# Demo secrets, made by `fedlab init-demo`"
@@ -128,7 +125,7 @@ def _endpoints(config: dict[str, Any],
         configured = provider_tables.get(name, {})
         values: dict[str, Any] = {**configured, "issuer": provider.issuer,
                                   **provider.settings}
-        for key in PROVIDER_URL_KEYS:
+        for key in provider.URL_KEYS:  # the kind says which keys name its endpoints
             value = values.get(key)
             if isinstance(value, str) and value:
                 yield (f"providers.{name}.{key}",

@@ -58,6 +58,43 @@ class Renewed(msgspec.Struct, frozen=True, kw_only=True):
     claims: dict[str, Any]
 
 
+class Pending(msgspec.Struct, frozen=True, kw_only=True):
+    """A sign-in under way: what the callback needs to finish it, kept in this
+    browser's session under its ``state`` until it comes back (once, in time)."""
+
+    #: The configured provider's name the sign-in was started with.
+    provider: str
+    #: The OpenID Connect nonce (None for plain OAuth 2).
+    nonce: str | None = None
+    #: PKCE (RFC 7636): the secret whose hash the authorization request carried.
+    code_verifier: str
+    #: The callback URL sent, which the code exchange must repeat byte for byte.
+    redirect_uri: str
+    #: Where to land afterwards: a page of this site (``urls.safe_next_path``).
+    next: str
+    #: Seconds since the epoch.
+    created: int
+    #: The guest identity this browser had as it started signing in: the only
+    #: one the credentials page may offer to carry over.
+    guest_identity: str | None = None
+
+    @classmethod
+    def load_all(cls, value: Any) -> dict[str, Pending]:
+        """The pending sign-ins stored as ``value``, by state; a malformed one is dropped."""
+        if not isinstance(value, dict):
+            return {}
+        found = {}
+        for state, record in value.items():
+            try:
+                found[str(state)] = msgspec.convert(record, cls)
+            except msgspec.ValidationError:
+                continue
+        return found
+
+    def dump(self) -> dict[str, Any]:
+        return msgspec.to_builtins(self)
+
+
 class SignIn(msgspec.Struct, frozen=True, kw_only=True):
     """A visitor's sign-in: who (issuer and subject), through which provider, and
     the tokens held for them. People are identified by ``iss`` and ``sub`` together."""

@@ -82,17 +82,11 @@ def s3_origins(aws: dict[str, Any]) -> list[str]:
 
 
 def provider_origins(providers: Any) -> list[str]:
-    """Origins of the providers' sign-in and sign-out endpoints, each once, in order."""
+    """Origins of the providers' sign-in and sign-out endpoints, each once, in order:
+    each kind says which are its own (``Provider.form_action_origins``)."""
     found: list[str] = []
     for provider in providers:
-        urls = [*provider.endpoints.values(), provider.issuer or ""]
-        urls += [v for k, v in provider.settings.items()
-                 if k in ("hosted_ui_url", "base_url", "dialog_url")]
-        for url in urls:
-            if isinstance(url, str) and url.startswith(("http://", "https://")):
-                value = origin(url)
-                if value not in found:
-                    found.append(value)
+        found += [o for o in provider.form_action_origins() if o not in found]
     return found
 
 

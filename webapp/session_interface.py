@@ -43,7 +43,7 @@ from .session_store import (
 
 log = logging.getLogger(__name__)
 #: How long a session lives that holds only :data:`BRIEF_KEYS`: a sign-in must
-#: come back within this (``auth.PENDING_LIFETIME``), a notice is shown at once.
+#: come back within this (``signin.PENDING_LIFETIME``), a notice is shown at once.
 BRIEF_LIFETIME = 600
 BRIEF_KEYS = frozenset({"pending", "_flashes"})
 #: Flask-WTF's CSRF secret, derived from the id (:meth:`ServerSessions.csrf_value`).

@@ -32,6 +32,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from .errors import FedlabError, render_error
+from .records import SignIn
 
 log = logging.getLogger(__name__)
 #: What a failing store raises: Redis errors, and OS errors of the file store.
@@ -189,18 +190,17 @@ def keep_newer_tokens(data: dict[str, Any], stored: dict[str, Any] | None) -> No
     session before a concurrent refresh must not put the old, perhaps rotated,
     tokens back. Each refresh bumps ``auth.generation``; the stored sign-in
     wins when it is the same visitor's and newer."""
-    mine, theirs = data.get("auth"), (stored or {}).get("auth")
-    if (same_sign_in(mine, theirs)
-            and theirs.get("generation", 0) > mine.get("generation", 0)):
+    theirs = (stored or {}).get("auth")
+    mine, newer = SignIn.load(data.get("auth")), SignIn.load(theirs)
+    if mine is not None and newer is not None and mine.same_as(newer) \
+            and newer.generation > mine.generation:
         data["auth"] = theirs
 
 
-def same_sign_in(a: Any, b: Any) -> bool:
-    """Whether two stored sign-ins are one: the same person (issuer and subject,
-    never e-mail or subject alone) signed in at the same moment."""
-    return (isinstance(a, dict) and isinstance(b, dict)
-            and (a.get("iss"), a.get("sub"), a.get("signed_in_at"))
-            == (b.get("iss"), b.get("sub"), b.get("signed_in_at")))
+def same_sign_in(a: SignIn | None, b: SignIn | None) -> bool:
+    """Whether two sign-ins are one: the same person (issuer and subject, never
+    e-mail or subject alone) signed in at the same moment (``SignIn.same_as``)."""
+    return a is not None and a.same_as(b)
 
 
 def store_failed(error: RedisError) -> tuple[str, int]:

@@ -24,6 +24,7 @@ from typing import Any
 from flask import Flask, current_app, g, session
 from redis.exceptions import RedisError
 
+from .records import SignIn
 from .session_files import FileStore
 from .session_interface import CSRF_KEY, ServerSessions, StoredSession
 from .session_store import RedisStore, Sealer, SessionStore, refuse_without_store, store_failed
@@ -123,23 +124,23 @@ def enforce_timeouts() -> None:
         if current - session.get("last_seen", started) > TOUCH_INTERVAL:
             session["last_seen"] = int(current)
         return
-    g.timed_out_auth = session.get("auth")
+    g.timed_out_auth = SignIn.load(session.get("auth"))
     end()
     g.session_ended = why
 
 
-def timed_out_auth() -> dict[str, Any] | None:
+def timed_out_auth() -> SignIn | None:
     """The sign-in a timeout ended at the start of this request, if any: this
     site forgot it, but the provider's own session may still be alive, and a
     visitor who asked to sign out wants that one ended too."""
     return g.get("timed_out_auth")
 
 
-def start(auth: dict[str, Any]) -> None:
+def start(auth: SignIn) -> None:
     """Begin a signed-in session under a new id; nothing from before survives."""
     sessions().rotate(_current())
     started = int(now())
-    session.update(auth=auth, started_at=started, last_seen=started)
+    session.update(auth=auth.dump(), started_at=started, last_seen=started)
 
 
 def end() -> None:
@@ -151,11 +152,13 @@ def end() -> None:
     sessions().rotate(_current())
 
 
-def current_auth() -> dict[str, Any] | None:
-    return session.get("auth")
+def current_auth() -> SignIn | None:
+    """The visitor's sign-in; None when signed out, and when the stored one is
+    malformed (an older release's shape, a damaged record): that is signed out too."""
+    return SignIn.load(session.get("auth"))
 
 
-def live_auth() -> dict[str, Any] | None:
+def live_auth() -> SignIn | None:
     """The visitor's sign-in if it holds now, else None: not ended by a refused
     refresh, and with tokens not expired (a caller renews them first, as the
     pages do, and one the provider will not renew stays expired). What acts on
@@ -163,19 +166,19 @@ def live_auth() -> dict[str, Any] | None:
     those checks send), so an ended sign-in counts for nothing.
     """
     auth = current_auth()
-    if not auth or auth.get("state") == "refresh_failed":
+    if auth is None or auth.state == "refresh_failed":
         return None
-    expires_at = (auth.get("tokens") or {}).get("expires_at")
+    expires_at = auth.tokens.expires_at
     if expires_at and expires_at < time.time():
         return None
     return auth
 
 
-def stored_auth() -> dict[str, Any] | None:
+def stored_auth() -> SignIn | None:
     """This session's sign-in as the store has it now (another request may have
     changed it since this one began)."""
     data = sessions().read(_current().sid)
-    return (data or {}).get("auth")
+    return SignIn.load((data or {}).get("auth"))
 
 
 def save_now() -> None:

@@ -21,6 +21,8 @@ from typing import Any
 from blinker import Namespace
 from flask import Flask, Response, g, has_request_context, request, session
 
+from .records import SignIn
+
 _signals = Namespace()
 signed_in = _signals.signal("signed-in")
 sign_in_failed = _signals.signal("sign-in-failed")
@@ -56,15 +58,18 @@ def request_id() -> str:
     return g.request_id
 
 
-def keep_who(auth: dict[str, Any] | None) -> None:
+def keep_who(auth: SignIn | None) -> None:
     """Name this sign-in in the rest of this request's event lines, whatever the
     session holds by then: sign-out ends the session before its event is sent."""
     g.event_who = _who(auth)
 
 
-def _who(auth: dict[str, Any] | None) -> dict[str, Any]:
-    """The provider, issuer and subject of a sign-in (``session["auth"]``), those it has."""
-    return {k: auth[k] for k in ("provider", "iss", "sub") if auth and auth.get(k)}
+def _who(auth: SignIn | None) -> dict[str, Any]:
+    """The provider, issuer and subject of a sign-in, those it has."""
+    if auth is None:
+        return {}
+    return {k: v for k, v in (("provider", auth.provider), ("iss", auth.iss),
+                              ("sub", auth.sub)) if v}
 
 
 def send_request_id(response: Response) -> Response:
@@ -76,7 +81,7 @@ def event_line(event: str, details: dict[str, Any]) -> dict[str, Any]:
     line: dict[str, Any] = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                             "event": event}
     if has_request_context():
-        line.update(g.event_who if "event_who" in g else _who(session.get("auth")))
+        line.update(g.event_who if "event_who" in g else _who(SignIn.load(session.get("auth"))))
         line.update(client=request.remote_addr, request_id=request_id())
     line.update(details)
     return line

@@ -81,7 +81,7 @@ def denied(error: FedlabError, level: str, resource: str,
 
 @bp.get("")
 def index() -> Response:
-    return redirect("/storage/public")
+    return redirect(url_for("storage.listing", level="public"))
 
 
 @bp.get("/<level>")

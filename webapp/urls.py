@@ -22,8 +22,8 @@ def external_url(endpoint: str, **values: str) -> str:
     return url_for(endpoint, _external=True, **values)
 
 
-def safe_next_path(target: str | None, default: str = "/account") -> str:
-    """Return ``target`` if it is a page of this site, else ``default``.
+def safe_next_path(target: str | None, default: str | None = None) -> str:
+    """Return ``target`` if it is a page of this site, else ``default`` (the account page).
 
     Refuses absolute and scheme-relative URLs (``//evil``, ``/\\evil``), anything
     with a scheme or host, control characters and backslashes, so a link such as
@@ -31,6 +31,7 @@ def safe_next_path(target: str | None, default: str = "/account") -> str:
     paths that are not a GET page of this app, or that would start another
     sign-in, so the target is always somewhere the visitor can land.
     """
+    default = default or url_for("account.account")
     if not target or len(target) > 512 or not target.startswith("/"):
         return default
     if target.startswith(("//", "/\\")) or "\\" in target:
@@ -52,3 +53,13 @@ def safe_next_path(target: str | None, default: str = "/account") -> str:
 def current_origin() -> str:
     base = current_app.config["FEDLAB"]["external_url"]
     return base or request.host_url.rstrip("/")
+
+
+def sign_out_return_url() -> str:
+    """Where a provider sends the browser after signing out: this site's home page.
+
+    The value sign-out sends, the redirect matrix tells operators to register,
+    and the probes and ``fedlab check`` try, computed here once: a provider
+    compares it byte for byte with its registration.
+    """
+    return current_origin() + url_for("pages.home")

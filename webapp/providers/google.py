@@ -9,73 +9,64 @@ signing out of this site leaves the visitor signed in to Google.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import Provider, ProviderConfigError, SignOut, oidc, url_setting
+from .base import ProviderConfigError, SignOut, url_setting
+from .oidc import OpenIDConnect, refresh_token_of
 
 if TYPE_CHECKING:
     from ..oauth import ProviderClient
+    from ..records import SignIn
 
-KIND = "google"
-DISPLAY_NAME = "Google"
-DEFAULT_SCOPES = ("openid", "email", "profile")
 ISSUER = "https://accounts.google.com"
-KEYS = {
-    "prompt": "consent (default: Google then issues a refresh token on every sign-in), "
-              "or '' to skip the consent screen for returning users (no new refresh token)",
-    "hosted_domain": "optional: restrict the chooser to one Google Workspace domain (hd)",
-    "issuer": "optional override of https://accounts.google.com (a stand-in)",
-}
 
 
-
-CONSOLE = {
-    "callback": "Google Cloud console > APIs & Services > Credentials > your OAuth 2.0 "
-                "Client ID (Web application): Authorized redirect URIs",
-    "sign_out": None,
-    "origin": "the same client: Authorized JavaScript origins",
-}
-
-def configure(raw: Mapping[str, Any], scopes: tuple[str, ...]) -> dict[str, Any]:
-    issuer = url_setting(raw, "issuer", ISSUER)
-    prompt = raw.get("prompt", "consent")
-    if prompt not in ("consent", "", "select_account", "consent select_account"):
-        raise ProviderConfigError(".prompt: consent, select_account or ''")
-    params = {"access_type": "offline"}
-    if prompt:
-        params["prompt"] = prompt
-    if raw.get("hosted_domain"):
-        params["hd"] = raw["hosted_domain"]
-    aliases = ("accounts.google.com",) if issuer == ISSUER else ()
-    return {
-        "issuer": issuer,
-        "issuer_aliases": aliases,
-        "authorize_params": params,
-        "token_auth_method": "client_secret_post",
-        "settings": {},
+class Google(OpenIDConnect):
+    KIND: ClassVar[str] = "google"
+    DISPLAY_NAME: ClassVar[str] = "Google"
+    DEFAULT_SCOPES: ClassVar[tuple[str, ...]] = ("openid", "email", "profile")
+    KEYS: ClassVar[Mapping[str, str]] = {
+        "prompt": "consent (default: Google then issues a refresh token on every sign-in), "
+                  "or '' to skip the consent screen for returning users (no new refresh token)",
+        "hosted_domain": "optional: restrict the chooser to one Google Workspace domain (hd)",
+        "issuer": "optional override of https://accounts.google.com (a stand-in)",
+    }
+    CONSOLE: ClassVar[Mapping[str, str | None]] = {
+        "callback": "Google Cloud console > APIs & Services > Credentials > your OAuth 2.0 "
+                    "Client ID (Web application): Authorized redirect URIs",
+        "sign_out": None,
+        "origin": "the same client: Authorized JavaScript origins",
     }
 
+    @classmethod
+    def configure(cls, raw: Mapping[str, Any], scopes: tuple[str, ...]) -> dict[str, Any]:
+        issuer = url_setting(raw, "issuer", ISSUER)
+        prompt = raw.get("prompt", "consent")
+        if prompt not in ("consent", "", "select_account", "consent select_account"):
+            raise ProviderConfigError(".prompt: consent, select_account or ''")
+        params = {"access_type": "offline"}
+        if prompt:
+            params["prompt"] = prompt
+        if raw.get("hosted_domain"):
+            params["hd"] = raw["hosted_domain"]
+        aliases = ("accounts.google.com",) if issuer == ISSUER else ()
+        return {
+            "issuer": issuer,
+            "issuer_aliases": aliases,
+            "authorize_params": params,
+            "token_auth_method": "client_secret_post",
+            "settings": {},
+        }
 
-join_scopes = oidc.join_scopes
-check_claims = oidc.check_claims
-validate = oidc.validate
-sign_in = oidc.sign_in
-userinfo = oidc.userinfo
-refresh = oidc.refresh
-logins = oidc.logins
-pool_provider = oidc.pool_provider
-token_error_kind = oidc.token_error_kind
-upstream_registrations = oidc.upstream_registrations
-callback_refusal = oidc.callback_refusal
+    def sign_out(self, client: ProviderClient, auth: SignIn | None,
+                 return_to: str) -> SignOut:
+        refresh_token = refresh_token_of(auth)
+        endpoint = client.metadata.get("revocation_endpoint")
+        revocation = ((endpoint, {"token": refresh_token}, None)
+                      if endpoint and refresh_token else None)
+        return SignOut(None, revocation, "You were signed out of this site, but Google has no "
+                       "sign-out endpoint: you are still signed in to Google in this browser.")
 
-
-def sign_out(client: ProviderClient, auth: dict[str, Any], return_to: str) -> SignOut:
-    refresh_token = auth["tokens"].get("refresh_token")
-    endpoint = client.metadata.get("revocation_endpoint")
-    revocation = (endpoint, {"token": refresh_token}, None) if endpoint and refresh_token else None
-    return SignOut(None, revocation, "You were signed out of this site, but Google has no "
-                   "sign-out endpoint: you are still signed in to Google in this browser.")
-
-
-def logins_key(provider: Provider) -> str:
-    return "accounts.google.com"
+    @property
+    def logins_key(self) -> str:
+        return "accounts.google.com"

@@ -1,0 +1,53 @@
+"""Provider kinds as classes: one list of kinds, and how a kind's callback arrives."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pytest
+from flask import request
+
+from webapp.providers import KINDS, build, callback_methods
+from webapp.providers.oidc import OpenIDConnect
+
+
+class FormPost(OpenIDConnect):
+    """A kind whose callback is a cross-site POST (``response_mode=form_post``), as
+    Sign in with Apple's is: what a future kind declares, and nothing else."""
+
+    KIND: ClassVar[str] = "form-post-example"
+    CALLBACK_METHODS: ClassVar[tuple[str, ...]] = ("POST",)
+    RESPONSE_MODE: ClassVar[str] = "form_post"
+
+
+TABLE = {"kind": "form-post-example", "client_id": "c", "client_secret": "s",
+         "issuer": "https://id.example"}
+
+
+def test_every_kind_today_is_called_back_by_a_get_redirect():
+    assert callback_methods() == ["GET"]
+    assert {kind.RESPONSE_MODE for kind in KINDS.values()} == {"query"}
+    assert all("response_mode" not in build("p", table).authorize_params for table in (
+        {"kind": "google", "client_id": "c", "client_secret": "s"},
+        {"kind": "oidc", "client_id": "c", "client_secret": "s", "issuer": "https://id.example"},
+    ))
+
+
+def test_a_form_post_kind_asks_for_it_and_reads_the_posted_form(app, monkeypatch):
+    monkeypatch.setitem(KINDS, FormPost.KIND, FormPost)
+    assert callback_methods() == ["GET", "POST"]
+    provider = build("apple-like", TABLE)
+    assert provider.authorize_params["response_mode"] == "form_post"
+    with app.test_request_context("/auth/apple-like/callback?state=from-query", method="POST",
+                                  data={"state": "from-form", "code": "c"}):
+        assert provider.callback_params(request)["state"] == "from-form"
+    query_kind = build("plain", {**TABLE, "kind": "oidc"})
+    with app.test_request_context("/auth/plain/callback?state=from-query"):
+        assert query_kind.callback_params(request)["state"] == "from-query"
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_a_get_kinds_callback_takes_no_other_method(browser, app_url, method):
+    response = browser.http.request(method, f"{app_url}/auth/google/callback",
+                                    data={"state": "x", "code": "y"}, timeout=5)
+    assert response.status_code == 405

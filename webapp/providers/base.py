@@ -1,0 +1,252 @@
+"""The declared interface of a provider kind, and what every kind shares.
+
+A kind is a subclass of :class:`Provider`; an instance is one configured
+provider (one ``[providers.<name>]`` table, validated), frozen and shared
+read-only by every request. What differs between kinds is said once, on the
+class: which settings keys it takes (``KEYS``), where its console asks for each
+URL (``CONSOLE``), its display name and default scopes, how its callback
+arrives (``CALLBACK_METHODS``, ``RESPONSE_MODE``), and the methods below that
+it overrides. Views and services never ask which kind a provider is; they call
+its methods.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from ..pagewords import page_words
+
+if TYPE_CHECKING:
+    from werkzeug.datastructures import MultiDict
+    from werkzeug.wrappers import Request
+
+    from ..oauth import ProviderClient
+    from ..records import Renewed, SignIn, Verified
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+#: Keys every ``[providers.<name>]`` table may have, whatever its kind.
+COMMON_KEYS = ("kind", "display_name", "client_id", "client_secret", "scopes")
+
+
+class ProviderConfigError(Exception):
+    """Raised while a kind reads its table; :func:`webapp.providers.build` turns it
+    into a ConfigError that names the key."""
+
+
+@dataclass(frozen=True)
+class SignOut:
+    """What signing out at the provider takes, once the local session is gone."""
+
+    #: Where to send the browser to end the provider's own session, if it has one.
+    url: str | None
+    #: ``(endpoint, form, basic_auth)`` to revoke the refresh token (RFC 7009), if offered.
+    revocation: tuple[str, dict[str, str], tuple[str, str] | None] | None
+    #: What the visitor should know (e.g. still signed in at Google).
+    note: str
+
+
+@dataclass(frozen=True)
+class Provider(ABC):
+    """One configured provider of some kind; the kind is the class.
+
+    Subclasses set the class attributes and implement the abstract methods;
+    the other methods have the OAuth 2 defaults (RFC 6749), which a kind
+    overrides only where its provider differs.
+    """
+
+    #: The ``kind`` value of a ``[providers.<name>]`` table that selects this class.
+    KIND: ClassVar[str]
+    DISPLAY_NAME: ClassVar[str]
+    DEFAULT_SCOPES: ClassVar[tuple[str, ...]]
+    #: The kind's own settings keys, each with what to put there (error messages
+    #: and ``fedlab`` print these words).
+    KEYS: ClassVar[Mapping[str, str]]
+    #: Where each URL is registered, in the provider's own console words:
+    #: ``callback``, ``sign_out`` (None: nothing to register) and ``origin``.
+    CONSOLE: ClassVar[Mapping[str, str | None]]
+    #: How the authorization response comes back to ``/auth/<name>/callback``:
+    #: the HTTP methods the route takes for this kind, and the ``response_mode``
+    #: (OAuth 2.0 Multiple Response Types; ``query``: a GET redirect). A
+    #: ``form_post`` kind (Sign in with Apple) says ``("POST",)`` and
+    #: ``"form_post"``: the views then read the parameters from the form. Such a
+    #: callback is a cross-site POST, which a SameSite=Lax session cookie does
+    #: not accompany: that kind must also bring its pending sign-in back to this
+    #: browser's session another way (e.g. a same-site page that re-submits).
+    CALLBACK_METHODS: ClassVar[tuple[str, ...]] = ("GET",)
+    RESPONSE_MODE: ClassVar[str] = "query"
+    #: How the ``scope`` parameter joins scope names (RFC 6749 3.3: spaces).
+    SCOPE_SEPARATOR: ClassVar[str] = " "
+    #: Settings keys holding URLs the browser is sent to (besides the endpoints
+    #: and the issuer): the CSP's ``form-action`` must allow their origins.
+    BROWSER_SETTINGS: ClassVar[tuple[str, ...]] = ()
+    #: Keys that name where the provider's endpoints are (``domain`` is a host
+    #: name), as configured or as the kind resolved them: production refuses a
+    #: lab address in any of them and names the key.
+    URL_KEYS: ClassVar[tuple[str, ...]] = ()
+
+    name: str
+    display_name: str
+    client_id: str
+    #: Never in a repr (log lines, tracebacks).
+    client_secret: str = field(repr=False)
+    scopes: tuple[str, ...]
+    #: The OpenID Connect issuer; ``None`` for plain OAuth 2 (Facebook).
+    issuer: str | None
+    #: Fixed endpoints by role (``authorize``, ``token``, ``userinfo``, ``revoke``,
+    #: ``logout``, ...); for OpenID Connect kinds discovery fills the rest.
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    authorize_params: Mapping[str, str] = field(default_factory=dict)
+    token_auth_method: str = "client_secret_basic"
+    #: ``(name, function)`` pairs for authlib, for a method it does not know.
+    client_auth_methods: tuple[tuple[str, Any], ...] = ()
+    #: The token endpoint's HTTP method: POST (RFC 6749) unless the provider says GET.
+    token_request_method: str = "POST"
+    #: The kind-specific keys as configured (domain, region, user_pool_id...).
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    #: Other issuer spellings the provider really uses in its tokens.
+    issuer_aliases: tuple[str, ...] = ()
+
+    # -- configuration ----------------------------------------------------------
+
+    @classmethod
+    @abstractmethod
+    def configure(cls, raw: Mapping[str, Any], scopes: tuple[str, ...]) -> dict[str, Any]:
+        """The kind's fields (issuer, endpoints, authorize parameters...) from its
+        table ``raw``; ``scopes`` are already parsed. Raises ProviderConfigError."""
+
+    @property
+    def kind(self) -> str:
+        return self.KIND
+
+    @property
+    def scope(self) -> str:
+        """The ``scope`` parameter of the authorization request."""
+        return self.SCOPE_SEPARATOR.join(self.scopes)
+
+    @property
+    def discovery_url(self) -> str | None:
+        if self.issuer is None:
+            return None
+        return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+    # -- the callback -------------------------------------------------------------
+
+    def callback_params(self, request: Request) -> MultiDict[str, str]:
+        """The authorization response's parameters, where this kind's response mode
+        puts them: the query of a GET redirect, or the body of a ``form_post``."""
+        return request.form if self.RESPONSE_MODE == "form_post" else request.args
+
+    # -- signing in, refreshing, signing out -------------------------------------
+
+    @abstractmethod
+    def sign_in(self, client: ProviderClient, token: dict[str, Any],
+                nonce: str | None) -> Verified:
+        """Check the token response of the code exchange; say who signed in."""
+
+    @abstractmethod
+    def userinfo(self, client: ProviderClient, auth: SignIn) -> dict[str, Any]:
+        """Ask the provider about the signed-in visitor; only an answer about the
+        same subject is returned."""
+
+    @abstractmethod
+    def refresh(self, client: ProviderClient, auth: SignIn) -> Renewed:
+        """New tokens for ``auth`` (RFC 6749 section 6), checked as at sign-in."""
+
+    @abstractmethod
+    def sign_out(self, client: ProviderClient, auth: SignIn | None,
+                 return_to: str) -> SignOut:
+        """How to end the provider's side of ``auth`` and come back to ``return_to``.
+        ``auth`` is None when only the URL is wanted (the sign-out probe)."""
+
+    def revocation(self, client: ProviderClient, refresh_token: str | None,
+                   endpoint: str | None = None) -> tuple[str, dict[str, str], Any] | None:
+        """The RFC 7009 request that revokes ``refresh_token`` at ``endpoint`` (or
+        the discovered one), authenticated as the token endpoint is; None if either
+        is missing."""
+        endpoint = endpoint or client.metadata.get("revocation_endpoint")
+        if not refresh_token or not endpoint:
+            return None
+        form = {"token": refresh_token, "token_type_hint": "refresh_token"}
+        if self.token_auth_method == "client_secret_post":
+            form |= {"client_id": self.client_id, "client_secret": self.client_secret}
+            return endpoint, form, None
+        return endpoint, form, (self.client_id, self.client_secret)
+
+    # -- the Identity Pool ----------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def logins_key(self) -> str:
+        """This provider's key in an Identity Pool ``Logins`` map."""
+
+    @abstractmethod
+    def logins(self, auth: SignIn) -> dict[str, str]:
+        """The Identity Pool ``Logins`` map for ``auth``: the key and its token."""
+
+    @abstractmethod
+    def pool_provider(self) -> dict[str, Any]:
+        """How this provider is registered on an Identity Pool (and so what the pool
+        checks); the AWS stand-in is configured from it."""
+
+    # -- diagnostics ------------------------------------------------------------------
+
+    def callback_refusal(self, response: requests.Response, callback_url: str) -> str | None:
+        """The provider's words if it refused ``callback_url``, else None.
+
+        RFC 6749 4.1.2.1: an unregistered redirect URI gets an error page at the
+        provider, never a redirect to it.
+        """
+        if response.status_code >= 400:
+            return page_words(response)
+        location = response.headers.get("Location", "")
+        if location.startswith(callback_url):
+            error = parse_qs(urlsplit(location).query).get("error")
+            if error and error[0] != "access_denied":
+                return error[0]
+        return None
+
+    def token_error_kind(self, error: str | None, description: str) -> str | None:
+        """The RFC 6749 5.2 error code a token endpoint's refusal means."""
+        return error
+
+    def upstream_registrations(self) -> list[dict[str, str]]:
+        """URLs to register at a provider behind this one (Cognito's federation)."""
+        return []
+
+    def form_action_origins(self) -> list[str]:
+        """Origins the browser may be sent to by a form's redirect (sign-out): the
+        fixed endpoints, the issuer (where discovery's endpoints live) and the
+        kind's ``BROWSER_SETTINGS``; each once, in that order."""
+        urls = [*self.endpoints.values(), self.issuer or ""]
+        urls += [self.settings[k] for k in self.BROWSER_SETTINGS if k in self.settings]
+        found: list[str] = []
+        for url in urls:
+            if isinstance(url, str) and url.startswith(("http://", "https://")):
+                parts = urlsplit(url)
+                value = f"{parts.scheme}://{parts.netloc}"
+                if value not in found:
+                    found.append(value)
+        return found
+
+
+def require(raw: Mapping[str, Any], key: str, what: str) -> str:
+    value = raw.get(key)
+    if not value or not isinstance(value, str):
+        raise ProviderConfigError(f".{key}: missing; put {what} here")
+    return value
+
+
+def url_setting(raw: Mapping[str, Any], key: str, default: str | None = None) -> str:
+    """An endpoint base such as ``hosted_ui_url``: overridable, which is how the
+    stand-ins (or any other deployment of the protocol) are reached."""
+    value = raw.get(key) or default
+    if not value or not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise ProviderConfigError(f".{key}: must be an http(s) URL")
+    return value.rstrip("/")

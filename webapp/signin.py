@@ -1,0 +1,327 @@
+"""The sign-in service: provider lookup, sign-ins under way, the session's sign-in,
+refresh, and sign-out planning.
+
+The views (:mod:`webapp.auth`, :mod:`webapp.account`, :mod:`webapp.credentials`,
+:mod:`webapp.diagnostics`) call these functions and never one another. The
+visitor's sign-in is a :class:`~webapp.records.SignIn`, read through
+:func:`webapp.sessions.current_auth` and written back only by :func:`put` (or
+:func:`webapp.sessions.start` when a sign-in begins a session): a record is
+frozen, so a change is a new record, and the session holds its plain values.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, g, session
+from msgspec.structs import replace
+
+from . import guests, sessions, signals
+from .errors import FedlabError
+from .oauth import ProviderClient, client_for
+from .providers import Provider
+from .records import Event, Pending, SignIn, Tokens, Verified
+from .session_interface import BRIEF_LIFETIME
+from .urls import sign_out_return_url
+
+log = logging.getLogger(__name__)
+
+#: A sign-in must come back within this many seconds.
+PENDING_LIFETIME = BRIEF_LIFETIME
+#: Sign-ins that may be under way at once in one browser (several tabs).
+MAX_PENDING = 5
+#: Refresh this long before the access token expires.
+REFRESH_MARGIN = 30
+#: The longest provider description shown, in characters.
+DESCRIPTION_LIMIT = 300
+
+
+def get_provider(name: str) -> Provider:
+    """The configured provider ``name``; an unknown one is the visitor's error page."""
+    provider = current_app.config["FEDLAB"]["providers"].get(name)
+    if provider is None:
+        raise FedlabError("unknown_provider", provider=name)
+    return provider
+
+
+def put(auth: SignIn) -> None:
+    """Make ``auth`` the session's sign-in: the one place a changed sign-in is stored."""
+    session["auth"] = auth.dump()
+
+
+# -- sign-ins under way ------------------------------------------------------------------
+
+
+def begin(provider: Provider, request_data: dict[str, Any], redirect_uri: str,
+          next_path: str) -> None:
+    """Keep what the callback will need, under the authorization request's state.
+
+    Several may be under way (tabs); the oldest go beyond :data:`MAX_PENDING`,
+    and any older than :data:`PENDING_LIFETIME` are dropped on the way.
+    """
+    now = time.time()
+    pending = {state: record for state, record in Pending.load_all(session.get("pending")).items()
+               if now - record.created < PENDING_LIFETIME}
+    while len(pending) >= MAX_PENDING:
+        pending.pop(min(pending, key=lambda s: pending[s].created))
+    pending[request_data["state"]] = Pending(
+        provider=provider.name,
+        nonce=request_data.get("nonce"),
+        code_verifier=request_data["code_verifier"],
+        redirect_uri=redirect_uri,
+        next=next_path,
+        created=int(now),
+        # The guest identity this browser has as it starts signing in: the only one
+        # the credentials page may offer to carry over (see complete).
+        guest_identity=guests.guest_identity_id(),
+    )
+    session["pending"] = {state: record.dump() for state, record in pending.items()}
+
+
+def take_pending(state: str) -> Pending | None:
+    """Pop the sign-in that ``state`` names: each state works once, in this session only."""
+    stored = session.get("pending") or {}
+    if not isinstance(stored, dict):
+        return None
+    for candidate in list(stored):
+        if hmac.compare_digest(candidate.encode(), state.encode()):
+            record = stored.pop(candidate)
+            session["pending"] = stored
+            return Pending.load_all({candidate: record}).get(candidate)
+    return None
+
+
+def in_time(record: Pending) -> bool:
+    """Whether the sign-in ``record`` came back within :data:`PENDING_LIFETIME`."""
+    return time.time() - record.created <= PENDING_LIFETIME
+
+
+def pending_for(record: Pending | None, name: str) -> bool:
+    """Whether ``record`` is a sign-in this browser started with ``name``, still in time."""
+    return record is not None and record.provider == name and in_time(record)
+
+
+def complete(provider: Provider, record: Pending, token: dict[str, Any],
+             who: Verified) -> None:
+    """Start the visitor's session with the sign-in ``who`` (the kind verified it
+    from the token response ``token``); offer the guest identity it started with."""
+    now = int(time.time())
+    former = guests.former_guest(record.guest_identity)
+    sessions.start(SignIn(
+        provider=provider.name,
+        iss=who.iss,
+        sub=who.sub,
+        claims=who.claims,
+        userinfo=who.userinfo,
+        tokens=stored_tokens(token),
+        nonce=record.nonce,
+        signed_in_at=now,
+        state="signed_in",
+        history=(Event(at=now, event="signed_in"),),
+    ))
+    if former is not None:
+        former.offer()
+    signals.signed_in.send(current_app._get_current_object(), provider=provider.name,
+                           iss=who.iss, sub=who.sub)
+
+
+# -- tokens and refresh ---------------------------------------------------------------------
+
+
+def stored_tokens(token: dict[str, Any], previous: Tokens | None = None) -> Tokens:
+    """Keep what the site needs, as plain values; a refresh may omit the refresh token."""
+    previous = previous or Tokens()
+    expires_at = token.get("expires_at")
+    if expires_at is None and token.get("expires_in"):
+        expires_at = int(time.time()) + int(token["expires_in"])
+    return Tokens(
+        access_token=token.get("access_token"),
+        id_token=token.get("id_token") or previous.id_token,
+        refresh_token=token.get("refresh_token") or previous.refresh_token,
+        token_type=token.get("token_type", "Bearer"),
+        scope=token.get("scope", previous.scope),
+        expires_at=int(expires_at) if expires_at else None,
+    )
+
+
+def refresh_tokens(auth: SignIn) -> tuple[str, SignIn]:
+    """Renew the tokens of ``auth``; on refusal the state says sign in again.
+
+    Once per session however many requests (tabs, instances) find the tokens
+    expired at the same time: the refresh runs under the session's lock and is
+    written to the store before the lock is released. A request that waited
+    for the lock reads the store again and, when a refresh happened meanwhile
+    (``generation`` moved on), takes its outcome instead of spending a refresh
+    token that the provider may already have rotated. A request that could not
+    get the lock in time does not refresh beside its holder either: it goes on
+    with the tokens as stored, and the visitor stays signed in.
+
+    Returns the outcome, ``"refreshed"`` (done here), ``"taken"`` (done by
+    another request) or ``"busy"`` (another request is still at it), and the
+    sign-in as it now is (also the session's).
+    """
+    provider = get_provider(auth.provider)
+    seen = auth.generation
+    with sessions.refresh_lock() as acquired:
+        latest = sessions.stored_auth()
+        if latest is None:
+            # Signed out (here or on another instance) while this request waited: no
+            # refresh token is spent for a session that no longer exists.
+            raise FedlabError("signed_out", provider=provider.name)
+        same_visitor = latest.same_as(auth)
+        if same_visitor and latest.generation > seen:
+            put(latest)
+            if latest.state == "refresh_failed":
+                reason = latest.history[-1].reason if latest.history else None
+                raise FedlabError("refresh_failed", provider=provider.name,
+                                  detail=reason or "refused")
+            return "taken", latest
+        if not acquired:
+            log.warning("refresh lock still held by another request; not refreshing beside it")
+            if same_visitor:
+                put(latest)
+                return "busy", latest
+            return "busy", auth
+        try:
+            auth = _refresh(provider, auth)
+        finally:
+            now = sessions.current_auth()
+            if now is not None and now.generation != seen:
+                sessions.save_now()
+    return "refreshed", auth
+
+
+def _refresh(provider: Provider, auth: SignIn) -> SignIn:
+    now = int(time.time())
+    if not auth.tokens.refresh_token:
+        raise FedlabError("refresh_unavailable", provider=provider.name,
+                          detail="none was issued at sign-in")
+    try:
+        renewed = provider.refresh(client_for(provider), auth)
+    except FedlabError as e:
+        # A refusal ends the sign-in; an outage (provider down, slow, garbled)
+        # keeps the tokens for the next try. Both are a failed refresh.
+        refused = e.code in ("token_request_failed", "id_token_rejected")
+        if refused:
+            put(replace(auth, state="refresh_failed",
+                        tokens=Tokens(expires_at=auth.tokens.expires_at),
+                        history=(*auth.history,
+                                 Event(at=now, event="refresh_failed", reason=e.code)),
+                        generation=auth.generation + 1))
+        signals.refresh_failed.send(current_app._get_current_object(),
+                                    provider=provider.name, reason=e.code,
+                                    signed_out=refused)
+        if e.code == "token_request_failed":
+            # The token endpoint's refusal, in the words of a refresh rather than
+            # of a code exchange (whose advice is about codes and callback URLs).
+            raise FedlabError("refresh_failed", provider=provider.name,
+                              detail=refusal_words(e)) from None
+        raise
+    auth = replace(auth, tokens=stored_tokens(renewed.tokens, auth.tokens),
+                   claims=renewed.claims, state="refreshed",
+                   history=(*auth.history[-9:], Event(at=now, event="refreshed")),
+                   generation=auth.generation + 1)
+    put(auth)
+    signals.refreshed.send(current_app._get_current_object(), provider=provider.name)
+    return auth
+
+
+def refusal_words(error: FedlabError) -> str:
+    """The token endpoint's error and description (RFC 6749 5.2), bounded."""
+    code = str(error.details.get("error") or "refused")
+    description = str(error.details.get("description") or "")
+    return (f"{code}: {description}" if description else code)[:DESCRIPTION_LIMIT]
+
+
+def ensure_fresh(auth: SignIn) -> SignIn:
+    """Refresh expired tokens before a page uses them, as the Amplify clients do.
+
+    Returns the sign-in as it now is; a failed refresh is left in
+    ``g.refresh_error`` for the page to explain.
+    """
+    expires_at = auth.tokens.expires_at
+    if (auth.state != "refresh_failed" and expires_at
+            and expires_at - REFRESH_MARGIN < time.time()
+            and auth.tokens.refresh_token):
+        try:
+            return refresh_tokens(auth)[1]
+        except FedlabError as e:
+            g.refresh_error = e
+            return sessions.current_auth() or auth
+    return auth
+
+
+def ask_userinfo(auth: SignIn) -> SignIn:
+    """Ask the provider's userinfo endpoint about ``auth`` and keep its answer."""
+    provider = get_provider(auth.provider)
+    answer = provider.userinfo(client_for(provider), auth)
+    auth = replace(auth, userinfo=answer, userinfo_at=int(time.time()))
+    put(auth)
+    return auth
+
+
+def logins(auth: SignIn) -> dict[str, str]:
+    """The Identity Pool ``Logins`` map of ``auth``'s provider (tokens as they are)."""
+    return get_provider(auth.provider).logins(auth)
+
+
+# -- signing out -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedOut:
+    """Where sign-out sends the browser, and what it tells the visitor."""
+
+    #: The provider's sign-out page, or None for this site's home page.
+    url: str | None
+    message: str | None = None
+
+
+def sign_out() -> SignedOut:
+    """End the session here, then plan the provider's side: its sign-out page and
+    the refresh token's revocation (RFC 7009, best effort).
+
+    A session that timed out as this request began is gone here, but the
+    provider's may not be: its sign-out is still sent.
+    """
+    auth = sessions.current_auth() or sessions.timed_out_auth()
+    signals.keep_who(auth)  # for the signed-out event, sent once the session is gone
+    sessions.end()
+    if auth is None:
+        return SignedOut(None)
+    provider = get_provider(auth.provider)
+    client = client_for(provider)
+    try:
+        plan = provider.sign_out(client, auth, sign_out_return_url())
+    except FedlabError as e:
+        # The session here is gone already; say what could not be done there.
+        signals.signed_out.send(current_app._get_current_object(), provider=provider.name,
+                                revoked=False, provider_reached=False, reason=e.code)
+        return SignedOut(None, f"You were signed out here, but {provider.display_name} could "
+                               f"not be reached to end your session there ({e.code}).")
+    revoked = revoke(client, plan.revocation)
+    signals.signed_out.send(current_app._get_current_object(), provider=provider.name,
+                            revoked=revoked, provider_reached=True)
+    if plan.url:
+        return SignedOut(plan.url)
+    if plan.revocation is not None:
+        outcome = "The refresh token was revoked." if revoked else (
+            "The provider did not confirm revoking the refresh token.")
+        return SignedOut(None, f"{plan.note} {outcome}")
+    return SignedOut(None, plan.note)
+
+
+def revoke(client: ProviderClient, revocation: Any) -> bool:
+    """Best effort (RFC 7009): sign-out has already happened here whatever the answer."""
+    if revocation is None:
+        return False
+    url, form, basic = revocation
+    try:
+        response = client.call("POST", url, "revoke", data=form, auth=basic)
+    except FedlabError:
+        return False
+    return response.status_code == 200
