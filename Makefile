@@ -38,10 +38,13 @@ interop-deps:
 
 test: $(STAMP) system-deps interop-deps
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
+# ruff, then the layer contracts of pyproject.toml's [tool.importlinter].
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # A bounded load run on loopback (bench/load.py): sign-ins, then 20 s of browsing.
 load: $(STAMP)
@@ -56,4 +59,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) instance build dist test-artifacts .pytest_cache .ruff_cache $(INTEROP)/node_modules
+	rm -rf $(VENV) instance build dist test-artifacts .pytest_cache .ruff_cache .import_linter_cache $(INTEROP)/node_modules

@@ -80,11 +80,11 @@ and all codes, tokens, consents and federated users forgotten. Browsers'
 ``standin_*`` cookies stay valid.
 """
 
-from .server import StandinRequestHandler, create_standins_app
+from .server import FLAVOURS, StandinRequestHandler, create_standins_app
 
 #: Endpoints (as ``/_control/calls`` counts them) that a browser visits: sign-in,
 #: consent and sign-out pages. Every other count is a call the app itself made.
 BROWSER_ENDPOINTS = frozenset({"authorize", "login", "consent", "logout", "oauth_dialog",
                                "dialog", "idpresponse"})
 
-__all__ = ["BROWSER_ENDPOINTS", "StandinRequestHandler", "create_standins_app"]
+__all__ = ["BROWSER_ENDPOINTS", "FLAVOURS", "StandinRequestHandler", "create_standins_app"]

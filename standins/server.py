@@ -36,7 +36,7 @@ AVATAR_SVG = (
 
 def create_standins_app(settings: dict[str, Any]) -> flask.Flask:
     """Build an independent stand-ins app from a plain settings dict (see the package docs)."""
-    parsed = parse_settings(settings)
+    parsed = parse_settings(settings, [f.name for f in FLAVOURS])
     app = flask.Flask(__name__)
     app.config["STANDINS_SECRET"] = (parsed.secret_key or secrets.token_hex(32)).encode()
     app.config["STANDINS_SETTINGS"] = parsed

@@ -7,11 +7,9 @@ produce them without importing anything from here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-TENANTS = ("cognito", "auth0", "google", "facebook", "oidc")
 
 DEFAULT_TOKEN_LIFETIME = 3600
 DEFAULT_CODE_LIFETIME = 300
@@ -88,8 +86,11 @@ class Settings:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def parse_settings(raw: Mapping[str, Any]) -> Settings:
-    """Validate ``raw`` and merge client entries that name the same tenant and client id."""
+def parse_settings(raw: Mapping[str, Any], tenants: Sequence[str]) -> Settings:
+    """Validate ``raw`` and merge client entries that name the same tenant and client id.
+
+    ``tenants`` are the tenants' names, one per flavour (:data:`standins.server.FLAVOURS`
+    lists them; this module is below the flavours, which read its records)."""
     base_url = str(raw.get("base_url") or "").rstrip("/")
     if not base_url.startswith(("http://", "https://")):
         raise SettingsError("base_url: must be the URL this server is reached at, "
@@ -102,14 +103,14 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     return Settings(
         base_url=base_url,
         users=users,
-        clients=_merge_clients(raw.get("clients") or ()),
+        clients=_merge_clients(raw.get("clients") or (), tenants),
         user_pool_id=str(cognito.get("user_pool_id", "us-east-1_FedLab")),
         region=str(cognito.get("region", "us-east-1")),
         graph_version=str(facebook.get("graph_version", "v19.0")),
         token_lifetime=int(raw.get("token_lifetime", DEFAULT_TOKEN_LIFETIME)),
         code_lifetime=int(raw.get("code_lifetime", DEFAULT_CODE_LIFETIME)),
         secret_key=str(raw.get("secret_key") or ""),
-        behaviour=_behaviour(raw.get("behaviour") or {}),
+        behaviour=_behaviour(raw.get("behaviour") or {}, tenants),
         extra={k: v for k, v in raw.items() if k not in _KNOWN_KEYS},
     )
 
@@ -118,17 +119,17 @@ _KNOWN_KEYS = {"base_url", "users", "clients", "cognito", "facebook", "token_lif
                "code_lifetime", "secret_key", "behaviour"}
 
 
-def _behaviour(raw: Any) -> dict[str, dict[str, bool]]:
+def _behaviour(raw: Any, tenants: Sequence[str]) -> dict[str, dict[str, bool]]:
     """``{"oidc": {"rotate_refresh_tokens": false}, ...}``, every key checked."""
     if not isinstance(raw, Mapping):
         raise SettingsError("behaviour: must be a table of tenants")
     return {tenant: behaviour_switches(switches, f"behaviour.{tenant}")
-            for tenant, switches in raw.items() if _known_tenant(tenant)}
+            for tenant, switches in raw.items() if _known_tenant(tenant, tenants)}
 
 
-def _known_tenant(tenant: str) -> bool:
-    if tenant not in TENANTS:
-        raise SettingsError(f"behaviour.{tenant}: not a tenant; one of {', '.join(TENANTS)}")
+def _known_tenant(tenant: str, tenants: Sequence[str]) -> bool:
+    if tenant not in tenants:
+        raise SettingsError(f"behaviour.{tenant}: not a tenant; one of {', '.join(tenants)}")
     return True
 
 
@@ -159,12 +160,12 @@ def _user(index: int, raw: Mapping[str, Any]) -> UserSpec:
         raise SettingsError(f"users[{index}].{missing.args[0]}: missing") from None
 
 
-def _merge_clients(raw_clients: Any) -> tuple[ClientSpec, ...]:
+def _merge_clients(raw_clients: Any, tenants: Sequence[str]) -> tuple[ClientSpec, ...]:
     merged: dict[tuple[str, str], ClientSpec] = {}
     for index, raw in enumerate(raw_clients):
         tenant = raw.get("tenant")
-        if tenant not in TENANTS:
-            raise SettingsError(f"clients[{index}].tenant: must be one of {', '.join(TENANTS)}")
+        if tenant not in tenants:
+            raise SettingsError(f"clients[{index}].tenant: must be one of {', '.join(tenants)}")
         if not raw.get("client_id"):
             raise SettingsError(f"clients[{index}].client_id: missing")
         spec = ClientSpec(

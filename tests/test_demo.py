@@ -153,3 +153,28 @@ def test_a_guest_lists_and_downloads_public_files(demo):
     download = browser.get(f"{app_url}/storage/public/download",
                            params={"key": "public/welcome.txt"}, allow_redirects=False)
     assert requests.get(download.headers["Location"], timeout=10).status_code == 200
+
+
+# -- the stand-ins' registrations, from the app's configuration
+
+def test_each_provider_is_registered_with_the_tenant_of_its_kinds_flavour(live_app):
+    from standins import FLAVOURS
+    from webapp.demo import standin_settings
+
+    providers = live_app.config["FEDLAB"]["providers"].values()
+    settings = standin_settings(live_app.config["FEDLAB"], ["http://localhost:1"],
+                                "http://127.0.0.1:2")
+    assert [(c["tenant"], c["client_id"]) for c in settings["clients"]] == [
+        (p.kind, p.client_id) for p in providers]
+    assert {c["tenant"] for c in settings["clients"]} <= {f.name for f in FLAVOURS}
+
+
+def test_a_kind_no_stand_in_plays_is_refused_by_name(live_app, monkeypatch):
+    import standins
+    from webapp.config import ConfigError
+    from webapp.demo import standin_settings
+
+    monkeypatch.setattr(standins, "FLAVOURS",
+                        tuple(f for f in standins.FLAVOURS if f.name != "auth0"))
+    with pytest.raises(ConfigError, match=r"providers\.auth0\.kind: no stand-in plays 'auth0'"):
+        standin_settings(live_app.config["FEDLAB"], ["http://localhost:1"], "http://127.0.0.1:2")

@@ -288,3 +288,14 @@ def test_behind_a_tls_proxy_with_external_url(config_dir, tmp_path):
                                  headers={"X-Forwarded-Proto": "https"})
     assert page.status_code == 200 and "cookie_not_secure" not in page.text
     assert "Strict-Transport-Security" in page.headers
+
+
+def test_every_check_is_registered_once():
+    """A check written but not listed in matrix.CHECKS would never warn."""
+    import inspect
+
+    checks = [f for _, f in inspect.getmembers(matrix, inspect.isfunction)
+              if f.__module__ == matrix.__name__
+              and inspect.signature(f).return_annotation == "Mistake | None"]
+    assert len(checks) == 9
+    assert sorted(checks, key=id) == sorted(matrix.CHECKS, key=id)

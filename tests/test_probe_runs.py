@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from webapp.demo import TENANTS
+from webapp.demo import tenant_for
 
 from .conftest import ROOT, free_port, require
 from .flows import sign_in
@@ -39,7 +39,7 @@ def one_worker(config_dir, app, control, tmp_path) -> Iterator[str]:
     port = free_port()
     origin = f"http://localhost:{port}"
     cognito = app.config["FEDLAB"]["providers"]["cognito"]
-    control("POST", "clients", tenant=TENANTS[cognito.kind], client_id=cognito.client_id,
+    control("POST", "clients", tenant=tenant_for(cognito), client_id=cognito.client_id,
             redirect_uris=[f"{origin}/auth/cognito/callback"], logout_uris=[f"{origin}/"])
     env = {name: value for name, value in os.environ.items() if not name.startswith("FEDLAB_")}
     env.update({

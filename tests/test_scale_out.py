@@ -26,7 +26,7 @@ import pytest
 import redis
 import requests
 
-from webapp.demo import TENANTS
+from webapp.demo import tenant_for
 from webapp.session_store import Sealer
 
 from .conftest import ROOT, free_port, require
@@ -99,7 +99,7 @@ def instances(request, config_dir, redis_url, app, control, tmp_path) -> Iterato
     origin = f"http://localhost:{balancer.server_address[1]}"
     # The balancer's origin is the site's: register its callbacks as an operator would.
     for provider in app.config["FEDLAB"]["providers"].values():
-        control("POST", "clients", tenant=TENANTS[provider.kind], client_id=provider.client_id,
+        control("POST", "clients", tenant=tenant_for(provider), client_id=provider.client_id,
                 redirect_uris=[f"{origin}/auth/{provider.name}/callback"],
                 logout_uris=[f"{origin}/"])
     env = {name: value for name, value in os.environ.items() if not name.startswith("FEDLAB_")}

@@ -64,7 +64,7 @@ def show() -> str:
         # Nothing is federated until the visitor says what becomes of the guest.
         return render_template("credentials/credentials.html", state=None, calls=[],
                                offer=offer, moves=GUEST_MOVES, allow_guests=allow_guests)
-    state = current()
+    state = ensure_fresh_credentials()
     # After "Continue as guest" (or an answer to the offer) the calls were made by
     # the POST, not by this view.
     before = session.pop(CALLS_BEFORE, None)
@@ -119,7 +119,7 @@ def reuse_guest(state: dict[str, Any]) -> None:
     if aws.fresh(state["credentials"]):
         return
     try:
-        store(state["identity_id"], None, None, guest=True)
+        fetch_and_keep_credentials(state["identity_id"], None, None, guest=True)
     except FedlabError as e:
         if e.code not in GUEST_UNUSABLE:
             raise
@@ -130,12 +130,12 @@ def reuse_guest(state: dict[str, Any]) -> None:
 def new_guest() -> None:
     """A new guest identity, within this browser's and the site's limits."""
     key = guests.admit_new()
-    identity_id = call("GetId", aws.get_id, None)
-    store(identity_id, None, None, guest=True)
+    identity_id = call_and_note("GetId", aws.get_id, None)
+    fetch_and_keep_credentials(identity_id, None, None, guest=True)
     guests.counted_under(key)
 
 
-def current() -> dict[str, Any]:
+def ensure_fresh_credentials() -> dict[str, Any]:
     """The visitor's AWS state with credentials good for five more minutes.
 
     Federates on first use (or after switching from guest to signed in),
@@ -160,7 +160,7 @@ def current() -> dict[str, Any]:
     if state is None or not state["guest"]:
         raise FedlabError("signed_out")
     if not aws.fresh(state["credentials"]):
-        return store(state["identity_id"], None, None, guest=True)
+        return fetch_and_keep_credentials(state["identity_id"], None, None, guest=True)
     return state
 
 
@@ -202,25 +202,32 @@ def federate(auth: SignIn, previous_guest: str | None) -> dict[str, Any]:
     logins = logins_for(auth)
     if previous_guest:
         try:
-            return store(previous_guest, logins, auth.provider, previous_guest=previous_guest)
+            return fetch_and_keep_credentials(previous_guest, logins, auth.provider,
+                                              previous_guest=previous_guest)
         except FedlabError as e:
             if e.code not in GUEST_UNUSABLE:
                 raise
-    identity_id = call("GetId", aws.get_id, logins)
-    return store(identity_id, logins, auth.provider, previous_guest=previous_guest)
+    identity_id = call_and_note("GetId", aws.get_id, logins)
+    return fetch_and_keep_credentials(identity_id, logins, auth.provider,
+                                      previous_guest=previous_guest)
 
 
 def renew(auth: SignIn, state: dict[str, Any]) -> dict[str, Any]:
-    return store(state["identity_id"], logins_for(auth), auth.provider,
-                 previous_guest=state.get("previous_guest"), renewal=True)
+    return fetch_and_keep_credentials(state["identity_id"], logins_for(auth), auth.provider,
+                                      previous_guest=state.get("previous_guest"), renewal=True)
 
 
-def store(identity_id: str, logins: dict[str, str] | None, provider: str | None, *,
-          guest: bool = False, previous_guest: str | None = None,
-          renewal: bool = False) -> dict[str, Any]:
-    identity_id, credentials = call("GetCredentialsForIdentity", aws.get_credentials,
+def fetch_and_keep_credentials(identity_id: str, logins: dict[str, str] | None,
+                               provider: str | None, *, guest: bool = False,
+                               previous_guest: str | None = None,
+                               renewal: bool = False) -> dict[str, Any]:
+    """Two AWS calls, then the session: ``GetCredentialsForIdentity`` for the
+    identity (the pool may answer with another id: a merged guest), then
+    ``GetCallerIdentity`` for the role the pool chose; both kept in the session
+    as the visitor's AWS state, which is returned."""
+    identity_id, credentials = call_and_note("GetCredentialsForIdentity", aws.get_credentials,
                                     identity_id, logins)
-    role = call("GetCallerIdentity", aws.caller_role, credentials)
+    role = call_and_note("GetCallerIdentity", aws.caller_role, credentials)
     before = session.get("aws") or {}
     now = int(time.time())
     state = {
@@ -243,7 +250,7 @@ def store(identity_id: str, logins: dict[str, str] | None, provider: str | None,
     return state
 
 
-def call(operation: str, function: Any, *args: Any) -> Any:
+def call_and_note(operation: str, function: Any, *args: Any) -> Any:
     """Make one AWS call and note it for the page, with how long it took."""
     started = time.perf_counter()
     outcome = "ok"

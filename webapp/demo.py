@@ -16,10 +16,6 @@ from typing import Any
 from .config import ConfigError
 from .providers import Provider
 
-#: The stand-in tenant that plays each provider kind.
-TENANTS = {"cognito": "cognito", "auth0": "auth0", "google": "google",
-           "facebook": "facebook", "oidc": "oidc"}
-
 
 def write_secrets(path: Path, provider_names: Iterable[str]) -> bool:
     """Give the demo's secrets file a secret key, a session encryption key and a
@@ -70,7 +66,7 @@ def standin_settings(config: Mapping[str, Any], app_origins: Iterable[str] | Non
         settings["behaviour"] = dict(standins["behaviour"])
     for provider in providers:
         settings["clients"].append({
-            "tenant": TENANTS[provider.kind],
+            "tenant": tenant_for(provider),
             "client_id": provider.client_id,
             "client_secret": provider.client_secret,
             "redirect_uris": [f"{o}/auth/{provider.name}/callback" for o in origins],
@@ -82,6 +78,22 @@ def standin_settings(config: Mapping[str, Any], app_origins: Iterable[str] | Non
         if provider.kind == "facebook":
             settings["facebook"] = {"graph_version": provider.settings["graph_version"]}
     return settings
+
+
+def tenant_for(provider: Provider) -> str:
+    """The stand-in tenant that plays this provider: the one whose flavour
+    (``standins/flavour.py``) is named after the provider's kind, so a new kind
+    with its stand-in needs no line here.
+
+    The stand-ins are imported here, not with this module: ``fedlab init-demo``
+    uses :func:`write_secrets` alone, and the production wheel has no stand-ins.
+    """
+    from standins import FLAVOURS
+
+    if provider.kind not in {flavour.name for flavour in FLAVOURS}:
+        raise ConfigError(f"providers.{provider.name}.kind: no stand-in plays "
+                          f"{provider.kind!r}, so the demo cannot register it")
+    return provider.kind
 
 
 def aws_standin_settings(config: Mapping[str, Any],

@@ -31,11 +31,12 @@ STATUS_ORDER = ("fail", "warn", "pass", "skip")
 
 
 @bp.record_once
-def setup(state: BlueprintSetupState) -> None:
+def init_probe_runs(state: BlueprintSetupState) -> None:
+    """The live checks' runner, once for each app that registers this blueprint."""
     probe_runs.init_app(state.app)
 
 
-def asking() -> operators.Viewer:
+def current_viewer() -> operators.Viewer:
     """Who asks, their expired tokens renewed first as on every page that acts on
     a sign-in: an operator whose provider would no longer renew them (revoked,
     signed out there) is then nobody here, however long the session lasts."""
@@ -47,14 +48,14 @@ def asking() -> operators.Viewer:
 
 @bp.get("")
 def matrix_page() -> str:
-    viewer = asking()
+    viewer = current_viewer()
     runs = probe_runs.runner(current_app._get_current_object())
     return render_page(viewer, runs.last() if viewer.operator else None)
 
 
 @bp.post("/probes")
 def probes() -> str:
-    viewer = asking()
+    viewer = current_viewer()
     operator = viewer.operator
     if operator is None:
         # Refused before anything is sent: no provider or AWS call for a non-operator.

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -44,11 +44,6 @@ CATALOGUE: dict[str, Entry] = {
         "Callback URL mismatch; Facebook: URL Blocked).",
         "Register the exact callback URL shown on the diagnostics page (scheme, host, port "
         "and path) in the provider's console, or open the site at the registered address."),
-    "redirect_uri_mismatch": Entry(
-        400, "Google does not accept this callback URL",
-        "Error 400: redirect_uri_mismatch. The callback URL is not among the OAuth client's "
-        "Authorized redirect URIs.",
-        "Add the exact callback URL from the diagnostics page to Authorized redirect URIs."),
     "signout_mismatch": Entry(
         400, "The provider does not accept this sign-out return URL",
         "The URL this site asks to come back to after signing out is not an allowed "
@@ -301,9 +296,6 @@ CATALOGUE: dict[str, Entry] = {
         "The link's page token (after=) is not one S3 gave for this listing: it was altered, "
         "cut short, or is too old. Open {listing} for the first page.",
         "Start again from the first page of the listing."),
-    "signed_in_required": Entry(
-        401, "This needs a signed-in identity",
-        "Guests may only read public files.", "Sign in, then try again."),
     "federated_tokens_invalid": Entry(
         401, "Your AWS credentials could not be renewed",
         "They expired and the sign-in they came from could not be refreshed ({detail}).",
@@ -359,11 +351,19 @@ AUTHORIZATION_ERRORS = frozenset({
 
 
 class FedlabError(Exception):
-    """A failure with a catalogue entry; ``details`` fill in its words."""
+    """A failure with a catalogue entry; ``details`` fill in its words.
+
+    An unknown ``code`` is a programming error, refused here with a ``KeyError``
+    where it is raised: quietly showing another entry (as this once did, with
+    ``provider_error``) would hide a typo behind the wrong words. A code that
+    comes from outside (a provider's ``?error=``) is checked by its caller first.
+    """
 
     def __init__(self, code: str, **details: Any) -> None:
+        if code not in CATALOGUE:
+            raise KeyError(f"{code!r} is not in the error catalogue (webapp/errors.py)")
         super().__init__(code)
-        self.code = code if code in CATALOGUE else "provider_error"
+        self.code = code
         self.details = details
 
     @property
@@ -411,5 +411,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> tuple[str, int]:
+        # A developer (tests, the debugger) needs the exception itself, as
+        # Indico's handlers do: re-raised, Flask propagates it to the test
+        # client or the debugger. A visitor only ever gets the page.
+        if current_app.testing or current_app.debug:
+            raise error
         log.exception("unhandled error on %s %s", request.method, request.path)
         return render_error(FedlabError("internal_error"))

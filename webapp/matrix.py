@@ -10,7 +10,8 @@ byte for byte what the provider will be sent.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from flask import current_app, request
@@ -45,136 +46,211 @@ def rows(config: dict[str, Any]) -> list[dict[str, Any]]:
     return result
 
 
-def warnings(config: dict[str, Any]) -> list[dict[str, str]]:
-    """The classic redirect mistakes visible from this request and configuration.
+class Mistake(TypedDict):
+    """One classic mistake: its code, and what the page says about it."""
 
-    Each is ``{"code", "title", "detail", "fix"}``, in the order a visitor
-    would meet them: where the site is opened, the proxy in front, the cookie.
-    """
-    found: list[dict[str, str]] = []
+    code: str
+    title: str
+    detail: str
+    fix: str
 
-    def warn(code: str, title: str, detail: str, fix: str) -> None:
-        found.append({"code": code, "title": title, "detail": detail, "fix": fix})
 
+#: A check looks at the configuration and the current request, and returns its
+#: warning, or None when the mistake is not there.
+Check = Callable[[dict[str, Any]], Mistake | None]
+
+
+def warnings(config: dict[str, Any]) -> list[Mistake]:
+    """The classic redirect mistakes visible from this request and configuration,
+    in the order a visitor would meet them (:data:`CHECKS`): where the site is
+    opened, the proxy in front, the cookie."""
+    return [found for check in CHECKS if (found := check(config)) is not None]
+
+
+def callbacks_over_plain_http(config: dict[str, Any]) -> Mistake | None:
+    """Providers refuse http:// redirect URIs except on the loopback host."""
     origin = current_origin()
     site = urlsplit(origin)
-    here = f"{request.scheme}://{request.host}"
+    if site.scheme != "http" or (site.hostname or "") in LOOPBACK:
+        return None
+    return Mistake(
+        code="http_not_loopback",
+        title="Callback URLs use plain http on a host other than localhost",
+        detail=f"The callback URLs are built as {origin}/auth/<name>/callback. Providers "
+        f"refuse http:// redirect URIs except on the loopback host (localhost, 127.0.0.1, "
+        f"[::1]); Google, Facebook, Auth0 and Cognito will reject {site.hostname}.",
+        fix="Serve the site over https (set external_url = \"https://...\"), or, when a "
+        "proxy terminates TLS, set trusted_proxies so the site sees https.")
+
+
+def opened_at_another_loopback_name(config: dict[str, Any]) -> Mistake | None:
+    """localhost and 127.0.0.1 are two sites to the browser, with two cookies."""
     here_host = _hostname(request.host)
-    configured = config["external_url"]
-
-    if site.scheme == "http" and (site.hostname or "") not in LOOPBACK:
-        warn("http_not_loopback",
-             "Callback URLs use plain http on a host other than localhost",
-             f"The callback URLs are built as {origin}/auth/<name>/callback. Providers refuse "
-             f"http:// redirect URIs except on the loopback host (localhost, 127.0.0.1, "
-             f"[::1]); Google, Facebook, Auth0 and Cognito will reject {site.hostname}.",
-             "Serve the site over https (set external_url = \"https://...\"), or, when a "
-             "proxy terminates TLS, set trusted_proxies so the site sees https.")
-
     registered = _registered_origins(config)
     hosts = [_hostname(urlsplit(o).netloc) for o in registered]
-    if here_host in LOOPBACK and here_host not in hosts:
-        others = [o for o, h in zip(registered, hosts, strict=True) if h in LOOPBACK]
-        if others or not registered:
-            other = _hostname(urlsplit(others[0]).netloc) if others else (
-                "localhost" if here_host != "localhost" else "127.0.0.1")
-            named = (f"The callback URLs registered for this site use {', '.join(others)}."
-                     if others else
-                     f"Nothing in the configuration says which form the providers have "
-                     f"registered; if it is {other}, a sign-in started here will fail.")
-            target = others[0] if others else "the host name registered at the provider"
-            warn("loopback_host_mismatch",
-                 f"You opened the site at {here_host}, not {other}" if others else
-                 f"You opened the site at {here_host}: register exactly this host name",
-                 f"Cookies are per host name: localhost and 127.0.0.1 are two different "
-                 f"sites to the browser. A sign-in started at {here_host} that comes back to "
-                 f"{other} arrives without this site's cookie, so its state is lost (\"This "
-                 f"sign-in was not started in this browser session\"). {named}",
-                 f"Open the site at {target} and start the sign-in again; always use that "
-                 f"one host name.")
+    if here_host not in LOOPBACK or here_host in hosts:
+        return None
+    others = [o for o, h in zip(registered, hosts, strict=True) if h in LOOPBACK]
+    if not others and registered:
+        return None
+    other = _hostname(urlsplit(others[0]).netloc) if others else (
+        "localhost" if here_host != "localhost" else "127.0.0.1")
+    named = (f"The callback URLs registered for this site use {', '.join(others)}."
+             if others else
+             f"Nothing in the configuration says which form the providers have "
+             f"registered; if it is {other}, a sign-in started here will fail.")
+    target = others[0] if others else "the host name registered at the provider"
+    return Mistake(
+        code="loopback_host_mismatch",
+        title=f"You opened the site at {here_host}, not {other}" if others else
+        f"You opened the site at {here_host}: register exactly this host name",
+        detail=f"Cookies are per host name: localhost and 127.0.0.1 are two different "
+        f"sites to the browser. A sign-in started at {here_host} that comes back to "
+        f"{other} arrives without this site's cookie, so its state is lost (\"This "
+        f"sign-in was not started in this browser session\"). {named}",
+        fix=f"Open the site at {target} and start the sign-in again; always use that "
+        f"one host name.")
 
-    if configured and here != configured:
-        warn("external_url_mismatch",
-             "This request did not arrive at external_url",
-             f"external_url is {configured}, so every callback URL is built from it, but "
-             f"this request arrived at {here}. The provider sends the visitor back to "
-             f"{configured}; a sign-in started at {here} finds no cookie there. Scheme, host "
-             f"and port must match exactly (a trailing slash or :443 counts).",
-             f"Open the site at {configured}; or, if a proxy in front changes the scheme, "
-             f"host or port, set trusted_proxies so the site sees the original; or correct "
-             f"external_url.")
 
+def request_not_at_external_url(config: dict[str, Any]) -> Mistake | None:
+    """The provider sends the visitor back to external_url, not to where they are."""
+    here = f"{request.scheme}://{request.host}"
+    configured = config["external_url"]
+    if not configured or here == configured:
+        return None
+    return Mistake(
+        code="external_url_mismatch",
+        title="This request did not arrive at external_url",
+        detail=f"external_url is {configured}, so every callback URL is built from it, but "
+        f"this request arrived at {here}. The provider sends the visitor back to "
+        f"{configured}; a sign-in started at {here} finds no cookie there. Scheme, host "
+        f"and port must match exactly (a trailing slash or :443 counts).",
+        fix=f"Open the site at {configured}; or, if a proxy in front changes the scheme, "
+        f"host or port, set trusted_proxies so the site sees the original; or correct "
+        f"external_url.")
+
+
+def proxy_not_trusted(config: dict[str, Any]) -> Mistake | None:
+    """A proxy's X-Forwarded headers, ignored: URLs are built from the proxy's view."""
+    forwarded = _forwarded_headers()
+    if not forwarded or config["trusted_proxies"] != 0:
+        return None
     forwarded_proto = _first(request.headers.get("X-Forwarded-Proto"))
-    forwarded = [h for h in ("X-Forwarded-Proto", "X-Forwarded-Host")
-                 if request.headers.get(h)]
-    if forwarded and config["trusted_proxies"] == 0:
-        hidden = (f" The proxy says the visitor used {forwarded_proto}, the site sees "
-                  f"{request.scheme}, so the callback URLs it builds start with "
-                  f"{request.scheme}://." if forwarded_proto and
-                  forwarded_proto != request.scheme else "")
-        warn("proxy_not_trusted",
-             "A proxy sends X-Forwarded headers, but the site ignores them",
-             f"This request carries {' and '.join(forwarded)}, and trusted_proxies is 0, so "
-             f"the site builds URLs from what the proxy connected to, not from what the "
-             f"visitor typed.{hidden}",
-             "Set trusted_proxies to the number of proxies in front of the site "
-             "(trusted_proxies = 1 in the TOML file, or FEDLAB_TRUSTED_PROXIES=1), or set "
-             "external_url. Never trust more proxies than there are: a visitor could forge "
-             "the headers.")
-    elif forwarded_proto == "https" and request.scheme == "http":
-        warn("proxy_https_hidden",
-             "The visitor used https, but the site sees http",
-             f"X-Forwarded-Proto says https, yet this request's scheme is http with "
-             f"trusted_proxies = {config['trusted_proxies']}: the proxy nearest the site "
-             f"reports http. Callback URLs are built with http://.",
-             "Set trusted_proxies (or FEDLAB_TRUSTED_PROXIES) to the number of proxies in "
-             "front of the site, so the outermost one's X-Forwarded-Proto is used, or set "
-             "external_url = \"https://...\".")
+    hidden = (f" The proxy says the visitor used {forwarded_proto}, the site sees "
+              f"{request.scheme}, so the callback URLs it builds start with "
+              f"{request.scheme}://." if forwarded_proto and
+              forwarded_proto != request.scheme else "")
+    return Mistake(
+        code="proxy_not_trusted",
+        title="A proxy sends X-Forwarded headers, but the site ignores them",
+        detail=f"This request carries {' and '.join(forwarded)}, and trusted_proxies is 0, "
+        f"so the site builds URLs from what the proxy connected to, not from what the "
+        f"visitor typed.{hidden}",
+        fix="Set trusted_proxies to the number of proxies in front of the site "
+        "(trusted_proxies = 1 in the TOML file, or FEDLAB_TRUSTED_PROXIES=1), or set "
+        "external_url. Never trust more proxies than there are: a visitor could forge "
+        "the headers.")
 
-    if config["session"]["type"] == "cachelib":
-        warn("sessions_on_one_machine",
-             "Sessions are files on this machine",
-             "session.type is cachelib: sessions are files in session.dir on this "
-             "machine only. Behind a load balancer, a sign-in started on one instance "
-             "and coming back to another finds no state.",
-             "Run one instance, or set session.type = \"redis\" with session.redis_url. "
-             "Either way secret_key and session.encryption_key must be identical on every "
-             "instance and stable across restarts: set FEDLAB_SECRET_KEY and "
-             "FEDLAB_SESSION__ENCRYPTION_KEY (or the secrets file), not values generated "
-             "at start-up.")
 
+def proxy_hides_https(config: dict[str, Any]) -> Mistake | None:
+    """Trusted proxies, but the nearest one reports http: callbacks get http://.
+    Not said when :func:`proxy_not_trusted` already explains the headers."""
+    if _forwarded_headers() and config["trusted_proxies"] == 0:
+        return None
+    if _first(request.headers.get("X-Forwarded-Proto")) != "https" or request.scheme != "http":
+        return None
+    return Mistake(
+        code="proxy_https_hidden",
+        title="The visitor used https, but the site sees http",
+        detail=f"X-Forwarded-Proto says https, yet this request's scheme is http with "
+        f"trusted_proxies = {config['trusted_proxies']}: the proxy nearest the site "
+        f"reports http. Callback URLs are built with http://.",
+        fix="Set trusted_proxies (or FEDLAB_TRUSTED_PROXIES) to the number of proxies in "
+        "front of the site, so the outermost one's X-Forwarded-Proto is used, or set "
+        "external_url = \"https://...\".")
+
+
+def sessions_on_one_machine(config: dict[str, Any]) -> Mistake | None:
+    """File sessions: a callback that reaches another instance finds no state."""
+    if config["session"]["type"] != "cachelib":
+        return None
+    return Mistake(
+        code="sessions_on_one_machine",
+        title="Sessions are files on this machine",
+        detail="session.type is cachelib: sessions are files in session.dir on this "
+        "machine only. Behind a load balancer, a sign-in started on one instance "
+        "and coming back to another finds no state.",
+        fix="Run one instance, or set session.type = \"redis\" with session.redis_url. "
+        "Either way secret_key and session.encryption_key must be identical on every "
+        "instance and stable across restarts: set FEDLAB_SECRET_KEY and "
+        "FEDLAB_SESSION__ENCRYPTION_KEY (or the secrets file), not values generated "
+        "at start-up.")
+
+
+def cookie_samesite_strict(config: dict[str, Any]) -> Mistake | None:
+    """A Strict cookie is not sent on the provider's cross-site redirect back."""
     samesite = str(current_app.config.get("SESSION_COOKIE_SAMESITE") or "")
-    if samesite.lower() == "strict":
-        warn("cookie_samesite_strict",
-             "The session cookie is SameSite=Strict",
-             "The provider sends the visitor back with a cross-site redirect; a Strict "
-             "cookie is not sent on it, so the callback finds no sign-in state.",
-             "Use SESSION_COOKIE_SAMESITE = \"Lax\" (the default here): it is sent on "
-             "top-level GET navigations such as the callback.")
+    if samesite.lower() != "strict":
+        return None
+    return Mistake(
+        code="cookie_samesite_strict",
+        title="The session cookie is SameSite=Strict",
+        detail="The provider sends the visitor back with a cross-site redirect; a Strict "
+        "cookie is not sent on it, so the callback finds no sign-in state.",
+        fix="Use SESSION_COOKIE_SAMESITE = \"Lax\" (the default here): it is sent on "
+        "top-level GET navigations such as the callback.")
 
+
+def cookie_not_secure(config: dict[str, Any]) -> Mistake | None:
+    """https in front, yet no Secure cookie and no HSTS: they follow external_url."""
     secure = current_app.config.get("SESSION_COOKIE_SECURE")
-    if not secure and (request.scheme == "https" or config["trusted_proxies"]):
-        seen = ("this request came over https" if request.scheme == "https" else
-                f"trusted_proxies is {config['trusted_proxies']}, so a proxy (which usually "
-                f"ends TLS) is in front")
-        warn("cookie_not_secure",
-             "The session cookie is not Secure and there is no HSTS",
-             f"The cookie's Secure flag, its __Host- name and Strict-Transport-Security "
-             f"follow external_url only, and external_url is "
-             f"{configured or 'empty'}; yet {seen}. The cookie would also be sent over "
-             f"plain http, and browsers are not told to keep to https.",
-             "Set external_url to the site's https:// origin (FEDLAB_EXTERNAL_URL); "
-             "production (fedlab serve) refuses to start without it.")
+    if secure or not (request.scheme == "https" or config["trusted_proxies"]):
+        return None
+    seen = ("this request came over https" if request.scheme == "https" else
+            f"trusted_proxies is {config['trusted_proxies']}, so a proxy (which usually "
+            f"ends TLS) is in front")
+    return Mistake(
+        code="cookie_not_secure",
+        title="The session cookie is not Secure and there is no HSTS",
+        detail=f"The cookie's Secure flag, its __Host- name and Strict-Transport-Security "
+        f"follow external_url only, and external_url is "
+        f"{config['external_url'] or 'empty'}; yet {seen}. The cookie would also be sent "
+        f"over plain http, and browsers are not told to keep to https.",
+        fix="Set external_url to the site's https:// origin (FEDLAB_EXTERNAL_URL); "
+        "production (fedlab serve) refuses to start without it.")
 
-    if secure and request.scheme == "http":
-        warn("cookie_secure_over_http",
-             "The session cookie is Secure, but this request is plain http",
-             "SESSION_COOKIE_SECURE is on (external_url is https), and this request came "
-             "over http: a browser on plain http does not keep a Secure cookie, so the "
-             "sign-in state is lost before the callback.",
-             "Open the site over https; if a proxy terminates TLS, set trusted_proxies so "
-             "the site sees https; for local http use, leave external_url empty or http.")
-    return found
+
+def cookie_secure_over_http(config: dict[str, Any]) -> Mistake | None:
+    """A browser on plain http drops a Secure cookie before the callback."""
+    if not current_app.config.get("SESSION_COOKIE_SECURE") or request.scheme != "http":
+        return None
+    return Mistake(
+        code="cookie_secure_over_http",
+        title="The session cookie is Secure, but this request is plain http",
+        detail="SESSION_COOKIE_SECURE is on (external_url is https), and this request came "
+        "over http: a browser on plain http does not keep a Secure cookie, so the "
+        "sign-in state is lost before the callback.",
+        fix="Open the site over https; if a proxy terminates TLS, set trusted_proxies so "
+        "the site sees https; for local http use, leave external_url empty or http.")
+
+
+#: Every check, in the order the page lists their warnings.
+CHECKS: list[Check] = [
+    callbacks_over_plain_http,
+    opened_at_another_loopback_name,
+    request_not_at_external_url,
+    proxy_not_trusted,
+    proxy_hides_https,
+    sessions_on_one_machine,
+    cookie_samesite_strict,
+    cookie_not_secure,
+    cookie_secure_over_http,
+]
+
+
+def _forwarded_headers() -> list[str]:
+    """The X-Forwarded headers this request carries (whether trusted or not)."""
+    return [h for h in ("X-Forwarded-Proto", "X-Forwarded-Host") if request.headers.get(h)]
 
 
 def _registered_origins(config: dict[str, Any]) -> list[str]:

@@ -61,7 +61,7 @@ def level_context(level: str) -> tuple[dict[str, Any], str, Any]:
     credentials.require_enabled()
     if level not in policies.LEVELS:
         abort(404)
-    state = credentials.current()
+    state = credentials.ensure_fresh_credentials()
     owner = request.values.get("owner") or None
     return state, prefix_for(level, state, owner), aws.client("s3", state["credentials"])
 
