@@ -10,6 +10,7 @@ import redis
 import requests
 
 from webapp import auth, sessions
+from webapp.config import settings
 
 from .flows import sign_in, wait_until
 from .test_sessions import session_cookie
@@ -137,7 +138,7 @@ def test_a_refresh_waiting_on_a_slower_one_in_this_process_keeps_the_visitor_sig
 
 def test_the_lock_outlives_the_longest_refresh(live_app, swap_app):
     """Three provider calls at most, each bounded by http_timeout, and a margin."""
-    for timeout in (live_app.config["FEDLAB"]["http_timeout"], 60):
+    for timeout in (settings(live_app).http_timeout, 60):
         app = swap_app(http_timeout=timeout)
         with app.test_request_context():
             assert sessions.lock_seconds() == 3 * timeout + sessions.LOCK_MARGIN

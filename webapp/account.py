@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, session
+from flask import Blueprint, flash, g, redirect, render_template, session
 from werkzeug.wrappers import Response
 
 from . import sessions, tokens
@@ -13,6 +13,7 @@ from .auth import ensure_fresh, get_provider
 from .errors import FedlabError
 from .oauth import client_for
 from .providers import kind_of
+from .providers.configured import configured
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -30,7 +31,7 @@ def account() -> str:
     if auth is None:
         raise FedlabError("signed_out")
     ensure_fresh(auth)
-    provider = current_app.config["FEDLAB"]["providers"].get(auth["provider"])
+    provider = configured().get(auth["provider"])
     if provider is None:
         sessions.end()
         raise FedlabError("signed_out")

@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 from . import guests, sessions, signals
 from .errors import AUTHORIZATION_ERRORS, FedlabError
 from .oauth import ProviderClient, client_for
-from .providers import Provider, kind_of
+from .providers import Provider, configured, kind_of
 from .session_interface import BRIEF_LIFETIME
 from .session_store import same_sign_in
 from .urls import current_origin, external_url, safe_next_path
@@ -38,10 +38,7 @@ REFRESH_MARGIN = 30
 
 
 def get_provider(name: str) -> Provider:
-    provider = current_app.config["FEDLAB"]["providers"].get(name)
-    if provider is None:
-        raise FedlabError("unknown_provider", provider=name)
-    return provider
+    return configured.get(name)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, current_app, render_template
@@ -20,8 +21,10 @@ from flask.blueprints import BlueprintSetupState
 from . import matrix, operators, probe_runs, sessions
 from . import probes as live
 from .auth import ensure_fresh
+from .config import settings
 from .errors import CATALOGUE, FedlabError
-from .providers import kind_of
+from .providers import Provider, kind_of
+from .providers.configured import configured
 from .urls import current_origin
 
 bp = Blueprint("diagnostics", __name__, url_prefix="/diagnostics")
@@ -61,24 +64,25 @@ def probes() -> str:
         # Refused before anything is sent: no provider or AWS call for a non-operator.
         raise FedlabError("operators_only")
     app = current_app._get_current_object()
-    config = app.config["FEDLAB"]
+    site, providers = settings(app), configured(app)
     # What the run needs from this request, read now: it runs on another thread.
-    callbacks = {row["name"]: row["callback_url"] for row in matrix.rows(config)}
-    sign_out_url, logins = current_origin() + "/", signed_in_logins(config, viewer.auth)
+    callbacks = {row["name"]: row["callback_url"] for row in matrix.rows(providers)}
+    sign_out_url, logins = current_origin() + "/", signed_in_logins(providers, viewer.auth)
 
     def job() -> list[dict[str, Any]]:
-        verdicts = live.run_probes(config, callback_urls=callbacks, sign_out_url=sign_out_url,
-                                   timeout=PROBE_TIMEOUT, logins=logins)
+        verdicts = live.run_probes(site, providers, callback_urls=callbacks,
+                                   sign_out_url=sign_out_url, timeout=PROBE_TIMEOUT,
+                                   logins=logins)
         return [explain(v) for v in verdicts]
 
     return render_page(viewer, probe_runs.runner(app).request(app, job, str(operator)))
 
 
-def signed_in_logins(config: dict[str, Any],
+def signed_in_logins(providers: Mapping[str, Provider],
                      auth: dict[str, Any] | None) -> dict[str, dict[str, str]]:
     """The operator's own sign-in, if live (``Viewer.auth``): with a real token
     the identity-pool probe also shows whether the pool lists this app's client id."""
-    provider = config["providers"].get(auth["provider"]) if auth else None
+    provider = providers.get(auth["provider"]) if auth else None
     if provider is None:
         return {}
     try:
@@ -95,14 +99,13 @@ def catalogue() -> str:
 
 def render_page(viewer: operators.Viewer,
                 outcome: probe_runs.Outcome | None = None) -> str:
-    config = current_app.config["FEDLAB"]
     run = outcome.run if outcome else None
     verdicts = list(run.verdicts) if run else None
     counts = Counter(v["status"] for v in verdicts or [])
     return render_template(
         "diagnostics/matrix.html",
-        rows=matrix.rows(config),
-        warnings=matrix.warnings(config),
+        rows=matrix.rows(configured()),
+        warnings=matrix.warnings(settings()),
         operator=viewer.operator,
         visitor=viewer.person,
         outcome=outcome,

@@ -10,21 +10,22 @@ byte for byte what the provider will be sent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, request
 
-from .config import LOOPBACK
-from .providers import kind_of
+from .config import LOOPBACK, Settings
+from .providers import Provider, kind_of
 from .urls import current_origin, external_url
 
 
-def rows(config: dict[str, Any]) -> list[dict[str, Any]]:
+def rows(providers: Mapping[str, Provider]) -> list[dict[str, Any]]:
     """One row per configured provider: the values to register and where."""
     origin = current_origin()
     result = []
-    for name, provider in config["providers"].items():
+    for name, provider in providers.items():
         kind = kind_of(provider)
         console = dict(kind.CONSOLE)
         upstream = kind.upstream_registrations(provider)
@@ -47,7 +48,7 @@ def rows(config: dict[str, Any]) -> list[dict[str, Any]]:
     return result
 
 
-def warnings(config: dict[str, Any]) -> list[dict[str, str]]:
+def warnings(settings: Settings) -> list[dict[str, str]]:
     """The classic redirect mistakes visible from this request and configuration.
 
     Each is ``{"code", "title", "detail", "fix"}``, in the order a visitor
@@ -62,7 +63,7 @@ def warnings(config: dict[str, Any]) -> list[dict[str, str]]:
     site = urlsplit(origin)
     here = f"{request.scheme}://{request.host}"
     here_host = _hostname(request.host)
-    configured = config["external_url"]
+    configured = settings.external_url
 
     if site.scheme == "http" and (site.hostname or "") not in LOOPBACK:
         warn("http_not_loopback",
@@ -73,7 +74,7 @@ def warnings(config: dict[str, Any]) -> list[dict[str, str]]:
              "Serve the site over https (set external_url = \"https://...\"), or, when a "
              "proxy terminates TLS, set trusted_proxies so the site sees https.")
 
-    registered = _registered_origins(config)
+    registered = _registered_origins(settings)
     hosts = [_hostname(urlsplit(o).netloc) for o in registered]
     if here_host in LOOPBACK and here_host not in hosts:
         others = [o for o, h in zip(registered, hosts, strict=True) if h in LOOPBACK]
@@ -109,7 +110,7 @@ def warnings(config: dict[str, Any]) -> list[dict[str, str]]:
     forwarded_proto = _first(request.headers.get("X-Forwarded-Proto"))
     forwarded = [h for h in ("X-Forwarded-Proto", "X-Forwarded-Host")
                  if request.headers.get(h)]
-    if forwarded and config["trusted_proxies"] == 0:
+    if forwarded and settings.trusted_proxies == 0:
         hidden = (f" The proxy says the visitor used {forwarded_proto}, the site sees "
                   f"{request.scheme}, so the callback URLs it builds start with "
                   f"{request.scheme}://." if forwarded_proto and
@@ -127,16 +128,16 @@ def warnings(config: dict[str, Any]) -> list[dict[str, str]]:
         warn("proxy_https_hidden",
              "The visitor used https, but the site sees http",
              f"X-Forwarded-Proto says https, yet this request's scheme is http with "
-             f"trusted_proxies = {config['trusted_proxies']}: the proxy nearest the site "
+             f"trusted_proxies = {settings.trusted_proxies}: the proxy nearest the site "
              f"reports http. Callback URLs are built with http://.",
              "Set trusted_proxies (or FEDLAB_TRUSTED_PROXIES) to the number of proxies in "
              "front of the site, so the outermost one's X-Forwarded-Proto is used, or set "
              "external_url = \"https://...\".")
 
-    if config["session"]["type"] == "cachelib":
+    if settings.session.type == "files":
         warn("sessions_on_one_machine",
              "Sessions are files on this machine",
-             "session.type is cachelib: sessions are files in session.dir on this "
+             "session.type is files: sessions are files in session.dir on this "
              "machine only. Behind a load balancer, a sign-in started on one instance "
              "and coming back to another finds no state.",
              "Run one instance, or set session.type = \"redis\" with session.redis_url. "
@@ -155,9 +156,9 @@ def warnings(config: dict[str, Any]) -> list[dict[str, str]]:
              "top-level GET navigations such as the callback.")
 
     secure = current_app.config.get("SESSION_COOKIE_SECURE")
-    if not secure and (request.scheme == "https" or config["trusted_proxies"]):
+    if not secure and (request.scheme == "https" or settings.trusted_proxies):
         seen = ("this request came over https" if request.scheme == "https" else
-                f"trusted_proxies is {config['trusted_proxies']}, so a proxy (which usually "
+                f"trusted_proxies is {settings.trusted_proxies}, so a proxy (which usually "
                 f"ends TLS) is in front")
         warn("cookie_not_secure",
              "The session cookie is not Secure and there is no HSTS",
@@ -179,11 +180,11 @@ def warnings(config: dict[str, Any]) -> list[dict[str, str]]:
     return found
 
 
-def _registered_origins(config: dict[str, Any]) -> list[str]:
+def _registered_origins(settings: Settings) -> list[str]:
     """The site origins the providers are known to have registered."""
-    known = list((config.get("standins") or {}).get("app_origins") or [])
-    if config["external_url"]:
-        known.append(config["external_url"])
+    known = list(settings.standins.get("app_origins") or [])
+    if settings.external_url:
+        known.append(settings.external_url)
     return [o.rstrip("/") for o in dict.fromkeys(known) if isinstance(o, str)]
 
 

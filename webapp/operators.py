@@ -18,10 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
-
 from . import sessions
-from .config import Operator
+from .config import Operator, settings
 
 
 @dataclass(frozen=True)
@@ -46,6 +44,6 @@ def viewer() -> Viewer:
     person = None
     if auth and auth.get("iss") and auth.get("sub"):
         person = Operator(str(auth["iss"]), str(auth["sub"]))
-    configured = current_app.config["FEDLAB"]["diagnostics"]["operators"]
+    configured = settings().diagnostics.operators
     operator = person if person is not None and person in configured else None
     return Viewer(auth, person, operator)

@@ -124,6 +124,11 @@ def build(name: str, raw: Any) -> Provider:
         raise config.ConfigError(f"{where}{e}") from None
 
 
+def build_all(tables: Mapping[str, Any]) -> dict[str, Provider]:
+    """Every configured provider, by name, from the ``[providers.<name>]`` tables."""
+    return {name: build(name, raw) for name, raw in tables.items()}
+
+
 def require(raw: Mapping[str, Any], key: str, what: str) -> str:
     value = raw.get(key)
     if not value or not isinstance(value, str):
