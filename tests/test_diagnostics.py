@@ -155,7 +155,8 @@ def test_verdicts_are_rendered_and_explained(browser, app_url, monkeypatch, chec
     checks_app()
     calls = []
 
-    def fake_run_probes(config, callback_urls, sign_out_url, timeout=3.0, logins=None):
+    def fake_run_probes(settings, providers, callback_urls, sign_out_url, timeout=3.0,
+                        logins=None):
         calls.append((callback_urls, sign_out_url, timeout))
         return FAKE_VERDICTS
 

@@ -89,7 +89,7 @@ def test_a_refresh_that_cannot_get_the_lock_keeps_the_visitor_signed_in(
     page = sign_in(browser, app_url, "auth0")
     sid = session_cookie(browser).value
     before = app.session_interface.read(sid)["auth"]
-    lock = f"{app.config['FEDLAB']['session']['key_prefix']}refresh-lock:{sid}"
+    lock = f"{settings(app).session.key_prefix}refresh-lock:{sid}"
     store = redis.Redis.from_url(redis_url)
     control("DELETE", "calls")
     store.set(lock, "another-instance", px=60_000)  # as another instance's refresh would
@@ -156,7 +156,7 @@ def test_a_refresh_that_waited_through_a_sign_out_spends_no_refresh_token(
     app = swap_app(session={"type": "redis", "redis_url": redis_url})
     page = sign_in(browser, app_url, "auth0")
     sid = session_cookie(browser).value
-    lock = f"{app.config['FEDLAB']['session']['key_prefix']}refresh-lock:{sid}"
+    lock = f"{settings(app).session.key_prefix}refresh-lock:{sid}"
     store = redis.Redis.from_url(redis_url)
     control("DELETE", "calls")
     store.set(lock, "another-instance", px=60_000)
