@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from webapp import create_app  # noqa: E402
+from webapp import setup  # noqa: E402
 from webapp.demo import aws_standin_settings, standin_settings, write_secrets  # noqa: E402
 
 PROVIDERS = ("cognito", "auth0", "google", "facebook", "cognito-google")
@@ -240,12 +240,12 @@ def start_services(stack: Stack, workers: int, threads: int, *,
     config_file, app_url = configure(folder, ports, redis_url)
     urls = {name: f"http://localhost:{port}" for name, port in app_ports.items()}
     # The stand-ins register the app exactly as the app is configured.
-    config = create_app({"config_file": str(config_file)}).config["FEDLAB"]
+    loaded = setup.load({"config_file": str(config_file)})
     standins_url = f"http://127.0.0.1:{ports['standins']}"
     (folder / "standins.json").write_text(json.dumps(
-        standin_settings(config, list(urls.values()), standins_url)))
-    (folder / "aws.json").write_text(json.dumps(aws_standin_settings(config,
-                                                                     list(urls.values()))))
+        standin_settings(loaded.settings, loaded.providers, list(urls.values()), standins_url)))
+    (folder / "aws.json").write_text(json.dumps(
+        aws_standin_settings(loaded.settings, loaded.providers, list(urls.values()))))
     python = sys.executable
     standins = stack.start("standins", [python, "-m", "standins", "--settings",
                                         str(folder / "standins.json"), "--port",

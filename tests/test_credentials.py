@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from webapp import signin
+from webapp.config import settings
 
 from .conftest import PROVIDERS
 from .flows import sign_in, wait_until
@@ -78,7 +79,7 @@ def test_federation_for_an_oidc_provider(browser, app_url, standins_url, config_
     corp = {"kind": "oidc", "client_id": "fedlab-oidc-client", "issuer": issuer,
             "client_secret": secrets["providers"]["corp"]["client_secret"]}
     other = swap_app(providers={"corp": corp})
-    pool_with("fresh", other.config["FEDLAB"])
+    pool_with("fresh", other)
     sign_in(browser, app_url, "corp")
     page = browser.get(f"{app_url}/credentials")
     assert page.status_code == 200, page.text[:800]
@@ -395,7 +396,7 @@ def list_identities(app, servers) -> list[dict]:
     client = boto3.client("cognito-identity", region_name="us-east-1",
                           endpoint_url=f"http://127.0.0.1:{servers[2].port}",
                           aws_access_key_id="operator", aws_secret_access_key="operator")
-    pool = app.config["FEDLAB"]["aws"]["identity_pool_id"]
+    pool = settings(app).aws.identity_pool_id
     found, more = [], {}
     while True:
         page = client.list_identities(IdentityPoolId=pool, MaxResults=60, **more)

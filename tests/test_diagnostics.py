@@ -13,8 +13,10 @@ from markupsafe import escape
 
 from standins import BROWSER_ENDPOINTS
 from webapp import matrix, probes
+from webapp.config import settings
 from webapp.errors import CATALOGUE, FedlabError
 from webapp.probes import Verdict
+from webapp.providers.configured import configured
 from webapp.session_interface import StoredSession
 
 from .conftest import PROVIDERS, make_app
@@ -42,7 +44,7 @@ def test_page_has_a_section_per_provider_with_exact_values(browser, app, app_url
     page = browser.get(f"{app_url}/diagnostics")
     assert page.status_code == 200
     with app.test_request_context(base_url=app_url):
-        rows = matrix.rows(app.config["FEDLAB"])
+        rows = matrix.rows(configured(app))
     for row in rows:
         part = section(page.text, f"provider-{row['name']}")
         copies = attribute_values(part, "data-copy")
@@ -63,7 +65,7 @@ def test_page_has_a_section_per_provider_with_exact_values(browser, app, app_url
 
 def test_cognito_google_section_lists_the_idpresponse_url(browser, app, app_url):
     page = browser.get(f"{app_url}/diagnostics")
-    hosted = app.config["FEDLAB"]["providers"]["cognito-google"].settings["hosted_ui_url"]
+    hosted = configured(app)["cognito-google"].settings["hosted_ui_url"]
     part = section(page.text, "provider-cognito-google")
     assert f"{hosted}/oauth2/idpresponse" in attribute_values(part, "data-copy")
     assert "Authorized redirect URIs" in part
@@ -153,7 +155,8 @@ def test_verdicts_are_rendered_and_explained(browser, app_url, monkeypatch, chec
     checks_app()
     calls = []
 
-    def fake_run_probes(config, callback_urls, sign_out_url, timeout=3.0, logins=None):
+    def fake_run_probes(settings, providers, callback_urls, sign_out_url, timeout=3.0,
+                        logins=None):
         calls.append((callback_urls, sign_out_url, timeout))
         return FAKE_VERDICTS
 
@@ -302,7 +305,7 @@ def test_signed_in_live_checks_test_the_pool_with_the_real_token(browser, app, a
     shown = browser.get(f"{app_url}/diagnostics").text
     issuer, subject = (html.unescape(re.search(rf'data-visitor="{part}">([^<]*)<', shown)[1])
                        for part in ("issuer", "subject"))
-    swap_app(session={"dir": app.config["FEDLAB"]["session"]["dir"]},
+    swap_app(session={"dir": settings(app).session.dir},
              diagnostics={"operators": [{"issuer": issuer, "subject": subject}]})
     page = browser.get(f"{app_url}/diagnostics")
     checked = browser.post(f"{app_url}/diagnostics/probes",

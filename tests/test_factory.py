@@ -25,6 +25,34 @@ def test_missing_secret_key_stops_the_app(tmp_path, monkeypatch):
         create_app({"config_file": str(path)})
 
 
+def test_a_bad_provider_table_stops_the_app_naming_the_key(config_dir, tmp_path):
+    from .conftest import make_app
+
+    with pytest.raises(ConfigError, match=r"providers\.google\.domain: not a key of kind"):
+        make_app(config_dir, tmp_path, providers={"google": {"domain": "x"}})
+
+
+def test_the_production_factory_refuses_lab_settings(config_dir, tmp_path):
+    """The refusals run in the factory itself (as the gunicorn workers build the
+    app), on the settings and on the providers built from them."""
+    demo = {"config_file": str(config_dir / "demo.toml"),
+            "secrets_file": str(config_dir / "secrets.toml")}
+    with pytest.raises(ConfigError, match=r"^standins: a \[standins\] table"):
+        create_app(demo, production=True)
+    with pytest.raises(ConfigError, match=r"^external_url: missing"):
+        create_app({**demo, "allow_lab": True}, production=True)
+    site = tmp_path / "site.toml"
+    site.write_text('external_url = "https://fedlab.example.com"\n'
+                    '[providers.corp]\nkind = "oidc"\nclient_id = "a"\n'
+                    'issuer = "http://login.example.com"\n')
+    secrets = {"secret_key": "k" * 20 + "ABCDEFGHIJKLMNOPQRST",
+               "session": {"encryption_key": "e" * 20 + "abcdefghijklmnopqrst"},
+               "providers": {"corp": {"client_secret": "s"}}}
+    with pytest.raises(ConfigError, match=r"^providers\.corp\.issuer: http://login\.example"
+                                          r"\.com is not https://"):
+        create_app({"config_file": str(site), **secrets}, production=True)
+
+
 def test_each_app_has_its_own_oauth_registry(live_app, config_dir, tmp_path):
     from .conftest import make_app
 

@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+from webapp.config import settings
+
 from .conftest import make_app
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
@@ -54,7 +56,7 @@ def test_readyz_is_ok_when_the_session_folder_is_writable(config_dir, tmp_path):
     app = make_app(config_dir, tmp_path)
     response = app.test_client().get("/readyz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "session_store": "cachelib"}
+    assert response.get_json() == {"status": "ok", "session_store": "files"}
     assert "Set-Cookie" not in response.headers
 
 
@@ -64,7 +66,7 @@ def test_readyz_is_503_when_the_session_folder_is_gone(config_dir, tmp_path):
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     body = response.get_json()
-    assert body["status"] == "unavailable" and "cachelib" in body["reason"]
+    assert body["status"] == "unavailable" and 'session.type = "files"' in body["reason"]
     assert "Set-Cookie" not in response.headers
     # Liveness is not readiness: the process still answers.
     assert app.test_client().get("/healthz").status_code == 200
@@ -75,7 +77,7 @@ def test_readyz_pings_redis(config_dir, tmp_path, redis_url):
 
     app = make_app(config_dir, tmp_path, session={"type": "redis", "redis_url": redis_url})
     store = redis.Redis.from_url(redis_url)
-    prefix = app.config["FEDLAB"]["session"]["key_prefix"]
+    prefix = settings(app).session.key_prefix
     before = set(store.scan_iter(f"{prefix}*"))
     response = app.test_client().get("/readyz")
     assert response.status_code == 200

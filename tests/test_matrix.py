@@ -8,6 +8,8 @@ import pytest
 import requests
 
 from webapp import matrix
+from webapp.config import settings
+from webapp.providers.configured import configured
 
 from .conftest import PROVIDERS, make_app
 
@@ -23,16 +25,16 @@ def elsewhere_app(config_dir, tmp_path_factory):
 
 def codes(app, base_url: str, headers: dict[str, str] | None = None) -> list[str]:
     with app.test_request_context(base_url=base_url, headers=headers or {}):
-        return [w["code"] for w in matrix.warnings(app.config["FEDLAB"])]
+        return [w["code"] for w in matrix.warnings(settings(app))]
 
 
 def test_one_row_per_demo_provider(live_app, app_url):
-    config = live_app.config["FEDLAB"]
+    providers = configured(live_app)
     with live_app.test_request_context(base_url=app_url):
-        rows = matrix.rows(config)
+        rows = matrix.rows(providers)
     assert [r["name"] for r in rows] == list(PROVIDERS)
     for row in rows:
-        provider = config["providers"][row["name"]]
+        provider = providers[row["name"]]
         assert row["kind"] == provider.kind
         assert row["display_name"] == provider.display_name
         assert row["client_id"] == provider.client_id
@@ -57,24 +59,24 @@ def test_callback_url_is_what_sign_in_sends(live_app, app_url, control, name):
     assert response.status_code == 302
     sent = parse_qs(urlsplit(response.headers["Location"]).query)["redirect_uri"]
     with live_app.test_request_context(base_url=app_url):
-        row = next(r for r in matrix.rows(live_app.config["FEDLAB"]) if r["name"] == name)
+        row = next(r for r in matrix.rows(configured(live_app)) if r["name"] == name)
     assert sent == [row["callback_url"]]
 
 
 def test_callback_url_follows_external_url(config_dir, tmp_path):
     app = make_app(config_dir, tmp_path, external_url="https://fedlab.example")
     with app.test_request_context(base_url="http://10.0.0.5:8000"):
-        rows = matrix.rows(app.config["FEDLAB"])
+        rows = matrix.rows(configured(app))
     assert rows[0]["callback_url"] == "https://fedlab.example/auth/cognito/callback"
     assert rows[0]["sign_out_url"] == "https://fedlab.example/"
     assert rows[0]["origin"] == "https://fedlab.example"
 
 
 def test_cognito_google_row_names_the_idpresponse_url_to_register_at_google(live_app, app_url):
-    config = live_app.config["FEDLAB"]
-    hosted = config["providers"]["cognito-google"].settings["hosted_ui_url"]
+    providers = configured(live_app)
+    hosted = providers["cognito-google"].settings["hosted_ui_url"]
     with live_app.test_request_context(base_url=app_url):
-        rows = {r["name"]: r for r in matrix.rows(config)}
+        rows = {r["name"]: r for r in matrix.rows(providers)}
     upstream = rows["cognito-google"]["upstream"]
     assert upstream[0]["value"] == f"{hosted}/oauth2/idpresponse"
     assert "Google Cloud console" in upstream[0]["where"]
@@ -90,14 +92,14 @@ def test_real_domain_idpresponse(config_dir, tmp_path):
     app = make_app(config_dir, tmp_path, providers={"cognito-google": {"hosted_ui_url": ""}},
                    trusted_hosts=ELSEWHERE)
     with app.test_request_context(base_url="https://fedlab.example"):
-        row = next(r for r in matrix.rows(app.config["FEDLAB"]) if r["name"] == "cognito-google")
+        row = next(r for r in matrix.rows(configured(app)) if r["name"] == "cognito-google")
     assert row["upstream"][0]["value"] == (
         "https://fedlab-demo.auth.us-east-1.amazoncognito.com/oauth2/idpresponse")
 
 
 def test_warnings_have_every_field(live_app, app_url):
     with live_app.test_request_context(base_url="http://127.0.0.1:1"):
-        found = matrix.warnings(live_app.config["FEDLAB"])
+        found = matrix.warnings(settings(live_app))
     assert found
     for warning in found:
         assert set(warning) == {"code", "title", "detail", "fix"}
@@ -128,7 +130,7 @@ def test_http_external_url_is_flagged_whatever_the_request(config_dir, tmp_path)
 def test_127_when_localhost_is_registered(live_app, app_url):
     port = urlsplit(app_url).port
     with live_app.test_request_context(base_url=f"http://127.0.0.1:{port}"):
-        found = {w["code"]: w for w in matrix.warnings(live_app.config["FEDLAB"])}
+        found = {w["code"]: w for w in matrix.warnings(settings(live_app))}
     warning = found["loopback_host_mismatch"]
     assert "127.0.0.1" in warning["title"] and "localhost" in warning["title"]
     assert "per host name" in warning["detail"]
@@ -143,7 +145,7 @@ def test_localhost_when_localhost_is_registered(live_app, app_url):
 def test_localhost_when_127_is_registered(config_dir, tmp_path):
     app = make_app(config_dir, tmp_path, standins={"app_origins": ["http://127.0.0.1:8000"]})
     with app.test_request_context(base_url="http://localhost:8000"):
-        found = {w["code"]: w for w in matrix.warnings(app.config["FEDLAB"])}
+        found = {w["code"]: w for w in matrix.warnings(settings(app))}
     assert "http://127.0.0.1:8000" in found["loopback_host_mismatch"]["detail"]
     assert "loopback_host_mismatch" not in codes(app, "http://127.0.0.1:8000")
 
@@ -152,7 +154,7 @@ def test_registered_form_from_external_url(config_dir, tmp_path):
     app = make_app(config_dir, tmp_path, standins={"app_origins": []},
                    external_url="http://localhost:8000")
     with app.test_request_context(base_url="http://127.0.0.1:8000"):
-        found = {w["code"]: w for w in matrix.warnings(app.config["FEDLAB"])}
+        found = {w["code"]: w for w in matrix.warnings(settings(app))}
     assert "http://localhost:8000" in found["loopback_host_mismatch"]["detail"]
     assert "loopback_host_mismatch" not in codes(app, "http://localhost:8000")
 
@@ -170,7 +172,7 @@ def test_request_elsewhere_than_external_url(config_dir, tmp_path, base_url):
     app = make_app(config_dir, tmp_path, external_url="https://fedlab.example",
                    trusted_hosts=ELSEWHERE)
     with app.test_request_context(base_url=base_url):
-        found = {w["code"]: w for w in matrix.warnings(app.config["FEDLAB"])}
+        found = {w["code"]: w for w in matrix.warnings(settings(app))}
     assert "https://fedlab.example" in found["external_url_mismatch"]["detail"]
     assert "arrived at" in found["external_url_mismatch"]["detail"]
 
@@ -190,7 +192,7 @@ def test_no_external_url_no_mismatch(elsewhere_app):
                                      {"X-Forwarded-Host": "fedlab.example"}])
 def test_forwarded_headers_without_trusted_proxies(live_app, app_url, headers):
     with live_app.test_request_context(base_url=app_url, headers=headers):
-        found = {w["code"]: w for w in matrix.warnings(live_app.config["FEDLAB"])}
+        found = {w["code"]: w for w in matrix.warnings(settings(live_app))}
     warning = found["proxy_not_trusted"]
     assert "trusted_proxies" in warning["fix"]
     assert "FEDLAB_TRUSTED_PROXIES" in warning["fix"]
@@ -223,7 +225,7 @@ def test_trusted_proxy_over_real_http(config_dir, tmp_path):
 
     @app.get("/_warnings")
     def show() -> str:
-        seen["codes"] = [w["code"] for w in matrix.warnings(app.config["FEDLAB"])]
+        seen["codes"] = [w["code"] for w in matrix.warnings(settings(app))]
         return ""
 
     app.test_client().get("/_warnings", base_url="http://fedlab.example",
@@ -236,7 +238,7 @@ def test_trusted_proxy_over_real_http(config_dir, tmp_path):
 
 def test_file_sessions_are_one_machine_only(live_app, app_url):
     with live_app.test_request_context(base_url=app_url):
-        found = {w["code"]: w for w in matrix.warnings(live_app.config["FEDLAB"])}
+        found = {w["code"]: w for w in matrix.warnings(settings(live_app))}
     assert "redis" in found["sessions_on_one_machine"]["fix"]
     assert "SECRET_KEY" in found["sessions_on_one_machine"]["fix"]
 
@@ -251,7 +253,7 @@ def test_samesite_strict_breaks_the_callback(config_dir, tmp_path):
     assert "cookie_samesite_strict" not in codes(app, "http://localhost:8000")
     app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
     with app.test_request_context(base_url="http://localhost:8000"):
-        found = {w["code"]: w for w in matrix.warnings(app.config["FEDLAB"])}
+        found = {w["code"]: w for w in matrix.warnings(settings(app))}
     assert "cross-site" in found["cookie_samesite_strict"]["detail"]
     assert "Lax" in found["cookie_samesite_strict"]["fix"]
 

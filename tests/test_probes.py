@@ -11,6 +11,8 @@ import pytest
 from werkzeug.wrappers import Request, Response
 
 from webapp import probes
+from webapp.config import settings
+from webapp.providers.configured import configured
 from webapp.urls import external_url
 
 from .conftest import PROVIDERS, LiveServer, make_app
@@ -18,11 +20,11 @@ from .misconfigurations import CELL_IDS, CELLS, CLIENTS, OIDC_PROVIDER, SKEW_SEC
 
 
 def run(app, app_url, timeout=3.0):
-    config = app.config["FEDLAB"]
+    providers = configured(app)
     with app.test_request_context("/", base_url=app_url):
-        callbacks = {name: external_url("auth.callback", name=name)
-                     for name in config["providers"]}
-        verdicts = probes.run_probes(config, callbacks, app_url + "/", timeout=timeout)
+        callbacks = {name: external_url("auth.callback", name=name) for name in providers}
+        verdicts = probes.run_probes(settings(app), providers, callbacks, app_url + "/",
+                                     timeout=timeout)
     return {(v.provider, v.probe): v for v in verdicts}
 
 

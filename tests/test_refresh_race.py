@@ -10,6 +10,7 @@ import redis
 import requests
 
 from webapp import sessions, signin
+from webapp.config import settings
 
 from .flows import sign_in, wait_until
 from .test_sessions import session_cookie
@@ -88,7 +89,7 @@ def test_a_refresh_that_cannot_get_the_lock_keeps_the_visitor_signed_in(
     page = sign_in(browser, app_url, "auth0")
     sid = session_cookie(browser).value
     before = app.session_interface.read(sid)["auth"]
-    lock = f"{app.config['FEDLAB']['session']['key_prefix']}refresh-lock:{sid}"
+    lock = f"{settings(app).session.key_prefix}refresh-lock:{sid}"
     store = redis.Redis.from_url(redis_url)
     control("DELETE", "calls")
     store.set(lock, "another-instance", px=60_000)  # as another instance's refresh would
@@ -137,7 +138,7 @@ def test_a_refresh_waiting_on_a_slower_one_in_this_process_keeps_the_visitor_sig
 
 def test_the_lock_outlives_the_longest_refresh(live_app, swap_app):
     """Three provider calls at most, each bounded by http_timeout, and a margin."""
-    for timeout in (live_app.config["FEDLAB"]["http_timeout"], 60):
+    for timeout in (settings(live_app).http_timeout, 60):
         app = swap_app(http_timeout=timeout)
         with app.test_request_context():
             assert sessions.lock_seconds() == 3 * timeout + sessions.LOCK_MARGIN
@@ -155,7 +156,7 @@ def test_a_refresh_that_waited_through_a_sign_out_spends_no_refresh_token(
     app = swap_app(session={"type": "redis", "redis_url": redis_url})
     page = sign_in(browser, app_url, "auth0")
     sid = session_cookie(browser).value
-    lock = f"{app.config['FEDLAB']['session']['key_prefix']}refresh-lock:{sid}"
+    lock = f"{settings(app).session.key_prefix}refresh-lock:{sid}"
     store = redis.Redis.from_url(redis_url)
     control("DELETE", "calls")
     store.set(lock, "another-instance", px=60_000)

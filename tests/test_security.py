@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from werkzeug.routing import Rule
 
 from webapp import security
+from webapp.config import AwsSettings
 
 from .conftest import ROOT, make_app
 
@@ -49,12 +51,15 @@ def test_connect_src_names_the_s3_endpoint_and_form_action_the_providers(app, se
 
 
 def test_for_aws_itself_the_bucket_origins_are_allowed():
-    aws = {"identity_pool_id": "eu-west-1:0f3c0c2e-7d55-4d8e-9a57-1c2f3e4d5a6b",
-           "bucket": "my-bucket", "region": "eu-west-1", "s3_endpoint": ""}
+    aws = AwsSettings(identity_pool_id="eu-west-1:0f3c0c2e-7d55-4d8e-9a57-1c2f3e4d5a6b",
+                      bucket="my-bucket", region="eu-west-1", s3_endpoint="",
+                      allow_guests=True, guest_identities_per_minute=30,
+                      max_upload_bytes=1024, upload_content_types=("text/plain",),
+                      timeout=5.0, cognito_identity_endpoint="", sts_endpoint="")
     assert security.s3_origins(aws) == ["https://my-bucket.s3.eu-west-1.amazonaws.com",
                                         "https://my-bucket.s3.amazonaws.com",
                                         "https://s3.eu-west-1.amazonaws.com"]
-    assert security.s3_origins({**aws, "identity_pool_id": ""}) == []
+    assert security.s3_origins(replace(aws, identity_pool_id="")) == []
 
 
 def test_real_providers_origins_in_form_action(config_dir, tmp_path):

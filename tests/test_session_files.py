@@ -1,4 +1,4 @@
-"""The file store (``session.type = "cachelib"``), seen on disk: what it reads,
+"""The file store (``session.type = "files"``), seen on disk: what it reads,
 what anonymous visitors leave there, and how expired records go."""
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ import pytest
 import requests
 
 from webapp import sessions
+from webapp.config import settings
+from webapp.providers.configured import configured
 
 from .browser import Browser
 from .conftest import PROVIDERS
@@ -97,11 +99,11 @@ def test_sign_out_is_post_only(browser, app_url, control):
 def test_timeouts_end_the_session(browser, app_url, control, live_app, monkeypatch, key,
                                   offset):
     sign_in(browser, app_url, "google")
-    limit = live_app.config["FEDLAB"]["session"][key]
+    limit = getattr(settings(live_app).session, key)
     real_now = sessions.now
     if key == "absolute_timeout":
         # Stay active (never idle) yet outlive the absolute limit.
-        step = live_app.config["FEDLAB"]["session"]["idle_timeout"] - 60
+        step = settings(live_app).session.idle_timeout - 60
         for moved in range(step, limit, step):
             monkeypatch.setattr(sessions, "now", lambda m=moved: real_now() + m)
             assert browser.get(f"{app_url}/account").status_code == 200
@@ -117,7 +119,7 @@ def test_sign_out_after_a_timeout_still_signs_out_at_the_provider(browser, app_u
     """The visitor comes back to a tab left open past a timeout and presses Sign out:
     not a CSRF refusal, but the provider's sign-out, whose own session may be alive."""
     page = sign_in(browser, app_url, "cognito")
-    limit = live_app.config["FEDLAB"]["session"][key]
+    limit = getattr(settings(live_app).session, key)
     real_now = sessions.now
     monkeypatch.setattr(sessions, "now", lambda: real_now() + limit + 10)
     out = browser.post(f"{app_url}/auth/signout", data={"csrf_token": browser.csrf(page)},
@@ -145,7 +147,7 @@ def test_redis_sessions(browser, app_url, control, swap_app, redis_url):
     key = f"fedlab-test:{sid}"
     assert client.exists(key)
     ttl = client.ttl(key)
-    assert 0 < ttl <= app.config["FEDLAB"]["session"]["idle_timeout"]
+    assert 0 < ttl <= settings(app).session.idle_timeout
     assert browser.get(f"{app_url}/account").status_code == 200
     browser.post(f"{app_url}/auth/signout", data={"csrf_token": browser.csrf(page)})
     assert not client.exists(key)
@@ -184,7 +186,7 @@ def test_no_token_reaches_the_logs(browser, app_url, control, aws_control, swap_
     seen |= secrets_of(app, session_cookie(browser).value)
     account = browser.get(f"{app_url}/account")
     browser.post(f"{app_url}/auth/signout", data={"csrf_token": browser.csrf(account)})
-    seen.add(app.config["FEDLAB"]["providers"][provider].client_secret)
+    seen.add(configured(app)[provider].client_secret)
     assert len(seen) >= 5  # id or access token, three AWS values, the client secret
     events = [json.loads(r.getMessage()) for r in caplog.records if r.name == "webapp.events"]
     assert {"event": "signed-in", "provider": provider}.items() <= events[0].items()
@@ -273,7 +275,7 @@ def test_redis_holds_nothing_for_anonymous_pages_and_a_pending_sign_in_briefly(
     assert 0 < client.ttl(pending) <= 600
     assert sign_in(visitor, app_url, "google").url == f"{app_url}/account"
     signed_in = prefix + session_cookie(visitor).value
-    idle = app.config["FEDLAB"]["session"]["idle_timeout"]
+    idle = settings(app).session.idle_timeout
     assert 600 < client.ttl(signed_in) <= idle
     keys = {key.decode() for key in client.scan_iter(f"{prefix}*")}
     # Beside the two sessions, only the guest identities' counts (no session id names

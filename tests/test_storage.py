@@ -9,6 +9,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
+from webapp.config import settings
+
 from .browser import Browser
 from .conftest import PROVIDERS
 from .flows import sign_in
@@ -78,7 +80,7 @@ def test_no_object_bytes_pass_through_the_app(browser, app_url, control, aws_con
 def test_presigned_post_enforces_the_size_limit(browser, app_url, control, aws_control,
                                                 live_app):
     sign_in(browser, app_url, "google")
-    limit = live_app.config["FEDLAB"]["aws"]["max_upload_bytes"]
+    limit = settings(live_app).aws.max_upload_bytes
     _, _, refused = upload(browser, app_url, "private", data=b"x" * (limit + 1))
     assert refused.status_code == 400 and "EntityTooLarge" in refused.text
 

@@ -11,27 +11,32 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import aws, config, errors, guards, oauth, production, security
+from . import aws, config, errors, guards, oauth, production, security, setup
 from .extensions import csrf
+from .providers import configured
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def create_app(overrides: Mapping[str, Any] | None = None, *,
                production: bool = False) -> Flask:
-    """Build the app: read configuration, then bind extensions, views and handlers.
+    """Build the app: load the settings, build the providers, refuse what production
+    refuses, then bind extensions, views and handlers.
 
     ``production`` adds the checks of :mod:`webapp.production` and writes the
     auth events to stderr as JSON lines. No network and no writes here:
     providers are contacted on first use.
     """
+    # Settings, providers, production's refusals: the steps every entry point runs.
+    loaded = setup.load(overrides, production=production)
     app = Flask(
         __name__,
         template_folder=resource_dir("templates"),
         static_folder=resource_dir("static"),
     )
-    settings = config.load_config(overrides, production=production)
-    app.config.update(SECRET_KEY=settings["secret_key"], FEDLAB=settings)
+    app.config.update(SECRET_KEY=loaded.settings.secret_key)
+    config.init_app(app, loaded.settings)
+    configured.init_app(app, loaded.providers)
     configure_logging(app)
     register_proxy(app)
     # Views and services are imported here, not with this package: importing
@@ -72,13 +77,13 @@ def configure_logging(app: Flask) -> None:
     whatever the level (or the root logger's level) says. In production the
     auth events go to stderr, one JSON object a line, whatever the level:
     gunicorn sets up no logging for the app, so nothing else would write them."""
-    settings = app.config["FEDLAB"]
-    level = settings["log_level"]
+    settings = config.settings(app)
+    level = settings.log_level
     logging.getLogger("webapp").setLevel(level)
     quiet = max(logging.INFO, logging.getLevelName(level))
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(quiet)
-    if settings["production"]:
+    if settings.production:
         from . import signals
 
         events = logging.getLogger(signals.log.name)
@@ -93,7 +98,7 @@ def configure_logging(app: Flask) -> None:
 
 
 def register_proxy(app: Flask) -> None:
-    hops = app.config["FEDLAB"]["trusted_proxies"]
+    hops = config.settings(app).trusted_proxies
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
                                 x_port=hops)  # type: ignore[method-assign]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
+from flask import Blueprint, flash, g, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from . import sessions, signin, tokens
 from .errors import FedlabError
+from .providers.configured import configured
 from .records import Tokens
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -27,7 +28,7 @@ def account() -> str:
     if auth is None:
         raise FedlabError("signed_out")
     auth = signin.ensure_fresh(auth)
-    provider = current_app.config["FEDLAB"]["providers"].get(auth.provider)
+    provider = configured().get(auth.provider)
     if provider is None:
         sessions.end()
         raise FedlabError("signed_out")

@@ -20,6 +20,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 from flask import Flask, current_app
 
+from . import config
+from .config import AwsSettings
 from .errors import FedlabError
 
 EXTENSION = "fedlab.aws"
@@ -50,11 +52,11 @@ IDENTITY_ERRORS = (
 
 def init_app(app: Flask) -> None:
     """Make this app's boto3 clients (thread-safe, made once, used by every request)."""
-    settings = app.config["FEDLAB"]["aws"]
-    if not settings["identity_pool_id"]:
+    settings = config.settings(app).aws
+    if not settings.identity_pool_id:
         return
-    overridden = [settings[k] for k in ("cognito_identity_endpoint", "s3_endpoint",
-                                        "sts_endpoint") if settings[k]]
+    overridden = [url for url in (settings.cognito_identity_endpoint, settings.s3_endpoint,
+                                  settings.sts_endpoint) if url]
     # Say on every page when "AWS" is not AWS (the stand-in, or any other endpoint).
     app.context_processor(lambda: {"aws_endpoints": overridden})
     app.extensions[EXTENSION] = {
@@ -63,23 +65,23 @@ def init_app(app: Flask) -> None:
     }
 
 
-def identity_client(settings: dict[str, Any], timeout: float | None = None,
+def identity_client(settings: AwsSettings, timeout: float | None = None,
                     attempts: int = 3) -> Any:
     """A Cognito Identity client. GetId and GetCredentialsForIdentity are unsigned
     calls: no AWS keys here. The probes make their own, with their short timeout
     and one attempt, so a slow pool cannot hold a check for the app's retries."""
     config = boto_config(settings, timeout, attempts)
     return boto3.client(
-        "cognito-identity", region_name=settings["region"],
-        endpoint_url=settings["cognito_identity_endpoint"] or None,
+        "cognito-identity", region_name=settings.region,
+        endpoint_url=settings.cognito_identity_endpoint or None,
         config=config.merge(Config(signature_version=UNSIGNED)),
     )
 
 
-def boto_config(settings: dict[str, Any], timeout: float | None = None,
+def boto_config(settings: AwsSettings, timeout: float | None = None,
                 attempts: int = 3) -> Config:
     """``attempts`` counts the first call too (botocore's ``max_attempts`` would not)."""
-    seconds = settings["timeout"] if timeout is None else timeout
+    seconds = settings.timeout if timeout is None else timeout
     return Config(connect_timeout=seconds, read_timeout=seconds,
                   retries={"total_max_attempts": attempts, "mode": "standard"})
 
@@ -88,8 +90,9 @@ def enabled() -> bool:
     return EXTENSION in current_app.extensions
 
 
-def settings() -> dict[str, Any]:
-    return current_app.config["FEDLAB"]["aws"]
+def settings() -> AwsSettings:
+    """The current app's ``[aws]`` settings."""
+    return config.settings().aws
 
 
 def client(service: str, credentials: dict[str, Any]) -> Any:
@@ -120,8 +123,8 @@ def _make_client(service: str, credentials: dict[str, Any]) -> Any:
         # refuses on buckets made since June 2020 (as deploy/ makes them).
         config = config.merge(Config(signature_version="s3v4"))
     return boto3.client(
-        service, region_name=aws["region"],
-        endpoint_url=aws[f"{service}_endpoint"] or None,
+        service, region_name=aws.region,
+        endpoint_url=getattr(aws, f"{service}_endpoint") or None,
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretKey"],
         aws_session_token=credentials["SessionToken"],
@@ -143,7 +146,7 @@ def errors_explained(operation: str, seconds: float | None = None) -> Iterator[N
                           aws_code=code, aws_message=message) from None
     except (ConnectTimeoutError, ReadTimeoutError):
         raise FedlabError("aws_timeout", operation=operation,
-                          seconds=settings()["timeout"] if seconds is None else seconds
+                          seconds=settings().timeout if seconds is None else seconds
                           ) from None
     except BotoCoreError as e:
         raise FedlabError("aws_unreachable", operation=operation,
@@ -160,7 +163,7 @@ def identity_error(code: str, message: str) -> str:
 def get_id(logins: dict[str, str] | None, identity: Any = None) -> str:
     """``GetId``, through the app's client unless another ``identity`` client is given
     (a probe's, with its own timeout, which a timeout's explanation names)."""
-    params: dict[str, Any] = {"IdentityPoolId": settings()["identity_pool_id"]}
+    params: dict[str, Any] = {"IdentityPoolId": settings().identity_pool_id}
     if logins:
         params["Logins"] = logins
     identity = identity or current_app.extensions[EXTENSION]["identity"]

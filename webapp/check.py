@@ -8,6 +8,8 @@ import time
 from typing import Any
 
 from . import create_app, matrix, probes
+from .config import settings
+from .providers.configured import configured
 from .urls import sign_out_return_url
 
 MARKS = {"pass": "ok  ", "fail": "FAIL", "warn": "warn", "skip": "skip"}
@@ -17,15 +19,16 @@ def run_check(base_url: str | None, as_json: bool, timeout: float) -> int:
     """Print what must be registered where, probe it live, exit 1 on any failure."""
     overrides = {"external_url": base_url.rstrip("/")} if base_url else {}
     app = create_app(overrides)
-    config = app.config["FEDLAB"]
-    origin = (config["external_url"] or
-              (config["standins"].get("app_origins") or ["http://localhost:8000"])[0])
+    site, providers = settings(app), configured(app)
+    origin = (site.external_url or
+              (site.standins.get("app_origins") or ["http://localhost:8000"])[0])
     started = time.monotonic()
     with app.test_request_context("/", base_url=origin):
-        rows = matrix.rows(config)
-        warnings = matrix.warnings(config)
+        rows = matrix.rows(providers)
+        warnings = matrix.warnings(site)
         callbacks = {row["name"]: row["callback_url"] for row in rows}
-        verdicts = probes.run_probes(config, callbacks, sign_out_return_url(), timeout=timeout)
+        verdicts = probes.run_probes(site, providers, callbacks, sign_out_return_url(),
+                                     timeout=timeout)
     elapsed = round(time.monotonic() - started, 2)
     ok = not any(v.status == "fail" for v in verdicts)
     if as_json:

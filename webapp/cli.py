@@ -8,11 +8,15 @@ import os
 import sys
 import threading
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import config as config_module
+
+if TYPE_CHECKING:
+    from .providers import Provider
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,8 +103,10 @@ def run_serve(bind: str | None, workers: int | None, config_file: str | None) ->
         print(f"fedlab: --config: no file at {config_file}", file=sys.stderr)
         return 2
     # A bad key stops here with the key's name, not in every worker's boot.
-    settings = config_module.load_config(production=True)
-    if settings["allow_lab"]:
+    from .setup import load
+
+    settings = load(production=True).settings
+    if settings.allow_lab:
         from .production import LAB_WARNING
 
         print(f"fedlab: WARNING: {LAB_WARNING}", file=sys.stderr)
@@ -119,16 +125,17 @@ def run_demo(host: str, port: int) -> int:
 
     from . import create_app
     from .demo import standin_settings
+    from .providers.configured import configured
 
     init_demo()
     app = create_app()
-    config = app.config["FEDLAB"]
-    settings = standin_settings(config)
+    site, providers = config_module.settings(app), configured(app)
+    settings = standin_settings(site, providers)
     serve(settings["base_url"], create_standins_app(settings), StandinRequestHandler)
-    aws = config["aws"]
-    if aws["identity_pool_id"] and aws["cognito_identity_endpoint"]:
-        start_aws_standin(config)
-    origin = config["standins"].get("app_origins", [f"http://localhost:{port}"])[0]
+    aws = site.aws
+    if aws.identity_pool_id and aws.cognito_identity_endpoint:
+        start_aws_standin(site, providers)
+    origin = site.standins.get("app_origins", [f"http://localhost:{port}"])[0]
     print(f"\nFederation Lab: {origin}/   (stand-in providers at {settings['base_url']})")
     print("Test users (username / password):")
     for user in settings["users"]:
@@ -148,23 +155,24 @@ def serve(url: str, wsgi_app: Any, handler: Any = None) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
 
-def start_aws_standin(config: dict[str, Any]) -> None:
+def start_aws_standin(site: config_module.Settings,
+                      providers: Mapping[str, Provider]) -> None:
     """moto for STS, IAM and S3; the stand-in's Cognito Identity and S3 front over it."""
     from standins.aws import bootstrap, create_identity_app, create_s3_app, start_moto
     from standins.requestlog import RequestHandler
 
     from .demo import aws_standin_settings
 
-    aws = config["aws"]
-    moto = urlsplit(aws["sts_endpoint"])
+    aws = site.aws
+    moto = urlsplit(aws.sts_endpoint)
     _, moto_url = start_moto(moto.hostname or "127.0.0.1", moto.port or 9102)
-    settings = aws_standin_settings(config)
+    settings = aws_standin_settings(site, providers)
     bootstrap(settings, moto_url)
     identity = create_identity_app(settings, moto_url)
-    serve(aws["cognito_identity_endpoint"], identity, RequestHandler)
-    serve(aws["s3_endpoint"], create_s3_app(settings, moto_url, identity), RequestHandler)
-    print(f"AWS stand-in: Cognito Identity {aws['cognito_identity_endpoint']}, "
-          f"S3 {aws['s3_endpoint']}, moto {moto_url}")
+    serve(aws.cognito_identity_endpoint, identity, RequestHandler)
+    serve(aws.s3_endpoint, create_s3_app(settings, moto_url, identity), RequestHandler)
+    print(f"AWS stand-in: Cognito Identity {aws.cognito_identity_endpoint}, "
+          f"S3 {aws.s3_endpoint}, moto {moto_url}")
 
 
 if __name__ == "__main__":

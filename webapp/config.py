@@ -1,4 +1,5 @@
-"""Load and validate Federation Lab's configuration, once, at start-up.
+"""Load and validate Federation Lab's configuration, once, at start-up, into
+typed, frozen settings.
 
 Layers, each overriding the one before: built-in defaults, a TOML file
 (``FEDLAB_CONFIG``, default ``config/demo.toml``), the secrets file it names
@@ -7,8 +8,17 @@ the ``overrides`` mapping given to ``create_app``. A bad or missing key stops
 the app with a message that names the key and says what to put there, so a
 misconfigured deployment fails at start rather than at a visitor's sign-in.
 
+The result is a :class:`Settings`: frozen dataclasses whose collections are
+tuples and read-only mappings, so no request can change what every other
+request reads. The app keeps it (:func:`init_app`) and code reads it through
+:func:`settings`. The ``[providers.<name>]`` tables stay raw here
+(:attr:`Settings.provider_tables`): :func:`webapp.providers.build_all` makes
+them providers, so this module imports nothing else of the package (the
+providers import :class:`ConfigError` from here; the import goes one way).
+
 In production (``fedlab serve``, the Docker image) the same configuration
-must also pass :mod:`webapp.production`: it refuses what only a lab may do.
+must also pass :mod:`webapp.production`: it refuses what only a lab may do
+(:func:`webapp.setup.load` runs both).
 
 Environment variables name nested keys with double underscores:
 ``FEDLAB_SESSION__TYPE=redis``, ``FEDLAB_PROVIDERS__COGNITO_GOOGLE__CLIENT_SECRET=...``
@@ -24,10 +34,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import providers
+if TYPE_CHECKING:
+    from flask import Flask
 
 DEFAULT_CONFIG_FILE = "config/demo.toml"
 
@@ -42,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "http_timeout": 5.0,
     "log_level": "INFO",
     "session": {
-        "type": "cachelib",
+        "type": "files",
         "dir": "instance/sessions",
         "redis_url": "redis://127.0.0.1:6379/0",
         "key_prefix": "fedlab:session:",
@@ -58,7 +70,7 @@ DEFAULTS: dict[str, Any] = {
         "identity_pool_id": "",
         "allow_guests": True,
         # New guest identities made in a minute, at most: by the whole site with
-        # Redis sessions, by each process with cachelib (each "Continue as guest"
+        # Redis sessions, by each process with the file store (each "Continue as guest"
         # in a new browser session makes one).
         "guest_identities_per_minute": 30,
         "bucket": "",
@@ -84,19 +96,129 @@ DEFAULTS: dict[str, Any] = {
     "allow_lab": False,
 }
 
-SESSION_TYPES = ("cachelib", "redis")
+#: Where the sessions are kept: sealed files under session.dir, or Redis.
+SESSION_TYPES = ("files", "redis")
+#: Older names of a session type, still accepted: deployed configurations say
+#: "cachelib", the library that once kept the files (it no longer reads them).
+SESSION_TYPE_ALIASES = {"cachelib": "files"}
+EXTENSION = "fedlab.settings"
 
 
 class ConfigError(Exception):
     """A configuration key is missing or wrong; the message names it."""
 
 
-def load_config(overrides: Mapping[str, Any] | None = None, *,
-                production: bool = False) -> dict[str, Any]:
-    """Return the validated configuration from every layer.
+@dataclass(frozen=True)
+class SessionSettings:
+    """``[session]``: where the sealed sessions are kept and how long they live."""
 
-    ``production`` (``fedlab serve``) adds the checks of :mod:`webapp.production`
-    and never falls back to the demo's file: the file must be named.
+    #: ``files`` (sealed files under :attr:`dir`, one machine) or ``redis``.
+    type: str
+    dir: str
+    redis_url: str
+    key_prefix: str
+    #: Seals every stored session (AES-GCM); the store never sees it.
+    encryption_key: str
+    idle_timeout: int
+    absolute_timeout: int
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """``[aws]``: Identity Pool federation and the S3 pages; off while
+    :attr:`identity_pool_id` is empty."""
+
+    region: str
+    identity_pool_id: str
+    allow_guests: bool
+    guest_identities_per_minute: int
+    bucket: str
+    max_upload_bytes: int
+    upload_content_types: tuple[str, ...]
+    timeout: float
+    #: Endpoint overrides (a local stand-in); empty means AWS itself.
+    cognito_identity_endpoint: str
+    s3_endpoint: str
+    sts_endpoint: str
+
+
+@dataclass(frozen=True)
+class DiagnosticsSettings:
+    """``[diagnostics]``: who may start the live checks, and how often."""
+
+    operators: tuple[Operator, ...]
+    probe_interval: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration, validated; one per app, shared read-only by all requests."""
+
+    secret_key: str
+    secrets_file: str
+    #: The site's origin (``https://fedlab.example.com``), or "" to follow the request.
+    external_url: str
+    trusted_proxies: int
+    #: Host header values the site answers to (:mod:`webapp.guards`).
+    trusted_hosts: tuple[str, ...]
+    http_timeout: float
+    log_level: str
+    #: Checked for production (``fedlab serve``): the rest of the code may ask.
+    production: bool
+    #: Production only: accept the stand-ins and other lab settings.
+    allow_lab: bool
+    session: SessionSettings
+    aws: AwsSettings
+    diagnostics: DiagnosticsSettings
+    #: The ``[providers.<name>]`` tables as layered, not yet checked: the
+    #: providers are built from them by :func:`webapp.providers.build_all`.
+    provider_tables: Mapping[str, Mapping[str, Any]]
+    #: The ``[standins]`` table as written; read only by the offline demo.
+    standins: Mapping[str, Any]
+
+
+def init_app(app: Flask, loaded: Settings) -> None:
+    """Keep ``loaded`` as ``app``'s settings, read through :func:`settings` (and
+    by the templates as ``settings``)."""
+    app.extensions[EXTENSION] = loaded
+    app.context_processor(lambda: {"settings": loaded})
+
+
+def settings(app: Flask | None = None) -> Settings:
+    """The settings of ``app``, by default the current app's."""
+    if app is None:
+        from flask import current_app
+
+        app = current_app
+    return app.extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+def frozen(value: Any) -> Any:
+    """``value`` with every table a read-only mapping and every list a tuple."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: frozen(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(frozen(item) for item in value)
+    return value
+
+
+def plain(value: Any) -> Any:
+    """A mutable copy of a frozen table (dicts and lists), for code that wants JSON's
+    shapes, such as the stand-ins' settings."""
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    return value
+
+
+def load_config(overrides: Mapping[str, Any] | None = None, *,
+                production: bool = False) -> Settings:
+    """Return the validated settings from every layer.
+
+    ``production`` (``fedlab serve``) never falls back to the demo's file: the
+    file must be named. The checks of :mod:`webapp.production` need the built
+    providers too; :func:`webapp.setup.load` runs them.
     """
     config = copy.deepcopy(DEFAULTS)
     overrides = dict(overrides or {})
@@ -186,45 +308,53 @@ def _match_name(part: str, existing: Any) -> str:
     return part
 
 
-def validate(raw: Mapping[str, Any], production: bool = False) -> dict[str, Any]:
-    """Check every key and return the configuration with typed values.
+def validate(raw: Mapping[str, Any], production: bool = False) -> Settings:
+    """Check every key and return the typed, frozen settings.
 
-    The result says which mode it was checked for (``production``), so the
-    rest of the code can ask.
+    They say which mode they were checked for (``production``), so the rest
+    of the code can ask.
     """
     unknown = set(raw) - set(DEFAULTS)
     if unknown:
         raise ConfigError(
             f"{sorted(unknown)[0]}: unknown key; the keys are documented in config/example.toml"
         )
-    config: dict[str, Any] = dict(raw)
-    config["secret_key"] = _secret_key(raw.get("secret_key"))
-    config["external_url"] = _external_url(raw.get("external_url", ""))
-    config["trusted_proxies"] = _int(raw, "trusted_proxies", minimum=0)
-    config["http_timeout"] = _number(raw, "http_timeout", minimum=0.1, maximum=60)
-    config["log_level"] = str(raw.get("log_level", "INFO")).upper()
-    config["session"] = _session(raw.get("session", {}))
-    if config["session"]["encryption_key"] == config["secret_key"]:
+    secret_key = _secret_key(raw.get("secret_key"))
+    external_url = _external_url(raw.get("external_url", ""))
+    trusted_proxies = _int(raw, "trusted_proxies", minimum=0)
+    http_timeout = _number(raw, "http_timeout", minimum=0.1, maximum=60)
+    log_level = str(raw.get("log_level", "INFO")).upper()
+    session = _session(raw.get("session", {}))
+    if session.encryption_key == secret_key:
         raise ConfigError(
             "session.encryption_key: must differ from secret_key; a key that also signs "
             "the CSRF tokens must not seal the stored sessions (use a second random value)")
-    config["allow_lab"] = _bool(raw, "allow_lab")
-    config["trusted_hosts"] = _trusted_hosts(raw.get("trusted_hosts"), config["external_url"],
-                                             production)
-    config["production"] = production
-    config["aws"] = _aws(raw.get("aws", {}))
-    config["diagnostics"] = _diagnostics(raw.get("diagnostics", {}))
+    allow_lab = _bool(raw, "allow_lab")
+    trusted_hosts = _trusted_hosts(raw.get("trusted_hosts"), external_url, production)
+    aws = _aws(raw.get("aws", {}))
+    diagnostics = _diagnostics(raw.get("diagnostics", {}))
     configured = raw.get("providers", {})
     if not isinstance(configured, Mapping):
         raise ConfigError("providers: must be a table of [providers.<name>] sections")
-    config["providers"] = {
-        name: providers.build(name, entry) for name, entry in configured.items()
-    }
-    if production:
-        from .production import refuse_lab_settings
-
-        refuse_lab_settings(config, configured)
-    return config
+    standins = raw.get("standins", {})
+    if not isinstance(standins, Mapping):
+        raise ConfigError("standins: must be a table")
+    return Settings(
+        secret_key=secret_key,
+        secrets_file=str(raw.get("secrets_file") or ""),
+        external_url=external_url,
+        trusted_proxies=trusted_proxies,
+        trusted_hosts=tuple(trusted_hosts),
+        http_timeout=http_timeout,
+        log_level=log_level,
+        production=production,
+        allow_lab=allow_lab,
+        session=session,
+        aws=aws,
+        diagnostics=diagnostics,
+        provider_tables=frozen(configured),
+        standins=frozen(standins),
+    )
 
 
 def _secret_key(value: Any) -> str:
@@ -300,16 +430,26 @@ def _table(raw: Any, name: str) -> dict[str, Any]:
     return dict(raw)
 
 
-def _session(raw: Any) -> dict[str, Any]:
-    session = _table(raw, "session")
-    if session.get("type") not in SESSION_TYPES:
-        raise ConfigError(f"session.type: must be one of {', '.join(SESSION_TYPES)}")
-    session["idle_timeout"] = _int(raw, "idle_timeout", minimum=60, where="session.")
-    session["absolute_timeout"] = _int(raw, "absolute_timeout", minimum=60, where="session.")
-    if session["absolute_timeout"] < session["idle_timeout"]:
+def _session(raw: Any) -> SessionSettings:
+    session = {**DEFAULTS["session"], **_table(raw, "session")}
+    kind = session["type"]
+    kind = SESSION_TYPE_ALIASES.get(kind, kind) if isinstance(kind, str) else kind
+    if kind not in SESSION_TYPES:
+        raise ConfigError(f"session.type: must be one of {', '.join(SESSION_TYPES)} "
+                          f"(cachelib, an older name, means files)")
+    idle = _int(session, "idle_timeout", minimum=60, where="session.")
+    absolute = _int(session, "absolute_timeout", minimum=60, where="session.")
+    if absolute < idle:
         raise ConfigError("session.absolute_timeout: must not be shorter than idle_timeout")
-    session["encryption_key"] = _encryption_key(session.get("encryption_key"))
-    return session
+    return SessionSettings(
+        type=kind,
+        dir=str(session["dir"]),
+        redis_url=str(session["redis_url"]),
+        key_prefix=str(session["key_prefix"]),
+        encryption_key=_encryption_key(session.get("encryption_key")),
+        idle_timeout=idle,
+        absolute_timeout=absolute,
+    )
 
 
 def _encryption_key(value: Any) -> str:
@@ -326,15 +466,15 @@ def _encryption_key(value: Any) -> str:
     return value
 
 
-def _diagnostics(raw: Any) -> dict[str, Any]:
+def _diagnostics(raw: Any) -> DiagnosticsSettings:
     diagnostics = {**DEFAULTS["diagnostics"], **_table(raw, "diagnostics")}
     try:
-        diagnostics["operators"] = parse_operators(diagnostics["operators"])
+        operators = parse_operators(diagnostics["operators"])
     except ValueError as e:
         raise ConfigError(f"diagnostics.operators{e}") from None
-    diagnostics["probe_interval"] = _int(diagnostics, "probe_interval", minimum=0,
-                                        where="diagnostics.")
-    return diagnostics
+    return DiagnosticsSettings(
+        operators=operators,
+        probe_interval=_int(diagnostics, "probe_interval", minimum=0, where="diagnostics."))
 
 
 @dataclass(frozen=True)
@@ -384,8 +524,8 @@ def _operator(index: int, item: Any) -> Operator:
 POOL_ID = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d:[0-9a-f-]{36}$")
 
 
-def _aws(raw: Any) -> dict[str, Any]:
-    aws = _table(raw, "aws")
+def _aws(raw: Any) -> AwsSettings:
+    aws = {**DEFAULTS["aws"], **_table(raw, "aws")}
     pool = aws["identity_pool_id"]
     if pool:
         if not isinstance(pool, str) or not POOL_ID.match(pool):
@@ -400,18 +540,26 @@ def _aws(raw: Any) -> dict[str, Any]:
         value = aws[key]
         if value and not str(value).startswith(("http://", "https://")):
             raise ConfigError(f"aws.{key}: must be an http(s) URL, or empty for AWS itself")
-    aws["max_upload_bytes"] = _int(raw, "max_upload_bytes", minimum=1, where="aws.")
-    aws["allow_guests"] = _bool(raw, "allow_guests", "aws.")
-    aws["guest_identities_per_minute"] = _int(raw, "guest_identities_per_minute", minimum=1,
-                                              where="aws.")
-    aws["timeout"] = _number(raw, "timeout", minimum=0.1, maximum=60, where="aws.")
     types = aws["upload_content_types"]
     if isinstance(types, str):
         types = [t.strip() for t in types.split(",") if t.strip()]
-    if not types or not all(isinstance(t, str) and "/" in t for t in types):
+    if not types or not isinstance(types, list | tuple) or \
+            not all(isinstance(t, str) and "/" in t for t in types):
         raise ConfigError("aws.upload_content_types: a list of MIME types such as text/plain")
-    aws["upload_content_types"] = list(types)
-    return aws
+    return AwsSettings(
+        region=str(aws["region"]),
+        identity_pool_id=str(pool or ""),
+        allow_guests=_bool(aws, "allow_guests", "aws."),
+        guest_identities_per_minute=_int(aws, "guest_identities_per_minute", minimum=1,
+                                         where="aws."),
+        bucket=str(aws["bucket"] or ""),
+        max_upload_bytes=_int(aws, "max_upload_bytes", minimum=1, where="aws."),
+        upload_content_types=tuple(types),
+        timeout=_number(aws, "timeout", minimum=0.1, maximum=60, where="aws."),
+        cognito_identity_endpoint=str(aws["cognito_identity_endpoint"] or ""),
+        s3_endpoint=str(aws["s3_endpoint"] or ""),
+        sts_endpoint=str(aws["sts_endpoint"] or ""),
+    )
 
 
 def _bool(raw: Mapping[str, Any], key: str, where: str = "") -> bool:

@@ -55,7 +55,7 @@ def show() -> str:
     require_enabled()
     g.aws_calls = []
     auth = sessions.current_auth()
-    allow_guests = aws.settings()["allow_guests"]
+    allow_guests = aws.settings().allow_guests
     if auth is None and not (session.get("aws") or {}).get("guest"):
         return render_template("credentials/credentials.html", state=None, calls=[],
                                allow_guests=allow_guests)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError
+from .config import ConfigError, Settings, plain
 from .providers import Provider
 
 
@@ -51,12 +51,12 @@ def write_secrets(path: Path, provider_names: Iterable[str]) -> bool:
     return True
 
 
-def standin_settings(config: Mapping[str, Any], app_origins: Iterable[str] | None = None,
+def standin_settings(configured: Settings, providers: Mapping[str, Provider],
+                     app_origins: Iterable[str] | None = None,
                      base_url: str | None = None) -> dict[str, Any]:
     """The stand-ins' settings (see :mod:`standins`) for this app configuration."""
-    standins = config["standins"]
+    standins = plain(configured.standins)
     origins = list(app_origins or standins.get("app_origins", []))
-    providers: list[Provider] = list(config["providers"].values())
     settings: dict[str, Any] = {
         "base_url": (base_url or standins["url"]).rstrip("/"),
         "users": list(standins.get("users", [])),
@@ -64,7 +64,7 @@ def standin_settings(config: Mapping[str, Any], app_origins: Iterable[str] | Non
     }
     if standins.get("behaviour"):  # [standins.behaviour.<tenant>] switches
         settings["behaviour"] = dict(standins["behaviour"])
-    for provider in providers:
+    for provider in providers.values():
         settings["clients"].append({
             "tenant": tenant_for(provider),
             "client_id": provider.client_id,
@@ -96,25 +96,25 @@ def tenant_for(provider: Provider) -> str:
     return provider.kind
 
 
-def aws_standin_settings(config: Mapping[str, Any],
+def aws_standin_settings(configured: Settings, providers: Mapping[str, Provider],
                          app_origins: Iterable[str] | None = None) -> dict[str, Any]:
     """The local AWS stand-in's settings (see :mod:`standins.aws`): the identity
     pool with every configured provider registered on it, as an operator would."""
-    aws = config["aws"]
+    aws = configured.aws
     registered: dict[str, dict[str, Any]] = {}
-    for provider in config["providers"].values():
+    for provider in providers.values():
         entry = provider.pool_provider()
         known = registered.setdefault(entry["logins_key"], entry)
         if known is not entry:  # several app clients of one provider: all are allowed
             known["client_ids"] = sorted({*known.get("client_ids", []),
                                           *entry.get("client_ids", [])})
     return {
-        "region": aws["region"],
+        "region": aws.region,
         "account_id": "123456789012",
-        "identity_pool_id": aws["identity_pool_id"],
-        "allow_unauthenticated": aws["allow_guests"],
-        "bucket": aws["bucket"],
-        "app_origins": list(app_origins or config["standins"].get("app_origins", [])),
+        "identity_pool_id": aws.identity_pool_id,
+        "allow_unauthenticated": aws.allow_guests,
+        "bucket": aws.bucket,
+        "app_origins": list(app_origins or configured.standins.get("app_origins", ())),
         "credentials_lifetime": 3600,
         "providers": list(registered.values()),
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, current_app, render_template
@@ -19,7 +20,10 @@ from flask.blueprints import BlueprintSetupState
 
 from . import matrix, operators, probe_runs, sessions, signin
 from . import probes as live
+from .config import settings
 from .errors import CATALOGUE, FedlabError
+from .providers import Provider
+from .providers.configured import configured
 from .records import SignIn
 from .urls import sign_out_return_url
 
@@ -61,24 +65,25 @@ def probes() -> str:
         # Refused before anything is sent: no provider or AWS call for a non-operator.
         raise FedlabError("operators_only")
     app = current_app._get_current_object()
-    config = app.config["FEDLAB"]
+    site, providers = settings(app), configured(app)
     # What the run needs from this request, read now: it runs on another thread.
-    callbacks = {row["name"]: row["callback_url"] for row in matrix.rows(config)}
-    sign_out_url, logins = sign_out_return_url(), signed_in_logins(config, viewer.auth)
+    callbacks = {row["name"]: row["callback_url"] for row in matrix.rows(providers)}
+    sign_out_url, logins = sign_out_return_url(), signed_in_logins(providers, viewer.auth)
 
     def job() -> list[dict[str, Any]]:
-        verdicts = live.run_probes(config, callback_urls=callbacks, sign_out_url=sign_out_url,
-                                   timeout=PROBE_TIMEOUT, logins=logins)
+        verdicts = live.run_probes(site, providers, callback_urls=callbacks,
+                                   sign_out_url=sign_out_url, timeout=PROBE_TIMEOUT,
+                                   logins=logins)
         return [explain(v) for v in verdicts]
 
     return render_page(viewer, probe_runs.runner(app).request(app, job, str(operator)))
 
 
-def signed_in_logins(config: dict[str, Any],
+def signed_in_logins(providers: Mapping[str, Provider],
                      auth: SignIn | None) -> dict[str, dict[str, str]]:
     """The operator's own sign-in, if live (``Viewer.auth``): with a real token
     the identity-pool probe also shows whether the pool lists this app's client id."""
-    provider = config["providers"].get(auth.provider) if auth else None
+    provider = providers.get(auth.provider) if auth else None
     if auth is None or provider is None:
         return {}
     return {provider.name: provider.logins(auth)}
@@ -92,14 +97,13 @@ def catalogue() -> str:
 
 def render_page(viewer: operators.Viewer,
                 outcome: probe_runs.Outcome | None = None) -> str:
-    config = current_app.config["FEDLAB"]
     run = outcome.run if outcome else None
     verdicts = list(run.verdicts) if run else None
     counts = Counter(v["status"] for v in verdicts or [])
     return render_template(
         "diagnostics/matrix.html",
-        rows=matrix.rows(config),
-        warnings=matrix.warnings(config),
+        rows=matrix.rows(configured()),
+        warnings=matrix.warnings(settings()),
         operator=viewer.operator,
         visitor=viewer.person,
         outcome=outcome,

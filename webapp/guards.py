@@ -42,6 +42,7 @@ from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.utils import host_is_trusted
 
+from .config import settings
 from .errors import FedlabError, render_error
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def refuse_foreign_host() -> None:
     the port is not compared), or one that is no host name at all."""
     if request.path in current_app.extensions[ANY_HOST]:
         return
-    if not host_is_trusted(request.host, current_app.config["FEDLAB"]["trusted_hosts"]):
+    if not host_is_trusted(request.host, settings().trusted_hosts):
         log.info("refused host %r on %s %s", request.environ.get("HTTP_HOST"),
                  request.method, request.path)
         raise FedlabError("unknown_host")

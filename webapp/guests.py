@@ -30,6 +30,7 @@ from typing import Any
 from flask import Flask, current_app, session
 
 from . import aws, sessions
+from .config import settings
 from .errors import FedlabError
 
 #: Session key: the key this browser's guest identities are counted under (a hash of
@@ -162,11 +163,11 @@ def init_app(app: Flask) -> None:
     """Make this app's two counts: in the sessions' Redis when there is one
     (shared by every instance), else in this process. Call after
     :func:`webapp.sessions.init_app`."""
-    config = app.config["FEDLAB"]
-    per_minute = config["aws"]["guest_identities_per_minute"]
-    prefix = config["session"]["key_prefix"]
+    configured = settings(app)
+    per_minute = configured.aws.guest_identities_per_minute
+    prefix = configured.session.key_prefix
     # A browser's count lasts as long as its session can.
-    lifetime = config["session"]["absolute_timeout"]
+    lifetime = configured.session.absolute_timeout
     client = sessions.shared_redis(app)
     if client is not None:
         app.extensions[LIMITER] = RedisRateLimit(client, prefix + RATE_KEY, per_minute)
@@ -206,7 +207,7 @@ def admit_new() -> str:
                           f"{GUESTS_PER_SESSION} guest identities made; it may not have more.")
     if not limiter(app).take():
         budget(app).give_back(key)  # none was made for this browser
-        per_minute = aws.settings()["guest_identities_per_minute"]
+        per_minute = aws.settings().guest_identities_per_minute
         raise FedlabError("guest_limit", detail=f"This site makes at most {per_minute} new "
                           f"guest identities a minute, and has made them.")
     return key

@@ -14,6 +14,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
+from . import config
+
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
 PATHS = ("/healthz", "/readyz")
@@ -28,13 +30,13 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    settings = current_app.config["FEDLAB"]["session"]
-    reason = redis_unready(current_app) if settings["type"] == "redis" else \
-        folder_unready(settings["dir"])
+    settings = config.settings().session
+    reason = redis_unready(current_app) if settings.type == "redis" else \
+        folder_unready(settings.dir)
     if reason:
         log.warning("not ready: %s", reason)
         return _answer(503, status="unavailable", reason=reason)
-    return _answer(200, status="ok", session_store=settings["type"])
+    return _answer(200, status="ok", session_store=settings.type)
 
 
 def _answer(code: int, **body: Any) -> Response:
@@ -63,7 +65,7 @@ def folder_unready(folder: str) -> str | None:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".readyz-"):
             pass
     except OSError as e:
-        return (f"session store (the file store, session.type = \"cachelib\") folder "
+        return (f"session store (the file store, session.type = \"files\") folder "
                 f"not writable: {type(e).__name__}")
     return None
 
@@ -71,10 +73,10 @@ def folder_unready(folder: str) -> str | None:
 @bp.record_once
 def _setup(state: Any) -> None:
     app = state.app
-    settings = app.config["FEDLAB"]["session"]
-    if settings["type"] == "redis":
+    settings = config.settings(app).session
+    if settings.type == "redis":
         import redis
 
         app.extensions["fedlab_readyz_redis"] = redis.Redis.from_url(
-            settings["redis_url"], socket_timeout=REDIS_TIMEOUT,
+            settings.redis_url, socket_timeout=REDIS_TIMEOUT,
             socket_connect_timeout=REDIS_TIMEOUT)

@@ -10,21 +10,22 @@ byte for byte what the provider will be sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from flask import current_app, request
 
-from .config import LOOPBACK
+from .config import LOOPBACK, Settings
+from .providers import Provider
 from .urls import current_origin, external_url, sign_out_return_url
 
 
-def rows(config: dict[str, Any]) -> list[dict[str, Any]]:
+def rows(providers: Mapping[str, Provider]) -> list[dict[str, Any]]:
     """One row per configured provider: the values to register and where."""
     origin = current_origin()
     result = []
-    for name, provider in config["providers"].items():
+    for name, provider in providers.items():
         console = dict(provider.CONSOLE)
         upstream = provider.upstream_registrations()
         result.append({
@@ -57,17 +58,17 @@ class Mistake(TypedDict):
 
 #: A check looks at the configuration and the current request, and returns its
 #: warning, or None when the mistake is not there.
-Check = Callable[[dict[str, Any]], Mistake | None]
+Check = Callable[[Settings], Mistake | None]
 
 
-def warnings(config: dict[str, Any]) -> list[Mistake]:
+def warnings(settings: Settings) -> list[Mistake]:
     """The classic redirect mistakes visible from this request and configuration,
     in the order a visitor would meet them (:data:`CHECKS`): where the site is
     opened, the proxy in front, the cookie."""
-    return [found for check in CHECKS if (found := check(config)) is not None]
+    return [found for check in CHECKS if (found := check(settings)) is not None]
 
 
-def callbacks_over_plain_http(config: dict[str, Any]) -> Mistake | None:
+def callbacks_over_plain_http(settings: Settings) -> Mistake | None:
     """Providers refuse http:// redirect URIs except on the loopback host."""
     origin = current_origin()
     site = urlsplit(origin)
@@ -83,10 +84,10 @@ def callbacks_over_plain_http(config: dict[str, Any]) -> Mistake | None:
         "proxy terminates TLS, set trusted_proxies so the site sees https.")
 
 
-def opened_at_another_loopback_name(config: dict[str, Any]) -> Mistake | None:
+def opened_at_another_loopback_name(settings: Settings) -> Mistake | None:
     """localhost and 127.0.0.1 are two sites to the browser, with two cookies."""
     here_host = _hostname(request.host)
-    registered = _registered_origins(config)
+    registered = _registered_origins(settings)
     hosts = [_hostname(urlsplit(o).netloc) for o in registered]
     if here_host not in LOOPBACK or here_host in hosts:
         return None
@@ -112,10 +113,10 @@ def opened_at_another_loopback_name(config: dict[str, Any]) -> Mistake | None:
         f"one host name.")
 
 
-def request_not_at_external_url(config: dict[str, Any]) -> Mistake | None:
+def request_not_at_external_url(settings: Settings) -> Mistake | None:
     """The provider sends the visitor back to external_url, not to where they are."""
     here = f"{request.scheme}://{request.host}"
-    configured = config["external_url"]
+    configured = settings.external_url
     if not configured or here == configured:
         return None
     return Mistake(
@@ -130,10 +131,10 @@ def request_not_at_external_url(config: dict[str, Any]) -> Mistake | None:
         f"external_url.")
 
 
-def proxy_not_trusted(config: dict[str, Any]) -> Mistake | None:
+def proxy_not_trusted(settings: Settings) -> Mistake | None:
     """A proxy's X-Forwarded headers, ignored: URLs are built from the proxy's view."""
     forwarded = _forwarded_headers()
-    if not forwarded or config["trusted_proxies"] != 0:
+    if not forwarded or settings.trusted_proxies != 0:
         return None
     forwarded_proto = _first(request.headers.get("X-Forwarded-Proto"))
     hidden = (f" The proxy says the visitor used {forwarded_proto}, the site sees "
@@ -152,10 +153,10 @@ def proxy_not_trusted(config: dict[str, Any]) -> Mistake | None:
         "the headers.")
 
 
-def proxy_hides_https(config: dict[str, Any]) -> Mistake | None:
+def proxy_hides_https(settings: Settings) -> Mistake | None:
     """Trusted proxies, but the nearest one reports http: callbacks get http://.
     Not said when :func:`proxy_not_trusted` already explains the headers."""
-    if _forwarded_headers() and config["trusted_proxies"] == 0:
+    if _forwarded_headers() and settings.trusted_proxies == 0:
         return None
     if _first(request.headers.get("X-Forwarded-Proto")) != "https" or request.scheme != "http":
         return None
@@ -163,21 +164,21 @@ def proxy_hides_https(config: dict[str, Any]) -> Mistake | None:
         code="proxy_https_hidden",
         title="The visitor used https, but the site sees http",
         detail=f"X-Forwarded-Proto says https, yet this request's scheme is http with "
-        f"trusted_proxies = {config['trusted_proxies']}: the proxy nearest the site "
+        f"trusted_proxies = {settings.trusted_proxies}: the proxy nearest the site "
         f"reports http. Callback URLs are built with http://.",
         fix="Set trusted_proxies (or FEDLAB_TRUSTED_PROXIES) to the number of proxies in "
         "front of the site, so the outermost one's X-Forwarded-Proto is used, or set "
         "external_url = \"https://...\".")
 
 
-def sessions_on_one_machine(config: dict[str, Any]) -> Mistake | None:
+def sessions_on_one_machine(settings: Settings) -> Mistake | None:
     """File sessions: a callback that reaches another instance finds no state."""
-    if config["session"]["type"] != "cachelib":
+    if settings.session.type != "files":
         return None
     return Mistake(
         code="sessions_on_one_machine",
         title="Sessions are files on this machine",
-        detail="session.type is cachelib: sessions are files in session.dir on this "
+        detail="session.type is files: sessions are files in session.dir on this "
         "machine only. Behind a load balancer, a sign-in started on one instance "
         "and coming back to another finds no state.",
         fix="Run one instance, or set session.type = \"redis\" with session.redis_url. "
@@ -187,7 +188,7 @@ def sessions_on_one_machine(config: dict[str, Any]) -> Mistake | None:
         "at start-up.")
 
 
-def cookie_samesite_strict(config: dict[str, Any]) -> Mistake | None:
+def cookie_samesite_strict(settings: Settings) -> Mistake | None:
     """A Strict cookie is not sent on the provider's cross-site redirect back."""
     samesite = str(current_app.config.get("SESSION_COOKIE_SAMESITE") or "")
     if samesite.lower() != "strict":
@@ -201,26 +202,26 @@ def cookie_samesite_strict(config: dict[str, Any]) -> Mistake | None:
         "top-level GET navigations such as the callback.")
 
 
-def cookie_not_secure(config: dict[str, Any]) -> Mistake | None:
+def cookie_not_secure(settings: Settings) -> Mistake | None:
     """https in front, yet no Secure cookie and no HSTS: they follow external_url."""
     secure = current_app.config.get("SESSION_COOKIE_SECURE")
-    if secure or not (request.scheme == "https" or config["trusted_proxies"]):
+    if secure or not (request.scheme == "https" or settings.trusted_proxies):
         return None
     seen = ("this request came over https" if request.scheme == "https" else
-            f"trusted_proxies is {config['trusted_proxies']}, so a proxy (which usually "
+            f"trusted_proxies is {settings.trusted_proxies}, so a proxy (which usually "
             f"ends TLS) is in front")
     return Mistake(
         code="cookie_not_secure",
         title="The session cookie is not Secure and there is no HSTS",
         detail=f"The cookie's Secure flag, its __Host- name and Strict-Transport-Security "
         f"follow external_url only, and external_url is "
-        f"{config['external_url'] or 'empty'}; yet {seen}. The cookie would also be sent "
+        f"{settings.external_url or 'empty'}; yet {seen}. The cookie would also be sent "
         f"over plain http, and browsers are not told to keep to https.",
         fix="Set external_url to the site's https:// origin (FEDLAB_EXTERNAL_URL); "
         "production (fedlab serve) refuses to start without it.")
 
 
-def cookie_secure_over_http(config: dict[str, Any]) -> Mistake | None:
+def cookie_secure_over_http(settings: Settings) -> Mistake | None:
     """A browser on plain http drops a Secure cookie before the callback."""
     if not current_app.config.get("SESSION_COOKIE_SECURE") or request.scheme != "http":
         return None
@@ -253,11 +254,11 @@ def _forwarded_headers() -> list[str]:
     return [h for h in ("X-Forwarded-Proto", "X-Forwarded-Host") if request.headers.get(h)]
 
 
-def _registered_origins(config: dict[str, Any]) -> list[str]:
+def _registered_origins(settings: Settings) -> list[str]:
     """The site origins the providers are known to have registered."""
-    known = list((config.get("standins") or {}).get("app_origins") or [])
-    if config["external_url"]:
-        known.append(config["external_url"])
+    known = list(settings.standins.get("app_origins") or [])
+    if settings.external_url:
+        known.append(settings.external_url)
     return [o.rstrip("/") for o in dict.fromkeys(known) if isinstance(o, str)]
 
 

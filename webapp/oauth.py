@@ -17,10 +17,12 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app
 
+from .config import settings
 from .discovery import MetadataCache
 from .errors import FedlabError
 from .providers import Provider
 from .providers.answers import answer_json
+from .providers.configured import configured
 
 EXTENSION = "fedlab.oauth"
 
@@ -29,8 +31,8 @@ def init_app(app: Flask) -> None:
     """Register every configured provider on a registry owned by ``app``."""
     registry = OAuth()
     registry.init_app(app)
-    timeout = app.config["FEDLAB"]["http_timeout"]
-    for provider in app.config["FEDLAB"]["providers"].values():
+    timeout = settings(app).http_timeout
+    for provider in configured(app).values():
         registry.register(
             provider.name,
             client_id=provider.client_id,

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
-
 from . import sessions
-from .config import Operator
+from .config import Operator, settings
 from .records import SignIn
 
 
@@ -46,6 +44,6 @@ def viewer() -> Viewer:
     person = None
     if auth is not None and auth.iss and auth.sub:
         person = Operator(auth.iss, auth.sub)
-    configured = current_app.config["FEDLAB"]["diagnostics"]["operators"]
+    configured = settings().diagnostics.operators
     operator = person if person is not None and person in configured else None
     return Viewer(auth, person, operator)

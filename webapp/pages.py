@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 
 from . import sessions
+from .providers.configured import configured
 
 bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
 def home() -> str:
-    providers = current_app.config["FEDLAB"]["providers"].values()
+    providers = configured().values()
     return render_template("pages/home.html", providers=providers,
                            auth=sessions.current_auth())

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from flask import Flask
 
 from . import sessions
+from .config import settings
 from .session_store import RedisStore
 
 log = logging.getLogger(__name__)
@@ -204,13 +205,13 @@ class ProbeRunner:
 
 
 def init_app(app: Flask) -> None:
-    config = app.config["FEDLAB"]
-    interval = config["diagnostics"]["probe_interval"]
+    configured = settings(app)
+    interval = configured.diagnostics.probe_interval
     ledger: Ledger = LocalLedger()
     client = sessions.shared_redis(app)
     if client is not None:
         # Kept a good while past the interval: the page shows it with its time.
-        ledger = RedisLedger(RedisStore(client), config["session"]["key_prefix"],
+        ledger = RedisLedger(RedisStore(client), configured.session.key_prefix,
                              keep_seconds=max(interval, 3600))
     app.extensions[EXTENSION] = ProbeRunner(interval, ledger)
 

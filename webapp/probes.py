@@ -13,7 +13,7 @@ import base64
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from email.utils import parsedate_to_datetime
@@ -25,6 +25,7 @@ import requests
 from flask import Flask, current_app
 
 from . import aws
+from .config import AwsSettings, Settings
 from .errors import FedlabError
 from .oauth import client_for
 from .pagewords import page_words
@@ -58,7 +59,8 @@ class Verdict:
         return asdict(self)
 
 
-def run_probes(config: dict[str, Any], callback_urls: dict[str, str], sign_out_url: str,
+def run_probes(settings: Settings, providers: Mapping[str, Provider],
+               callback_urls: dict[str, str], sign_out_url: str,
                timeout: float = 3.0,
                logins: dict[str, dict[str, str]] | None = None) -> list[Verdict]:
     """Every probe for every provider, and the identity pool's, in parallel.
@@ -70,14 +72,14 @@ def run_probes(config: dict[str, Any], callback_urls: dict[str, str], sign_out_u
     app = current_app._get_current_object()
     jobs: list[Callable[[], list[Verdict]]] = [
         _bound(probe_provider, provider, callback_urls[provider.name], sign_out_url, timeout)
-        for provider in config["providers"].values()
+        for provider in providers.values()
     ]
-    if config["aws"]["identity_pool_id"]:
+    if settings.aws.identity_pool_id:
         # Its own client: the probe's timeout and one attempt, not the app's retries.
-        identity = aws.identity_client(config["aws"], timeout=timeout, attempts=1)
-        jobs += [_bound(probe_identity_pool, provider, config["aws"], identity,
+        identity = aws.identity_client(settings.aws, timeout=timeout, attempts=1)
+        jobs += [_bound(probe_identity_pool, provider, settings.aws, identity,
                         (logins or {}).get(provider.name))
-                 for provider in config["providers"].values()]
+                 for provider in providers.values()]
     with ThreadPoolExecutor(max_workers=min(8, len(jobs) or 1)) as pool:
         results = list(pool.map(lambda job: _in_app(app, job), jobs))
     return [verdict for verdicts in results for verdict in verdicts]
@@ -384,7 +386,7 @@ def probe_client_secret(provider: Provider, callback_url: str) -> Verdict:
                    "made-up code.")
 
 
-def probe_identity_pool(provider: Provider, settings: dict[str, Any], identity: Any,
+def probe_identity_pool(provider: Provider, settings: AwsSettings, identity: Any,
                         logins: dict[str, str] | None) -> list[Verdict]:
     """The pool answers, and knows the provider's Logins key (AWS tells, even for a
     bad token, whether the provider is configured on the pool).
@@ -394,7 +396,7 @@ def probe_identity_pool(provider: Provider, settings: dict[str, Any], identity: 
     """
     key = provider.logins_key
     evidence: dict[str, Any] = {"logins_key": key,
-                                "identity_pool_id": settings["identity_pool_id"]}
+                                "identity_pool_id": settings.identity_pool_id}
     if logins:
         return [probe_pool_with_token(provider.name, logins, evidence, identity)]
     try:
@@ -407,7 +409,7 @@ def probe_identity_pool(provider: Provider, settings: dict[str, Any], identity: 
                             f"{e.describe().rstrip('.')}.", evidence, e.code)]
         if e.code == "identity_pool_not_found":
             return [Verdict(provider.name, "identity_pool", "fail", "There is no identity "
-                            f"pool {settings['identity_pool_id']} in {settings['region']}.",
+                            f"pool {settings.identity_pool_id} in {settings.region}.",
                             evidence, e.code)]
         if e.code in POOL_FAILURES:
             return [Verdict(provider.name, "identity_pool", "fail",

@@ -1,8 +1,9 @@
 """What production refuses: settings only a lab or the offline demo may have.
 
-``fedlab serve`` (and so the Docker image) validates the configuration with
-``production=True``, which runs :func:`refuse_lab_settings` on top of the
-usual checks. Each refusal names the key, so the operator knows what to change:
+``fedlab serve`` (and so the Docker image) loads the configuration with
+``production=True`` (:func:`webapp.setup.load`), which runs
+:func:`refuse_lab_settings` on the settings and the built providers. Each
+refusal names the key, so the operator knows what to change:
 
 - the stand-ins: a ``[standins]`` table, a provider or AWS endpoint over plain
   http:// or on a loopback, unspecified or link-local address, however it is
@@ -32,10 +33,13 @@ import re
 import socket
 from collections.abc import Iterator, Mapping
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .config import LOOPBACK, ConfigError
+from .config import LOOPBACK, ConfigError, Settings
+
+if TYPE_CHECKING:
+    from .providers import Provider
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +60,15 @@ LAB_WARNING = (
     "addresses can sign anyone in. Never run a real site like this.")
 
 
-def refuse_lab_settings(config: dict[str, Any],
-                        provider_tables: Mapping[str, Any]) -> None:
+def refuse_lab_settings(settings: Settings, providers: Mapping[str, Provider]) -> None:
     """Raise ConfigError, naming the key, for the first setting production refuses.
 
-    ``provider_tables`` are the ``[providers.<name>]`` tables as configured.
+    ``providers`` are the ones built from ``settings.provider_tables``: a refusal
+    names the key as configured, and also checks the endpoints a kind derived.
     """
-    if not config["allow_lab"]:
-        _refuse_standins(config, provider_tables)
-    external = config["external_url"]
+    if not settings.allow_lab:
+        _refuse_standins(settings, providers)
+    external = settings.external_url
     if not external:
         raise ConfigError(
             "external_url: missing; production needs the site's https:// origin "
@@ -75,22 +79,22 @@ def refuse_lab_settings(config: dict[str, Any],
         raise ConfigError(
             f"external_url: {external} is not https://; in production the site is served "
             f"over TLS (the session cookie is Secure and __Host-, with HSTS)")
-    session = config["session"]
-    if session["type"] == "redis":
-        url = urlsplit(session["redis_url"])
+    session = settings.session
+    if session.type == "redis":
+        url = urlsplit(session.redis_url)
         if url.scheme == "redis" and not is_loopback(url.hostname or ""):
             raise ConfigError(
                 f"session.redis_url: plain redis:// to {url.hostname}; the sessions "
                 f"(sealed, but with their ids) would cross the network in clear: use "
                 f"rediss:// (TLS), or a Redis on this machine")
-    interval = config["diagnostics"]["probe_interval"]
+    interval = settings.diagnostics.probe_interval
     if interval < MIN_PROBE_INTERVAL:
         raise ConfigError(
             f"diagnostics.probe_interval: {interval} s; production needs at least "
             f"{MIN_PROBE_INTERVAL} s between two live-check runs (each calls every provider "
             f"with this site's credentials; 0 would switch the limit off)")
-    for key, value in (("secret_key", config["secret_key"]),
-                       ("session.encryption_key", session["encryption_key"])):
+    for key, value in (("secret_key", settings.secret_key),
+                       ("session.encryption_key", session.encryption_key)):
         weakness = weak_key(value)
         if weakness:
             raise ConfigError(
@@ -98,32 +102,32 @@ def refuse_lab_settings(config: dict[str, Any],
                 f"python -c 'import secrets; print(secrets.token_urlsafe(48))'")
 
 
-def _refuse_standins(config: dict[str, Any], provider_tables: Mapping[str, Any]) -> None:
-    if config["standins"]:
+def _refuse_standins(settings: Settings, providers: Mapping[str, Provider]) -> None:
+    if settings.standins:
         raise ConfigError(
             "standins: a [standins] table is the offline demo's; remove it (or set "
             "allow_lab = true, FEDLAB_ALLOW_LAB=1, for a lab)")
-    for key, url in _endpoints(config, provider_tables):
+    for key, url in _endpoints(settings, providers):
         reason = lab_address(url)
         if reason:
             raise ConfigError(
                 f"{key}: {url} is {reason}; production talks to the real provider and AWS "
                 f"over https (allow_lab = true, FEDLAB_ALLOW_LAB=1, accepts it for a lab)")
-    secrets_file = config["secrets_file"]
+    secrets_file = settings.secrets_file
     if secrets_file and _first_line(secrets_file).startswith(DEMO_SECRETS_MARK):
         raise ConfigError(
             f"secrets_file: {secrets_file} holds the demo's secrets (written by fedlab "
             f"init-demo); give production its own (allow_lab = true accepts it for a lab)")
 
 
-def _endpoints(config: dict[str, Any],
-               provider_tables: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+def _endpoints(settings: Settings,
+               providers: Mapping[str, Provider]) -> Iterator[tuple[str, str]]:
     """Every configured address the site would send a token or credential to:
     each URL key as configured or as the kind resolved it (so a refusal names
     the key to change), then the endpoints the kind derived from them."""
-    for name, provider in config["providers"].items():
-        configured = provider_tables.get(name, {})
-        values: dict[str, Any] = {**configured, "issuer": provider.issuer,
+    for name, provider in providers.items():
+        configured = settings.provider_tables.get(name, {})
+        values: dict[str, object] = {**configured, "issuer": provider.issuer,
                                   **provider.settings}
         for key in provider.URL_KEYS:  # the kind says which keys name its endpoints
             value = values.get(key)
@@ -133,8 +137,9 @@ def _endpoints(config: dict[str, Any],
         for role, value in provider.endpoints.items():
             yield f"providers.{name} ({role} endpoint)", value
     for key in AWS_ENDPOINT_KEYS:
-        if config["aws"][key]:
-            yield f"aws.{key}", config["aws"][key]
+        value = getattr(settings.aws, key)
+        if value:
+            yield f"aws.{key}", value
 
 
 def lab_address(url: str) -> str | None:
@@ -227,8 +232,8 @@ def _first_line(path: str) -> str:
         return ""
 
 
-def announce_lab(config: Mapping[str, Any]) -> None:
+def announce_lab(settings: Settings) -> None:
     """Say loudly, at every start of a production instance, that it accepts the
     stand-ins. Called for production only (:func:`webapp.configure_logging`)."""
-    if config.get("allow_lab"):
+    if settings.allow_lab:
         log.warning(LAB_WARNING)

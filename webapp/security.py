@@ -21,10 +21,16 @@ every other URL of the site is safe to send to itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
+
+from . import config
+from .config import AwsSettings, Settings
+from .providers import Provider
+from .providers.configured import configured
 
 #: Endpoints whose pages show tokens, credentials or presigned URLs (which carry
 #: the visitor's session token): never stored by a browser or a shared cache.
@@ -33,13 +39,14 @@ CALLBACK_ENDPOINT = "auth.callback"
 
 
 def init_app(app: Flask) -> None:
-    settings = app.config["FEDLAB"]
+    settings = config.settings(app)
     headers = {
-        "Content-Security-Policy": content_security_policy(settings),
+        "Content-Security-Policy": content_security_policy(settings,
+                                                           configured(app).values()),
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
     }
-    if settings["external_url"].startswith("https://"):
+    if settings.external_url.startswith("https://"):
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
 
     @app.after_request
@@ -56,27 +63,27 @@ def init_app(app: Flask) -> None:
         return response
 
 
-def content_security_policy(settings: dict[str, Any]) -> str:
+def content_security_policy(settings: Settings, providers: Iterable[Provider]) -> str:
     directives = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
-        "connect-src": ["'self'", *s3_origins(settings["aws"])],
-        "form-action": ["'self'", *provider_origins(settings["providers"].values())],
+        "connect-src": ["'self'", *s3_origins(settings.aws)],
+        "form-action": ["'self'", *provider_origins(providers)],
         "frame-ancestors": ["'none'"],
         "base-uri": ["'none'"],
     }
     return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
 
 
-def s3_origins(aws: dict[str, Any]) -> list[str]:
+def s3_origins(aws: AwsSettings) -> list[str]:
     """Where the browser sends an upload: the presigned POST's URL's origin."""
-    if not aws["identity_pool_id"] or not aws["bucket"]:
+    if not aws.identity_pool_id or not aws.bucket:
         return []
-    if aws["s3_endpoint"]:
-        return [origin(aws["s3_endpoint"])]
-    bucket, region = aws["bucket"], aws["region"]
+    if aws.s3_endpoint:
+        return [origin(aws.s3_endpoint)]
+    bucket, region = aws.bucket, aws.region
     return [f"https://{bucket}.s3.{region}.amazonaws.com", f"https://{bucket}.s3.amazonaws.com",
             f"https://s3.{region}.amazonaws.com"]
 

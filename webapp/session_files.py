@@ -1,4 +1,4 @@
-"""Sessions in plain files (``session.type = "cachelib"``): sealed bytes, nothing else.
+"""Sessions in plain files (``session.type = "files"``): sealed bytes, nothing else.
 
 A file holds exactly the record it was given, the sealed bytes, so nothing
 read from the folder is decoded before :class:`~webapp.session_store.Sealer`

@@ -24,6 +24,7 @@ from typing import Any
 from flask import Flask, current_app, g, session
 from redis.exceptions import RedisError
 
+from . import config
 from .records import SignIn
 from .session_files import FileStore
 from .session_interface import CSRF_KEY, ServerSessions, StoredSession
@@ -42,8 +43,9 @@ STORE_TIMEOUT = 2
 def init_app(app: Flask, null_session_paths: Iterable[str] = ()) -> None:
     """Bind the session interface; ``null_session_paths`` (the health checks)
     never open a session."""
-    settings = app.config["FEDLAB"]["session"]
-    https = app.config["FEDLAB"]["external_url"].startswith("https://")
+    configured = config.settings(app)
+    settings = configured.session
+    https = configured.external_url.startswith("https://")
     app.config.update(
         SESSION_COOKIE_NAME="__Host-fedlab" if https else "fedlab",
         SESSION_COOKIE_SECURE=https,
@@ -54,17 +56,17 @@ def init_app(app: Flask, null_session_paths: Iterable[str] = ()) -> None:
         WTF_CSRF_FIELD_NAME=CSRF_KEY,
     )
     store: SessionStore
-    if settings["type"] == "redis":
+    if settings.type == "redis":
         import redis
 
         store = RedisStore(redis.Redis.from_url(
-            settings["redis_url"], socket_timeout=STORE_TIMEOUT,
+            settings.redis_url, socket_timeout=STORE_TIMEOUT,
             socket_connect_timeout=STORE_TIMEOUT))
     else:
-        store = FileStore(settings["dir"])
-    interface = ServerSessions(store, Sealer(settings["encryption_key"]),
-                               key_prefix=settings["key_prefix"],
-                               idle_timeout=settings["idle_timeout"],
+        store = FileStore(settings.dir)
+    interface = ServerSessions(store, Sealer(settings.encryption_key),
+                               key_prefix=settings.key_prefix,
+                               idle_timeout=settings.idle_timeout,
                                csrf_secret=app.config["SECRET_KEY"],
                                null_session_paths=null_session_paths)
     app.session_interface = interface
@@ -114,11 +116,11 @@ def enforce_timeouts() -> None:
     started = session.get("started_at")
     if started is None:
         return
-    settings = current_app.config["FEDLAB"]["session"]
+    settings = config.settings().session
     current = now()
-    if current - started > settings["absolute_timeout"]:
+    if current - started > settings.absolute_timeout:
         why = "absolute"
-    elif current - session.get("last_seen", started) > settings["idle_timeout"]:
+    elif current - session.get("last_seen", started) > settings.idle_timeout:
         why = "idle"
     else:
         if current - session.get("last_seen", started) > TOUCH_INTERVAL:
@@ -200,7 +202,7 @@ def lock_seconds() -> float:
     the lock must outlive them, or it expires under a refresh still running and
     a second one starts.
     """
-    return 3 * current_app.config["FEDLAB"]["http_timeout"] + LOCK_MARGIN
+    return 3 * config.settings().http_timeout + LOCK_MARGIN
 
 
 @contextmanager

@@ -73,7 +73,7 @@ def denied(error: FedlabError, level: str, resource: str,
     if state.get("provider"):
         error.details.setdefault("provider", state["provider"])
     if error.code == "s3_access_denied":
-        bucket = aws.settings()["bucket"]
+        bucket = aws.settings().bucket
         error.details.update(resource=resource,
                              needed=policies.statements_for_level(bucket, level))
     return error
@@ -87,7 +87,7 @@ def index() -> Response:
 @bp.get("/<level>")
 def listing(level: str) -> str:
     state, prefix, s3 = level_context(level)
-    bucket = aws.settings()["bucket"]
+    bucket = aws.settings().bucket
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
     # Where a page token that is not S3's (ours to see, or S3's to say) sends the visitor.
     first_page = url_for("storage.listing", level=level)
@@ -110,7 +110,7 @@ def listing(level: str) -> str:
         "storage/listing.html", level=level, prefix=prefix, objects=objects, state=state,
         next_token=page.get("NextContinuationToken"), owner=request.args.get("owner"),
         statements=policies.statements_for_level(bucket, level, guest=state["guest"]),
-        settings=aws.settings(), levels=policies.LEVELS,
+        levels=policies.LEVELS,
     )
 
 
@@ -127,7 +127,7 @@ def download(level: str) -> Response:
     key = object_key(level, state, prefix)
     # Signed locally with the visitor's credentials: no AWS call, no bytes here.
     url = s3.generate_presigned_url("get_object", ExpiresIn=DOWNLOAD_SECONDS, Params={
-        "Bucket": aws.settings()["bucket"], "Key": key,
+        "Bucket": aws.settings().bucket, "Key": key,
         "ResponseContentDisposition": f'attachment; filename="{key.rsplit("/", 1)[-1]}"'})
     return redirect(url)
 
@@ -143,29 +143,29 @@ def upload(level: str) -> Response:
     name, content_type = str(body.get("name", "")), str(body.get("type", ""))
     if not FILENAME.fullmatch(name):
         return jsonify(error="Use a file name of letters, digits, spaces and . ( ) + - _"), 400
-    if content_type not in settings["upload_content_types"]:
-        allowed = ", ".join(settings["upload_content_types"])
+    if content_type not in settings.upload_content_types:
+        allowed = ", ".join(settings.upload_content_types)
         named = content_type if MIME_TYPE.fullmatch(content_type) else "unknown"
         return jsonify(error=f"Files of type {named} are not accepted; "
                              f"allowed: {allowed}"), 400
     key = prefix + name
     post = s3.generate_presigned_post(
-        Bucket=settings["bucket"], Key=key, ExpiresIn=UPLOAD_SECONDS,
+        Bucket=settings.bucket, Key=key, ExpiresIn=UPLOAD_SECONDS,
         Fields={"Content-Type": content_type},
         Conditions=[{"Content-Type": content_type},
-                    ["content-length-range", 1, settings["max_upload_bytes"]]],
+                    ["content-length-range", 1, settings.max_upload_bytes]],
     )
     signals.storage_changed.send(current_app._get_current_object(), action="upload-url",
                                  level=level, identity_id=state["identity_id"])
     return jsonify(url=post["url"], fields=post["fields"], key=key,
-                   max_bytes=settings["max_upload_bytes"])
+                   max_bytes=settings.max_upload_bytes)
 
 
 @bp.post("/<level>/delete")
 def delete(level: str) -> Response:
     state, prefix, s3 = level_context(level)
     key = object_key(level, state, prefix)
-    bucket = aws.settings()["bucket"]
+    bucket = aws.settings().bucket
     try:
         with aws.errors_explained("DeleteObject"):
             s3.delete_object(Bucket=bucket, Key=key)

@@ -8,6 +8,8 @@ from flask import current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
+from .config import settings
+
 
 def external_url(endpoint: str, **values: str) -> str:
     """The absolute URL providers see: ``external_url`` if configured, else this request's.
@@ -16,7 +18,7 @@ def external_url(endpoint: str, **values: str) -> str:
     byte-for-byte equal, and equal to the one registered at the provider; this
     is the one function that computes it.
     """
-    base = current_app.config["FEDLAB"]["external_url"]
+    base = settings().external_url
     if base:
         return base + url_for(endpoint, **values)
     return url_for(endpoint, _external=True, **values)
@@ -51,7 +53,7 @@ def safe_next_path(target: str | None, default: str | None = None) -> str:
 
 
 def current_origin() -> str:
-    base = current_app.config["FEDLAB"]["external_url"]
+    base = settings().external_url
     return base or request.host_url.rstrip("/")
 
 

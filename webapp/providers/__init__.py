@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..config import ConfigError
 from .auth0 import Auth0
 from .base import (
     COMMON_KEYS,
@@ -52,8 +53,6 @@ def build_all(tables: Mapping[str, Any]) -> dict[str, Provider]:
 
 def build(name: str, raw: Any) -> Provider:
     """Validate one ``[providers.<name>]`` table; errors name the key."""
-    from .. import config
-
     where = f"providers.{name}"
     try:
         if not NAME_PATTERN.match(name):
@@ -101,4 +100,4 @@ def build(name: str, raw: Any) -> Provider:
             **fields,
         )
     except ProviderConfigError as e:
-        raise config.ConfigError(f"{where}{e}") from None
+        raise ConfigError(f"{where}{e}") from None
