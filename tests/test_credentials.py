@@ -61,9 +61,9 @@ def test_the_secret_key_and_session_token_never_reach_the_page(browser, app, app
     sign_in(browser, app_url, "google")
     page = browser.get(f"{app_url}/credentials")
     credentials = stored_session(app, session_cookie(browser).value)["aws"]["credentials"]
-    secret, token = credentials["SecretKey"], credentials["SessionToken"]
+    secret, token = credentials["secret_key"], credentials["session_token"]
     assert len(secret) >= 20 and len(token) >= 40  # the real ones, not placeholders
-    assert field(page, "access-key") == credentials["AccessKeyId"]
+    assert field(page, "access-key") == credentials["access_key_id"]
     for shown in (page.text, browser.get(f"{app_url}/credentials").text):
         assert secret not in shown and secret[:-4] not in shown  # at most its last 4
         assert token not in shown and token[:16] not in shown

@@ -23,8 +23,9 @@ def secret_values(data: dict) -> list[str]:
     """Every token and AWS secret the session holds."""
     tokens = data["auth"]["tokens"]
     found = [tokens[n] for n in ("access_token", "id_token", "refresh_token") if tokens.get(n)]
-    credentials = (data.get("aws") or {}).get("credentials") or {}
-    found += [credentials[n] for n in ("SecretKey", "SessionToken") if credentials.get(n)]
+    if data.get("aws"):  # both are always there: a renamed field must fail here, not hide
+        credentials = data["aws"]["credentials"]
+        found += [credentials[n] for n in ("secret_key", "session_token")]
     return found
 
 

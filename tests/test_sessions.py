@@ -158,9 +158,9 @@ def secrets_of(app, sid: str) -> set[str]:
     data = stored_session(app, sid) or {}
     tokens = (data.get("auth") or {}).get("tokens") or {}
     found = {v for k, v in tokens.items() if k.endswith("_token") and v}
-    credentials = (data.get("aws") or {}).get("credentials") or {}
-    found |= {credentials[k] for k in ("AccessKeyId", "SecretKey", "SessionToken")
-              if credentials.get(k)}
+    if data.get("aws"):  # all three are always there: a renamed field must fail here
+        credentials = data["aws"]["credentials"]
+        found |= {credentials[k] for k in ("access_key_id", "secret_key", "session_token")}
     return found
 
 
@@ -178,7 +178,7 @@ def test_no_token_reaches_the_logs(browser, app_url, control, aws_control, swap_
     assert browser.get(f"{app_url}/credentials").status_code == 200
     seen |= secrets_of(app, sid)
     credentials = stored_session(app, sid)["aws"]["credentials"]
-    assert {credentials[k] for k in ("AccessKeyId", "SecretKey", "SessionToken")} <= seen
+    assert {credentials[k] for k in ("access_key_id", "secret_key", "session_token")} <= seen
     browser.post(f"{app_url}/auth/refresh", data={"csrf_token": browser.csrf(page)})
     seen |= secrets_of(app, session_cookie(browser).value)
     listing = browser.get(f"{app_url}/storage/private")

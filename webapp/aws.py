@@ -23,6 +23,7 @@ from flask import Flask, current_app
 from . import config
 from .config import AwsSettings
 from .errors import FedlabError
+from .records import AwsCredentials
 
 EXTENSION = "fedlab.aws"
 #: Credentials are reused until this many seconds before they expire.
@@ -95,14 +96,14 @@ def settings() -> AwsSettings:
     return config.settings().aws
 
 
-def client(service: str, credentials: dict[str, Any]) -> Any:
+def client(service: str, credentials: AwsCredentials) -> Any:
     """A client for ``s3`` or ``sts`` acting with a visitor's temporary credentials.
 
     Making a boto3 client costs milliseconds, so each app keeps the recent ones,
     keyed by the credentials (which expire, so old entries just fall out).
     """
     cache, lock = current_app.extensions[EXTENSION]["clients"]
-    key = (service, credentials["AccessKeyId"], credentials["SessionToken"])
+    key = (service, credentials.access_key_id, credentials.session_token)
     with lock:
         if key in cache:
             cache.move_to_end(key)
@@ -115,7 +116,7 @@ def client(service: str, credentials: dict[str, Any]) -> Any:
     return made
 
 
-def _make_client(service: str, credentials: dict[str, Any]) -> Any:
+def _make_client(service: str, credentials: AwsCredentials) -> Any:
     aws = settings()
     config = boto_config(aws)
     if service == "s3":
@@ -125,9 +126,9 @@ def _make_client(service: str, credentials: dict[str, Any]) -> Any:
     return boto3.client(
         service, region_name=aws.region,
         endpoint_url=getattr(aws, f"{service}_endpoint") or None,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretKey"],
-        aws_session_token=credentials["SessionToken"],
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.session_token,
         config=config,
     )
 
@@ -172,7 +173,7 @@ def get_id(logins: dict[str, str] | None, identity: Any = None) -> str:
 
 
 def get_credentials(identity_id: str,
-                    logins: dict[str, str] | None) -> tuple[str, dict[str, Any]]:
+                    logins: dict[str, str] | None) -> tuple[str, AwsCredentials]:
     """``GetCredentialsForIdentity``: the identity id the pool answers with, and the keys.
 
     The answer's id is not always the one asked about: a guest's id with a
@@ -185,22 +186,22 @@ def get_credentials(identity_id: str,
         answer = current_app.extensions[EXTENSION]["identity"].get_credentials_for_identity(
             **params)
     credentials = answer["Credentials"]
-    return answer.get("IdentityId") or identity_id, {
-        "AccessKeyId": credentials["AccessKeyId"],
-        "SecretKey": credentials["SecretKey"],
-        "SessionToken": credentials["SessionToken"],
-        # Epoch seconds: the session serializer takes no datetimes.
-        "Expiration": int(credentials["Expiration"].timestamp()),
-    }
+    return answer.get("IdentityId") or identity_id, AwsCredentials(
+        access_key_id=credentials["AccessKeyId"],
+        secret_key=credentials["SecretKey"],
+        session_token=credentials["SessionToken"],
+        expiration=int(credentials["Expiration"].timestamp()),
+    )
 
 
-def caller_role(credentials: dict[str, Any]) -> str:
+def caller_role(credentials: AwsCredentials) -> str:
     """The assumed role's ARN, as STS tells it to whoever holds the credentials."""
     with errors_explained("GetCallerIdentity"):
         return client("sts", credentials).get_caller_identity()["Arn"]
 
 
-def fresh(credentials: dict[str, Any] | None, now: float | None = None) -> bool:
-    if not credentials:
+def fresh(credentials: AwsCredentials | None, now: float | None = None) -> bool:
+    """Whether ``credentials`` are good for :data:`RENEW_MARGIN` more seconds."""
+    if credentials is None:
         return False
-    return credentials["Expiration"] - RENEW_MARGIN > (time.time() if now is None else now)
+    return credentials.expiration - RENEW_MARGIN > (time.time() if now is None else now)

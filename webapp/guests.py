@@ -221,8 +221,8 @@ def counted_under(key: str) -> None:
 
 def guest_identity_id() -> str | None:
     """The identity id of this session's guest credentials, if it has them."""
-    state = session.get("aws") or {}
-    return state.get("identity_id") if state.get("guest") else None
+    state = sessions.current_aws()
+    return state.identity_id if state is not None and state.guest else None
 
 
 #: Session key: the guest identity this browser was as it signed in (a
@@ -273,7 +273,7 @@ def former_guest(started_with: str | None) -> FormerGuest | None:
     holds it. One that reached the session otherwise, after the sign-in began
     (a planted session cookie, shared with whoever planted it), is not even
     offered."""
-    state = session.get("aws") or {}
-    if not started_with or guest_identity_id() != started_with:
+    state = sessions.current_aws()
+    if state is None or not started_with or guest_identity_id() != started_with:
         return None
-    return FormerGuest(started_with, int(state.get("since") or state.get("obtained_at") or 0))
+    return FormerGuest(started_with, state.since)

@@ -135,3 +135,50 @@ class SignIn(msgspec.Struct, frozen=True, kw_only=True):
         subject, never e-mail or subject alone) signed in at the same moment."""
         return other is not None and (self.iss, self.sub, self.signed_in_at) == (
             other.iss, other.sub, other.signed_in_at)
+
+
+class AwsCredentials(msgspec.Struct, frozen=True, kw_only=True):
+    """Temporary AWS credentials from ``GetCredentialsForIdentity``."""
+
+    access_key_id: str
+    secret_key: str
+    session_token: str
+    #: Seconds since the epoch (the session's encoding takes no datetimes).
+    expiration: int
+
+
+class AwsState(msgspec.Struct, frozen=True, kw_only=True):
+    """A visitor's AWS side: the identity pool's identity for them (a guest's, or
+    the sign-in's), the role the pool chose, and the credentials held for it.
+
+    Kept in the server-side session (``session["aws"]``, through
+    :mod:`webapp.sessions`), so a repeat view costs no AWS call.
+    """
+
+    identity_id: str
+    guest: bool
+    #: The configured provider the Logins came from; None for a guest.
+    provider: str | None
+    #: The ``Logins`` key the pool was given (``accounts.google.com``...); None for a guest.
+    logins_key: str | None
+    role_arn: str
+    credentials: AwsCredentials
+    obtained_at: int
+    #: Since when this session has had this identity (its renewals keep it).
+    since: int
+    renewals: int = 0
+    #: The guest identity the visitor chose to keep at sign-in, if any.
+    previous_guest: str | None = None
+
+    @classmethod
+    def load(cls, value: Any) -> AwsState | None:
+        """The state stored as ``value``; None when there is none or it is malformed."""
+        if value is None:
+            return None
+        try:
+            return msgspec.convert(value, cls)
+        except msgspec.ValidationError:
+            return None
+
+    def dump(self) -> dict[str, Any]:
+        return msgspec.to_builtins(self)

@@ -25,7 +25,7 @@ from flask import Flask, current_app, g, session
 from redis.exceptions import RedisError
 
 from . import config
-from .records import SignIn
+from .records import AwsState, SignIn
 from .session_files import FileStore
 from .session_interface import CSRF_KEY, ServerSessions, StoredSession
 from .session_store import RedisStore, Sealer, SessionStore, refuse_without_store, store_failed
@@ -158,6 +158,22 @@ def current_auth() -> SignIn | None:
     """The visitor's sign-in; None when signed out, and when the stored one is
     malformed (an older release's shape, a damaged record): that is signed out too."""
     return SignIn.load(session.get("auth"))
+
+
+def current_aws() -> AwsState | None:
+    """The visitor's AWS state (identity, role, credentials), if any: a malformed
+    stored one counts as none, so the next page federates afresh."""
+    return AwsState.load(session.get("aws"))
+
+
+def keep_aws(state: AwsState) -> None:
+    """Make ``state`` the session's AWS state."""
+    session["aws"] = state.dump()
+
+
+def forget_aws() -> None:
+    """Drop the session's AWS state (a guest identity the pool no longer takes)."""
+    session.pop("aws", None)
 
 
 def live_auth() -> SignIn | None:

@@ -26,8 +26,9 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from . import aws, credentials, policies, signals
+from . import aws, federation, policies, signals
 from .errors import FedlabError
+from .records import AwsState
 
 bp = Blueprint("storage", __name__, url_prefix="/storage")
 
@@ -44,7 +45,7 @@ FILENAME = re.compile(r"^[\w][\w .()+-]{0,199}$")
 MIME_TYPE = re.compile(r"^[\w.+-]{1,64}/[\w.+-]{1,64}$")
 
 
-def prefix_for(level: str, state: dict[str, Any], owner: str | None = None) -> str:
+def prefix_for(level: str, state: AwsState, owner: str | None = None) -> str:
     """The key prefix of a level: Amplify's layout, with the identity id."""
     if level == "public":
         return "public/"
@@ -53,25 +54,25 @@ def prefix_for(level: str, state: dict[str, Any], owner: str | None = None) -> s
             raise FedlabError("bad_request")
         return f"protected/{owner}/"
     if level in ("protected", "private"):
-        return f"{level}/{state['identity_id']}/"
+        return f"{level}/{state.identity_id}/"
     abort(404)
 
 
-def level_context(level: str) -> tuple[dict[str, Any], str, Any]:
-    credentials.require_enabled()
+def level_context(level: str) -> tuple[AwsState, str, Any]:
+    federation.require_enabled()
     if level not in policies.LEVELS:
         abort(404)
-    state = credentials.ensure_fresh_credentials()
+    state = federation.ensure_fresh_credentials()
     owner = request.values.get("owner") or None
-    return state, prefix_for(level, state, owner), aws.client("s3", state["credentials"])
+    return state, prefix_for(level, state, owner), aws.client("s3", state.credentials)
 
 
 def denied(error: FedlabError, level: str, resource: str,
-           state: dict[str, Any]) -> FedlabError:
+           state: AwsState) -> FedlabError:
     """Add the statement that would have allowed it, so the page can teach it, and the
     provider the credentials came from (a guest's have none)."""
-    if state.get("provider"):
-        error.details.setdefault("provider", state["provider"])
+    if state.provider:
+        error.details.setdefault("provider", state.provider)
     if error.code == "s3_access_denied":
         bucket = aws.settings().bucket
         error.details.update(resource=resource,
@@ -109,7 +110,7 @@ def listing(level: str) -> str:
     return render_template(
         "storage/listing.html", level=level, prefix=prefix, objects=objects, state=state,
         next_token=page.get("NextContinuationToken"), owner=request.args.get("owner"),
-        statements=policies.statements_for_level(bucket, level, guest=state["guest"]),
+        statements=policies.statements_for_level(bucket, level, guest=state.guest),
         levels=policies.LEVELS,
     )
 
@@ -156,7 +157,7 @@ def upload(level: str) -> Response:
                     ["content-length-range", 1, settings.max_upload_bytes]],
     )
     signals.storage_changed.send(current_app._get_current_object(), action="upload-url",
-                                 level=level, identity_id=state["identity_id"])
+                                 level=level, identity_id=state.identity_id)
     return jsonify(url=post["url"], fields=post["fields"], key=key,
                    max_bytes=settings.max_upload_bytes)
 
@@ -172,7 +173,7 @@ def delete(level: str) -> Response:
     except FedlabError as e:
         raise denied(e, level, f"s3://{bucket}/{key}", state) from None
     signals.storage_changed.send(current_app._get_current_object(), action="delete",
-                                 level=level, identity_id=state["identity_id"])
+                                 level=level, identity_id=state.identity_id)
     # Back to the listing the form was on; owner only where it means something
     # (protected, checked by prefix_for), and quoted: never raw into Location.
     owner = request.values.get("owner") if level == "protected" else None

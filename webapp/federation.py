@@ -1,0 +1,197 @@
+"""Identity Pool federation: the visitor's AWS state, made, reused and renewed.
+
+The enhanced flow: ``GetId`` with the provider's ``Logins`` map, then
+``GetCredentialsForIdentity``, then ``GetCallerIdentity`` for the role the pool
+chose. The state lives in the server-side session (:class:`~webapp.records.AwsState`)
+and is reused until five minutes before its credentials expire, so a repeat
+view costs no AWS call; renewal refreshes an expired id token first. Guests
+get unauthenticated credentials when the pool allows them: one guest identity
+per browser session, reused by every "Continue as guest", and new ones made at
+a bounded rate (:mod:`webapp.guests`), since each is an identity in the pool
+for good.
+
+The credentials and storage pages both use this module; neither imports the other.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from flask import abort, current_app, g, redirect, url_for
+
+from . import aws, guests, sessions, signals, signin
+from .errors import FedlabError
+from .records import AwsState, SignIn
+
+T = TypeVar("T")
+
+#: A guest identity that cannot take the sign-in: gone, or signed in as someone else.
+GUEST_UNUSABLE = ("identity_pool_not_found", "identity_logins_mismatch")
+
+
+def require_enabled() -> None:
+    """Refuse a page of the AWS side when no identity pool is configured."""
+    if not aws.enabled():
+        raise FedlabError("credentials_not_configured")
+
+
+def ensure_fresh_credentials() -> AwsState:
+    """The visitor's AWS state with credentials good for five more minutes.
+
+    Federates on first use (or after switching from guest to signed in),
+    renews near expiry, and otherwise makes no AWS call at all.
+    """
+    g.setdefault("aws_calls", [])
+    state = sessions.current_aws()
+    auth = sessions.current_auth()
+    if auth is not None:
+        if guests.FormerGuest.of_session() is not None:
+            # The visitor has not said yet what becomes of their former guest
+            # identity (a storage page, before the credentials page): ask first.
+            abort(redirect(url_for("credentials.show")))
+        with about(auth.provider):
+            if auth.state == "refresh_failed":
+                raise FedlabError("federated_tokens_invalid", detail="the refresh was refused")
+            if state is None or state.guest or state.provider != auth.provider:
+                return federate(auth, previous_guest=None)
+            if not aws.fresh(state.credentials):
+                return renew(auth, state)
+        return state
+    if state is None or not state.guest:
+        raise FedlabError("signed_out")
+    if not aws.fresh(state.credentials):
+        return fetch_and_keep_credentials(state.identity_id, None, None, guest=True)
+    return state
+
+
+def guest_credentials() -> None:
+    """"Continue as guest": the session's guest identity again (no AWS call while
+    its credentials are fresh), or a new one within this browser's and the site's
+    limits."""
+    state = sessions.current_aws()
+    if state is not None and state.guest:
+        reuse_guest(state)
+    else:
+        new_guest()
+
+
+def reuse_guest(state: AwsState) -> None:
+    """The session's guest identity again: renewed under the same id when its
+    credentials are old, and a new one only if the pool no longer lets this
+    session use it."""
+    if aws.fresh(state.credentials):
+        return
+    try:
+        fetch_and_keep_credentials(state.identity_id, None, None, guest=True)
+    except FedlabError as e:
+        if e.code not in GUEST_UNUSABLE:
+            raise
+        sessions.forget_aws()
+        new_guest()
+
+
+def new_guest() -> None:
+    """A new guest identity, within this browser's and the site's limits."""
+    key = guests.admit_new()
+    identity_id = call_and_note("GetId", aws.get_id, None)
+    fetch_and_keep_credentials(identity_id, None, None, guest=True)
+    guests.counted_under(key)
+
+
+@contextmanager
+def about(provider: str | None) -> Iterator[None]:
+    """Name the provider on an error that has none, so its page links to that
+    provider's row of the diagnostics matrix (most pool errors are a registration)."""
+    try:
+        yield
+    except FedlabError as e:
+        if provider:
+            e.details.setdefault("provider", provider)
+        raise
+
+
+def logins_for(auth: SignIn) -> dict[str, str]:
+    """The Logins map from tokens that are valid now; refresh them first if needed."""
+    auth = signin.ensure_fresh(auth)
+    if auth.state == "refresh_failed":
+        raise FedlabError("federated_tokens_invalid",
+                          detail=getattr(g.get("refresh_error"), "code", "refresh refused"))
+    expires_at = auth.tokens.expires_at
+    if expires_at and expires_at < time.time():
+        raise FedlabError("federated_tokens_invalid", detail="the tokens expired and "
+                          "the provider gives no refresh token")
+    return signin.logins(auth)
+
+
+def federate(auth: SignIn, previous_guest: str | None) -> AwsState:
+    """Credentials for a sign-in. A guest who chose to keep their guest identity
+    does as the AWS SDKs do: the guest's id with the Logins. The pool links the
+    sign-in to the guest's identity (same id) or, if the sign-in already has an
+    identity, merges the guest into it and answers with that id, so the person
+    keeps one identity and their files."""
+    logins = logins_for(auth)
+    if previous_guest:
+        try:
+            return fetch_and_keep_credentials(previous_guest, logins, auth.provider,
+                                              previous_guest=previous_guest)
+        except FedlabError as e:
+            if e.code not in GUEST_UNUSABLE:
+                raise
+    identity_id = call_and_note("GetId", aws.get_id, logins)
+    return fetch_and_keep_credentials(identity_id, logins, auth.provider,
+                                      previous_guest=previous_guest)
+
+
+def renew(auth: SignIn, state: AwsState) -> AwsState:
+    """New credentials for the same identity, from tokens that are valid now."""
+    return fetch_and_keep_credentials(state.identity_id, logins_for(auth), auth.provider,
+                                      previous_guest=state.previous_guest, renewal=True)
+
+
+def fetch_and_keep_credentials(identity_id: str, logins: dict[str, str] | None,
+                               provider: str | None, *, guest: bool = False,
+                               previous_guest: str | None = None,
+                               renewal: bool = False) -> AwsState:
+    """Two AWS calls, then the session: ``GetCredentialsForIdentity`` for the
+    identity (the pool may answer with another id: a merged guest), then
+    ``GetCallerIdentity`` for the role the pool chose; both kept in the session
+    as the visitor's AWS state, which is returned."""
+    identity_id, credentials = call_and_note("GetCredentialsForIdentity", aws.get_credentials,
+                                             identity_id, logins)
+    role = call_and_note("GetCallerIdentity", aws.caller_role, credentials)
+    before = sessions.current_aws()
+    now = int(time.time())
+    same_identity = before is not None and before.identity_id == identity_id
+    state = AwsState(
+        identity_id=identity_id,
+        guest=guest,
+        provider=provider,
+        logins_key=next(iter(logins)) if logins else None,
+        role_arn=role,
+        credentials=credentials,
+        obtained_at=now,
+        since=before.since if same_identity and before is not None else now,
+        renewals=(before.renewals if before is not None else 0) + int(renewal),
+        previous_guest=previous_guest,
+    )
+    sessions.keep_aws(state)
+    signals.credentials_issued.send(current_app._get_current_object(), provider=provider,
+                                    guest=guest, identity_id=identity_id, renewal=renewal)
+    return state
+
+
+def call_and_note(operation: str, function: Callable[..., T], *args: Any) -> T:
+    """Make one AWS call and note it for the page, with how long it took."""
+    started = time.perf_counter()
+    outcome = "ok"
+    try:
+        return function(*args)
+    except FedlabError as e:
+        outcome = e.code
+        raise
+    finally:
+        g.aws_calls.append({"operation": operation, "outcome": outcome,
+                            "ms": round((time.perf_counter() - started) * 1000)})
