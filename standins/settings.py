@@ -111,7 +111,7 @@ def parse_settings(raw: Mapping[str, Any], tenants: Sequence[str]) -> Settings:
         code_lifetime=int(raw.get("code_lifetime", DEFAULT_CODE_LIFETIME)),
         secret_key=str(raw.get("secret_key") or ""),
         behaviour=_behaviour(raw.get("behaviour") or {}, tenants),
-        extra={k: v for k, v in raw.items() if k not in _KNOWN_KEYS},
+        extra={k: v for k, v in raw.items() if k not in _KNOWN_KEYS and k not in tenants},
     )
 
 

@@ -51,3 +51,45 @@ def test_a_get_kinds_callback_takes_no_other_method(browser, app_url, method):
     response = browser.http.request(method, f"{app_url}/auth/google/callback",
                                     data={"state": "x", "code": "y"}, timeout=5)
     assert response.status_code == 405
+
+
+EXAMPLE_KIND = '''
+"""An example kind, written as a new provider's module would be."""
+
+from typing import ClassVar
+
+from .oidc import OpenIDConnect
+
+
+class Example(OpenIDConnect):
+    KIND: ClassVar[str] = "example"
+    DISPLAY_NAME: ClassVar[str] = "Example ID"
+'''
+
+CHECK_NEW_KIND = """
+from webapp.providers import KINDS, build
+provider = build("corp", {"kind": "example", "client_id": "c", "client_secret": "s",
+                          "issuer": "https://id.example"})
+print(sorted(KINDS), type(provider).__name__, provider.display_name)
+"""
+
+
+@pytest.mark.slow
+def test_a_new_kind_is_its_module_and_nothing_else(tmp_path):
+    """Adding a kind touches no list: a copy of the app with one more module in
+    webapp/providers/ knows the kind, builds it from a table, and names it."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    shutil.copytree(root / "webapp", tmp_path / "webapp",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "webapp" / "providers" / "example.py").write_text(EXAMPLE_KIND)
+    result = subprocess.run([sys.executable, "-c", CHECK_NEW_KIND], cwd=tmp_path,
+                            env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == (
+        "['auth0', 'cognito', 'example', 'facebook', 'google', 'oidc'] Example Example ID")

@@ -65,18 +65,18 @@ def standin_settings(configured: Settings, providers: Mapping[str, Provider],
     if standins.get("behaviour"):  # [standins.behaviour.<tenant>] switches
         settings["behaviour"] = dict(standins["behaviour"])
     for provider in providers.values():
+        tenant = tenant_for(provider)
         settings["clients"].append({
-            "tenant": tenant_for(provider),
+            "tenant": tenant,
             "client_id": provider.client_id,
             "client_secret": provider.client_secret,
             "redirect_uris": [f"{o}/auth/{provider.name}/callback" for o in origins],
             "logout_uris": [f"{o}/" for o in origins],
         })
-        if provider.kind == "cognito":
-            settings["cognito"] = {"region": provider.settings["region"],
-                                   "user_pool_id": provider.settings["user_pool_id"]}
-        if provider.kind == "facebook":
-            settings["facebook"] = {"graph_version": provider.settings["graph_version"]}
+        if provider.settings:
+            # The kind's own keys (a user pool's region and id, a Graph version): the
+            # tenant speaks for that pool or version, as the real provider would.
+            settings[tenant] = dict(provider.settings)
     return settings
 
 

@@ -6,17 +6,18 @@ module (:mod:`.oidc`, :mod:`.cognito`, :mod:`.auth0`, :mod:`.google`,
 keys it takes, its endpoints, extra authorize parameters, how its callback
 arrives, how its tokens are checked beyond the OpenID Connect rules, how to
 sign out at the provider, and its Identity Pool ``Logins`` key. :data:`KINDS`
-below is the one list of kinds; views never branch on the kind, they call the
-configured provider's methods.
+holds the kinds, found in this package's modules rather than listed anywhere;
+views never branch on the kind, they call the configured provider's methods.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Mapping
 from typing import Any
 
 from ..config import ConfigError
-from .auth0 import Auth0
 from .base import (
     COMMON_KEYS,
     NAME_PATTERN,
@@ -25,19 +26,34 @@ from .base import (
     SignOut,
     require,
 )
-from .cognito import Cognito
-from .facebook import Facebook
-from .google import Google
-from .oidc import OpenIDConnect
 
 __all__ = ["KINDS", "Provider", "ProviderConfigError", "SignOut", "build", "build_all",
            "callback_methods"]
 
-#: Every provider kind, by the ``kind`` value that selects it: the one place kinds
-#: are listed. A new kind is its class module, added here.
-KINDS: Mapping[str, type[Provider]] = {
-    kind.KIND: kind for kind in (Cognito, Auth0, Google, Facebook, OpenIDConnect)
-}
+
+def _kinds_in_this_package() -> dict[str, type[Provider]]:
+    """Each module of this package, and in it each :class:`Provider` subclass it
+    defines with a ``KIND``: the kinds, found rather than listed.
+
+    So adding a kind is adding its module (and its stand-in, its example table,
+    its tests), with no list to keep in step. Modules are read in name order, so
+    the result (and every message naming the kinds) is the same on every start.
+    """
+    kinds: dict[str, type[Provider]] = {}
+    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        for value in vars(module).values():
+            if (isinstance(value, type) and issubclass(value, Provider)
+                    and value.__module__ == module.__name__ and value.__dict__.get("KIND")):
+                if value.KIND in kinds:
+                    raise TypeError(f"two provider kinds say KIND = {value.KIND!r}: "
+                                    f"{kinds[value.KIND].__qualname__} and {value.__qualname__}")
+                kinds[value.KIND] = value
+    return kinds
+
+
+#: Every provider kind, by the ``kind`` value that selects it.
+KINDS: Mapping[str, type[Provider]] = _kinds_in_this_package()
 
 
 def callback_methods() -> list[str]:
