@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from webapp.providers.configured import configured
+from webapp.providers import registry
 
 from .browser import Browser
 from .conftest import PROVIDERS
@@ -28,7 +28,7 @@ def test_sign_in_lands_on_the_account_page_with_validated_claims(browser, app_ur
     assert "alice@example.com" in page.text
     assert 'class="sub"' in page.text
     # Known by issuer and subject: Facebook, with no issuer, by its Graph API.
-    entry = configured(live_app)[provider]
+    entry = registry.providers(live_app)[provider]
     issuer = entry.issuer or entry.settings["graph_url"]
     assert f'<td class="iss">{issuer}</td>' in page.text
 
@@ -170,7 +170,7 @@ def test_rfc9207_iss_parameter_rules(live_app, iss, supported, error):
     from webapp.auth import check_iss_parameter
     from webapp.errors import FedlabError
 
-    provider = configured(live_app)["google"]
+    provider = registry.providers(live_app)["google"]
     iss = provider.issuer if iss == "ISSUER" else iss
     client = FakeClient(provider, supported)
     if error is None:

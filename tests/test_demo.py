@@ -159,13 +159,11 @@ def test_a_guest_lists_and_downloads_public_files(demo):
 
 def test_each_provider_is_registered_with_the_tenant_of_its_kinds_flavour(live_app):
     from standins import FLAVOURS
-    from webapp.config import settings as settings_of
     from webapp.demo import standin_settings
-    from webapp.providers.configured import configured
+    from webapp.providers import registry
 
-    providers = configured(live_app).values()
-    settings = standin_settings(settings_of(live_app), configured(live_app),
-                                ["http://localhost:1"], "http://127.0.0.1:2")
+    providers = registry.providers(live_app).values()
+    settings = standin_settings(live_app, ["http://localhost:1"], "http://127.0.0.1:2")
     assert [(c["tenant"], c["client_id"]) for c in settings["clients"]] == [
         (p.kind, p.client_id) for p in providers]
     assert {c["tenant"] for c in settings["clients"]} <= {f.name for f in FLAVOURS}
@@ -173,12 +171,10 @@ def test_each_provider_is_registered_with_the_tenant_of_its_kinds_flavour(live_a
 
 def test_a_kind_no_stand_in_plays_is_refused_by_name(live_app, monkeypatch):
     import standins
-    from webapp.config import ConfigError, settings
+    from webapp.config import ConfigError
     from webapp.demo import standin_settings
-    from webapp.providers.configured import configured
 
     monkeypatch.setattr(standins, "FLAVOURS",
                         tuple(f for f in standins.FLAVOURS if f.name != "auth0"))
     with pytest.raises(ConfigError, match=r"providers\.auth0\.kind: no stand-in plays 'auth0'"):
-        standin_settings(settings(live_app), configured(live_app), ["http://localhost:1"],
-                         "http://127.0.0.1:2")
+        standin_settings(live_app, ["http://localhost:1"], "http://127.0.0.1:2")

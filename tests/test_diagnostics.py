@@ -16,7 +16,7 @@ from webapp import matrix, probes
 from webapp.config import settings
 from webapp.errors import CATALOGUE, FedlabError
 from webapp.probes import Verdict
-from webapp.providers.configured import configured
+from webapp.providers import registry
 from webapp.session_interface import StoredSession
 
 from .conftest import PROVIDERS, make_app
@@ -44,7 +44,7 @@ def test_page_has_a_section_per_provider_with_exact_values(browser, app, app_url
     page = browser.get(f"{app_url}/diagnostics")
     assert page.status_code == 200
     with app.test_request_context(base_url=app_url):
-        rows = matrix.rows(configured(app))
+        rows = matrix.rows(registry.providers(app))
     for row in rows:
         part = section(page.text, f"provider-{row['name']}")
         copies = attribute_values(part, "data-copy")
@@ -65,7 +65,7 @@ def test_page_has_a_section_per_provider_with_exact_values(browser, app, app_url
 
 def test_cognito_google_section_lists_the_idpresponse_url(browser, app, app_url):
     page = browser.get(f"{app_url}/diagnostics")
-    hosted = configured(app)["cognito-google"].settings["hosted_ui_url"]
+    hosted = registry.providers(app)["cognito-google"].settings["hosted_ui_url"]
     part = section(page.text, "provider-cognito-google")
     assert f"{hosted}/oauth2/idpresponse" in attribute_values(part, "data-copy")
     assert "Authorized redirect URIs" in part

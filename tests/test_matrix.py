@@ -9,7 +9,7 @@ import requests
 
 from webapp import matrix
 from webapp.config import settings
-from webapp.providers.configured import configured
+from webapp.providers import registry
 
 from .conftest import PROVIDERS, make_app
 
@@ -29,7 +29,7 @@ def codes(app, base_url: str, headers: dict[str, str] | None = None) -> list[str
 
 
 def test_one_row_per_demo_provider(live_app, app_url):
-    providers = configured(live_app)
+    providers = registry.providers(live_app)
     with live_app.test_request_context(base_url=app_url):
         rows = matrix.rows(providers)
     assert [r["name"] for r in rows] == list(PROVIDERS)
@@ -59,21 +59,21 @@ def test_callback_url_is_what_sign_in_sends(live_app, app_url, control, name):
     assert response.status_code == 302
     sent = parse_qs(urlsplit(response.headers["Location"]).query)["redirect_uri"]
     with live_app.test_request_context(base_url=app_url):
-        row = next(r for r in matrix.rows(configured(live_app)) if r["name"] == name)
+        row = next(r for r in matrix.rows(registry.providers(live_app)) if r["name"] == name)
     assert sent == [row["callback_url"]]
 
 
 def test_callback_url_follows_external_url(config_dir, tmp_path):
     app = make_app(config_dir, tmp_path, external_url="https://fedlab.example")
     with app.test_request_context(base_url="http://10.0.0.5:8000"):
-        rows = matrix.rows(configured(app))
+        rows = matrix.rows(registry.providers(app))
     assert rows[0]["callback_url"] == "https://fedlab.example/auth/cognito/callback"
     assert rows[0]["sign_out_url"] == "https://fedlab.example/"
     assert rows[0]["origin"] == "https://fedlab.example"
 
 
 def test_cognito_google_row_names_the_idpresponse_url_to_register_at_google(live_app, app_url):
-    providers = configured(live_app)
+    providers = registry.providers(live_app)
     hosted = providers["cognito-google"].settings["hosted_ui_url"]
     with live_app.test_request_context(base_url=app_url):
         rows = {r["name"]: r for r in matrix.rows(providers)}
@@ -92,7 +92,7 @@ def test_real_domain_idpresponse(config_dir, tmp_path):
     app = make_app(config_dir, tmp_path, providers={"cognito-google": {"hosted_ui_url": ""}},
                    trusted_hosts=ELSEWHERE)
     with app.test_request_context(base_url="https://fedlab.example"):
-        row = next(r for r in matrix.rows(configured(app)) if r["name"] == "cognito-google")
+        row = next(r for r in matrix.rows(registry.providers(app)) if r["name"] == "cognito-google")
     assert row["upstream"][0]["value"] == (
         "https://fedlab-demo.auth.us-east-1.amazoncognito.com/oauth2/idpresponse")
 

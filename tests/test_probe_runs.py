@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from webapp.demo import tenant_for
-from webapp.providers.configured import configured
+from webapp.providers import registry
 
 from .conftest import ROOT, free_port, require
 from .flows import sign_in
@@ -39,7 +39,7 @@ def one_worker(config_dir, app, control, tmp_path) -> Iterator[str]:
     require(GUNICORN.exists(), f"gunicorn is not installed at {GUNICORN}")
     port = free_port()
     origin = f"http://localhost:{port}"
-    cognito = configured(app)["cognito"]
+    cognito = registry.providers(app)["cognito"]
     control("POST", "clients", tenant=tenant_for(cognito), client_id=cognito.client_id,
             redirect_uris=[f"{origin}/auth/cognito/callback"], logout_uris=[f"{origin}/"])
     env = {name: value for name, value in os.environ.items() if not name.startswith("FEDLAB_")}

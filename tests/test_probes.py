@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request, Response
 
 from webapp import probes
 from webapp.config import settings
-from webapp.providers.configured import configured
+from webapp.providers import registry
 from webapp.urls import external_url
 
 from .conftest import PROVIDERS, LiveServer, make_app
@@ -20,7 +20,7 @@ from .misconfigurations import CELL_IDS, CELLS, CLIENTS, OIDC_PROVIDER, SKEW_SEC
 
 
 def run(app, app_url, timeout=3.0):
-    providers = configured(app)
+    providers = registry.providers(app)
     with app.test_request_context("/", base_url=app_url):
         callbacks = {name: external_url("auth.callback", name=name) for name in providers}
         verdicts = probes.run_probes(settings(app), providers, callbacks, app_url + "/",

@@ -27,7 +27,7 @@ import redis
 import requests
 
 from webapp.demo import tenant_for
-from webapp.providers.configured import configured
+from webapp.providers import registry
 from webapp.session_store import Sealer
 
 from .conftest import ROOT, free_port, require
@@ -99,7 +99,7 @@ def instances(request, config_dir, redis_url, app, control, tmp_path) -> Iterato
     balancer = Balancer([f"http://127.0.0.1:{port}" for port in ports])
     origin = f"http://localhost:{balancer.server_address[1]}"
     # The balancer's origin is the site's: register its callbacks as an operator would.
-    for provider in configured(app).values():
+    for provider in registry.providers(app).values():
         control("POST", "clients", tenant=tenant_for(provider), client_id=provider.client_id,
                 redirect_uris=[f"{origin}/auth/{provider.name}/callback"],
                 logout_uris=[f"{origin}/"])

@@ -11,7 +11,7 @@ import requests
 
 from webapp import sessions
 from webapp.config import settings
-from webapp.providers.configured import configured
+from webapp.providers import registry
 
 from .browser import Browser
 from .conftest import PROVIDERS
@@ -186,7 +186,7 @@ def test_no_token_reaches_the_logs(browser, app_url, control, aws_control, swap_
     seen |= secrets_of(app, session_cookie(browser).value)
     account = browser.get(f"{app_url}/account")
     browser.post(f"{app_url}/auth/signout", data={"csrf_token": browser.csrf(account)})
-    seen.add(configured(app)[provider].client_secret)
+    seen.add(registry.providers(app)[provider].client_secret)
     assert len(seen) >= 5  # id or access token, three AWS values, the client secret
     events = [json.loads(r.getMessage()) for r in caplog.records if r.name == "webapp.events"]
     assert {"event": "signed-in", "provider": provider}.items() <= events[0].items()

@@ -13,7 +13,7 @@ import requests
 
 from webapp import signals
 from webapp.oauth import EXTENSION
-from webapp.providers.configured import configured
+from webapp.providers import registry
 
 from .flows import sign_in
 from .test_sessions import secrets_of, session_cookie
@@ -55,7 +55,7 @@ def one(events: list[Event], name: str) -> dict[str, Any]:
 def visit(browser, app_url: str, control, app, events: Received) -> set[str]:
     """Every kind of event once, each checked with its fields; returns the
     tokens, AWS secrets and client secrets seen on the way."""
-    seen = {configured(app)[name].client_secret
+    seen = {registry.providers(app)[name].client_secret
             for name in ("auth0", "google")}
 
     control("POST", "faults", tenant="google", fault="down")

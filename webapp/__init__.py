@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import aws, config, errors, guards, oauth, production, security, setup
 from .extensions import csrf
-from .providers import configured
+from .providers import registry
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -36,7 +36,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
     )
     app.config.update(SECRET_KEY=loaded.settings.secret_key)
     config.init_app(app, loaded.settings)
-    configured.init_app(app, loaded.providers)
+    registry.init_app(app, loaded.providers)
     configure_logging(app)
     register_proxy(app)
     # Views and services are imported here, not with this package: importing

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from . import sessions, signin, tokens
 from .errors import FedlabError
-from .providers.configured import configured
+from .providers import registry
 from .records import Tokens
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -28,7 +28,7 @@ def account() -> str:
     if auth is None:
         raise FedlabError("signed_out")
     auth = signin.ensure_fresh(auth)
-    provider = configured().get(auth.provider)
+    provider = registry.providers().get(auth.provider)
     if provider is None:
         sessions.end()
         raise FedlabError("signed_out")

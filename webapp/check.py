@@ -9,7 +9,7 @@ from typing import Any
 
 from . import create_app, matrix, probes
 from .config import settings
-from .providers.configured import configured
+from .providers import registry
 from .urls import sign_out_return_url
 
 MARKS = {"pass": "ok  ", "fail": "FAIL", "warn": "warn", "skip": "skip"}
@@ -19,7 +19,7 @@ def run_check(base_url: str | None, as_json: bool, timeout: float) -> int:
     """Print what must be registered where, probe it live, exit 1 on any failure."""
     overrides = {"external_url": base_url.rstrip("/")} if base_url else {}
     app = create_app(overrides)
-    site, providers = settings(app), configured(app)
+    site, providers = settings(app), registry.providers(app)
     origin = (site.external_url or
               (site.standins.get("app_origins") or ["http://localhost:8000"])[0])
     started = time.monotonic()

@@ -125,12 +125,12 @@ def run_demo(host: str, port: int) -> int:
 
     from . import create_app
     from .demo import standin_settings
-    from .providers.configured import configured
+    from .providers import registry
 
     init_demo()
     app = create_app()
-    site, providers = config_module.settings(app), configured(app)
-    settings = standin_settings(site, providers)
+    site, providers = config_module.settings(app), registry.providers(app)
+    settings = standin_settings(app)
     serve(settings["base_url"], create_standins_app(settings), StandinRequestHandler)
     aws = site.aws
     if aws.identity_pool_id and aws.cognito_identity_endpoint:

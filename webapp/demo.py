@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import secrets
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, Settings, plain
-from .providers import Provider
+from flask import Flask
+
+from .config import ConfigError, Settings, plain, settings
+from .providers import Provider, registry
+from .urls import external_url, sign_out_return_url
 
 
 def write_secrets(path: Path, provider_names: Iterable[str]) -> bool:
@@ -51,33 +54,47 @@ def write_secrets(path: Path, provider_names: Iterable[str]) -> bool:
     return True
 
 
-def standin_settings(configured: Settings, providers: Mapping[str, Provider],
-                     app_origins: Iterable[str] | None = None,
+def standin_settings(app: Flask, app_origins: Iterable[str] | None = None,
                      base_url: str | None = None) -> dict[str, Any]:
-    """The stand-ins' settings (see :mod:`standins`) for this app configuration."""
-    standins = plain(configured.standins)
+    """The stand-ins' settings (see :mod:`standins`) for ``app``'s configuration.
+
+    Each provider's callback and sign-out URLs are the ones the app sends when it
+    is opened at each of ``app_origins`` (computed by the functions sign-in and
+    sign-out use), so the stand-ins accept exactly what the app will ask for.
+    """
+    site, providers = settings(app), registry.providers(app)
+    standins = plain(site.standins)
     origins = list(app_origins or standins.get("app_origins", []))
-    settings: dict[str, Any] = {
+    result: dict[str, Any] = {
         "base_url": (base_url or standins["url"]).rstrip("/"),
         "users": list(standins.get("users", [])),
         "clients": [],
     }
     if standins.get("behaviour"):  # [standins.behaviour.<tenant>] switches
-        settings["behaviour"] = dict(standins["behaviour"])
+        result["behaviour"] = dict(standins["behaviour"])
+    sign_out_urls = list(dict.fromkeys(_at(app, o, sign_out_return_url) for o in origins))
     for provider in providers.values():
         tenant = tenant_for(provider)
-        settings["clients"].append({
+        callbacks = [_at(app, o, lambda n=provider.name: external_url("auth.callback", name=n))
+                     for o in origins]
+        result["clients"].append({
             "tenant": tenant,
             "client_id": provider.client_id,
             "client_secret": provider.client_secret,
-            "redirect_uris": [f"{o}/auth/{provider.name}/callback" for o in origins],
-            "logout_uris": [f"{o}/" for o in origins],
+            "redirect_uris": list(dict.fromkeys(callbacks)),
+            "logout_uris": sign_out_urls,
         })
         if provider.settings:
             # The kind's own keys (a user pool's region and id, a Graph version): the
             # tenant speaks for that pool or version, as the real provider would.
-            settings[tenant] = dict(provider.settings)
-    return settings
+            result[tenant] = dict(provider.settings)
+    return result
+
+
+def _at(app: Flask, origin: str, url: Callable[[], str]) -> str:
+    """``url()`` as the app computes it for a request to ``origin``."""
+    with app.test_request_context(base_url=origin):
+        return url()
 
 
 def tenant_for(provider: Provider) -> str:

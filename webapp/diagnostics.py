@@ -22,8 +22,7 @@ from . import matrix, operators, probe_runs, sessions, signin
 from . import probes as live
 from .config import settings
 from .errors import CATALOGUE, FedlabError
-from .providers import Provider
-from .providers.configured import configured
+from .providers import Provider, registry
 from .records import SignIn
 from .urls import sign_out_return_url
 
@@ -65,7 +64,7 @@ def probes() -> str:
         # Refused before anything is sent: no provider or AWS call for a non-operator.
         raise FedlabError("operators_only")
     app = current_app._get_current_object()
-    site, providers = settings(app), configured(app)
+    site, providers = settings(app), registry.providers(app)
     # What the run needs from this request, read now: it runs on another thread.
     callbacks = {row["name"]: row["callback_url"] for row in matrix.rows(providers)}
     sign_out_url, logins = sign_out_return_url(), signed_in_logins(providers, viewer.auth)
@@ -102,7 +101,7 @@ def render_page(viewer: operators.Viewer,
     counts = Counter(v["status"] for v in verdicts or [])
     return render_template(
         "diagnostics/matrix.html",
-        rows=matrix.rows(configured()),
+        rows=matrix.rows(registry.providers()),
         warnings=matrix.warnings(settings()),
         operator=viewer.operator,
         visitor=viewer.person,

@@ -20,20 +20,19 @@ from flask import Flask, current_app
 from .config import settings
 from .discovery import MetadataCache
 from .errors import FedlabError
-from .providers import Provider
+from .providers import Provider, registry
 from .providers.answers import answer_json
-from .providers.configured import configured
 
 EXTENSION = "fedlab.oauth"
 
 
 def init_app(app: Flask) -> None:
     """Register every configured provider on a registry owned by ``app``."""
-    registry = OAuth()
-    registry.init_app(app)
+    authlib_clients = OAuth()
+    authlib_clients.init_app(app)
     timeout = settings(app).http_timeout
-    for provider in configured(app).values():
-        registry.register(
+    for provider in registry.providers(app).values():
+        authlib_clients.register(
             provider.name,
             client_id=provider.client_id,
             client_secret=provider.client_secret,
@@ -47,12 +46,12 @@ def init_app(app: Flask) -> None:
             client_auth_methods=list(provider.client_auth_methods),
             access_token_params={"method": provider.token_request_method},
         )
-    app.extensions[EXTENSION] = (registry, MetadataCache(timeout))
+    app.extensions[EXTENSION] = (authlib_clients, MetadataCache(timeout))
 
 
 def client_for(provider: Provider) -> ProviderClient:
-    registry, cache = current_app.extensions[EXTENSION]
-    return ProviderClient(provider, registry.create_client(provider.name), cache)
+    authlib_clients, cache = current_app.extensions[EXTENSION]
+    return ProviderClient(provider, authlib_clients.create_client(provider.name), cache)
 
 
 class ProviderClient:

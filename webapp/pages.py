@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from . import sessions
-from .providers.configured import configured
+from .providers import registry
 
 bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
 def home() -> str:
-    providers = configured().values()
+    providers = registry.providers().values()
     return render_template("pages/home.html", providers=providers,
                            auth=sessions.current_auth())

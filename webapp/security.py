@@ -29,8 +29,7 @@ from flask import Flask, Response, request
 
 from . import config
 from .config import AwsSettings, Settings
-from .providers import Provider
-from .providers.configured import configured
+from .providers import Provider, registry
 
 #: Endpoints whose pages show tokens, credentials or presigned URLs (which carry
 #: the visitor's session token): never stored by a browser or a shared cache.
@@ -42,7 +41,7 @@ def init_app(app: Flask) -> None:
     settings = config.settings(app)
     headers = {
         "Content-Security-Policy": content_security_policy(settings,
-                                                           configured(app).values()),
+                                                           registry.providers(app).values()),
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
     }

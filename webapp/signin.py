@@ -23,7 +23,7 @@ from msgspec.structs import replace
 from . import guests, sessions, signals
 from .errors import FedlabError
 from .oauth import ProviderClient, client_for
-from .providers import Provider, configured
+from .providers import Provider, registry
 from .records import Event, Pending, SignIn, Tokens, Verified
 from .session_interface import BRIEF_LIFETIME
 from .urls import sign_out_return_url
@@ -42,7 +42,7 @@ DESCRIPTION_LIMIT = 300
 
 def get_provider(name: str) -> Provider:
     """The configured provider ``name``; an unknown one is the visitor's error page."""
-    return configured.get(name)
+    return registry.get(name)
 
 
 def put(auth: SignIn) -> None:

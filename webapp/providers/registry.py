@@ -1,5 +1,5 @@
-"""The providers this app was configured with: built once, at start-up, and kept
-on the app for every request to look up by name."""
+"""The app's providers: built once, at start-up (:func:`webapp.setup.load`), and
+kept on the app for every request to look up by name."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from . import Provider
 EXTENSION = "fedlab.providers"
 
 
-def init_app(app: Flask, providers: Mapping[str, Provider]) -> None:
-    """Keep ``providers`` (built by :func:`webapp.setup.load`) as ``app``'s, read-only;
-    the templates see them as ``configured``."""
-    kept = MappingProxyType(dict(providers))
+def init_app(app: Flask, built: Mapping[str, Provider]) -> None:
+    """Keep the ``built`` providers as ``app``'s, read-only; the templates see them
+    as ``configured``."""
+    kept = MappingProxyType(dict(built))
     app.extensions[EXTENSION] = kept
     app.context_processor(lambda: {"configured": kept})
 
 
-def configured(app: Flask | None = None) -> Mapping[str, Provider]:
+def providers(app: Flask | None = None) -> Mapping[str, Provider]:
     """Every provider of ``app`` (by default the current app), by name, in the
     configuration's order."""
     return (app or current_app).extensions[EXTENSION]  # type: ignore[no-any-return]
@@ -31,7 +31,7 @@ def configured(app: Flask | None = None) -> Mapping[str, Provider]:
 def get(name: str) -> Provider:
     """The current app's provider ``name``; an unknown name is the visitor's error
     (a hand-made URL, or a provider removed since the sign-in started)."""
-    provider = configured().get(name)
+    provider = providers().get(name)
     if provider is None:
         raise FedlabError("unknown_provider", provider=name)
     return provider
