@@ -113,6 +113,12 @@ def test_an_installed_copy_finds_templates_and_static(tmp_path):
     result = subprocess.run([str(python), "-c", script], capture_output=True, text=True,
                             cwd=tmp_path, env=env, timeout=60)
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr
+    # The package has no stand-ins: `fedlab demo` says where the demo lives, no traceback.
+    demo = subprocess.run([str(python), "-c", "import sys; from webapp.cli import main; "
+                           "sys.exit(main(['demo', '--port', '1']))"], capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=60)
+    assert demo.returncode == 2, demo.stderr
+    assert "make demo" in demo.stderr and "Traceback" not in demo.stderr
 
 
 @pytest.mark.slow

@@ -120,8 +120,15 @@ def run_serve(bind: str | None, workers: int | None, config_file: str | None) ->
 def run_demo(host: str, port: int) -> int:
     from werkzeug.serving import run_simple
 
-    from standins import StandinRequestHandler, create_standins_app
-    from standins.requestlog import RequestHandler
+    try:
+        from standins import StandinRequestHandler, create_standins_app
+        from standins.requestlog import RequestHandler
+    except ImportError:
+        # An installed wheel ships the app only: the stand-ins are a development tool.
+        print("fedlab: the demo's stand-ins are not installed: they come with the source "
+              "checkout, not the package. Run `make demo` in a clone of the repository; "
+              "for a real deployment use `fedlab serve`.", file=sys.stderr)
+        return 2
 
     from . import create_app
     from .demo import standin_settings

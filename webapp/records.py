@@ -12,9 +12,12 @@ behind the store's back.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 import msgspec
+
+log = logging.getLogger(__name__)
 
 #: The web form of Amplify's user states (the account page words them).
 State = Literal["signed_in", "refreshed", "refresh_failed"]
@@ -30,6 +33,12 @@ class Tokens(msgspec.Struct, frozen=True, kw_only=True):
     scope: str = ""
     #: Seconds since the epoch; None when the provider said nothing of it.
     expires_at: int | None = None
+
+    def __repr__(self) -> str:
+        """Which tokens are held, never their values (a repr reaches logs and tracebacks)."""
+        held = [name for name in ("access_token", "id_token", "refresh_token")
+                if getattr(self, name)]
+        return f"Tokens(held={held}, scope={self.scope!r}, expires_at={self.expires_at})"
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):
@@ -118,12 +127,14 @@ class SignIn(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def load(cls, value: Any) -> SignIn | None:
-        """The record stored as ``value``; None when there is none or it is malformed."""
+        """The record stored as ``value``; None when there is none or it is malformed
+        (logged, without the value: a sign-in that vanishes silently is a mystery)."""
         if value is None:
             return None
         try:
             return msgspec.convert(value, cls)
-        except msgspec.ValidationError:
+        except msgspec.ValidationError as e:
+            log.warning("a stored sign-in of the wrong shape is treated as signed out: %s", e)
             return None
 
     def dump(self) -> dict[str, Any]:

@@ -135,14 +135,21 @@ def stored_tokens(token: dict[str, Any], previous: Tokens | None = None) -> Toke
     expires_at = token.get("expires_at")
     if expires_at is None and token.get("expires_in"):
         expires_at = int(time.time()) + int(token["expires_in"])
+    scope = token.get("scope", previous.scope)
     return Tokens(
-        access_token=token.get("access_token"),
-        id_token=token.get("id_token") or previous.id_token,
-        refresh_token=token.get("refresh_token") or previous.refresh_token,
-        token_type=token.get("token_type", "Bearer"),
-        scope=token.get("scope", previous.scope),
+        access_token=_text(token.get("access_token")),
+        id_token=_text(token.get("id_token")) or previous.id_token,
+        refresh_token=_text(token.get("refresh_token")) or previous.refresh_token,
+        token_type=str(token.get("token_type") or "Bearer"),
+        # RFC 6749 3.3 says a space-separated string; some providers send a list.
+        scope=" ".join(map(str, scope)) if isinstance(scope, list | tuple) else str(scope or ""),
         expires_at=int(expires_at) if expires_at else None,
     )
+
+
+def _text(value: Any) -> str | None:
+    """A token as the record keeps it: text, or None when absent."""
+    return str(value) if value else None
 
 
 def refresh_tokens(auth: SignIn) -> tuple[str, SignIn]:
