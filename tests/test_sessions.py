@@ -214,15 +214,15 @@ def test_one_sign_in_is_the_same_issuer_subject_and_moment():
     from msgspec.structs import replace
 
     from webapp.records import SignIn, Tokens
-    from webapp.session_store import keep_newer_tokens, same_sign_in
+    from webapp.session_store import keep_newer_tokens
 
     mine = SignIn(provider="a", iss="https://a.example", sub="42", signed_in_at=1,
                   generation=0, claims={}, tokens=Tokens(access_token="mine"))
     newer = replace(mine, generation=1, tokens=Tokens(access_token="newer"))
     elsewhere = replace(newer, iss="https://b.example")
-    assert same_sign_in(mine, newer) and not same_sign_in(mine, elsewhere)
-    assert not same_sign_in(mine, replace(newer, signed_in_at=2))
-    assert not same_sign_in(mine, None)
+    assert mine.same_as(newer) and not mine.same_as(elsewhere)
+    assert not mine.same_as(replace(newer, signed_in_at=2))
+    assert not mine.same_as(None)
     data = {"auth": mine.dump()}
     kept, theirs = data["auth"], {"auth": elsewhere.dump()}
     keep_newer_tokens(data, theirs)

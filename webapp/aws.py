@@ -91,11 +91,6 @@ def enabled() -> bool:
     return EXTENSION in current_app.extensions
 
 
-def settings() -> AwsSettings:
-    """The current app's ``[aws]`` settings."""
-    return config.settings().aws
-
-
 def client(service: str, credentials: AwsCredentials) -> Any:
     """A client for ``s3`` or ``sts`` acting with a visitor's temporary credentials.
 
@@ -117,19 +112,19 @@ def client(service: str, credentials: AwsCredentials) -> Any:
 
 
 def _make_client(service: str, credentials: AwsCredentials) -> Any:
-    aws = settings()
-    config = boto_config(aws)
+    aws = config.settings().aws
+    client_config = boto_config(aws)
     if service == "s3":
         # botocore still presigns with Signature Version 2 in us-east-1, which S3
         # refuses on buckets made since June 2020 (as deploy/ makes them).
-        config = config.merge(Config(signature_version="s3v4"))
+        client_config = client_config.merge(Config(signature_version="s3v4"))
     return boto3.client(
         service, region_name=aws.region,
         endpoint_url=getattr(aws, f"{service}_endpoint") or None,
         aws_access_key_id=credentials.access_key_id,
         aws_secret_access_key=credentials.secret_key,
         aws_session_token=credentials.session_token,
-        config=config,
+        config=client_config,
     )
 
 
@@ -147,7 +142,7 @@ def errors_explained(operation: str, seconds: float | None = None) -> Iterator[N
                           aws_code=code, aws_message=message) from None
     except (ConnectTimeoutError, ReadTimeoutError):
         raise FedlabError("aws_timeout", operation=operation,
-                          seconds=settings().timeout if seconds is None else seconds
+                          seconds=config.settings().aws.timeout if seconds is None else seconds
                           ) from None
     except BotoCoreError as e:
         raise FedlabError("aws_unreachable", operation=operation,
@@ -164,7 +159,7 @@ def identity_error(code: str, message: str) -> str:
 def get_id(logins: dict[str, str] | None, identity: Any = None) -> str:
     """``GetId``, through the app's client unless another ``identity`` client is given
     (a probe's, with its own timeout, which a timeout's explanation names)."""
-    params: dict[str, Any] = {"IdentityPoolId": settings().identity_pool_id}
+    params: dict[str, Any] = {"IdentityPoolId": config.settings().aws.identity_pool_id}
     if logins:
         params["Logins"] = logins
     identity = identity or current_app.extensions[EXTENSION]["identity"]

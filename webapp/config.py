@@ -163,7 +163,9 @@ class Settings:
     trusted_hosts: tuple[str, ...]
     http_timeout: float
     log_level: str
-    #: Checked for production (``fedlab serve``): the rest of the code may ask.
+    #: Loaded for production (``fedlab serve``): no demo file, no loopback hosts.
+    #: Production's refusals need the built providers too, so
+    #: :func:`webapp.setup.load` applies them; the rest of the code may ask.
     production: bool
     #: Production only: accept the stand-ins and other lab settings.
     allow_lab: bool

@@ -11,7 +11,8 @@ from __future__ import annotations
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from . import aws, federation, guests, sessions
+from . import federation, guests, sessions
+from .config import settings
 from .errors import FedlabError
 
 bp = Blueprint("credentials", __name__, url_prefix="/credentials")
@@ -28,7 +29,7 @@ def show() -> str:
     federation.require_enabled()
     g.aws_calls = []
     auth = sessions.current_auth()
-    allow_guests = aws.settings().allow_guests
+    allow_guests = settings().aws.allow_guests
     held = sessions.current_aws()
     if auth is None and not (held is not None and held.guest):
         return render_template("credentials/credentials.html", state=None, calls=[],

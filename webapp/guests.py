@@ -29,7 +29,7 @@ from typing import Any
 
 from flask import Flask, current_app, session
 
-from . import aws, sessions
+from . import sessions
 from .config import settings
 from .errors import FedlabError
 
@@ -207,7 +207,7 @@ def admit_new() -> str:
                           f"{GUESTS_PER_SESSION} guest identities made; it may not have more.")
     if not limiter(app).take():
         budget(app).give_back(key)  # none was made for this browser
-        per_minute = aws.settings().guest_identities_per_minute
+        per_minute = settings().aws.guest_identities_per_minute
         raise FedlabError("guest_limit", detail=f"This site makes at most {per_minute} new "
                           f"guest identities a minute, and has made them.")
     return key

@@ -197,12 +197,6 @@ def keep_newer_tokens(data: dict[str, Any], stored: dict[str, Any] | None) -> No
         data["auth"] = theirs
 
 
-def same_sign_in(a: SignIn | None, b: SignIn | None) -> bool:
-    """Whether two sign-ins are one: the same person (issuer and subject, never
-    e-mail or subject alone) signed in at the same moment (``SignIn.same_as``)."""
-    return a is not None and a.same_as(b)
-
-
 def store_failed(error: RedisError) -> tuple[str, int]:
     """A view's own call to the store failed (Redis died mid-request: the
     refresh lock, re-reading the session, the new id at sign-in or sign-out).

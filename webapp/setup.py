@@ -1,10 +1,11 @@
 """Start-up's first steps, in one place: the settings, the providers built from
 them, and (for production) what production refuses.
 
-The app factory runs them before it builds the app; code that runs without an
-app (``fedlab check`` and ``fedlab serve``, ``deploy/``, ``bench/``) runs the
-same steps, so every entry point refuses the same configurations with the
-same messages.
+The app factory runs them before it builds the app; code that needs them
+without an app (``fedlab serve`` before it starts gunicorn, ``bench/``) runs
+the same steps, so every entry point refuses the same configurations with the
+same messages. Only this function applies production's refusals:
+:func:`webapp.config.load_config` alone does not.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from . import aws, federation, policies, signals
+from .config import settings
 from .errors import FedlabError
 from .records import AwsState
 
@@ -74,7 +75,7 @@ def denied(error: FedlabError, level: str, resource: str,
     if state.provider:
         error.details.setdefault("provider", state.provider)
     if error.code == "s3_access_denied":
-        bucket = aws.settings().bucket
+        bucket = settings().aws.bucket
         error.details.update(resource=resource,
                              needed=policies.statements_for_level(bucket, level))
     return error
@@ -88,7 +89,7 @@ def index() -> Response:
 @bp.get("/<level>")
 def listing(level: str) -> str:
     state, prefix, s3 = level_context(level)
-    bucket = aws.settings().bucket
+    bucket = settings().aws.bucket
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
     # Where a page token that is not S3's (ours to see, or S3's to say) sends the visitor.
     first_page = url_for("storage.listing", level=level)
@@ -128,7 +129,7 @@ def download(level: str) -> Response:
     key = object_key(level, state, prefix)
     # Signed locally with the visitor's credentials: no AWS call, no bytes here.
     url = s3.generate_presigned_url("get_object", ExpiresIn=DOWNLOAD_SECONDS, Params={
-        "Bucket": aws.settings().bucket, "Key": key,
+        "Bucket": settings().aws.bucket, "Key": key,
         "ResponseContentDisposition": f'attachment; filename="{key.rsplit("/", 1)[-1]}"'})
     return redirect(url)
 
@@ -137,36 +138,36 @@ def download(level: str) -> Response:
 def upload(level: str) -> Response:
     """A presigned POST for one file: S3 checks its size and type, not this app."""
     state, prefix, s3 = level_context(level)
-    settings = aws.settings()
+    upload_settings = settings().aws
     body = request.get_json(silent=True)
     if not isinstance(body, dict):  # JSON, but a list, a string, true...
         body = {}
     name, content_type = str(body.get("name", "")), str(body.get("type", ""))
     if not FILENAME.fullmatch(name):
         return jsonify(error="Use a file name of letters, digits, spaces and . ( ) + - _"), 400
-    if content_type not in settings.upload_content_types:
-        allowed = ", ".join(settings.upload_content_types)
+    if content_type not in upload_settings.upload_content_types:
+        allowed = ", ".join(upload_settings.upload_content_types)
         named = content_type if MIME_TYPE.fullmatch(content_type) else "unknown"
         return jsonify(error=f"Files of type {named} are not accepted; "
                              f"allowed: {allowed}"), 400
     key = prefix + name
     post = s3.generate_presigned_post(
-        Bucket=settings.bucket, Key=key, ExpiresIn=UPLOAD_SECONDS,
+        Bucket=upload_settings.bucket, Key=key, ExpiresIn=UPLOAD_SECONDS,
         Fields={"Content-Type": content_type},
         Conditions=[{"Content-Type": content_type},
-                    ["content-length-range", 1, settings.max_upload_bytes]],
+                    ["content-length-range", 1, upload_settings.max_upload_bytes]],
     )
     signals.storage_changed.send(current_app._get_current_object(), action="upload-url",
                                  level=level, identity_id=state.identity_id)
     return jsonify(url=post["url"], fields=post["fields"], key=key,
-                   max_bytes=settings.max_upload_bytes)
+                   max_bytes=upload_settings.max_upload_bytes)
 
 
 @bp.post("/<level>/delete")
 def delete(level: str) -> Response:
     state, prefix, s3 = level_context(level)
     key = object_key(level, state, prefix)
-    bucket = aws.settings().bucket
+    bucket = settings().aws.bucket
     try:
         with aws.errors_explained("DeleteObject"):
             s3.delete_object(Bucket=bucket, Key=key)

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 
 class Auth0(OpenIDConnect):
+    """An Auth0 application: the OpenID Connect defaults, with Auth0's issuer
+    spelling, authorize parameters and ``/v2/logout``."""
+
     KIND: ClassVar[str] = "auth0"
     DISPLAY_NAME: ClassVar[str] = "Auth0"
     DEFAULT_SCOPES: ClassVar[tuple[str, ...]] = ("openid", "email", "profile", "offline_access")

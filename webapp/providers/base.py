@@ -220,6 +220,11 @@ class Provider(ABC):
         """URLs to register at a provider behind this one (Cognito's federation)."""
         return []
 
+    def profile_rows(self, claims: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """What the account page shows of this kind's own claims, beyond the
+        standard ones (issuer, subject, e-mail, name): none by default."""
+        return []
+
     def form_action_origins(self) -> list[str]:
         """Origins the browser may be sent to by a form's redirect (sign-out): the
         fixed endpoints, the issuer (where discovery's endpoints live) and the

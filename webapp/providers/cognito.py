@@ -28,6 +28,10 @@ REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
 class Cognito(OpenIDConnect):
+    """A Cognito user pool's app client, signed in through its Hosted UI: the
+    OpenID Connect defaults, with Cognito's issuer, sign-out, ``token_use`` and
+    user-pool claims (the module docstring lists each quirk)."""
+
     KIND: ClassVar[str] = "cognito"
     DISPLAY_NAME: ClassVar[str] = "Amazon Cognito"
     DEFAULT_SCOPES: ClassVar[tuple[str, ...]] = ("openid", "email", "profile")
@@ -85,6 +89,17 @@ class Cognito(OpenIDConnect):
             "settings": {"region": region, "user_pool_id": pool, "hosted_ui_url": hosted,
                          "domain": raw.get("domain") or hosted.split("://", 1)[1]},
         }
+
+    def profile_rows(self, claims: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """The user pool's own claims: the user name (``Google_1234`` for a user
+        federated through the Hosted UI) and the groups, which decide roles."""
+        rows = []
+        if claims.get("cognito:username"):
+            rows.append(("User name", str(claims["cognito:username"])))
+        groups = claims.get("cognito:groups")
+        if isinstance(groups, list) and groups:
+            rows.append(("Groups", ", ".join(map(str, groups))))
+        return rows
 
     def check_claims(self, claims: dict[str, Any]) -> None:
         """Cognito signs access and id tokens with the same key: only an id token will do."""

@@ -36,6 +36,9 @@ PROFILE_FIELDS = "id,name,email,picture"
 
 
 class Facebook(Provider):
+    """A Facebook app: plain OAuth 2, whose access token is vouched for by Graph's
+    ``debug_token`` before anyone is signed in (the module docstring says why)."""
+
     KIND: ClassVar[str] = "facebook"
     DISPLAY_NAME: ClassVar[str] = "Facebook"
     DEFAULT_SCOPES: ClassVar[tuple[str, ...]] = ("email", "public_profile")

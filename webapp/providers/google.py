@@ -22,6 +22,9 @@ ISSUER = "https://accounts.google.com"
 
 
 class Google(OpenIDConnect):
+    """A Google OAuth client (web application): the OpenID Connect defaults, with
+    Google's two issuer spellings, offline access and no end-session endpoint."""
+
     KIND: ClassVar[str] = "google"
     DISPLAY_NAME: ClassVar[str] = "Google"
     DEFAULT_SCOPES: ClassVar[tuple[str, ...]] = ("openid", "email", "profile")
