@@ -186,8 +186,14 @@ def config_dir(tmp_path_factory: pytest.TempPathFactory, standins_url: str, app_
     return folder
 
 
-def make_app(config_dir: Path, tmp: Path, config_file: str = "demo.toml", **overrides: Any):
-    """An app on the demo configuration; ``overrides`` as create_app takes them."""
+def make_app(config_dir: Path, tmp: Path, config_file: str = "demo.toml", *,
+             testing: bool = True, **overrides: Any):
+    """An app on the demo configuration; ``overrides`` as create_app takes them.
+
+    In testing mode (flaskr's way) an unexpected exception escapes to the test
+    instead of becoming the visitor's error page: a bug fails loudly. A test of
+    that page itself asks for ``testing=False``.
+    """
     settings = {
         "config_file": str(config_dir / config_file),
         "secrets_file": str(config_dir / "secrets.toml"),
@@ -198,7 +204,9 @@ def make_app(config_dir: Path, tmp: Path, config_file: str = "demo.toml", **over
             settings[key] = {**settings[key], **value}
         else:
             settings[key] = value
-    return create_app(settings)
+    app = create_app(settings)
+    app.testing = testing
+    return app
 
 
 @pytest.fixture(scope="session")
