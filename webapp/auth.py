@@ -44,9 +44,9 @@ def login(name: str) -> Response:
     provider = signin.get_provider(name)
     redirect_uri = external_url("auth.callback", name=name)
     with failures_reported(name):  # discovery down, slow or wrong: a failed sign-in too
-        request_data = client_for(provider).authorization_url(redirect_uri)
-    signin.begin(provider, request_data, redirect_uri, safe_next_path(request.args.get("next")))
-    return redirect(request_data["url"])
+        sent = client_for(provider).authorization_url(redirect_uri)
+    signin.begin(provider, sent, redirect_uri, safe_next_path(request.args.get("next")))
+    return redirect(sent.url)
 
 
 @bp.route("/<name>/callback", methods=callback_methods())

@@ -21,7 +21,7 @@ def run_check(base_url: str | None, as_json: bool, timeout: float) -> int:
     app = create_app(overrides)
     site, providers = settings(app), registry.providers(app)
     origin = (site.external_url or
-              (site.standins.get("app_origins") or ["http://localhost:8000"])[0])
+              (site.demo_origins or ("http://localhost:8000",))[0])
     started = time.monotonic()
     with app.test_request_context("/", base_url=origin):
         rows = matrix.rows(providers)

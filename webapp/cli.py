@@ -142,7 +142,7 @@ def run_demo(host: str, port: int) -> int:
     aws = site.aws
     if aws.identity_pool_id and aws.cognito_identity_endpoint:
         start_aws_standin(site, providers)
-    origin = site.standins.get("app_origins", [f"http://localhost:{port}"])[0]
+    origin = (site.demo_origins or (f"http://localhost:{port}",))[0]
     print(f"\nFederation Lab: {origin}/   (stand-in providers at {settings['base_url']})")
     print("Test users (username / password):")
     for user in settings["users"]:

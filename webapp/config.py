@@ -178,6 +178,13 @@ class Settings:
     #: The ``[standins]`` table as written; read only by the offline demo.
     standins: Mapping[str, Any]
 
+    @property
+    def demo_origins(self) -> tuple[str, ...]:
+        """Where the offline demo is opened (``standins.app_origins``): the origins
+        its stand-ins register, so the ones its providers know."""
+        origins = self.standins.get("app_origins") or ()
+        return tuple(o for o in origins if isinstance(o, str))
+
 
 def init_app(app: Flask, loaded: Settings) -> None:
     """Keep ``loaded`` as ``app``'s settings, read through :func:`settings` (and

@@ -119,8 +119,7 @@ def logins_for(auth: SignIn) -> dict[str, str]:
     if auth.state == "refresh_failed":
         raise FedlabError("federated_tokens_invalid",
                           detail=getattr(g.get("refresh_error"), "code", "refresh refused"))
-    expires_at = auth.tokens.expires_at
-    if expires_at and expires_at < time.time():
+    if auth.tokens_expired(time.time()):
         raise FedlabError("federated_tokens_invalid", detail="the tokens expired and "
                           "the provider gives no refresh token")
     return signin.logins(auth)

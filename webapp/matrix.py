@@ -256,7 +256,7 @@ def _forwarded_headers() -> list[str]:
 
 def _registered_origins(settings: Settings) -> list[str]:
     """The site origins the providers are known to have registered."""
-    known = list(settings.standins.get("app_origins") or [])
+    known = list(settings.demo_origins)
     if settings.external_url:
         known.append(settings.external_url)
     return [o.rstrip("/") for o in dict.fromkeys(known) if isinstance(o, str)]

@@ -22,6 +22,7 @@ from .discovery import MetadataCache
 from .errors import FedlabError
 from .providers import Provider, registry
 from .providers.answers import answer_json
+from .records import AuthorizationRequest
 
 EXTENSION = "fedlab.oauth"
 
@@ -75,8 +76,9 @@ class ProviderClient:
         self._client.server_metadata = self.metadata
         return self._client
 
-    def authorization_url(self, redirect_uri: str) -> dict[str, Any]:
-        """Return ``url``, ``state``, ``code_verifier`` and (for OIDC) ``nonce``.
+    def authorization_url(self, redirect_uri: str) -> AuthorizationRequest:
+        """The authorization request: its URL, and its state, PKCE verifier and
+        (for OpenID Connect) nonce.
 
         authlib draws state, nonce and verifier from ``secrets``; the caller keeps
         them server-side, bound to this browser's session, for one use.
@@ -85,7 +87,9 @@ class ProviderClient:
         if not client.server_metadata.get("authorization_endpoint"):
             raise FedlabError("discovery_invalid", provider=self.provider.name,
                               detail="no authorization endpoint")
-        return client.create_authorization_url(redirect_uri, **self.provider.authorize_params)
+        made = client.create_authorization_url(redirect_uri, **self.provider.authorize_params)
+        return AuthorizationRequest(url=made["url"], state=made["state"],
+                                    code_verifier=made["code_verifier"], nonce=made.get("nonce"))
 
     def exchange_code(self, code: str, redirect_uri: str, code_verifier: str) -> dict[str, Any]:
         return self._token_request(

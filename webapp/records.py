@@ -49,6 +49,17 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None = None
 
 
+class AuthorizationRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """An authorization request as sent (RFC 6749 4.1.1 with PKCE): where the browser
+    goes, and the secrets the callback checks, which never leave the server."""
+
+    url: str
+    state: str
+    code_verifier: str
+    #: OpenID Connect only.
+    nonce: str | None = None
+
+
 class Verified(msgspec.Struct, frozen=True, kw_only=True):
     """Who signed in, as a provider kind established it from the token response:
     the verified id token's claims (or, for plain OAuth 2, what the provider vouched
@@ -140,6 +151,10 @@ class SignIn(msgspec.Struct, frozen=True, kw_only=True):
     def dump(self) -> dict[str, Any]:
         """Plain values for the session (and so for the sealed store)."""
         return msgspec.to_builtins(self)
+
+    def tokens_expired(self, now: float) -> bool:
+        """Whether the access token's lifetime, as the provider gave it, is over."""
+        return self.tokens.expires_at is not None and self.tokens.expires_at < now
 
     def same_as(self, other: SignIn | None) -> bool:
         """Whether ``other`` is this very sign-in: the same person (issuer and

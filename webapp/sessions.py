@@ -186,10 +186,7 @@ def live_auth() -> SignIn | None:
     auth = current_auth()
     if auth is None or auth.state == "refresh_failed":
         return None
-    expires_at = auth.tokens.expires_at
-    if expires_at and expires_at < time.time():
-        return None
-    return auth
+    return None if auth.tokens_expired(time.time()) else auth
 
 
 def stored_auth() -> SignIn | None:

@@ -24,7 +24,7 @@ from . import guests, sessions, signals
 from .errors import FedlabError
 from .oauth import ProviderClient, client_for
 from .providers import Provider, registry
-from .records import Event, Pending, SignIn, Tokens, Verified
+from .records import AuthorizationRequest, Event, Pending, SignIn, Tokens, Verified
 from .session_interface import BRIEF_LIFETIME
 from .urls import sign_out_return_url
 
@@ -53,7 +53,7 @@ def put(auth: SignIn) -> None:
 # -- sign-ins under way ------------------------------------------------------------------
 
 
-def begin(provider: Provider, request_data: dict[str, Any], redirect_uri: str,
+def begin(provider: Provider, sent: AuthorizationRequest, redirect_uri: str,
           next_path: str) -> None:
     """Keep what the callback will need, under the authorization request's state.
 
@@ -65,10 +65,10 @@ def begin(provider: Provider, request_data: dict[str, Any], redirect_uri: str,
                if now - record.created < PENDING_LIFETIME}
     while len(pending) >= MAX_PENDING:
         pending.pop(min(pending, key=lambda s: pending[s].created))
-    pending[request_data["state"]] = Pending(
+    pending[sent.state] = Pending(
         provider=provider.name,
-        nonce=request_data.get("nonce"),
-        code_verifier=request_data["code_verifier"],
+        nonce=sent.nonce,
+        code_verifier=sent.code_verifier,
         redirect_uri=redirect_uri,
         next=next_path,
         created=int(now),
