@@ -46,18 +46,18 @@ def test_page_has_a_section_per_provider_with_exact_values(browser, app, app_url
     with app.test_request_context(base_url=app_url):
         rows = matrix.rows(registry.providers(app))
     for row in rows:
-        part = section(page.text, f"provider-{row['name']}")
+        part = section(page.text, f"provider-{row.name}")
         copies = attribute_values(part, "data-copy")
-        assert copies[0] == row["callback_url"] == f"{app_url}/auth/{row['name']}/callback"
-        assert esc(row["console"]["callback"]) in part
-        if row["sign_out_url"]:
-            assert row["sign_out_url"] in copies
-            assert esc(row["console"]["sign_out"]) in part
+        assert copies[0] == row.callback_url == f"{app_url}/auth/{row.name}/callback"
+        assert esc(row.console["callback"]) in part
+        if row.sign_out_url:
+            assert row.sign_out_url in copies
+            assert esc(row.console["sign_out"]) in part
         else:
             assert "has no sign-out" in part
-        if row["console"]["origin"]:
+        if row.console["origin"]:
             assert app_url in copies
-    assert [r["name"] for r in rows] == list(PROVIDERS)
+    assert [r.name for r in rows] == list(PROVIDERS)
     assert '<button type="button" class="copy" data-copy="' in page.text
     assert 'src="/static/copy.js"' in page.text
     assert "<script>" not in page.text  # no inline script: a CSP without it is coming

@@ -32,25 +32,25 @@ def test_one_row_per_demo_provider(live_app, app_url):
     providers = registry.providers(live_app)
     with live_app.test_request_context(base_url=app_url):
         rows = matrix.rows(providers)
-    assert [r["name"] for r in rows] == list(PROVIDERS)
+    assert [r.name for r in rows] == list(PROVIDERS)
     for row in rows:
-        provider = providers[row["name"]]
-        assert row["kind"] == provider.kind
-        assert row["display_name"] == provider.display_name
-        assert row["client_id"] == provider.client_id
-        assert row["callback_url"] == f"{app_url}/auth/{row['name']}/callback"
-        assert row["origin"] == app_url
-        assert row["anchor"] == f"provider-{row['name']}"
-        assert row["console"] == provider.CONSOLE
-        assert set(row["console"]) == {"callback", "sign_out", "origin"}
-        if row["console"]["sign_out"] is None:
-            assert row["sign_out_url"] is None
+        provider = providers[row.name]
+        assert row.kind == provider.kind
+        assert row.display_name == provider.display_name
+        assert row.client_id == provider.client_id
+        assert row.callback_url == f"{app_url}/auth/{row.name}/callback"
+        assert row.origin == app_url
+        assert row.anchor == f"provider-{row.name}"
+        assert row.console == provider.CONSOLE
+        assert set(row.console) == {"callback", "sign_out", "origin"}
+        if row.console["sign_out"] is None:
+            assert row.sign_out_url is None
         else:
-            assert row["sign_out_url"] == f"{app_url}/"
-    by_name = {r["name"]: r for r in rows}
-    assert by_name["google"]["sign_out_url"] is None
-    assert by_name["facebook"]["sign_out_url"] is None
-    assert by_name["cognito"]["sign_out_url"] == by_name["auth0"]["sign_out_url"] == app_url + "/"
+            assert row.sign_out_url == f"{app_url}/"
+    by_name = {r.name: r for r in rows}
+    assert by_name["google"].sign_out_url is None
+    assert by_name["facebook"].sign_out_url is None
+    assert by_name["cognito"].sign_out_url == by_name["auth0"].sign_out_url == app_url + "/"
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
@@ -59,41 +59,41 @@ def test_callback_url_is_what_sign_in_sends(live_app, app_url, control, name):
     assert response.status_code == 302
     sent = parse_qs(urlsplit(response.headers["Location"]).query)["redirect_uri"]
     with live_app.test_request_context(base_url=app_url):
-        row = next(r for r in matrix.rows(registry.providers(live_app)) if r["name"] == name)
-    assert sent == [row["callback_url"]]
+        row = next(r for r in matrix.rows(registry.providers(live_app)) if r.name == name)
+    assert sent == [row.callback_url]
 
 
 def test_callback_url_follows_external_url(config_dir, tmp_path):
     app = make_app(config_dir, tmp_path, external_url="https://fedlab.example")
     with app.test_request_context(base_url="http://10.0.0.5:8000"):
         rows = matrix.rows(registry.providers(app))
-    assert rows[0]["callback_url"] == "https://fedlab.example/auth/cognito/callback"
-    assert rows[0]["sign_out_url"] == "https://fedlab.example/"
-    assert rows[0]["origin"] == "https://fedlab.example"
+    assert rows[0].callback_url == "https://fedlab.example/auth/cognito/callback"
+    assert rows[0].sign_out_url == "https://fedlab.example/"
+    assert rows[0].origin == "https://fedlab.example"
 
 
 def test_cognito_google_row_names_the_idpresponse_url_to_register_at_google(live_app, app_url):
     providers = registry.providers(live_app)
     hosted = providers["cognito-google"].settings["hosted_ui_url"]
     with live_app.test_request_context(base_url=app_url):
-        rows = {r["name"]: r for r in matrix.rows(providers)}
-    upstream = rows["cognito-google"]["upstream"]
-    assert upstream[0]["value"] == f"{hosted}/oauth2/idpresponse"
-    assert "Google Cloud console" in upstream[0]["where"]
-    assert "Authorized redirect URIs" in upstream[0]["where"]
-    assert rows["cognito-google"]["upstream_provider"] == "Google"
+        rows = {r.name: r for r in matrix.rows(providers)}
+    upstream = rows["cognito-google"].upstream
+    assert upstream[0].value == f"{hosted}/oauth2/idpresponse"
+    assert "Google Cloud console" in upstream[0].where
+    assert "Authorized redirect URIs" in upstream[0].where
+    assert rows["cognito-google"].upstream_provider == "Google"
     # Plain Cognito (its own users) and the direct providers have nothing upstream.
     for name in ("cognito", "auth0", "google", "facebook"):
-        assert rows[name]["upstream"] == []
-        assert rows[name]["upstream_provider"] is None
+        assert rows[name].upstream == ()
+        assert rows[name].upstream_provider is None
 
 
 def test_real_domain_idpresponse(config_dir, tmp_path):
     app = make_app(config_dir, tmp_path, providers={"cognito-google": {"hosted_ui_url": ""}},
                    trusted_hosts=ELSEWHERE)
     with app.test_request_context(base_url="https://fedlab.example"):
-        row = next(r for r in matrix.rows(registry.providers(app)) if r["name"] == "cognito-google")
-    assert row["upstream"][0]["value"] == (
+        row = next(r for r in matrix.rows(registry.providers(app)) if r.name == "cognito-google")
+    assert row.upstream[0].value == (
         "https://fedlab-demo.auth.us-east-1.amazoncognito.com/oauth2/idpresponse")
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any
+
+import msgspec
 
 from . import create_app, matrix, probes
 from .config import settings
@@ -26,14 +27,15 @@ def run_check(base_url: str | None, as_json: bool, timeout: float) -> int:
     with app.test_request_context("/", base_url=origin):
         rows = matrix.rows(providers)
         warnings = matrix.warnings(site)
-        callbacks = {row["name"]: row["callback_url"] for row in rows}
+        callbacks = {row.name: row.callback_url for row in rows}
         verdicts = probes.run_probes(site, providers, callbacks, sign_out_return_url(),
                                      timeout=timeout)
     elapsed = round(time.monotonic() - started, 2)
     ok = not any(v.status == "fail" for v in verdicts)
     if as_json:
-        json.dump({"ok": ok, "base_url": origin, "seconds": elapsed, "rows": rows,
-                   "warnings": warnings, "verdicts": [v.as_dict() for v in verdicts]},
+        json.dump({"ok": ok, "base_url": origin, "seconds": elapsed,
+                   "rows": msgspec.to_builtins(rows), "warnings": warnings,
+                   "verdicts": [v.as_dict() for v in verdicts]},
                   sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
@@ -41,21 +43,21 @@ def run_check(base_url: str | None, as_json: bool, timeout: float) -> int:
     return 0 if ok else 1
 
 
-def print_report(origin: str, rows: list[dict[str, Any]], warnings: list[dict[str, Any]],
+def print_report(origin: str, rows: list[matrix.Row], warnings: list[matrix.Mistake],
                  verdicts: list[probes.Verdict], elapsed: float) -> None:
     print(f"Federation Lab check of {origin}\n")
     for warning in warnings:
         print(f"warning: {warning['title']}\n  {warning['detail']}\n  fix: {warning['fix']}\n")
     for row in rows:
-        print(f"[{row['name']}] {row['display_name']} ({row['kind']})")
-        print(f"  callback URL   {row['callback_url']}\n"
-              f"    register in  {row['console']['callback']}")
-        if row.get("sign_out_url"):
-            print(f"  sign-out URL   {row['sign_out_url']}\n"
-                  f"    register in  {row['console']['sign_out']}")
-        for upstream in row.get("upstream", []):
-            print(f"  upstream       {upstream['value']}\n    register in  {upstream['where']}")
-        for verdict in (v for v in verdicts if v.provider == row["name"]):
+        print(f"[{row.name}] {row.display_name} ({row.kind})")
+        print(f"  callback URL   {row.callback_url}\n"
+              f"    register in  {row.console['callback']}")
+        if row.sign_out_url:
+            print(f"  sign-out URL   {row.sign_out_url}\n"
+                  f"    register in  {row.console['sign_out']}")
+        for upstream in row.upstream:
+            print(f"  upstream       {upstream.value}\n    register in  {upstream.where}")
+        for verdict in (v for v in verdicts if v.provider == row.name):
             print(f"  {MARKS[verdict.status]} {verdict.probe:14} {verdict.summary}")
             said = verdict.evidence.get("provider_says") or verdict.evidence.get("aws_says")
             if verdict.status == "fail" and said:

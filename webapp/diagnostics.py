@@ -66,7 +66,7 @@ def probes() -> str:
     app = current_app._get_current_object()
     site, providers = settings(app), registry.providers(app)
     # What the run needs from this request, read now: it runs on another thread.
-    callbacks = {row["name"]: row["callback_url"] for row in matrix.rows(providers)}
+    callbacks = {row.name: row.callback_url for row in matrix.rows(providers)}
     sign_out_url, logins = sign_out_return_url(), signed_in_logins(providers, viewer.auth)
 
     def job() -> list[dict[str, Any]]:

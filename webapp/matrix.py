@@ -11,39 +11,61 @@ byte for byte what the provider will be sent.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypedDict
+from typing import TypedDict
 from urllib.parse import urlsplit
 
+import msgspec
 from flask import current_app, request
 
 from .config import LOOPBACK, Settings
 from .providers import Provider
+from .records import Registration
 from .urls import current_origin, external_url, sign_out_return_url
 
 
-def rows(providers: Mapping[str, Provider]) -> list[dict[str, Any]]:
+class Row(msgspec.Struct, frozen=True, kw_only=True):
+    """One provider's line of the matrix: what to register, and where."""
+
+    name: str
+    kind: str
+    display_name: str
+    client_id: str
+    callback_url: str
+    #: The same value sign-out sends as the post-logout return URL; None when the
+    #: provider has nothing to register for it.
+    sign_out_url: str | None
+    origin: str
+    #: Where each value goes, in the provider's console words (``Provider.CONSOLE``).
+    console: dict[str, str | None]
+    #: Values for a provider behind this one (Cognito's Hosted UI sending to Google).
+    upstream: tuple[Registration, ...]
+    #: The provider behind a hosted login page (Cognito's identity_provider).
+    upstream_provider: str | None
+    #: The row's id on the diagnostics page.
+    anchor: str
+
+
+def rows(providers: Mapping[str, Provider]) -> list[Row]:
     """One row per configured provider: the values to register and where."""
     origin = current_origin()
     result = []
     for name, provider in providers.items():
         console = dict(provider.CONSOLE)
-        upstream = provider.upstream_registrations()
-        result.append({
-            "name": name,
-            "kind": provider.kind,
-            "display_name": provider.display_name,
-            "client_id": provider.client_id,
-            "callback_url": external_url("auth.callback", name=name),
-            # The same value sign-out sends as the post-logout return URL.
-            "sign_out_url": sign_out_return_url() if console.get("sign_out") else None,
-            "origin": origin,
-            "console": console,
-            "upstream": upstream,
-            # The provider behind a hosted login page (Cognito's identity_provider).
-            "upstream_provider": (provider.authorize_params.get("identity_provider")
-                                  if upstream else None),
-            "anchor": f"provider-{name}",
-        })
+        upstream = tuple(provider.upstream_registrations())
+        result.append(Row(
+            name=name,
+            kind=provider.kind,
+            display_name=provider.display_name,
+            client_id=provider.client_id,
+            callback_url=external_url("auth.callback", name=name),
+            sign_out_url=sign_out_return_url() if console.get("sign_out") else None,
+            origin=origin,
+            console=console,
+            upstream=upstream,
+            upstream_provider=(provider.authorize_params.get("identity_provider")
+                               if upstream else None),
+            anchor=f"provider-{name}",
+        ))
     return result
 
 

@@ -60,6 +60,14 @@ class AuthorizationRequest(msgspec.Struct, frozen=True, kw_only=True):
     nonce: str | None = None
 
 
+class Registration(msgspec.Struct, frozen=True, kw_only=True):
+    """One value to enter in a provider's console, and where it goes there."""
+
+    #: The console's own words for the field (``Authorized redirect URIs``).
+    where: str
+    value: str
+
+
 class Verified(msgspec.Struct, frozen=True, kw_only=True):
     """Who signed in, as a provider kind established it from the token response:
     the verified id token's claims (or, for plain OAuth 2, what the provider vouched

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from werkzeug.wrappers import Request
 
     from ..oauth import ProviderClient
-    from ..records import Renewed, SignIn, Verified
+    from ..records import Registration, Renewed, SignIn, Verified
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 #: Keys every ``[providers.<name>]`` table may have, whatever its kind.
@@ -216,7 +216,7 @@ class Provider(ABC):
         """The RFC 6749 5.2 error code a token endpoint's refusal means."""
         return error
 
-    def upstream_registrations(self) -> list[dict[str, str]]:
+    def upstream_registrations(self) -> list[Registration]:
         """URLs to register at a provider behind this one (Cognito's federation)."""
         return []
 

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 
 from .. import tokens
+from ..records import Registration
 from .base import ProviderConfigError, SignOut, require, url_setting
 from .oidc import OpenIDConnect, refresh_token_of
 
@@ -122,7 +123,7 @@ class Cognito(OpenIDConnect):
             return parse_qs(urlsplit(location).query).get("error", ["error page"])[0]
         return super().callback_refusal(response, callback_url)
 
-    def upstream_registrations(self) -> list[dict[str, str]]:
+    def upstream_registrations(self) -> list[Registration]:
         """With ``identity_provider`` set, Google (say) sends the visitor back to Cognito,
         not to this site: Cognito's ``/oauth2/idpresponse`` is what must be registered
         there."""
@@ -133,8 +134,8 @@ class Cognito(OpenIDConnect):
         callback_field, origin_field = self.UPSTREAM_CONSOLE.get(
             upstream, (f"{upstream}'s client registration: redirect URIs", "allowed origins"))
         parts = urlsplit(hosted)
-        return [{"where": callback_field, "value": f"{hosted}/oauth2/idpresponse"},
-                {"where": origin_field, "value": f"{parts.scheme}://{parts.netloc}"}]
+        return [Registration(where=callback_field, value=f"{hosted}/oauth2/idpresponse"),
+                Registration(where=origin_field, value=f"{parts.scheme}://{parts.netloc}")]
 
     @property
     def logins_key(self) -> str:
