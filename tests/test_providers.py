@@ -93,3 +93,36 @@ def test_a_new_kind_is_its_module_and_nothing_else(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[0] == (
         "['auth0', 'cognito', 'example', 'facebook', 'google', 'oidc'] Example Example ID")
+
+
+def test_no_kind_is_named_outside_its_class_and_no_kind_dispatch_is_left():
+    """The kinds are spelled in their classes only: no module of the app, template
+    or deployment script compares or lists a kind's name, and no module copies a
+    kind's function under another name (``x = oidc.x``) or dispatches by kind."""
+    import ast
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    kinds = set(KINDS)
+    found = []
+    for path in [*root.glob("webapp/**/*.py"), *root.glob("deploy/*.py")]:
+        tree = ast.parse(path.read_text())
+        in_providers = path.parent.name == "providers"
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and node.value in kinds and not in_providers):
+                found.append(f"{path.relative_to(root)}:{node.lineno} {node.value!r}")
+            if isinstance(node, ast.Name) and node.id == "kind_of":
+                found.append(f"{path.relative_to(root)}:{node.lineno} kind_of")
+        for node in tree.body:  # module level: an alias of another module's function
+            if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Attribute)
+                    and isinstance(node.value.value, ast.Name)
+                    and [getattr(t, "id", None) for t in node.targets] == [node.value.attr]):
+                found.append(f"{path.relative_to(root)}:{node.lineno} alias {node.value.attr}")
+    names = "|".join(kinds)
+    quoted = re.compile(r"""kind\s*(==|!=|in)\s*["'(\[]|["'](""" + names + r""")["']""")
+    for path in root.glob("templates/**/*.html"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if quoted.search(line):
+                found.append(f"{path.relative_to(root)}:{number} {line.strip()[:60]}")
+    assert found == []
