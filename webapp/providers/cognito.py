@@ -17,7 +17,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 
 from .. import tokens
-from .base import ProviderConfigError, SignOut, require, url_setting
+from .base import (
+    PoolTemplate,
+    ProviderConfigError,
+    Registration,
+    SignOut,
+    TemplateParameter,
+    require,
+    url_setting,
+)
 from .oidc import OpenIDConnect, refresh_token_of
 
 if TYPE_CHECKING:
@@ -25,6 +33,10 @@ if TYPE_CHECKING:
     from ..records import SignIn
 
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+#: The user pool the identity pool trusts, a parameter of the template.
+USER_POOL = TemplateParameter("CognitoUserPoolId", "e.g. us-east-1_AbCdEf123", optional=False)
+#: The pool's name for the user pool (and its ``Logins`` key), as the template spells it.
+PROVIDER_NAME = "cognito-idp.${AWS::Region}.amazonaws.com/${CognitoUserPoolId}"
 
 
 class Cognito(OpenIDConnect):
@@ -135,6 +147,20 @@ class Cognito(OpenIDConnect):
         parts = urlsplit(hosted)
         return [{"where": callback_field, "value": f"{hosted}/oauth2/idpresponse"},
                 {"where": origin_field, "value": f"{parts.scheme}://{parts.netloc}"}]
+
+    #: The user pool with the site's app client and, optionally, a second one (a
+    #: straight-to-Google client, say); the pool asks Cognito whether each token
+    #: is still valid (``ServerSideTokenCheck``).
+    POOL_TEMPLATES: ClassVar[tuple[PoolTemplate, ...]] = (
+        PoolTemplate(Registration.COGNITO_USER_POOL, name="Cognito", provider=PROVIDER_NAME,
+                     parameters=(USER_POOL,),
+                     client_id=TemplateParameter("CognitoAppClientId", optional=False)),
+        PoolTemplate(Registration.COGNITO_USER_POOL, name="SecondCognitoClient",
+                     provider=PROVIDER_NAME, parameters=(USER_POOL,),
+                     client_id=TemplateParameter(
+                         "CognitoSecondAppClientId",
+                         "Optional, e.g. a straight-to-Google app client")),
+    )
 
     @property
     def logins_key(self) -> str:
