@@ -5,7 +5,8 @@ module (:mod:`.oidc`, :mod:`.cognito`, :mod:`.auth0`, :mod:`.google`,
 :mod:`.facebook`); it owns everything peculiar to that provider family: which
 keys it takes, its endpoints, extra authorize parameters, how its callback
 arrives, how its tokens are checked beyond the OpenID Connect rules, how to
-sign out at the provider, and its Identity Pool ``Logins`` key. :data:`KINDS`
+sign out at the provider, its Identity Pool ``Logins`` key, and how
+deploy/template.py registers it on the pool (``POOL_TEMPLATES``). :data:`KINDS`
 holds the kinds, found in this package's modules rather than listed anywhere;
 views never branch on the kind, they call the configured provider's methods.
 """

@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
-from .base import SignOut, require, url_setting
+from .base import (
+    PoolRegistration,
+    PoolTemplate,
+    SignOut,
+    TemplateParameter,
+    require,
+    url_setting,
+)
 from .oidc import OpenIDConnect, refresh_token_of
 
 if TYPE_CHECKING:
@@ -61,6 +68,16 @@ class Auth0(OpenIDConnect):
         )
         revocation = self.revocation(client, refresh_token_of(auth), self.endpoints["revoke"])
         return SignOut(url, revocation, "You were signed out here and at Auth0.")
+
+    #: An IAM OIDC provider of the tenant's issuer, ``https://{domain}/``.
+    POOL_TEMPLATES: ClassVar[tuple[PoolTemplate, ...]] = (
+        PoolTemplate(
+            PoolRegistration.OIDC_PROVIDER, name="Auth0", resource="Auth0OidcProvider",
+            provider="https://${Auth0Domain}/",
+            parameters=(TemplateParameter("Auth0Domain", "e.g. example.us.auth0.com"),),
+            client_id=TemplateParameter("Auth0ClientId"),
+        ),
+    )
 
     @property
     def logins_key(self) -> str:

@@ -16,6 +16,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -181,6 +182,11 @@ class Provider(ABC):
 
     # -- the Identity Pool ----------------------------------------------------------
 
+    #: How deploy/identity-pool.json registers the kind on the pool (one record per
+    #: registration; ``()``: not on the pool). Each kind declares its own: one
+    #: inherited from another kind would register the same names twice.
+    POOL_TEMPLATES: ClassVar[tuple[PoolTemplate, ...]]
+
     @property
     @abstractmethod
     def logins_key(self) -> str:
@@ -239,6 +245,95 @@ class Provider(ABC):
                 if value not in found:
                     found.append(value)
         return found
+
+
+# -- a kind's registration in the CloudFormation template --------------------------------
+
+
+class PoolRegistration(StrEnum):
+    """How an Identity Pool (``AWS::Cognito::IdentityPool``) knows a provider."""
+
+    #: In ``CognitoIdentityProviders``: a user pool's app client.
+    COGNITO_USER_POOL = "cognito_user_pool"
+    #: In ``SupportedLoginProviders``: a Logins domain and the app id it vouches for.
+    LOGIN_PROVIDER = "login_provider"
+    #: In ``OpenIdConnectProviderARNs``: an ``AWS::IAM::OIDCProvider`` of the issuer.
+    OIDC_PROVIDER = "oidc_provider"
+
+
+#: A ``${Name}`` of a ``Fn::Sub`` text.
+SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+@dataclass(frozen=True)
+class TemplateParameter:
+    """A parameter of the CloudFormation template that a registration reads.
+
+    Its name is what a deployment passes (``--parameter-overrides``), so it never
+    changes once a stack uses it."""
+
+    name: str
+    description: str = ""
+    #: An optional parameter defaults to ``""``, and a registration that reads it
+    #: exists only when it is given; a required one has no default, so the stack
+    #: is not created without it.
+    optional: bool = True
+
+
+@dataclass(frozen=True)
+class PoolTemplate:
+    """How a kind is registered on the Identity Pool in deploy/identity-pool.json.
+
+    ``deploy/template.py`` builds the template's parameters, conditions, IAM OIDC
+    providers and the pool's provider properties from these records alone, so a
+    new kind (Login with Amazon's ``www.amazon.com``, Apple's ``appleid.apple.com``)
+    is deployable by declaring its record, without touching the template's code.
+    """
+
+    registration: PoolRegistration
+    #: Names the registration in the template: its condition is ``Has<name>``.
+    name: str
+    #: What the pool knows the provider by, as ``Fn::Sub`` text over ``parameters``
+    #: (and ``AWS::`` pseudo parameters): a user pool's ``ProviderName``, the
+    #: Logins domain of a login provider (a literal, the kind's ``logins_key``), or
+    #: the ``Url`` of an IAM OIDC provider (its issuer).
+    provider: str
+    #: The client the pool accepts tokens for: a ``ClientId``, a login provider's
+    #: app id, an IAM OIDC provider's ``ClientIdList``.
+    client_id: TemplateParameter
+    #: The other parameters ``provider`` reads, in the order the template lists them.
+    parameters: tuple[TemplateParameter, ...] = ()
+    #: The logical id of the ``AWS::IAM::OIDCProvider`` (OIDC_PROVIDER only). Spelled,
+    #: not derived: a deployed stack replaces a resource whose id changes.
+    resource: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a record the template could not use, when its kind's module loads."""
+        if (self.resource is not None) != (self.registration is PoolRegistration.OIDC_PROVIDER):
+            raise TypeError(f"PoolTemplate {self.name!r}: a resource id goes with "
+                            f"{PoolRegistration.OIDC_PROVIDER.value} and only with it")
+        known = {p.name for p in self.parameters}
+        unknown = [v for v in SUB_VARIABLE.findall(self.provider)
+                   if v not in known and not v.startswith("AWS::")]
+        if unknown:
+            raise TypeError(f"PoolTemplate {self.name!r}: provider reads ${{{unknown[0]}}}, "
+                            f"which is not one of its parameters")
+        if self.registration is PoolRegistration.LOGIN_PROVIDER and "${" in self.provider:
+            raise TypeError(f"PoolTemplate {self.name!r}: a Logins domain is a literal")
+
+    @property
+    def all_parameters(self) -> tuple[TemplateParameter, ...]:
+        """Every parameter the registration reads, in the template's order."""
+        return (*self.parameters, self.client_id)
+
+    @property
+    def condition(self) -> str | None:
+        """The template's condition for this registration: it exists when each of its
+        optional parameters is given (an IAM OIDC provider cannot list an empty
+        client id, cfn-lint W1030); None when it always exists."""
+        if any(p.optional for p in self.all_parameters):
+            return f"Has{self.name}"
+        return None
 
 
 def require(raw: Mapping[str, Any], key: str, what: str) -> str:

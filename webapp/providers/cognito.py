@@ -18,7 +18,15 @@ import requests
 
 from .. import tokens
 from ..records import Registration
-from .base import ProviderConfigError, SignOut, require, url_setting
+from .base import (
+    PoolRegistration,
+    PoolTemplate,
+    ProviderConfigError,
+    SignOut,
+    TemplateParameter,
+    require,
+    url_setting,
+)
 from .oidc import OpenIDConnect, refresh_token_of
 
 if TYPE_CHECKING:
@@ -26,6 +34,10 @@ if TYPE_CHECKING:
     from ..records import SignIn
 
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+#: The user pool the identity pool trusts, a parameter of the template.
+USER_POOL = TemplateParameter("CognitoUserPoolId", "e.g. us-east-1_AbCdEf123", optional=False)
+#: The pool's name for the user pool (and its ``Logins`` key), as the template spells it.
+PROVIDER_NAME = "cognito-idp.${AWS::Region}.amazonaws.com/${CognitoUserPoolId}"
 
 
 class Cognito(OpenIDConnect):
@@ -136,6 +148,20 @@ class Cognito(OpenIDConnect):
         parts = urlsplit(hosted)
         return [Registration(where=callback_field, value=f"{hosted}/oauth2/idpresponse"),
                 Registration(where=origin_field, value=f"{parts.scheme}://{parts.netloc}")]
+
+    #: The user pool with the site's app client and, optionally, a second one (a
+    #: straight-to-Google client, say); the pool asks Cognito whether each token
+    #: is still valid (``ServerSideTokenCheck``).
+    POOL_TEMPLATES: ClassVar[tuple[PoolTemplate, ...]] = (
+        PoolTemplate(PoolRegistration.COGNITO_USER_POOL, name="Cognito", provider=PROVIDER_NAME,
+                     parameters=(USER_POOL,),
+                     client_id=TemplateParameter("CognitoAppClientId", optional=False)),
+        PoolTemplate(PoolRegistration.COGNITO_USER_POOL, name="SecondCognitoClient",
+                     provider=PROVIDER_NAME, parameters=(USER_POOL,),
+                     client_id=TemplateParameter(
+                         "CognitoSecondAppClientId",
+                         "Optional, e.g. a straight-to-Google app client")),
+    )
 
     @property
     def logins_key(self) -> str:

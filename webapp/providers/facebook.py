@@ -25,7 +25,15 @@ from ..errors import FedlabError
 from ..pagewords import page_words
 from ..records import Renewed, SignIn, Verified
 from .answers import answer_json
-from .base import Provider, ProviderConfigError, SignOut, url_setting
+from .base import (
+    PoolRegistration,
+    PoolTemplate,
+    Provider,
+    ProviderConfigError,
+    SignOut,
+    TemplateParameter,
+    url_setting,
+)
 
 if TYPE_CHECKING:
     from ..oauth import ProviderClient
@@ -33,6 +41,8 @@ if TYPE_CHECKING:
 VERSION = re.compile(r"^v\d+\.\d+$")
 #: What the site reads of a Facebook profile.
 PROFILE_FIELDS = "id,name,email,picture"
+#: Facebook's key in an Identity Pool's ``Logins`` map and ``SupportedLoginProviders``.
+LOGINS_DOMAIN = "graph.facebook.com"
 
 
 class Facebook(Provider):
@@ -155,9 +165,15 @@ class Facebook(Provider):
 
     # -- the Identity Pool ----------------------------------------------------------------
 
+    #: A supported login provider: the pool asks Graph whether a token is this app's.
+    POOL_TEMPLATES: ClassVar[tuple[PoolTemplate, ...]] = (
+        PoolTemplate(PoolRegistration.LOGIN_PROVIDER, name="Facebook", provider=LOGINS_DOMAIN,
+                     client_id=TemplateParameter("FacebookAppId")),
+    )
+
     @property
     def logins_key(self) -> str:
-        return "graph.facebook.com"
+        return LOGINS_DOMAIN
 
     def logins(self, auth: SignIn) -> dict[str, str]:
         """Facebook has no id token: the Identity Pool takes the access token."""

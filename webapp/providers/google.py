@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .base import ProviderConfigError, SignOut, url_setting
+from .base import (
+    PoolRegistration,
+    PoolTemplate,
+    ProviderConfigError,
+    SignOut,
+    TemplateParameter,
+    url_setting,
+)
 from .oidc import OpenIDConnect, refresh_token_of
 
 if TYPE_CHECKING:
@@ -19,6 +26,8 @@ if TYPE_CHECKING:
     from ..records import SignIn
 
 ISSUER = "https://accounts.google.com"
+#: Google's key in an Identity Pool's ``Logins`` map and ``SupportedLoginProviders``.
+LOGINS_DOMAIN = "accounts.google.com"
 
 
 class Google(OpenIDConnect):
@@ -70,6 +79,15 @@ class Google(OpenIDConnect):
         return SignOut(None, revocation, "You were signed out of this site, but Google has no "
                        "sign-out endpoint: you are still signed in to Google in this browser.")
 
+    #: A supported login provider: the pool checks the id token's ``aud`` itself.
+    POOL_TEMPLATES: ClassVar[tuple[PoolTemplate, ...]] = (
+        PoolTemplate(
+            PoolRegistration.LOGIN_PROVIDER, name="Google", provider=LOGINS_DOMAIN,
+            client_id=TemplateParameter("GoogleClientId",
+                                        "The Google web client id (the id token's aud)"),
+        ),
+    )
+
     @property
     def logins_key(self) -> str:
-        return "accounts.google.com"
+        return LOGINS_DOMAIN

@@ -9,7 +9,15 @@ from urllib.parse import urlencode, urlsplit
 from .. import tokens
 from ..errors import FedlabError
 from ..records import Renewed, SignIn, Verified
-from .base import Provider, ProviderConfigError, SignOut, url_setting
+from .base import (
+    PoolRegistration,
+    PoolTemplate,
+    Provider,
+    ProviderConfigError,
+    SignOut,
+    TemplateParameter,
+    url_setting,
+)
 
 if TYPE_CHECKING:
     from ..oauth import ProviderClient
@@ -178,6 +186,18 @@ class OpenIDConnect(Provider):
         return SignOut(url, self.revocation(client, refresh_token_of(auth)), note)
 
     # -- the Identity Pool ----------------------------------------------------------------
+
+    #: Any issuer, as an IAM OIDC provider of its URL (kinds built on this one declare their own).
+    POOL_TEMPLATES: ClassVar[tuple[PoolTemplate, ...]] = (
+        PoolTemplate(
+            PoolRegistration.OIDC_PROVIDER, name="Oidc", resource="OidcProvider",
+            provider="${OidcIssuer}",
+            parameters=(TemplateParameter(
+                "OidcIssuer", "Optional: any OpenID Connect issuer, exactly as its tokens' "
+                "iss (https://login.example.com/corp)"),),
+            client_id=TemplateParameter("OidcClientId", "That issuer's client id for this site"),
+        ),
+    )
 
     @property
     def logins_key(self) -> str:
