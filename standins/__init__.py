@@ -55,7 +55,10 @@ Every authorize endpoint checks client_id and redirect_uri first (a mismatch
 shows that provider's own error page, never a redirect), then shows a sign-in
 page ("Sign in as <username>" buttons, or username and password), then a
 consent page ("Allow" / "Deny"). The signed-in user is remembered in the
-cookie ``standin_<tenant>``. PKCE: S256 only.
+cookie ``standin_<tenant>``. PKCE: S256 only. The answer goes back as the
+``response_mode`` asks: ``query`` (the default), a redirect; ``form_post``, a
+page whose form posts it to the redirect URI (sent by a script its own CSP
+allows, or by its "Continue" button); any other mode, a 400 page.
 
 Control API (JSON, ``B/_control/``)
 -----------------------------------

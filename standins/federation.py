@@ -27,7 +27,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from . import pages
+from . import pages, views
 from .store import Client, User
 
 if TYPE_CHECKING:
@@ -47,6 +47,9 @@ class Pending:
     client_id: str
     redirect_uri: str
     state: str | None
+    #: How the app asked for its answer: an error from the other provider goes
+    #: back to the app the same way Cognito's own answer would.
+    response_mode: str = "query"
 
 
 class FederationError(Exception):
@@ -99,6 +102,7 @@ def redirect_to_identity_provider(cognito: Tenant) -> flask.Response | None:
         client_id=args.get("client_id", ""),
         redirect_uri=args.get("redirect_uri", ""),
         state=args.get("state"),
+        response_mode=args.get("response_mode", "query"),
     ))
     query = urlencode({
         "client_id": federation.client.client_id,
@@ -117,12 +121,12 @@ def idp_response(cognito: Tenant) -> flask.Response:
     if pending is None:
         return cognito.flavour.error_page("bad_request", error="unknown or used state")
     if args.get("error"):
-        return _back_to_app(pending, args["error"], args.get("error_description", ""))
+        return _back_to_app(cognito, pending, args["error"], args.get("error_description", ""))
     peer = federation.peers[pending.peer]
     try:
         identity = _exchange(federation, peer, args.get("code", ""))
     except FederationError as problem:
-        return _back_to_app(pending, "invalid_request", str(problem))
+        return _back_to_app(cognito, pending, "invalid_request", str(problem))
     user = _federated_user(cognito, pending, peer, identity)
     session = pages.new_login(user.key, int(cognito.now()))
     cognito.store.consents.add((user.key, pending.client_id))
@@ -132,11 +136,14 @@ def idp_response(cognito: Tenant) -> flask.Response:
     return response
 
 
-def _back_to_app(pending: Pending, error: str, description: str) -> flask.Response:
+def _back_to_app(cognito: Tenant, pending: Pending, error: str,
+                 description: str) -> flask.Response:
     params = {"error": error, "error_description": description}
     if pending.state is not None:
         params["state"] = pending.state
-    return flask.redirect(f"{pending.redirect_uri}?{urlencode(params)}")
+    return views.in_response_mode(flask.redirect(f"{pending.redirect_uri}?{urlencode(params)}"),
+                                  pending.redirect_uri, pending.response_mode,
+                                  cognito.flavour.branding)
 
 
 def _exchange(federation: Federation, peer: Tenant, code: str) -> dict[str, Any]:

@@ -45,6 +45,9 @@ class Flavour:
     is_oidc: ClassVar[bool] = True
     #: RFC 9207: ``iss`` on every authorization response.
     sends_iss_parameter: ClassVar[bool] = False
+    #: How authorization responses can be sent back (OAuth 2.0 Multiple Response
+    #: Types, Form Post Response Mode): another ``response_mode`` is refused.
+    response_modes: ClassVar[tuple[str, ...]] = ("query", "form_post")
     #: Where the real provider is less kind than the specifications allow; the
     #: settings (``behaviour``) and the control API switch these per tenant.
     behaviour: ClassVar[Behaviour] = Behaviour()
@@ -155,6 +158,7 @@ class Flavour:
             "jwks_uri": self.url("jwks"),
             "revocation_endpoint": self.url("revoke"),
             "response_types_supported": ["code"],
+            "response_modes_supported": list(self.response_modes),
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],

@@ -1,5 +1,5 @@
-"""The stand-ins' HTML: sign-in, consent and notice pages, the per-page CSRF
-value, and the tenant's own sign-in cookie.
+"""The stand-ins' HTML: sign-in, consent and notice pages, the form_post
+response page, the per-page CSRF value, and the tenant's own sign-in cookie.
 
 Templates live in ``standins/templates`` and are rendered by a Jinja
 environment of our own with autoescaping on, so nothing here can collide with
@@ -8,12 +8,15 @@ the app's templates and everything echoed is escaped.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import flask
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -51,6 +54,38 @@ def notice(branding: Branding, title: str, message: str, status: int = 400,
     """A provider's own error (or information) page: never a redirect, never a stack trace."""
     return render("notice.html", branding, status=status, title=title, message=message,
                   details=details or {})
+
+
+# -- the form_post response ---------------------------------------------------------
+
+#: What submits the form_post page's form at once; the page's CSP allows this
+#: script by its hash and no other. Autoescaping leaves it as it is (it has no
+#: ``&<>'"``), so the hash is the hash of what the page holds.
+SUBMIT_SCRIPT = "document.forms[0].submit();"
+SUBMIT_SCRIPT_HASH = "sha256-" + base64.b64encode(
+    hashlib.sha256(SUBMIT_SCRIPT.encode()).digest()).decode()
+
+
+def form_post(branding: Branding, action: str, fields: Iterable[tuple[str, str]],
+              status: int = 200) -> flask.Response:
+    """The authorization response in the form_post response mode (OAuth 2.0 Form
+    Post Response Mode, section 2): a page whose form posts ``fields`` to the
+    client's redirect URI ``action``, submitted by a script at once, and by its
+    visible button where scripts do not run.
+
+    Its own Content-Security-Policy: nothing loads, the one script runs by its
+    hash, and the form may post only to the redirect URI's origin (Chromium
+    holds the redirects that follow the POST to it too).
+    """
+    parts = urlsplit(action)
+    response = render("form_post.html", branding, status=status,
+                      title=f"{branding.brand}: back to the application (local stand-in)",
+                      action=action, fields=list(fields), script=SUBMIT_SCRIPT)
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src '{SUBMIT_SCRIPT_HASH}'; style-src 'unsafe-inline'; "
+        f"form-action {parts.scheme}://{parts.netloc}; frame-ancestors 'none'; "
+        f"base-uri 'none'")
+    return response
 
 
 # -- CSRF -------------------------------------------------------------------------

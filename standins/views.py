@@ -3,8 +3,10 @@ counts calls, applies outage faults and sets the tenant's clock on ``Date``.
 
 The authorize endpoint is the one interactive piece: it checks client_id and
 redirect_uri first (a mismatch shows the provider's own page, never a
-redirect), then lets authlib validate the rest, then walks the browser
-through sign-in and consent pages, and finally has authlib issue the code.
+redirect), then the response mode, then lets authlib validate the rest, then
+walks the browser through sign-in and consent pages, and finally has authlib
+issue the code. Its answer to the client goes back in the response mode the
+request asked for (:func:`in_response_mode`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ def secret() -> bytes:
 
 
 def authorize(tenant: Tenant) -> flask.Response:
+    args = flask.request.args
+    return in_response_mode(_authorize(tenant), args.get("redirect_uri", ""),
+                            args.get("response_mode", "query"), tenant.flavour.branding)
+
+
+def _authorize(tenant: Tenant) -> flask.Response:
     flavour = tenant.flavour
     args = flask.request.args
     client = tenant.store.clients.get(args.get("client_id", ""))
@@ -61,6 +69,15 @@ def authorize(tenant: Tenant) -> flask.Response:
     if not client.check_redirect_uri(redirect_uri):
         return flavour.error_page("redirect_mismatch", client_id=client.client_id,
                                   redirect_uri=redirect_uri)
+    mode = args.get("response_mode", "query")
+    if mode not in flavour.response_modes:
+        # The provider's own page, not a redirect: the client asked for its answer
+        # in a way the provider cannot give, so no way of sending it is right
+        # (the OpenID Connect errata's choice, and no open redirector).
+        return flavour.error_page(
+            "bad_request", error="unsupported_response_mode",
+            error_description=f"response_mode {mode[:40]!r} is not supported; "
+                              f"supported: {', '.join(flavour.response_modes)}")
 
     step = None
     if flask.request.method == "POST":
@@ -113,6 +130,34 @@ def authorize(tenant: Tenant) -> flask.Response:
     if fresh_login is not None:
         pages.write_login(response, secret(), tenant.name, fresh_login)
     return response
+
+
+def in_response_mode(response: flask.Response, redirect_uri: str, mode: str,
+                     branding: pages.Branding) -> flask.Response:
+    """``response`` as the client's response mode sends it back.
+
+    authlib (and the rest of this module) answer the client with a redirect to
+    its redirect URI, the response in the query: the ``query`` mode. For
+    ``form_post`` the same parameters go into the page that posts them to the
+    redirect URI instead (OAuth 2.0 Form Post Response Mode), with the same
+    cookies. Any other response (a page of the provider's own, a redirect on to
+    another provider) is left as it is.
+    """
+    if mode != "form_post" or not response.location or not redirect_uri:
+        return response
+    target, own = urlsplit(response.location), urlsplit(redirect_uri)
+    if target[:3] != own[:3]:
+        return response
+    fields = parse_qsl(target.query, keep_blank_values=True)
+    for pair in parse_qsl(own.query, keep_blank_values=True):  # the URI's own, posted to
+        if pair in fields:
+            fields.remove(pair)
+    # An error page says so in its status, as oidc-provider's does.
+    page = pages.form_post(branding, redirect_uri, fields,
+                           status=400 if any(k == "error" for k, _ in fields) else 200)
+    for cookie in response.headers.getlist("Set-Cookie"):
+        page.headers.add("Set-Cookie", cookie)
+    return page
 
 
 def _check_credentials(tenant: Tenant) -> Any:

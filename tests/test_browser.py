@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -152,3 +153,43 @@ def test_no_csp_violation_on_the_account_storage_and_diagnostics_pages(page, app
                              i.src = 'http://127.0.0.2:9/x.png'; document.body.append(i); }""")
     page.wait_for_timeout(500)
     assert violations and "img-src" in violations[0]
+
+
+def test_a_form_post_callback_signs_in_with_the_cookie_kept_lax(chromium, app_url,
+                                                                 standins_url, control,
+                                                                 swap_app):
+    """config/oidc.toml's ``corp`` asking for ``response_mode=form_post``: the stand-in's
+    page posts the answer from its own site, so Chromium sends the SameSite=Lax
+    session cookie not with that POST but with the GET it is bounced to."""
+    app = swap_app(config_file="oidc.toml",
+                   providers={"corp": {"authorize_params": {"response_mode": "form_post"}}})
+    cookie_name = app.config["SESSION_COOKIE_NAME"]
+    callback = f"{app_url}/auth/corp/callback"
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    violations = csp_violations(page)
+    seen: list[tuple[str, str, dict[str, str], str | None]] = []
+    page.on("request", lambda r: seen.append((r.method, r.url, r.all_headers(), r.post_data))
+            if r.url.startswith(callback) else None)
+    try:
+        page.goto(f"{app_url}/")
+        page.get_by_role("link", name="Sign in with Corporate sign-in (OpenID Connect)").click()
+        page.get_by_role("button", name="Sign in as alice").click()
+        page.get_by_role("button", name="Allow").click()
+        page.wait_for_url(f"{app_url}/account")
+        assert page.locator("[data-state]").first.get_attribute("data-state") == "signed_in"
+        assert "alice@example.com" in page.content()
+        [cookie] = [c for c in context.cookies(app_url) if c["name"] == cookie_name]
+        assert cookie["sameSite"] == "Lax" and cookie["httpOnly"] is True
+    finally:
+        context.close()
+    [(post, _, post_headers, body), (get, get_url, get_headers, _)] = seen
+    # The POST came from the stand-in's page, with the answer in its body and no cookie.
+    assert post == "POST" and post_headers["origin"] == standins_url
+    assert {k for k, _ in parse_qsl(body or "")} == {"code", "state", "iss"}
+    assert f"{cookie_name}=" not in post_headers.get("cookie", "")
+    # The GET it was bounced to carried the same answer in its query, and the cookie.
+    assert get == "GET" and parse_qsl(urlsplit(get_url).query) == parse_qsl(body or "")
+    assert f"{cookie_name}=" in get_headers.get("cookie", "")
+    assert violations == []

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import pytest
-from flask import request
 
-from webapp.providers import KINDS, build, callback_methods
+from webapp.config import ConfigError
+from webapp.providers import KINDS, build
 from webapp.providers.oidc import OpenIDConnect
 
 
@@ -16,7 +16,6 @@ class FormPost(OpenIDConnect):
     Sign in with Apple's is: what a future kind declares, and nothing else."""
 
     KIND: ClassVar[str] = "form-post-example"
-    CALLBACK_METHODS: ClassVar[tuple[str, ...]] = ("POST",)
     RESPONSE_MODE: ClassVar[str] = "form_post"
 
 
@@ -25,25 +24,32 @@ TABLE = {"kind": "form-post-example", "client_id": "c", "client_secret": "s",
 
 
 def test_every_kind_today_is_called_back_by_a_get_redirect():
-    assert callback_methods() == ["GET"]
     assert {kind.RESPONSE_MODE for kind in KINDS.values()} == {"query"}
-    assert all("response_mode" not in build("p", table).authorize_params for table in (
-        {"kind": "google", "client_id": "c", "client_secret": "s"},
-        {"kind": "oidc", "client_id": "c", "client_secret": "s", "issuer": "https://id.example"},
-    ))
+    for table in ({"kind": "google", "client_id": "c", "client_secret": "s"},
+                  {"kind": "oidc", "client_id": "c", "client_secret": "s",
+                   "issuer": "https://id.example"}):
+        provider = build("p", table)
+        assert "response_mode" not in provider.authorize_params
+        assert provider.response_mode == "query"
 
 
-def test_a_form_post_kind_asks_for_it_and_reads_the_posted_form(app, monkeypatch):
+def test_a_form_post_kind_asks_for_it(monkeypatch):
+    """How the posted form is then read: tests/test_form_post.py, over HTTP."""
     monkeypatch.setitem(KINDS, FormPost.KIND, FormPost)
-    assert callback_methods() == ["GET", "POST"]
     provider = build("apple-like", TABLE)
     assert provider.authorize_params["response_mode"] == "form_post"
-    with app.test_request_context("/auth/apple-like/callback?state=from-query", method="POST",
-                                  data={"state": "from-form", "code": "c"}):
-        assert provider.callback_params(request)["state"] == "from-form"
-    query_kind = build("plain", {**TABLE, "kind": "oidc"})
-    with app.test_request_context("/auth/plain/callback?state=from-query"):
-        assert query_kind.callback_params(request)["state"] == "from-query"
+    assert provider.response_mode == "form_post"
+    assert provider.form_post_extras({"user": '{"name": {}}'}) == {}
+    assert build("plain", {**TABLE, "kind": "oidc"}).response_mode == "query"
+
+
+def test_an_oidc_provider_may_be_configured_for_form_post():
+    table = {**TABLE, "kind": "oidc", "authorize_params": {"response_mode": "form_post"}}
+    assert build("corp", table).response_mode == "form_post"
+    for mode in ("fragment", "web_message", "form_post.jwt"):
+        with pytest.raises(ConfigError, match=r"^providers\.corp\.authorize_params\."
+                                              r"response_mode: one of query, form_post;"):
+            build("corp", {**table, "authorize_params": {"response_mode": mode}})
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])

@@ -3,10 +3,11 @@
 The flow is the authorization-code grant with PKCE (RFC 9700 2.1.1), a state
 and a nonce that are fresh per sign-in, kept server-side in this browser's
 session and usable once. Everything peculiar to one provider happens in its
-kind class (:mod:`webapp.providers`), including how its callback arrives (the
-route takes every method a kind declares, each provider only its own); what a
-sign-in does to the session happens in :mod:`webapp.signin`. These views are
-the same for every provider.
+kind class (:mod:`webapp.providers`), including which response mode its
+callback arrives by; what a sign-in does to the session happens in
+:mod:`webapp.signin`. These views are the same for every provider: a
+``form_post`` callback is bounced to the GET callback as
+:mod:`webapp.providers.base` explains ("How a callback arrives").
 """
 
 from __future__ import annotations
@@ -14,18 +15,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote_plus
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from . import sessions, signals, signin
 from .errors import AUTHORIZATION_ERRORS, FedlabError
 from .extensions import csrf
 from .oauth import ProviderClient, client_for
-from .providers import callback_methods
+from .providers import Provider
 from .urls import external_url, safe_next_path
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+#: The authorization-response parameters (RFC 6749 4.1.2 and 4.1.2.1, RFC 9207)
+#: a ``form_post`` callback carries on to the GET callback, each with the most
+#: characters it may take once percent-encoded: a long code (some providers'
+#: run to about a thousand), ample room for the rest, and all of them together
+#: within the request line gunicorn accepts (deploy/gunicorn.conf.py's 4094).
+FORM_POST_PARAMS = {"code": 2048, "state": 256, "iss": 512, "error": 128,
+                    "error_description": 640, "error_uri": 256}
 
 
 @contextmanager
@@ -49,16 +60,15 @@ def login(name: str) -> Response:
     return redirect(sent.url)
 
 
-@bp.route("/<name>/callback", methods=callback_methods())
-@csrf.exempt  # the state is a callback's CSRF check (RFC 6749 10.12), whatever its method
+@bp.route("/<name>/callback", methods=["GET", "POST"])
+@csrf.exempt  # a form_post response is a cross-site POST; the state is its CSRF check
 def callback(name: str) -> Response:
-    """The authorization response, as the provider's kind says it arrives: a GET
-    redirect's query today; a ``form_post`` kind's POST body with no change here."""
+    """The authorization response: a GET's query (RFC 6749 4.1.2), or a
+    ``form_post`` provider's POST, which only bounces here as a GET."""
     provider = signin.get_provider(name)
-    allowed = provider.CALLBACK_METHODS
-    if request.method not in allowed and not (request.method == "HEAD" and "GET" in allowed):
-        abort(405, valid_methods=allowed)
-    args = provider.callback_params(request)
+    if request.method == "POST":
+        return bounce_form_post(provider)
+    args = request.args
     record = signin.take_pending(args.get("state", ""))
     with failures_reported(name):
         if args.get("error"):
@@ -77,6 +87,46 @@ def callback(name: str) -> Response:
         who = provider.sign_in(client, token, record.nonce)
     signin.complete(provider, record, token, who)
     return redirect(record.next)
+
+
+def bounce_form_post(provider: Provider) -> Response:
+    """A ``form_post`` authorization response, sent on to the GET callback (303).
+
+    The provider's page posts it from another site, so the SameSite=Lax session
+    cookie stays behind and nothing here could find the sign-in it answers. It
+    reads and writes no session: it copies the response parameters, bounded,
+    into the query of a 303 to this same callback, which the browser follows as
+    a top-level GET with the cookie, and the GET checks everything. Only
+    providers whose response mode is ``form_post`` take a POST.
+    """
+    if provider.response_mode != "form_post":
+        abort(405, valid_methods=["GET", "HEAD"])
+    with failures_reported(provider.name):
+        params = form_post_params(request.form, provider.name)
+    if provider.form_post_extras(request.form):
+        raise NotImplementedError(
+            f"{type(provider).__name__}.form_post_extras returned fields to keep, and "
+            f"nothing keeps them yet (issue 12); they must never go into the URL")
+    return redirect(url_for("auth.callback", name=provider.name, **params), 303)
+
+
+def form_post_params(form: MultiDict[str, str], name: str) -> dict[str, str]:
+    """The authorization-response parameters of ``form``, and nothing else of it.
+
+    A parameter sent twice (RFC 6749 3.1: "MUST NOT be included more than once")
+    or longer than :data:`FORM_POST_PARAMS` allows is the ``bad_request`` page,
+    never a shortened copy.
+    """
+    params: dict[str, str] = {}
+    for key, limit in FORM_POST_PARAMS.items():
+        values = form.getlist(key)
+        if len(values) > 1:
+            raise FedlabError("bad_request", provider=name, parameter=key)
+        if values:
+            if len(quote_plus(values[0])) > limit:
+                raise FedlabError("bad_request", provider=name, parameter=key)
+            params[key] = values[0]
+    return params
 
 
 def authorization_error(name: str, args: Any, *, ours: bool) -> FedlabError:

@@ -22,14 +22,14 @@ from ..config import ConfigError
 from .base import (
     COMMON_KEYS,
     NAME_PATTERN,
+    RESPONSE_MODES,
     Provider,
     ProviderConfigError,
     SignOut,
     require,
 )
 
-__all__ = ["KINDS", "Provider", "ProviderConfigError", "SignOut", "build", "build_all",
-           "callback_methods"]
+__all__ = ["KINDS", "Provider", "ProviderConfigError", "SignOut", "build", "build_all"]
 
 
 def _kinds_in_this_package() -> dict[str, type[Provider]]:
@@ -55,12 +55,6 @@ def _kinds_in_this_package() -> dict[str, type[Provider]]:
 
 #: Every provider kind, by the ``kind`` value that selects it.
 KINDS: Mapping[str, type[Provider]] = _kinds_in_this_package()
-
-
-def callback_methods() -> list[str]:
-    """The HTTP methods any kind's callback arrives by: what the callback route
-    takes (each provider then accepts only its own kind's)."""
-    return sorted({method for kind in KINDS.values() for method in kind.CALLBACK_METHODS})
 
 
 def build_all(tables: Mapping[str, Any]) -> dict[str, Provider]:
@@ -108,6 +102,12 @@ def build(name: str, raw: Any) -> Provider:
         if cls.RESPONSE_MODE != "query":  # the default for the code flow: never sent
             fields["authorize_params"] = {**fields.get("authorize_params", {}),
                                           "response_mode": cls.RESPONSE_MODE}
+        mode = fields.get("authorize_params", {}).get("response_mode", "query")
+        if mode not in RESPONSE_MODES:
+            raise ProviderConfigError(
+                f".authorize_params.response_mode: one of {', '.join(RESPONSE_MODES)}; the "
+                f"callback reads a query or a posted form, never a fragment (which the "
+                f"browser keeps to itself)")
         return cls(
             name=name,
             display_name=str(raw.get("display_name") or cls.DISPLAY_NAME),

@@ -5,9 +5,41 @@ provider (one ``[providers.<name>]`` table, validated), frozen and shared
 read-only by every request. What differs between kinds is said once, on the
 class: which settings keys it takes (``KEYS``), where its console asks for each
 URL (``CONSOLE``), its display name and default scopes, how its callback
-arrives (``CALLBACK_METHODS``, ``RESPONSE_MODE``), and the methods below that
-it overrides. Views and services never ask which kind a provider is; they call
-its methods.
+arrives (``RESPONSE_MODE``), and the methods below that it overrides. Views and
+services never ask which kind a provider is; they call its methods.
+
+How a callback arrives
+----------------------
+The authorization response comes back to ``/auth/<name>/callback`` in the
+provider's response mode (OAuth 2.0 Multiple Response Type Encoding Practices;
+OAuth 2.0 Form Post Response Mode). A kind declares it with ``RESPONSE_MODE``
+(``query``, the default, or ``form_post``, as Sign in with Apple needs when it
+is asked for the visitor's name or e-mail); an ``oidc`` provider may instead be
+configured with ``authorize_params = {response_mode = "form_post"}``. Either
+way the mode is sent in the authorization request and read back as
+:attr:`Provider.response_mode`; any other mode is refused as the configuration
+is read (``fragment``'s answer would never reach the server). The views
+(:mod:`webapp.auth`) do the rest, the same for every kind:
+
+- ``query``: the provider redirects the browser to the callback; the GET's
+  query is the response. A POST to such a provider's callback is refused (405).
+- ``form_post``: the provider's page POSTs the response to the callback from
+  the provider's site. The session cookie is ``SameSite=Lax`` and so does not
+  come with that cross-site POST: the POST cannot find the sign-in it answers.
+  So the POST reads and changes no session; it answers with a 303 to the GET
+  callback, carrying only the authorization-response parameters
+  (``code``, ``state``, ``iss``, ``error``, ``error_description``,
+  ``error_uri``; each bounded in length, none repeated, else the catalogue's
+  ``bad_request``). The browser follows the 303 as a top-level GET, which the
+  Lax cookie does accompany, and the GET checks everything as for ``query``.
+  This adds nothing an attacker lacks: anyone can send a browser to the GET
+  callback with any parameters. The POST needs no CSRF token: the ``state``,
+  checked by the GET, is the callback's CSRF check (RFC 6749 10.12).
+
+Anything else in the posted form never travels on in a URL (browser history,
+server logs, Referer). What a kind wants kept of it (Apple's ``user``, the
+visitor's name as JSON, sent once, on the first sign-in) it returns from
+:meth:`Provider.form_post_extras`; nothing keeps it yet (issue 12).
 """
 
 from __future__ import annotations
@@ -26,7 +58,6 @@ from ..pagewords import page_words
 
 if TYPE_CHECKING:
     from werkzeug.datastructures import MultiDict
-    from werkzeug.wrappers import Request
 
     from ..oauth import ProviderClient
     from ..records import Registration, Renewed, SignIn, Verified
@@ -34,6 +65,8 @@ if TYPE_CHECKING:
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 #: Keys every ``[providers.<name>]`` table may have, whatever its kind.
 COMMON_KEYS = ("kind", "display_name", "client_id", "client_secret", "scopes")
+#: The response modes the callback takes (see "How a callback arrives" above).
+RESPONSE_MODES = ("query", "form_post")
 
 
 class ProviderConfigError(Exception):
@@ -72,15 +105,9 @@ class Provider(ABC):
     #: Where each URL is registered, in the provider's own console words:
     #: ``callback``, ``sign_out`` (None: nothing to register) and ``origin``.
     CONSOLE: ClassVar[Mapping[str, str | None]]
-    #: How the authorization response comes back to ``/auth/<name>/callback``:
-    #: the HTTP methods the route takes for this kind, and the ``response_mode``
-    #: (OAuth 2.0 Multiple Response Types; ``query``: a GET redirect). A
-    #: ``form_post`` kind (Sign in with Apple) says ``("POST",)`` and
-    #: ``"form_post"``: the views then read the parameters from the form. Such a
-    #: callback is a cross-site POST, which a SameSite=Lax session cookie does
-    #: not accompany: that kind must also bring its pending sign-in back to this
-    #: browser's session another way (e.g. a same-site page that re-submits).
-    CALLBACK_METHODS: ClassVar[tuple[str, ...]] = ("GET",)
+    #: How the authorization response comes back to ``/auth/<name>/callback``
+    #: (see the module's docstring): ``query`` (a GET redirect, the code flow's
+    #: default, never sent) or ``form_post`` (a POST from the provider's page).
     RESPONSE_MODE: ClassVar[str] = "query"
     #: How the ``scope`` parameter joins scope names (RFC 6749 3.3: spaces).
     SCOPE_SEPARATOR: ClassVar[str] = " "
@@ -139,10 +166,25 @@ class Provider(ABC):
 
     # -- the callback -------------------------------------------------------------
 
-    def callback_params(self, request: Request) -> MultiDict[str, str]:
-        """The authorization response's parameters, where this kind's response mode
-        puts them: the query of a GET redirect, or the body of a ``form_post``."""
-        return request.form if self.RESPONSE_MODE == "form_post" else request.args
+    @property
+    def response_mode(self) -> str:
+        """How this provider's authorization response arrives: the ``response_mode``
+        its authorization request sends (the kind's ``RESPONSE_MODE``, or the
+        table's ``authorize_params``), else ``query``."""
+        return self.authorize_params.get("response_mode", "query")
+
+    def form_post_extras(self, form: MultiDict[str, str]) -> Mapping[str, str]:
+        """What this kind keeps of a ``form_post`` callback's body besides the
+        authorization-response parameters; nothing by default.
+
+        Those fields never go into the URL the callback bounces to. Apple posts
+        ``user`` (the visitor's name, as JSON) once, on the first sign-in only; a
+        kind that returns it needs somewhere server-side to keep it until the
+        GET, found by the ``state`` (issue 12). Until that exists, the views
+        raise ``NotImplementedError`` when a kind returns anything here, rather
+        than drop it unseen.
+        """
+        return {}
 
     # -- signing in, refreshing, signing out -------------------------------------
 
