@@ -167,8 +167,8 @@ class FakeClient:
     ("https://attacker.example", True, "iss_mismatch"),
 ])
 def test_rfc9207_iss_parameter_rules(live_app, iss, supported, error):
-    from webapp.auth import check_iss_parameter
     from webapp.errors import FedlabError
+    from webapp.signin import check_iss_parameter
 
     provider = registry.providers(live_app)["google"]
     iss = provider.issuer if iss == "ISSUER" else iss

@@ -27,7 +27,7 @@ CODE_ARGUMENTS = {"FedlabError": (0, "code"), "Verdict": (5, "error")}
 DYNAMIC_CODES = {
     # aws.errors_explained: an entry of aws.IDENTITY_ERRORS, else "aws_error".
     "identity_error(code, message)",
-    # auth.authorization_error (AUTHORIZATION_ERRORS or a literal) and errors.handle_http
+    # signin.authorization_error (AUTHORIZATION_ERRORS or a literal) and errors.handle_http
     # (errors._HTTP_CODES or a literal): `code = ...` assignments, collected below.
     "code",
     # A verdict's entry, itself a literal or e.code of a FedlabError (checked when made).

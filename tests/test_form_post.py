@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import pathlib
 import re
-from typing import ClassVar
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
 
 from webapp.auth import FORM_POST_PARAMS
-from webapp.providers import KINDS
-from webapp.providers.oidc import OpenIDConnect
 
 from .browser import forms
-from .conftest import make_app
 from .flows import sign_in
 
 FORM_POST = {"providers": {"corp": {"authorize_params": {"response_mode": "form_post"}}}}
@@ -142,30 +138,3 @@ def test_the_bounce_always_fits_a_request_line():
     query = "&".join(f"{name}={'a' * size}" for name, size in FORM_POST_PARAMS.items())
     line = f"GET /auth/{LONGEST_NAME}/callback?{query} HTTP/1.1"
     assert len(line) <= REQUEST_LINE_LIMIT
-
-
-class KeepsTheName(OpenIDConnect):
-    """A kind that wants Apple's ``user`` field kept, before anything keeps it."""
-
-    KIND: ClassVar[str] = "keeps-the-name"
-    RESPONSE_MODE: ClassVar[str] = "form_post"
-
-    def form_post_extras(self, form):
-        return {"user": form["user"]} if "user" in form else {}
-
-
-def test_a_kinds_extras_are_never_dropped_or_put_in_the_url(monkeypatch, config_dir,
-                                                            tmp_path):
-    """Until something keeps them server-side (issue 12), a kind that asks for
-    extras fails loudly; a callback without them bounces as any other."""
-    monkeypatch.setitem(KINDS, KeepsTheName.KIND, KeepsTheName)
-    app = make_app(config_dir, tmp_path, config_file="oidc.toml", providers={"apple": {
-        "kind": "keeps-the-name", "client_id": "c", "client_secret": "s",
-        "issuer": "https://appleid.example"}})
-    client = app.test_client()
-    answer = {"code": "c1", "state": "s1"}
-    plain = client.post("/auth/apple/callback", data=answer)
-    assert plain.status_code == 303
-    assert plain.headers["Location"] == "/auth/apple/callback?code=c1&state=s1"
-    with pytest.raises(NotImplementedError, match="issue 12"):
-        client.post("/auth/apple/callback", data={**answer, "user": '{"name": {}}'})

@@ -39,7 +39,6 @@ def test_a_form_post_kind_asks_for_it(monkeypatch):
     provider = build("apple-like", TABLE)
     assert provider.authorize_params["response_mode"] == "form_post"
     assert provider.response_mode == "form_post"
-    assert provider.form_post_extras({"user": '{"name": {}}'}) == {}
     assert build("plain", {**TABLE, "kind": "oidc"}).response_mode == "query"
 
 

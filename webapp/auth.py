@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 from urllib.parse import quote_plus
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
@@ -22,9 +21,8 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from . import sessions, signals, signin
-from .errors import AUTHORIZATION_ERRORS, FedlabError
+from .errors import FedlabError
 from .extensions import csrf
-from .oauth import ProviderClient, client_for
 from .providers import Provider
 from .urls import external_url, safe_next_path
 
@@ -53,11 +51,10 @@ def failures_reported(name: str) -> Iterator[None]:
 @bp.get("/<name>/login")
 def login(name: str) -> Response:
     provider = signin.get_provider(name)
-    redirect_uri = external_url("auth.callback", name=name)
     with failures_reported(name):  # discovery down, slow or wrong: a failed sign-in too
-        sent = client_for(provider).authorization_url(redirect_uri)
-    signin.begin(provider, sent, redirect_uri, safe_next_path(request.args.get("next")))
-    return redirect(sent.url)
+        url = signin.begin(provider, external_url("auth.callback", name=name),
+                           safe_next_path(request.args.get("next")))
+    return redirect(url)
 
 
 @bp.route("/<name>/callback", methods=["GET", "POST"])
@@ -68,25 +65,9 @@ def callback(name: str) -> Response:
     provider = signin.get_provider(name)
     if request.method == "POST":
         return bounce_form_post(provider)
-    args = request.args
-    record = signin.take_pending(args.get("state", ""))
     with failures_reported(name):
-        if args.get("error"):
-            if args.get("iss") is not None:  # RFC 9207 2.4: on error answers too
-                check_iss_parameter(client_for(provider), args["iss"])
-            raise authorization_error(name, args, ours=signin.pending_for(record, name))
-        if record is None or record.provider != name:
-            raise FedlabError("state_mismatch", provider=name)
-        if not signin.in_time(record):
-            raise FedlabError("state_expired", provider=name)
-        client = client_for(provider)
-        check_iss_parameter(client, args.get("iss"))
-        if not args.get("code"):
-            raise FedlabError("code_missing", provider=name)
-        token = client.exchange_code(args["code"], record.redirect_uri, record.code_verifier)
-        who = provider.sign_in(client, token, record.nonce)
-    signin.complete(provider, record, token, who)
-    return redirect(record.next)
+        next_path = signin.finish(provider, request.args)
+    return redirect(next_path)
 
 
 def bounce_form_post(provider: Provider) -> Response:
@@ -103,10 +84,6 @@ def bounce_form_post(provider: Provider) -> Response:
         abort(405, valid_methods=["GET", "HEAD"])
     with failures_reported(provider.name):
         params = form_post_params(request.form, provider.name)
-    if provider.form_post_extras(request.form):
-        raise NotImplementedError(
-            f"{type(provider).__name__}.form_post_extras returned fields to keep, and "
-            f"nothing keeps them yet (issue 12); they must never go into the URL")
     return redirect(url_for("auth.callback", name=provider.name, **params), 303)
 
 
@@ -127,38 +104,6 @@ def form_post_params(form: MultiDict[str, str], name: str) -> dict[str, str]:
                 raise FedlabError("bad_request", provider=name, parameter=key)
             params[key] = values[0]
     return params
-
-
-def authorization_error(name: str, args: Any, *, ours: bool) -> FedlabError:
-    """The provider's error answer (RFC 6749 4.1.2.1) as a page of this site.
-
-    Anyone can send a browser to the callback with ``?error=...``, so only the
-    standard codes get their own page, and the provider's description is shown
-    only on the way back from a sign-in this browser started with this provider
-    (its state matched): otherwise they are a stranger's words in this site's voice.
-    """
-    error = args["error"]
-    code = error if error in AUTHORIZATION_ERRORS else "provider_error"
-    if not ours:
-        return FedlabError(code, provider=name)
-    words = args.get("error_description", "")
-    if code == "provider_error":
-        words = f"{error[:100]}: {words}" if words else error[:100]
-    return FedlabError(code, provider=name, description=words[:signin.DESCRIPTION_LIMIT])
-
-
-def check_iss_parameter(client: ProviderClient, iss: str | None) -> None:
-    """RFC 9207: the response says which issuer sent it; it must be ours."""
-    provider = client.provider
-    if iss is None:
-        if provider.issuer and client.metadata.get(
-            "authorization_response_iss_parameter_supported"
-        ):
-            raise FedlabError("iss_missing", provider=provider.name)
-        return
-    if iss != provider.issuer:
-        raise FedlabError("iss_mismatch", provider=provider.name, expected=provider.issuer,
-                          got=iss[:200])
 
 
 @bp.post("/refresh")

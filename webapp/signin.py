@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +22,10 @@ from flask import current_app, g, session
 from msgspec.structs import replace
 
 from . import guests, sessions, signals
-from .errors import FedlabError
+from .errors import AUTHORIZATION_ERRORS, FedlabError
 from .oauth import ProviderClient, client_for
 from .providers import Provider, registry
-from .records import AuthorizationRequest, Event, Pending, SignIn, Tokens, Verified
+from .records import Event, Pending, SignIn, Tokens, Verified
 from .session_interface import BRIEF_LIFETIME
 from .urls import sign_out_return_url
 
@@ -53,13 +54,15 @@ def put(auth: SignIn) -> None:
 # -- sign-ins under way ------------------------------------------------------------------
 
 
-def begin(provider: Provider, sent: AuthorizationRequest, redirect_uri: str,
-          next_path: str) -> None:
-    """Keep what the callback will need, under the authorization request's state.
+def begin(provider: Provider, redirect_uri: str, next_path: str) -> str:
+    """Start a sign-in: make the authorization request (state, nonce, PKCE) and
+    keep what the callback will need under its state; return where to send the
+    browser.
 
     Several may be under way (tabs); the oldest go beyond :data:`MAX_PENDING`,
     and any older than :data:`PENDING_LIFETIME` are dropped on the way.
     """
+    sent = client_for(provider).authorization_url(redirect_uri)
     now = time.time()
     pending = {state: record for state, record in Pending.load_all(session.get("pending")).items()
                if now - record.created < PENDING_LIFETIME}
@@ -77,6 +80,7 @@ def begin(provider: Provider, sent: AuthorizationRequest, redirect_uri: str,
         guest_identity=guests.guest_identity_id(),
     )
     session["pending"] = {state: record.dump() for state, record in pending.items()}
+    return sent.url
 
 
 def take_pending(state: str) -> Pending | None:
@@ -100,6 +104,64 @@ def in_time(record: Pending) -> bool:
 def pending_for(record: Pending | None, name: str) -> bool:
     """Whether ``record`` is a sign-in this browser started with ``name``, still in time."""
     return record is not None and record.provider == name and in_time(record)
+
+
+def finish(provider: Provider, args: Mapping[str, str]) -> str:
+    """Finish the sign-in the authorization response ``args`` answers: its state
+    (this browser's, once, in time), its issuer (RFC 9207), the code exchanged
+    with the PKCE verifier, the tokens checked by the kind; then the session.
+    Returns the page to land on; any failure is the :class:`FedlabError` to show.
+    """
+    record = take_pending(args.get("state", ""))
+    if args.get("error"):
+        if args.get("iss") is not None:  # RFC 9207 2.4: on error answers too
+            check_iss_parameter(client_for(provider), args["iss"])
+        raise authorization_error(provider.name, args,
+                                  ours=pending_for(record, provider.name))
+    if record is None or record.provider != provider.name:
+        raise FedlabError("state_mismatch", provider=provider.name)
+    if not in_time(record):
+        raise FedlabError("state_expired", provider=provider.name)
+    client = client_for(provider)
+    check_iss_parameter(client, args.get("iss"))
+    if not args.get("code"):
+        raise FedlabError("code_missing", provider=provider.name)
+    token = client.exchange_code(args["code"], record.redirect_uri, record.code_verifier)
+    who = provider.sign_in(client, token, record.nonce)
+    complete(provider, record, token, who)
+    return record.next
+
+
+def authorization_error(name: str, args: Any, *, ours: bool) -> FedlabError:
+    """The provider's error answer (RFC 6749 4.1.2.1) as a page of this site.
+
+    Anyone can send a browser to the callback with ``?error=...``, so only the
+    standard codes get their own page, and the provider's description is shown
+    only on the way back from a sign-in this browser started with this provider
+    (its state matched): otherwise they are a stranger's words in this site's voice.
+    """
+    error = args["error"]
+    code = error if error in AUTHORIZATION_ERRORS else "provider_error"
+    if not ours:
+        return FedlabError(code, provider=name)
+    words = args.get("error_description", "")
+    if code == "provider_error":
+        words = f"{error[:100]}: {words}" if words else error[:100]
+    return FedlabError(code, provider=name, description=words[:DESCRIPTION_LIMIT])
+
+
+def check_iss_parameter(client: ProviderClient, iss: str | None) -> None:
+    """RFC 9207: the response says which issuer sent it; it must be ours."""
+    provider = client.provider
+    if iss is None:
+        if provider.issuer and client.metadata.get(
+            "authorization_response_iss_parameter_supported"
+        ):
+            raise FedlabError("iss_missing", provider=provider.name)
+        return
+    if iss != provider.issuer:
+        raise FedlabError("iss_mismatch", provider=provider.name, expected=provider.issuer,
+                          got=iss[:200])
 
 
 def complete(provider: Provider, record: Pending, token: dict[str, Any],

@@ -36,10 +36,8 @@ is read (``fragment``'s answer would never reach the server). The views
   callback with any parameters. The POST needs no CSRF token: the ``state``,
   checked by the GET, is the callback's CSRF check (RFC 6749 10.12).
 
-Anything else in the posted form never travels on in a URL (browser history,
-server logs, Referer). What a kind wants kept of it (Apple's ``user``, the
-visitor's name as JSON, sent once, on the first sign-in) it returns from
-:meth:`Provider.form_post_extras`; nothing keeps it yet (issue 12).
+Anything else in the posted form is not carried on: it would travel in a URL
+(browser history, server logs, Referer).
 """
 
 from __future__ import annotations
@@ -57,7 +55,6 @@ import requests
 from ..pagewords import page_words
 
 if TYPE_CHECKING:
-    from werkzeug.datastructures import MultiDict
 
     from ..oauth import ProviderClient
     from ..records import Registration, Renewed, SignIn, Verified
@@ -172,19 +169,6 @@ class Provider(ABC):
         its authorization request sends (the kind's ``RESPONSE_MODE``, or the
         table's ``authorize_params``), else ``query``."""
         return self.authorize_params.get("response_mode", "query")
-
-    def form_post_extras(self, form: MultiDict[str, str]) -> Mapping[str, str]:
-        """What this kind keeps of a ``form_post`` callback's body besides the
-        authorization-response parameters; nothing by default.
-
-        Those fields never go into the URL the callback bounces to. Apple posts
-        ``user`` (the visitor's name, as JSON) once, on the first sign-in only; a
-        kind that returns it needs somewhere server-side to keep it until the
-        GET, found by the ``state`` (issue 12). Until that exists, the views
-        raise ``NotImplementedError`` when a kind returns anything here, rather
-        than drop it unseen.
-        """
-        return {}
 
     # -- signing in, refreshing, signing out -------------------------------------
 
