@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from webapp import create_app, setup  # noqa: E402
+from webapp import create_app  # noqa: E402
 from webapp.demo import aws_standin_settings, standin_settings, write_secrets  # noqa: E402
 
 PROVIDERS = ("cognito", "auth0", "google", "facebook", "cognito-google")
@@ -241,12 +241,11 @@ def start_services(stack: Stack, workers: int, threads: int, *,
     urls = {name: f"http://localhost:{port}" for name, port in app_ports.items()}
     # The stand-ins register the app exactly as the app is configured.
     app = create_app({"config_file": str(config_file)})
-    loaded = setup.load({"config_file": str(config_file)})  # the same, without an app
     standins_url = f"http://127.0.0.1:{ports['standins']}"
     (folder / "standins.json").write_text(json.dumps(
         standin_settings(app, list(urls.values()), standins_url)))
     (folder / "aws.json").write_text(json.dumps(
-        aws_standin_settings(loaded.settings, loaded.providers, list(urls.values()))))
+        aws_standin_settings(app, list(urls.values()))))
     python = sys.executable
     standins = stack.start("standins", [python, "-m", "standins", "--settings",
                                         str(folder / "standins.json"), "--port",

@@ -25,10 +25,8 @@ import requests
 from werkzeug.serving import make_server
 
 from webapp import create_app
-from webapp.config import settings as settings_of
 from webapp.demo import aws_standin_settings, standin_settings, write_secrets
 from webapp.oauth import EXTENSION
-from webapp.providers import registry
 
 from .browser import Browser
 
@@ -225,7 +223,7 @@ def app(servers, config_dir: Path, tmp_path_factory: pytest.TempPathFactory, sta
     standins["clients"] += standin_settings(oidc_app, [app_url], standins_url)["clients"]
     servers[0].app = app
     servers[1].app = create_standins_app(standins)
-    aws = aws_standin_settings(settings_of(app), registry.providers(app), [app_url])
+    aws = aws_standin_settings(app, [app_url])
     bootstrap(aws, moto_url)
     servers[2].app = identity = create_identity_app(aws, moto_url)
     servers[3].app = create_s3_app(aws, moto_url, identity)
@@ -344,7 +342,7 @@ def pool_with(app, servers, moto_url: str, app_url: str) -> Iterator[Callable[..
 
     def change(what: str, of: Any = None) -> None:
         of = of or app
-        settings = aws_standin_settings(settings_of(of), registry.providers(of), [app_url])
+        settings = aws_standin_settings(of, [app_url])
         if what == "drop_auth0":
             settings["providers"] = [p for p in settings["providers"]
                                      if p["logins_key"] != "fedlab-demo.us.auth0.com"]

@@ -8,7 +8,6 @@ import os
 import sys
 import threading
 import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit
 from . import config as config_module
 
 if TYPE_CHECKING:
-    from .providers import Provider
+    from flask import Flask
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,16 +131,15 @@ def run_demo(host: str, port: int) -> int:
 
     from . import create_app
     from .demo import standin_settings
-    from .providers import registry
 
     init_demo()
     app = create_app()
-    site, providers = config_module.settings(app), registry.providers(app)
+    site = config_module.settings(app)
     settings = standin_settings(app)
     serve(settings["base_url"], create_standins_app(settings), StandinRequestHandler)
     aws = site.aws
     if aws.identity_pool_id and aws.cognito_identity_endpoint:
-        start_aws_standin(site, providers)
+        start_aws_standin(app)
     origin = (site.demo_origins or (f"http://localhost:{port}",))[0]
     print(f"\nFederation Lab: {origin}/   (stand-in providers at {settings['base_url']})")
     print("Test users (username / password):")
@@ -162,18 +160,17 @@ def serve(url: str, wsgi_app: Any, handler: Any = None) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
 
-def start_aws_standin(site: config_module.Settings,
-                      providers: Mapping[str, Provider]) -> None:
+def start_aws_standin(app: Flask) -> None:
     """moto for STS, IAM and S3; the stand-in's Cognito Identity and S3 front over it."""
     from standins.aws import bootstrap, create_identity_app, create_s3_app, start_moto
     from standins.requestlog import RequestHandler
 
     from .demo import aws_standin_settings
 
-    aws = site.aws
+    aws = config_module.settings(app).aws
     moto = urlsplit(aws.sts_endpoint)
     _, moto_url = start_moto(moto.hostname or "127.0.0.1", moto.port or 9102)
-    settings = aws_standin_settings(site, providers)
+    settings = aws_standin_settings(app)
     bootstrap(settings, moto_url)
     identity = create_identity_app(settings, moto_url)
     serve(aws.cognito_identity_endpoint, identity, RequestHandler)

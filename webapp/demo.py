@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import secrets
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from .config import ConfigError, Settings, plain, settings
+from .config import ConfigError, plain, settings
 from .providers import Provider, registry
 from .urls import external_url, sign_out_return_url
 
@@ -113,13 +113,14 @@ def tenant_for(provider: Provider) -> str:
     return provider.kind
 
 
-def aws_standin_settings(configured: Settings, providers: Mapping[str, Provider],
-                         app_origins: Iterable[str] | None = None) -> dict[str, Any]:
-    """The local AWS stand-in's settings (see :mod:`standins.aws`): the identity
-    pool with every configured provider registered on it, as an operator would."""
-    aws = configured.aws
+def aws_standin_settings(app: Flask, app_origins: Iterable[str] | None = None) -> dict[str, Any]:
+    """The local AWS stand-in's settings (see :mod:`standins.aws`): ``app``'s
+    identity pool with every configured provider registered on it, as an operator
+    would."""
+    site = settings(app)
+    aws = site.aws
     registered: dict[str, dict[str, Any]] = {}
-    for provider in providers.values():
+    for provider in registry.providers(app).values():
         entry = provider.pool_provider()
         known = registered.setdefault(entry["logins_key"], entry)
         if known is not entry:  # several app clients of one provider: all are allowed
@@ -131,7 +132,7 @@ def aws_standin_settings(configured: Settings, providers: Mapping[str, Provider]
         "identity_pool_id": aws.identity_pool_id,
         "allow_unauthenticated": aws.allow_guests,
         "bucket": aws.bucket,
-        "app_origins": list(app_origins or configured.standins.get("app_origins", ())),
+        "app_origins": list(app_origins or site.demo_origins),
         "credentials_lifetime": 3600,
         "providers": list(registered.values()),
     }
