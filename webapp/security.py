@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 
 from . import config
 from .config import AwsSettings, Settings
 from .providers import Provider, registry
+from .urls import origin_of
 
 #: Endpoints whose pages show tokens, credentials or presigned URLs (which carry
 #: the visitor's session token): never stored by a browser or a shared cache.
@@ -81,7 +81,7 @@ def s3_origins(aws: AwsSettings) -> list[str]:
     if not aws.identity_pool_id or not aws.bucket:
         return []
     if aws.s3_endpoint:
-        return [origin(aws.s3_endpoint)]
+        return [origin_of(aws.s3_endpoint)]
     bucket, region = aws.bucket, aws.region
     return [f"https://{bucket}.s3.{region}.amazonaws.com", f"https://{bucket}.s3.amazonaws.com",
             f"https://s3.{region}.amazonaws.com"]
@@ -95,7 +95,3 @@ def provider_origins(providers: Any) -> list[str]:
         found += [o for o in provider.form_action_origins() if o not in found]
     return found
 
-
-def origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"

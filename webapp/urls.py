@@ -65,3 +65,9 @@ def sign_out_return_url() -> str:
     compares it byte for byte with its registration.
     """
     return current_origin() + url_for("pages.home")
+
+
+def origin_of(url: str) -> str:
+    """The origin (scheme, host and port) of an absolute URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

@@ -53,6 +53,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from ..pagewords import page_words
+from ..urls import origin_of
 
 if TYPE_CHECKING:
 
@@ -266,8 +267,7 @@ class Provider(ABC):
         found: list[str] = []
         for url in urls:
             if isinstance(url, str) and url.startswith(("http://", "https://")):
-                parts = urlsplit(url)
-                value = f"{parts.scheme}://{parts.netloc}"
+                value = origin_of(url)
                 if value not in found:
                     found.append(value)
         return found

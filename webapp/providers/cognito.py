@@ -18,6 +18,7 @@ import requests
 
 from .. import tokens
 from ..records import Registration
+from ..urls import origin_of
 from .base import (
     PoolRegistration,
     PoolTemplate,
@@ -145,9 +146,8 @@ class Cognito(OpenIDConnect):
         hosted = self.settings["hosted_ui_url"]
         callback_field, origin_field = self.UPSTREAM_CONSOLE.get(
             upstream, (f"{upstream}'s client registration: redirect URIs", "allowed origins"))
-        parts = urlsplit(hosted)
         return [Registration(where=callback_field, value=f"{hosted}/oauth2/idpresponse"),
-                Registration(where=origin_field, value=f"{parts.scheme}://{parts.netloc}")]
+                Registration(where=origin_field, value=origin_of(hosted))]
 
     #: The user pool with the site's app client and, optionally, a second one (a
     #: straight-to-Google client, say); the pool asks Cognito whether each token
