@@ -64,13 +64,11 @@ class Google(Flavour):
         )
 
     def profile_claims(self, user: User, scope: str) -> dict[str, Any]:
-        claims: dict[str, Any] = {}
-        scopes = scope.split()
-        if "email" in scopes:
-            claims.update(email=user.email, email_verified=True)
-        if "profile" in scopes:
-            claims.update(name=user.name, picture=self.avatar_url(user),
-                          given_name=user.given_name, family_name=user.family_name)
+        """The standard claims, and Google's picture and name parts with ``profile``."""
+        claims = super().profile_claims(user, scope)
+        if "profile" in scope.split():
+            claims.update(picture=self.avatar_url(user), given_name=user.given_name,
+                          family_name=user.family_name)
         return claims
 
     def id_token_claims(self, tenant: Tenant, claims: dict[str, Any], signed_in: SignedInUser,
