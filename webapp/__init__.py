@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import aws, config, errors, guards, oauth, production, security, setup
+from . import aws, config, errors, guards, oauth, production, security, setup, site_aws
 from .extensions import csrf
 from .providers import registry
 
@@ -113,6 +113,7 @@ def register_extensions(app: Flask) -> None:
     sessions.init_timeouts(app)  # after the CSRF check: see init_timeouts
     oauth.init_app(app)
     aws.init_app(app)
+    site_aws.init_app(app)
     signals.init_app(app)
     security.init_app(app)
 

@@ -81,6 +81,13 @@ DEFAULTS: dict[str, Any] = {
         "cognito_identity_endpoint": "",
         "s3_endpoint": "",
         "sts_endpoint": "",
+        "iam_endpoint": "",
+        # The pool's developer provider name (its "custom" authentication
+        # provider): "" turns developer-authenticated identities off.
+        "developer_provider_name": "",
+        # Whether the pool allows the basic (classic) flow: GetOpenIdToken, then
+        # STS AssumeRoleWithWebIdentity. Off unless the pool's own setting is on.
+        "classic_flow": False,
     },
     # Live checks on /diagnostics: who may start them (signed in, by issuer and
     # subject), and how often (the last result is shown in between).
@@ -140,6 +147,11 @@ class AwsSettings:
     cognito_identity_endpoint: str
     s3_endpoint: str
     sts_endpoint: str
+    iam_endpoint: str
+    #: The pool's developer provider name ("" when the site is no developer provider).
+    developer_provider_name: str
+    #: The pool allows the basic (classic) flow, so the credentials page may show it.
+    classic_flow: bool
 
 
 @dataclass(frozen=True)
@@ -531,6 +543,9 @@ def _operator(index: int, item: Any) -> Operator:
 
 
 POOL_ID = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d:[0-9a-f-]{36}$")
+DEVELOPER_PROVIDER_NAME = re.compile(r"[\w.-]{1,128}")
+#: The ``[aws]`` keys naming an endpoint (a stand-in, a VPC endpoint); empty is AWS itself.
+ENDPOINT_KEYS = ("cognito_identity_endpoint", "s3_endpoint", "sts_endpoint", "iam_endpoint")
 
 
 def _aws(raw: Any) -> AwsSettings:
@@ -545,7 +560,7 @@ def _aws(raw: Any) -> AwsSettings:
                               f"{pool.split(':')[0]}")
         if not aws["bucket"]:
             raise ConfigError("aws.bucket: missing; put the S3 bucket of the storage pages here")
-    for key in ("cognito_identity_endpoint", "s3_endpoint", "sts_endpoint"):
+    for key in ENDPOINT_KEYS:
         value = aws[key]
         if value and not str(value).startswith(("http://", "https://")):
             raise ConfigError(f"aws.{key}: must be an http(s) URL, or empty for AWS itself")
@@ -568,7 +583,22 @@ def _aws(raw: Any) -> AwsSettings:
         cognito_identity_endpoint=str(aws["cognito_identity_endpoint"] or ""),
         s3_endpoint=str(aws["s3_endpoint"] or ""),
         sts_endpoint=str(aws["sts_endpoint"] or ""),
+        iam_endpoint=str(aws["iam_endpoint"] or ""),
+        developer_provider_name=_developer_provider_name(aws["developer_provider_name"]),
+        classic_flow=_bool(aws, "classic_flow", "aws."),
     )
+
+
+def _developer_provider_name(value: Any) -> str:
+    """The pool's developer provider name as its console takes it: 1 to 128 of
+    letters, digits, ``.``, ``_`` and ``-`` (a reversed domain, say), or empty."""
+    if not value:
+        return ""
+    if not isinstance(value, str) or not DEVELOPER_PROVIDER_NAME.fullmatch(value):
+        raise ConfigError("aws.developer_provider_name: 1 to 128 letters, digits, '.', '_' or "
+                          "'-', as on the pool (Identity pools > your pool > User access > "
+                          "Custom developer provider), or empty")
+    return value
 
 
 def _bool(raw: Mapping[str, Any], key: str, where: str = "") -> bool:

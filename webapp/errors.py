@@ -284,6 +284,13 @@ CATALOGUE: dict[str, Entry] = {
         502, "AWS could not be reached",
         "{operation} failed: {detail}.",
         "Try again later; operators: check the aws.*_endpoint settings and the network."),
+    "site_credentials_missing": Entry(
+        503, "This site has no AWS credentials of its own",
+        "Developer-authenticated identities and reading the pool's settings are calls "
+        "signed with the site's own AWS identity, and none was found.",
+        "Operators: give the site keys in the environment (AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY) or run it with an instance or task role; never in a "
+        "file. deploy/identity-pool.json's SitePolicy lists what it may call."),
     "aws_error": Entry(
         502, "AWS returned an error",
         "{operation}: {aws_code}: {aws_message}", "Try again; operators: see the code."),

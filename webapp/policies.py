@@ -8,6 +8,8 @@ what it runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 SUB = "${cognito-identity.amazonaws.com:sub}"
@@ -62,6 +64,80 @@ def guest_statements(bucket: str) -> list[dict[str, Any]]:
         {"Sid": "ListPublic", "Effect": "Allow", "Action": ["s3:ListBucket"],
          "Resource": [arn],
          "Condition": {"StringLike": {"s3:prefix": ["public/", "public/*"]}}},
+    ]
+
+
+def admin_statements(bucket: str) -> list[dict[str, Any]]:
+    """The ``admins`` group's role: everything a signed-in identity may do, and also
+    delete anyone's shared (``protected/``) files, as a moderator would."""
+    arn = f"arn:aws:s3:::{bucket}"
+    return [*authenticated_statements(bucket),
+            {"Sid": "ModerateProtected", "Effect": "Allow", "Action": ["s3:DeleteObject"],
+             "Resource": [f"{arn}/protected/*"]}]
+
+
+def reader_statements(bucket: str) -> list[dict[str, Any]]:
+    """The ``readers`` group's role: read what a signed-in identity may read, write nothing."""
+    arn = f"arn:aws:s3:::{bucket}"
+    return [
+        {"Sid": "PublicRead", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": [f"{arn}/public/*"]},
+        {"Sid": "ProtectedReadAll", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": [f"{arn}/protected/*"]},
+        {"Sid": "PrivateReadOwn", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": [f"{arn}/private/{SUB}/*"]},
+        {"Sid": "ListAllowedPrefixes", "Effect": "Allow", "Action": ["s3:ListBucket"],
+         "Resource": [arn],
+         "Condition": {"StringLike": {"s3:prefix": [
+             "public/", "public/*", "protected/", "protected/*",
+             f"private/{SUB}/", f"private/{SUB}/*"]}}},
+    ]
+
+
+@dataclass(frozen=True)
+class MappedRole:
+    """A role the pool's role mappings may choose beside its authenticated role.
+
+    ``name`` is the IAM role's name (the demo's stand-in and ``deploy/`` make it);
+    its trust policy is :func:`trust_policy` with ``amr`` ``authenticated``, as
+    every role a signed-in identity may get must be."""
+
+    key: str
+    name: str
+    description: str
+    statements: Callable[[str], list[dict[str, Any]]]
+
+
+#: The roles chosen by the Cognito groups of the same key, or by a pool's rules.
+MAPPED_ROLES = (
+    MappedRole("admins", "fedlab-admins",
+               "Signed-in identities that may also delete anyone's shared files",
+               admin_statements),
+    MappedRole("readers", "fedlab-readers", "Signed-in identities that may read only",
+               reader_statements),
+)
+
+#: What the site's own AWS identity may call (environment keys or the instance role):
+#: developer-authenticated identities, reading the pool's settings and identities,
+#: unlinking a developer login, and the probes' look at the roles' trust policies.
+SITE_IDENTITY_ACTIONS = (
+    "cognito-identity:GetOpenIdTokenForDeveloperIdentity",
+    "cognito-identity:LookupDeveloperIdentity",
+    "cognito-identity:UnlinkDeveloperIdentity",
+    "cognito-identity:DescribeIdentity",
+    "cognito-identity:DescribeIdentityPool",
+    "cognito-identity:GetIdentityPoolRoles",
+)
+
+
+def site_statements(pool_arn: str, roles_arn: str) -> list[dict[str, Any]]:
+    """The site's own permissions, on this pool only and on the site's roles only
+    (``roles_arn`` is a pattern such as ``arn:aws:iam::123456789012:role/fedlab-*``)."""
+    return [
+        {"Sid": "DeveloperIdentities", "Effect": "Allow",
+         "Action": list(SITE_IDENTITY_ACTIONS), "Resource": [pool_arn]},
+        {"Sid": "ReadRoleTrust", "Effect": "Allow", "Action": ["iam:GetRole"],
+         "Resource": [roles_arn]},
     ]
 
 

@@ -36,14 +36,13 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .config import LOOPBACK, ConfigError, Settings
+from .config import ENDPOINT_KEYS, LOOPBACK, ConfigError, Settings
 
 if TYPE_CHECKING:
     from .providers import Provider
 
 log = logging.getLogger(__name__)
 
-AWS_ENDPOINT_KEYS = ("cognito_identity_endpoint", "s3_endpoint", "sts_endpoint")
 #: The first line of the secrets file ``fedlab init-demo`` writes (webapp.demo).
 DEMO_SECRETS_MARK = "# Demo secrets, made by `fedlab init-demo`"
 #: Placeholders people paste from documentation, compared without case. Six
@@ -136,7 +135,7 @@ def _endpoints(settings: Settings,
                        value if "://" in value else f"https://{value}")
         for role, value in provider.endpoints.items():
             yield f"providers.{name} ({role} endpoint)", value
-    for key in AWS_ENDPOINT_KEYS:
+    for key in ENDPOINT_KEYS:
         value = getattr(settings.aws, key)
         if value:
             yield f"aws.{key}", value

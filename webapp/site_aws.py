@@ -1,0 +1,138 @@
+"""The site's own AWS identity: for the calls only a developer of the pool may make.
+
+Visitors' federation needs no AWS keys (``GetId`` and ``GetCredentialsForIdentity``
+are unsigned). A few calls are signed with the site's own identity:
+developer-authenticated identities (``GetOpenIdTokenForDeveloperIdentity``,
+``LookupDeveloperIdentity``), reading the pool (``DescribeIdentityPool``,
+``GetIdentityPoolRoles``, ``DescribeIdentity``), and the probes' ``iam:GetRole``.
+:data:`webapp.policies.SITE_IDENTITY_ACTIONS` is what that identity needs.
+
+Its keys come from the environment (``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``), a container's credentials
+endpoint, or the instance role (IMDS), and from nowhere else: not from this
+site's configuration, and not from ``~/.aws/credentials`` or ``~/.aws/config``
+(boto3's default chain reads both), which on a shared or lab machine hold
+someone's keys for something else. A key in a file is a key in a backup.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.credentials import (
+    ContainerProvider,
+    CredentialResolver,
+    Credentials,
+    EnvProvider,
+    InstanceMetadataFetcher,
+    InstanceMetadataProvider,
+)
+from flask import Flask, current_app
+
+from . import config
+from .aws import boto_config
+from .config import AwsSettings
+from .errors import FedlabError
+
+EXTENSION = "fedlab.site_aws"
+#: How long "no credentials found" is believed before the chain is asked again
+#: (the instance metadata service answers slowly where there is none).
+MISSING_RETRY = 60.0
+
+
+class SiteIdentity:
+    """The site's credentials, found once and refreshed by botocore as they expire
+    (an instance role's are), and the signed clients made with them."""
+
+    def __init__(self, settings: AwsSettings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._session: boto3.Session | None = None
+        self._missing_until = 0.0
+        self._clients: dict[str, Any] = {}
+
+    def session(self) -> boto3.Session | None:
+        """A boto3 session over the site's credentials; None when there are none."""
+        with self._lock:
+            if self._session is not None:
+                return self._session
+            if time.monotonic() < self._missing_until:
+                return None
+            core = _fileless_session()
+            if core.get_credentials() is None:
+                self._missing_until = time.monotonic() + MISSING_RETRY
+                return None
+            self._session = boto3.Session(botocore_session=core,
+                                          region_name=self.settings.region)
+            return self._session
+
+    def client(self, service: str) -> Any:
+        """A signed ``cognito-identity`` or ``iam`` client, or the catalogue's
+        ``site_credentials_missing``."""
+        session = self.session()
+        if session is None:
+            raise FedlabError("site_credentials_missing")
+        with self._lock:
+            if service not in self._clients:
+                endpoint = {"cognito-identity": self.settings.cognito_identity_endpoint,
+                            "iam": self.settings.iam_endpoint}[service]
+                self._clients[service] = session.client(
+                    service, region_name=self.settings.region, endpoint_url=endpoint or None,
+                    config=boto_config(self.settings))
+            return self._clients[service]
+
+    def access_key_id(self) -> str | None:
+        """The access key id in use (an id, not a secret), for the page to name."""
+        session = self.session()
+        credentials = session.get_credentials() if session is not None else None
+        return credentials.access_key if credentials is not None else None
+
+
+def _fileless_session() -> botocore.session.Session:
+    """A botocore session whose credential chain is environment, container and
+    instance role only, and which reads no shared config or credentials file."""
+    core = botocore.session.Session()
+    core.set_config_variable("config_file", os.devnull)
+    core.set_config_variable("credentials_file", os.devnull)
+    providers: list[Any] = [EnvProvider(), ContainerProvider()]
+    if os.environ.get("AWS_EC2_METADATA_DISABLED", "").lower() != "true":
+        providers.append(InstanceMetadataProvider(
+            iam_role_fetcher=InstanceMetadataFetcher(timeout=1, num_attempts=1)))
+    core.register_component("credential_provider", CredentialResolver(providers))
+    return core
+
+
+def init_app(app: Flask) -> None:
+    settings = config.settings(app).aws
+    if settings.identity_pool_id:
+        app.extensions[EXTENSION] = SiteIdentity(settings)
+
+
+def site() -> SiteIdentity:
+    """This app's site identity (only while an identity pool is configured)."""
+    return current_app.extensions[EXTENSION]
+
+
+def client(service: str) -> Any:
+    """A client signed with the site's own credentials (see the module's docstring)."""
+    return site().client(service)
+
+
+def available() -> bool:
+    """Whether the site has AWS credentials of its own (from the environment or role)."""
+    return EXTENSION in current_app.extensions and site().session() is not None
+
+
+def credentials_source() -> str | None:
+    """Where the site's credentials came from (``env``, ``container-role``,
+    ``iam-role``), for the page; None when there are none."""
+    if not available():
+        return None
+    session = site().session()
+    found: Credentials | None = session.get_credentials() if session is not None else None
+    return getattr(found, "method", None)
