@@ -5,15 +5,13 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-import boto3
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from standins.aws.settings import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 from webapp import policies, probes
 from webapp.config import settings
 from webapp.errors import CATALOGUE
@@ -333,39 +331,6 @@ def test_a_redirect_back_is_decisive_without_a_second_request(end_session_provid
 # -- the identity pool's own settings and roles, read with the site's own AWS identity -----
 
 OTHER_POOL = "us-east-1:00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def pool_admin(app, servers) -> Iterator[Any]:
-    """The AWS stand-in's Cognito Identity as its operator changes the pool: boto3 with
-    the admin key and AWS's own operations. The pool's settings are put back after."""
-    identity = boto3.client(
-        "cognito-identity", region_name=settings(app).aws.region,
-        endpoint_url=f"http://127.0.0.1:{servers[2].port}",
-        aws_access_key_id=ADMIN_ACCESS_KEY_ID, aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY)
-    pool_id = settings(app).aws.identity_pool_id
-    before = identity.describe_identity_pool(IdentityPoolId=pool_id)
-    before.pop("ResponseMetadata")
-    yield identity
-    identity.update_identity_pool(**before)
-
-
-@pytest.fixture
-def role_trust(app, moto_url) -> Iterator[Callable[[str, dict], None]]:
-    """``role_trust(role, document)``: a role's trust policy changed in moto's IAM, as an
-    operator would; each is put back after the test."""
-    iam = boto3.client("iam", region_name=settings(app).aws.region, endpoint_url=moto_url,
-                       aws_access_key_id=ADMIN_ACCESS_KEY_ID,
-                       aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY)
-    saved: dict[str, dict] = {}
-
-    def change(role: str, document: dict) -> None:
-        saved.setdefault(role, iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"])
-        iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(document))
-
-    yield change
-    for role, document in saved.items():
-        iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(document))
 
 
 @pytest.fixture
