@@ -24,7 +24,7 @@ from botocore.config import Config
 from werkzeug.serving import make_server
 
 from standins import StandinRequestHandler, create_standins_app
-from standins.aws import bootstrap, create_identity_app, create_s3_app, start_moto
+from standins.aws import bootstrap, create_identity_app, create_s3_app, create_sts_app, start_moto
 from standins.aws.settings import SiteKey
 
 APP = "http://localhost:8000"
@@ -68,7 +68,7 @@ def aws_settings(base: str, **changes: Any) -> dict[str, Any]:
         "allow_unauthenticated": True, "bucket": BUCKET, "app_origins": [APP],
         "credentials_lifetime": 3600, "authenticated_role": AUTH_ROLE, "guest_role": GUEST_ROLE,
         "site_user": SITE_USER, "mapped_roles": MAPPED_ROLES,
-        "developer_provider_name": DEVELOPER_PROVIDER,
+        "developer_provider_name": DEVELOPER_PROVIDER, "allow_classic_flow": True,
         "providers": [
             {"logins_key": LOGINS_KEYS["cognito"], "type": "oidc",
              "issuer": f"{base}/cognito-idp/us-east-1_FedLab",
@@ -114,6 +114,7 @@ class Stack:
     identity_app: Any
     s3_app: Any
     site_key: SiteKey
+    sts_url: str
 
     # -- clients --------------------------------------------------------------
 
@@ -245,9 +246,10 @@ def stack() -> Iterator[Stack]:
     s3_app = create_s3_app(settings, moto_url, identity_app)
     identity_server, identity_url = serve(identity_app)
     s3_server, s3_url = serve(s3_app)
+    sts_server, sts_url = serve(create_sts_app(settings, moto_url, identity_app))
     yield Stack(base, providers, moto_url, identity_url, s3_url, identity_app, s3_app,
-                site_key)
-    for server in (providers_server, identity_server, s3_server):
+                site_key, sts_url)
+    for server in (providers_server, identity_server, s3_server, sts_server):
         server.shutdown()
         server.server_close()
     moto.stop()
