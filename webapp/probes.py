@@ -477,6 +477,8 @@ def probe_pool_settings(settings: AwsSettings, timeout: float) -> list[Verdict]:
 
 
 def check_developer_provider(settings: AwsSettings, pool: Mapping[str, Any]) -> Verdict:
+    """The site's developer-authenticated identities name the pool's developer provider:
+    a name the pool does not know makes every one of them refused."""
     site, theirs = settings.developer_provider_name, pool.get("DeveloperProviderName") or ""
     evidence = {"identity_pool_id": settings.identity_pool_id,
                 "developer_provider_name": site or None,
@@ -499,6 +501,8 @@ def check_developer_provider(settings: AwsSettings, pool: Mapping[str, Any]) -> 
 
 
 def check_classic_flow(settings: AwsSettings, pool: Mapping[str, Any]) -> Verdict:
+    """A flow the site offers must be one the pool allows; the reverse only widens
+    what the pool accepts, which is worth saying but fails nothing."""
     site, theirs = settings.classic_flow, bool(pool.get("AllowClassicFlow"))
     evidence = {"identity_pool_id": settings.identity_pool_id, "classic_flow": site,
                 "pool_allow_classic_flow": theirs}
