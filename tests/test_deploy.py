@@ -553,8 +553,8 @@ def test_the_pool_knows_each_kind_by_the_logins_key_it_is_sent(kind):
 @pytest.mark.parametrize("kind", sorted(DEPLOYED))
 def test_each_role_mapping_names_the_provider_as_aws_does(kind):
     """A registration's role mapping, as deployed, is for AWS's identity provider
-    string of what the site signs in with: a user pool's ``<logins key>:<app client
-    id>``, anyone else's ``Logins`` key."""
+    string of what the site signs in with (the provider's ``role_mapping_key``): a
+    user pool's ``<logins key>:<app client id>``, anyone else's ``Logins`` key."""
     table, parameters = DEPLOYED[kind]
     region = parameters.get("AWS::Region", REGION)
     deployed = {**DEPLOYMENT, **{k: v for k, v in parameters.items() if k != "AWS::Region"}}
@@ -571,7 +571,7 @@ def test_each_role_mapping_names_the_provider_as_aws_does(kind):
         expected = provider.logins_key
         if pool.registration is PoolRegistration.COGNITO_USER_POOL:
             expected += f":{client_id}"
-        assert mappings[pool.name]["IdentityProvider"] == expected
+        assert mappings[pool.name]["IdentityProvider"] == expected == provider.role_mapping_key
 
 
 def test_every_kind_is_in_that_table():
