@@ -3,9 +3,17 @@
 The policies come from webapp/policies.py, the same statements the storage
 pages show and the local stand-in enforces, so the three cannot drift (a test
 compares this output with the committed template). How each provider is
-registered on the pool, and the parameters that takes, comes from its kind's
-``POOL_TEMPLATES`` (webapp/providers/): this file names no provider, so a new
-kind is deployable without a change here.
+registered on the pool, how the pool chooses its identities' roles (from a user
+pool's groups, or by rules on the token's claims) and the parameters that takes,
+comes from its kind's ``POOL_TEMPLATES`` (webapp/providers/): this file names no
+provider, so a new kind is deployable without a change here. The roles those
+mappings choose are :data:`webapp.policies.MAPPED_ROLES`.
+
+The site's own AWS identity (developer-authenticated identities, the probes'
+look at the pool and its roles) gets ``SitePolicy``, a managed policy of
+:func:`webapp.policies.site_statements`, attached to the role or user named by
+``SiteRoleName`` or ``SiteUserName``. Every role of the stack lives under the
+IAM path ``/<stack name>/``, so that policy can name exactly this stack's roles.
 
     python deploy/template.py > deploy/identity-pool.json
 """
@@ -19,11 +27,23 @@ from typing import Any
 
 from webapp import policies
 from webapp.providers import KINDS
-from webapp.providers.base import PoolRegistration, PoolTemplate, TemplateParameter
+from webapp.providers.base import (
+    AUTHENTICATED_ROLE,
+    PoolRegistration,
+    PoolTemplate,
+    TemplateParameter,
+)
 
 BUCKET = "BUCKETNAME"
 #: CloudFormation spells two of S3's CORS keys its own way.
 CFN_CORS_KEYS = {"ExposeHeaders": "ExposedHeaders", "MaxAgeSeconds": "MaxAge"}
+#: The stack's roles' IAM path, and so the pattern of their ARNs.
+ROLE_PATH = "/${AWS::StackName}/"
+ROLES_ARN = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role" + ROLE_PATH + "*"
+POOL_ARN = ("arn:${AWS::Partition}:cognito-identity:${AWS::Region}:${AWS::AccountId}:"
+            "identitypool/${IdentityPool}")
+#: An identity pool takes at most this many role mappings (SetIdentityPoolRoles).
+MAX_ROLE_MAPPINGS = 10
 
 
 def sub(value: Any) -> Any:
@@ -44,16 +64,40 @@ def sub(value: Any) -> Any:
     return value
 
 
-def role(name: str, amr: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
+def role(description: str, amr: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
+    """A role identities of this pool only, of this ``amr`` only, may assume."""
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {
-            "Description": f"Federation Lab {name} identities of the identity pool",
+            "Description": description,
+            "Path": {"Fn::Sub": ROLE_PATH},
             "AssumeRolePolicyDocument": policies.trust_policy({"Ref": "IdentityPool"}, amr),
             "Policies": [{"PolicyName": "amplify-style-storage",
                           "PolicyDocument": sub(policies.policy(statements))}],
         },
     }
+
+
+def mapped_roles() -> dict[str, dict[str, Any]]:
+    """A role for each of :data:`webapp.policies.MAPPED_ROLES`: signed-in identities'
+    (``amr`` ``authenticated``), with that role's statements."""
+    return {role_id(mapped.key): role(f"Federation Lab: {mapped.description}",
+                                      "authenticated", mapped.statements(BUCKET))
+            for mapped in policies.MAPPED_ROLES}
+
+
+def role_id(key: str) -> str:
+    """The logical id of the role a rule or group names by key."""
+    if key == AUTHENTICATED_ROLE:
+        return "AuthenticatedRole"
+    if key not in {mapped.key for mapped in policies.MAPPED_ROLES}:
+        known = [AUTHENTICATED_ROLE, *(mapped.key for mapped in policies.MAPPED_ROLES)]
+        raise ValueError(f"role {key!r} is none of the template's: {', '.join(known)}")
+    return f"{key.capitalize()}Role"
+
+
+def role_arn(key: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [role_id(key), "Arn"]}
 
 
 def registrations() -> list[tuple[str, PoolTemplate]]:
@@ -80,25 +124,30 @@ def registrations() -> list[tuple[str, PoolTemplate]]:
 
 
 def unique_names(pool: PoolTemplate) -> list[str]:
-    """What only one registration may have: its name (so its condition), its
-    resource id, its Logins domain."""
+    """What only one registration may have: its name (so its conditions and its role
+    mapping's key), its resource ids, its Logins domain."""
     names = [f"name {pool.name}"]
     if pool.resource:
         names.append(f"resource {pool.resource}")
+    names += [f"resource {group.resource}" for group in pool.groups]
     if pool.registration is PoolRegistration.LOGIN_PROVIDER:
         names.append(f"Logins domain {pool.provider}")
     return names
 
 
 #: The template's own parameters, which no registration may declare.
-SITE_PARAMETERS = ("BucketName", "AppOrigin", "AllowGuests")
+SITE_PARAMETERS = ("BucketName", "AppOrigin", "AllowGuests", "AllowClassicFlow",
+                   "DeveloperProviderName", "SiteRoleName", "SiteUserName")
 
 
 def pool_parameters(pools: list[PoolTemplate]) -> dict[str, dict[str, Any]]:
-    """The parameters the registrations read, each once, in their order; a name
-    two registrations declare differently, or one of the site's, is refused."""
+    """The parameters the registrations read, each once, in their order, then their
+    role mappings'; a name two registrations declare differently, or one of the
+    site's, is refused."""
     declared: dict[str, TemplateParameter] = {}
-    for parameter in (p for pool in pools for p in pool.all_parameters):
+    parameters = [p for pool in pools for p in pool.all_parameters]
+    parameters += [p for pool in pools for p in pool.mapping_parameters]
+    for parameter in parameters:
         if parameter.name in SITE_PARAMETERS:
             raise ValueError(f"parameter {parameter.name} is the template's own")
         if declared.setdefault(parameter.name, parameter) != parameter:
@@ -119,14 +168,24 @@ def given(parameter: str) -> dict[str, Any]:
 
 
 def pool_conditions(pools: list[PoolTemplate]) -> dict[str, dict[str, Any]]:
-    """``Has<name>`` for each registration with optional parameters: all of them given."""
+    """``Has<name>`` for each registration with optional parameters: all of them given;
+    ``Has<name>RoleMapping`` for a role mapping with optional parameters: the
+    registration's condition, and those given too."""
     out: dict[str, dict[str, Any]] = {}
     for pool in pools:
-        if pool.condition is None:
-            continue
-        checks = [given(p.name) for p in pool.all_parameters if p.optional]
-        out[pool.condition] = checks[0] if len(checks) == 1 else {"Fn::And": checks}
+        if pool.condition is not None:
+            out[pool.condition] = every([given(p.name) for p in pool.all_parameters
+                                         if p.optional])
+        if pool.mapping_condition not in (None, pool.condition):
+            checks = [given(p.name) for p in pool.mapping_parameters if p.optional]
+            if pool.condition is not None:
+                checks.insert(0, {"Condition": pool.condition})
+            out[pool.mapping_condition] = every(checks)
     return out
+
+
+def every(checks: list[dict[str, Any]]) -> dict[str, Any]:
+    return checks[0] if len(checks) == 1 else {"Fn::And": checks}
 
 
 def expression(text: str) -> Any:
@@ -139,11 +198,81 @@ def expression(text: str) -> Any:
     return {"Ref": whole.group(1)} if whole else {"Fn::Sub": text}
 
 
-def when(pool: PoolTemplate, value: Any) -> Any:
-    """``value`` if the registration's parameters are given, else nothing."""
-    if pool.condition is None:
+def when(condition: str | None, value: Any) -> Any:
+    """``value`` if ``condition`` holds (a registration's parameters are given), else
+    nothing."""
+    if condition is None:
         return value
-    return {"Fn::If": [pool.condition, value, {"Ref": "AWS::NoValue"}]}
+    return {"Fn::If": [condition, value, {"Ref": "AWS::NoValue"}]}
+
+
+def identity_provider(pool: PoolTemplate) -> Any:
+    """AWS's identity provider string for a registration (``RoleMapping.IdentityProvider``),
+    as the template spells it: an issuer that is one parameter whole, scheme and all,
+    has its scheme cut off by ``Fn::Split``."""
+    text = pool.identity_provider
+    if pool.registration is PoolRegistration.OIDC_PROVIDER and "://" not in pool.provider:
+        return {"Fn::Select": [1, {"Fn::Split": ["://", expression(text)]}]}
+    return expression(text)
+
+
+def role_mappings(pools: list[PoolTemplate]) -> dict[str, Any]:
+    """The role attachment's ``RoleMappings``: each registration's mapping under its
+    name, for AWS's identity provider string of it."""
+    out: dict[str, Any] = {}
+    for pool in pools:
+        mapping = pool.role_mapping
+        if mapping is None:
+            continue
+        value: dict[str, Any] = {"Type": mapping.type.value,
+                                 "IdentityProvider": identity_provider(pool),
+                                 "AmbiguousRoleResolution":
+                                     mapping.ambiguous_role_resolution.value}
+        if mapping.rules:
+            value["RulesConfiguration"] = {"Rules": [
+                {"Claim": rule.claim, "MatchType": rule.match_type.value,
+                 "Value": expression(rule.value), "RoleARN": role_arn(rule.role)}
+                for rule in mapping.rules]}
+        out[pool.name] = when(pool.mapping_condition, value)
+    if len(out) > MAX_ROLE_MAPPINGS:
+        raise ValueError(f"{len(out)} role mappings: an identity pool takes at most "
+                         f"{MAX_ROLE_MAPPINGS}")
+    return out
+
+
+def user_pool_groups(pools: list[PoolTemplate]) -> dict[str, dict[str, Any]]:
+    """The groups each user pool registration declares, in the user pool it names
+    and only when it exists: a member's id token then carries the group's role."""
+    out: dict[str, dict[str, Any]] = {}
+    for pool in pools:
+        for group in pool.groups:
+            properties: dict[str, Any] = {
+                "GroupName": group.name, "UserPoolId": expression(pool.user_pool_id),
+                "RoleArn": role_arn(group.role), "Precedence": group.precedence}
+            if group.description:
+                properties["Description"] = group.description
+            out[group.resource] = {"Type": "AWS::Cognito::UserPoolGroup",
+                                   **({"Condition": pool.condition} if pool.condition else {}),
+                                   "Properties": properties}
+    return out
+
+
+def site_policy() -> dict[str, Any]:
+    """What the site's own AWS identity may do, on this pool and this stack's roles only."""
+    return {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "Description": "Federation Lab: the site's own AWS identity (developer-"
+                           "authenticated identities, reading the identity pool, the "
+                           "roles' trust policies). The site takes its keys from the "
+                           "environment, a container or the instance role, never from a "
+                           "file: attach this to that role or user.",
+            "PolicyDocument": policies.policy(policies.site_statements(
+                {"Fn::Sub": POOL_ARN}, {"Fn::Sub": ROLES_ARN})),
+            "Roles": when("HasSiteRole", [{"Ref": "SiteRoleName"}]),
+            "Users": when("HasSiteUser", [{"Ref": "SiteUserName"}]),
+        },
+    }
 
 
 def oidc_providers(pools: list[PoolTemplate]) -> dict[str, dict[str, Any]]:
@@ -169,16 +298,18 @@ def pool_providers(pools: list[PoolTemplate]) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     if of[PoolRegistration.COGNITO_USER_POOL]:
         properties["CognitoIdentityProviders"] = [
-            when(pool, {"ProviderName": expression(pool.provider), "ServerSideTokenCheck": True,
-                        "ClientId": {"Ref": pool.client_id.name}})
+            when(pool.condition, {"ProviderName": expression(pool.provider),
+                                  "ServerSideTokenCheck": True,
+                                  "ClientId": {"Ref": pool.client_id.name}})
             for pool in of[PoolRegistration.COGNITO_USER_POOL]]
     if of[PoolRegistration.LOGIN_PROVIDER]:
         properties["SupportedLoginProviders"] = {
-            pool.provider: when(pool, {"Ref": pool.client_id.name})
+            pool.provider: when(pool.condition, {"Ref": pool.client_id.name})
             for pool in of[PoolRegistration.LOGIN_PROVIDER]}
     if of[PoolRegistration.OIDC_PROVIDER]:
         properties["OpenIdConnectProviderARNs"] = [
-            when(pool, {"Ref": pool.resource}) for pool in of[PoolRegistration.OIDC_PROVIDER]]
+            when(pool.condition, {"Ref": pool.resource})
+            for pool in of[PoolRegistration.OIDC_PROVIDER]]
     return properties
 
 
@@ -191,25 +322,46 @@ def template() -> dict[str, Any]:
     found = registrations()
     pools = [pool for _, pool in found]
     names = list(dict.fromkeys(name for name, _ in found))
-    conditions = pool_conditions(pools)
-    # A condition function is no property value (cfn-lint E3012): the boolean
-    # comes from a condition through Fn::If.
-    conditions["GuestsAllowed"] = {"Fn::Equals": [{"Ref": "AllowGuests"}, "true"]}
+    mappings = role_mappings(pools)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"Federation Lab: a Cognito Identity Pool federating {listing(names)} "
-                       "sign-ins, its roles (trust policies require aud and amr), and an S3 "
-                       "bucket laid out as AWS Amplify Storage.",
-        "Parameters": {
+                       "sign-ins, its roles (trust policies require aud and amr) and the "
+                       "roles user pool groups and rules choose, the site's own policy, and "
+                       "an S3 bucket laid out as AWS Amplify Storage.",
+        "Parameters": distinct("parameter", {
             "BucketName": {"Type": "String", "Description": "A globally unique bucket name"},
             "AppOrigin": {"Type": "String", "Description": "The site's origin, for S3 CORS "
                           "(e.g. https://fedlab.example.com)"},
-            **pool_parameters(pools),
+        }, pool_parameters(pools), {
             "AllowGuests": {"Type": "String", "AllowedValues": ["true", "false"],
                             "Default": "true"},
-        },
-        "Conditions": conditions,
-        "Resources": {
+            "AllowClassicFlow": {"Type": "String", "AllowedValues": ["true", "false"],
+                                 "Default": "false",
+                                 "Description": "The basic (classic) flow: GetOpenIdToken, "
+                                 "then STS AssumeRoleWithWebIdentity ([aws] classic_flow)"},
+            "DeveloperProviderName": {
+                "Type": "String", "Default": "", "AllowedPattern": r"^[\w._-]{0,128}$",
+                "Description": "Optional: the site as a developer provider of the pool "
+                               "([aws] developer_provider_name), e.g. login.fedlab.example; "
+                               "once set on a pool it cannot be changed"},
+            "SiteRoleName": {"Type": "String", "Default": "",
+                             "Description": "Optional: the IAM role the site runs as (its "
+                             "instance or task role), given SitePolicy"},
+            "SiteUserName": {"Type": "String", "Default": "",
+                             "Description": "Optional: the IAM user whose keys the site has "
+                             "in its environment, given SitePolicy"},
+        }),
+        "Conditions": distinct("condition", pool_conditions(pools), {
+            # A condition function is no property value (cfn-lint E3012): the boolean
+            # comes from a condition through Fn::If.
+            "GuestsAllowed": {"Fn::Equals": [{"Ref": "AllowGuests"}, "true"]},
+            "ClassicFlowAllowed": {"Fn::Equals": [{"Ref": "AllowClassicFlow"}, "true"]},
+            "HasDeveloperProvider": given("DeveloperProviderName"),
+            "HasSiteRole": given("SiteRoleName"),
+            "HasSiteUser": given("SiteUserName"),
+        }),
+        "Resources": distinct("resource", {
             "StorageBucket": {
                 "Type": "AWS::S3::Bucket",
                 "Properties": {
@@ -224,36 +376,62 @@ def template() -> dict[str, Any]:
                         for rule in policies.bucket_cors([{"Ref": "AppOrigin"}])["CORSRules"]]},
                 },
             },
-            **oidc_providers(pools),
+        }, oidc_providers(pools), {
             "IdentityPool": {
                 "Type": "AWS::Cognito::IdentityPool",
                 "Properties": {
                     "IdentityPoolName": "federation_lab",
                     "AllowUnauthenticatedIdentities": {"Fn::If": ["GuestsAllowed", True,
                                                                   False]},
+                    "AllowClassicFlow": {"Fn::If": ["ClassicFlowAllowed", True, False]},
+                    "DeveloperProviderName": when("HasDeveloperProvider",
+                                                  {"Ref": "DeveloperProviderName"}),
                     **pool_providers(pools),
                 },
             },
-            "AuthenticatedRole": role("signed-in", "authenticated",
+            "AuthenticatedRole": role("Federation Lab signed-in identities of the identity "
+                                      "pool", "authenticated",
                                       policies.authenticated_statements(BUCKET)),
-            "GuestRole": role("guest", "unauthenticated", policies.guest_statements(BUCKET)),
+            "GuestRole": role("Federation Lab guest identities of the identity pool",
+                              "unauthenticated", policies.guest_statements(BUCKET)),
+        }, mapped_roles(), user_pool_groups(pools), {
             "RoleAttachment": {
                 "Type": "AWS::Cognito::IdentityPoolRoleAttachment",
                 "Properties": {
                     "IdentityPoolId": {"Ref": "IdentityPool"},
-                    "Roles": {"authenticated": {"Fn::GetAtt": ["AuthenticatedRole", "Arn"]},
+                    "Roles": {"authenticated": role_arn(AUTHENTICATED_ROLE),
                               "unauthenticated": {"Fn::GetAtt": ["GuestRole", "Arn"]}},
+                    **({"RoleMappings": mappings} if mappings else {}),
                 },
             },
-        },
+            "SitePolicy": site_policy(),
+        }),
         "Outputs": {
             "IdentityPoolId": {"Value": {"Ref": "IdentityPool"},
                                "Description": "aws.identity_pool_id"},
             "Bucket": {"Value": {"Ref": "StorageBucket"}, "Description": "aws.bucket"},
-            "AuthenticatedRoleArn": {"Value": {"Fn::GetAtt": ["AuthenticatedRole", "Arn"]}},
+            "AuthenticatedRoleArn": {"Value": role_arn(AUTHENTICATED_ROLE)},
             "GuestRoleArn": {"Value": {"Fn::GetAtt": ["GuestRole", "Arn"]}},
+            **{f"{role_id(mapped.key)}Arn": {"Value": role_arn(mapped.key),
+                                             "Description": mapped.description}
+               for mapped in policies.MAPPED_ROLES},
+            "SitePolicyArn": {"Value": {"Ref": "SitePolicy"},
+                              "Description": "Attach to the site's own role or user, unless "
+                                             "named in SiteRoleName or SiteUserName"},
         },
     }
+
+
+def distinct(what: str, *sections: dict[str, Any]) -> dict[str, Any]:
+    """The sections as one, in order; a name two of them use is refused (a kind's
+    registration named as one of the template's own)."""
+    merged: dict[str, Any] = {}
+    for section in sections:
+        for name, value in section.items():
+            if name in merged:
+                raise ValueError(f"the {what} {name} is declared twice")
+            merged[name] = value
+    return merged
 
 
 def render() -> str:

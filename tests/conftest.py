@@ -377,3 +377,48 @@ def pool_with(app, servers, moto_url: str, app_url: str) -> Iterator[Callable[..
 
     yield change
     servers[2].app, servers[3].app, servers[4].app = original
+
+
+# -- the AWS side as its operator changes it (AWS's own operations, the admin key) -------
+
+@pytest.fixture
+def pool_admin(app, servers) -> Iterator[Any]:
+    """The AWS stand-in's Cognito Identity as its operator changes the pool: boto3 with
+    the admin key and AWS's own operations. The pool's settings are put back after."""
+    import boto3
+
+    from standins.aws.settings import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
+    from webapp.config import settings as config_settings
+
+    identity = boto3.client(
+        "cognito-identity", region_name=config_settings(app).aws.region,
+        endpoint_url=f"http://127.0.0.1:{servers[2].port}",
+        aws_access_key_id=ADMIN_ACCESS_KEY_ID, aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY)
+    pool_id = config_settings(app).aws.identity_pool_id
+    before = identity.describe_identity_pool(IdentityPoolId=pool_id)
+    before.pop("ResponseMetadata")
+    yield identity
+    identity.update_identity_pool(**before)
+
+
+@pytest.fixture
+def role_trust(app, moto_url) -> Iterator[Callable[[str, dict], None]]:
+    """``role_trust(role, document)``: a role's trust policy changed in moto's IAM, as an
+    operator would; each is put back after the test."""
+    import boto3
+
+    from standins.aws.settings import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
+    from webapp.config import settings as config_settings
+
+    iam = boto3.client("iam", region_name=config_settings(app).aws.region, endpoint_url=moto_url,
+                       aws_access_key_id=ADMIN_ACCESS_KEY_ID,
+                       aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY)
+    saved: dict[str, dict] = {}
+
+    def change(role: str, document: dict) -> None:
+        saved.setdefault(role, iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"])
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(document))
+
+    yield change
+    for role, document in saved.items():
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(document))

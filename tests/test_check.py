@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 
 import pytest
 
+from webapp import policies
 from webapp.cli import main
+from webapp.config import settings
 
 from .conftest import PROVIDERS
 from .misconfigurations import CELL_IDS, CELLS, OIDC_PROVIDER, misconfigure
-from .test_probes import CLIENT_IDS
+from .test_probes import CLIENT_IDS, OTHER_POOL
 
 
 @pytest.fixture
@@ -117,3 +120,72 @@ def test_check_warns_of_a_proxy_without_external_url(check_env, monkeypatch, cap
     report = json.loads(capsys.readouterr().out)
     warning = next(w for w in report["warnings"] if w["code"] == "cookie_not_secure")
     assert "external_url" in warning["fix"]
+
+
+# -- the identity pool's own settings and roles ---------------------------------------------
+
+def pool_verdicts(report: dict) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for verdict in report["verdicts"]:
+        if verdict["provider"] == "identity-pool":
+            found.setdefault(verdict["probe"], []).append(verdict)
+    return found
+
+
+def test_check_passes_the_demo_pools_settings_and_roles(check_env, capsys, app, app_url,
+                                                       control, aws_control):
+    code, report = check_json(capsys, app_url)
+    assert code == 0
+    found = pool_verdicts(report)
+    assert sorted(found) == ["classic_flow", "developer_provider", "role_trust"]
+    assert {v["status"] for verdicts in found.values() for v in verdicts} == {"pass"}
+    roles = {v["evidence"]["role"] for v in found["role_trust"]}
+    assert roles == {"fedlab-authenticated", "fedlab-guest", "fedlab-admins"}
+
+
+@pytest.mark.parametrize("mistake", ["role_trust", "developer_provider", "classic_flow"])
+def test_each_pool_mistake_fails_check(check_env, monkeypatch, capsys, app, app_url, control,
+                                       aws_control, role_trust, pool_admin, mistake):
+    """A mapped role trusting another pool; a developer provider name the pool does not
+    know; the basic flow on at the site, off at the pool: each fails `fedlab check`,
+    in JSON and in its text, with the catalogue's entry."""
+    pool_id = settings(app).aws.identity_pool_id
+    if mistake == "role_trust":
+        role_trust("fedlab-admins", policies.trust_policy(OTHER_POOL, "authenticated"))
+        expected = "role_trust_mismatch"
+    elif mistake == "developer_provider":
+        monkeypatch.setenv("FEDLAB_AWS__DEVELOPER_PROVIDER_NAME", "login.elsewhere.example")
+        expected = "pool_developer_provider_mismatch"
+    else:
+        pool = pool_admin.describe_identity_pool(IdentityPoolId=pool_id)
+        pool.pop("ResponseMetadata")
+        pool_admin.update_identity_pool(**{**pool, "AllowClassicFlow": False})
+        expected = "pool_classic_flow_off"
+    code, report = check_json(capsys, app_url)
+    failed = [v for v in report["verdicts"] if v["status"] == "fail"]
+    assert code == 1 and not report["ok"]
+    assert [(v["provider"], v["probe"], v["error"]) for v in failed] == [
+        ("identity-pool", mistake, expected)]
+    if mistake == "role_trust":
+        assert failed[0]["evidence"]["role"] == "fedlab-admins"
+        assert failed[0]["evidence"]["aud"] == [OTHER_POOL]
+    assert main(["check", "--base-url", app_url]) == 1
+    text = capsys.readouterr().out
+    assert "[identity-pool]" in text
+    assert re.search(rf"FAIL {mistake} +{re.escape(failed[0]['summary'])}", text)
+
+
+def test_check_without_the_sites_identity_says_the_pool_checks_could_not_run(
+        check_env, monkeypatch, capsys, app, app_url, control, aws_control):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, report = check_json(capsys, app_url)
+    assert code == 0 and report["ok"]  # not a failure of the pool
+    found = pool_verdicts(report)
+    assert sorted(found) == ["classic_flow", "developer_provider", "role_trust"]
+    for [verdict] in found.values():
+        assert verdict["status"] == "skip"
+        assert verdict["error"] == "site_credentials_missing"
+        assert verdict["summary"].startswith("Could not run")
+    assert not aws_control("identity", "GET", "calls").get("DescribeIdentityPool")

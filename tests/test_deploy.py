@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import runpy
@@ -9,13 +10,24 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
 from webapp import policies
 from webapp.providers import KINDS, build
-from webapp.providers.base import PoolRegistration, PoolTemplate, TemplateParameter
+from webapp.providers.base import (
+    STAFF_BY_VERIFIED_EMAIL,
+    AmbiguousRoleResolution,
+    MappingRule,
+    MatchType,
+    PoolRegistration,
+    PoolTemplate,
+    RoleMapping,
+    RoleMappingType,
+    TemplateParameter,
+    UserPoolGroup,
+)
 from webapp.providers.oidc import OpenIDConnect
 
 from .conftest import ROOT, require
@@ -31,9 +43,25 @@ def test_the_committed_template_is_the_generated_one():
         "run: python deploy/template.py > deploy/identity-pool.json")
 
 
+def committed() -> dict[str, Any]:
+    return json.loads((ROOT / "deploy" / "identity-pool.json").read_text())
+
+
+#: The role resources and the amr each must trust: the mapped ones are signed-in roles.
+ROLES = {"AuthenticatedRole": "authenticated", "GuestRole": "unauthenticated",
+         "AdminsRole": "authenticated", "ReadersRole": "authenticated"}
+
+
+def test_every_mapped_role_is_in_the_template():
+    names = {f"{mapped.key.capitalize()}Role" for mapped in policies.MAPPED_ROLES}
+    roles = {name for name, resource in committed()["Resources"].items()
+             if resource["Type"] == "AWS::IAM::Role"}
+    assert roles == set(ROLES) and names <= roles
+
+
 def test_roles_trust_only_this_pool_and_the_right_amr():
-    resources = json.loads((ROOT / "deploy" / "identity-pool.json").read_text())["Resources"]
-    for name, amr in (("AuthenticatedRole", "authenticated"), ("GuestRole", "unauthenticated")):
+    resources = committed()["Resources"]
+    for name, amr in ROLES.items():
         condition = resources[name]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0][
             "Condition"]
         assert condition["StringEquals"]["cognito-identity.amazonaws.com:aud"] == {
@@ -42,13 +70,219 @@ def test_roles_trust_only_this_pool_and_the_right_amr():
 
 
 def test_storage_statements_are_the_sites_own():
-    module = template_module()
-    resources = json.loads((ROOT / "deploy" / "identity-pool.json").read_text())["Resources"]
-    document = resources["AuthenticatedRole"]["Properties"]["Policies"][0]["PolicyDocument"]
-    expected = module["sub"](policies.policy(policies.authenticated_statements("BUCKETNAME")))
-    assert document == expected
-    private = json.dumps(document)
+    """Each role's policy, as CloudFormation makes it for a bucket, is webapp/policies.py's
+    for that bucket: the same statements the pages show and the stand-in enforces."""
+    stack = Stack(committed(), DEPLOYMENT)
+    statements = {"AuthenticatedRole": policies.authenticated_statements,
+                  "GuestRole": policies.guest_statements,
+                  **{f"{m.key.capitalize()}Role": m.statements for m in policies.MAPPED_ROLES}}
+    for name, make in statements.items():
+        document = stack.properties(name)["Policies"][0]["PolicyDocument"]
+        assert document == policies.policy(make(DEPLOYMENT["BucketName"])), name
+    resources = committed()["Resources"]
+    private = json.dumps(resources["AuthenticatedRole"]["Properties"]["Policies"])
     assert "private/${!cognito-identity.amazonaws.com:sub}/*" in private
+
+
+def test_the_site_policy_is_the_sites_own_on_this_pool_and_its_roles():
+    """SitePolicy is policies.site_statements for this pool's ARN and a pattern that
+    takes in every role of the stack and nothing outside it; it is attached to the
+    role or the user named, if any, and says where the site's keys come from."""
+    stack = Stack(committed(), DEPLOYMENT)
+    pool_arn = (f"arn:aws:cognito-identity:{REGION}:{ACCOUNT}:identitypool/"
+                f"{stack.refs['IdentityPool']}")
+    roles = f"arn:aws:iam::{ACCOUNT}:role/{STACK}/*"
+    properties = stack.properties("SitePolicy")
+    assert properties["PolicyDocument"] == policies.policy(
+        policies.site_statements(pool_arn, roles))
+    for name in ROLES:
+        assert fnmatch.fnmatchcase(stack.get_att(name, "Arn"), roles), name
+    outside = f"arn:aws:iam::{ACCOUNT}:role/other-stack/OtherRole"
+    assert not fnmatch.fnmatchcase(outside, roles)
+    assert "environment" in properties["Description"]
+    assert "instance role" in properties["Description"]
+    assert "Roles" not in properties and "Users" not in properties
+    attached = Stack(committed(), {**DEPLOYMENT, "SiteRoleName": "fedlab-web",
+                                   "SiteUserName": "fedlab-site"})
+    assert attached.properties("SitePolicy")["Roles"] == ["fedlab-web"]
+    assert attached.properties("SitePolicy")["Users"] == ["fedlab-site"]
+    outputs = committed()["Outputs"]
+    assert outputs["SitePolicyArn"]["Value"] == {"Ref": "SitePolicy"}
+    assert outputs["AdminsRoleArn"]["Value"] == {"Fn::GetAtt": ["AdminsRole", "Arn"]}
+    assert outputs["ReadersRoleArn"]["Value"] == {"Fn::GetAtt": ["ReadersRole", "Arn"]}
+
+
+# -- what CloudFormation makes of the template, for one deployment -------------------------
+
+REGION, ACCOUNT, STACK = "eu-west-1", "123456789012", "federation-lab"
+#: A deployment's parameters: every provider, the staff domain, the site's identity.
+DEPLOYMENT = {
+    "BucketName": "fedlab-bucket", "AppOrigin": "https://fedlab.example.com",
+    "CognitoUserPoolId": "eu-west-1_AbCdEf123", "CognitoAppClientId": "web-client",
+    "CognitoSecondAppClientId": "google-client", "GoogleClientId": "g.apps.example",
+    "FacebookAppId": "100000000000001", "Auth0Domain": "example.us.auth0.com",
+    "Auth0ClientId": "auth0-client", "OidcIssuer": "https://login.example.com/corp",
+    "OidcClientId": "corp-client", "StaffEmailDomain": "example.com",
+}
+NO_VALUE = object()
+
+
+class Stack:
+    """What CloudFormation makes of the template for ``parameters``: the intrinsic
+    functions the template uses (Ref, Fn::Sub, Fn::GetAtt of a role's Arn, Fn::If,
+    Fn::Select, Fn::Split and the conditions) evaluated as CloudFormation does, so a
+    test reads a resource's properties as deployed, with AWS::NoValue left out."""
+
+    def __init__(self, template: dict[str, Any], parameters: dict[str, str]) -> None:
+        self.template = template
+        self.values: dict[str, Any] = {
+            name: spec.get("Default") for name, spec in template["Parameters"].items()}
+        self.values.update(parameters)
+        self.values.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
+                            "AWS::Partition": "aws", "AWS::StackName": STACK,
+                            "AWS::NoValue": NO_VALUE})
+        missing = [n for n, v in self.values.items() if v is None]
+        assert not missing, f"no value for the required parameters {missing}"
+        #: What Ref of a resource gives: a pool's id, a policy's ARN, else its name.
+        self.refs = {"IdentityPool": f"{REGION}:4a7b0c3e-1111-4222-8333-444455556666",
+                     "StorageBucket": self.values["BucketName"],
+                     "SitePolicy": f"arn:aws:iam::{ACCOUNT}:policy/{STACK}-SitePolicy"}
+
+    def exists(self, name: str) -> bool:
+        condition = self.template["Resources"][name].get("Condition")
+        return condition is None or self.condition(condition)
+
+    def properties(self, name: str) -> dict[str, Any]:
+        assert self.exists(name), f"{name} is not created with these parameters"
+        return self.resolve(self.template["Resources"][name]["Properties"])
+
+    def get_att(self, name: str, attribute: str) -> str:
+        resource = self.template["Resources"][name]
+        assert (resource["Type"], attribute) == ("AWS::IAM::Role", "Arn"), (name, attribute)
+        # IAM makes a role's ARN of its path and its name (CloudFormation names it).
+        path = self.resolve(resource["Properties"].get("Path", "/"))
+        return f"arn:aws:iam::{ACCOUNT}:role{path}{STACK}-{name}-1A2B3C"
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.template["Conditions"][name]))
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            items = [self.resolve(v) for v in value]
+            return [v for v in items if v is not NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (function, argument), = value.items()
+            if function in FUNCTIONS:
+                return FUNCTIONS[function](self, argument)
+        items = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in items.items() if v is not NO_VALUE}
+
+    def ref(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        assert name in self.template["Resources"], f"Ref of an unknown name {name}"
+        return self.refs.get(name, name)
+
+    def sub(self, text: str) -> str:
+        def variable(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if "." in name:
+                return self.get_att(*name.split(".", 1))
+            return str(self.ref(name))
+        return re.sub(r"\$\{([^}]+)\}", variable, text)
+
+
+FUNCTIONS = {
+    "Ref": Stack.ref,
+    "Fn::Sub": Stack.sub,
+    "Fn::GetAtt": lambda stack, argument: stack.get_att(*argument),
+    "Fn::If": lambda stack, argument: stack.resolve(
+        argument[1] if stack.condition(argument[0]) else argument[2]),
+    "Fn::Select": lambda stack, argument: stack.resolve(argument[1])[argument[0]],
+    "Fn::Split": lambda stack, argument: stack.resolve(argument[1]).split(argument[0]),
+    "Fn::Equals": lambda stack, argument: stack.resolve(argument[0]) == stack.resolve(
+        argument[1]),
+    "Fn::Not": lambda stack, argument: not stack.resolve(argument[0]),
+    "Fn::And": lambda stack, argument: all(stack.resolve(a) for a in argument),
+    "Condition": Stack.condition,
+}
+
+
+def staff_rules(stack: Stack) -> dict[str, Any]:
+    """Google's, Auth0's and any OIDC issuer's rules, as deployed with DEPLOYMENT."""
+    return {"Rules": [
+        {"Claim": "email_verified", "MatchType": "NotEqual", "Value": "true",
+         "RoleARN": stack.get_att("AuthenticatedRole", "Arn")},
+        {"Claim": "email", "MatchType": "Contains", "Value": "@example.com",
+         "RoleARN": stack.get_att("AdminsRole", "Arn")}]}
+
+
+def test_the_role_mappings_as_deployed():
+    """Cognito's app clients take the role from the token (groups), Google, Auth0 and an
+    OIDC issuer by rules on a verified e-mail at the staff domain, each under AWS's
+    identity provider string for that registration; Facebook has none."""
+    stack = Stack(committed(), DEPLOYMENT)
+    mappings = stack.properties("RoleAttachment")["RoleMappings"]
+    pool = f"cognito-idp.{REGION}.amazonaws.com/eu-west-1_AbCdEf123"
+    token = {"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}
+    rules = {"Type": "Rules", "AmbiguousRoleResolution": "AuthenticatedRole",
+             "RulesConfiguration": staff_rules(stack)}
+    assert mappings == {
+        "Cognito": {**token, "IdentityProvider": f"{pool}:web-client"},
+        "SecondCognitoClient": {**token, "IdentityProvider": f"{pool}:google-client"},
+        "Google": {**rules, "IdentityProvider": "accounts.google.com"},
+        "Auth0": {**rules, "IdentityProvider": "example.us.auth0.com"},
+        "Oidc": {**rules, "IdentityProvider": "login.example.com/corp"},
+    }
+    assert stack.properties("RoleAttachment")["Roles"] == {
+        "authenticated": stack.get_att("AuthenticatedRole", "Arn"),
+        "unauthenticated": stack.get_att("GuestRole", "Arn")}
+
+
+def test_the_rules_need_the_staff_domain_and_their_provider():
+    """Without StaffEmailDomain no rule is made (an empty domain would make every
+    verified e-mail an admin's); a provider not deployed has no mapping either."""
+    bare = {k: v for k, v in DEPLOYMENT.items()
+            if k not in ("StaffEmailDomain", "CognitoSecondAppClientId")}
+    mappings = Stack(committed(), bare).properties("RoleAttachment")["RoleMappings"]
+    assert set(mappings) == {"Cognito"}
+    no_google = {**DEPLOYMENT, "GoogleClientId": ""}
+    mappings = Stack(committed(), no_google).properties("RoleAttachment")["RoleMappings"]
+    assert set(mappings) == {"Cognito", "SecondCognitoClient", "Auth0", "Oidc"}
+
+
+def test_the_user_pool_groups_choose_the_mapped_roles():
+    stack = Stack(committed(), DEPLOYMENT)
+    groups = {resource["Properties"]["GroupName"]: name
+              for name, resource in committed()["Resources"].items()
+              if resource["Type"] == "AWS::Cognito::UserPoolGroup"}
+    assert set(groups) == {"admins", "readers"}
+    for group, role, precedence in (("admins", "AdminsRole", 1), ("readers", "ReadersRole", 2)):
+        properties = stack.properties(groups[group])
+        assert properties["UserPoolId"] == "eu-west-1_AbCdEf123"
+        assert properties["RoleArn"] == stack.get_att(role, "Arn")
+        assert properties["Precedence"] == precedence
+        # In the user pool the stack is given, which the Cognito registration needs.
+        assert "Condition" not in committed()["Resources"][groups[group]]
+
+
+def test_the_pool_takes_a_developer_provider_and_the_classic_flow_when_asked():
+    pool = Stack(committed(), DEPLOYMENT).properties("IdentityPool")
+    assert "DeveloperProviderName" not in pool and pool["AllowClassicFlow"] is False
+    asked = {**DEPLOYMENT, "DeveloperProviderName": "login.fedlab.example",
+             "AllowClassicFlow": "true"}
+    pool = Stack(committed(), asked).properties("IdentityPool")
+    assert pool["DeveloperProviderName"] == "login.fedlab.example"
+    assert pool["AllowClassicFlow"] is True
+    parameters = committed()["Parameters"]
+    assert parameters["AllowClassicFlow"]["AllowedValues"] == ["true", "false"]
+    assert parameters["AllowClassicFlow"]["Default"] == "false"
+    assert re.fullmatch(parameters["DeveloperProviderName"]["AllowedPattern"], "")
+    assert not re.fullmatch(parameters["DeveloperProviderName"]["AllowedPattern"], "a b")
 
 
 def test_the_generated_template_passes_cfn_lint(tmp_path):
@@ -64,6 +298,18 @@ def test_the_generated_template_passes_cfn_lint(tmp_path):
     assert generated.read_text() == (ROOT / "deploy" / "identity-pool.json").read_text(), (
         "run: python deploy/template.py > deploy/identity-pool.json")
     assert cfn_lint_findings(generated) == (0, "")
+
+
+def test_cfn_lint_speaks_of_a_warning(tmp_path):
+    """The lint check above fails on a warning, not only on an error: the template
+    with a ``Fn::Sub`` that substitutes nothing (W1020) gets a finding."""
+    template = committed()
+    template["Resources"]["GuestRole"]["Properties"]["Description"] = {
+        "Fn::Sub": "Federation Lab guest identities"}
+    warned = tmp_path / "warned.json"
+    warned.write_text(json.dumps(template))
+    status, said = cfn_lint_findings(warned)
+    assert status != 0 and "W1020" in said
 
 
 def cfn_lint_findings(path: Path) -> tuple[int, str]:
@@ -194,6 +440,78 @@ def test_a_kind_that_would_register_twice_is_refused(monkeypatch):
             module["template"]()
 
 
+class MappedLogin(OpenIDConnect):
+    """A kind whose registration maps roles by a rule of its own, denying the rest."""
+
+    KIND: ClassVar[str] = "mapped-login"
+    DISPLAY_NAME: ClassVar[str] = "Mapped Login"
+    POOL_TEMPLATES: ClassVar[tuple[PoolTemplate, ...]] = (
+        PoolTemplate(PoolRegistration.LOGIN_PROVIDER, name="MappedLogin",
+                     provider="login.example.net",
+                     client_id=TemplateParameter("MappedLoginAppId"),
+                     role_mapping=RoleMapping(
+                         RoleMappingType.RULES, AmbiguousRoleResolution.DENY,
+                         rules=(MappingRule("groups", MatchType.CONTAINS, "${ReaderGroup}",
+                                            "readers"),),
+                         parameters=(TemplateParameter("ReaderGroup", "e.g. library"),))),
+    )
+
+
+def test_a_new_kinds_role_mapping_needs_no_change_to_the_template_code(monkeypatch, tmp_path):
+    monkeypatch.setitem(KINDS, MappedLogin.KIND, MappedLogin)
+    rendered = template_module()["render"]()
+    template = json.loads(rendered)
+    assert template["Parameters"]["ReaderGroup"] == {"Type": "String", "Default": "",
+                                                    "Description": "e.g. library"}
+    assert template["Conditions"]["HasMappedLoginRoleMapping"] == {"Fn::And": [
+        {"Condition": "HasMappedLogin"},
+        {"Fn::Not": [{"Fn::Equals": [{"Ref": "ReaderGroup"}, ""]}]}]}
+    deployed = {**DEPLOYMENT, "MappedLoginAppId": "app", "ReaderGroup": "library"}
+    stack = Stack(template, deployed)
+    mapping = stack.properties("RoleAttachment")["RoleMappings"]["MappedLogin"]
+    assert mapping == {"Type": "Rules", "IdentityProvider": "login.example.net",
+                       "AmbiguousRoleResolution": "Deny", "RulesConfiguration": {"Rules": [
+                           {"Claim": "groups", "MatchType": "Contains", "Value": "library",
+                            "RoleARN": stack.get_att("ReadersRole", "Arn")}]}}
+    unmapped = Stack(template, {**deployed, "ReaderGroup": ""})
+    assert "MappedLogin" not in unmapped.properties("RoleAttachment")["RoleMappings"]
+    generated = tmp_path / "identity-pool.json"
+    generated.write_text(rendered)
+    assert cfn_lint_findings(generated) == (0, "")
+
+
+def test_a_role_mapping_the_pool_could_not_take_is_refused(monkeypatch):
+    """A rule or group naming a role the template has not, a token mapping or groups
+    on a provider that is no user pool, a rule reading an undeclared parameter."""
+    class UnknownRole(OpenIDConnect):
+        KIND: ClassVar[str] = "unknown-role"
+        POOL_TEMPLATES: ClassVar[tuple[PoolTemplate, ...]] = (
+            PoolTemplate(PoolRegistration.LOGIN_PROVIDER, name="UnknownRole",
+                         provider="login.example.org",
+                         client_id=TemplateParameter("UnknownRoleAppId"),
+                         role_mapping=RoleMapping(RoleMappingType.RULES, rules=(
+                             MappingRule("email", MatchType.EQUALS, "a@b.c", "owners"),))),
+        )
+
+    with monkeypatch.context() as patch:
+        patch.setitem(KINDS, UnknownRole.KIND, UnknownRole)
+        with pytest.raises(ValueError, match=r"role 'owners' is none of the template's: "
+                                             r"authenticated, admins, readers"):
+            template_module()["template"]()
+    login = {"registration": PoolRegistration.LOGIN_PROVIDER, "name": "Login",
+             "provider": "login.example.org", "client_id": TemplateParameter("LoginAppId")}
+    with pytest.raises(TypeError, match="only a user pool's tokens name roles"):
+        PoolTemplate(**login, role_mapping=RoleMapping(RoleMappingType.TOKEN))
+    with pytest.raises(TypeError, match="groups belong to a user pool"):
+        PoolTemplate(**login, groups=(UserPoolGroup("LoginGroup", "g", "admins", 1),))
+    with pytest.raises(TypeError, match=r"reads \$\{Domain\}, which is not one of"):
+        RoleMapping(RoleMappingType.RULES,
+                    rules=(MappingRule("email", MatchType.CONTAINS, "@${Domain}", "admins"),))
+    with pytest.raises(TypeError, match="1 to 25 rules"):
+        RoleMapping(RoleMappingType.RULES)
+    assert STAFF_BY_VERIFIED_EMAIL.parameters[0].optional
+
+
 def test_a_registration_reading_an_undeclared_parameter_is_refused_at_once():
     with pytest.raises(TypeError, match=r"reads \$\{Tenant\}, which is not one of its"):
         PoolTemplate(PoolRegistration.OIDC_PROVIDER, name="Typo", resource="TypoOidcProvider",
@@ -230,6 +548,30 @@ def test_the_pool_knows_each_kind_by_the_logins_key_it_is_sent(kind):
             registered = registered.split("://", 1)[1].rstrip("/")
         assert registered == provider.logins_key
         assert provider.pool_provider()["logins_key"] == provider.logins_key
+
+
+@pytest.mark.parametrize("kind", sorted(DEPLOYED))
+def test_each_role_mapping_names_the_provider_as_aws_does(kind):
+    """A registration's role mapping, as deployed, is for AWS's identity provider
+    string of what the site signs in with (the provider's ``role_mapping_key``): a
+    user pool's ``<logins key>:<app client id>``, anyone else's ``Logins`` key."""
+    table, parameters = DEPLOYED[kind]
+    region = parameters.get("AWS::Region", REGION)
+    deployed = {**DEPLOYMENT, **{k: v for k, v in parameters.items() if k != "AWS::Region"}}
+    stack = Stack(committed(), deployed)
+    stack.values["AWS::Region"] = region
+    mappings = stack.properties("RoleAttachment")["RoleMappings"]
+    for pool in KINDS[kind].POOL_TEMPLATES:
+        if pool.role_mapping is None:
+            assert pool.name not in mappings
+            continue
+        client_id = deployed[pool.client_id.name]
+        provider = build("p", {"kind": kind, "client_id": client_id, "client_secret": "s",
+                               **table})
+        expected = provider.logins_key
+        if pool.registration is PoolRegistration.COGNITO_USER_POOL:
+            expected += f":{client_id}"
+        assert mappings[pool.name]["IdentityProvider"] == expected == provider.role_mapping_key
 
 
 def test_every_kind_is_in_that_table():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -10,12 +12,14 @@ from urllib.parse import urlencode
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from webapp import probes
+from webapp import policies, probes
 from webapp.config import settings
+from webapp.errors import CATALOGUE
 from webapp.providers import registry
 from webapp.urls import external_url
 
 from .conftest import PROVIDERS, LiveServer, make_app
+from .flows import sign_in
 from .misconfigurations import CELL_IDS, CELLS, CLIENTS, OIDC_PROVIDER, SKEW_SECONDS, misconfigure
 
 
@@ -322,3 +326,130 @@ def test_a_redirect_back_is_decisive_without_a_second_request(end_session_provid
     verdict = run(app, app_url)[(OIDC_PROVIDER, "sign_out")]
     assert verdict.status == "pass", verdict
     assert provider.return_urls == [f"{app_url}/"]
+
+
+# -- the identity pool's own settings and roles, read with the site's own AWS identity -----
+
+OTHER_POOL = "us-east-1:00000000-0000-4000-8000-000000000000"
+
+
+@pytest.fixture
+def operator(swap_app, browser, app_url) -> Callable[..., str]:
+    """``operator(**overrides)``: serve an app of its own (``aws`` overrides, live checks
+    runnable at once), sign alice, the demo's operator, in, run the live checks as she
+    would, and return the page."""
+    def run_checks(**aws: Any) -> str:
+        swap_app(diagnostics={"probe_interval": 0}, aws=aws)
+        assert sign_in(browser, app_url, "cognito").url == f"{app_url}/account"
+        page = browser.click(browser.get(f"{app_url}/diagnostics"), "Run live checks")
+        assert page.status_code == 200
+        return page.text
+
+    return run_checks
+
+
+def pool_rows(page: str) -> dict[str, list[tuple[str, str]]]:
+    """The identity pool's rows of the verdicts table: probe -> [(status, row html)]."""
+    rows: dict[str, list[tuple[str, str]]] = {}
+    for probe, status, row in re.findall(
+            r'<tr class="verdict[^"]*" data-probe="([^"]*)"\s+data-provider="identity-pool" '
+            r'data-status="([^"]*)">(.*?)</tr>', page, re.S):
+        rows.setdefault(probe, []).append((status, html.unescape(row)))
+    return rows
+
+
+def role_row(page: str, role: str) -> tuple[str, str]:
+    found = [(s, row) for s, row in pool_rows(page).get("role_trust", [])
+             if f"<dd>{role}</dd>" in row]
+    assert len(found) == 1, pool_rows(page)
+    return found[0]
+
+
+def test_the_demo_pool_passes_the_checks_of_its_settings_and_roles(operator, control,
+                                                                    aws_control):
+    page = operator()
+    rows = pool_rows(page)
+    assert [s for s, _ in rows["developer_provider"]] == ["pass"]
+    assert "login.fedlab.demo" in rows["developer_provider"][0][1]
+    assert [s for s, _ in rows["classic_flow"]] == ["pass"]
+    # The authenticated role (also rule 1 of Google's and Auth0's mappings), the guest
+    # role, and the admins role of their rule 2: each read with iam:GetRole.
+    assert {s for s, _ in rows["role_trust"]} == {"pass"}
+    for role in ("fedlab-authenticated", "fedlab-guest", "fedlab-admins"):
+        assert "trusts this pool" in role_row(page, role)[1]
+    assert "rule 2 of the role mapping for accounts.google.com" in role_row(
+        page, "fedlab-admins")[1]
+    calls = aws_control("identity", "GET", "calls")
+    assert calls["DescribeIdentityPool"] == 1 and calls["GetIdentityPoolRoles"] == 1
+
+
+def test_a_mapped_role_trusting_another_pool_fails_naming_it_and_the_fix(operator, role_trust,
+                                                                         control, aws_control,
+                                                                         app):
+    pool_id = settings(app).aws.identity_pool_id
+    role_trust("fedlab-admins", policies.trust_policy(OTHER_POOL, "authenticated"))
+    page = operator()
+    status, row = role_row(page, "fedlab-admins")
+    assert status == "fail"
+    assert 'data-error="role_trust_mismatch"' in row
+    assert f"names another pool in its cognito-identity.amazonaws.com:aud condition " \
+           f"({OTHER_POOL}), not this one ({pool_id})" in row
+    assert (f"StringEquals cognito-identity.amazonaws.com:aud = {pool_id}" in row
+            and "--role-name fedlab-admins" in row)
+    assert html.unescape(str(CATALOGUE["role_trust_mismatch"].fix)) in row
+    # The roles that trust this pool still pass.
+    assert role_row(page, "fedlab-authenticated")[0] == "pass"
+    assert role_row(page, "fedlab-guest")[0] == "pass"
+
+
+def test_a_role_trusting_any_pool_fails(operator, role_trust, control, aws_control):
+    """No aud condition at all: any pool's identities could assume the guest role."""
+    document = policies.trust_policy("x", "unauthenticated")
+    del document["Statement"][0]["Condition"]["StringEquals"]
+    role_trust("fedlab-guest", document)
+    status, row = role_row(operator(), "fedlab-guest")
+    assert status == "fail" and "has no cognito-identity.amazonaws.com:aud condition" in row
+
+
+def test_a_developer_provider_name_the_pool_does_not_know_fails_naming_both(operator, control,
+                                                                            aws_control):
+    page = operator(developer_provider_name="login.elsewhere.example")
+    [(status, row)] = pool_rows(page)["developer_provider"]
+    assert status == "fail" and 'data-error="pool_developer_provider_mismatch"' in row
+    assert ("aws.developer_provider_name is login.elsewhere.example, but the pool's "
+            "DeveloperProviderName is login.fedlab.demo") in row
+    assert html.unescape(CATALOGUE["pool_developer_provider_mismatch"].fix) in row
+
+
+def test_classic_flow_on_at_the_site_and_off_at_the_pool_fails(operator, pool_admin, control,
+                                                               aws_control, app):
+    pool_id = settings(app).aws.identity_pool_id
+    pool = pool_admin.describe_identity_pool(IdentityPoolId=pool_id)
+    pool.pop("ResponseMetadata")
+    pool_admin.update_identity_pool(**{**pool, "AllowClassicFlow": False})
+    [(status, row)] = pool_rows(operator())["classic_flow"]
+    assert status == "fail" and 'data-error="pool_classic_flow_off"' in row
+    assert "the pool's AllowClassicFlow is off" in row
+    # Off at the site too: nothing is offered that the pool refuses.
+    [(status, row)] = pool_rows(operator(classic_flow=False))["classic_flow"]
+    assert status == "pass"
+
+
+def test_without_the_sites_own_identity_the_pool_checks_say_they_could_not_run(
+        operator, monkeypatch, control, aws_control):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role here
+    page = operator()
+    rows = pool_rows(page)
+    assert sorted(rows) == ["classic_flow", "developer_provider", "role_trust"]
+    for probe, found in rows.items():
+        [(status, row)] = found
+        assert status == "skip", probe
+        assert "Could not run" in row and "This says nothing about the pool" in row
+        assert 'data-error="site_credentials_missing"' in row
+    calls = aws_control("identity", "GET", "calls")
+    assert not calls.get("DescribeIdentityPool") and not calls.get("GetIdentityPoolRoles")
+    # The visitors' checks of the pool (unsigned GetId) still ran.
+    assert re.search(r'data-probe="identity_pool"\s+data-provider="google" data-status="pass"',
+                     page)

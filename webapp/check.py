@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterable
 
 import msgspec
 
@@ -57,11 +58,24 @@ def print_report(origin: str, rows: list[matrix.Row], warnings: list[matrix.Mist
                   f"    register in  {row.console['sign_out']}")
         for upstream in row.upstream:
             print(f"  upstream       {upstream.value}\n    register in  {upstream.where}")
-        for verdict in (v for v in verdicts if v.provider == row.name):
-            print(f"  {MARKS[verdict.status]} {verdict.probe:14} {verdict.summary}")
-            said = verdict.evidence.get("provider_says") or verdict.evidence.get("aws_says")
-            if verdict.status == "fail" and said:
-                print(f"       the provider says: {said}")
+        print_verdicts(v for v in verdicts if v.provider == row.name)
+        print()
+    # The checks of no provider: the identity pool's own settings and roles.
+    named = {row.name for row in rows}
+    for name in dict.fromkeys(v.provider for v in verdicts if v.provider not in named):
+        print(f"[{name}]")
+        print_verdicts(v for v in verdicts if v.provider == name)
         print()
     failures = sum(v.status == "fail" for v in verdicts)
     print(f"{len(verdicts)} probes, {failures} failed, in {elapsed} s")
+
+
+def print_verdicts(verdicts: Iterable[probes.Verdict]) -> None:
+    for verdict in verdicts:
+        print(f"  {MARKS[verdict.status]} {verdict.probe:18} {verdict.summary}")
+        if verdict.status != "fail":
+            continue
+        if said := verdict.evidence.get("provider_says"):
+            print(f"       the provider says: {said}")
+        elif said := verdict.evidence.get("aws_says") or verdict.evidence.get("aws_message"):
+            print(f"       AWS says: {said}")

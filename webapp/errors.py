@@ -274,6 +274,43 @@ CATALOGUE: dict[str, Entry] = {
         "cognito-identity.amazonaws.com:aud = the pool id and :amr = authenticated "
         "(or unauthenticated for guests).",
         "Operators: fix the roles' trust policies (deploy/ has correct ones)."),
+    # -- the live checks of the pool's own settings, read with the site's identity
+    "pool_developer_provider_mismatch": Entry(
+        500, "The identity pool does not know the site's developer provider name",
+        "The site's aws.developer_provider_name is {expected}; the identity pool's "
+        "DeveloperProviderName is {got}. The site's developer-authenticated identities "
+        "(GetOpenIdTokenForDeveloperIdentity) name the pool's developer provider in their "
+        "Logins, so the pool refuses every one of them.",
+        "Set aws.developer_provider_name (FEDLAB_AWS__DEVELOPER_PROVIDER_NAME) to the "
+        "pool's name. A pool without one can be given one (the console's developer "
+        "provider, UpdateIdentityPool, or deploy/identity-pool.json's "
+        "DeveloperProviderName), but a pool's name cannot change once set."),
+    "pool_classic_flow_off": Entry(
+        500, "The site offers a flow the identity pool refuses",
+        "The site's aws.classic_flow is true, so the credentials page offers the basic "
+        "(classic) flow (GetOpenIdToken, then STS AssumeRoleWithWebIdentity), but the "
+        "identity pool's AllowClassicFlow is off: every such attempt is refused.",
+        "Turn on AllowClassicFlow on the pool (the console's basic (classic) "
+        "authentication, UpdateIdentityPool, or deploy/identity-pool.json's "
+        "AllowClassicFlow=true), or set aws.classic_flow = false (FEDLAB_AWS__CLASSIC_FLOW)."),
+    "role_trust_mismatch": Entry(
+        500, "A role the identity pool gives does not trust this pool",
+        "The role {role} ({given_as}) has a trust policy that {missing}. AWS reads it when "
+        "the pool hands out the role's credentials, so whoever the pool gives this role "
+        "gets none (InvalidIdentityPoolConfigurationException); and without this pool in "
+        "its aud condition, identities of any identity pool could assume it.",
+        "Give the role the trust policy of webapp/policies.py (trust_policy): Principal "
+        "Federated cognito-identity.amazonaws.com, Action sts:AssumeRoleWithWebIdentity, "
+        "Condition StringEquals cognito-identity.amazonaws.com:aud = the pool's id and "
+        "ForAnyValue:StringLike cognito-identity.amazonaws.com:amr = authenticated "
+        "(unauthenticated for the guest role), with aws iam update-assume-role-policy; "
+        "deploy/identity-pool.json's roles have it."),
+    "site_not_permitted": Entry(
+        403, "The site's own AWS identity may not make this call",
+        "{operation}: {aws_message}",
+        "Operators: give the site's identity the permissions of webapp.policies."
+        "site_statements: SITE_IDENTITY_ACTIONS on this pool and iam:GetRole on the "
+        "site's roles (deploy/identity-pool.json's SitePolicy)."),
     "aws_throttled": Entry(
         429, "AWS asked us to slow down",
         "{operation}: {aws_message}", "Wait a few seconds and try again."),

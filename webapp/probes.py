@@ -5,6 +5,12 @@ provider's own words, the values compared) and, for a failure, the catalogue
 entry that explains it. Probes run in parallel with short timeouts, so a check
 of every provider takes seconds; the diagnostics page and ``fedlab check``
 both call :func:`run_probes`.
+
+Besides each provider's, the identity pool's own settings are checked, under
+the name :data:`POOL` (:func:`probe_pool_settings`, :func:`probe_role_trust`):
+they are read with the site's own AWS identity (:mod:`webapp.site_aws`), as
+only a developer of the pool may read them; without one, those checks say they
+could not run, which is no verdict on the pool.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 import requests
 from flask import Flask, current_app
 
-from . import aws
+from . import aws, site_aws
 from .config import AwsSettings, Settings
 from .errors import FedlabError
 from .oauth import client_for
@@ -41,6 +47,15 @@ POOL_FAILURES = ("identity_provider_not_configured", "identity_pool_not_found",
 #: Failures that mean the pool never answered the question: they say nothing about
 #: whether it takes the provider.
 POOL_UNASKED = ("aws_timeout", "aws_unreachable", "aws_throttled", "aws_error")
+#: The verdicts' ``provider`` for the identity pool's own settings and roles.
+POOL = "identity-pool"
+#: The checks of the pool's settings and roles (the ones that need the site's identity).
+POOL_CHECKS = ("developer_provider", "classic_flow", "role_trust")
+#: AWS's codes for a caller its IAM policies do not allow (Cognito Identity's, IAM's).
+NOT_PERMITTED = ("AccessDeniedException", "AccessDenied")
+#: The trust policy's condition keys Cognito Identity sets (see policies.trust_policy).
+AUD = "cognito-identity.amazonaws.com:aud"
+AMR = "cognito-identity.amazonaws.com:amr"
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,8 @@ def run_probes(settings: Settings, providers: Mapping[str, Provider],
         jobs += [_bound(probe_identity_pool, provider, settings.aws, identity,
                         (logins or {}).get(provider.name))
                  for provider in providers.values()]
+        jobs += [_bound(probe_pool_settings, settings.aws, timeout),
+                 _bound(probe_role_trust, settings.aws, timeout)]
     with ThreadPoolExecutor(max_workers=min(8, len(jobs) or 1)) as pool:
         results = list(pool.map(lambda job: _in_app(app, job), jobs))
     return [verdict for verdicts in results for verdict in verdicts]
@@ -438,6 +455,269 @@ def probe_pool_with_token(name: str, logins: dict[str, str], evidence: dict[str,
     return Verdict(name, "identity_pool", "pass", "The identity pool accepted this sign-in's "
                    "token: the provider and this client id are configured on it.",
                    {**evidence, "identity_id": identity_id})
+
+
+# -- the pool's own settings, read with the site's own AWS identity ------------------------
+
+
+def probe_pool_settings(settings: AwsSettings, timeout: float) -> list[Verdict]:
+    """``DescribeIdentityPool``: does the pool know the site's developer provider
+    name, and allow the basic flow if the site offers it?"""
+    checks = ("developer_provider", "classic_flow")
+    identity = _site_client("cognito-identity", timeout)
+    if isinstance(identity, Verdict):
+        return [_copy(identity, probe) for probe in checks]
+    try:
+        with aws.errors_explained("DescribeIdentityPool", timeout):
+            pool = identity.describe_identity_pool(IdentityPoolId=settings.identity_pool_id)
+    except FedlabError as e:
+        refused = not_asked(settings, "developer_provider", e)
+        return [_copy(refused, probe) for probe in checks]
+    return [check_developer_provider(settings, pool), check_classic_flow(settings, pool)]
+
+
+def check_developer_provider(settings: AwsSettings, pool: Mapping[str, Any]) -> Verdict:
+    """The site's developer-authenticated identities name the pool's developer provider:
+    a name the pool does not know makes every one of them refused."""
+    site, theirs = settings.developer_provider_name, pool.get("DeveloperProviderName") or ""
+    evidence = {"identity_pool_id": settings.identity_pool_id,
+                "developer_provider_name": site or None,
+                "pool_developer_provider_name": theirs or None}
+    if not site:
+        told = (f"the pool's is {theirs}, which the site does not use" if theirs
+                else "the pool has none either")
+        return Verdict(POOL, "developer_provider", "skip", "The site is no developer provider "
+                       f"of the pool (aws.developer_provider_name is empty); {told}.", evidence)
+    if site == theirs:
+        return Verdict(POOL, "developer_provider", "pass", f"The pool's developer provider "
+                       f"name is {theirs}, as aws.developer_provider_name says.", evidence)
+    got = theirs or "not set"
+    return Verdict(POOL, "developer_provider", "fail", f"The site's aws.developer_provider_name "
+                   f"is {site}, but the pool's DeveloperProviderName is {got}: the pool refuses "
+                   f"the site's developer-authenticated identities. Set "
+                   f"aws.developer_provider_name to the pool's name"
+                   f"{'' if theirs else ', or give the pool this one'}.",
+                   evidence, "pool_developer_provider_mismatch", {"expected": site, "got": got})
+
+
+def check_classic_flow(settings: AwsSettings, pool: Mapping[str, Any]) -> Verdict:
+    """A flow the site offers must be one the pool allows; the reverse only widens
+    what the pool accepts, which is worth saying but fails nothing."""
+    site, theirs = settings.classic_flow, bool(pool.get("AllowClassicFlow"))
+    evidence = {"identity_pool_id": settings.identity_pool_id, "classic_flow": site,
+                "pool_allow_classic_flow": theirs}
+    if site and not theirs:
+        return Verdict(POOL, "classic_flow", "fail", "The site offers the basic (classic) flow "
+                       "(aws.classic_flow = true), but the pool's AllowClassicFlow is off: the "
+                       "pool refuses it. Turn it on at the pool, or set aws.classic_flow = "
+                       "false.", evidence, "pool_classic_flow_off")
+    if theirs and not site:
+        # Informational: nothing fails, but the pool allows more than the site uses.
+        return Verdict(POOL, "classic_flow", "pass", "The pool allows the basic (classic) flow, "
+                       "which the site does not offer (aws.classic_flow = false). If nothing "
+                       "else needs it, turn it off at the pool: in the basic flow AWS applies "
+                       "no scope-down policy to guest credentials.", evidence)
+    said = ("allows the basic (classic) flow, which the site offers" if site else
+            "does not allow the basic (classic) flow, and the site does not offer it")
+    return Verdict(POOL, "classic_flow", "pass", f"The pool {said}.", evidence)
+
+
+# -- the roles the pool gives, and their trust policies ------------------------------------
+
+
+@dataclass
+class PoolRole:
+    """A role the pool can give, the kinds of identity it gives it to (``amr``), and how."""
+
+    arn: str
+    amrs: set[str] = field(default_factory=set)
+    given_as: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """IAM's ``RoleName``: the ARN's last segment (after any path)."""
+        return self.arn.rsplit("/", 1)[-1]
+
+
+def pool_roles(answer: Mapping[str, Any]) -> list[PoolRole]:
+    """Every role a ``GetIdentityPoolRoles`` answer can give: the authenticated and
+    guest roles, and each mapping rule's. (A ``Token`` mapping's roles come from the
+    user pool's groups, which the pool's own settings do not list.)"""
+    found: dict[str, PoolRole] = {}
+
+    def add(arn: Any, amr: str, how: str) -> None:
+        if isinstance(arn, str) and arn:
+            role = found.setdefault(arn, PoolRole(arn))
+            role.amrs.add(amr)
+            role.given_as.append(how)
+
+    roles = answer.get("Roles") or {}
+    add(roles.get("authenticated"), "authenticated", "the pool's authenticated role")
+    add(roles.get("unauthenticated"), "unauthenticated", "the pool's guest role")
+    for provider, mapping in sorted((answer.get("RoleMappings") or {}).items()):
+        rules = (mapping.get("RulesConfiguration") or {}).get("Rules") or []
+        for number, rule in enumerate(rules, 1):
+            add(rule.get("RoleARN"), "authenticated",
+                f"rule {number} of the role mapping for {provider}")
+    return list(found.values())
+
+
+def probe_role_trust(settings: AwsSettings, timeout: float) -> list[Verdict]:
+    """``GetIdentityPoolRoles``, then ``iam:GetRole`` for each role it names (in
+    parallel): each must trust this pool (``aud``) for the identities it is given
+    to (``amr``), or the pool cannot hand out its credentials."""
+    identity = _site_client("cognito-identity", timeout)
+    iam = _site_client("iam", timeout)
+    for client in (identity, iam):
+        if isinstance(client, Verdict):
+            return [_copy(client, "role_trust")]
+    try:
+        with aws.errors_explained("GetIdentityPoolRoles", timeout):
+            answer = identity.get_identity_pool_roles(IdentityPoolId=settings.identity_pool_id)
+    except FedlabError as e:
+        return [not_asked(settings, "role_trust", e)]
+    roles = pool_roles(answer)
+    if not roles:
+        return [Verdict(POOL, "role_trust", "fail", "The pool gives no role at all.",
+                        {"identity_pool_id": settings.identity_pool_id},
+                        "identity_pool_roles_invalid",
+                        {"operation": "GetIdentityPoolRoles", "aws_message": "No roles."})]
+    # A boto3 client may be shared by threads; each call has the probe's timeout.
+    with ThreadPoolExecutor(max_workers=min(8, len(roles))) as pool:
+        return list(pool.map(lambda role: check_role_trust(settings, role, iam, timeout),
+                             roles))
+
+
+def check_role_trust(settings: AwsSettings, role: PoolRole, iam: Any, timeout: float) -> Verdict:
+    pool_id = settings.identity_pool_id
+    amr = " and ".join(sorted(role.amrs))
+    given_as = "; ".join(role.given_as)
+    evidence: dict[str, Any] = {"role": role.name, "role_arn": role.arn, "given_as": given_as,
+                                "expected_aud": pool_id, "expected_amr": amr}
+    try:
+        with aws.errors_explained("GetRole", timeout):
+            found = iam.get_role(RoleName=role.name)["Role"]
+    except FedlabError as e:
+        evidence["aws_says"] = e.details.get("aws_message") or e.describe()
+        if e.details.get("aws_code") == "NoSuchEntity":
+            return Verdict(POOL, "role_trust", "fail", f"The pool gives the role {role.name} "
+                           f"({given_as}), which IAM does not have.",
+                           {**evidence, **e.details}, "identity_pool_roles_invalid")
+        return not_asked(settings, "role_trust", e, evidence)
+    document = found.get("AssumeRolePolicyDocument") or {}
+    conditions = trust_conditions(document)
+    evidence |= {"aud": sorted(conditions.aud) or None, "amr": sorted(conditions.amr) or None}
+    missing = trust_problem(conditions, pool_id, role.amrs)
+    if missing is None:
+        return Verdict(POOL, "role_trust", "pass", f"{role.name} ({given_as}) trusts this "
+                       f"pool's {amr} identities only.", evidence)
+    return Verdict(POOL, "role_trust", "fail", f"The role {role.name} ({given_as}) has a trust "
+                   f"policy that {missing}. Fix: its Condition must have StringEquals {AUD} = "
+                   f"{pool_id} and ForAnyValue:StringLike {AMR} = {amr} (aws iam "
+                   f"update-assume-role-policy --role-name {role.name}).", evidence,
+                   "role_trust_mismatch",
+                   {"role": role.name, "given_as": given_as, "missing": missing})
+
+
+@dataclass
+class TrustConditions:
+    """What a trust policy's statements for Cognito Identity's web identities require:
+    the ``aud`` and ``amr`` values they accept (None: no such statement at all)."""
+
+    aud: set[str] = field(default_factory=set)
+    amr: set[str] = field(default_factory=set)
+    #: Whether any statement lets cognito-identity.amazonaws.com assume the role.
+    federated: bool = False
+    #: Whether one of those statements has no ``aud`` condition (anyone's pool).
+    unconditioned: bool = False
+
+
+def trust_conditions(document: Mapping[str, Any]) -> TrustConditions:
+    """The Allow statements for ``cognito-identity.amazonaws.com`` and
+    ``sts:AssumeRoleWithWebIdentity``, and the ``aud`` and ``amr`` their positive
+    string conditions accept (a ``Not`` operator names what is refused, not allowed)."""
+    found = TrustConditions()
+    statements = document.get("Statement") or []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        principal = statement.get("Principal")
+        federated = principal.get("Federated") if isinstance(principal, dict) else None
+        actions = statement.get("Action")
+        if (statement.get("Effect") != "Allow"
+                or "cognito-identity.amazonaws.com" not in _listed(federated)
+                or "sts:AssumeRoleWithWebIdentity" not in _listed(actions)):
+            continue
+        found.federated = True
+        auds: set[str] = set()
+        for operator, keys in (statement.get("Condition") or {}).items():
+            if "Not" in operator or not isinstance(keys, dict):
+                continue
+            auds |= set(_listed(keys.get(AUD)))
+            found.amr |= set(_listed(keys.get(AMR)))
+        found.unconditioned |= not auds
+        found.aud |= auds
+    return found
+
+
+def trust_problem(found: TrustConditions, pool_id: str, amrs: set[str]) -> str | None:
+    """What the trust policy lacks for this pool to give the role to ``amrs``, in
+    words for the verdict; None when it has it all."""
+    if not found.federated:
+        return ("lets no cognito-identity.amazonaws.com web identity assume it "
+                "(sts:AssumeRoleWithWebIdentity)")
+    if found.unconditioned:
+        return (f"has no {AUD} condition: identities of any identity pool could assume it, "
+                f"and AWS refuses to give it")
+    if pool_id not in found.aud:
+        return (f"names another pool in its {AUD} condition ({', '.join(sorted(found.aud))}), "
+                f"not this one ({pool_id})")
+    wanted = " and ".join(sorted(amrs))
+    if not found.amr:
+        return f"has no {AMR} condition: it should require {wanted}"
+    if found.amr != amrs:
+        return (f"requires {' or '.join(sorted(found.amr))} in its {AMR} condition, where the "
+                f"pool gives it to {wanted} identities")
+    return None
+
+
+def _listed(value: Any) -> list[str]:
+    """A policy's one-or-many value (``"a"`` or ``["a", "b"]``) as a list of strings."""
+    values = value if isinstance(value, list) else [value]
+    return [v for v in values if isinstance(v, str)]
+
+
+def _site_client(service: str, timeout: float) -> Any:
+    """The site's own signed client with the probe's timeout and one attempt; a skip
+    verdict when the site has no AWS identity of its own."""
+    if not site_aws.available():
+        return Verdict(POOL, service, "skip", "Could not run: reading the pool's own settings "
+                       "and roles is a call signed with the site's own AWS identity, and the "
+                       "site has none (no keys in its environment, no container or instance "
+                       "role). This says nothing about the pool.",
+                       {"needs": "the site's own AWS identity (webapp.site_aws)"},
+                       "site_credentials_missing")
+    return site_aws.site().client(service, timeout=timeout, attempts=1)
+
+
+def not_asked(settings: AwsSettings, probe: str, e: FedlabError,
+              evidence: dict[str, Any] | None = None) -> Verdict:
+    """A pool (or IAM) that did not answer the site's question: why, with AWS's words."""
+    evidence = {"identity_pool_id": settings.identity_pool_id, **(evidence or {}), **e.details}
+    operation = e.details.get("operation", "the call")
+    if e.details.get("aws_code") in NOT_PERMITTED:
+        return Verdict(POOL, probe, "fail", f"The site's own AWS identity may not call "
+                       f"{operation}: give it deploy/identity-pool.json's SitePolicy "
+                       f"(webapp.policies.site_statements).", evidence, "site_not_permitted")
+    if e.code == "identity_pool_not_found":
+        return Verdict(POOL, probe, "fail", f"There is no identity pool "
+                       f"{settings.identity_pool_id} in {settings.region}.", evidence, e.code)
+    return Verdict(POOL, probe, "fail", f"Could not ask {operation}: "
+                   f"{e.describe().rstrip('.')}.", evidence, e.code)
+
+
+def _copy(verdict: Verdict, probe: str) -> Verdict:
+    """The same verdict for another check that depends on the same call."""
+    return Verdict(verdict.provider, probe, verdict.status, verdict.summary,
+                   dict(verdict.evidence), verdict.error, dict(verdict.words))
 
 
 def unreachable(name: str, probe: str, url: str, error: Exception, timeout: float) -> Verdict:

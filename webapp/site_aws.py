@@ -54,7 +54,7 @@ class SiteIdentity:
         self._lock = threading.Lock()
         self._session: boto3.Session | None = None
         self._missing_until = 0.0
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, float | None, int], Any] = {}
 
     def session(self) -> boto3.Session | None:
         """A boto3 session over the site's credentials; None when there are none."""
@@ -71,20 +71,24 @@ class SiteIdentity:
                                           region_name=self.settings.region)
             return self._session
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, timeout: float | None = None, attempts: int = 3) -> Any:
         """A signed ``cognito-identity`` or ``iam`` client, or the catalogue's
-        ``site_credentials_missing``."""
+        ``site_credentials_missing``. ``timeout`` and ``attempts`` are the app's
+        (``aws.timeout``, three tries) unless given: the probes ask with their own
+        short timeout and once. Made under the lock (a boto3 session is not
+        thread-safe) and kept, one per service and bound."""
         session = self.session()
         if session is None:
             raise FedlabError("site_credentials_missing")
+        key = (service, timeout, attempts)
         with self._lock:
-            if service not in self._clients:
+            if key not in self._clients:
                 endpoint = {"cognito-identity": self.settings.cognito_identity_endpoint,
                             "iam": self.settings.iam_endpoint}[service]
-                self._clients[service] = session.client(
+                self._clients[key] = session.client(
                     service, region_name=self.settings.region, endpoint_url=endpoint or None,
-                    config=boto_config(self.settings))
-            return self._clients[service]
+                    config=boto_config(self.settings, timeout, attempts))
+            return self._clients[key]
 
     def access_key_id(self) -> str | None:
         """The access key id in use (an id, not a secret), for the page to name."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
 from .base import (
+    STAFF_BY_VERIFIED_EMAIL,
     PoolRegistration,
     PoolTemplate,
     SignOut,
@@ -76,6 +77,7 @@ class Auth0(OpenIDConnect):
             provider="https://${Auth0Domain}/",
             parameters=(TemplateParameter("Auth0Domain", "e.g. example.us.auth0.com"),),
             client_id=TemplateParameter("Auth0ClientId"),
+            role_mapping=STAFF_BY_VERIFIED_EMAIL,
         ),
     )
 

@@ -312,6 +312,119 @@ class TemplateParameter:
     optional: bool = True
 
 
+class RoleMappingType(StrEnum):
+    """How the pool chooses the role of a registration's identities (``RoleMapping.Type``)."""
+
+    #: From the token: a user pool's ``cognito:preferred_role`` and ``cognito:roles``,
+    #: which its groups' ``RoleArn`` put there.
+    TOKEN = "Token"
+    #: By rules on the token's claims, the first that matches deciding.
+    RULES = "Rules"
+
+
+class MatchType(StrEnum):
+    """How a rule compares a claim with its value (``MappingRule.MatchType``)."""
+
+    EQUALS = "Equals"
+    CONTAINS = "Contains"
+    STARTS_WITH = "StartsWith"
+    NOT_EQUAL = "NotEqual"
+
+
+class AmbiguousRoleResolution(StrEnum):
+    """What the pool does when no rule matches, or a token names several roles
+    and prefers none."""
+
+    AUTHENTICATED_ROLE = "AuthenticatedRole"
+    DENY = "Deny"
+
+
+#: The role a rule or group may name besides the mapped ones
+#: (:data:`webapp.policies.MAPPED_ROLES`, by key): the pool's own signed-in role.
+AUTHENTICATED_ROLE = "authenticated"
+
+
+@dataclass(frozen=True)
+class MappingRule:
+    """One rule of a ``Rules`` mapping: ``claim`` compared with ``value`` gives ``role``."""
+
+    claim: str
+    match_type: MatchType
+    #: ``Fn::Sub`` text over the mapping's parameters.
+    value: str
+    #: :data:`AUTHENTICATED_ROLE` or a key of :data:`webapp.policies.MAPPED_ROLES`
+    #: (deploy/template.py refuses any other).
+    role: str
+
+
+@dataclass(frozen=True)
+class RoleMapping:
+    """How a registration's identities get their role, beside the pool's default ones.
+
+    The template writes it into the role attachment's ``RoleMappings`` under the
+    registration's name, with AWS's identity provider string for it as
+    ``IdentityProvider``. A mapping whose optional parameters are not given is left
+    out (the identities then get the authenticated role, as with no mapping)."""
+
+    type: RoleMappingType
+    ambiguous_role_resolution: AmbiguousRoleResolution = (
+        AmbiguousRoleResolution.AUTHENTICATED_ROLE)
+    #: In order: the pool applies the first that matches (``Rules`` only; 1 to 25).
+    rules: tuple[MappingRule, ...] = ()
+    #: The parameters the rules' values read.
+    parameters: tuple[TemplateParameter, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.type is RoleMappingType.RULES and not 1 <= len(self.rules) <= 25:
+            raise TypeError("a Rules role mapping has 1 to 25 rules")
+        if self.type is RoleMappingType.TOKEN and self.rules:
+            raise TypeError("a Token role mapping has no rules: the token names the roles")
+        known = {p.name for p in self.parameters}
+        for rule in self.rules:
+            unknown = [v for v in SUB_VARIABLE.findall(rule.value) if v not in known]
+            if unknown:
+                raise TypeError(f"the rule on {rule.claim} reads ${{{unknown[0]}}}, which is "
+                                f"not one of its mapping's parameters")
+
+
+@dataclass(frozen=True)
+class UserPoolGroup:
+    """A group of the user pool a registration names (``AWS::Cognito::UserPoolGroup``):
+    its members' id tokens carry its role in ``cognito:roles``, and the group of the
+    lowest precedence gives ``cognito:preferred_role``."""
+
+    #: The logical id. Spelled, not derived: a deployed stack replaces a resource
+    #: whose id changes.
+    resource: str
+    name: str
+    #: A key of :data:`webapp.policies.MAPPED_ROLES` (or :data:`AUTHENTICATED_ROLE`).
+    role: str
+    precedence: int
+    description: str = ""
+
+
+#: The e-mail domain whose verified addresses get the ``admins`` role, for the kinds
+#: whose pool registration maps roles by rules.
+STAFF_EMAIL_DOMAIN = TemplateParameter(
+    "StaffEmailDomain", "Optional: the e-mail domain (example.com) whose verified addresses "
+    "get the admins role from a Google, Auth0 or OpenID Connect sign-in")
+
+#: Google's, Auth0's and any OpenID Connect issuer's mapping: an unverified e-mail
+#: gets the authenticated role whatever its domain (the rules are applied in order),
+#: a verified one at the staff domain the admins role, anyone else the authenticated role.
+#: Beware: AWS's rules have no "ends with", and ``Contains`` ``@example.com`` also takes
+#: a verified address at any domain that begins the same (``x@example.com.evil.test``,
+#: ``x@example.community``), which anyone owning such a domain can get verified (a
+#: Google account may be made for any address). Use it where an admin's role is a
+#: lab's, not a production's; the README's deploy section says so.
+STAFF_BY_VERIFIED_EMAIL = RoleMapping(
+    RoleMappingType.RULES,
+    rules=(MappingRule("email_verified", MatchType.NOT_EQUAL, "true", AUTHENTICATED_ROLE),
+           MappingRule("email", MatchType.CONTAINS, "@${StaffEmailDomain}", "admins")),
+    parameters=(STAFF_EMAIL_DOMAIN,),
+)
+
+
 @dataclass(frozen=True)
 class PoolTemplate:
     """How a kind is registered on the Identity Pool in deploy/identity-pool.json.
@@ -338,12 +451,24 @@ class PoolTemplate:
     #: The logical id of the ``AWS::IAM::OIDCProvider`` (OIDC_PROVIDER only). Spelled,
     #: not derived: a deployed stack replaces a resource whose id changes.
     resource: str | None = None
+    #: How the pool chooses the role of this registration's identities; None: the
+    #: pool's authenticated role, always.
+    role_mapping: RoleMapping | None = None
+    #: Groups made in the user pool this registration names (user pools only).
+    groups: tuple[UserPoolGroup, ...] = ()
 
     def __post_init__(self) -> None:
         """Refuse a record the template could not use, when its kind's module loads."""
         if (self.resource is not None) != (self.registration is PoolRegistration.OIDC_PROVIDER):
             raise TypeError(f"PoolTemplate {self.name!r}: a resource id goes with "
                             f"{PoolRegistration.OIDC_PROVIDER.value} and only with it")
+        user_pool = self.registration is PoolRegistration.COGNITO_USER_POOL
+        if self.groups and not user_pool:
+            raise TypeError(f"PoolTemplate {self.name!r}: groups belong to a user pool")
+        mapping = self.role_mapping
+        if mapping is not None and mapping.type is RoleMappingType.TOKEN and not user_pool:
+            raise TypeError(f"PoolTemplate {self.name!r}: only a user pool's tokens name "
+                            f"roles (a Token role mapping)")
         known = {p.name for p in self.parameters}
         unknown = [v for v in SUB_VARIABLE.findall(self.provider)
                    if v not in known and not v.startswith("AWS::")]
@@ -357,6 +482,42 @@ class PoolTemplate:
     def all_parameters(self) -> tuple[TemplateParameter, ...]:
         """Every parameter the registration reads, in the template's order."""
         return (*self.parameters, self.client_id)
+
+    @property
+    def identity_provider(self) -> str:
+        """AWS's identity provider string for this registration, as ``Fn::Sub`` text:
+        what ``RoleMapping.IdentityProvider`` names. A user pool's app client is
+        ``<ProviderName>:<ClientId>``; a login provider is its domain; an IAM OIDC
+        provider is its URL without the scheme or a trailing slash (the site's
+        ``logins_key``). An issuer read whole from one parameter (``${OidcIssuer}``)
+        still has its scheme here, which only the template can cut: deploy/template.py
+        does, with ``Fn::Split``."""
+        if self.registration is PoolRegistration.COGNITO_USER_POOL:
+            return f"{self.provider}:${{{self.client_id.name}}}"
+        if self.registration is PoolRegistration.OIDC_PROVIDER:
+            return self.provider.removeprefix("https://").rstrip("/")
+        return self.provider
+
+    @property
+    def user_pool_id(self) -> str:
+        """The user pool a user pool's registration names, as ``Fn::Sub`` text: its
+        ``ProviderName`` is ``cognito-idp.<region>.amazonaws.com/<user pool id>``."""
+        if self.registration is not PoolRegistration.COGNITO_USER_POOL:
+            raise TypeError(f"PoolTemplate {self.name!r} names no user pool")
+        return self.provider.rsplit("/", 1)[1]
+
+    @property
+    def mapping_parameters(self) -> tuple[TemplateParameter, ...]:
+        """The parameters of the registration's role mapping (none without one)."""
+        return self.role_mapping.parameters if self.role_mapping else ()
+
+    @property
+    def mapping_condition(self) -> str | None:
+        """The template's condition for the role mapping: the registration's, and the
+        mapping's own optional parameters given; None when it always exists."""
+        if any(p.optional for p in self.mapping_parameters):
+            return f"Has{self.name}RoleMapping"
+        return self.condition
 
     @property
     def condition(self) -> str | None:

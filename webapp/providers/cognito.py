@@ -23,8 +23,11 @@ from .base import (
     PoolRegistration,
     PoolTemplate,
     ProviderConfigError,
+    RoleMapping,
+    RoleMappingType,
     SignOut,
     TemplateParameter,
+    UserPoolGroup,
     require,
     url_setting,
 )
@@ -39,6 +42,17 @@ REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 USER_POOL = TemplateParameter("CognitoUserPoolId", "e.g. us-east-1_AbCdEf123", optional=False)
 #: The pool's name for the user pool (and its ``Logins`` key), as the template spells it.
 PROVIDER_NAME = "cognito-idp.${AWS::Region}.amazonaws.com/${CognitoUserPoolId}"
+#: The role from the id token: ``cognito:preferred_role`` (the member's group of the
+#: lowest precedence), else the authenticated role when it names several and none
+#: is preferred.
+ROLES_FROM_TOKEN = RoleMapping(RoleMappingType.TOKEN)
+#: The user pool's groups that choose the mapped roles, ``admins`` first.
+GROUPS = (
+    UserPoolGroup("CognitoAdminsGroup", "admins", role="admins", precedence=1,
+                  description="Federation Lab: may also delete anyone's shared files"),
+    UserPoolGroup("CognitoReadersGroup", "readers", role="readers", precedence=2,
+                  description="Federation Lab: may read only"),
+)
 
 
 class Cognito(OpenIDConnect):
@@ -152,15 +166,19 @@ class Cognito(OpenIDConnect):
     #: The user pool with the site's app client and, optionally, a second one (a
     #: straight-to-Google client, say); the pool asks Cognito whether each token
     #: is still valid (``ServerSideTokenCheck``).
+    #: Both app clients' identities get the role their id token prefers (the groups
+    #: below put it there), else the pool's authenticated role.
     POOL_TEMPLATES: ClassVar[tuple[PoolTemplate, ...]] = (
         PoolTemplate(PoolRegistration.COGNITO_USER_POOL, name="Cognito", provider=PROVIDER_NAME,
                      parameters=(USER_POOL,),
-                     client_id=TemplateParameter("CognitoAppClientId", optional=False)),
+                     client_id=TemplateParameter("CognitoAppClientId", optional=False),
+                     role_mapping=ROLES_FROM_TOKEN, groups=GROUPS),
         PoolTemplate(PoolRegistration.COGNITO_USER_POOL, name="SecondCognitoClient",
                      provider=PROVIDER_NAME, parameters=(USER_POOL,),
                      client_id=TemplateParameter(
                          "CognitoSecondAppClientId",
-                         "Optional, e.g. a straight-to-Google app client")),
+                         "Optional, e.g. a straight-to-Google app client"),
+                     role_mapping=ROLES_FROM_TOKEN),
     )
 
     @property

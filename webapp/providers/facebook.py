@@ -166,6 +166,8 @@ class Facebook(Provider):
     # -- the Identity Pool ----------------------------------------------------------------
 
     #: A supported login provider: the pool asks Graph whether a token is this app's.
+    #: No role mapping: an access token carries no claims for rules to read, so a
+    #: Facebook identity always gets the pool's authenticated role.
     POOL_TEMPLATES: ClassVar[tuple[PoolTemplate, ...]] = (
         PoolTemplate(PoolRegistration.LOGIN_PROVIDER, name="Facebook", provider=LOGINS_DOMAIN,
                      client_id=TemplateParameter("FacebookAppId")),

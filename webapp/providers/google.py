@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .base import (
+    STAFF_BY_VERIFIED_EMAIL,
     PoolRegistration,
     PoolTemplate,
     ProviderConfigError,
@@ -85,6 +86,7 @@ class Google(OpenIDConnect):
             PoolRegistration.LOGIN_PROVIDER, name="Google", provider=LOGINS_DOMAIN,
             client_id=TemplateParameter("GoogleClientId",
                                         "The Google web client id (the id token's aud)"),
+            role_mapping=STAFF_BY_VERIFIED_EMAIL,
         ),
     )
 

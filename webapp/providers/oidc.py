@@ -10,6 +10,7 @@ from .. import tokens
 from ..errors import FedlabError
 from ..records import Renewed, SignIn, Verified
 from .base import (
+    STAFF_BY_VERIFIED_EMAIL,
     PoolRegistration,
     PoolTemplate,
     Provider,
@@ -196,6 +197,7 @@ class OpenIDConnect(Provider):
                 "OidcIssuer", "Optional: any OpenID Connect issuer, exactly as its tokens' "
                 "iss (https://login.example.com/corp)"),),
             client_id=TemplateParameter("OidcClientId", "That issuer's client id for this site"),
+            role_mapping=STAFF_BY_VERIFIED_EMAIL,
         ),
     )
 
