@@ -70,6 +70,8 @@ def standin_settings(app: Flask, app_origins: Iterable[str] | None = None,
         "users": list(standins.get("users", [])),
         "clients": [],
     }
+    if standins.get("groups"):  # [[standins.groups]]: the Cognito user pool's
+        result["groups"] = [cognito_group(group) for group in standins["groups"]]
     if standins.get("behaviour"):  # [standins.behaviour.<tenant>] switches
         result["behaviour"] = dict(standins["behaviour"])
     sign_out_urls = list(dict.fromkeys(_at(app, o, sign_out_return_url) for o in origins))
@@ -89,6 +91,19 @@ def standin_settings(app: Flask, app_origins: Iterable[str] | None = None,
             # tenant speaks for that pool or version, as the real provider would.
             result[tenant] = dict(provider.settings)
     return result
+
+
+def cognito_group(group: Any) -> dict[str, Any]:
+    """A ``[[standins.groups]]`` entry as Cognito's CreateGroup takes it: its role
+    named by ARN, in the account the AWS stand-in plays (which makes that role)."""
+    from standins.aws.settings import ACCOUNT_ID
+
+    if not isinstance(group, dict) or not group.get("name"):
+        raise ConfigError("standins.groups: each group needs a name")
+    entry = {"name": group["name"], "precedence": group.get("precedence")}
+    if group.get("role"):
+        entry["role_arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{group['role']}"
+    return entry
 
 
 def _at(app: Flask, origin: str, url: Callable[[], str]) -> str:
@@ -117,6 +132,8 @@ def aws_standin_settings(app: Flask, app_origins: Iterable[str] | None = None) -
     """The local AWS stand-in's settings (see :mod:`standins.aws`): ``app``'s
     identity pool with every configured provider registered on it, as an operator
     would."""
+    from standins.aws.settings import ACCOUNT_ID
+
     site = settings(app)
     aws = site.aws
     registered: dict[str, dict[str, Any]] = {}
@@ -128,7 +145,7 @@ def aws_standin_settings(app: Flask, app_origins: Iterable[str] | None = None) -
                                           *entry.get("client_ids", [])})
     return {
         "region": aws.region,
-        "account_id": "123456789012",
+        "account_id": ACCOUNT_ID,
         "identity_pool_id": aws.identity_pool_id,
         "allow_unauthenticated": aws.allow_guests,
         "bucket": aws.bucket,
