@@ -167,3 +167,16 @@ class Cognito(OpenIDConnect):
     def logins_key(self) -> str:
         s = self.settings
         return f"cognito-idp.{s['region']}.amazonaws.com/{s['user_pool_id']}"
+
+    @property
+    def role_mapping_key(self) -> str:
+        """A user pool is registered on the identity pool per app client, and so is
+        its role mapping: ``cognito-idp.<region>.amazonaws.com/<pool id>:<client id>``."""
+        return f"{self.logins_key}:{self.client_id}"
+
+    def offered_roles(self, claims: Mapping[str, Any]) -> tuple[str, ...]:
+        """The roles of the user's groups, as the id token's ``cognito:roles`` lists them."""
+        roles = claims.get("cognito:roles")
+        if not isinstance(roles, list):
+            return ()
+        return tuple(dict.fromkeys(r for r in roles if isinstance(r, str)))
