@@ -59,6 +59,10 @@ class RoleRule(msgspec.Struct, frozen=True, rename="pascal"):
     value: str
     role_arn: str = msgspec.field(name="RoleARN")
 
+    @property
+    def role_name(self) -> str:
+        return role_name(self.role_arn)
+
     def matches(self, text: str | None) -> bool:
         """Whether a claim of this string form matches; a claim the token lacks
         matches no rule, not even ``NotEqual``."""
