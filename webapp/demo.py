@@ -19,6 +19,9 @@ from .config import ConfigError, plain, settings
 from .providers import Provider, registry
 from .urls import external_url, sign_out_return_url
 
+#: The AWS account of the offline demo's stand-in (moto's default).
+ACCOUNT_ID = "123456789012"
+
 
 def write_secrets(path: Path, provider_names: Iterable[str]) -> bool:
     """Give the demo's secrets file a secret key, a session encryption key and a
@@ -96,8 +99,6 @@ def standin_settings(app: Flask, app_origins: Iterable[str] | None = None,
 def cognito_group(group: Any) -> dict[str, Any]:
     """A ``[[standins.groups]]`` entry as Cognito's CreateGroup takes it: its role
     named by ARN, in the account the AWS stand-in plays (which makes that role)."""
-    from standins.aws.settings import ACCOUNT_ID
-
     if not isinstance(group, dict) or not group.get("name"):
         raise ConfigError("standins.groups: each group needs a name")
     entry = {"name": group["name"], "precedence": group.get("precedence")}
@@ -132,8 +133,6 @@ def aws_standin_settings(app: Flask, app_origins: Iterable[str] | None = None) -
     """The local AWS stand-in's settings (see :mod:`standins.aws`): ``app``'s
     identity pool with every configured provider registered on it, as an operator
     would."""
-    from standins.aws.settings import ACCOUNT_ID
-
     site = settings(app)
     aws = site.aws
     registered: dict[str, dict[str, Any]] = {}

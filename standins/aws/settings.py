@@ -13,9 +13,6 @@ import boto3
 ADMIN_ACCESS_KEY_ID = "testing"
 ADMIN_SECRET_ACCESS_KEY = "testing"
 
-#: The account the stand-in plays (its roles' ARNs); the Cognito stand-in's groups
-#: name roles in it too.
-ACCOUNT_ID = "123456789012"
 AUTHENTICATED_ROLE = "fedlab-authenticated"
 GUEST_ROLE = "fedlab-guest"
 DEFAULT_LIFETIME = 3600
@@ -77,7 +74,7 @@ def parse_settings(raw: Mapping[str, Any] | AwsSettings) -> AwsSettings:
             providers[provider.logins_key] = provider
         return AwsSettings(
             region=str(raw["region"]),
-            account_id=str(raw.get("account_id", ACCOUNT_ID)),
+            account_id=str(raw.get("account_id", "123456789012")),
             identity_pool_id=str(raw["identity_pool_id"]),
             allow_unauthenticated=bool(raw.get("allow_unauthenticated", False)),
             bucket=str(raw["bucket"]),

@@ -219,12 +219,6 @@ class Provider(ABC):
     def logins_key(self) -> str:
         """This provider's key in an Identity Pool ``Logins`` map."""
 
-    @property
-    def role_mapping_key(self) -> str:
-        """This provider's key in the pool's ``RoleMappings`` (``SetIdentityPoolRoles``):
-        its Logins key, unless the kind's provider is registered per client."""
-        return self.logins_key
-
     def offered_roles(self, claims: Mapping[str, Any]) -> tuple[str, ...]:
         """The IAM roles the sign-in's token offers, any of which the visitor may ask
         the pool for (``CustomRoleArn``): none, unless the kind's tokens carry roles."""
@@ -233,6 +227,12 @@ class Provider(ABC):
     @abstractmethod
     def logins(self, auth: SignIn) -> dict[str, str]:
         """The Identity Pool ``Logins`` map for ``auth``: the key and its token."""
+
+    @property
+    def role_mapping_key(self) -> str:
+        """This provider's key in an Identity Pool's ``RoleMappings``: its Logins key
+        (a Cognito user pool's is per app client)."""
+        return self.logins_key
 
     @abstractmethod
     def pool_provider(self) -> dict[str, Any]:

@@ -170,8 +170,7 @@ class Cognito(OpenIDConnect):
 
     @property
     def role_mapping_key(self) -> str:
-        """A user pool is registered on the identity pool per app client, and so is
-        its role mapping: ``cognito-idp.<region>.amazonaws.com/<pool id>:<client id>``."""
+        """A user pool's role mapping is per app client: ``<Logins key>:<client id>``."""
         return f"{self.logins_key}:{self.client_id}"
 
     def offered_roles(self, claims: Mapping[str, Any]) -> tuple[str, ...]:
