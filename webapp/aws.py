@@ -40,6 +40,9 @@ IDENTITY_ERRORS = (
     ("NotAuthorizedException", "logins don't match", "identity_logins_mismatch"),
     ("NotAuthorizedException", "unauthenticated access", "guests_not_allowed"),
     ("NotAuthorizedException", "ambiguous role mapping", "role_mapping_denied"),
+    # A CustomRoleArn the token does not list, or one sent with no Token mapping.
+    ("NotAuthorizedException", "customrolearn", "role_choice_refused"),
+    ("InvalidParameterException", "customrolearn", "role_choice_refused"),
     ("NotAuthorizedException", "", "identity_not_authorized"),
     ("ResourceNotFoundException", "", "identity_pool_not_found"),
     ("InvalidIdentityPoolConfigurationException", "", "identity_pool_roles_invalid"),

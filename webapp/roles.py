@@ -251,11 +251,9 @@ def _get_identity_pool_roles() -> PoolRoles | Unreadable:
 # -- explaining ------------------------------------------------------------------------
 
 
-def claim_text(value: Any) -> str | None:
+def claim_text(value: Any) -> str:
     """A claim's string form, which rules compare: JSON's for anything but a string
-    (``true``, ``42``, ``["a","b"]``); None for a claim the token lacks."""
-    if value is None:
-        return None
+    (``true``, ``42``, ``["a","b"]``)."""
     if isinstance(value, str):
         return value
     return json.dumps(value, separators=(",", ":"))
@@ -353,7 +351,7 @@ def evaluate(rules: tuple[RoleRule, ...], claims: dict[str, Any]) -> tuple[RuleO
     outcomes: list[RuleOutcome] = []
     decided = False
     for number, rule in enumerate(rules, 1):
-        text = claim_text(claims.get(rule.claim))
+        text = claim_text(claims[rule.claim]) if rule.claim in claims else None
         matched = not decided and rule.matches(text)
         outcomes.append(RuleOutcome(number, rule, text, matched, not decided))
         decided = decided or matched
