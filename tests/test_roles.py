@@ -196,10 +196,12 @@ def test_a_role_the_token_does_not_offer_is_refused_with_an_explained_page(
     credentials he had stay his."""
     sign_in(browser, app_url, "cognito", user="bob")
     page = browser.get(f"{app_url}/credentials")
+    assert "data-role-choice" not in page.text  # one role: nothing to choose
     before = stored_session(app, session_cookie(browser).value)["aws"]
+    # A form of the visitor's own session (its CSRF token), sent with another role.
     refused = browser.post(f"{app_url}/credentials/role",
                            data={"role_arn": ROLE.format("fedlab-admins"),
-                                 "csrf_token": browser.csrf(page)})
+                                 "csrf_token": browser.csrf(browser.get(f"{app_url}/account"))})
     assert refused.status_code == 403 and 'data-error="role_choice_refused"' in refused.text
     assert '<dd class="offered-roles">fedlab-readers</dd>' in refused.text
     assert f'<dd class="chosen-role"><code>{ROLE.format("fedlab-admins")}</code>' in \
@@ -230,9 +232,9 @@ def test_the_page_says_when_the_pool_changed_since_it_was_read(browser, app_url,
                seen=False)
     page = browser.get(f"{app_url}/credentials")  # renewed: the new mapping applies
     assert role_of(page) == "fedlab-authenticated"
-    assert re.search(r'class="role-disagrees warning">By the pool&#39;s settings as this site '
-                     r'read them, the role\s+would be <strong>fedlab-admins</strong>, not '
-                     r'fedlab-authenticated', page.text)
+    assert re.search(r"class=\"role-disagrees warning\">By the pool's settings as this site "
+                     r"read them, the role\s+would be <strong>fedlab-admins</strong>, not "
+                     r"fedlab-authenticated", page.text)
 
 
 def test_without_site_credentials_the_page_says_what_it_cannot_know(
