@@ -112,8 +112,8 @@ def test_a_rule_gives_its_role_and_the_page_names_the_rule(browser, app_url, con
     page = browser.get(f"{app_url}/credentials")
     assert role_of(page) == "fedlab-admins"
     assert how(page) == "rule"
-    assert reason(page).startswith("Rule 2 matched: your email (&#39;alice@example.com&#39;) "
-                                   "contains &#39;@example.com&#39;")
+    assert reason(page) == ("Rule 2 matched: your email (&#34;alice@example.com&#34;) contains "
+                            "&#34;@example.com&#34;, so the role is fedlab-admins.")
     rows = re.findall(r'<tr class="rule" data-rule="(\d)"( data-matched="true")?>', page.text)
     assert rows == [("1", ""), ("2", ' data-matched="true"')]
     assert "<code>alice@example.com</code>" in page.text  # her claim, beside the rule
@@ -208,6 +208,25 @@ def test_a_role_the_token_does_not_offer_is_refused_with_an_explained_page(
         refused.text
     assert stored_session(app, session_cookie(browser).value)["aws"] == before
     assert role_of(browser.get(f"{app_url}/credentials")) == "fedlab-readers"
+
+
+def test_a_choice_the_pool_no_longer_allows_is_left_from_its_refusal_page(
+        browser, app_url, control, aws_control, pool_roles):
+    """A renewal asks for the chosen role again; once the pool refuses it (its Cognito
+    mapping became Rules, which take no CustomRoleArn), the refusal page lets the
+    visitor go back to the mapping's own choice, without renewing the refused one."""
+    sign_in(browser, app_url, "cognito")
+    credentials_left(aws_control, 4)  # every page renews
+    page = browser.click(browser.get(f"{app_url}/credentials"), "Use fedlab-readers")
+    assert role_of(page) == "fedlab-readers"
+    pool_roles({COGNITO: rules(("email", "Contains", "@example.com", "fedlab-authenticated"))})
+    refused = browser.get(f"{app_url}/credentials")
+    assert refused.status_code == 403 and 'data-error="role_choice_refused"' in refused.text
+    assert "<code>InvalidParameterException</code>: CustomRoleArn can only be used" in \
+        refused.text
+    page = browser.click(refused, "Let the pool's mapping decide")
+    assert page.status_code == 200, page.text[:1500]
+    assert role_of(page) == "fedlab-authenticated" and how(page) == "rule"
 
 
 def test_a_malformed_role_is_refused_before_any_aws_call(browser, app_url, control,

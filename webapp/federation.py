@@ -156,8 +156,13 @@ def choose_role(auth: SignIn, role_arn: str | None) -> AwsState:
     """New credentials for the signed-in identity, for ``role_arn`` (``CustomRoleArn``:
     one of the roles the token offers), or for the role the pool's mapping picks
     when ``role_arn`` is None. The pool decides whether the token allows the
-    choice; when it refuses, the session keeps the credentials it had."""
-    state = ensure_fresh_credentials()
+    choice; when it refuses, the session keeps the credentials it had.
+
+    Held credentials are not renewed first: a renewal asks for the role chosen
+    before, which the pool may refuse now, and this is how a visitor leaves it."""
+    state = sessions.current_aws()
+    if state is None or state.guest or state.provider != auth.provider:
+        state = ensure_fresh_credentials()
     with about(auth.provider):
         return fetch_and_keep_credentials(state.identity_id, logins_for(auth), auth.provider,
                                           previous_guest=state.previous_guest,

@@ -337,7 +337,7 @@ def decide(pool: PoolRoles, auth: SignIn, custom_role_arn: str | None) -> Explan
                                                       first.rule.match_type)
             return Explanation(
                 "rule", f"Rule {first.number} matched: your {rule.claim} "
-                        f"({shown(first.claim_value)}) {match} {rule.value!r}, so the role "
+                        f"({shown(first.claim_value)}) {match} {shown(rule.value)}, so the role "
                         f"is {role_name(rule.role_arn)}.",
                 rule.role_arn, key, mapping, outcomes, roles)
         return ambiguous(pool, key, mapping, f"None of the mapping's {len(outcomes)} rules "
@@ -373,7 +373,7 @@ def ambiguous(pool: PoolRoles, key: str, mapping: RoleMapping, why: str,
 
 
 def shown(text: str | None) -> str:
-    return "absent" if text is None else repr(text)
+    return "absent" if text is None else f'"{text}"'
 
 
 # -- roles by ARN -------------------------------------------------------------------------
