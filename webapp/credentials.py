@@ -4,6 +4,8 @@ The views only: federation itself (the enhanced flow, reuse, renewal, guests)
 is :mod:`webapp.federation`, which the storage pages use too. A guest who
 signs in is asked whether to keep the guest identity
 (:class:`~webapp.guests.FormerGuest` says why it is never moved unasked).
+The page says which role the pool gave and why (:mod:`webapp.roles`), and a
+visitor whose token offers several roles chooses one here (``/credentials/role``).
 """
 
 from __future__ import annotations
