@@ -152,12 +152,6 @@ class Explanation:
     mapping: RoleMapping | None = None
     #: Each rule of a Rules mapping, with the visitor's claim value.
     rules: tuple[RuleOutcome, ...] = ()
-    #: The roles the token offers (``cognito:roles``).
-    offered: tuple[str, ...] = ()
-
-    @property
-    def matched(self) -> RuleOutcome | None:
-        return next((r for r in self.rules if r.matched), None)
 
 
 @dataclass(frozen=True)
@@ -240,7 +234,12 @@ def _get_identity_pool_roles() -> PoolRoles | Unreadable:
             answer = site_aws.client("cognito-identity").get_identity_pool_roles(
                 IdentityPoolId=pool_id)
     except FedlabError as e:
-        return Unreadable(f"The pool's role mappings could not be read: {e.describe()}")
+        # AWS's own words when it answered (AccessDeniedException: the site's policy
+        # lacks the action), else the catalogue's (a timeout, no answer).
+        words = (f"{e.details['aws_code']}: {e.details['aws_message']}"
+                 if e.details.get("aws_code") else e.describe())
+        return Unreadable(f"The pool's role mappings could not be read "
+                          f"(GetIdentityPoolRoles): {words}")
     try:
         return msgspec.convert(answer, PoolRoles)
     except msgspec.ValidationError as e:
@@ -306,12 +305,11 @@ def decide(pool: PoolRoles, auth: SignIn, custom_role_arn: str | None) -> Explan
         return Explanation(
             "choice", f"You chose {role_name(custom_role_arn)} (CustomRoleArn), one of the "
                       f"roles your token offers; the pool gives a chosen role only if the "
-                      f"token lists it.", custom_role_arn, key, mapping, offered=roles)
+                      f"token lists it.", custom_role_arn, key, mapping)
     if mapping is None:
         return Explanation(
             "no_mapping", f"The pool has no role mapping for this provider ({key}), so it "
-                          f"gives its authenticated role.", pool.authenticated, key,
-            offered=roles)
+                          f"gives its authenticated role.", pool.authenticated, key)
     if mapping.type == "Token":
         preferred = auth.claims.get("cognito:preferred_role")
         if isinstance(preferred, str) and preferred:
@@ -319,16 +317,16 @@ def decide(pool: PoolRoles, auth: SignIn, custom_role_arn: str | None) -> Explan
                 "preferred_role", f"The mapping takes the role from the token: its "
                                   f"cognito:preferred_role is {role_name(preferred)}, the role "
                                   f"of your group of lowest precedence.",
-                preferred, key, mapping, offered=roles)
+                preferred, key, mapping)
         if len(roles) == 1:
             return Explanation(
                 "only_role", f"The mapping takes the role from the token: it has no "
                              f"cognito:preferred_role, and its cognito:roles lists one role, "
-                             f"{role_name(roles[0])}.", roles[0], key, mapping, offered=roles)
+                             f"{role_name(roles[0])}.", roles[0], key, mapping)
         why = ("The mapping takes the role from the token, which names none: no "
                "cognito:preferred_role" + (f", and {len(roles)} cognito:roles to choose from."
                                            if roles else " and no cognito:roles."))
-        return ambiguous(pool, key, mapping, why, (), roles)
+        return ambiguous(pool, key, mapping, why)
     if mapping.type == "Rules":
         outcomes = evaluate(mapping.rules, auth.claims)
         first = next((o for o in outcomes if o.matched), None)
@@ -339,9 +337,9 @@ def decide(pool: PoolRoles, auth: SignIn, custom_role_arn: str | None) -> Explan
                 "rule", f"Rule {first.number} matched: your {rule.claim} "
                         f"({shown(first.claim_value)}) {match} {shown(rule.value)}, so the role "
                         f"is {role_name(rule.role_arn)}.",
-                rule.role_arn, key, mapping, outcomes, roles)
+                rule.role_arn, key, mapping, outcomes)
         return ambiguous(pool, key, mapping, f"None of the mapping's {len(outcomes)} rules "
-                                             f"matched your token's claims.", outcomes, roles)
+                                             f"matched your token's claims.", outcomes)
     return Explanation("unknown", f"The pool's mapping for {key} is of a type this site does "
                                   f"not know ({mapping.type}).", None, key, mapping)
 
@@ -363,13 +361,14 @@ MATCH_WORDS = {"Equals": "equals", "Contains": "contains", "StartsWith": "starts
 
 
 def ambiguous(pool: PoolRoles, key: str, mapping: RoleMapping, why: str,
-              rules: tuple[RuleOutcome, ...], roles: tuple[str, ...]) -> Explanation:
+              rules: tuple[RuleOutcome, ...] = ()) -> Explanation:
+    """Neither the token nor a rule named a role: the mapping's resolution decides."""
     if mapping.ambiguous_role_resolution == "Deny":
         return Explanation("denied", f"{why} The mapping resolves that with Deny: no "
-                                     f"credentials.", None, key, mapping, rules, roles)
+                                     f"credentials.", None, key, mapping, rules)
     return Explanation("ambiguous", f"{why} The mapping resolves that with "
                                     f"AuthenticatedRole: the pool's authenticated role.",
-                       pool.authenticated, key, mapping, rules, roles)
+                       pool.authenticated, key, mapping, rules)
 
 
 def shown(text: str | None) -> str:
