@@ -7,6 +7,7 @@ what STS reports and S3 enforces, the page's reasons are the pool's settings.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -147,8 +148,14 @@ def test_no_rule_matching_under_deny_ends_on_an_explained_page(browser, app, app
     assert "aws" not in stored_session(app, session_cookie(browser).value)
 
 
+def stand_in_choices(caplog) -> list[str]:
+    """The reasons the AWS stand-in logged for the roles it gave (its log lines)."""
+    return [r.getMessage().rsplit(" (", 1)[-1].rstrip(")") for r in caplog.records
+            if r.name == "standins.aws.identity" and r.getMessage().startswith("role for ")]
+
+
 def test_several_roles_the_visitor_chooses_one_and_keeps_it_on_renewal(
-        browser, app, app_url, control, aws_control):
+        browser, app, app_url, control, aws_control, caplog):
     """alice is in both groups: the page offers both roles, the preferred one in use;
     choosing readers asks the pool for it (CustomRoleArn), on renewals too."""
     sign_in(browser, app_url, "cognito")
@@ -161,12 +168,16 @@ def test_several_roles_the_visitor_chooses_one_and_keeps_it_on_renewal(
     assert "Use fedlab-admins" not in browser.buttons(page)  # the one in use
 
     aws_control("identity", "DELETE", "calls")
+    caplog.set_level(logging.INFO, logger="standins.aws.identity")
+    caplog.clear()
     page = browser.click(page, "Use fedlab-readers")
     assert page.status_code == 200, page.text[:1500]
     assert role_of(page) == "fedlab-readers" and how(page) == "choice"
     assert "AWS calls when you chose the role fedlab-readers" in page.text
     assert page_calls(page) == [("GetCredentialsForIdentity", "ok"),
                                 ("GetCallerIdentity", "ok")]
+    # The stand-in was asked for it: CustomRoleArn, checked against the token's roles.
+    assert stand_in_choices(caplog) == ["CustomRoleArn, one of the token's cognito:roles"]
     state = stored_session(app, session_cookie(browser).value)["aws"]
     assert state["custom_role_arn"] == ROLE.format("fedlab-readers")
     offered = re.findall(r'<li data-role-choice="([^"]+)"( aria-current="true")?>', page.text)
@@ -175,6 +186,7 @@ def test_several_roles_the_visitor_chooses_one_and_keeps_it_on_renewal(
     # Keys for the chosen role that need renewing at once: the renewal asks the pool
     # for the chosen role again, not for the token's preferred one.
     credentials_left(aws_control, 4)
+    caplog.clear()
     browser.post(f"{app_url}/credentials/role", data={
         "role_arn": ROLE.format("fedlab-readers"), "csrf_token": browser.csrf(page)},
         allow_redirects=False)
@@ -184,6 +196,7 @@ def test_several_roles_the_visitor_chooses_one_and_keeps_it_on_renewal(
     assert page_calls(renewed) == [("GetCredentialsForIdentity", "ok"),
                                    ("GetCallerIdentity", "ok")]
     assert role_of(renewed) == "fedlab-readers"
+    assert stand_in_choices(caplog) == ["CustomRoleArn, one of the token's cognito:roles"] * 2
 
     # Back to the pool's own choice.
     page = browser.click(renewed, "Let the pool's mapping decide")
