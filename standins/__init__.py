@@ -17,7 +17,9 @@ factory: two apps never share state). Serve it with
 Settings (a plain dict): ``base_url``, ``users`` (key, username, password,
 email, name, groups), ``clients`` (tenant, client_id, client_secret,
 redirect_uris, logout_uris; entries with the same tenant and client_id are
-merged), ``cognito`` (user_pool_id, region), ``facebook`` (graph_version),
+merged), ``groups`` (the Cognito user pool's: name, role_arn, precedence; the
+id token of a user in them carries ``cognito:roles`` and, as Cognito sets it,
+``cognito:preferred_role``), ``cognito`` (user_pool_id, region), ``facebook`` (graph_version),
 optional ``behaviour`` (per tenant, ``{"oidc": {"rotate_refresh_tokens": false}}``),
 ``token_lifetime`` (3600), ``code_lifetime`` (300), ``secret_key``
 (signs the stand-ins' own cookies; random per start if absent), ``key_size``.

@@ -21,6 +21,7 @@ import flask
 from . import federation, pages, views
 from .faults import apply_claim_faults
 from .flavour import Flavour, Route
+from .settings import GroupSpec
 from .store import Client, SignedInUser, User
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class Cognito(Flavour):
     revocable = ("refresh_token",)
     scopes_supported = ("openid", "email", "phone", "profile", "aws.cognito.signin.user.admin")
     claims_supported = (*Flavour.claims_supported, "cognito:username", "cognito:groups",
-                        "token_use", "identities")
+                        "cognito:roles", "cognito:preferred_role", "token_use", "identities")
     error_texts: ClassVar[dict[str, tuple[str, str]]] = {
         "logout_mismatch": ("An error was encountered with the requested page.",
                             "Invalid logout_uri: it is not one of the app client's "
@@ -141,6 +142,7 @@ class Cognito(Flavour):
         }
         if user.groups:
             claims["cognito:groups"] = list(user.groups)
+            claims.update(group_roles(self.settings.groups, user.groups))
         if "profile" in scope.split():
             claims["name"] = user.name
         claims.update(user.extra_claims)
@@ -159,6 +161,30 @@ class Cognito(Flavour):
     def shape_token_response(self, token: dict[str, Any]) -> dict[str, Any]:
         token.pop("scope", None)
         return token
+
+
+def group_roles(groups: tuple[GroupSpec, ...], member_of: tuple[str, ...]) -> dict[str, Any]:
+    """The id token's role claims for a member of ``member_of``, as Cognito sets them.
+
+    ``cognito:roles``: the role of each of the user's groups that has one.
+    ``cognito:preferred_role``: the role of the group of lowest precedence (0 is
+    the highest; a group without a precedence ranks below every number). Groups
+    tied at that precedence take none over the other: with the same role, that
+    role is preferred; with different roles, the claim is left out, and an
+    identity pool's Token mapping must then resolve the ambiguity (or the
+    visitor chooses, with ``CustomRoleArn``).
+    """
+    with_roles = [g for g in groups if g.name in member_of and g.role_arn]
+    if not with_roles:
+        return {}
+    claims: dict[str, Any] = {"cognito:roles": list(dict.fromkeys(
+        g.role_arn for g in with_roles))}
+    numbered = [g for g in with_roles if g.precedence is not None]
+    first = min((g.precedence for g in numbered), default=None)
+    tied = [g for g in numbered if g.precedence == first] if numbered else with_roles
+    if len({g.role_arn for g in tied}) == 1:
+        claims["cognito:preferred_role"] = tied[0].role_arn
+    return claims
 
 
 def _origin_jti(signed_in: SignedInUser) -> str:

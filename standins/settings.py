@@ -32,6 +32,18 @@ class UserSpec:
 
 
 @dataclass(frozen=True)
+class GroupSpec:
+    """A Cognito user pool group as its console holds it (``CreateGroup``): a user in
+    it gets ``role_arn`` among the id token's ``cognito:roles``, and the role of their
+    group of lowest ``precedence`` as ``cognito:preferred_role``."""
+
+    name: str
+    role_arn: str | None = None
+    #: 0 is the highest; None (Cognito's default) ranks below every number.
+    precedence: int | None = None
+
+
+@dataclass(frozen=True)
 class ClientSpec:
     """One app client registered at one tenant, as its console would hold it."""
 
@@ -75,6 +87,8 @@ class Settings:
     base_url: str
     users: tuple[UserSpec, ...]
     clients: tuple[ClientSpec, ...]
+    #: The Cognito user pool's groups (the users' ``groups`` name them).
+    groups: tuple[GroupSpec, ...] = ()
     user_pool_id: str = "us-east-1_FedLab"
     region: str = "us-east-1"
     graph_version: str = "v19.0"
@@ -104,6 +118,7 @@ def parse_settings(raw: Mapping[str, Any], tenants: Sequence[str]) -> Settings:
         base_url=base_url,
         users=users,
         clients=_merge_clients(raw.get("clients") or (), tenants),
+        groups=_groups(raw.get("groups") or ()),
         user_pool_id=str(cognito.get("user_pool_id", "us-east-1_FedLab")),
         region=str(cognito.get("region", "us-east-1")),
         graph_version=str(facebook.get("graph_version", "v19.0")),
@@ -115,7 +130,7 @@ def parse_settings(raw: Mapping[str, Any], tenants: Sequence[str]) -> Settings:
     )
 
 
-_KNOWN_KEYS = {"base_url", "users", "clients", "cognito", "facebook", "token_lifetime",
+_KNOWN_KEYS = {"base_url", "users", "clients", "groups", "cognito", "facebook", "token_lifetime",
                "code_lifetime", "secret_key", "behaviour"}
 
 
@@ -158,6 +173,31 @@ def _user(index: int, raw: Mapping[str, Any]) -> UserSpec:
         )
     except KeyError as missing:
         raise SettingsError(f"users[{index}].{missing.args[0]}: missing") from None
+
+
+#: What Cognito's CreateGroup accepts as a group's precedence.
+MAX_PRECEDENCE = 2**31 - 1
+
+
+def _groups(raw_groups: Any) -> tuple[GroupSpec, ...]:
+    """``[{"name", "role_arn", "precedence"}]``, as Cognito's CreateGroup takes them."""
+    groups: dict[str, GroupSpec] = {}
+    for index, raw in enumerate(raw_groups):
+        if not isinstance(raw, Mapping) or not raw.get("name"):
+            raise SettingsError(f"groups[{index}].name: missing")
+        precedence = raw.get("precedence")
+        if precedence is not None and (isinstance(precedence, bool) or not isinstance(
+                precedence, int) or not 0 <= precedence <= MAX_PRECEDENCE):
+            raise SettingsError(f"groups[{index}].precedence: must be a whole number from 0 "
+                                f"to {MAX_PRECEDENCE}")
+        role_arn = raw.get("role_arn")
+        if role_arn is not None and not str(role_arn).startswith("arn:aws:iam::"):
+            raise SettingsError(f"groups[{index}].role_arn: must be an IAM role ARN")
+        name = str(raw["name"])
+        if name in groups:
+            raise SettingsError(f"groups[{index}].name: {name!r} is named twice")
+        groups[name] = GroupSpec(name, str(role_arn) if role_arn else None, precedence)
+    return tuple(groups.values())
 
 
 def _merge_clients(raw_clients: Any, tenants: Sequence[str]) -> tuple[ClientSpec, ...]:

@@ -193,3 +193,20 @@ def test_a_form_post_callback_signs_in_with_the_cookie_kept_lax(chromium, app_ur
     assert get == "GET" and parse_qsl(urlsplit(get_url).query) == parse_qsl(body or "")
     assert f"{cookie_name}=" in get_headers.get("cookie", "")
     assert violations == []
+
+
+def test_choosing_a_role_in_the_browser(page, app_url, control, aws_control):
+    """alice at Cognito, in both groups: the credentials page explains her role and its
+    buttons (no script, no CSP violation) ask the pool for the other one."""
+    violations = csp_violations(page)
+    sign_in_by_clicking(page, app_url, "Sign in with Amazon Cognito")
+    page.goto(f"{app_url}/credentials")
+    assert page.get_by_role("heading", name="Why this role").is_visible()
+    assert page.locator(".role-given").inner_text() == "fedlab-admins"
+    page.get_by_role("button", name="Use fedlab-readers").click()
+    page.wait_for_load_state()
+    assert page.locator(".role-given").inner_text() == "fedlab-readers"
+    assert page.get_by_role("button", name="Use fedlab-admins").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "credentials-role-choice.png"), full_page=True)
+    assert violations == []

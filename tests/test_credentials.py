@@ -45,9 +45,10 @@ def calls(aws_control) -> dict:
 
 #: The role alice gets per provider under config/demo.toml's role mappings: Google and
 #: Auth0 have rules, and her verified address at the demo's domain matches the admins
-#: rule; the Cognito stand-in's id tokens name no IAM role (the Token mapping falls back
-#: to the authenticated role), and the other providers have no mapping.
-ROLES = {"cognito": "fedlab-authenticated", "cognito-google": "fedlab-authenticated",
+#: rule; at Cognito her groups' roles are in the id token and the Token mapping takes
+#: the preferred one (admins, of lowest precedence); the other providers, the Cognito
+#: app client straight to Google among them, have no mapping.
+ROLES = {"cognito": "fedlab-admins", "cognito-google": "fedlab-authenticated",
          "auth0": "fedlab-admins", "google": "fedlab-admins",
          "facebook": "fedlab-authenticated"}
 

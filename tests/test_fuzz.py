@@ -216,6 +216,23 @@ def test_guest_move_takes_any_choice(signed_in_client, choice):
 
 
 @FEW
+@given(role_arn=value | st.sampled_from([
+    "arn:aws:iam::123456789012:role/fedlab-readers",
+    "arn:aws:iam::123456789012:role/<script>alert(1)</script>"]))
+def test_role_choice_takes_any_value(signed_in_client, role_arn):
+    """Only an IAM role's shape reaches the pool (Google's Rules mapping refuses any
+    CustomRoleArn), and an empty choice gives the mapping's own role back."""
+    token = csrf_of(signed_in_client)
+    response = signed_in_client.post("/credentials/role",
+                                     data={"role_arn": role_arn, "csrf_token": token})
+    check(response, role_arn)
+    shaped = re.fullmatch(r"arn:aws:iam::\d{12}:role/[\w+=,.@-]+", role_arn.strip())
+    assert too_large(response) or response.status_code == (
+        302 if not role_arn.strip() else 403 if shaped else 400)
+    assert signed_in_client.get("/credentials").status_code == 200
+
+
+@FEW
 @given(fields=st.dictionaries(st.sampled_from(["identity_id", "next", "x"]), value,
                               max_size=3))
 def test_guest_takes_any_body(app, control, aws_control, fields):

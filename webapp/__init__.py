@@ -105,7 +105,7 @@ def register_proxy(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import guests, health, sessions, signals
+    from . import guests, health, roles, sessions, signals
 
     sessions.init_app(app, null_session_paths=health.PATHS)
     guests.init_app(app)  # its counts live beside the sessions
@@ -114,6 +114,7 @@ def register_extensions(app: Flask) -> None:
     oauth.init_app(app)
     aws.init_app(app)
     site_aws.init_app(app)
+    roles.init_app(app)
     signals.init_app(app)
     security.init_app(app)
 

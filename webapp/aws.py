@@ -39,6 +39,10 @@ IDENTITY_ERRORS = (
     ("NotAuthorizedException", "issuer", "identity_issuer_mismatch"),
     ("NotAuthorizedException", "logins don't match", "identity_logins_mismatch"),
     ("NotAuthorizedException", "unauthenticated access", "guests_not_allowed"),
+    ("NotAuthorizedException", "ambiguous role mapping", "role_mapping_denied"),
+    # A CustomRoleArn the token does not list, or one sent with no Token mapping.
+    ("NotAuthorizedException", "customrolearn", "role_choice_refused"),
+    ("InvalidParameterException", "customrolearn", "role_choice_refused"),
     ("NotAuthorizedException", "", "identity_not_authorized"),
     ("ResourceNotFoundException", "", "identity_pool_not_found"),
     ("InvalidIdentityPoolConfigurationException", "", "identity_pool_roles_invalid"),
@@ -167,16 +171,20 @@ def get_id(logins: dict[str, str] | None, identity: Any = None) -> str:
         return identity.get_id(**params)["IdentityId"]
 
 
-def get_credentials(identity_id: str,
-                    logins: dict[str, str] | None) -> tuple[str, AwsCredentials]:
+def get_credentials(identity_id: str, logins: dict[str, str] | None,
+                    custom_role_arn: str | None = None) -> tuple[str, AwsCredentials]:
     """``GetCredentialsForIdentity``: the identity id the pool answers with, and the keys.
 
     The answer's id is not always the one asked about: a guest's id with a
     sign-in already linked to another identity is merged into that one.
+    ``custom_role_arn`` asks for one of the roles the token offers instead of
+    the one the pool's mapping picks (the pool refuses any other).
     """
     params: dict[str, Any] = {"IdentityId": identity_id}
     if logins:
         params["Logins"] = logins
+    if custom_role_arn:
+        params["CustomRoleArn"] = custom_role_arn
     with errors_explained("GetCredentialsForIdentity"):
         answer = current_app.extensions[EXTENSION]["identity"].get_credentials_for_identity(
             **params)

@@ -4,6 +4,8 @@ The views only: federation itself (the enhanced flow, reuse, renewal, guests)
 is :mod:`webapp.federation`, which the storage pages use too. A guest who
 signs in is asked whether to keep the guest identity
 (:class:`~webapp.guests.FormerGuest` says why it is never moved unasked).
+The page says which role the pool gave and why (:mod:`webapp.roles`), and a
+visitor whose token offers several roles chooses one here (``/credentials/role``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from . import federation, guests, sessions
+from . import federation, guests, roles, sessions
 from .config import settings
 from .errors import FedlabError
 
@@ -48,7 +50,8 @@ def show() -> str:
     return render_template("credentials/credentials.html", state=state,
                            calls=g.aws_calls or (before or {}).get("calls") or [],
                            calls_after=(before or {}).get("after"),
-                           allow_guests=allow_guests)
+                           allow_guests=allow_guests,
+                           role=roles.summary(auth, state))
 
 
 @bp.post("/guest")
@@ -81,4 +84,22 @@ def guest_move() -> Response:
     # Only once it worked: after a failure (the pool throttled) the offer stands.
     guests.FormerGuest.answered()
     session[CALLS_BEFORE] = {"after": GUEST_MOVES[choice], "calls": g.aws_calls}
+    return redirect(url_for("credentials.show"))
+
+
+@bp.post("/role")
+def choose_role() -> Response:
+    """The visitor's choice among the roles their token offers (``role_arn``; empty
+    lets the pool's mapping decide again). Only its shape is checked here: the pool
+    decides whether the token allows it, and its refusal is the page's answer."""
+    federation.require_enabled()
+    value = request.form.get("role_arn", "").strip()
+    role_arn = roles.checked_role_arn(value) if value else None
+    auth = sessions.current_auth()
+    if auth is None:
+        return redirect(url_for("credentials.show"))
+    g.aws_calls = []
+    federation.choose_role(auth, role_arn)
+    chosen = f"the role {roles.role_name(role_arn)}" if role_arn else "the pool's own choice"
+    session[CALLS_BEFORE] = {"after": chosen, "calls": g.aws_calls}
     return redirect(url_for("credentials.show"))

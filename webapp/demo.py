@@ -73,6 +73,8 @@ def standin_settings(app: Flask, app_origins: Iterable[str] | None = None,
         "users": list(standins.get("users", [])),
         "clients": [],
     }
+    if standins.get("groups"):  # [[standins.groups]]: the Cognito user pool's
+        result["groups"] = [cognito_group(group) for group in standins["groups"]]
     if standins.get("behaviour"):  # [standins.behaviour.<tenant>] switches
         result["behaviour"] = dict(standins["behaviour"])
     sign_out_urls = list(dict.fromkeys(_at(app, o, sign_out_return_url) for o in origins))
@@ -92,6 +94,17 @@ def standin_settings(app: Flask, app_origins: Iterable[str] | None = None,
             # tenant speaks for that pool or version, as the real provider would.
             result[tenant] = dict(provider.settings)
     return result
+
+
+def cognito_group(group: Any) -> dict[str, Any]:
+    """A ``[[standins.groups]]`` entry as Cognito's CreateGroup takes it: its role
+    named by ARN, in the account the AWS stand-in plays (which makes that role)."""
+    if not isinstance(group, dict) or not group.get("name"):
+        raise ConfigError("standins.groups: each group needs a name")
+    entry = {"name": group["name"], "precedence": group.get("precedence")}
+    if group.get("role"):
+        entry["role_arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{group['role']}"
+    return entry
 
 
 def _at(app: Flask, origin: str, url: Callable[[], str]) -> str:

@@ -258,6 +258,28 @@ CATALOGUE: dict[str, Entry] = {
         403, "Guest access is turned off",
         "{operation}: {aws_message}",
         "Sign in, or operators: enable unauthenticated identities on the pool."),
+    "role_mapping_denied": Entry(
+        403, "The identity pool gives you no role",
+        "{operation}: {aws_message} The pool picks a signed-in identity's role by its "
+        "provider's role mapping; for your sign-in the mapping named no role (no rule "
+        "matched your token's claims, or the token named no single role), and the mapping "
+        "resolves that with Deny rather than the pool's authenticated role.",
+        "Sign in with an account the mapping's rules cover (below: why it named none). "
+        "Operators: add a rule for such accounts, or set the mapping's role resolution to "
+        "use the authenticated role (SetIdentityPoolRoles, AmbiguousRoleResolution)."),
+    "role_choice_refused": Entry(
+        403, "The identity pool refused the role you chose",
+        "{operation}: {aws_message} A chosen role (CustomRoleArn) must be one of the roles "
+        "your id token offers (cognito:roles, from your user pool groups), and the "
+        "provider's role mapping must take roles from the token.",
+        "Go back to the credentials page and choose one of the roles listed there, or let "
+        "the pool decide. Operators: a user gets a role by joining the user pool group "
+        "that has it, then signing in again."),
+    "role_arn_malformed": Entry(
+        400, "That is not an IAM role",
+        "The role chosen ({value}) is not an IAM role's ARN "
+        "(arn:aws:iam::<account>:role/<name>).",
+        "Choose a role with the buttons on the credentials page."),
     "guest_limit": Entry(
         429, "Too many new guest identities",
         "{detail}",

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from flask import abort, current_app, g, redirect, url_for
 
-from . import aws, guests, sessions, signals, signin
+from . import aws, guests, roles, sessions, signals, signin
 from .errors import FedlabError
 from .records import AwsState, SignIn
 
@@ -145,21 +145,49 @@ def federate(auth: SignIn, previous_guest: str | None) -> AwsState:
 
 
 def renew(auth: SignIn, state: AwsState) -> AwsState:
-    """New credentials for the same identity, from tokens that are valid now."""
+    """New credentials for the same identity and the same chosen role, if any, from
+    tokens that are valid now."""
     return fetch_and_keep_credentials(state.identity_id, logins_for(auth), auth.provider,
-                                      previous_guest=state.previous_guest, renewal=True)
+                                      previous_guest=state.previous_guest, renewal=True,
+                                      custom_role_arn=state.custom_role_arn)
+
+
+def choose_role(auth: SignIn, role_arn: str | None) -> AwsState:
+    """New credentials for the signed-in identity, for ``role_arn`` (``CustomRoleArn``:
+    one of the roles the token offers), or for the role the pool's mapping picks
+    when ``role_arn`` is None. The pool decides whether the token allows the
+    choice; when it refuses, the session keeps the credentials it had.
+
+    Held credentials are not renewed first: a renewal asks for the role chosen
+    before, which the pool may refuse now, and this is how a visitor leaves it."""
+    state = sessions.current_aws()
+    if state is None or state.guest or state.provider != auth.provider:
+        state = ensure_fresh_credentials()
+    with about(auth.provider):
+        return fetch_and_keep_credentials(state.identity_id, logins_for(auth), auth.provider,
+                                          previous_guest=state.previous_guest,
+                                          custom_role_arn=role_arn)
 
 
 def fetch_and_keep_credentials(identity_id: str, logins: dict[str, str] | None,
                                provider: str | None, *, guest: bool = False,
                                previous_guest: str | None = None,
-                               renewal: bool = False) -> AwsState:
+                               renewal: bool = False,
+                               custom_role_arn: str | None = None) -> AwsState:
     """Two AWS calls, then the session: ``GetCredentialsForIdentity`` for the
     identity (the pool may answer with another id: a merged guest), then
     ``GetCallerIdentity`` for the role the pool chose; both kept in the session
-    as the visitor's AWS state, which is returned."""
-    identity_id, credentials = call_and_note("GetCredentialsForIdentity", aws.get_credentials,
-                                             identity_id, logins)
+    as the visitor's AWS state, which is returned. A role the pool refused
+    (its mapping's Deny, or a choice the token does not offer) is explained
+    with the mapping and the token's roles."""
+    try:
+        identity_id, credentials = call_and_note(
+            "GetCredentialsForIdentity", aws.get_credentials, identity_id, logins,
+            custom_role_arn)
+    except FedlabError as e:
+        if e.code in roles.ROLE_REFUSALS:
+            e.details.update(roles.refusal_details(sessions.current_auth(), custom_role_arn))
+        raise
     role = call_and_note("GetCallerIdentity", aws.caller_role, credentials)
     before = sessions.current_aws()
     now = int(time.time())
@@ -175,6 +203,7 @@ def fetch_and_keep_credentials(identity_id: str, logins: dict[str, str] | None,
         since=before.since if same_identity and before is not None else now,
         renewals=(before.renewals if before is not None else 0) + int(renewal),
         previous_guest=previous_guest,
+        custom_role_arn=custom_role_arn,
     )
     sessions.keep_aws(state)
     signals.credentials_issued.send(current_app._get_current_object(), provider=provider,

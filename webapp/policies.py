@@ -145,10 +145,23 @@ def policy(statements: list[dict[str, Any]]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def statements_for_level(bucket: str, level: str, guest: bool = False) -> list[dict[str, Any]]:
-    """The statements a storage page shows: the ones naming that level's prefix."""
-    statements = guest_statements(bucket) if guest else authenticated_statements(bucket)
-    return [s for s in statements if f"{level}/" in str(s)]
+def role_statements(bucket: str, role_name: str | None,
+                    guest: bool = False) -> list[dict[str, Any]]:
+    """A role's statements by its name: a mapped role's own, else the authenticated
+    (or, for a guest, the unauthenticated) role's."""
+    if guest:
+        return guest_statements(bucket)
+    for mapped in MAPPED_ROLES:
+        if mapped.name == role_name:
+            return mapped.statements(bucket)
+    return authenticated_statements(bucket)
+
+
+def statements_for_level(bucket: str, level: str, guest: bool = False,
+                         role_name: str | None = None) -> list[dict[str, Any]]:
+    """The statements a storage page shows: the ones of the visitor's role (by name)
+    naming that level's prefix."""
+    return [s for s in role_statements(bucket, role_name, guest) if f"{level}/" in str(s)]
 
 
 def bucket_cors(origins: list[str]) -> dict[str, Any]:

@@ -203,6 +203,10 @@ class AwsState(msgspec.Struct, frozen=True, kw_only=True):
     renewals: int = 0
     #: The guest identity the visitor chose to keep at sign-in, if any.
     previous_guest: str | None = None
+    #: The role the visitor chose among their token's (``CustomRoleArn``), sent on
+    #: every ``GetCredentialsForIdentity`` of this identity, renewals included;
+    #: None lets the pool's role mapping decide.
+    custom_role_arn: str | None = None
 
     @classmethod
     def load(cls, value: Any) -> AwsState | None:

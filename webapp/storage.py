@@ -26,7 +26,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from . import aws, federation, policies, signals
+from . import aws, federation, policies, roles, signals
 from .config import settings
 from .errors import FedlabError
 from .records import AwsState
@@ -111,7 +111,9 @@ def listing(level: str) -> str:
     return render_template(
         "storage/listing.html", level=level, prefix=prefix, objects=objects, state=state,
         next_token=page.get("NextContinuationToken"), owner=request.args.get("owner"),
-        statements=policies.statements_for_level(bucket, level, guest=state.guest),
+        statements=policies.statements_for_level(bucket, level, guest=state.guest,
+                                                 role_name=roles.role_name(state.role_arn)),
+        role_name=roles.role_name(state.role_arn),
         levels=policies.LEVELS,
     )
 

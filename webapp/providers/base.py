@@ -219,6 +219,11 @@ class Provider(ABC):
     def logins_key(self) -> str:
         """This provider's key in an Identity Pool ``Logins`` map."""
 
+    def offered_roles(self, claims: Mapping[str, Any]) -> tuple[str, ...]:
+        """The IAM roles the sign-in's token offers, any of which the visitor may ask
+        the pool for (``CustomRoleArn``): none, unless the kind's tokens carry roles."""
+        return ()
+
     @abstractmethod
     def logins(self, auth: SignIn) -> dict[str, str]:
         """The Identity Pool ``Logins`` map for ``auth``: the key and its token."""

@@ -190,3 +190,10 @@ class Cognito(OpenIDConnect):
     def role_mapping_key(self) -> str:
         """A user pool's role mapping is per app client: ``<Logins key>:<client id>``."""
         return f"{self.logins_key}:{self.client_id}"
+
+    def offered_roles(self, claims: Mapping[str, Any]) -> tuple[str, ...]:
+        """The roles of the user's groups, as the id token's ``cognito:roles`` lists them."""
+        roles = claims.get("cognito:roles")
+        if not isinstance(roles, list):
+            return ()
+        return tuple(dict.fromkeys(r for r in roles if isinstance(r, str)))
