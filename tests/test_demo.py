@@ -178,3 +178,45 @@ def test_a_kind_no_stand_in_plays_is_refused_by_name(live_app, monkeypatch):
                         tuple(f for f in standins.FLAVOURS if f.name != "auth0"))
     with pytest.raises(ConfigError, match=r"providers\.auth0\.kind: no stand-in plays 'auth0'"):
         standin_settings(live_app, ["http://localhost:1"], "http://127.0.0.1:2")
+
+
+# -- in Chromium: developer identities and linked logins on the demo's credentials page
+
+def test_in_chromium_federate_as_developer_link_and_unlink_a_login(demo):
+    """bob (whom the tests above leave alone: his Google login has no identity of its
+    own yet) signs in with Amazon Cognito, federates as a developer identity, links
+    his Google login, sees both listed, and unlinks it, all by clicking."""
+    from .test_browser import chromium_browser
+
+    app_url, _ = demo
+    with chromium_browser() as chromium:
+        context = chromium.new_context()
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        page.goto(f"{app_url}/")
+        page.get_by_role("link", name="Sign in with Amazon Cognito", exact=True).click()
+        page.get_by_role("button", name="Sign in as bob").click()
+        page.wait_for_url(f"{app_url}/account")
+
+        page.goto(f"{app_url}/credentials")
+        page.get_by_role("button", name="Federate as a developer identity").click()
+        page.wait_for_url(f"{app_url}/credentials#developer")
+        developer_id = page.locator(".developer-identity-id").inner_text()
+        assert re.fullmatch(r"us-east-1:[0-9a-f-]{36}", developer_id)
+        assert page.locator(".developer-identifiers li").count() == 1
+        assert developer_id != page.locator(".identity-id").inner_text()
+
+        page.get_by_role("button", name="Link Google", exact=True).click()
+        page.get_by_role("button", name="Sign in as bob").click()
+        if page.get_by_role("button", name="Allow").count():
+            page.get_by_role("button", name="Allow").click()
+        page.wait_for_url(f"{app_url}/credentials")
+        logins = page.locator("ul.logins li[data-login]")
+        assert sorted(logins.evaluate_all("items => items.map(i => i.dataset.login)")) == [
+            "accounts.google.com", "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab"]
+
+        page.get_by_role("button", name="Unlink accounts.google.com").click()
+        page.wait_for_url(f"{app_url}/credentials#logins")
+        assert logins.evaluate_all("items => items.map(i => i.dataset.login)") == [
+            "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab"]
+        context.close()
