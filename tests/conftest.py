@@ -25,6 +25,7 @@ import requests
 from werkzeug.serving import make_server
 
 from webapp import create_app
+from webapp.cli import AWS_KEY_VARIABLES
 from webapp.demo import aws_standin_settings, standin_settings, write_secrets
 from webapp.oauth import EXTENSION
 
@@ -224,10 +225,19 @@ def app(servers, config_dir: Path, tmp_path_factory: pytest.TempPathFactory, sta
     servers[0].app = app
     servers[1].app = create_standins_app(standins)
     aws = aws_standin_settings(app, [app_url])
-    bootstrap(aws, moto_url)
-    servers[2].app = identity = create_identity_app(aws, moto_url)
+    site_key = bootstrap(aws, moto_url)
+    servers[2].app = identity = create_identity_app(aws, moto_url, [site_key])
     servers[3].app = create_s3_app(aws, moto_url, identity)
-    return app
+    # The site's own AWS identity comes from the environment, as `fedlab demo` gives
+    # it (the stand-in's key for the site's IAM user; the machine's keys never).
+    saved = {name: os.environ.pop(name, None) for name in AWS_KEY_VARIABLES}
+    os.environ["AWS_ACCESS_KEY_ID"] = site_key.access_key_id
+    os.environ["AWS_SECRET_ACCESS_KEY"] = site_key.secret_access_key
+    yield app
+    for name, value in saved.items():
+        os.environ.pop(name, None)
+        if value is not None:
+            os.environ[name] = value
 
 
 @pytest.fixture
@@ -337,8 +347,12 @@ def pool_with(app, servers, moto_url: str, app_url: str) -> Iterator[Callable[..
     ``"fresh"`` serves the pool with no identity yet. The pool has the providers of
     ``of`` (an app; the demo's by default)."""
     from standins.aws import create_identity_app, create_s3_app
+    from standins.aws.settings import SITE_USER, SiteKey
 
     original = (servers[2].app, servers[3].app)
+    # The site's key, as the app fixture put it in this process's environment.
+    site_key = SiteKey(SITE_USER, os.environ["AWS_ACCESS_KEY_ID"],
+                       os.environ["AWS_SECRET_ACCESS_KEY"])
 
     def change(what: str, of: Any = None) -> None:
         of = of or app
@@ -346,13 +360,14 @@ def pool_with(app, servers, moto_url: str, app_url: str) -> Iterator[Callable[..
         if what == "drop_auth0":
             settings["providers"] = [p for p in settings["providers"]
                                      if p["logins_key"] != "fedlab-demo.us.auth0.com"]
+            settings["role_mappings"].pop("fedlab-demo.us.auth0.com", None)
         elif what == "no_guests":  # unauthenticated identities turned off on the pool
             settings["allow_unauthenticated"] = False
         elif what == "google_other_client":
             for p in settings["providers"]:
                 if p["logins_key"] == "accounts.google.com":
                     p["client_ids"] = ["another-client.apps.googleusercontent.com"]
-        servers[2].app = identity = create_identity_app(settings, moto_url)
+        servers[2].app = identity = create_identity_app(settings, moto_url, [site_key])
         servers[3].app = create_s3_app(settings, moto_url, identity)
 
     yield change

@@ -390,12 +390,12 @@ def test_every_page_says_aws_is_a_stand_in(browser, app_url):
 
 def list_identities(app, servers) -> list[dict]:
     """Every identity the AWS stand-in's pool holds, as an operator lists them
-    (ListIdentities, a page of 60 at a time)."""
+    (ListIdentities, a page of 60 at a time, signed with the stand-in's admin key)."""
     import boto3
 
     client = boto3.client("cognito-identity", region_name="us-east-1",
                           endpoint_url=f"http://127.0.0.1:{servers[2].port}",
-                          aws_access_key_id="operator", aws_secret_access_key="operator")
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
     pool = settings(app).aws.identity_pool_id
     found, more = [], {}
     while True:

@@ -171,12 +171,32 @@ def start_aws_standin(app: Flask) -> None:
     moto = urlsplit(aws.sts_endpoint)
     _, moto_url = start_moto(moto.hostname or "127.0.0.1", moto.port or 9102)
     settings = aws_standin_settings(app)
-    bootstrap(settings, moto_url)
-    identity = create_identity_app(settings, moto_url)
+    site_key = bootstrap(settings, moto_url)
+    identity = create_identity_app(settings, moto_url, [site_key])
     serve(aws.cognito_identity_endpoint, identity, RequestHandler)
     serve(aws.s3_endpoint, create_s3_app(settings, moto_url, identity), RequestHandler)
+    replaced = use_site_key(site_key.access_key_id, site_key.secret_access_key)
     print(f"AWS stand-in: Cognito Identity {aws.cognito_identity_endpoint}, "
           f"S3 {aws.s3_endpoint}, moto {moto_url}")
+    print(f"AWS stand-in: the site signs as IAM user {site_key.user_name} "
+          f"(access key {site_key.access_key_id}, in this process's environment"
+          + (", replacing the shell's AWS keys: real keys are never sent to a stand-in)"
+             if replaced else ")"))
+
+
+#: The environment variables botocore reads keys from (a session token with them).
+AWS_KEY_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def use_site_key(access_key_id: str, secret_access_key: str) -> bool:
+    """Give this process the stand-in's key for the site, as a deployment's environment
+    would (the site reads its AWS identity from nowhere else, see webapp.site_aws).
+    Whatever keys the shell had are dropped: they may be real, and are never sent to
+    a stand-in. Returns whether any were replaced."""
+    replaced = any(os.environ.pop(name, None) for name in AWS_KEY_VARIABLES)
+    os.environ["AWS_ACCESS_KEY_ID"] = access_key_id
+    os.environ["AWS_SECRET_ACCESS_KEY"] = secret_access_key
+    return replaced
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,9 @@ from flask import Flask
 from .config import ConfigError, plain, settings
 from .providers import Provider, registry
 from .urls import external_url, sign_out_return_url
+
+#: The AWS account of the offline demo's stand-in (moto's default).
+ACCOUNT_ID = "123456789012"
 
 
 def write_secrets(path: Path, provider_names: Iterable[str]) -> bool:
@@ -120,7 +123,8 @@ def aws_standin_settings(app: Flask, app_origins: Iterable[str] | None = None) -
     site = settings(app)
     aws = site.aws
     registered: dict[str, dict[str, Any]] = {}
-    for provider in registry.providers(app).values():
+    providers = registry.providers(app)
+    for provider in providers.values():
         entry = provider.pool_provider()
         known = registered.setdefault(entry["logins_key"], entry)
         if known is not entry:  # several app clients of one provider: all are allowed
@@ -128,11 +132,42 @@ def aws_standin_settings(app: Flask, app_origins: Iterable[str] | None = None) -
                                           *entry.get("client_ids", [])})
     return {
         "region": aws.region,
-        "account_id": "123456789012",
+        "account_id": ACCOUNT_ID,
         "identity_pool_id": aws.identity_pool_id,
         "allow_unauthenticated": aws.allow_guests,
         "bucket": aws.bucket,
         "app_origins": list(app_origins or site.demo_origins),
         "credentials_lifetime": 3600,
         "providers": list(registered.values()),
+        "developer_provider_name": aws.developer_provider_name,
+        "allow_classic_flow": aws.classic_flow,
+        "role_mappings": role_mappings(plain(site.standins), providers, ACCOUNT_ID),
     }
+
+
+def role_mappings(standins: Mapping[str, Any], providers: Mapping[str, Provider],
+                  account_id: str) -> dict[str, Any]:
+    """``[standins.identity_pool.role_mappings.<provider>]`` (an operator's console
+    choices for that configured provider, in snake_case, roles by IAM name) in
+    AWS's ``RoleMappings`` shape, keyed as AWS keys them."""
+    tables = (standins.get("identity_pool") or {}).get("role_mappings") or {}
+    mappings: dict[str, Any] = {}
+    for name, table in tables.items():
+        where = f"standins.identity_pool.role_mappings.{name}"
+        if name not in providers:
+            raise ConfigError(f"{where}: no provider {name!r} is configured")
+        try:
+            mapping: dict[str, Any] = {"Type": str(table["type"]),
+                                       "AmbiguousRoleResolution":
+                                           str(table["ambiguous_role_resolution"])}
+            rules = table.get("rules") or []
+            if rules:
+                mapping["RulesConfiguration"] = {"Rules": [
+                    {"Claim": str(rule["claim"]), "MatchType": str(rule["match_type"]),
+                     "Value": str(rule["value"]),
+                     "RoleARN": f"arn:aws:iam::{account_id}:role/{rule['role']}"}
+                    for rule in rules]}
+        except KeyError as missing:
+            raise ConfigError(f"{where}: {missing.args[0]} is missing") from None
+        mappings[providers[name].role_mapping_key] = mapping
+    return mappings

@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--identity-port", type=int, default=9100)
     parser.add_argument("--s3-port", type=int, default=9101)
     parser.add_argument("--moto-port", type=int, default=9102)
+    parser.add_argument("--site-env", type=Path,
+                        help="write the site's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                        "here (mode 0600), for the app's environment")
     options = parser.parse_args(argv)
     try:
         settings = parse_settings(json.loads(options.settings.read_text(encoding="utf-8")))
@@ -32,15 +35,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aws stand-in: {options.settings}: {problem}", file=sys.stderr)
         return 2
     moto, moto_url = start_moto(options.host, options.moto_port)
-    bootstrap(settings, moto_url)
-    identity = create_identity_app(settings, moto_url)
+    site_key = bootstrap(settings, moto_url)
+    if options.site_env:
+        options.site_env.touch(mode=0o600)
+        options.site_env.write_text(f"AWS_ACCESS_KEY_ID={site_key.access_key_id}\n"
+                                    f"AWS_SECRET_ACCESS_KEY={site_key.secret_access_key}\n",
+                                    encoding="utf-8")
+    identity = create_identity_app(settings, moto_url, [site_key])
     servers = [make_server(options.host, port, app, threaded=True,
                            request_handler=RequestHandler) for port, app in (
         (options.identity_port, identity),
         (options.s3_port, create_s3_app(settings, moto_url, identity)))]
     threading.Thread(target=servers[1].serve_forever, daemon=True).start()
     print(f"AWS stand-in: Cognito Identity http://{options.host}:{options.identity_port}, "
-          f"S3 http://{options.host}:{options.s3_port}, moto {moto_url}", flush=True)
+          f"S3 http://{options.host}:{options.s3_port}, moto {moto_url}; the site's IAM "
+          f"user {site_key.user_name} has access key {site_key.access_key_id}"
+          + (f" (secret in {options.site_env})" if options.site_env else ""), flush=True)
     try:
         servers[0].serve_forever()
     except KeyboardInterrupt:

@@ -14,23 +14,46 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
 SUB_VARIABLE = "cognito-identity.amazonaws.com:sub"
 
 
-def is_allowed(statements: Iterable[Mapping[str, Any]], action: str, resource: str,
-               context: Mapping[str, str], variables: Mapping[str, str]) -> bool:
-    allowed = False
+class Decision(StrEnum):
+    ALLOW = "allow"
+    #: A Deny statement matched: AWS says "with an explicit deny".
+    EXPLICIT_DENY = "explicit deny"
+    #: Nothing allowed it: AWS says "because no identity-based policy allows".
+    IMPLICIT_DENY = "implicit deny"
+
+
+def decide(statements: Iterable[Mapping[str, Any]], action: str, resource: str,
+           context: Mapping[str, str], variables: Mapping[str, str]) -> Decision:
+    decision = Decision.IMPLICIT_DENY
     for statement in statements:
         if not _matches(statement, action, resource, context, variables):
             continue
         if statement.get("Effect") == "Deny":
-            return False
+            return Decision.EXPLICIT_DENY
         if statement.get("Effect") == "Allow":
-            allowed = True
-    return allowed
+            decision = Decision.ALLOW
+    return decision
+
+
+def is_allowed(statements: Iterable[Mapping[str, Any]], action: str, resource: str,
+               context: Mapping[str, str], variables: Mapping[str, str]) -> bool:
+    return decide(statements, action, resource, context, variables) is Decision.ALLOW
+
+
+def denied_message(principal_arn: str, action: str, resource: str, decision: Decision) -> str:
+    """IAM's words for a refused call, as services put them in ``AccessDenied``."""
+    why = ("with an explicit deny in an identity-based policy"
+           if decision is Decision.EXPLICIT_DENY
+           else f"because no identity-based policy allows the {action} action")
+    return (f"User: {principal_arn} is not authorized to perform: {action} on resource: "
+            f"{resource} {why}")
 
 
 def _matches(statement: Mapping[str, Any], action: str, resource: str,

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,15 +25,30 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from werkzeug.datastructures import Headers
 
 from ..faults import FaultBoard
+from . import iam, sigv4
 from .faults import add_control_routes
-from .settings import AwsSettings, admin_client, parse_settings
+from .pool import Pool, PoolInvalid
+from .settings import (
+    ADMIN_ACCESS_KEY_ID,
+    ADMIN_SECRET_ACCESS_KEY,
+    AwsSettings,
+    SiteKey,
+    admin_client,
+    parse_settings,
+)
 from .tokens import LoginRefused, TokenVerifier
 
 log = logging.getLogger(__name__)
 
 SERVICE = "AWSCognitoIdentityService"
+#: The signing name of Cognito Identity (SigV4's credential scope).
+SIGNING_NAME = "cognito-identity"
+#: What anyone may call unsigned; every other operation needs a developer's signature.
+PUBLIC_OPERATIONS = frozenset({"GetId", "GetCredentialsForIdentity", "GetOpenIdToken",
+                               "UnlinkIdentity"})
 JSON_11 = "application/x-amz-json-1.1"
 EXTENSION = "fedlab_aws_identity"
 SESSION_NAME = "CognitoIdentityCredentials"
@@ -70,12 +85,39 @@ def not_authorized(message: str) -> AwsError:
     return AwsError("NotAuthorizedException", message)
 
 
+@dataclass(frozen=True)
+class WireRequest:
+    """What a signature covers, as the request arrived."""
+
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An access key the service accepts signatures from, and whose it is: the
+    admin key (allowed everything) or an IAM user's (authorized by its policies)."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    user_name: str | None = None  # None: the admin key
+
+    def principal_arn(self, account_id: str) -> str:
+        if self.user_name is None:
+            return f"arn:aws:iam::{account_id}:root"
+        return f"arn:aws:iam::{account_id}:user/{self.user_name}"
+
+
 @dataclass
 class Identity:
     identity_id: str
     #: (logins key, subject) pairs linked to this identity; empty for guests.
     logins: set[tuple[str, str]] = field(default_factory=set)
     created: float = field(default_factory=time.time)
+    modified: float = field(default_factory=time.time)
 
     @property
     def authenticated(self) -> bool:
@@ -102,9 +144,15 @@ class Grant:
 class IdentityService:
     """The state of one identity pool service: identities, issued keys, faults, counters."""
 
-    def __init__(self, settings: AwsSettings, moto_url: str) -> None:
+    def __init__(self, settings: AwsSettings, moto_url: str,
+                 keys: Iterable[SiteKey] = ()) -> None:
         self.settings = settings
         self.moto_url = moto_url
+        self.pool = Pool.from_settings(settings)
+        self._callers = {key.access_key_id: Caller(key.access_key_id, key.secret_access_key,
+                                                   key.user_name) for key in keys}
+        self._callers[ADMIN_ACCESS_KEY_ID] = Caller(ADMIN_ACCESS_KEY_ID,
+                                                    ADMIN_SECRET_ACCESS_KEY)
         self.skew_seconds = 0.0
         self.verifier = TokenVerifier(self.now)
         self._lock = threading.Lock()
@@ -152,7 +200,10 @@ class IdentityService:
 
     # -- operations ------------------------------------------------------------
 
-    def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, operation: str, params: dict[str, Any],
+               request: WireRequest | None = None) -> dict[str, Any]:
+        """One call: faults first, then (for a developer operation) the signature and
+        the caller's IAM permission, then the operation."""
         self.count(operation)
         faults = self.faults.listing()
         if "down" in faults:
@@ -162,13 +213,71 @@ class IdentityService:
         handler = OPERATIONS.get(operation)
         if handler is None:
             raise AwsError("UnknownOperationException", f"Unknown operation {operation}")
+        if operation not in PUBLIC_OPERATIONS:
+            self._authorize(self._authenticate(request), operation, params)
         return handler(self, params)
+
+    def _authenticate(self, request: WireRequest | None) -> Caller:
+        if request is None:
+            raise AwsError("MissingAuthenticationTokenException",
+                           "Missing Authentication Token", 403)
+
+        def secret_of(access_key_id: str) -> str | None:
+            caller = self._callers.get(access_key_id)
+            return caller.secret_access_key if caller else None
+
+        try:
+            signed = sigv4.verify(request.method, request.path, request.query,
+                                  request.headers, request.body, service=SIGNING_NAME,
+                                  region=self.settings.region, secret_of=secret_of,
+                                  now=self.now())
+        except sigv4.SignatureRefused as refused:
+            raise AwsError(refused.code, str(refused), refused.status) from None
+        return self._callers[signed.access_key_id]
+
+    def _authorize(self, caller: Caller, operation: str, params: dict[str, Any]) -> None:
+        """IAM's decision for ``cognito-identity:<operation>`` on the pool's ARN, from the
+        caller's inline and attached policies in moto's IAM (read on every call, so a
+        changed policy counts at once)."""
+        if caller.user_name is None:
+            return
+        pool_id = params.get("IdentityPoolId") or self.settings.identity_pool_id
+        resource = (f"arn:aws:cognito-identity:{self.settings.region}:"
+                    f"{self.settings.account_id}:identitypool/{pool_id}")
+        action = f"{SIGNING_NAME}:{operation}"
+        decision = iam.decide(self._user_statements(caller.user_name), action, resource,
+                              {}, {})
+        if decision is not iam.Decision.ALLOW:
+            raise AwsError("AccessDeniedException", iam.denied_message(
+                caller.principal_arn(self.settings.account_id), action, resource, decision))
+
+    def _user_statements(self, user_name: str) -> list[dict[str, Any]]:
+        documents = []
+        try:
+            for name in self._iam.list_user_policies(UserName=user_name)["PolicyNames"]:
+                documents.append(self._iam.get_user_policy(
+                    UserName=user_name, PolicyName=name)["PolicyDocument"])
+            for attached in self._iam.list_attached_user_policies(
+                    UserName=user_name)["AttachedPolicies"]:
+                arn = attached["PolicyArn"]
+                version = self._iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+                documents.append(self._iam.get_policy_version(
+                    PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"])
+        except ClientError:
+            return []  # a user deleted since: nothing allows anything
+        statements: list[dict[str, Any]] = []
+        for document in documents:
+            if isinstance(document, str):
+                document = json.loads(document)
+            found = document.get("Statement") or []
+            statements += found if isinstance(found, list) else [found]
+        return statements
 
     def get_id(self, params: dict[str, Any]) -> dict[str, Any]:
         self._check_pool(_required(params, "IdentityPoolId"))
         logins = _logins(params)
         if not logins:
-            if not self.settings.allow_unauthenticated:
+            if not self.pool.allow_unauthenticated:
                 raise not_authorized(UNAUTH_NOT_SUPPORTED)
             identity = Identity(f"{self.settings.region}:{uuid.uuid4()}")
             with self._lock:
@@ -178,14 +287,16 @@ class IdentityService:
 
     def get_credentials_for_identity(self, params: dict[str, Any]) -> dict[str, Any]:
         identity = self._checked_identity(params)
-        role = (self.settings.authenticated_role if identity.authenticated
-                else self.settings.guest_role)
         amr = "authenticated" if identity.authenticated else "unauthenticated"
+        with self._lock:
+            role_arn = self.pool.roles.get(amr)
+        if not role_arn:
+            raise AwsError("InvalidIdentityPoolConfigurationException", BAD_ROLES)
+        role = role_name(role_arn)
         self._check_trust(role, amr)
         lifetime = self.settings.credentials_lifetime
         if "credentials_lifetime" in (faults := self.faults.listing()):
             lifetime = int(faults["credentials_lifetime"]["seconds"])
-        role_arn = self.settings.role_arn(role)
         try:
             answer = self._sts_unsigned.assume_role_with_web_identity(
                 RoleArn=role_arn, RoleSessionName=SESSION_NAME,
@@ -235,7 +346,50 @@ class IdentityService:
             answer["NextToken"] = str(start + size)
         return answer
 
+    def describe_identity_pool(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_pool(_required(params, "IdentityPoolId"))
+        with self._lock:
+            return self.pool.describe()
+
+    def update_identity_pool(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_pool(_required(params, "IdentityPoolId"))
+        with self._lock:
+            try:
+                self.pool.update(params)
+            except PoolInvalid as invalid:
+                raise AwsError(invalid.code, str(invalid)) from None
+            return self.pool.describe()
+
+    def get_identity_pool_roles(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_pool(_required(params, "IdentityPoolId"))
+        with self._lock:
+            return self.pool.describe_roles()
+
+    def set_identity_pool_roles(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_pool(_required(params, "IdentityPoolId"))
+        with self._lock:
+            try:
+                self.pool.set_roles(params)
+            except PoolInvalid as invalid:
+                raise AwsError(invalid.code, str(invalid)) from None
+        return {}
+
+    def describe_identity(self, params: dict[str, Any]) -> dict[str, Any]:
+        identity = self._identity(str(_required(params, "IdentityId")))
+        with self._lock:
+            return {"IdentityId": identity.identity_id,
+                    "Logins": sorted({key for key, _ in identity.logins}),
+                    "CreationDate": identity.created,
+                    "LastModifiedDate": identity.modified}
+
     # -- the rules -------------------------------------------------------------
+
+    def _identity(self, identity_id: str) -> Identity:
+        with self._lock:
+            identity = self._identities.get(identity_id)
+        if identity is None:
+            raise AwsError("ResourceNotFoundException", f"Identity '{identity_id}' not found.")
+        return identity
 
     def _check_pool(self, pool_id: str) -> None:
         if pool_id != self.settings.identity_pool_id:
@@ -244,7 +398,7 @@ class IdentityService:
     def _validated(self, logins: dict[str, str]) -> list[tuple[str, str]]:
         pairs = []
         for key, token in sorted(logins.items()):
-            provider = self.settings.providers.get(key)
+            provider = self.pool.providers.get(key)
             if provider is None:
                 raise not_authorized("Token is not from a supported provider of this "
                                      "identity pool.")
@@ -271,11 +425,7 @@ class IdentityService:
             return identity
 
     def _checked_identity(self, params: dict[str, Any]) -> Identity:
-        identity_id = str(_required(params, "IdentityId"))
-        with self._lock:
-            identity = self._identities.get(identity_id)
-        if identity is None:
-            raise AwsError("ResourceNotFoundException", f"Identity '{identity_id}' not found.")
+        identity = self._identity(str(_required(params, "IdentityId")))
         logins = _logins(params)
         if identity.authenticated:
             if not logins:
@@ -285,7 +435,7 @@ class IdentityService:
                 raise not_authorized(LOGINS_DONT_MATCH)
         elif logins:
             return self._sign_in_guest(identity, self._validated(logins))
-        elif not self.settings.allow_unauthenticated:
+        elif not self.pool.allow_unauthenticated:
             raise not_authorized(UNAUTH_NOT_SUPPORTED)
         return identity
 
@@ -343,7 +493,17 @@ OPERATIONS: dict[str, Callable[[IdentityService, dict[str, Any]], dict[str, Any]
     "GetCredentialsForIdentity": IdentityService.get_credentials_for_identity,
     "GetOpenIdToken": IdentityService.get_open_id_token,
     "ListIdentities": IdentityService.list_identities,
+    "DescribeIdentityPool": IdentityService.describe_identity_pool,
+    "UpdateIdentityPool": IdentityService.update_identity_pool,
+    "GetIdentityPoolRoles": IdentityService.get_identity_pool_roles,
+    "SetIdentityPoolRoles": IdentityService.set_identity_pool_roles,
+    "DescribeIdentity": IdentityService.describe_identity,
 }
+
+
+def role_name(role_arn: str) -> str:
+    """A role's name from its ARN (after any path)."""
+    return role_arn.rsplit("/", 1)[-1]
 
 
 def trust_allows(document: Mapping[str, Any], pool_id: str, amr: str) -> bool:
@@ -397,9 +557,13 @@ def _unsigned_sts(settings: AwsSettings, moto_url: str) -> Any:
                         config=Config(signature_version=UNSIGNED))
 
 
-def create_identity_app(settings: Mapping[str, Any] | AwsSettings, moto_url: str) -> flask.Flask:
-    """An independent Cognito Identity service (its own identities, keys and counters)."""
-    service = IdentityService(parse_settings(settings), moto_url)
+def create_identity_app(settings: Mapping[str, Any] | AwsSettings, moto_url: str,
+                        keys: Iterable[SiteKey] = ()) -> flask.Flask:
+    """An independent Cognito Identity service (its own identities, keys and counters).
+
+    ``keys`` are the IAM users' access keys it accepts signatures from (the
+    site's, from :func:`.bootstrap`), besides the admin key."""
+    service = IdentityService(parse_settings(settings), moto_url, keys)
     app = flask.Flask(__name__)
     app.extensions[EXTENSION] = service
 
@@ -413,7 +577,10 @@ def create_identity_app(settings: Mapping[str, Any] | AwsSettings, moto_url: str
             params = json.loads(flask.request.get_data() or b"{}")
             if not isinstance(params, dict):
                 raise AwsError("SerializationException", "Expected a JSON object")
-            body = service.handle(operation, params)
+            request = flask.request
+            body = service.handle(operation, params, WireRequest(
+                request.method, request.path, request.query_string.decode("latin-1"),
+                Headers(request.headers), request.get_data()))
         except json.JSONDecodeError:
             return _error(AwsError("SerializationException", "Malformed JSON"))
         except AwsError as error:

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from webapp import policies
 
 from ..requestlog import RedactedRequestLog
-from .settings import AwsSettings, admin_client, parse_settings
+from .settings import AwsSettings, SiteKey, admin_client, parse_settings
 
 #: Objects a guest can list and download from the start.
 SAMPLE_OBJECTS = {
@@ -26,6 +26,7 @@ SAMPLE_OBJECTS = {
         b"private/    readable and writable by the owner only\n", "text/plain"),
 }
 ROLE_POLICY_NAME = "AmplifyStorageAccess"
+SITE_POLICY_NAME = "FederationLabSite"
 
 
 def start_moto(host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:
@@ -49,20 +50,29 @@ def _moto_handler() -> type:
     return type("MotoRequestHandler", (RedactedRequestLog, MotoRequestHandler), {})
 
 
-def bootstrap(settings: Mapping[str, Any] | AwsSettings, moto_url: str) -> None:
-    """Create the bucket (with CORS and sample objects) and both roles in moto.
+def bootstrap(settings: Mapping[str, Any] | AwsSettings, moto_url: str) -> SiteKey:
+    """Create in moto what an operator creates before the site runs: the bucket (with
+    CORS and sample objects); the pool's authenticated and guest roles and the roles
+    its mappings may choose (:data:`webapp.policies.MAPPED_ROLES`); and the site's
+    own IAM user with :func:`webapp.policies.site_statements` and a fresh access key,
+    which is returned (the identity service must be given it, and the app gets it
+    through its environment, as a deployment would).
 
     Idempotent: moto's state is per process, so a second call (another test
     folder, a restart of the front) finds things in place and brings them back
-    to the documents in :mod:`webapp.policies`.
+    to the documents in :mod:`webapp.policies`; the site user's older keys are
+    deleted.
     """
     aws = parse_settings(settings)
     iam = admin_client("iam", aws, moto_url)
     s3 = admin_client("s3", aws, moto_url)
-    for name, amr, statements in (
+    roles = [
         (aws.authenticated_role, "authenticated", policies.authenticated_statements(aws.bucket)),
         (aws.guest_role, "unauthenticated", policies.guest_statements(aws.bucket)),
-    ):
+        *((aws.mapped_roles.get(role.key, role.name), "authenticated",
+           role.statements(aws.bucket)) for role in policies.MAPPED_ROLES),
+    ]
+    for name, amr, statements in roles:
         trust = json.dumps(policies.trust_policy(aws.identity_pool_id, amr))
         try:
             iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust,
@@ -73,6 +83,7 @@ def bootstrap(settings: Mapping[str, Any] | AwsSettings, moto_url: str) -> None:
             iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
         iam.put_role_policy(RoleName=name, PolicyName=ROLE_POLICY_NAME,
                             PolicyDocument=json.dumps(policies.policy(statements)))
+    site = _site_user(iam, aws)
     try:
         if aws.region == "us-east-1":
             s3.create_bucket(Bucket=aws.bucket)
@@ -86,3 +97,22 @@ def bootstrap(settings: Mapping[str, Any] | AwsSettings, moto_url: str) -> None:
                        CORSConfiguration=policies.bucket_cors(list(aws.app_origins)))
     for key, (body, content_type) in SAMPLE_OBJECTS.items():
         s3.put_object(Bucket=aws.bucket, Key=key, Body=body, ContentType=content_type)
+    return site
+
+
+def _site_user(iam: Any, aws: AwsSettings) -> SiteKey:
+    """The site's IAM user, allowed its developer calls on this pool and ``iam:GetRole``
+    on the site's roles, with one new access key."""
+    try:
+        iam.create_user(UserName=aws.site_user)
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "EntityAlreadyExists":
+            raise
+    statements = policies.site_statements(
+        aws.pool_arn, f"arn:aws:iam::{aws.account_id}:role/fedlab-*")
+    iam.put_user_policy(UserName=aws.site_user, PolicyName=SITE_POLICY_NAME,
+                        PolicyDocument=json.dumps(policies.policy(statements)))
+    for old in iam.list_access_keys(UserName=aws.site_user)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=aws.site_user, AccessKeyId=old["AccessKeyId"])
+    key = iam.create_access_key(UserName=aws.site_user)["AccessKey"]
+    return SiteKey(aws.site_user, key["AccessKeyId"], key["SecretAccessKey"])

@@ -8,11 +8,15 @@ from typing import Any
 
 import boto3
 
+from .roles import MappingInvalid, RoleMapping, parse_mappings
+
 #: The bootstrap's own credentials: dummy values, never the machine's. Requests
 #: signed with them are the operator's (bootstrap, tests) and pass the S3 guard.
 ADMIN_ACCESS_KEY_ID = "testing"
 ADMIN_SECRET_ACCESS_KEY = "testing"
 
+#: The IAM user the site signs its developer calls with (see :func:`.bootstrap`).
+SITE_USER = "fedlab-site"
 AUTHENTICATED_ROLE = "fedlab-authenticated"
 GUEST_ROLE = "fedlab-guest"
 DEFAULT_LIFETIME = 3600
@@ -35,6 +39,15 @@ class PoolProvider:
     app_id: str = ""
     app_secret: str = ""
 
+    @property
+    def mapping_keys(self) -> tuple[str, ...]:
+        """The keys a role mapping for this provider may have: a Cognito user pool's
+        are one per app client (``<logins key>:<client id>``), any other's its
+        ``Logins`` key."""
+        if self.logins_key.startswith("cognito-idp."):
+            return tuple(f"{self.logins_key}:{client}" for client in self.client_ids)
+        return (self.logins_key,)
+
 
 @dataclass(frozen=True)
 class AwsSettings:
@@ -48,9 +61,35 @@ class AwsSettings:
     providers: Mapping[str, PoolProvider] = field(default_factory=dict)
     authenticated_role: str = AUTHENTICATED_ROLE
     guest_role: str = GUEST_ROLE
+    identity_pool_name: str = "fedlab"
+    #: The site's own IAM user (see :class:`SiteKey`).
+    site_user: str = SITE_USER
+    #: Names of the roles of :data:`webapp.policies.MAPPED_ROLES`, by their key
+    #: (``admins``, ``readers``); by default each one's own name.
+    mapped_roles: Mapping[str, str] = field(default_factory=dict)
+    #: The pool's developer provider name ("" when it has none).
+    developer_provider_name: str = ""
+    allow_classic_flow: bool = False
+    #: Role mappings by AWS's key (see :mod:`.roles`).
+    role_mappings: Mapping[str, RoleMapping] = field(default_factory=dict)
 
     def role_arn(self, name: str) -> str:
         return f"arn:aws:iam::{self.account_id}:role/{name}"
+
+    @property
+    def pool_arn(self) -> str:
+        return (f"arn:aws:cognito-identity:{self.region}:{self.account_id}:identitypool/"
+                f"{self.identity_pool_id}")
+
+
+@dataclass(frozen=True)
+class SiteKey:
+    """The site's own IAM user and its access key, made by :func:`.bootstrap`: the
+    identity service verifies the key's signatures and authorizes its user."""
+
+    user_name: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
 
 
 def parse_settings(raw: Mapping[str, Any] | AwsSettings) -> AwsSettings:
@@ -72,6 +111,11 @@ def parse_settings(raw: Mapping[str, Any] | AwsSettings) -> AwsSettings:
                 app_secret=str(entry.get("app_secret", "")),
             )
             providers[provider.logins_key] = provider
+        keys = {key for p in providers.values() for key in p.mapping_keys}
+        try:
+            mappings = parse_mappings(raw.get("role_mappings"), keys.__contains__)
+        except MappingInvalid as invalid:
+            raise SettingsError(f"role_mappings: {invalid}") from None
         return AwsSettings(
             region=str(raw["region"]),
             account_id=str(raw.get("account_id", "123456789012")),
@@ -83,6 +127,12 @@ def parse_settings(raw: Mapping[str, Any] | AwsSettings) -> AwsSettings:
             providers=providers,
             authenticated_role=str(raw.get("authenticated_role", AUTHENTICATED_ROLE)),
             guest_role=str(raw.get("guest_role", GUEST_ROLE)),
+            identity_pool_name=str(raw.get("identity_pool_name", "fedlab")),
+            developer_provider_name=str(raw.get("developer_provider_name") or ""),
+            allow_classic_flow=bool(raw.get("allow_classic_flow", False)),
+            role_mappings=mappings,
+            site_user=str(raw.get("site_user", SITE_USER)),
+            mapped_roles={str(k): str(v) for k, v in (raw.get("mapped_roles") or {}).items()},
         )
     except KeyError as missing:
         raise SettingsError(f"{missing.args[0]}: missing") from None

@@ -223,6 +223,12 @@ class Provider(ABC):
     def logins(self, auth: SignIn) -> dict[str, str]:
         """The Identity Pool ``Logins`` map for ``auth``: the key and its token."""
 
+    @property
+    def role_mapping_key(self) -> str:
+        """This provider's key in an Identity Pool's ``RoleMappings``: its Logins key
+        (a Cognito user pool's is per app client)."""
+        return self.logins_key
+
     @abstractmethod
     def pool_provider(self) -> dict[str, Any]:
         """How this provider is registered on an Identity Pool (and so what the pool

@@ -167,3 +167,8 @@ class Cognito(OpenIDConnect):
     def logins_key(self) -> str:
         s = self.settings
         return f"cognito-idp.{s['region']}.amazonaws.com/{s['user_pool_id']}"
+
+    @property
+    def role_mapping_key(self) -> str:
+        """A user pool's role mapping is per app client: ``<Logins key>:<client id>``."""
+        return f"{self.logins_key}:{self.client_id}"

@@ -25,11 +25,16 @@ from werkzeug.serving import make_server
 
 from standins import StandinRequestHandler, create_standins_app
 from standins.aws import bootstrap, create_identity_app, create_s3_app, start_moto
+from standins.aws.settings import SiteKey
 
 APP = "http://localhost:8000"
 POOL_ID = "us-east-1:0f3c0c2e-7d55-4d8e-9a57-1c2f3e4d5a6b"
 BUCKET = "fedlab-standin-tests"
 AUTH_ROLE, GUEST_ROLE = "fedlab-test-authenticated", "fedlab-test-guest"
+MAPPED_ROLES = {"admins": "fedlab-test-admins", "readers": "fedlab-test-readers"}
+SITE_USER = "fedlab-test-site"
+DEVELOPER_PROVIDER = "login.fedlab.test"
+ACCOUNT = "123456789012"
 GRAPH_VERSION = "v21.0"
 FACEBOOK_APP, FACEBOOK_SECRET = "100000000000001", "facebook-app-secret"
 SECRET = "client-secret"
@@ -62,6 +67,8 @@ def aws_settings(base: str, **changes: Any) -> dict[str, Any]:
         "region": "us-east-1", "account_id": "123456789012", "identity_pool_id": POOL_ID,
         "allow_unauthenticated": True, "bucket": BUCKET, "app_origins": [APP],
         "credentials_lifetime": 3600, "authenticated_role": AUTH_ROLE, "guest_role": GUEST_ROLE,
+        "site_user": SITE_USER, "mapped_roles": MAPPED_ROLES,
+        "developer_provider_name": DEVELOPER_PROVIDER,
         "providers": [
             {"logins_key": LOGINS_KEYS["cognito"], "type": "oidc",
              "issuer": f"{base}/cognito-idp/us-east-1_FedLab",
@@ -106,12 +113,28 @@ class Stack:
     s3_url: str
     identity_app: Any
     s3_app: Any
+    site_key: SiteKey
 
     # -- clients --------------------------------------------------------------
 
     def identity(self, url: str | None = None) -> Any:
         return boto3.client("cognito-identity", endpoint_url=url or self.identity_url,
                             region_name="us-east-1", config=NO_RETRIES)
+
+    def signed(self, service: str = "cognito-identity", key: SiteKey | None = None,
+               url: str | None = None) -> Any:
+        """A client signed with an IAM user's key (the site's by default)."""
+        key = key or self.site_key
+        return boto3.client(service, endpoint_url=url or self.identity_url,
+                            region_name="us-east-1", aws_access_key_id=key.access_key_id,
+                            aws_secret_access_key=key.secret_access_key,
+                            config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+
+    def operator(self, url: str | None = None) -> Any:
+        """A client signed with the admin key (an operator allowed everything)."""
+        return boto3.client("cognito-identity", endpoint_url=url or self.identity_url,
+                            region_name="us-east-1", **ADMIN,
+                            config=Config(retries={"max_attempts": 1, "mode": "standard"}))
 
     def admin(self, service: str) -> Any:
         """A client straight to moto with the bootstrap's dummy credentials."""
@@ -217,12 +240,13 @@ def stack() -> Iterator[Stack]:
     providers_server.app = providers
     moto, moto_url = start_moto("127.0.0.1", 0)
     settings = aws_settings(base)
-    bootstrap(settings, moto_url)
-    identity_app = create_identity_app(settings, moto_url)
+    site_key = bootstrap(settings, moto_url)
+    identity_app = create_identity_app(settings, moto_url, [site_key])
     s3_app = create_s3_app(settings, moto_url, identity_app)
     identity_server, identity_url = serve(identity_app)
     s3_server, s3_url = serve(s3_app)
-    yield Stack(base, providers, moto_url, identity_url, s3_url, identity_app, s3_app)
+    yield Stack(base, providers, moto_url, identity_url, s3_url, identity_app, s3_app,
+                site_key)
     for server in (providers_server, identity_server, s3_server):
         server.shutdown()
         server.server_close()
@@ -243,9 +267,9 @@ def other_pool(stack: Stack) -> Iterator[Callable[..., str]]:
     """Serve another identity service for one test (a pool configured differently)."""
     started = []
 
-    def start(**changes: Any) -> str:
+    def start(keys: tuple[SiteKey, ...] = (), **changes: Any) -> str:
         server, url = serve(create_identity_app(aws_settings(stack.base, **changes),
-                                                stack.moto_url))
+                                                stack.moto_url, (stack.site_key, *keys)))
         started.append(server)
         return url
 
