@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+from webapp.config import settings
+
 from .flows import sign_in
 from .test_credentials import field
+from .test_linked_logins import admin_identity
 
 
 def classic_calls(page) -> list[tuple[str, str]]:
@@ -49,9 +52,13 @@ def test_the_basic_flow_is_not_offered_when_off(browser, app_url, control, aws_c
     assert "GetOpenIdToken" not in aws_control("identity", "GET", "calls")
 
 
-def test_a_pool_that_refuses_the_basic_flow_is_explained(browser, app_url, control,
-                                                         aws_control, pool_with):
-    pool_with("no_classic_flow")
+def test_a_pool_that_refuses_the_basic_flow_is_explained(browser, app, servers, app_url,
+                                                         control, aws_control, pool_with):
+    pool_with("fresh")  # this test's own pool, which its operator then changes
+    operator = admin_identity(app, servers)
+    pool = operator.describe_identity_pool(IdentityPoolId=settings(app).aws.identity_pool_id)
+    pool.pop("ResponseMetadata")
+    operator.update_identity_pool(**{**pool, "AllowClassicFlow": False})
     sign_in(browser, app_url, "facebook")
     page = browser.click(browser.get(f"{app_url}/credentials"), "Compare with the basic flow")
     assert page.status_code == 403, page.text[:1500]

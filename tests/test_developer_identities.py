@@ -128,3 +128,47 @@ def test_developer_federation_needs_a_sign_in_and_csrf(browser, app_url, control
     signed_out = browser.post(f"{app_url}/credentials/developer",
                               data={"csrf_token": browser.csrf(page)})
     assert signed_out.status_code == 401 and 'data-error="signed_out"' in signed_out.text
+
+
+def test_the_call_is_signed_with_the_site_key_from_the_environment(browser, app_url, control,
+                                                                   aws_control, swap_app,
+                                                                   monkeypatch):
+    """The same key id with another secret: the stand-in recomputes the signature, as AWS
+    does, and refuses it; the page says so in AWS's words."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-site-secret-0000000000000000000000")
+    swap_app()
+    sign_in(browser, app_url, "google")
+    page = federate_as_developer(browser, app_url)
+    assert page.status_code == 502 and 'data-error="aws_error"' in page.text
+    assert "InvalidSignatureException" in page.text
+    assert aws_control("identity", "GET", "calls").get(
+        "GetOpenIdTokenForDeveloperIdentity") == 1
+
+
+def test_a_site_identity_without_the_permission_is_explained(app, browser, app_url, control,
+                                                             aws_control, moto_url):
+    """An explicit Deny on the site's IAM user: the stand-in refuses as IAM would,
+    and the page names the permission the site lacks."""
+    import boto3
+
+    from standins.aws.settings import (
+        ADMIN_ACCESS_KEY_ID,
+        ADMIN_SECRET_ACCESS_KEY,
+        SITE_USER,
+    )
+
+    iam = boto3.client("iam", endpoint_url=moto_url, region_name="us-east-1",
+                       aws_access_key_id=ADMIN_ACCESS_KEY_ID,
+                       aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY)
+    iam.put_user_policy(UserName=SITE_USER, PolicyName="DenyDeveloperIdentities",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                            "Effect": "Deny", "Resource": "*",
+                            "Action": "cognito-identity:GetOpenIdTokenForDeveloperIdentity"}]}))
+    try:
+        sign_in(browser, app_url, "google")
+        page = federate_as_developer(browser, app_url)
+    finally:
+        iam.delete_user_policy(UserName=SITE_USER, PolicyName="DenyDeveloperIdentities")
+    assert page.status_code == 403 and 'data-error="site_not_permitted"' in page.text
+    assert "AccessDeniedException" in page.text
+    assert "cognito-identity:GetOpenIdTokenForDeveloperIdentity" in page.text
