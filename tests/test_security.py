@@ -55,7 +55,8 @@ def test_for_aws_itself_the_bucket_origins_are_allowed():
                       bucket="my-bucket", region="eu-west-1", s3_endpoint="",
                       allow_guests=True, guest_identities_per_minute=30,
                       max_upload_bytes=1024, upload_content_types=("text/plain",),
-                      timeout=5.0, cognito_identity_endpoint="", sts_endpoint="")
+                      timeout=5.0, cognito_identity_endpoint="", sts_endpoint="",
+                      iam_endpoint="", developer_provider_name="", classic_flow=False)
     assert security.s3_origins(aws) == ["https://my-bucket.s3.eu-west-1.amazonaws.com",
                                         "https://my-bucket.s3.amazonaws.com",
                                         "https://s3.eu-west-1.amazonaws.com"]
