@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -24,11 +25,12 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 from werkzeug.datastructures import Headers
 
 from ..faults import FaultBoard
-from . import iam, sigv4
+from . import iam, roles, sigv4
 from .faults import add_control_routes
 from .pool import Pool, PoolInvalid
 from .settings import (
@@ -39,7 +41,7 @@ from .settings import (
     admin_client,
     parse_settings,
 )
-from .tokens import LoginRefused, TokenVerifier
+from .tokens import NOT_SIGNED, WRONG_AUDIENCE, LoginRefused, TokenVerifier
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,14 @@ LOGINS_DONT_MATCH = ("Logins don't match. Please include at least one valid logi
                      "identity or identity pool.")
 UNAUTH_NOT_SUPPORTED = "Unauthenticated access is not supported for this identity pool."
 BAD_ROLES = "Invalid identity pool configuration. Check assigned IAM roles for this pool."
+CLASSIC_FLOW_OFF = "Basic (classic) flow is not enabled, please use enhanced flow."
+COGNITO_TOKEN_REFUSED = "Invalid login token. Can't pass in a Cognito token."
+LOGIN_LINKED_ELSEWHERE = "Login is already linked to another identity."
+#: The Logins key of this service's own tokens (the developer flow's).
+COGNITO_LOGIN = "cognito-identity.amazonaws.com"
+DEVELOPER_TOKEN_DURATION = 900
+MAX_TOKEN_DURATION = 86400
+DEVELOPER_USER = re.compile(r"[^\x00-\x1f\x7f]{1,1024}")
 
 
 class AwsError(Exception):
@@ -118,10 +128,28 @@ class Identity:
     logins: set[tuple[str, str]] = field(default_factory=set)
     created: float = field(default_factory=time.time)
     modified: float = field(default_factory=time.time)
+    #: Set when a first login is linked, and never cleared: an identity whose last
+    #: login was unlinked is no guest, it is out of reach (as AWS documents).
+    authenticated: bool = False
+
+    def link(self, pair: tuple[str, str], now: float) -> None:
+        self.logins.add(pair)
+        self.authenticated = True
+        self.modified = now
+
+
+@dataclass(frozen=True)
+class Login:
+    """One ``Logins`` entry that validated: the provider's key, whose it is (the
+    token's subject, or a developer's user identifier) and the token's claims."""
+
+    key: str
+    subject: str
+    claims: Mapping[str, Any] = field(default_factory=dict)
 
     @property
-    def authenticated(self) -> bool:
-        return bool(self.logins)
+    def pair(self) -> tuple[str, str]:
+        return (self.key, self.subject)
 
 
 @dataclass(frozen=True)
@@ -134,6 +162,9 @@ class Grant:
     role_arn: str
     authenticated: bool
     expiration: float
+    #: The session policy AWS adds to guest credentials of the enhanced flow: only
+    #: the services of its list (S3 is one) are allowed, whatever the role says.
+    scoped_down: bool = False
 
     @property
     def principal_arn(self) -> str:
@@ -283,13 +314,20 @@ class IdentityService:
             with self._lock:
                 self._identities[identity.identity_id] = identity
             return {"IdentityId": identity.identity_id}
-        return {"IdentityId": self._identity_for_logins(logins).identity_id}
+        if COGNITO_LOGIN in logins:
+            raise not_authorized(COGNITO_TOKEN_REFUSED)
+        return {"IdentityId": self._link(self._validated(logins)).identity_id}
 
     def get_credentials_for_identity(self, params: dict[str, Any]) -> dict[str, Any]:
-        identity = self._checked_identity(params)
+        """The enhanced flow: the role the pool's roles and mappings give this identity
+        (its trust policy checked), assumed at STS with a token of this service."""
+        identity, logins = self._checked_identity(params)
         amr = "authenticated" if identity.authenticated else "unauthenticated"
-        with self._lock:
-            role_arn = self.pool.roles.get(amr)
+        if identity.authenticated:
+            role_arn = self._mapped_role(identity, logins, params.get("CustomRoleArn"))
+        else:
+            with self._lock:
+                role_arn = self.pool.roles.get(amr, "")
         if not role_arn:
             raise AwsError("InvalidIdentityPoolConfigurationException", BAD_ROLES)
         role = role_name(role_arn)
@@ -308,10 +346,9 @@ class IdentityService:
                            500) from None
         credentials = answer["Credentials"]
         expiration = int(self.now()) + lifetime
-        grant = Grant(credentials["AccessKeyId"], identity.identity_id, role, role_arn,
-                      identity.authenticated, expiration)
-        with self._lock:
-            self._grants[grant.access_key_id] = grant
+        self.register(Grant(credentials["AccessKeyId"], identity.identity_id, role, role_arn,
+                            identity.authenticated, expiration,
+                            scoped_down=not identity.authenticated))
         return {"IdentityId": identity.identity_id, "Credentials": {
             "AccessKeyId": credentials["AccessKeyId"],
             "SecretKey": credentials["SecretAccessKey"],
@@ -321,8 +358,123 @@ class IdentityService:
         }}
 
     def get_open_id_token(self, params: dict[str, Any]) -> dict[str, Any]:
-        identity = self._checked_identity(params)
+        """The basic (classic) flow's first step: a token for STS, only where the pool
+        allows that flow."""
+        with self._lock:
+            classic = self.pool.allow_classic_flow
+        if not classic:
+            raise AwsError("InvalidParameterException", CLASSIC_FLOW_OFF)
+        identity, _ = self._checked_identity(params)
         return {"IdentityId": identity.identity_id, "Token": self._openid_token(identity)}
+
+    def get_open_id_token_for_developer_identity(self, params: dict[str, Any]
+                                                 ) -> dict[str, Any]:
+        """The site as an identity provider: its user identifier under the pool's
+        developer provider name is linked to an identity (a new one, the one it is
+        linked to already, or ``IdentityId``), with any public logins of the call,
+        and a token for it is returned."""
+        self._check_pool(_required(params, "IdentityPoolId"))
+        logins = _logins(params)
+        duration = params.get("TokenDuration", DEVELOPER_TOKEN_DURATION)
+        if not isinstance(duration, int) or isinstance(duration, bool) or \
+                not 1 <= duration <= MAX_TOKEN_DURATION:
+            bound = ("greater than or equal to 1" if isinstance(duration, int)
+                     and duration < 1 else f"less than or equal to {MAX_TOKEN_DURATION}")
+            raise AwsError("InvalidParameterException", f"1 validation error detected: Value "
+                           f"'{duration}' at 'tokenDuration' failed to satisfy constraint: "
+                           f"Member must have value {bound}")
+        developer, public = self._developer_logins(logins)
+        identity_id = params.get("IdentityId")
+        if identity_id:
+            identity = self._identity(str(identity_id))
+            with self._lock:
+                proven = developer.pair in identity.logins or any(
+                    login.pair in identity.logins for login in public)
+            if identity.authenticated and not proven:
+                raise not_authorized(LOGINS_DONT_MATCH)
+            identity = self._link([developer, *public], into=identity)
+        else:
+            identity = self._link([developer, *public])
+        return {"IdentityId": identity.identity_id,
+                "Token": self._openid_token(identity, duration)}
+
+    def lookup_developer_identity(self, params: dict[str, Any]) -> dict[str, Any]:
+        """An identity by its developer user identifier, or an identity's developer user
+        identifiers (both given: they must belong together)."""
+        self._check_pool(_required(params, "IdentityPoolId"))
+        identity_id = params.get("IdentityId")
+        user = params.get("DeveloperUserIdentifier")
+        if not identity_id and not user:
+            raise AwsError("InvalidParameterException", "Either IdentityId or "
+                           "DeveloperUserIdentifier must be specified.")
+        size = params.get("MaxResults", 60)
+        if not isinstance(size, int) or not 1 <= size <= 60:
+            raise AwsError("InvalidParameterException", "1 validation error detected: Value "
+                           "at 'maxResults' failed to satisfy constraint: Member must have "
+                           "value between 1 and 60")
+        with self._lock:
+            name = self.pool.developer_provider_name
+            by_user = self._by_login.get((name, str(user))) if user and name else None
+        if user and by_user is None:
+            raise AwsError("ResourceNotFoundException",
+                           f"DeveloperUserIdentifier '{user}' not found.")
+        if identity_id and user and identity_id != by_user:
+            raise AwsError("ResourceConflictException", f"DeveloperUserIdentifier '{user}' "
+                           f"is not linked to identity '{identity_id}'.")
+        identity = self._identity(str(identity_id or by_user))
+        with self._lock:
+            users = sorted(subject for key, subject in identity.logins if key == name)
+        start = int(params.get("NextToken") or 0)
+        answer: dict[str, Any] = {"IdentityId": identity.identity_id,
+                                  "DeveloperUserIdentifierList": users[start:start + size]}
+        if start + size < len(users):
+            answer["NextToken"] = str(start + size)
+        return answer
+
+    def unlink_developer_identity(self, params: dict[str, Any]) -> dict[str, Any]:
+        identity = self._identity(str(_required(params, "IdentityId")))
+        self._check_pool(_required(params, "IdentityPoolId"))
+        name = str(_required(params, "DeveloperProviderName"))
+        user = str(_required(params, "DeveloperUserIdentifier"))
+        with self._lock:
+            if name != self.pool.developer_provider_name:
+                raise AwsError("InvalidParameterException", f"DeveloperProviderName '{name}' "
+                               f"is not the developer provider of this identity pool.")
+            if (name, user) not in identity.logins:
+                raise AwsError("ResourceNotFoundException", f"DeveloperUserIdentifier "
+                               f"'{user}' is not linked to identity '{identity.identity_id}'.")
+            self._unlink(identity, (name, user))
+        return {}
+
+    def unlink_identity(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Public: a visitor with a valid login of the identity takes other logins off it;
+        each is a new identity the next time it is seen."""
+        identity = self._identity(str(_required(params, "IdentityId")))
+        logins = _logins(params)
+        remove = params.get("LoginsToRemove")
+        if not isinstance(remove, list):
+            raise AwsError("InvalidParameterException", "1 validation error detected: Value "
+                           "at 'loginsToRemove' failed to satisfy constraint: Member must "
+                           "not be null")
+        if COGNITO_LOGIN in logins:
+            raise not_authorized(COGNITO_TOKEN_REFUSED)
+        validated = self._validated(logins) if logins else []
+        with self._lock:
+            if not any(login.pair in identity.logins for login in validated):
+                raise not_authorized(LOGINS_DONT_MATCH)
+            developer = self.pool.developer_provider_name
+            for key in remove:
+                if developer and key == developer:
+                    raise AwsError("InvalidParameterException", "Developer logins are "
+                                   "unlinked with UnlinkDeveloperIdentity.")
+                pairs = [pair for pair in identity.logins if pair[0] == key]
+                if not pairs:
+                    raise AwsError("InvalidParameterException",
+                                   f"Login '{key}' is not linked to identity "
+                                   f"'{identity.identity_id}'.")
+                for pair in pairs:
+                    self._unlink(identity, pair)
+        return {}
 
     def list_identities(self, params: dict[str, Any]) -> dict[str, Any]:
         """The pool's identities, oldest first, a page of ``MaxResults`` (1 to 60) at a
@@ -395,67 +547,147 @@ class IdentityService:
         if pool_id != self.settings.identity_pool_id:
             raise AwsError("ResourceNotFoundException", f"IdentityPool '{pool_id}' not found.")
 
-    def _validated(self, logins: dict[str, str]) -> list[tuple[str, str]]:
-        pairs = []
+    def _validated(self, logins: Mapping[str, str]) -> list[Login]:
+        """Each login's token checked with its provider, as the service checks them."""
+        validated = []
         for key, token in sorted(logins.items()):
-            provider = self.pool.providers.get(key)
+            with self._lock:
+                provider = self.pool.providers.get(key)
             if provider is None:
                 raise not_authorized("Token is not from a supported provider of this "
                                      "identity pool.")
             try:
-                pairs.append((key, self.verifier.subject(provider, str(token))))
+                verified = self.verifier.verify(provider, str(token))
             except LoginRefused as refused:
                 raise not_authorized(str(refused)) from None
-        return pairs
+            validated.append(Login(key, verified.subject, verified.claims))
+        return validated
 
-    def _identity_for_logins(self, logins: dict[str, str]) -> Identity:
-        pairs = self._validated(logins)
+    def _developer_logins(self, logins: Mapping[str, str]) -> tuple[Login, list[Login]]:
+        """``GetOpenIdTokenForDeveloperIdentity``'s Logins: exactly one entry under the
+        pool's developer provider name (the site's user identifier), and any public
+        logins beside it (checked as tokens)."""
         with self._lock:
-            known = [self._by_login[p] for p in pairs if p in self._by_login]
-            if known:
-                identity = self._identities[known[0]]
-            else:
-                key, sub = pairs[0]
-                seed = f"{self.settings.identity_pool_id}|{key}|{sub}"
-                identity_id = f"{self.settings.region}:{uuid.uuid5(ID_NAMESPACE, seed)}"
-                identity = self._identities.setdefault(identity_id, Identity(identity_id))
-            for pair in pairs:  # further logins in one call are linked to it
-                identity.logins.add(pair)
-                self._by_login[pair] = identity.identity_id
-            return identity
+            name = self.pool.developer_provider_name
+        if not name:
+            raise AwsError("InvalidParameterException", "This identity pool has no developer "
+                           "provider name.")
+        user = logins.get(name)
+        if user is None:
+            raise AwsError("InvalidParameterException", f"Logins must include the developer "
+                           f"provider name of this identity pool ({name}).")
+        if not isinstance(user, str) or not DEVELOPER_USER.fullmatch(user):
+            raise AwsError("InvalidParameterException", f"1 validation error detected: Value "
+                           f"at 'logins.{name}' failed to satisfy constraint: Member must "
+                           f"have length between 1 and 1024 and no control characters")
+        public = self._validated({k: v for k, v in logins.items() if k != name})
+        return Login(name, user), public
 
-    def _checked_identity(self, params: dict[str, Any]) -> Identity:
-        identity = self._identity(str(_required(params, "IdentityId")))
-        logins = _logins(params)
-        if identity.authenticated:
-            if not logins:
-                raise not_authorized(LOGINS_DONT_MATCH)
-            pairs = self._validated(logins)
-            if not any(pair in identity.logins for pair in pairs):
-                raise not_authorized(LOGINS_DONT_MATCH)
-        elif logins:
-            return self._sign_in_guest(identity, self._validated(logins))
-        elif not self.pool.allow_unauthenticated:
-            raise not_authorized(UNAUTH_NOT_SUPPORTED)
-        return identity
+    def _link(self, logins: list[Login], into: Identity | None = None) -> Identity:
+        """The identity these logins belong to, with all of them linked to it.
 
-    def _sign_in_guest(self, guest: Identity, pairs: list[tuple[str, str]]) -> Identity:
-        """A guest's id with Logins, as the SDKs send it when a guest signs in.
-
-        As AWS does ("Switching unauthenticated users to authenticated users"):
-        logins linked to no identity yet are linked to the guest's, which keeps
-        its id; logins already linked to an identity take the guest into that one
-        (merged: the guest's id is gone, and the answer names the existing id).
+        ``into`` is the identity the call names (a guest signing in, or an
+        authenticated identity adding a login). A login already linked to a
+        different authenticated identity is a conflict, as AWS answers it; a guest
+        whose logins are known elsewhere is merged into that identity (its id is
+        gone: "Switching unauthenticated users to authenticated users").
         """
         with self._lock:
-            known = [self._by_login[p] for p in pairs if p in self._by_login]
-            identity = self._identities[known[0]] if known else guest
-            if identity is not guest:
-                self._identities.pop(guest.identity_id, None)
-            for pair in pairs:
-                identity.logins.add(pair)
-                self._by_login[pair] = identity.identity_id
+            owners = {self._by_login[login.pair] for login in logins
+                      if login.pair in self._by_login}
+            if into is not None and into.authenticated:
+                if owners - {into.identity_id}:
+                    raise AwsError("ResourceConflictException", LOGIN_LINKED_ELSEWHERE)
+                identity = into
+            elif len(owners) > 1:
+                raise AwsError("ResourceConflictException", LOGIN_LINKED_ELSEWHERE)
+            elif owners:
+                identity = self._identities[owners.pop()]
+                if into is not None:
+                    self._identities.pop(into.identity_id, None)
+            elif into is not None:
+                identity = into
+            else:
+                identity = self._new_identity(logins[0])
+            for login in logins:
+                identity.link(login.pair, self.now())
+                self._by_login[login.pair] = identity.identity_id
             return identity
+
+    def _new_identity(self, first: Login) -> Identity:
+        """A new identity for a login seen for the first time: its id is derived from the
+        login, so the same person gets the same id on every start; a login unlinked
+        from an identity that lives on gets a fresh one."""
+        seed = f"{self.settings.identity_pool_id}|{first.key}|{first.subject}"
+        identity_id = f"{self.settings.region}:{uuid.uuid5(ID_NAMESPACE, seed)}"
+        if identity_id in self._identities:
+            identity_id = f"{self.settings.region}:{uuid.uuid4()}"
+        identity = self._identities[identity_id] = Identity(identity_id)
+        return identity
+
+    def _unlink(self, identity: Identity, pair: tuple[str, str]) -> None:
+        identity.logins.discard(pair)
+        identity.modified = self.now()
+        self._by_login.pop(pair, None)
+
+    def _checked_identity(self, params: dict[str, Any]) -> tuple[Identity, list[Login]]:
+        """The identity named by ``IdentityId`` and the logins of the call, checked: an
+        authenticated identity needs one of its own logins (or a token of this service
+        for it, the developer flow's); further logins are linked to it."""
+        identity = self._identity(str(_required(params, "IdentityId")))
+        logins = dict(_logins(params))
+        cognito_token = logins.pop(COGNITO_LOGIN, None)
+        proven = cognito_token is not None and self._own_token_for(identity, cognito_token)
+        validated = self._validated(logins)
+        if identity.authenticated:
+            with self._lock:
+                owned = any(login.pair in identity.logins for login in validated)
+            if not (owned or proven):
+                raise not_authorized(LOGINS_DONT_MATCH)
+            if validated:
+                identity = self._link(validated, into=identity)
+        elif validated:
+            identity = self._link(validated, into=identity)
+        elif cognito_token is not None:
+            raise not_authorized(LOGINS_DONT_MATCH)
+        elif not self.pool.allow_unauthenticated:
+            raise not_authorized(UNAUTH_NOT_SUPPORTED)
+        return identity, validated
+
+    def _own_token_for(self, identity: Identity, token: str) -> bool:
+        """A ``cognito-identity.amazonaws.com`` login: this service's own token (the
+        developer flow's), valid now, for this pool and this identity."""
+        try:
+            claims = jwt.decode(token, self._openid_key, algorithms=["RS256"]).claims
+        except (JoseError, ValueError, TypeError):
+            raise not_authorized(NOT_SIGNED) from None
+        if claims.get("aud") != self.settings.identity_pool_id:
+            raise not_authorized(WRONG_AUDIENCE)
+        now = int(self.now())
+        if not isinstance(claims.get("exp"), int) or now >= claims["exp"]:
+            raise not_authorized(f"Invalid login token. Token expired: {now} >= "
+                                 f"{claims.get('exp')}")
+        return claims.get("sub") == identity.identity_id
+
+    def _mapped_role(self, identity: Identity, logins: list[Login],
+                     custom_role_arn: str | None) -> str:
+        """The role of an authenticated identity: the role mapping of the provider its
+        login came from decides (see :mod:`.roles`), else the authenticated role."""
+        with self._lock:
+            mappings = dict(self.pool.role_mappings)
+            authenticated = self.pool.roles.get("authenticated", "")
+            providers = dict(self.pool.providers)
+        keyed = [(providers[login.key].mapping_key_for(login.claims), login)
+                 for login in logins if login.key in providers]
+        key, login = next(((k, login) for k, login in keyed if k in mappings),
+                          keyed[0] if keyed else (COGNITO_LOGIN, Login(COGNITO_LOGIN, "")))
+        try:
+            chosen = roles.choose(key, mappings.get(key), login.claims, custom_role_arn)
+        except roles.RoleRefused as refused:
+            raise AwsError(refused.code, str(refused)) from None
+        log.info("role for %s from %s: %s (%s)", identity.identity_id, key,
+                 chosen.role_arn or authenticated, chosen.reason)
+        return chosen.role_arn or authenticated
 
     def _check_trust(self, role: str, amr: str) -> None:
         if "bad_trust_policy" in self.faults.listing():
@@ -469,14 +701,14 @@ class IdentityService:
         if not trust_allows(document, self.settings.identity_pool_id, amr):
             raise AwsError("InvalidIdentityPoolConfigurationException", BAD_ROLES)
 
-    def _openid_token(self, identity: Identity) -> str:
+    def _openid_token(self, identity: Identity, lifetime: int = OPENID_TOKEN_LIFETIME) -> str:
         now = int(self.now())
         amr = (["authenticated", *sorted({k for k, _ in identity.logins}),
                 *sorted(f"{k}:{self.settings.identity_pool_id}:{s}" for k, s in identity.logins)]
                if identity.authenticated else ["unauthenticated"])
         claims = {"iss": OPENID_ISSUER, "sub": identity.identity_id,
                   "aud": self.settings.identity_pool_id, "amr": amr,
-                  "iat": now, "exp": now + OPENID_TOKEN_LIFETIME,
+                  "iat": now, "exp": now + lifetime,
                   "https://cognito-identity.amazonaws.com/identity-pool-arn":
                       f"arn:aws:cognito-identity:{self.settings.region}:"
                       f"{self.settings.account_id}:identitypool/"
@@ -486,6 +718,12 @@ class IdentityService:
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self._openid_key.as_dict(private=False)]}
+
+    def register(self, grant: Grant) -> None:
+        """Remember credentials issued for an identity of this pool (here, or by the STS
+        front for a token of this service), so the S3 front knows whose they are."""
+        with self._lock:
+            self._grants[grant.access_key_id] = grant
 
 
 OPERATIONS: dict[str, Callable[[IdentityService, dict[str, Any]], dict[str, Any]]] = {
@@ -498,6 +736,10 @@ OPERATIONS: dict[str, Callable[[IdentityService, dict[str, Any]], dict[str, Any]
     "GetIdentityPoolRoles": IdentityService.get_identity_pool_roles,
     "SetIdentityPoolRoles": IdentityService.set_identity_pool_roles,
     "DescribeIdentity": IdentityService.describe_identity,
+    "GetOpenIdTokenForDeveloperIdentity": IdentityService.get_open_id_token_for_developer_identity,
+    "LookupDeveloperIdentity": IdentityService.lookup_developer_identity,
+    "UnlinkDeveloperIdentity": IdentityService.unlink_developer_identity,
+    "UnlinkIdentity": IdentityService.unlink_identity,
 }
 
 

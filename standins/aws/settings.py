@@ -48,6 +48,16 @@ class PoolProvider:
             return tuple(f"{self.logins_key}:{client}" for client in self.client_ids)
         return (self.logins_key,)
 
+    def mapping_key_for(self, claims: Mapping[str, Any]) -> str:
+        """The role mapping key of a login with these claims: a user pool's id token
+        names its app client in ``aud``."""
+        if not self.logins_key.startswith("cognito-idp."):
+            return self.logins_key
+        audience = claims.get("aud")
+        if isinstance(audience, list):
+            audience = audience[0] if audience else ""
+        return f"{self.logins_key}:{audience}"
+
 
 @dataclass(frozen=True)
 class AwsSettings:

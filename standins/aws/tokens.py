@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -33,6 +34,14 @@ class LoginRefused(Exception):
     """A login token did not validate; ``str()`` is the service's message."""
 
 
+@dataclass(frozen=True)
+class Verified:
+    """A login token that validated: whose it is, and what it says."""
+
+    subject: str
+    claims: Mapping[str, Any]
+
+
 class TokenVerifier:
     """Validates ``Logins`` values; one per identity service (its own caches)."""
 
@@ -45,16 +54,18 @@ class TokenVerifier:
         with self._lock:
             self._jwks.clear()
 
-    def subject(self, provider: PoolProvider, token: str) -> str:
-        """The user's stable id at ``provider`` (``sub`` / Facebook ``user_id``)."""
+    def verify(self, provider: PoolProvider, token: str) -> Verified:
+        """The user's stable id at ``provider`` (``sub`` / Facebook ``user_id``) and the
+        token's claims (what role mappings look at; none for Facebook)."""
         if provider.type == "facebook":
-            return self._facebook_user(provider, token)
-        return self._oidc_subject(provider, token)
+            user_id = self._facebook_user(provider, token)
+            return Verified(user_id, {"sub": user_id})
+        claims = self._verified_claims(provider.issuer, token)
+        return Verified(self._oidc_subject(provider, claims), claims)
 
     # -- OpenID Connect ------------------------------------------------------
 
-    def _oidc_subject(self, provider: PoolProvider, token: str) -> str:
-        claims = self._verified_claims(provider.issuer, token)
+    def _oidc_subject(self, provider: PoolProvider, claims: dict[str, Any]) -> str:
         issuer = provider.issuer
         accepted = {issuer, issuer.split("://", 1)[-1]}  # Google's id tokens may omit https://
         if claims.get("iss") not in accepted:

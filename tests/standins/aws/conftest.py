@@ -68,7 +68,7 @@ def aws_settings(base: str, **changes: Any) -> dict[str, Any]:
         "allow_unauthenticated": True, "bucket": BUCKET, "app_origins": [APP],
         "credentials_lifetime": 3600, "authenticated_role": AUTH_ROLE, "guest_role": GUEST_ROLE,
         "site_user": SITE_USER, "mapped_roles": MAPPED_ROLES,
-        "developer_provider_name": DEVELOPER_PROVIDER,
+        "developer_provider_name": DEVELOPER_PROVIDER, "allow_classic_flow": True,
         "providers": [
             {"logins_key": LOGINS_KEYS["cognito"], "type": "oidc",
              "issuer": f"{base}/cognito-idp/us-east-1_FedLab",

@@ -155,7 +155,7 @@ def test_a_changed_policy_counts_at_once(aws, other_pool, iam_user):
 def test_describe_identity_pool_lists_providers_as_aws_groups_them(aws):
     pool = aws.signed().describe_identity_pool(IdentityPoolId=POOL_ID)
     assert pool["AllowUnauthenticatedIdentities"] is True
-    assert pool["AllowClassicFlow"] is False
+    assert pool["AllowClassicFlow"] is True
     assert pool["DeveloperProviderName"] == DEVELOPER_PROVIDER
     assert pool["SupportedLoginProviders"] == {
         "accounts.google.com": "fedlab-google-client.apps.googleusercontent.com",
