@@ -81,9 +81,10 @@ def test_a_second_login_is_linked_listed_and_unlinked(browser, app, servers, app
     assert field(page, "identity-id") == identity_id
     assert listed_logins(page) == sorted([COGNITO, GOOGLE])
     assert 'data-source="DescribeIdentity"' in page.text
+    # The link: both logins for the identity, then the pool's own list of them.
+    assert aws_control("identity", "GET", "calls") == {"GetCredentialsForIdentity": 1,
+                                                       "DescribeIdentity": 1}
     assert pool_logins_of(app, servers, identity_id) == sorted([COGNITO, GOOGLE])
-    seen = aws_control("identity", "GET", "calls")
-    assert seen.get("GetCredentialsForIdentity") == 1 and seen.get("DescribeIdentity") == 1
     # Google alone now gives the same identity: they are one identity in the pool.
     assert identity_of(app_url, "google") == identity_id
     # Google's login may be unlinked, the one in use may not.
