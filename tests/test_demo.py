@@ -197,7 +197,7 @@ def test_in_chromium_federate_as_developer_link_and_unlink_a_login(demo):
     """bob (whom the tests above leave alone: his Google login has no identity of its
     own yet) signs in with Amazon Cognito, federates as a developer identity, links
     his Google login, sees both listed, and unlinks it, all by clicking."""
-    from .test_browser import chromium_browser
+    from .test_browser import ARTIFACTS, chromium_browser
 
     app_url, _ = demo
     with chromium_browser() as chromium:
@@ -221,6 +221,8 @@ def test_in_chromium_federate_as_developer_link_and_unlink_a_login(demo):
         logins = page.locator("ul.logins li[data-login]")
         assert sorted(logins.evaluate_all("items => items.map(i => i.dataset.login)")) == [
             "accounts.google.com", "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab"]
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "credentials-linked.png"), full_page=True)
 
         page.get_by_role("button", name="Unlink accounts.google.com").click()
         page.wait_for_url(f"{app_url}/credentials#logins")
