@@ -105,9 +105,13 @@ def test_a_link_keeps_the_sign_in_and_the_session(browser, app, app_url, control
     browser.get(f"{app_url}/credentials")
     cookie = session_cookie(browser).value
     before = stored_session(app, cookie)["auth"]
+    aws_before = stored_session(app, cookie)["aws"]
     start_link(browser, app_url, "google")
     assert session_cookie(browser).value == cookie  # no new session id
     after = stored_session(app, cookie)
+    # The session's credentials are still the sign-in's own, not the linking call's
+    # (whose role the second provider's mapping may have chosen).
+    assert after["aws"] == aws_before
     assert (after["auth"]["iss"], after["auth"]["sub"]) == (before["iss"], before["sub"])
     assert after["auth"]["tokens"] == before["tokens"]  # Google's tokens were not kept
     assert after["auth"]["provider"] == "cognito"

@@ -96,7 +96,12 @@ def begin(name: str) -> str:
 
 
 def link(second: SecondLogin) -> None:
-    """Give the pool both logins for the person's identity, which links them."""
+    """Give the pool both logins for the person's identity, which links them.
+
+    The credentials that call returns are not kept: the pool chose their role
+    with both logins before it (a role mapping of the second provider may have
+    decided), while the session's credentials are, and on renewal stay, those
+    of the sign-in alone. The session's AWS state is left as it was."""
     auth = _auth()
     other = signin.get_provider(second.auth.provider)
     g.aws_calls = []
@@ -106,12 +111,10 @@ def link(second: SecondLogin) -> None:
         if other.logins_key in mine:
             raise FedlabError("link_same_login", login=other.logins_key)
         try:
-            state = federation.fetch_and_keep_credentials(
-                state.identity_id, {**mine, **other.logins(second.auth)}, auth.provider,
-                previous_guest=state.previous_guest)
+            federation.call_and_note("GetCredentialsForIdentity", aws.get_credentials,
+                                     state.identity_id, {**mine, **other.logins(second.auth)})
         except FedlabError as e:
             e.details.setdefault("login", other.logins_key)
-            e.details.setdefault("display_name", other.display_name)
             raise
         remember(state, f"Linked {other.logins_key}", added=other.logins_key)
     flash(f"{other.display_name}'s login is linked to identity {state.identity_id}: "
