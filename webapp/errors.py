@@ -314,9 +314,10 @@ CATALOGUE: dict[str, Entry] = {
         "pool (another person's, or yours from an earlier sign-in with it alone), and an "
         "identity pool links a login to one identity only. Nothing was linked, and your "
         "identity and sign-in are as they were.",
-        "To link it here, first unlink it from the other identity: sign in with it alone, "
-        "open the credentials page, and unlink it there (or have its other logins unlinked); "
-        "then link it again from here. Or keep the two identities apart."),
+        "To link it here, first unlink it from the other identity: sign in with a login of "
+        "that identity, open the credentials page and unlink it there, then link it again "
+        "from here. Where it is that identity's only login it cannot leave (the identity and "
+        "its files would become unreachable): keep the two identities apart."),
     "classic_flow_refused": Entry(
         403, "The identity pool does not allow the basic (classic) flow",
         "{operation}: {aws_message} The pool's AllowClassicFlow is off (or the provider has "
