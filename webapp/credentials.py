@@ -4,6 +4,12 @@ The views only: federation itself (the enhanced flow, reuse, renewal, guests)
 is :mod:`webapp.federation`, which the storage pages use too. A guest who
 signs in is asked whether to keep the guest identity
 (:class:`~webapp.guests.FormerGuest` says why it is never moved unasked).
+
+Beside the enhanced flow, for a signed-in visitor: the identity's linked logins
+(:mod:`webapp.linked_logins`: ``/link``, ``/unlink``, ``/logins``), federation
+as a developer-authenticated identity (:mod:`webapp.developer_identities`:
+``/developer``) and the basic flow (:mod:`webapp.classic_flow`: ``/classic``),
+each a POST with CSRF; the last two are comparisons the storage pages never use.
 """
 
 from __future__ import annotations
