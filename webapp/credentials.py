@@ -123,6 +123,7 @@ def link() -> Response:
 
 @bp.post("/unlink")
 def unlink() -> Response:
+    """Unlink one of the identity's logins (never the one in use)."""
     federation.require_enabled()
     _signed_in()
     linked_logins.unlink(request.form.get("login", ""))
