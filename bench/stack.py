@@ -196,6 +196,7 @@ def configure(folder: Path, ports: dict[str, int], redis_url: str) -> tuple[Path
                      ("http://127.0.0.1:9100", f"http://127.0.0.1:{ports['identity']}"),
                      ("http://127.0.0.1:9101", f"http://127.0.0.1:{ports['s3']}"),
                      ("http://127.0.0.1:9102", f"http://127.0.0.1:{ports['moto']}"),
+                     ("http://127.0.0.1:9103", f"http://127.0.0.1:{ports['sts']}"),
                      ("http://localhost:8000", app_url)):
         text = text.replace(old, new)
     secrets = folder / "secrets.toml"
@@ -233,7 +234,7 @@ def start_services(stack: Stack, workers: int, threads: int, *,
     ``app_spec`` on the demo configuration."""
     apps = apps or {"app": "redis"}
     folder = stack.folder
-    ports = {name: free_port() for name in ("standins", "identity", "s3", "moto")}
+    ports = {name: free_port() for name in ("standins", "identity", "s3", "moto", "sts")}
     app_ports = {name: free_port() for name in apps}
     ports["app"] = next(iter(app_ports.values()))
     redis_url = start_redis(stack)
@@ -252,7 +253,8 @@ def start_services(stack: Stack, workers: int, threads: int, *,
                                         str(ports["standins"])])
     aws = stack.start("aws", [python, "-m", "standins.aws", "--settings",
                               str(folder / "aws.json"), "--identity-port", str(ports["identity"]),
-                              "--s3-port", str(ports["s3"]), "--moto-port", str(ports["moto"])])
+                              "--s3-port", str(ports["s3"]), "--moto-port", str(ports["moto"]),
+                              "--sts-port", str(ports["sts"])])
     servers = {}
     for name, sessions in apps.items():
         env = {**os.environ, "FEDLAB_CONFIG": str(config_file), "FEDLAB_SESSION__TYPE": sessions,

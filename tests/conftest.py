@@ -87,14 +87,16 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def servers() -> Iterator[tuple[LiveServer, ...]]:
-    """The app, the provider stand-ins, and the AWS stand-in's Cognito Identity and S3."""
+    """The app, the provider stand-ins, and the AWS stand-in's Cognito Identity, S3 and
+    STS fronts."""
     from standins import StandinRequestHandler
     from standins.requestlog import RequestHandler
 
     # The provider stand-ins' handler lets each tenant's (skewable) clock set Date;
     # the stand-ins' handlers log query strings without their values, as in the demo.
     started = (LiveServer("127.0.0.1"), LiveServer("127.0.0.1", StandinRequestHandler),
-               LiveServer("127.0.0.1", RequestHandler), LiveServer("127.0.0.1", RequestHandler))
+               LiveServer("127.0.0.1", RequestHandler), LiveServer("127.0.0.1", RequestHandler),
+               LiveServer("127.0.0.1", RequestHandler))
     yield started
     for server in started:
         server.stop()
@@ -157,7 +159,8 @@ def moto_requests(moto_url: str) -> Iterator[MotoRequests]:
 def aws_urls(servers, moto_url: str) -> dict[str, str]:
     return {"http://127.0.0.1:9100": f"http://127.0.0.1:{servers[2].port}",
             "http://127.0.0.1:9101": f"http://127.0.0.1:{servers[3].port}",
-            "http://127.0.0.1:9102": moto_url}
+            "http://127.0.0.1:9102": moto_url,
+            "http://127.0.0.1:9103": f"http://127.0.0.1:{servers[4].port}"}
 
 
 @pytest.fixture(scope="session")
@@ -212,7 +215,7 @@ def make_app(config_dir: Path, tmp: Path, config_file: str = "demo.toml", *,
 def app(servers, config_dir: Path, tmp_path_factory: pytest.TempPathFactory, standins_url: str,
         app_url: str, moto_url: str):
     from standins import create_standins_app
-    from standins.aws import bootstrap, create_identity_app, create_s3_app
+    from standins.aws import bootstrap, create_identity_app, create_s3_app, create_sts_app
 
     # The suite makes many guests in a minute (fuzzing "Continue as guest" among
     # them); tests of the limit itself use an app of their own.
@@ -228,6 +231,7 @@ def app(servers, config_dir: Path, tmp_path_factory: pytest.TempPathFactory, sta
     site_key = bootstrap(aws, moto_url)
     servers[2].app = identity = create_identity_app(aws, moto_url, [site_key])
     servers[3].app = create_s3_app(aws, moto_url, identity)
+    servers[4].app = create_sts_app(aws, moto_url, identity)
     # The site's own AWS identity comes from the environment, as `fedlab demo` gives
     # it (the stand-in's key for the site's IAM user; the machine's keys never).
     saved = {name: os.environ.pop(name, None) for name in AWS_KEY_VARIABLES}
@@ -346,10 +350,10 @@ def pool_with(app, servers, moto_url: str, app_url: str) -> Iterator[Callable[..
     """Serve an identity pool configured differently for one test (console mistakes);
     ``"fresh"`` serves the pool with no identity yet. The pool has the providers of
     ``of`` (an app; the demo's by default)."""
-    from standins.aws import create_identity_app, create_s3_app
+    from standins.aws import create_identity_app, create_s3_app, create_sts_app
     from standins.aws.settings import SITE_USER, SiteKey
 
-    original = (servers[2].app, servers[3].app)
+    original = (servers[2].app, servers[3].app, servers[4].app)
     # The site's key, as the app fixture put it in this process's environment.
     site_key = SiteKey(SITE_USER, os.environ["AWS_ACCESS_KEY_ID"],
                        os.environ["AWS_SECRET_ACCESS_KEY"])
@@ -369,6 +373,7 @@ def pool_with(app, servers, moto_url: str, app_url: str) -> Iterator[Callable[..
                     p["client_ids"] = ["another-client.apps.googleusercontent.com"]
         servers[2].app = identity = create_identity_app(settings, moto_url, [site_key])
         servers[3].app = create_s3_app(settings, moto_url, identity)
+        servers[4].app = create_sts_app(settings, moto_url, identity)
 
     yield change
-    servers[2].app, servers[3].app = original
+    servers[2].app, servers[3].app, servers[4].app = original

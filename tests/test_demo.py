@@ -32,11 +32,14 @@ pytestmark = pytest.mark.slow
 #: The demo's addresses in config/demo.toml, and the names of this run's ports.
 DEMO_ADDRESSES = {"http://localhost:8000": "app", "http://127.0.0.1:9000": "standins",
                   "http://127.0.0.1:9100": "identity", "http://127.0.0.1:9101": "s3",
-                  "http://127.0.0.1:9102": "moto"}
+                  "http://127.0.0.1:9102": "moto", "http://127.0.0.1:9103": "sts"}
 #: Providers with a sign-out page of their own, and its path at the stand-ins.
 PROVIDER_SIGN_OUT = {"cognito": "/cognito/logout", "cognito-google": "/cognito/logout",
                      "auth0": "/auth0/v2/logout"}
 CONTENT = b"uploaded through fedlab demo\n"
+#: Keys the shell running the demo has (perhaps real ones): never the site's there.
+SHELL_KEYS = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+              "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +57,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "webapp.cli", "demo", "--port", str(ports["app"])],
-            cwd=folder, env={**os.environ, "FEDLAB_CONFIG": str(folder / "demo.toml")},
+            cwd=folder, env={**os.environ, "FEDLAB_CONFIG": str(folder / "demo.toml"),
+                             **SHELL_KEYS},
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     app_url = f"http://localhost:{ports['app']}"
     deadline = time.monotonic() + 60
@@ -79,6 +83,16 @@ def test_the_demo_prints_its_address_and_test_users(demo):
     assert f"Federation Lab: {app_url}/" in text
     assert "alice / alice-pass" in text and "bob / bob-pass" in text
     assert "eyJ" not in text  # no token in what the demo prints
+
+
+def test_the_demo_gives_the_site_the_stand_ins_key_not_the_shells(demo):
+    _, log = demo
+    text = log.read_text()
+    found = re.search(r"the site signs as IAM user fedlab-site \(access key (\S+), in this "
+                      r"process's environment, replacing the shell's AWS keys", text)
+    assert found, text[-2000:]
+    assert found.group(1) != SHELL_KEYS["AWS_ACCESS_KEY_ID"]
+    assert SHELL_KEYS["AWS_SECRET_ACCESS_KEY"] not in text
 
 
 @pytest.mark.parametrize("provider", ["cognito", "cognito-google", "auth0", "google",

@@ -161,23 +161,31 @@ def serve(url: str, wsgi_app: Any, handler: Any = None) -> None:
 
 
 def start_aws_standin(app: Flask) -> None:
-    """moto for STS, IAM and S3; the stand-in's Cognito Identity and S3 front over it."""
-    from standins.aws import bootstrap, create_identity_app, create_s3_app, start_moto
+    """moto for STS, IAM and S3 (at ``iam_endpoint``); the stand-in's Cognito Identity,
+    S3 front and STS front over it."""
+    from standins.aws import (
+        bootstrap,
+        create_identity_app,
+        create_s3_app,
+        create_sts_app,
+        start_moto,
+    )
     from standins.requestlog import RequestHandler
 
     from .demo import aws_standin_settings
 
     aws = config_module.settings(app).aws
-    moto = urlsplit(aws.sts_endpoint)
+    moto = urlsplit(aws.iam_endpoint or "http://127.0.0.1:9102")
     _, moto_url = start_moto(moto.hostname or "127.0.0.1", moto.port or 9102)
     settings = aws_standin_settings(app)
     site_key = bootstrap(settings, moto_url)
     identity = create_identity_app(settings, moto_url, [site_key])
     serve(aws.cognito_identity_endpoint, identity, RequestHandler)
     serve(aws.s3_endpoint, create_s3_app(settings, moto_url, identity), RequestHandler)
+    serve(aws.sts_endpoint, create_sts_app(settings, moto_url, identity), RequestHandler)
     replaced = use_site_key(site_key.access_key_id, site_key.secret_access_key)
     print(f"AWS stand-in: Cognito Identity {aws.cognito_identity_endpoint}, "
-          f"S3 {aws.s3_endpoint}, moto {moto_url}")
+          f"S3 {aws.s3_endpoint}, STS {aws.sts_endpoint}, moto {moto_url}")
     print(f"AWS stand-in: the site signs as IAM user {site_key.user_name} "
           f"(access key {site_key.access_key_id}, in this process's environment"
           + (", replacing the shell's AWS keys: real keys are never sent to a stand-in)"

@@ -1,5 +1,6 @@
 """Serve the AWS stand-in on its own: ``python -m standins.aws --settings FILE.json``
-(moto on 9102, then the bootstrap, Cognito Identity on 9100, the S3 front on 9101)."""
+(moto on 9102, then the bootstrap, Cognito Identity on 9100, the S3 front on 9101,
+the STS front on 9103)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from ..requestlog import RequestHandler
-from . import bootstrap, create_identity_app, create_s3_app, start_moto
+from . import bootstrap, create_identity_app, create_s3_app, create_sts_app, start_moto
 from .settings import SettingsError, parse_settings
 
 
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--identity-port", type=int, default=9100)
     parser.add_argument("--s3-port", type=int, default=9101)
     parser.add_argument("--moto-port", type=int, default=9102)
+    parser.add_argument("--sts-port", type=int, default=9103)
     parser.add_argument("--site-env", type=Path,
                         help="write the site's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                         "here (mode 0600), for the app's environment")
@@ -45,10 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     servers = [make_server(options.host, port, app, threaded=True,
                            request_handler=RequestHandler) for port, app in (
         (options.identity_port, identity),
-        (options.s3_port, create_s3_app(settings, moto_url, identity)))]
-    threading.Thread(target=servers[1].serve_forever, daemon=True).start()
+        (options.s3_port, create_s3_app(settings, moto_url, identity)),
+        (options.sts_port, create_sts_app(settings, moto_url, identity)))]
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"AWS stand-in: Cognito Identity http://{options.host}:{options.identity_port}, "
-          f"S3 http://{options.host}:{options.s3_port}, moto {moto_url}; the site's IAM "
+          f"S3 http://{options.host}:{options.s3_port}, "
+          f"STS http://{options.host}:{options.sts_port}, moto {moto_url}; the site's IAM "
           f"user {site_key.user_name} has access key {site_key.access_key_id}"
           + (f" (secret in {options.site_env})" if options.site_env else ""), flush=True)
     try:
@@ -56,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        servers[1].shutdown()
+        for server in servers[1:]:
+            server.shutdown()
         moto.stop()
     return 0
 

@@ -2,13 +2,18 @@
 
 ``POST /`` with ``X-Amz-Target: AWSCognitoIdentityService.<Operation>``;
 errors are HTTP 400 ``{"__type", "message"}`` with ``x-amzn-ErrorType``, which
-botocore turns into ``ClientError``. Temporary credentials come from moto's
-STS for the pool's roles, after the roles' trust policies are read from moto's
-IAM and checked as the real service needs them.
+botocore turns into ``ClientError``. The public operations take no signature;
+the developer operations are checked as AWS checks them (:mod:`.sigv4`, then
+the caller's IAM policies, :mod:`.iam`). Temporary credentials come from moto's
+STS for the role the pool's roles and mappings choose (:mod:`.roles`), after
+the role's trust policy is read from moto's IAM and checked as the real
+service needs it. The operations and their errors are listed in the package's
+docstring.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -78,6 +83,13 @@ BAD_ROLES = "Invalid identity pool configuration. Check assigned IAM roles for t
 CLASSIC_FLOW_OFF = "Basic (classic) flow is not enabled, please use enhanced flow."
 COGNITO_TOKEN_REFUSED = "Invalid login token. Can't pass in a Cognito token."
 LOGIN_LINKED_ELSEWHERE = "Login is already linked to another identity."
+#: The services AWS's scope-down policy allows to guests of the enhanced flow (IAM
+#: prefixes); whatever their role says, nothing else. S3 is one of them.
+SCOPE_DOWN_SERVICES = frozenset({
+    "appsync", "cognito-identity", "cognito-sync", "comprehend", "dynamodb", "firehose",
+    "geo", "iot", "kinesis", "kms", "lambda", "lex", "logs", "machinelearning",
+    "mobileanalytics", "mobiletargeting", "personalize", "polly", "rekognition", "s3",
+    "sagemaker", "ses", "sns", "sqs", "textract", "transcribe", "translate"})
 #: The Logins key of this service's own tokens (the developer flow's).
 COGNITO_LOGIN = "cognito-identity.amazonaws.com"
 DEVELOPER_TOKEN_DURATION = 900
@@ -654,13 +666,29 @@ class IdentityService:
             raise not_authorized(UNAUTH_NOT_SUPPORTED)
         return identity, validated
 
+    def openid_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token this service signed (None when it did not sign it)."""
+        try:
+            return dict(jwt.decode(token, self._openid_key, algorithms=["RS256"]).claims)
+        except (JoseError, ValueError, TypeError):
+            return None
+
+    @staticmethod
+    def unverified_issuer(token: str) -> str | None:
+        """A JWT's ``iss`` before any check, to know whose key verifies it."""
+        try:
+            payload = token.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (IndexError, ValueError):
+            return None
+        return claims.get("iss") if isinstance(claims, dict) else None
+
     def _own_token_for(self, identity: Identity, token: str) -> bool:
         """A ``cognito-identity.amazonaws.com`` login: this service's own token (the
         developer flow's), valid now, for this pool and this identity."""
-        try:
-            claims = jwt.decode(token, self._openid_key, algorithms=["RS256"]).claims
-        except (JoseError, ValueError, TypeError):
-            raise not_authorized(NOT_SIGNED) from None
+        claims = self.openid_claims(token)
+        if claims is None:
+            raise not_authorized(NOT_SIGNED)
         if claims.get("aud") != self.settings.identity_pool_id:
             raise not_authorized(WRONG_AUDIENCE)
         now = int(self.now())

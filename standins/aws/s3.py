@@ -48,7 +48,7 @@ from werkzeug.exceptions import HTTPException
 from ..faults import FaultBoard
 from . import iam
 from .faults import add_control_routes
-from .identity import EXTENSION, Grant, IdentityService
+from .identity import EXTENSION, SCOPE_DOWN_SERVICES, Grant, IdentityService
 from .settings import ADMIN_ACCESS_KEY_ID, AwsSettings, admin_client, parse_settings
 
 log = logging.getLogger(__name__)
@@ -562,7 +562,9 @@ def _authorize(front: S3Front, operation: str, bucket: str, key: str,
     else:
         checks.append((f"s3:{operation}", f"{bucket_arn}/{key}" if key else bucket_arn, {}))
     for action, resource, context in checks:
-        if not iam.is_allowed(statements, action, resource, context, variables):
+        # A guest of the enhanced flow also has AWS's scope-down session policy.
+        scoped_out = grant.scoped_down and action.split(":")[0] not in SCOPE_DOWN_SERVICES
+        if scoped_out or not iam.is_allowed(statements, action, resource, context, variables):
             raise access_denied(grant, action, resource)
 
 

@@ -24,7 +24,7 @@ from botocore.config import Config
 from werkzeug.serving import make_server
 
 from standins import StandinRequestHandler, create_standins_app
-from standins.aws import bootstrap, create_identity_app, create_s3_app, start_moto
+from standins.aws import bootstrap, create_identity_app, create_s3_app, create_sts_app, start_moto
 from standins.aws.settings import SiteKey
 
 APP = "http://localhost:8000"
@@ -114,6 +114,7 @@ class Stack:
     identity_app: Any
     s3_app: Any
     site_key: SiteKey
+    sts_url: str
 
     # -- clients --------------------------------------------------------------
 
@@ -245,9 +246,10 @@ def stack() -> Iterator[Stack]:
     s3_app = create_s3_app(settings, moto_url, identity_app)
     identity_server, identity_url = serve(identity_app)
     s3_server, s3_url = serve(s3_app)
+    sts_server, sts_url = serve(create_sts_app(settings, moto_url, identity_app))
     yield Stack(base, providers, moto_url, identity_url, s3_url, identity_app, s3_app,
-                site_key)
-    for server in (providers_server, identity_server, s3_server):
+                site_key, sts_url)
+    for server in (providers_server, identity_server, s3_server, sts_server):
         server.shutdown()
         server.server_close()
     moto.stop()
