@@ -17,8 +17,7 @@ def classic_calls(page) -> list[tuple[str, str]]:
     return re.findall(r"<code>(\w+)</code>: ([\w-]+)", listed.group(1))
 
 
-def test_the_basic_flow_beside_the_enhanced_one(browser, app_url, control, aws_control,
-                                                moto_requests):
+def test_the_basic_flow_beside_the_enhanced_one(browser, app_url, control, aws_control):
     sign_in(browser, app_url, "facebook")
     page = browser.get(f"{app_url}/credentials")
     enhanced_id = field(page, "identity-id")
