@@ -43,9 +43,10 @@ COGNITO_LOGINS_KEY = "cognito-identity.amazonaws.com"
 #: ``TokenDuration`` asked for, in seconds (AWS takes 1 to 86400; 900 if not given).
 #: The site exchanges the token at once, in the next call of the same request, and
 #: never shows or keeps it: two minutes cover that call with its retries (three
-#: attempts within ``aws.timeout`` each), and a token that leaked from a log or a
-#: proxy is worthless soon after. A long duration only suits a client that caches
-#: the token to exchange later, which this site never does.
+#: attempts, at most 30 seconds at the default ``aws.timeout`` of 5), and a token
+#: that leaked from a log or a proxy is worthless soon after. A long duration
+#: only suits a client that caches the token to exchange later, which this site
+#: never does.
 TOKEN_DURATION = 120
 #: ``LookupDeveloperIdentity``'s page size (AWS takes 1 to 60).
 LOOKUP_MAX_RESULTS = 60
@@ -106,7 +107,3 @@ def federate(auth: SignIn) -> Comparison:
 def last() -> Comparison | None:
     """The session's last developer federation, if any."""
     return Comparison.load(session.get(SESSION_KEY))
-
-
-def forget() -> None:
-    session.pop(SESSION_KEY, None)
