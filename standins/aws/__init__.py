@@ -88,6 +88,9 @@ authenticated identity comes from the role mapping of its login's provider
   ``Identity 'X' not found.``, an unknown developer user identifier
 * ``ResourceConflictException``: ``Login is already linked to another
   identity.``; lookups whose identity and identifier do not belong together
+* ``DeveloperUserAlreadyRegisteredException``: ``The provided developer user
+  identifier is already registered with Cognito under a different identity
+  ID.``
 * ``NotAuthorizedException``: ``Unauthenticated access is not supported for
   this identity pool.``; ``Token is not from a supported provider of this
   identity pool.``; ``Invalid login token. Couldn't verify signed token.``;

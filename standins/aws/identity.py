@@ -83,6 +83,8 @@ BAD_ROLES = "Invalid identity pool configuration. Check assigned IAM roles for t
 CLASSIC_FLOW_OFF = "Basic (classic) flow is not enabled, please use enhanced flow."
 COGNITO_TOKEN_REFUSED = "Invalid login token. Can't pass in a Cognito token."
 LOGIN_LINKED_ELSEWHERE = "Login is already linked to another identity."
+DEVELOPER_USER_TAKEN = ("The provided developer user identifier is already registered with "
+                        "Cognito under a different identity ID.")
 #: The services AWS's scope-down policy allows to guests of the enhanced flow (IAM
 #: prefixes); whatever their role says, nothing else. S3 is one of them.
 SCOPE_DOWN_SERVICES = frozenset({
@@ -605,17 +607,18 @@ class IdentityService:
         gone: "Switching unauthenticated users to authenticated users").
         """
         with self._lock:
-            owners = {self._by_login[login.pair] for login in logins
-                      if login.pair in self._by_login}
+            owned = [(login, self._by_login[login.pair]) for login in logins
+                     if login.pair in self._by_login]
             if into is not None and into.authenticated:
-                if owners - {into.identity_id}:
-                    raise AwsError("ResourceConflictException", LOGIN_LINKED_ELSEWHERE)
+                target: str | None = into.identity_id
+            else:
+                target = owned[0][1] if owned else None
+            self._refuse_conflict([login for login, owner in owned if owner != target])
+            if into is not None and into.authenticated:
                 identity = into
-            elif len(owners) > 1:
-                raise AwsError("ResourceConflictException", LOGIN_LINKED_ELSEWHERE)
-            elif owners:
-                identity = self._identities[owners.pop()]
-                if into is not None:
+            elif target is not None:
+                identity = self._identities[target]
+                if into is not None:  # a guest signing in with a known login: merged
                     self._identities.pop(into.identity_id, None)
             elif into is not None:
                 identity = into
@@ -625,6 +628,14 @@ class IdentityService:
                 identity.link(login.pair, self.now())
                 self._by_login[login.pair] = identity.identity_id
             return identity
+
+    def _refuse_conflict(self, elsewhere: list[Login]) -> None:
+        """Logins linked to another identity: a developer user identifier has its own
+        error (the call that links it is the site's), any other login AWS's conflict."""
+        if any(login.key == self.pool.developer_provider_name for login in elsewhere):
+            raise AwsError("DeveloperUserAlreadyRegisteredException", DEVELOPER_USER_TAKEN)
+        if elsewhere:
+            raise AwsError("ResourceConflictException", LOGIN_LINKED_ELSEWHERE)
 
     def _new_identity(self, first: Login) -> Identity:
         """A new identity for a login seen for the first time: its id is derived from the

@@ -110,13 +110,17 @@ def test_a_developer_provider_the_pool_does_not_have(aws, other_pool):
     assert code == "InvalidParameterException" and "no developer provider name" in message
 
 
-def test_an_identifier_linked_to_another_identity_is_a_conflict(aws):
+def test_an_identifier_linked_to_another_identity_is_already_registered(aws):
     taken = user()
     developer_token(aws, taken)
     logins = google(aws)
     mine = aws.identity().get_id(IdentityPoolId=POOL_ID, Logins=logins)["IdentityId"]
     assert refused(developer_token, aws, taken, IdentityId=mine, logins=logins) == (
-        "ResourceConflictException", "Login is already linked to another identity.")
+        "DeveloperUserAlreadyRegisteredException",
+        "The provided developer user identifier is already registered with Cognito under a "
+        "different identity ID.")
+    # Nothing moved: the identifier is still its first identity's.
+    assert aws.signed().describe_identity(IdentityId=mine)["Logins"] == [LOGINS_KEYS["google"]]
 
 
 def test_a_developer_login_joins_an_identity_with_its_public_login(aws):
