@@ -223,3 +223,46 @@ def test_linking_needs_csrf(browser, app_url, control, aws_control):
     sign_in(browser, app_url, "cognito")
     page = browser.post(f"{app_url}/credentials/link", data={"provider": "google"})
     assert page.status_code == 400 and 'data-error="csrf_failed"' in page.text
+
+
+def test_another_session_sees_the_link_when_it_asks_the_pool(browser, app, servers, app_url,
+                                                             control, aws_control, pool_with):
+    """A plain view makes no AWS call, so a session that did not make the link lists
+    its sign-in's login until it asks; then the pool's answer, and it may unlink."""
+    pool_with("fresh")
+    sign_in(browser, app_url, "cognito")
+    browser.get(f"{app_url}/credentials")
+    start_link(browser, app_url, "auth0")
+    later = Browser()
+    sign_in(later, app_url, "cognito")
+    page = later.get(f"{app_url}/credentials")
+    assert listed_logins(page) == [COGNITO] and 'data-source="session"' in page.text
+    aws_control("identity", "DELETE", "calls")
+    page = later.click(page, "Ask the pool")
+    assert aws_control("identity", "GET", "calls") == {"DescribeIdentity": 1}
+    assert listed_logins(page) == sorted([COGNITO, LOGINS_KEYS["auth0"]])
+    assert 'data-source="DescribeIdentity"' in page.text
+    assert unlink_buttons(page) == [LOGINS_KEYS["auth0"]]
+
+
+def test_without_site_keys_the_list_is_what_the_session_did(browser, app, servers, app_url,
+                                                            control, aws_control, pool_with,
+                                                            swap_app, monkeypatch):
+    """Linking needs no AWS keys of the site's (GetCredentialsForIdentity and
+    UnlinkIdentity are public); listing from the pool does, so without them the page
+    lists what this session linked, and offers no "Ask the pool"."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    swap_app()
+    pool_with("fresh")
+    sign_in(browser, app_url, "cognito")
+    identity_id = field(browser.get(f"{app_url}/credentials"), "identity-id")
+    page = start_link(browser, app_url, "google")
+    assert listed_logins(page) == sorted([COGNITO, GOOGLE])
+    assert 'data-source="session"' in page.text and "Ask the pool" not in browser.buttons(page)
+    assert "DescribeIdentity" not in aws_control("identity", "GET", "calls")
+    assert pool_logins_of(app, servers, identity_id) == sorted([COGNITO, GOOGLE])
+    page = browser.click(page, "Unlink")
+    assert listed_logins(page) == [COGNITO]
+    assert pool_logins_of(app, servers, identity_id) == [COGNITO]
