@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     site_key = bootstrap(settings, moto_url)
     if options.site_env:
         options.site_env.touch(mode=0o600)
+        options.site_env.chmod(0o600)  # an existing file too, before the secret goes in
         options.site_env.write_text(f"AWS_ACCESS_KEY_ID={site_key.access_key_id}\n"
                                     f"AWS_SECRET_ACCESS_KEY={site_key.secret_access_key}\n",
                                     encoding="utf-8")
