@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -18,8 +19,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync"]
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
+@contextmanager
+def chromium_browser() -> Iterator[object]:
+    """Debian's Chromium under Playwright (skipped locally, a failure under CI, if absent)."""
     require(CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
@@ -27,8 +29,16 @@ def chromium() -> Iterator[object]:
         require(False, "playwright for Python is not installed")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from . import sessions, signals, signin
+from . import linked_logins, sessions, signals, signin
 from .errors import FedlabError
 from .extensions import csrf
 from .providers import Provider
@@ -66,8 +66,10 @@ def callback(name: str) -> Response:
     if request.method == "POST":
         return bounce_form_post(provider)
     with failures_reported(name):
-        next_path = signin.finish(provider, request.args)
-    return redirect(next_path)
+        finished = signin.finish(provider, request.args)
+    if finished.second_login is not None:
+        linked_logins.link(finished.second_login)
+    return redirect(finished.next)
 
 
 def bounce_form_post(provider: Provider) -> Response:

@@ -44,12 +44,16 @@ IDENTITY_ERRORS = (
     ("NotAuthorizedException", "customrolearn", "role_choice_refused"),
     ("InvalidParameterException", "customrolearn", "role_choice_refused"),
     ("NotAuthorizedException", "", "identity_not_authorized"),
+    ("ResourceConflictException", "", "login_linked_elsewhere"),
+    ("InvalidParameterException", "classic", "classic_flow_refused"),
     ("ResourceNotFoundException", "", "identity_pool_not_found"),
     ("InvalidIdentityPoolConfigurationException", "", "identity_pool_roles_invalid"),
     ("TooManyRequestsException", "", "aws_throttled"),
     ("ThrottlingException", "", "aws_throttled"),
     ("SlowDown", "", "aws_throttled"),
     ("InvalidArgument", "continuation token", "bad_page_token"),
+    ("AccessDeniedException", "cognito-identity:", "site_not_permitted"),
+    ("AccessDenied", "assumerolewithwebidentity", "web_identity_refused"),
     ("AccessDenied", "", "s3_access_denied"),
     ("AccessDeniedException", "", "s3_access_denied"),
 )
@@ -158,6 +162,11 @@ def identity_error(code: str, message: str) -> str:
         if code == known and words in message.lower():
             return entry
     return "aws_error"
+
+
+def identity() -> Any:
+    """The app's unsigned Cognito Identity client (the public operations)."""
+    return current_app.extensions[EXTENSION]["identity"]
 
 
 def get_id(logins: dict[str, str] | None, identity: Any = None) -> str:

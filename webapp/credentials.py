@@ -6,6 +6,12 @@ signs in is asked whether to keep the guest identity
 (:class:`~webapp.guests.FormerGuest` says why it is never moved unasked).
 The page says which role the pool gave and why (:mod:`webapp.roles`), and a
 visitor whose token offers several roles chooses one here (``/credentials/role``).
+
+Beside the enhanced flow, for a signed-in visitor: the identity's linked logins
+(:mod:`webapp.linked_logins`: ``/link``, ``/unlink``, ``/logins``), federation
+as a developer-authenticated identity (:mod:`webapp.developer_identities`:
+``/developer``) and the basic flow (:mod:`webapp.classic_flow`: ``/classic``),
+each a POST with CSRF; the last two are comparisons the storage pages never use.
 """
 
 from __future__ import annotations
@@ -13,9 +19,20 @@ from __future__ import annotations
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from . import federation, guests, roles, sessions
+from . import (
+    classic_flow,
+    developer_identities,
+    federation,
+    guests,
+    linked_logins,
+    policies,
+    roles,
+    sessions,
+    site_aws,
+)
 from .config import settings
 from .errors import FedlabError
+from .records import AwsState, SignIn
 
 bp = Blueprint("credentials", __name__, url_prefix="/credentials")
 
@@ -51,7 +68,86 @@ def show() -> str:
                            calls=g.aws_calls or (before or {}).get("calls") or [],
                            calls_after=(before or {}).get("after"),
                            allow_guests=allow_guests,
-                           role=roles.summary(auth, state))
+                           role=roles.summary(auth, state),
+                           **(beside(auth, state) if auth is not None else {}))
+
+
+def beside(auth: SignIn, state: AwsState) -> dict[str, object]:
+    """What the page sets beside the enhanced flow for a signed-in visitor: the
+    identity's linked logins, developer-authenticated federation, the basic flow."""
+    known = linked_logins.current()
+    found: dict[str, object] = {
+        "logins": linked_logins.rows(known, state), "logins_known": known,
+        "link_offers": linked_logins.offers(known, auth),
+        "site_identity": site_aws.available(),
+    }
+    if developer_identities.enabled():
+        found["developer"] = developer_identities.last()
+        found["developer_settings"] = {
+            "provider_name": settings().aws.developer_provider_name,
+            "permission": developer_identities.PERMISSION,
+            "actions": policies.SITE_IDENTITY_ACTIONS,
+            "token_duration": developer_identities.TOKEN_DURATION,
+            "identifier": developer_identities.developer_user_identifier(auth),
+        }
+    if classic_flow.enabled():
+        found["classic"] = classic_flow.last()
+        found["classic_offered"] = True
+    return found
+
+
+@bp.post("/developer")
+def developer() -> Response:
+    """Federate as a developer-authenticated identity, for comparison."""
+    federation.require_enabled()
+    auth = _signed_in()
+    g.aws_calls = []
+    developer_identities.federate(auth)
+    return redirect(url_for("credentials.show", _anchor="developer"))
+
+
+@bp.post("/classic")
+def classic() -> Response:
+    """Get credentials by the basic (classic) flow, for comparison."""
+    federation.require_enabled()
+    auth = _signed_in()
+    g.aws_calls = []
+    with federation.about(auth.provider):
+        classic_flow.compare(auth)
+    return redirect(url_for("credentials.show", _anchor="classic"))
+
+
+@bp.post("/link")
+def link() -> Response:
+    """Sign in with a second provider to link its login to this identity."""
+    federation.require_enabled()
+    _signed_in()
+    return redirect(linked_logins.begin(request.form.get("provider", "")))
+
+
+@bp.post("/unlink")
+def unlink() -> Response:
+    """Unlink one of the identity's logins (never the one in use)."""
+    federation.require_enabled()
+    _signed_in()
+    linked_logins.unlink(request.form.get("login", ""))
+    return redirect(url_for("credentials.show", _anchor="logins"))
+
+
+@bp.post("/logins")
+def logins() -> Response:
+    """Ask the pool again which logins the identity has."""
+    federation.require_enabled()
+    _signed_in()
+    linked_logins.look_up()
+    return redirect(url_for("credentials.show", _anchor="logins"))
+
+
+def _signed_in() -> SignIn:
+    auth = sessions.current_auth()
+    if auth is None:
+        raise FedlabError("signed_out")
+    return auth
 
 
 @bp.post("/guest")

@@ -350,6 +350,41 @@ CATALOGUE: dict[str, Entry] = {
         "Operators: give the site keys in the environment (AWS_ACCESS_KEY_ID and "
         "AWS_SECRET_ACCESS_KEY) or run it with an instance or task role; never in a "
         "file. deploy/identity-pool.json's SitePolicy lists what it may call."),
+    # -- linked logins, the basic flow (webapp.linked_logins, webapp.classic_flow)
+    "link_not_for_you": Entry(
+        400, "This link was started for someone else",
+        "The second sign-in came back to a session whose sign-in is no longer the person "
+        "the link was started for (signed out, or signed in as someone else since). "
+        "Nothing was linked.",
+        "Sign in again, then start the link from the credentials page."),
+    "link_same_login": Entry(
+        400, "That is the login you are signed in with",
+        "{login} is the Logins key of your sign-in already: the identity pool knows "
+        "Cognito's app clients of one user pool as one login, so there is nothing to link.",
+        "Link a provider with another Logins key, listed on the credentials page."),
+    "login_linked_elsewhere": Entry(
+        409, "That login belongs to another identity",
+        "{operation}: {aws_message} The login {login} is linked to another identity in the "
+        "pool (another person's, or yours from an earlier sign-in with it alone), and an "
+        "identity pool links a login to one identity only. Nothing was linked, and your "
+        "identity and sign-in are as they were.",
+        "To link it here, first unlink it from the other identity: sign in with a login of "
+        "that identity, open the credentials page and unlink it there, then link it again "
+        "from here. Where it is that identity's only login it cannot leave (the identity and "
+        "its files would become unreachable): keep the two identities apart."),
+    "classic_flow_refused": Entry(
+        403, "The identity pool does not allow the basic (classic) flow",
+        "{operation}: {aws_message} The pool's AllowClassicFlow is off (or the provider has "
+        "role mappings, which the basic flow cannot apply).",
+        "Use the enhanced flow, which the rest of this site uses; operators: turn on "
+        "AllowClassicFlow on the pool to compare the two, or set aws.classic_flow = false "
+        "so the page stops offering it."),
+    "web_identity_refused": Entry(
+        403, "STS refused the pool's token for that role",
+        "{operation}: {aws_message} In the basic flow STS checks the role's trust policy "
+        "itself: it must trust cognito-identity.amazonaws.com for this pool (aud) and this "
+        "kind of identity (amr).",
+        "Operators: fix the role's trust policy (deploy/ has a correct one)."),
     "aws_error": Entry(
         502, "AWS returned an error",
         "{operation}: {aws_code}: {aws_message}", "Try again; operators: see the code."),

@@ -211,12 +211,12 @@ def fetch_and_keep_credentials(identity_id: str, logins: dict[str, str] | None,
     return state
 
 
-def call_and_note(operation: str, function: Callable[..., T], *args: Any) -> T:
+def call_and_note(operation: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Make one AWS call and note it for the page, with how long it took."""
     started = time.perf_counter()
     outcome = "ok"
     try:
-        return function(*args)
+        return function(*args, **kwargs)
     except FedlabError as e:
         outcome = e.code
         raise

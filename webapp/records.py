@@ -13,6 +13,7 @@ behind the store's back.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
@@ -86,6 +87,15 @@ class Renewed(msgspec.Struct, frozen=True, kw_only=True):
     claims: dict[str, Any]
 
 
+class LinkFor(msgspec.Struct, frozen=True, kw_only=True):
+    """The person a second sign-in is to be linked for: the session's sign-in as the
+    link began (issuer and subject), and the provider they are signed in with."""
+
+    iss: str
+    sub: str
+    provider: str
+
+
 class Pending(msgspec.Struct, frozen=True, kw_only=True):
     """A sign-in under way: what the callback needs to finish it, kept in this
     browser's session under its ``state`` until it comes back (once, in time)."""
@@ -105,6 +115,9 @@ class Pending(msgspec.Struct, frozen=True, kw_only=True):
     #: The guest identity this browser had as it started signing in: the only
     #: one the credentials page may offer to carry over.
     guest_identity: str | None = None
+    #: Set when this is a second sign-in that links a login to the person's identity
+    #: instead of signing in (:mod:`webapp.linked_logins`).
+    link_for: LinkFor | None = None
 
     @classmethod
     def load_all(cls, value: Any) -> dict[str, Pending]:
@@ -211,6 +224,75 @@ class AwsState(msgspec.Struct, frozen=True, kw_only=True):
     @classmethod
     def load(cls, value: Any) -> AwsState | None:
         """The state stored as ``value``; None when there is none or it is malformed."""
+        if value is None:
+            return None
+        try:
+            return msgspec.convert(value, cls)
+        except msgspec.ValidationError:
+            return None
+
+    def dump(self) -> dict[str, Any]:
+        return msgspec.to_builtins(self)
+
+
+class Comparison(msgspec.Struct, frozen=True, kw_only=True):
+    """Credentials made by another flow than the session's own, for the credentials
+    page to set beside it (:mod:`webapp.developer_identities`, :mod:`webapp.classic_flow`).
+
+    Kept in the server-side session like :class:`AwsState`, and never used by the
+    storage pages: each module says why.
+    """
+
+    identity_id: str
+    role_arn: str
+    credentials: AwsCredentials
+    obtained_at: int
+    #: The AWS calls the flow made, in order: (operation, outcome, milliseconds).
+    calls: tuple[tuple[str, str, int], ...] = ()
+    #: The OpenID token's lifetime in seconds, as asked (developer) or as issued (basic).
+    token_seconds: int | None = None
+    #: Developer identities: the identifier the site gave the pool for the person, and
+    #: the identity's developer user identifiers as ``LookupDeveloperIdentity`` lists them.
+    developer_user_identifier: str | None = None
+    developer_identifiers: tuple[str, ...] = ()
+
+    @classmethod
+    def load(cls, value: Any) -> Comparison | None:
+        """The record stored as ``value``; None when there is none or it is malformed."""
+        if value is None:
+            return None
+        try:
+            return msgspec.convert(value, cls)
+        except msgspec.ValidationError:
+            return None
+
+    def dump(self) -> dict[str, Any]:
+        return msgspec.to_builtins(self)
+
+
+class IdentityLogins(msgspec.Struct, frozen=True, kw_only=True):
+    """The logins (``Logins`` keys) linked to the session's identity, and who said so:
+    the pool (``DescribeIdentity``, signed with the site's own identity) or, when the
+    site has no AWS identity of its own, what this session did (its sign-in, and the
+    logins it linked or unlinked since)."""
+
+    identity_id: str
+    logins: tuple[str, ...]
+    #: ``DescribeIdentity`` or ``session``.
+    source: str
+    at: int
+    #: What last changed them here (``Linked accounts.google.com``), and its AWS calls.
+    change: str | None = None
+    calls: tuple[tuple[str, str, int], ...] = ()
+
+    @property
+    def at_utc(self) -> str:
+        """When they were last known, for the page (``14:05``)."""
+        return datetime.fromtimestamp(self.at, UTC).strftime("%H:%M")
+
+    @classmethod
+    def load(cls, value: Any) -> IdentityLogins | None:
+        """The record stored as ``value``; None when there is none or it is malformed."""
         if value is None:
             return None
         try:

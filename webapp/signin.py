@@ -15,7 +15,7 @@ import hmac
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, g, session
@@ -25,7 +25,7 @@ from . import guests, sessions, signals
 from .errors import AUTHORIZATION_ERRORS, FedlabError
 from .oauth import ProviderClient, client_for
 from .providers import Provider, registry
-from .records import Event, Pending, SignIn, Tokens, Verified
+from .records import Event, LinkFor, Pending, SignIn, Tokens, Verified
 from .session_interface import BRIEF_LIFETIME
 from .urls import sign_out_return_url
 
@@ -54,10 +54,12 @@ def put(auth: SignIn) -> None:
 # -- sign-ins under way ------------------------------------------------------------------
 
 
-def begin(provider: Provider, redirect_uri: str, next_path: str) -> str:
+def begin(provider: Provider, redirect_uri: str, next_path: str,
+          link_for: LinkFor | None = None) -> str:
     """Start a sign-in: make the authorization request (state, nonce, PKCE) and
     keep what the callback will need under its state; return where to send the
-    browser.
+    browser. With ``link_for`` it is a second sign-in, to link this provider's
+    login to that person's identity (see :func:`finish`).
 
     Several may be under way (tabs); the oldest go beyond :data:`MAX_PENDING`,
     and any older than :data:`PENDING_LIFETIME` are dropped on the way.
@@ -78,6 +80,7 @@ def begin(provider: Provider, redirect_uri: str, next_path: str) -> str:
         # The guest identity this browser has as it starts signing in: the only one
         # the credentials page may offer to carry over (see complete).
         guest_identity=guests.guest_identity_id(),
+        link_for=link_for,
     )
     session["pending"] = {state: record.dump() for state, record in pending.items()}
     return sent.url
@@ -106,11 +109,39 @@ def pending_for(record: Pending | None, name: str) -> bool:
     return record is not None and record.provider == name and in_time(record)
 
 
-def finish(provider: Provider, args: Mapping[str, str]) -> str:
+@dataclass(frozen=True)
+class Finished:
+    """A callback's outcome: the page to land on, and for a second sign-in the
+    login to link (verified, never stored)."""
+
+    next: str
+    second_login: SecondLogin | None = None
+
+
+@dataclass(frozen=True)
+class SecondLogin:
+    """A login verified exactly as a sign-in is, to be linked to the identity of the
+    person ``link_for`` names. Its tokens live only as long as this request: the
+    service that links it (:mod:`webapp.linked_logins`) uses them once."""
+
+    link_for: LinkFor
+    auth: SignIn = field(repr=False)
+
+
+def finish(provider: Provider, args: Mapping[str, str]) -> Finished:
     """Finish the sign-in the authorization response ``args`` answers: its state
     (this browser's, once, in time), its issuer (RFC 9207), the code exchanged
     with the PKCE verifier, the tokens checked by the kind; then the session.
     Returns the page to land on; any failure is the :class:`FedlabError` to show.
+
+    A second sign-in (its pending record has ``link_for``) passes the very same
+    checks but leaves the session's sign-in alone: the visitor stays the person
+    they were, and the verified login is returned for linking. The session keeps
+    its id too: a new id at sign-in defeats session fixation by making an id
+    planted before a *change of who is signed in* worthless, and here nobody new
+    is signed in. The pending record's state already ties the callback to this
+    browser's session, and the link is refused unless the session's sign-in is
+    still the person the link was started for.
     """
     record = take_pending(args.get("state", ""))
     if args.get("error"):
@@ -128,8 +159,22 @@ def finish(provider: Provider, args: Mapping[str, str]) -> str:
         raise FedlabError("code_missing", provider=provider.name)
     token = client.exchange_code(args["code"], record.redirect_uri, record.code_verifier)
     who = provider.sign_in(client, token, record.nonce)
+    if record.link_for is not None:
+        return Finished(record.next, second_login(provider, record, record.link_for,
+                                                  token, who))
     complete(provider, record, token, who)
-    return record.next
+    return Finished(record.next)
+
+
+def second_login(provider: Provider, record: Pending, link_for: LinkFor,
+                 token: dict[str, Any], who: Verified) -> SecondLogin:
+    """The verified login of a second sign-in, for the person who is still signed in."""
+    auth = sessions.current_auth()
+    if auth is None or (auth.iss, auth.sub) != (link_for.iss, link_for.sub):
+        raise FedlabError("link_not_for_you", provider=provider.name)
+    return SecondLogin(link_for, SignIn(
+        provider=provider.name, iss=who.iss, sub=who.sub, claims=who.claims,
+        tokens=stored_tokens(token), nonce=record.nonce, signed_in_at=int(time.time())))
 
 
 def authorization_error(name: str, args: Any, *, ours: bool) -> FedlabError:

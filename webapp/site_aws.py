@@ -24,6 +24,7 @@ from typing import Any
 
 import boto3
 import botocore.session
+from botocore import xform_name
 from botocore.credentials import (
     ContainerProvider,
     CredentialResolver,
@@ -35,7 +36,7 @@ from botocore.credentials import (
 from flask import Flask, current_app
 
 from . import config
-from .aws import boto_config
+from .aws import boto_config, errors_explained
 from .config import AwsSettings
 from .errors import FedlabError
 
@@ -125,6 +126,14 @@ def site() -> SiteIdentity:
 def client(service: str) -> Any:
     """A client signed with the site's own credentials (see the module's docstring)."""
     return site().client(service)
+
+
+def call(service: str, operation: str, **params: Any) -> Any:
+    """One operation (AWS's name: ``DescribeIdentity``) signed with the site's own
+    credentials; a refusal or an outage is its catalogue entry, as for any AWS call."""
+    method = getattr(client(service), xform_name(operation))
+    with errors_explained(operation):
+        return method(**params)
 
 
 def available() -> bool:
