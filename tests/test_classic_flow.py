@@ -1,20 +1,16 @@
 """The basic (classic) flow beside the enhanced one, through the app.
 
 The demo's pool has role mappings, where AWS refuses the basic flow: the tests of
-a successful basic flow take them off first (``SetIdentityPoolRoles`` with the
-admin key, as an operator would) and put them back after.
+a successful basic flow take them off first (the ``no_role_mappings`` fixture:
+``SetIdentityPoolRoles`` with the admin key, as an operator would) and put them back
+after.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
-from typing import Any
 
-import pytest
-
-from webapp import roles
 from webapp.config import settings
 
 from .flows import sign_in
@@ -23,21 +19,6 @@ from .test_linked_logins import admin_identity
 
 CLASSIC_FLOW_MAPPED = ("Basic (classic) flow is not supported with RoleMappings, please use "
                        "enhanced flow.")
-
-
-@pytest.fixture
-def no_role_mappings(app, servers) -> Iterator[Any]:
-    """The demo's pool without its role mappings for one test; they are put back after."""
-    operator = admin_identity(app, servers)
-    pool_id = settings(app).aws.identity_pool_id
-    before = operator.get_identity_pool_roles(IdentityPoolId=pool_id)
-    assert before.get("RoleMappings"), "the demo's pool has role mappings"
-    operator.set_identity_pool_roles(IdentityPoolId=pool_id, Roles=before["Roles"])
-    app.extensions[roles.EXTENSION].forget()  # read now, as it would be minutes later
-    yield operator
-    operator.set_identity_pool_roles(IdentityPoolId=pool_id, Roles=before["Roles"],
-                                     RoleMappings=before["RoleMappings"])
-    app.extensions[roles.EXTENSION].forget()
 
 
 def classic_calls(page) -> list[tuple[str, str]]:
