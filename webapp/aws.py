@@ -47,6 +47,9 @@ IDENTITY_ERRORS = (
     ("InvalidParameterException", "customrolearn", "role_choice_refused"),
     ("NotAuthorizedException", "", "identity_not_authorized"),
     ("ResourceConflictException", "", "login_linked_elsewhere"),
+    # AllowClassicFlow on, but the pool has role mappings (AWS checks that second).
+    ("InvalidParameterException", "not supported with rolemappings",
+     "classic_flow_role_mappings"),
     ("InvalidParameterException", "classic", "classic_flow_refused"),
     ("ResourceNotFoundException", "", "identity_pool_not_found"),
     ("InvalidIdentityPoolConfigurationException", "", "identity_pool_roles_invalid"),
