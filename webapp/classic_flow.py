@@ -30,7 +30,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
 from flask import g, session
@@ -140,8 +139,9 @@ def assume_role(role_arn: str, token: str) -> tuple[str, AwsCredentials]:
 def _sts() -> Any:
     """An unsigned STS client; made per comparison, which a visitor asks for by hand."""
     pool = settings().aws
-    return boto3.client("sts", region_name=pool.region, endpoint_url=pool.sts_endpoint or None,
-                        config=aws.boto_config(pool).merge(Config(signature_version=UNSIGNED)))
+    return aws.boto_session().client(
+        "sts", region_name=pool.region, endpoint_url=pool.sts_endpoint or None,
+        config=aws.boto_config(pool).merge(Config(signature_version=UNSIGNED)))
 
 
 def last() -> Comparison | Refusal | None:
