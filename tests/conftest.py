@@ -402,6 +402,25 @@ def pool_admin(app, servers) -> Iterator[Any]:
 
 
 @pytest.fixture
+def no_role_mappings(app, pool_admin) -> Iterator[Any]:
+    """The demo's pool without its role mappings for one test (``SetIdentityPoolRoles``,
+    where AWS refuses the basic flow while any is set); they are put back after. The
+    app reads the pool again at once, as it would a few minutes later."""
+    from webapp import roles
+    from webapp.config import settings as config_settings
+
+    pool_id = config_settings(app).aws.identity_pool_id
+    before = pool_admin.get_identity_pool_roles(IdentityPoolId=pool_id)
+    assert before.get("RoleMappings"), "the demo's pool has role mappings"
+    pool_admin.set_identity_pool_roles(IdentityPoolId=pool_id, Roles=before["Roles"])
+    app.extensions[roles.EXTENSION].forget()
+    yield pool_admin
+    pool_admin.set_identity_pool_roles(IdentityPoolId=pool_id, Roles=before["Roles"],
+                                       RoleMappings=before["RoleMappings"])
+    app.extensions[roles.EXTENSION].forget()
+
+
+@pytest.fixture
 def role_trust(app, moto_url) -> Iterator[Callable[[str, dict], None]]:
     """``role_trust(role, document)``: a role's trust policy changed in moto's IAM, as an
     operator would; each is put back after the test."""

@@ -365,13 +365,14 @@ def role_row(page: str, role: str) -> tuple[str, str]:
     return found[0]
 
 
-def test_the_demo_pool_passes_the_checks_of_its_settings_and_roles(operator, control,
-                                                                    aws_control):
+def test_the_demo_pools_settings_and_roles_as_the_checks_see_them(operator, control,
+                                                                   aws_control):
     page = operator()
     rows = pool_rows(page)
     assert [s for s, _ in rows["developer_provider"]] == ["pass"]
     assert "login.fedlab.demo" in rows["developer_provider"][0][1]
-    assert [s for s, _ in rows["classic_flow"]] == ["pass"]
+    # The demo offers the basic flow in a pool with role mappings, to show AWS refusing it.
+    assert [s for s, _ in rows["classic_flow"]] == ["warn"]
     # The authenticated role (also rule 1 of Auth0's mapping), the guest role, and the
     # admins role of Google's rule 1 and Auth0's rule 2: each read with iam:GetRole.
     assert {s for s, _ in rows["role_trust"]} == {"pass"}
@@ -381,7 +382,8 @@ def test_the_demo_pool_passes_the_checks_of_its_settings_and_roles(operator, con
     assert "rule 1 of the role mapping for accounts.google.com" in admins
     assert "rule 2 of the role mapping for fedlab-demo.us.auth0.com" in admins
     calls = aws_control("identity", "GET", "calls")
-    assert calls["DescribeIdentityPool"] == 1 and calls["GetIdentityPoolRoles"] == 1
+    # GetIdentityPoolRoles: the roles' trust, and the basic flow's mappings.
+    assert calls["DescribeIdentityPool"] == 1 and calls["GetIdentityPoolRoles"] == 2
 
 
 def test_a_mapped_role_trusting_another_pool_fails_naming_it_and_the_fix(operator, role_trust,
@@ -434,6 +436,33 @@ def test_classic_flow_on_at_the_site_and_off_at_the_pool_fails(operator, pool_ad
     # Off at the site too: nothing is offered that the pool refuses.
     [(status, row)] = pool_rows(operator(classic_flow=False))["classic_flow"]
     assert status == "pass"
+
+
+def test_classic_flow_offered_in_a_pool_with_role_mappings_warns_with_the_fix(
+        operator, control, aws_control):
+    """The demo's pool allows the basic flow and the site offers it, but the pool has
+    role mappings, where AWS refuses it: a warning naming them, why, and the fix."""
+    [(status, row)] = pool_rows(operator())["classic_flow"]
+    assert status == "warn" and 'data-error="pool_classic_flow_mapped"' in row
+    assert ("the pool has role mappings (for accounts.google.com, "
+            "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-client, "
+            "fedlab-demo.us.auth0.com)") in row
+    assert "AWS refuses GetOpenIdToken in any pool with role mappings" in row
+    assert "Set aws.classic_flow = false, or use a pool without role mappings" in row
+    assert html.unescape(CATALOGUE["pool_classic_flow_mapped"].fix) in row
+    # Off at the site: nothing offered that AWS refuses, and no mappings need reading.
+    aws_control("identity", "DELETE", "calls")
+    [(status, row)] = pool_rows(operator(classic_flow=False))["classic_flow"]
+    assert status == "pass"
+    assert aws_control("identity", "GET", "calls")["GetIdentityPoolRoles"] == 1  # role trust
+
+
+def test_classic_flow_offered_in_a_pool_without_role_mappings_passes(
+        operator, no_role_mappings, control, aws_control):
+    [(status, row)] = pool_rows(operator())["classic_flow"]
+    assert status == "pass" and "data-error" not in row
+    assert "allows the basic (classic) flow, which the site offers, and has no role " \
+           "mappings" in row
 
 
 def test_without_the_sites_own_identity_the_pool_checks_say_they_could_not_run(

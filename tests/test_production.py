@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from webapp.config import ENDPOINT_KEYS
 from webapp.demo import write_secrets
 
 from .conftest import ROOT
@@ -115,6 +116,9 @@ LAB_CASES = [
                  id="http-aws-endpoint"),
     pytest.param({"cognito_identity_endpoint": "https://[::1]:9100"},
                  "aws.cognito_identity_endpoint", id="loopback-aws-endpoint"),
+    # The probes read the roles' trust policies here with the site's own AWS identity.
+    pytest.param({"iam_endpoint": "http://127.0.0.1:9102"}, "aws.iam_endpoint",
+                 id="loopback-iam-endpoint"),
     # Other spellings of this machine, and the link-local range (cloud metadata).
     pytest.param({"issuer": "https://127.1:9000/oidc"}, "providers.corp.issuer",
                  id="short-loopback-issuer"),
@@ -147,7 +151,7 @@ def lab_text(change: dict[str, object]) -> str:
     if "issuer" in change:
         text = text.replace('issuer = "https://login.example.com/realms/main"',
                             f'issuer = "{change["issuer"]}"')
-    for key in ("s3_endpoint", "cognito_identity_endpoint", "sts_endpoint"):
+    for key in ENDPOINT_KEYS:
         if key in change:
             text = text.replace("[aws]\n", f'[aws]\n{key} = "{change[key]}"\n')
     if "standins" in change:

@@ -7,6 +7,7 @@ entry that says what it means for this pool and how to fix it.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
@@ -45,6 +47,9 @@ IDENTITY_ERRORS = (
     ("InvalidParameterException", "customrolearn", "role_choice_refused"),
     ("NotAuthorizedException", "", "identity_not_authorized"),
     ("ResourceConflictException", "", "login_linked_elsewhere"),
+    # AllowClassicFlow on, but the pool has role mappings (AWS checks that second).
+    ("InvalidParameterException", "not supported with rolemappings",
+     "classic_flow_role_mappings"),
     ("InvalidParameterException", "classic", "classic_flow_refused"),
     ("ResourceNotFoundException", "", "identity_pool_not_found"),
     ("InvalidIdentityPoolConfigurationException", "", "identity_pool_roles_invalid"),
@@ -71,7 +76,30 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = {
         "identity": identity_client(settings),
         "clients": (OrderedDict(), threading.Lock()),
+        # Visitors' clients are made from one session, one at a time (making a
+        # client is not thread-safe on a shared boto3 session).
+        "session": (boto_session(), threading.Lock()),
     }
+
+
+def botocore_session() -> botocore.session.Session:
+    """A botocore session that reads no AWS file and no profile of this machine.
+
+    Everything AWS needs here comes from the configuration: the region, the
+    endpoints, the timeouts; the keys are a visitor's temporary ones, or none
+    (unsigned calls), or the site's own (:mod:`webapp.site_aws`, which adds its
+    credential chain to this). An operator's ``~/.aws/config`` would otherwise
+    reach in: a profile's ``endpoint_url`` moving every call elsewhere, or an
+    ``AWS_PROFILE`` the files lack failing every page (``ProfileNotFound``)."""
+    core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    core.set_config_variable("config_file", os.devnull)
+    core.set_config_variable("credentials_file", os.devnull)
+    return core
+
+
+def boto_session() -> boto3.Session:
+    """A boto3 session over :func:`botocore_session`."""
+    return boto3.Session(botocore_session=botocore_session())
 
 
 def identity_client(settings: AwsSettings, timeout: float | None = None,
@@ -80,7 +108,7 @@ def identity_client(settings: AwsSettings, timeout: float | None = None,
     calls: no AWS keys here. The probes make their own, with their short timeout
     and one attempt, so a slow pool cannot hold a check for the app's retries."""
     config = boto_config(settings, timeout, attempts)
-    return boto3.client(
+    return boto_session().client(
         "cognito-identity", region_name=settings.region,
         endpoint_url=settings.cognito_identity_endpoint or None,
         config=config.merge(Config(signature_version=UNSIGNED)),
@@ -126,14 +154,16 @@ def _make_client(service: str, credentials: AwsCredentials) -> Any:
         # botocore still presigns with Signature Version 2 in us-east-1, which S3
         # refuses on buckets made since June 2020 (as deploy/ makes them).
         client_config = client_config.merge(Config(signature_version="s3v4"))
-    return boto3.client(
-        service, region_name=aws.region,
-        endpoint_url=getattr(aws, f"{service}_endpoint") or None,
-        aws_access_key_id=credentials.access_key_id,
-        aws_secret_access_key=credentials.secret_key,
-        aws_session_token=credentials.session_token,
-        config=client_config,
-    )
+    session, lock = current_app.extensions[EXTENSION]["session"]
+    with lock:
+        return session.client(
+            service, region_name=aws.region,
+            endpoint_url=getattr(aws, f"{service}_endpoint") or None,
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_key,
+            aws_session_token=credentials.session_token,
+            config=client_config,
+        )
 
 
 @contextmanager

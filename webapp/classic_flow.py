@@ -9,17 +9,20 @@ is preferred, and is what the storage pages use:
 - Role mappings (a role per group or per rule on the token's claims) are applied
   by the pool in ``GetCredentialsForIdentity`` only. In the basic flow the client
   names the role, so nothing the pool's operator decided about who gets which role
-  holds (where role mappings are set AWS refuses the basic flow: "Basic (classic)
-  flow is not supported with RoleMappings, please use enhanced flow.").
+  would hold: AWS refuses ``GetOpenIdToken`` in any pool with role mappings, for
+  every identity ("Basic (classic) flow is not supported with RoleMappings, please
+  use enhanced flow."). The page says so before anything is pressed (it reads the
+  pool's mappings through :mod:`webapp.roles`), and a press shows AWS's refusal in
+  place of the comparison: seeing it refused is the lesson.
 - AWS attaches its scope-down policy (the services a guest may reach at all) to
   guest credentials only in the enhanced flow; basic-flow credentials carry the
   role's policy alone.
 - Two services and a role ARN in the client, instead of one call.
 
 The pool must allow it (``AllowClassicFlow``, the ``aws.classic_flow`` setting
-says whether to offer it); a pool that refuses ends on an explained page. The
-result is a comparison kept in the session for the page, never the storage
-pages' credentials.
+says whether to offer it); a pool that does not ends on an explained page. The
+result (a comparison, or AWS's refusal in a pool with mappings) is kept in the
+session for the page, never the storage pages' credentials.
 """
 
 from __future__ import annotations
@@ -27,18 +30,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
 from flask import g, session
 
-from . import aws, federation, site_aws
+from . import aws, federation, roles
 from .config import settings
 from .errors import FedlabError
-from .records import AwsCredentials, Comparison, SignIn
+from .records import AwsCredentials, Comparison, Refusal, SignIn
 
 #: Session key of the last basic-flow comparison (a :class:`~webapp.records.Comparison`).
 SESSION_KEY = "classic_flow"
+#: Session key of AWS's refusal of the last attempt, in a pool with role mappings (a
+#: :class:`~webapp.records.Refusal`); a session holds this or a comparison, never both.
+REFUSED_KEY = "classic_flow_refused"
+#: The catalogue's entry for AWS's refusal in a pool with role mappings.
+REFUSED_FOR_MAPPINGS = "classic_flow_role_mappings"
 #: The role session name STS records (it appears in the assumed role's ARN).
 ROLE_SESSION_NAME = "fedlab-classic-flow"
 #: ``GetOpenIdToken``'s token lasts ten minutes (AWS's API reference).
@@ -50,24 +57,44 @@ def enabled() -> bool:
     return settings().aws.classic_flow
 
 
-def compare(auth: SignIn) -> Comparison:
-    """Credentials for ``auth`` by the basic flow; kept in the session and returned."""
+def compare(auth: SignIn) -> Comparison | Refusal:
+    """Credentials for ``auth`` by the basic flow, or AWS's refusal of it in a pool
+    with role mappings; kept in the session and returned. Any other refusal
+    (``AllowClassicFlow`` off) is raised, for its explained page."""
     if not enabled():
         raise FedlabError("not_found")
     g.setdefault("aws_calls", [])
     logins = federation.logins_for(auth)
     identity_id = federation.call_and_note("GetId", aws.get_id, logins)
-    token = federation.call_and_note("GetOpenIdToken", open_id_token, identity_id, logins)
+    try:
+        token = federation.call_and_note("GetOpenIdToken", open_id_token, identity_id, logins)
+    except FedlabError as e:
+        if e.code != REFUSED_FOR_MAPPINGS:
+            raise
+        refusal = Refusal(identity_id=identity_id, refused_at=int(time.time()),
+                          calls=noted_calls(), operation="GetOpenIdToken",
+                          aws_code=e.details["aws_code"], aws_message=e.details["aws_message"])
+        keep(refusal)
+        return refusal
     role_arn = federation.call_and_note("GetIdentityPoolRoles", authenticated_role)
     assumed_arn, credentials = federation.call_and_note(
         "AssumeRoleWithWebIdentity", assume_role, role_arn, token)
     record = Comparison(
         identity_id=identity_id, role_arn=assumed_arn, credentials=credentials,
-        obtained_at=int(time.time()),
-        calls=tuple((c["operation"], c["outcome"], c["ms"]) for c in g.aws_calls),
-        token_seconds=OPENID_TOKEN_SECONDS)
-    session[SESSION_KEY] = record.dump()
+        obtained_at=int(time.time()), calls=noted_calls(), token_seconds=OPENID_TOKEN_SECONDS)
+    keep(record)
     return record
+
+
+def noted_calls() -> tuple[tuple[str, str, int], ...]:
+    return tuple((c["operation"], c["outcome"], c["ms"]) for c in g.aws_calls)
+
+
+def keep(record: Comparison | Refusal) -> None:
+    """Keep the attempt's outcome for the page, in place of the last one."""
+    session.pop(SESSION_KEY, None)
+    session.pop(REFUSED_KEY, None)
+    session[REFUSED_KEY if isinstance(record, Refusal) else SESSION_KEY] = record.dump()
 
 
 def open_id_token(identity_id: str, logins: dict[str, str]) -> str:
@@ -78,14 +105,23 @@ def open_id_token(identity_id: str, logins: dict[str, str]) -> str:
 
 
 def authenticated_role() -> str:
-    """The pool's role for authenticated identities (``GetIdentityPoolRoles``)."""
-    answer = site_aws.call("cognito-identity", "GetIdentityPoolRoles",
-                           IdentityPoolId=settings().aws.identity_pool_id)
-    role = (answer.get("Roles") or {}).get("authenticated")
+    """The pool's role for authenticated identities, read now (``GetIdentityPoolRoles``
+    through :func:`webapp.roles.fetch`): the role the client names to STS."""
+    role = roles.fetch().authenticated
     if not role:
         raise FedlabError("identity_pool_roles_invalid", operation="GetIdentityPoolRoles",
                           aws_message="The pool has no authenticated role.")
-    return str(role)
+    return role
+
+
+def mapped_logins() -> tuple[str, ...] | None:
+    """The ``Logins`` keys the pool has role mappings for, as the site last read them
+    (:func:`webapp.roles.pool_roles`): where there is any, AWS refuses the basic flow.
+    None when the pool's settings could not be read."""
+    pool = roles.pool_roles()
+    if isinstance(pool, roles.Unreadable):
+        return None
+    return tuple(sorted(pool.role_mappings))
 
 
 def assume_role(role_arn: str, token: str) -> tuple[str, AwsCredentials]:
@@ -103,10 +139,11 @@ def assume_role(role_arn: str, token: str) -> tuple[str, AwsCredentials]:
 def _sts() -> Any:
     """An unsigned STS client; made per comparison, which a visitor asks for by hand."""
     pool = settings().aws
-    return boto3.client("sts", region_name=pool.region, endpoint_url=pool.sts_endpoint or None,
-                        config=aws.boto_config(pool).merge(Config(signature_version=UNSIGNED)))
+    return aws.boto_session().client(
+        "sts", region_name=pool.region, endpoint_url=pool.sts_endpoint or None,
+        config=aws.boto_config(pool).merge(Config(signature_version=UNSIGNED)))
 
 
-def last() -> Comparison | None:
-    """The session's last basic-flow comparison, if any."""
-    return Comparison.load(session.get(SESSION_KEY))
+def last() -> Comparison | Refusal | None:
+    """The outcome of the session's last basic-flow attempt, if any."""
+    return Comparison.load(session.get(SESSION_KEY)) or Refusal.load(session.get(REFUSED_KEY))

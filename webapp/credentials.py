@@ -32,7 +32,7 @@ from . import (
 )
 from .config import settings
 from .errors import FedlabError
-from .records import AwsState, SignIn
+from .records import AwsState, Comparison, Refusal, SignIn
 
 bp = Blueprint("credentials", __name__, url_prefix="/credentials")
 
@@ -91,7 +91,10 @@ def beside(auth: SignIn, state: AwsState) -> dict[str, object]:
             "identifier": developer_identities.developer_user_identifier(auth),
         }
     if classic_flow.enabled():
-        found["classic"] = classic_flow.last()
+        last = classic_flow.last()
+        found["classic"] = last if isinstance(last, Comparison) else None
+        found["classic_refused"] = last if isinstance(last, Refusal) else None
+        found["classic_mapped"] = classic_flow.mapped_logins()
         found["classic_offered"] = True
     return found
 

@@ -315,6 +315,15 @@ CATALOGUE: dict[str, Entry] = {
         "Turn on AllowClassicFlow on the pool (the console's basic (classic) "
         "authentication, UpdateIdentityPool, or deploy/identity-pool.json's "
         "AllowClassicFlow=true), or set aws.classic_flow = false (FEDLAB_AWS__CLASSIC_FLOW)."),
+    "pool_classic_flow_mapped": Entry(
+        500, "The site offers a flow the identity pool's role mappings rule out",
+        "The site's aws.classic_flow is true and the identity pool allows the basic "
+        "(classic) flow (AllowClassicFlow), but the pool has role mappings (for "
+        "{mapped_logins}): AWS refuses GetOpenIdToken in any pool with role mappings "
+        "(\"Basic (classic) flow is not supported with RoleMappings, please use enhanced "
+        "flow.\"), so every attempt at the basic flow is refused.",
+        "Set aws.classic_flow = false (FEDLAB_AWS__CLASSIC_FLOW), or use a pool without role "
+        "mappings. The demo keeps it on to show the refusal."),
     "role_trust_mismatch": Entry(
         500, "A role the identity pool gives does not trust this pool",
         "The role {role} ({given_as}) has a trust policy that {missing}. AWS reads it when "
@@ -374,11 +383,20 @@ CATALOGUE: dict[str, Entry] = {
         "its files would become unreachable): keep the two identities apart."),
     "classic_flow_refused": Entry(
         403, "The identity pool does not allow the basic (classic) flow",
-        "{operation}: {aws_message} The pool's AllowClassicFlow is off (or the provider has "
-        "role mappings, which the basic flow cannot apply).",
+        "{operation}: {aws_message} The pool's AllowClassicFlow is off.",
         "Use the enhanced flow, which the rest of this site uses; operators: turn on "
         "AllowClassicFlow on the pool to compare the two, or set aws.classic_flow = false "
         "so the page stops offering it."),
+    # Shown in place of the comparison on the credentials page, not as an error page:
+    # seeing it refused is the lesson.
+    "classic_flow_role_mappings": Entry(
+        403, "AWS refuses the basic flow in a pool with role mappings",
+        "{operation}: {aws_message} The identity pool has role mappings, and AWS refuses "
+        "the basic (classic) flow in any pool that has them, for every identity: there the "
+        "client names the role to STS, so the pool's mappings could be bypassed.",
+        "Use the enhanced flow, which applies the mappings; operators: set "
+        "aws.classic_flow = false (FEDLAB_AWS__CLASSIC_FLOW) so the page stops offering "
+        "it, or use a pool without role mappings."),
     "web_identity_refused": Entry(
         403, "STS refused the pool's token for that role",
         "{operation}: {aws_message} In the basic flow STS checks the role's trust policy "

@@ -30,7 +30,7 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 import requests
 from flask import Flask, current_app
 
-from . import aws, site_aws
+from . import aws, roles, site_aws
 from .config import AwsSettings, Settings
 from .errors import FedlabError
 from .oauth import client_for
@@ -462,7 +462,8 @@ def probe_pool_with_token(name: str, logins: dict[str, str], evidence: dict[str,
 
 def probe_pool_settings(settings: AwsSettings, timeout: float) -> list[Verdict]:
     """``DescribeIdentityPool``: does the pool know the site's developer provider
-    name, and allow the basic flow if the site offers it?"""
+    name, and allow the basic flow if the site offers it? Where it does, its role
+    mappings (``GetIdentityPoolRoles``) say whether AWS refuses that flow all the same."""
     checks = ("developer_provider", "classic_flow")
     identity = _site_client("cognito-identity", timeout)
     if isinstance(identity, Verdict):
@@ -473,7 +474,15 @@ def probe_pool_settings(settings: AwsSettings, timeout: float) -> list[Verdict]:
     except FedlabError as e:
         refused = not_asked(settings, "developer_provider", e)
         return [_copy(refused, probe) for probe in checks]
-    return [check_developer_provider(settings, pool), check_classic_flow(settings, pool)]
+    mapped: tuple[str, ...] = ()
+    if settings.classic_flow and pool.get("AllowClassicFlow"):
+        try:
+            mapped = tuple(sorted(roles.fetch(identity, timeout).role_mappings))
+        except FedlabError as e:
+            return [check_developer_provider(settings, pool),
+                    not_asked(settings, "classic_flow", e)]
+    return [check_developer_provider(settings, pool),
+            check_classic_flow(settings, pool, mapped)]
 
 
 def check_developer_provider(settings: AwsSettings, pool: Mapping[str, Any]) -> Verdict:
@@ -500,24 +509,39 @@ def check_developer_provider(settings: AwsSettings, pool: Mapping[str, Any]) -> 
                    evidence, "pool_developer_provider_mismatch", {"expected": site, "got": got})
 
 
-def check_classic_flow(settings: AwsSettings, pool: Mapping[str, Any]) -> Verdict:
+def check_classic_flow(settings: AwsSettings, pool: Mapping[str, Any],
+                       mapped: tuple[str, ...] = ()) -> Verdict:
     """A flow the site offers must be one the pool allows; the reverse only widens
-    what the pool accepts, which is worth saying but fails nothing."""
+    what the pool accepts, which is worth saying but fails nothing. ``mapped`` (the
+    ``Logins`` keys the pool maps roles for) matters where both allow it: AWS refuses
+    the basic flow in a pool with any role mapping. That is a warning, not a failure:
+    the rest of the site works, and the demo offers it to show the refusal."""
     site, theirs = settings.classic_flow, bool(pool.get("AllowClassicFlow"))
-    evidence = {"identity_pool_id": settings.identity_pool_id, "classic_flow": site,
-                "pool_allow_classic_flow": theirs}
+    evidence: dict[str, Any] = {"identity_pool_id": settings.identity_pool_id,
+                                "classic_flow": site, "pool_allow_classic_flow": theirs}
     if site and not theirs:
         return Verdict(POOL, "classic_flow", "fail", "The site offers the basic (classic) flow "
                        "(aws.classic_flow = true), but the pool's AllowClassicFlow is off: the "
                        "pool refuses it. Turn it on at the pool, or set aws.classic_flow = "
                        "false.", evidence, "pool_classic_flow_off")
+    if site and mapped:
+        listed = ", ".join(mapped)
+        return Verdict(POOL, "classic_flow", "warn", f"The site offers the basic (classic) "
+                       f"flow and the pool allows it, but the pool has role mappings (for "
+                       f"{listed}): AWS refuses GetOpenIdToken in any pool with role mappings, "
+                       f"so every attempt at the basic flow will be refused (the client names "
+                       f"the role there, which would bypass the mappings). Set "
+                       f"aws.classic_flow = false, or use a pool without role mappings.",
+                       {**evidence, "pool_role_mappings": list(mapped)},
+                       "pool_classic_flow_mapped", {"mapped_logins": listed})
     if theirs and not site:
         # Informational: nothing fails, but the pool allows more than the site uses.
         return Verdict(POOL, "classic_flow", "pass", "The pool allows the basic (classic) flow, "
                        "which the site does not offer (aws.classic_flow = false). If nothing "
                        "else needs it, turn it off at the pool: in the basic flow AWS applies "
                        "no scope-down policy to guest credentials.", evidence)
-    said = ("allows the basic (classic) flow, which the site offers" if site else
+    said = ("allows the basic (classic) flow, which the site offers, and has no role mappings"
+            if site else
             "does not allow the basic (classic) flow, and the site does not offer it")
     return Verdict(POOL, "classic_flow", "pass", f"The pool {said}.", evidence)
 
@@ -539,25 +563,23 @@ class PoolRole:
         return self.arn.rsplit("/", 1)[-1]
 
 
-def pool_roles(answer: Mapping[str, Any]) -> list[PoolRole]:
-    """Every role a ``GetIdentityPoolRoles`` answer can give: the authenticated and
-    guest roles, and each mapping rule's. (A ``Token`` mapping's roles come from the
-    user pool's groups, which the pool's own settings do not list.)"""
+def pool_roles(pool: roles.PoolRoles) -> list[PoolRole]:
+    """Every role the pool's settings can give: the authenticated and guest roles,
+    and each mapping rule's. (A ``Token`` mapping's roles come from the user pool's
+    groups, which the pool's own settings do not list.)"""
     found: dict[str, PoolRole] = {}
 
-    def add(arn: Any, amr: str, how: str) -> None:
-        if isinstance(arn, str) and arn:
+    def add(arn: str | None, amr: str, how: str) -> None:
+        if arn:
             role = found.setdefault(arn, PoolRole(arn))
             role.amrs.add(amr)
             role.given_as.append(how)
 
-    roles = answer.get("Roles") or {}
-    add(roles.get("authenticated"), "authenticated", "the pool's authenticated role")
-    add(roles.get("unauthenticated"), "unauthenticated", "the pool's guest role")
-    for provider, mapping in sorted((answer.get("RoleMappings") or {}).items()):
-        rules = (mapping.get("RulesConfiguration") or {}).get("Rules") or []
-        for number, rule in enumerate(rules, 1):
-            add(rule.get("RoleARN"), "authenticated",
+    add(pool.authenticated, "authenticated", "the pool's authenticated role")
+    add(pool.unauthenticated, "unauthenticated", "the pool's guest role")
+    for provider, mapping in sorted(pool.role_mappings.items()):
+        for number, rule in enumerate(mapping.rules, 1):
+            add(rule.role_arn, "authenticated",
                 f"rule {number} of the role mapping for {provider}")
     return list(found.values())
 
@@ -572,20 +594,18 @@ def probe_role_trust(settings: AwsSettings, timeout: float) -> list[Verdict]:
         if isinstance(client, Verdict):
             return [_copy(client, "role_trust")]
     try:
-        with aws.errors_explained("GetIdentityPoolRoles", timeout):
-            answer = identity.get_identity_pool_roles(IdentityPoolId=settings.identity_pool_id)
+        given = pool_roles(roles.fetch(identity, timeout))
     except FedlabError as e:
         return [not_asked(settings, "role_trust", e)]
-    roles = pool_roles(answer)
-    if not roles:
+    if not given:
         return [Verdict(POOL, "role_trust", "fail", "The pool gives no role at all.",
                         {"identity_pool_id": settings.identity_pool_id},
                         "identity_pool_roles_invalid",
                         {"operation": "GetIdentityPoolRoles", "aws_message": "No roles."})]
     # A boto3 client may be shared by threads; each call has the probe's timeout.
-    with ThreadPoolExecutor(max_workers=min(8, len(roles))) as pool:
+    with ThreadPoolExecutor(max_workers=min(8, len(given))) as pool:
         return list(pool.map(lambda role: check_role_trust(settings, role, iam, timeout),
-                             roles))
+                             given))
 
 
 def check_role_trust(settings: AwsSettings, role: PoolRole, iam: Any, timeout: float) -> Verdict:

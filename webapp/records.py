@@ -270,6 +270,34 @@ class Comparison(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.to_builtins(self)
 
 
+class Refusal(msgspec.Struct, frozen=True, kw_only=True):
+    """A flow AWS refused, kept for the credentials page to show in place of a
+    :class:`Comparison` where the refusal is the lesson: the basic flow in a pool
+    with role mappings (:mod:`webapp.classic_flow`)."""
+
+    identity_id: str
+    refused_at: int
+    #: The AWS calls the flow made, in order: (operation, outcome, milliseconds).
+    calls: tuple[tuple[str, str, int], ...] = ()
+    #: The operation AWS refused, and its own code and words.
+    operation: str
+    aws_code: str
+    aws_message: str
+
+    @classmethod
+    def load(cls, value: Any) -> Refusal | None:
+        """The record stored as ``value``; None when there is none or it is malformed."""
+        if value is None:
+            return None
+        try:
+            return msgspec.convert(value, cls)
+        except msgspec.ValidationError:
+            return None
+
+    def dump(self) -> dict[str, Any]:
+        return msgspec.to_builtins(self)
+
+
 class IdentityLogins(msgspec.Struct, frozen=True, kw_only=True):
     """The logins (``Logins`` keys) linked to the session's identity, and who said so:
     the pool (``DescribeIdentity``, signed with the site's own identity) or, when the

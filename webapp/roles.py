@@ -212,7 +212,7 @@ class PoolReader:
         with self._lock:
             if self._held is not None and time.monotonic() < self._held[0]:
                 return self._held[1]
-        found = _get_identity_pool_roles()
+        found = _readable()
         ttl = ROLES_TTL if isinstance(found, PoolRoles) else FAILED_TTL
         with self._lock:
             self._held = (time.monotonic() + ttl, found)
@@ -237,29 +237,42 @@ def pool_roles() -> PoolRoles | Unreadable:
     return reader.read()
 
 
-def _get_identity_pool_roles() -> PoolRoles | Unreadable:
-    if not site_aws.available():
-        return Unreadable(
-            "This site has no AWS credentials of its own, so it cannot read the pool's role "
-            "mappings (GetIdentityPoolRoles is a signed call): the role below is the one "
-            "STS reports, and why the pool chose it is not known here.")
-    pool_id = config.settings().aws.identity_pool_id
+def fetch(identity: Any = None, timeout: float | None = None) -> PoolRoles:
+    """``GetIdentityPoolRoles`` now, signed with the site's own identity: the one
+    place the app asks the pool for its roles and mappings. A refusal or an outage
+    is its catalogue entry (``site_credentials_missing``, ``site_not_permitted``,
+    ``aws_timeout``...), as for any AWS call.
+
+    ``identity`` is the site's signed client unless another is given (a probe's,
+    with its own ``timeout`` and one attempt)."""
+    identity = identity or site_aws.client("cognito-identity")
+    with aws.errors_explained("GetIdentityPoolRoles", timeout):
+        answer = identity.get_identity_pool_roles(
+            IdentityPoolId=config.settings().aws.identity_pool_id)
     try:
-        with aws.errors_explained("GetIdentityPoolRoles"):
-            answer = site_aws.client("cognito-identity").get_identity_pool_roles(
-                IdentityPoolId=pool_id)
+        return msgspec.convert(answer, PoolRoles)
+    except msgspec.ValidationError as e:
+        raise FedlabError("aws_error", operation="GetIdentityPoolRoles",
+                          aws_code="an answer of a shape this site does not know",
+                          aws_message=str(e)) from None
+
+
+def _readable() -> PoolRoles | Unreadable:
+    """:func:`fetch`, or why the page cannot say what the pool's settings are."""
+    try:
+        return fetch()
     except FedlabError as e:
+        if e.code == "site_credentials_missing":
+            return Unreadable(
+                "This site has no AWS credentials of its own, so it cannot read the pool's "
+                "role mappings (GetIdentityPoolRoles is a signed call): the role below is "
+                "the one STS reports, and why the pool chose it is not known here.")
         # AWS's own words when it answered (AccessDeniedException: the site's policy
         # lacks the action), else the catalogue's (a timeout, no answer).
         words = (f"{e.details['aws_code']}: {e.details['aws_message']}"
                  if e.details.get("aws_code") else e.describe())
         return Unreadable(f"The pool's role mappings could not be read "
                           f"(GetIdentityPoolRoles): {words}")
-    try:
-        return msgspec.convert(answer, PoolRoles)
-    except msgspec.ValidationError as e:
-        return Unreadable(f"GetIdentityPoolRoles answered in a shape this site does not "
-                          f"know ({e}).")
 
 
 # -- explaining ------------------------------------------------------------------------

@@ -17,13 +17,13 @@ someone's keys for something else. A key in a file is a key in a backup.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from typing import Any
 
 import boto3
-import botocore.session
 from botocore import xform_name
 from botocore.credentials import (
     ContainerProvider,
@@ -33,12 +33,15 @@ from botocore.credentials import (
     InstanceMetadataFetcher,
     InstanceMetadataProvider,
 )
+from botocore.exceptions import BotoCoreError
 from flask import Flask, current_app
 
 from . import config
-from .aws import boto_config, errors_explained
+from .aws import boto_config, botocore_session, errors_explained
 from .config import AwsSettings
 from .errors import FedlabError
+
+log = logging.getLogger(__name__)
 
 EXTENSION = "fedlab.site_aws"
 #: How long "no credentials found" is believed before the chain is asked again
@@ -64,13 +67,19 @@ class SiteIdentity:
                 return self._session
             if time.monotonic() < self._missing_until:
                 return None
-            core = _fileless_session()
-            if core.get_credentials() is None:
-                self._missing_until = time.monotonic() + MISSING_RETRY
-                return None
-            self._session = boto3.Session(botocore_session=core,
-                                          region_name=self.settings.region)
-            return self._session
+            try:
+                core = _fileless_session()
+                found = core.get_credentials()
+                if found is not None:
+                    self._session = boto3.Session(botocore_session=core,
+                                                  region_name=self.settings.region)
+                    return self._session
+            except BotoCoreError as e:
+                # A container endpoint that answers nonsense, say: the site has no
+                # identity of its own for now, and pages say so instead of failing.
+                log.warning("the site's own AWS credentials could not be found: %s", e)
+            self._missing_until = time.monotonic() + MISSING_RETRY
+            return None
 
     def client(self, service: str, timeout: float | None = None, attempts: int = 3) -> Any:
         """A signed ``cognito-identity`` or ``iam`` client, or the catalogue's
@@ -98,12 +107,10 @@ class SiteIdentity:
         return credentials.access_key if credentials is not None else None
 
 
-def _fileless_session() -> botocore.session.Session:
+def _fileless_session() -> Any:
     """A botocore session whose credential chain is environment, container and
     instance role only, and which reads no shared config or credentials file."""
-    core = botocore.session.Session()
-    core.set_config_variable("config_file", os.devnull)
-    core.set_config_variable("credentials_file", os.devnull)
+    core = botocore_session()
     providers: list[Any] = [EnvProvider(), ContainerProvider()]
     if os.environ.get("AWS_EC2_METADATA_DISABLED", "").lower() != "true":
         providers.append(InstanceMetadataProvider(

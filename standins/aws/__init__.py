@@ -110,8 +110,10 @@ authenticated identity comes from the role mapping of its login's provider
   ProviderName or is not a configured provider.``), ``UpdateIdentityPool`` (a
   developer provider name cannot change once set), ``TokenDuration`` (1 to
   86400), ``Basic (classic) flow is not enabled, please use enhanced flow.``
-  (``GetOpenIdToken`` on a pool without the basic flow), a ``CustomRoleArn``
-  without a Token mapping
+  (``GetOpenIdToken`` on a pool without the basic flow) and, checked after it,
+  ``Basic (classic) flow is not supported with RoleMappings, please use
+  enhanced flow.`` (``GetOpenIdToken`` in a pool with any role mappings, for
+  any identity, a guest's too), a ``CustomRoleArn`` without a Token mapping
 * ``InvalidIdentityPoolConfigurationException``: ``Invalid identity pool
   configuration. Check assigned IAM roles for this pool.`` (no role for the
   kind of identity, or the chosen role's trust policy in moto's IAM lacks the

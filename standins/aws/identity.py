@@ -81,6 +81,10 @@ LOGINS_DONT_MATCH = ("Logins don't match. Please include at least one valid logi
 UNAUTH_NOT_SUPPORTED = "Unauthenticated access is not supported for this identity pool."
 BAD_ROLES = "Invalid identity pool configuration. Check assigned IAM roles for this pool."
 CLASSIC_FLOW_OFF = "Basic (classic) flow is not enabled, please use enhanced flow."
+#: AWS refuses the basic flow in any pool with role mappings, whoever asks (a guest
+#: too): the client names the role there, which would bypass the mappings.
+CLASSIC_FLOW_MAPPED = ("Basic (classic) flow is not supported with RoleMappings, please use "
+                       "enhanced flow.")
 COGNITO_TOKEN_REFUSED = "Invalid login token. Can't pass in a Cognito token."
 LOGIN_LINKED_ELSEWHERE = "Login is already linked to another identity."
 DEVELOPER_USER_TAKEN = ("The provided developer user identifier is already registered with "
@@ -373,11 +377,13 @@ class IdentityService:
 
     def get_open_id_token(self, params: dict[str, Any]) -> dict[str, Any]:
         """The basic (classic) flow's first step: a token for STS, only where the pool
-        allows that flow."""
+        allows that flow (``AllowClassicFlow``, checked first) and has no role mappings."""
         with self._lock:
-            classic = self.pool.allow_classic_flow
+            classic, mapped = self.pool.allow_classic_flow, bool(self.pool.role_mappings)
         if not classic:
             raise AwsError("InvalidParameterException", CLASSIC_FLOW_OFF)
+        if mapped:
+            raise AwsError("InvalidParameterException", CLASSIC_FLOW_MAPPED)
         identity, _ = self._checked_identity(params)
         return {"IdentityId": identity.identity_id, "Token": self._openid_token(identity)}
 

@@ -14,6 +14,13 @@ from .conftest import AUTH_ROLE, DEVELOPER_PROVIDER, LOGINS_KEYS, POOL_ID
 from .test_identity_pool import refused
 
 COGNITO = "cognito-identity.amazonaws.com"
+CLASSIC_FLOW_OFF = "Basic (classic) flow is not enabled, please use enhanced flow."
+CLASSIC_FLOW_MAPPED = ("Basic (classic) flow is not supported with RoleMappings, please use "
+                       "enhanced flow.")
+#: A role mapping for Cognito's logins only: a pool with it refuses the basic flow to
+#: everyone, a Google login and a guest too (it is the pool that decides).
+COGNITO_MAPPING = {f"{LOGINS_KEYS['cognito']}:fedlab-cognito-client": {
+    "Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}}
 LOGINS_DONT_MATCH = ("Logins don't match. Please include at least one valid login for this "
                      "identity or identity pool.")
 
@@ -28,8 +35,8 @@ def developer_token(aws, identifier: str, **params) -> dict:
             "logins", {})}, **params)
 
 
-def claims_of(aws, token: str) -> dict:
-    keys = KeySet.import_key_set(requests.get(f"{aws.identity_url}/.well-known/jwks_uri",
+def claims_of(aws, token: str, url: str | None = None) -> dict:
+    keys = KeySet.import_key_set(requests.get(f"{url or aws.identity_url}/.well-known/jwks_uri",
                                               timeout=5).json())
     return dict(jwt.decode(token, keys, algorithms=["RS256"]).claims)
 
@@ -250,8 +257,41 @@ def test_get_open_id_token_needs_the_classic_flow(aws, other_pool):
     logins = google(aws)
     identity_id = client.get_id(IdentityPoolId=POOL_ID, Logins=logins)["IdentityId"]
     assert refused(client.get_open_id_token, IdentityId=identity_id, Logins=logins) == (
-        "InvalidParameterException",
-        "Basic (classic) flow is not enabled, please use enhanced flow.")
+        "InvalidParameterException", CLASSIC_FLOW_OFF)
     # The enhanced flow is unaffected.
     assert client.get_credentials_for_identity(IdentityId=identity_id, Logins=logins)[
         "Credentials"]["AccessKeyId"]
+
+
+def test_a_pool_with_role_mappings_refuses_the_basic_flow_until_they_are_removed(
+        aws, other_pool):
+    url = other_pool(role_mappings=COGNITO_MAPPING)
+    client = aws.identity(url)
+    logins = google(aws)
+    identity_id = client.get_id(IdentityPoolId=POOL_ID, Logins=logins)["IdentityId"]
+    guest_id = client.get_id(IdentityPoolId=POOL_ID)["IdentityId"]
+    assert refused(client.get_open_id_token, IdentityId=identity_id, Logins=logins) == (
+        "InvalidParameterException", CLASSIC_FLOW_MAPPED)
+    assert refused(client.get_open_id_token, IdentityId=guest_id) == (
+        "InvalidParameterException", CLASSIC_FLOW_MAPPED)
+    # The enhanced flow applies the mappings instead.
+    assert client.get_credentials_for_identity(IdentityId=identity_id, Logins=logins)[
+        "Credentials"]["AccessKeyId"]
+
+    operator = aws.operator(url)
+    roles = operator.get_identity_pool_roles(IdentityPoolId=POOL_ID)
+    assert roles["RoleMappings"]
+    operator.set_identity_pool_roles(IdentityPoolId=POOL_ID, Roles=roles["Roles"])
+    assert "RoleMappings" not in operator.get_identity_pool_roles(IdentityPoolId=POOL_ID)
+    answer = client.get_open_id_token(IdentityId=identity_id, Logins=logins)
+    assert answer["IdentityId"] == identity_id
+    assert claims_of(aws, answer["Token"], url)["sub"] == identity_id
+    assert client.get_open_id_token(IdentityId=guest_id)["IdentityId"] == guest_id
+
+
+def test_allow_classic_flow_off_is_checked_before_the_role_mappings(aws, other_pool):
+    client = aws.identity(other_pool(allow_classic_flow=False, role_mappings=COGNITO_MAPPING))
+    logins = google(aws)
+    identity_id = client.get_id(IdentityPoolId=POOL_ID, Logins=logins)["IdentityId"]
+    assert refused(client.get_open_id_token, IdentityId=identity_id, Logins=logins) == (
+        "InvalidParameterException", CLASSIC_FLOW_OFF)
