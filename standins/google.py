@@ -4,7 +4,8 @@ Quirks owned here: the endpoints are spread over several paths as Google's
 are over several hosts; a refresh token only with ``access_type=offline`` and,
 for a user who already consented, only again with ``prompt=consent``; the
 revoke endpoint takes the token alone (no client credentials) and revoking
-either token ends the grant; no end-session endpoint; ``azp`` in id tokens.
+either token ends the grant; no end-session endpoint; ``azp`` in id tokens; ``hd``
+(hosted domain) in id tokens and userinfo for a Google Workspace account only.
 """
 
 from __future__ import annotations
@@ -75,4 +76,15 @@ class Google(Flavour):
                         scope: str) -> dict[str, Any]:
         claims = super().id_token_claims(tenant, claims, signed_in, scope)
         claims.pop("auth_time", None)
-        return {"azp": claims["aud"], **claims}
+        return {"azp": claims["aud"], **claims, **self.workspace_claims(signed_in.user)}
+
+    def userinfo(self, tenant: Tenant, user: User, scope: str) -> dict[str, Any]:
+        return {**super().userinfo(tenant, user, scope), **self.workspace_claims(user)}
+
+    def workspace_claims(self, user: User) -> dict[str, Any]:
+        """``hd``, the domain of the Google Workspace that manages the account, whatever
+        the scope; none for a personal account, even one made for an address at a
+        Workspace's domain. Google's own words: provided only if the user belongs to a
+        hosted domain, and (unlike the ``hd`` authorization parameter, a hint for the
+        account chooser) to be trusted, being in a token Google signs."""
+        return {"hd": user.hosted_domain} if user.hosted_domain else {}

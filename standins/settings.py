@@ -7,6 +7,7 @@ produce them without importing anything from here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,11 @@ class UserSpec:
     email: str
     name: str
     groups: tuple[str, ...] = ()
+    #: The Google Workspace domain whose admin manages this person's Google account
+    #: (None: a personal account, whatever the address). The Google stand-in's id
+    #: tokens and userinfo then carry it as ``hd``, as Google's do; other tenants
+    #: have no such notion.
+    hosted_domain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,9 +176,23 @@ def _user(index: int, raw: Mapping[str, Any]) -> UserSpec:
             email=str(raw.get("email", f"{raw['key']}@example.com")),
             name=str(raw.get("name", raw["key"])),
             groups=tuple(raw.get("groups") or ()),
+            hosted_domain=_hosted_domain(index, raw.get("hosted_domain")),
         )
     except KeyError as missing:
         raise SettingsError(f"users[{index}].{missing.args[0]}: missing") from None
+
+
+#: A domain name as Google Workspace takes one: lower-case labels, at least two.
+DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def _hosted_domain(index: int, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not DOMAIN.fullmatch(value):
+        raise SettingsError(f"users[{index}].hosted_domain: must be a domain name in lower "
+                            f"case, such as example.com")
+    return value
 
 
 #: What Cognito's CreateGroup accepts as a group's precedence.

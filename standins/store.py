@@ -27,6 +27,8 @@ class User:
     name: str
     password: str = ""
     groups: tuple[str, ...] = ()
+    #: The Google Workspace domain of the account (Google's ``hd``); None: personal.
+    hosted_domain: str | None = None
     #: Claims only some users have, e.g. Cognito's ``identities`` for federated users.
     extra_claims: dict[str, Any] = field(default_factory=dict)
 

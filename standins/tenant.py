@@ -96,6 +96,7 @@ class Tenant:
                     name=spec.name,
                     password=spec.password,
                     groups=spec.groups,
+                    hosted_domain=spec.hosted_domain,
                 )
                 for spec in self.settings.users
             }

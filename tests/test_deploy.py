@@ -17,7 +17,7 @@ import pytest
 from webapp import policies
 from webapp.providers import KINDS, build
 from webapp.providers.base import (
-    STAFF_BY_VERIFIED_EMAIL,
+    AUTHENTICATED_ROLE,
     AmbiguousRoleResolution,
     MappingRule,
     MatchType,
@@ -212,47 +212,63 @@ FUNCTIONS = {
 }
 
 
-def staff_rules(stack: Stack) -> dict[str, Any]:
-    """Google's, Auth0's and any OIDC issuer's rules, as deployed with DEPLOYMENT."""
-    return {"Rules": [
-        {"Claim": "email_verified", "MatchType": "NotEqual", "Value": "true",
-         "RoleARN": stack.get_att("AuthenticatedRole", "Arn")},
-        {"Claim": "email", "MatchType": "Contains", "Value": "@example.com",
-         "RoleARN": stack.get_att("AdminsRole", "Arn")}]}
-
-
 def test_the_role_mappings_as_deployed():
-    """Cognito's app clients take the role from the token (groups), Google, Auth0 and an
-    OIDC issuer by rules on a verified e-mail at the staff domain, each under AWS's
-    identity provider string for that registration; Facebook has none."""
+    """Cognito's app clients take the role from the token (groups); Google by one rule,
+    a Workspace account of the staff domain (``hd`` Equals); each under AWS's identity
+    provider string for that registration. Auth0, an OIDC issuer and Facebook have none:
+    their identities get the authenticated role."""
     stack = Stack(committed(), DEPLOYMENT)
     mappings = stack.properties("RoleAttachment")["RoleMappings"]
     pool = f"cognito-idp.{REGION}.amazonaws.com/eu-west-1_AbCdEf123"
     token = {"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}
-    rules = {"Type": "Rules", "AmbiguousRoleResolution": "AuthenticatedRole",
-             "RulesConfiguration": staff_rules(stack)}
     assert mappings == {
         "Cognito": {**token, "IdentityProvider": f"{pool}:web-client"},
         "SecondCognitoClient": {**token, "IdentityProvider": f"{pool}:google-client"},
-        "Google": {**rules, "IdentityProvider": "accounts.google.com"},
-        "Auth0": {**rules, "IdentityProvider": "example.us.auth0.com"},
-        "Oidc": {**rules, "IdentityProvider": "login.example.com/corp"},
+        "Google": {"Type": "Rules", "IdentityProvider": "accounts.google.com",
+                   "AmbiguousRoleResolution": "AuthenticatedRole",
+                   "RulesConfiguration": {"Rules": [
+                       {"Claim": "hd", "MatchType": "Equals", "Value": "example.com",
+                        "RoleARN": stack.get_att("AdminsRole", "Arn")}]}},
     }
     assert stack.properties("RoleAttachment")["Roles"] == {
         "authenticated": stack.get_att("AuthenticatedRole", "Arn"),
         "unauthenticated": stack.get_att("GuestRole", "Arn")}
 
 
-def test_the_rules_need_the_staff_domain_and_their_provider():
-    """Without StaffEmailDomain no rule is made (an empty domain would make every
-    verified e-mail an admin's); a provider not deployed has no mapping either."""
+def test_no_rule_gives_a_role_by_what_a_stranger_can_claim():
+    """AWS's rules have no "ends with": ``Contains`` (or ``StartsWith``) ``@example.com``
+    also matches ``x@example.com.evil.test``, and ``NotEqual`` nearly anything; and an
+    e-mail address, even verified, says who reads its mail, not whom an organisation
+    vouches for (a Google account can be made for any address). So no rule of any
+    kind's registration, and none in the template as deployed, gives a role above the
+    authenticated one but by ``Equals``, nor by the e-mail."""
+    for kind in KINDS.values():
+        for pool in kind.POOL_TEMPLATES:
+            for rule in pool.role_mapping.rules if pool.role_mapping else ():
+                if rule.role != AUTHENTICATED_ROLE:
+                    assert rule.match_type is MatchType.EQUALS, (kind.KIND, rule)
+                    assert not rule.claim.startswith("email"), (kind.KIND, rule)
+    stack = Stack(committed(), DEPLOYMENT)
+    authenticated = stack.get_att("AuthenticatedRole", "Arn")
+    deployed = stack.properties("RoleAttachment")["RoleMappings"]
+    rules = [rule for mapping in deployed.values()
+             for rule in mapping.get("RulesConfiguration", {}).get("Rules", [])]
+    elevating = [rule for rule in rules if rule["RoleARN"] != authenticated]
+    assert elevating  # Google's: the checks below have something to look at
+    for rule in elevating:
+        assert rule["MatchType"] == "Equals" and not rule["Claim"].startswith("email"), rule
+
+
+def test_the_rule_needs_the_staff_domain_and_its_provider():
+    """Without StaffEmailDomain no rule is made (an empty domain would compare every
+    account's ``hd`` with nothing); a provider not deployed has no mapping either."""
     bare = {k: v for k, v in DEPLOYMENT.items()
             if k not in ("StaffEmailDomain", "CognitoSecondAppClientId")}
     mappings = Stack(committed(), bare).properties("RoleAttachment")["RoleMappings"]
     assert set(mappings) == {"Cognito"}
     no_google = {**DEPLOYMENT, "GoogleClientId": ""}
     mappings = Stack(committed(), no_google).properties("RoleAttachment")["RoleMappings"]
-    assert set(mappings) == {"Cognito", "SecondCognitoClient", "Auth0", "Oidc"}
+    assert set(mappings) == {"Cognito", "SecondCognitoClient"}
 
 
 def test_the_user_pool_groups_choose_the_mapped_roles():
@@ -509,7 +525,6 @@ def test_a_role_mapping_the_pool_could_not_take_is_refused(monkeypatch):
                     rules=(MappingRule("email", MatchType.CONTAINS, "@${Domain}", "admins"),))
     with pytest.raises(TypeError, match="1 to 25 rules"):
         RoleMapping(RoleMappingType.RULES)
-    assert STAFF_BY_VERIFIED_EMAIL.parameters[0].optional
 
 
 def test_a_registration_reading_an_undeclared_parameter_is_refused_at_once():

@@ -373,13 +373,14 @@ def test_the_demo_pools_settings_and_roles_as_the_checks_see_them(operator, cont
     assert "login.fedlab.demo" in rows["developer_provider"][0][1]
     # The demo offers the basic flow in a pool with role mappings, to show AWS refusing it.
     assert [s for s, _ in rows["classic_flow"]] == ["warn"]
-    # The authenticated role (also rule 1 of Google's and Auth0's mappings), the guest
-    # role, and the admins role of their rule 2: each read with iam:GetRole.
+    # The authenticated role (also rule 1 of Auth0's mapping), the guest role, and the
+    # admins role of Google's rule 1 and Auth0's rule 2: each read with iam:GetRole.
     assert {s for s, _ in rows["role_trust"]} == {"pass"}
     for role in ("fedlab-authenticated", "fedlab-guest", "fedlab-admins"):
         assert "trusts this pool" in role_row(page, role)[1]
-    assert "rule 2 of the role mapping for accounts.google.com" in role_row(
-        page, "fedlab-admins")[1]
+    admins = role_row(page, "fedlab-admins")[1]
+    assert "rule 1 of the role mapping for accounts.google.com" in admins
+    assert "rule 2 of the role mapping for fedlab-demo.us.auth0.com" in admins
     calls = aws_control("identity", "GET", "calls")
     # GetIdentityPoolRoles: the roles' trust, and the basic flow's mappings.
     assert calls["DescribeIdentityPool"] == 1 and calls["GetIdentityPoolRoles"] == 2

@@ -107,17 +107,47 @@ def test_a_cognito_group_gives_its_role_and_s3_enforces_it(browser, app_url, con
 
 def test_a_rule_gives_its_role_and_the_page_names_the_rule(browser, app_url, control,
                                                            aws_control):
-    """The demo's Google rules: rule 1 (an unverified e-mail) does not match alice,
-    rule 2 (an address at example.com) does, and decides."""
+    """The demo's Google rule: alice's Google account is one of example.com's Google
+    Workspace, so her id token's hd is example.com, which the rule compares exactly."""
     sign_in(browser, app_url, "google")
     page = browser.get(f"{app_url}/credentials")
     assert role_of(page) == "fedlab-admins"
     assert how(page) == "rule"
+    assert reason(page) == ("Rule 1 matched: your hd (&#34;example.com&#34;) equals "
+                            "&#34;example.com&#34;, so the role is fedlab-admins.")
+    rows = re.findall(r'<tr class="rule" data-rule="(\d)"( data-matched="true")?>', page.text)
+    assert rows == [("1", ' data-matched="true"')]
+    assert "<code>example.com</code></td>" in page.text  # her claim, beside the rule
+    assert "role-caveat" not in page.text  # Equals matches that domain and no other
+
+
+def test_a_personal_google_account_at_the_staff_address_is_no_admin(browser, app_url,
+                                                                    control, aws_control):
+    """carol's Google account is a personal one, made for carol@example.com: its address
+    is verified and at the demo's domain, but no Workspace manages it, so it has no hd,
+    the rule does not match and the pool gives the authenticated role (as STS says)."""
+    sign_in(browser, app_url, "google", user="carol")
+    page = browser.get(f"{app_url}/credentials")
+    assert role_of(page) == "fedlab-authenticated"
+    assert how(page) == "ambiguous"
+    assert reason(page).startswith("None of the mapping&#39;s 1 rules matched")
+    assert re.search(r'<tr class="rule" data-rule="1">.*?<td>absent</td>\s*<td>no match</td>',
+                     page.text, flags=re.S)
+
+
+def test_a_contains_rule_on_the_e_mail_is_said_to_match_longer_domains(browser, app_url,
+                                                                       control, aws_control):
+    """The demo's Auth0 rules decide by e-mail Contains "@example.com": the page says,
+    beside the reason, that this also matches an address at a longer domain."""
+    sign_in(browser, app_url, "auth0")
+    page = browser.get(f"{app_url}/credentials")
+    assert role_of(page) == "fedlab-admins"
     assert reason(page) == ("Rule 2 matched: your email (&#34;alice@example.com&#34;) contains "
                             "&#34;@example.com&#34;, so the role is fedlab-admins.")
-    rows = re.findall(r'<tr class="rule" data-rule="(\d)"( data-matched="true")?>', page.text)
-    assert rows == [("1", ""), ("2", ' data-matched="true"')]
-    assert "<code>alice@example.com</code>" in page.text  # her claim, beside the rule
+    caveat = re.search(r'<p class="role-caveat warning">([^<]*)</p>', page.text)
+    assert caveat, page.text[:2000]
+    assert "Contains is not &#34;ends with&#34;" in caveat.group(1)
+    assert "someone@example.com.evil.test" in caveat.group(1)
 
 
 def test_no_rule_matching_falls_back_to_the_authenticated_role(browser, app_url, control,

@@ -30,19 +30,22 @@ def test_the_demo_pool_has_the_sites_developer_provider_and_the_basic_flow(app, 
 
 def test_the_demo_role_mappings_are_keyed_and_shaped_as_aws_holds_them(app, operator):
     roles = operator.get_identity_pool_roles(IdentityPoolId=settings(app).aws.identity_pool_id)
-    rules = [
+    admins = f"arn:aws:iam::{ACCOUNT}:role/fedlab-admins"
+    workspace = [{"Claim": "hd", "MatchType": "Equals", "Value": "example.com",
+                  "RoleARN": admins}]
+    e_mail = [
         {"Claim": "email_verified", "MatchType": "NotEqual", "Value": "true",
          "RoleARN": f"arn:aws:iam::{ACCOUNT}:role/fedlab-authenticated"},
         {"Claim": "email", "MatchType": "Contains", "Value": "@example.com",
-         "RoleARN": f"arn:aws:iam::{ACCOUNT}:role/fedlab-admins"}]
+         "RoleARN": admins}]
     assert roles["RoleMappings"] == {
         # A user pool's mapping is per app client; the second client has none.
         "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-client": {
             "Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"},
         "accounts.google.com": {"Type": "Rules", "AmbiguousRoleResolution":
-                                "AuthenticatedRole", "RulesConfiguration": {"Rules": rules}},
+                                "AuthenticatedRole", "RulesConfiguration": {"Rules": workspace}},
         "fedlab-demo.us.auth0.com": {"Type": "Rules", "AmbiguousRoleResolution":
-                                     "AuthenticatedRole", "RulesConfiguration": {"Rules": rules}},
+                                     "AuthenticatedRole", "RulesConfiguration": {"Rules": e_mail}},
     }
 
 

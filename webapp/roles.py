@@ -78,6 +78,19 @@ class RoleRule(msgspec.Struct, frozen=True, rename="pascal"):
             return text != self.value
         return False
 
+    @property
+    def caveat(self) -> str | None:
+        """What the rule also matches that its author may not mean, said where the page
+        names it as the rule that decided: ``Contains`` on an e-mail is no "ends with"."""
+        if self.match_type != "Contains" or self.claim != "email":
+            return None
+        longer = self.value if self.value.startswith("@") else f"@{self.value}"
+        return (f'Contains is not "ends with": {shown(self.value)} is also in an address at '
+                f"a longer domain that begins the same, such as someone{longer}.evil.test, "
+                f"which whoever owns that domain can have verified. A rule that gives a "
+                f"privileged role should compare an exact claim with Equals (Google's hd, "
+                f"an Auth0 organization's org_id, a claim your provider adds).")
+
 
 class RulesConfiguration(msgspec.Struct, frozen=True, rename="pascal"):
     rules: tuple[RoleRule, ...] = ()
@@ -152,6 +165,8 @@ class Explanation:
     mapping: RoleMapping | None = None
     #: Each rule of a Rules mapping, with the visitor's claim value.
     rules: tuple[RuleOutcome, ...] = ()
+    #: What the deciding rule also matches (:attr:`RoleRule.caveat`), if anything.
+    caveat: str | None = None
 
 
 @dataclass(frozen=True)
@@ -350,7 +365,7 @@ def decide(pool: PoolRoles, auth: SignIn, custom_role_arn: str | None) -> Explan
                 "rule", f"Rule {first.number} matched: your {rule.claim} "
                         f"({shown(first.claim_value)}) {match} {shown(rule.value)}, so the role "
                         f"is {role_name(rule.role_arn)}.",
-                rule.role_arn, key, mapping, outcomes)
+                rule.role_arn, key, mapping, outcomes, rule.caveat)
         return ambiguous(pool, key, mapping, f"None of the mapping's {len(outcomes)} rules "
                                              f"matched your token's claims.", outcomes)
     return Explanation("unknown", f"The pool's mapping for {key} is of a type this site does "

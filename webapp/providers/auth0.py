@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
 from .base import (
-    STAFF_BY_VERIFIED_EMAIL,
     PoolRegistration,
     PoolTemplate,
     SignOut,
@@ -70,14 +69,18 @@ class Auth0(OpenIDConnect):
         revocation = self.revocation(client, refresh_token_of(auth), self.endpoints["revoke"])
         return SignOut(url, revocation, "You were signed out here and at Auth0.")
 
-    #: An IAM OIDC provider of the tenant's issuer, ``https://{domain}/``.
+    #: An IAM OIDC provider of the tenant's issuer, ``https://{domain}/``, with no role
+    #: mapping: its identities get the pool's authenticated role. Auth0's standard
+    #: claims name no staff exactly (AWS's rules cannot match an e-mail's domain:
+    #: ``Contains`` also takes longer domains), so an admin's role needs a claim the
+    #: operator makes exact (an Action's namespaced claim, an Organization's ``org_id``)
+    #: and a rule of their own for it: the README's deploy section says how.
     POOL_TEMPLATES: ClassVar[tuple[PoolTemplate, ...]] = (
         PoolTemplate(
             PoolRegistration.OIDC_PROVIDER, name="Auth0", resource="Auth0OidcProvider",
             provider="https://${Auth0Domain}/",
             parameters=(TemplateParameter("Auth0Domain", "e.g. example.us.auth0.com"),),
             client_id=TemplateParameter("Auth0ClientId"),
-            role_mapping=STAFF_BY_VERIFIED_EMAIL,
         ),
     )
 

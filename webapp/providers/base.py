@@ -408,28 +408,6 @@ class UserPoolGroup:
     description: str = ""
 
 
-#: The e-mail domain whose verified addresses get the ``admins`` role, for the kinds
-#: whose pool registration maps roles by rules.
-STAFF_EMAIL_DOMAIN = TemplateParameter(
-    "StaffEmailDomain", "Optional: the e-mail domain (example.com) whose verified addresses "
-    "get the admins role from a Google, Auth0 or OpenID Connect sign-in")
-
-#: Google's, Auth0's and any OpenID Connect issuer's mapping: an unverified e-mail
-#: gets the authenticated role whatever its domain (the rules are applied in order),
-#: a verified one at the staff domain the admins role, anyone else the authenticated role.
-#: Beware: AWS's rules have no "ends with", and ``Contains`` ``@example.com`` also takes
-#: a verified address at any domain that begins the same (``x@example.com.evil.test``,
-#: ``x@example.community``), which anyone owning such a domain can get verified (a
-#: Google account may be made for any address). Use it where an admin's role is a
-#: lab's, not a production's; the README's deploy section says so.
-STAFF_BY_VERIFIED_EMAIL = RoleMapping(
-    RoleMappingType.RULES,
-    rules=(MappingRule("email_verified", MatchType.NOT_EQUAL, "true", AUTHENTICATED_ROLE),
-           MappingRule("email", MatchType.CONTAINS, "@${StaffEmailDomain}", "admins")),
-    parameters=(STAFF_EMAIL_DOMAIN,),
-)
-
-
 @dataclass(frozen=True)
 class PoolTemplate:
     """How a kind is registered on the Identity Pool in deploy/identity-pool.json.

@@ -12,10 +12,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .base import (
-    STAFF_BY_VERIFIED_EMAIL,
+    MappingRule,
+    MatchType,
     PoolRegistration,
     PoolTemplate,
     ProviderConfigError,
+    RoleMapping,
+    RoleMappingType,
     SignOut,
     TemplateParameter,
     url_setting,
@@ -29,6 +32,25 @@ if TYPE_CHECKING:
 ISSUER = "https://accounts.google.com"
 #: Google's key in an Identity Pool's ``Logins`` map and ``SupportedLoginProviders``.
 LOGINS_DOMAIN = "accounts.google.com"
+
+#: The Google Workspace domain whose accounts get the ``admins`` role. The name stays
+#: what deployments already pass, though it is now matched with the id token's ``hd``.
+STAFF_DOMAIN = TemplateParameter(
+    "StaffEmailDomain", "Optional: the Google Workspace domain (example.com) whose "
+    "accounts get the admins role from a Google sign-in (the id token's hd)")
+
+#: Google's mapping: a Workspace account of the staff domain gets the admins role,
+#: anyone else the authenticated role. Google puts ``hd`` (hosted domain) in the id
+#: token only for an account its Workspace manages, and only a domain's verified owner
+#: has a Workspace of it, so ``hd`` Equals is exact, where an e-mail rule is not
+#: (AWS's rules have no "ends with", and a personal Google account can be made, and
+#: its address verified, for any address). No ``email_verified`` rule comes first:
+#: that guarded a rule on the e-mail, and ``hd`` does not read the e-mail.
+STAFF_BY_HOSTED_DOMAIN = RoleMapping(
+    RoleMappingType.RULES,
+    rules=(MappingRule("hd", MatchType.EQUALS, "${StaffEmailDomain}", "admins"),),
+    parameters=(STAFF_DOMAIN,),
+)
 
 
 class Google(OpenIDConnect):
@@ -80,13 +102,14 @@ class Google(OpenIDConnect):
         return SignOut(None, revocation, "You were signed out of this site, but Google has no "
                        "sign-out endpoint: you are still signed in to Google in this browser.")
 
-    #: A supported login provider: the pool checks the id token's ``aud`` itself.
+    #: A supported login provider: the pool checks the id token's ``aud`` itself; its
+    #: identities' role by the id token's ``hd`` (:data:`STAFF_BY_HOSTED_DOMAIN`).
     POOL_TEMPLATES: ClassVar[tuple[PoolTemplate, ...]] = (
         PoolTemplate(
             PoolRegistration.LOGIN_PROVIDER, name="Google", provider=LOGINS_DOMAIN,
             client_id=TemplateParameter("GoogleClientId",
                                         "The Google web client id (the id token's aud)"),
-            role_mapping=STAFF_BY_VERIFIED_EMAIL,
+            role_mapping=STAFF_BY_HOSTED_DOMAIN,
         ),
     )
 

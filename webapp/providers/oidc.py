@@ -10,7 +10,6 @@ from .. import tokens
 from ..errors import FedlabError
 from ..records import Renewed, SignIn, Verified
 from .base import (
-    STAFF_BY_VERIFIED_EMAIL,
     PoolRegistration,
     PoolTemplate,
     Provider,
@@ -188,7 +187,10 @@ class OpenIDConnect(Provider):
 
     # -- the Identity Pool ----------------------------------------------------------------
 
-    #: Any issuer, as an IAM OIDC provider of its URL (kinds built on this one declare their own).
+    #: Any issuer, as an IAM OIDC provider of its URL (kinds built on this one declare their
+    #: own), with no role mapping: no standard claim says "staff" exactly, so an issuer's
+    #: identities get the pool's authenticated role unless the operator maps an exact
+    #: claim of that issuer (its groups, say) with a rule of their own.
     POOL_TEMPLATES: ClassVar[tuple[PoolTemplate, ...]] = (
         PoolTemplate(
             PoolRegistration.OIDC_PROVIDER, name="Oidc", resource="OidcProvider",
@@ -197,7 +199,6 @@ class OpenIDConnect(Provider):
                 "OidcIssuer", "Optional: any OpenID Connect issuer, exactly as its tokens' "
                 "iss (https://login.example.com/corp)"),),
             client_id=TemplateParameter("OidcClientId", "That issuer's client id for this site"),
-            role_mapping=STAFF_BY_VERIFIED_EMAIL,
         ),
     )
 
