@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from .browser import Browser
 from .flows import sign_in
 
 ID_TOKEN_FAULTS = [
@@ -118,3 +119,18 @@ def test_garbage_from_an_endpoint_is_explained(browser, app_url, control, endpoi
     control("POST", "faults", tenant="auth0", fault="garbage", endpoint=endpoint)
     page = sign_in(browser, app_url, "auth0")
     assert_refused(page, code, browser, app_url)
+
+
+def test_a_google_site_for_one_workspace_takes_only_its_accounts(browser, app_url, control,
+                                                                  swap_app):
+    """``hosted_domain`` only narrows Google's account chooser (the visitor can edit
+    the request): the id token's ``hd`` decides. carol is a personal Google account
+    with an address at example.com (no ``hd``); alice is example.com's Workspace."""
+    swap_app(providers={"google": {"hosted_domain": "example.com"}})
+    page = sign_in(browser, app_url, "google", user="carol")
+    assert_refused(page, "id_token_rejected", browser, app_url)
+    assert "Check &#39;hd&#39; failed" in page.text
+    alices = Browser()  # carol stays signed in at Google in the first browser
+    signed_in = sign_in(alices, app_url, "google", user="alice")
+    assert signed_in.status_code == 200, signed_in.text[:800]
+    assert alices.get(f"{app_url}/account").status_code == 200

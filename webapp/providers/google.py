@@ -1,6 +1,7 @@
 """Google accounts.
 
 Quirks owned here: id tokens may say ``accounts.google.com`` without the scheme;
+a site restricted to one Workspace domain checks the id token's ``hd`` itself;
 a refresh token comes only with ``access_type=offline``, and for a returning
 user only again with ``prompt=consent``; Google has no end-session endpoint, so
 signing out of this site leaves the visitor signed in to Google.
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .. import tokens
 from .base import (
     MappingRule,
     MatchType,
@@ -92,6 +94,17 @@ class Google(OpenIDConnect):
             "token_auth_method": "client_secret_post",
             "settings": {},
         }
+
+    def check_claims(self, claims: dict[str, Any]) -> None:
+        """With ``hosted_domain`` set, only a Workspace account of that domain signs in.
+
+        The ``hd`` request parameter only narrows Google's account chooser, and the
+        visitor can change the request: Google's guidance is to accept only an id
+        token whose ``hd`` claim is the domain (a personal account, even one with
+        an address at that domain, has none)."""
+        domain = self.authorize_params.get("hd")
+        if domain and claims.get("hd") != domain:
+            raise tokens.reject("hd", domain, claims.get("hd"))
 
     def sign_out(self, client: ProviderClient, auth: SignIn | None,
                  return_to: str) -> SignOut:
