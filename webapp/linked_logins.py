@@ -38,8 +38,9 @@ from .records import AwsState, IdentityLogins, LinkFor, SignIn
 from .signin import SecondLogin
 from .urls import external_url
 
-#: Session key of the identity's logins as last known (an :class:`IdentityLogins`).
-SESSION_KEY = "identity_logins"
+#: Session key of the identity's logins as last known (an :class:`IdentityLogins`);
+#: :func:`webapp.sessions.forget_aws` drops it with the identity.
+SESSION_KEY = sessions.IDENTITY_LOGINS_KEY
 
 
 @dataclass(frozen=True)

@@ -171,9 +171,16 @@ def keep_aws(state: AwsState) -> None:
     session["aws"] = state.dump()
 
 
+#: Session key of the logins linked to the session's identity, as last known
+#: (:mod:`webapp.linked_logins`); they belong to the AWS state and go with it.
+IDENTITY_LOGINS_KEY = "identity_logins"
+
+
 def forget_aws() -> None:
-    """Drop the session's AWS state (a guest identity the pool no longer takes)."""
+    """Drop the session's AWS state and what it knew of the identity's logins (an
+    identity the pool no longer gives this session: a gone guest, an unlinked login)."""
     session.pop("aws", None)
+    session.pop(IDENTITY_LOGINS_KEY, None)
 
 
 def live_auth() -> SignIn | None:
