@@ -12,6 +12,8 @@ Beside the enhanced flow, for a signed-in visitor: the identity's linked logins
 as a developer-authenticated identity (:mod:`webapp.developer_identities`:
 ``/developer``) and the basic flow (:mod:`webapp.classic_flow`: ``/classic``),
 each a POST with CSRF; the last two are comparisons the storage pages never use.
+The three that spend the site's own AWS quota (``/logins``, ``/developer``,
+``/classic``) are paced per session (:mod:`webapp.pacing`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from . import (
     federation,
     guests,
     linked_logins,
+    pacing,
     policies,
     roles,
     sessions,
@@ -104,8 +107,9 @@ def developer() -> Response:
     """Federate as a developer-authenticated identity, for comparison."""
     federation.require_enabled()
     auth = _signed_in()
-    g.aws_calls = []
-    developer_identities.federate(auth)
+    if pacing.admit("Federate as a developer identity"):
+        g.aws_calls = []
+        developer_identities.federate(auth)
     return redirect(url_for("credentials.show", _anchor="developer"))
 
 
@@ -114,9 +118,10 @@ def classic() -> Response:
     """Get credentials by the basic (classic) flow, for comparison."""
     federation.require_enabled()
     auth = _signed_in()
-    g.aws_calls = []
-    with federation.about(auth.provider):
-        classic_flow.compare(auth)
+    if pacing.admit("Compare with the basic flow"):
+        g.aws_calls = []
+        with federation.about(auth.provider):
+            classic_flow.compare(auth)
     return redirect(url_for("credentials.show", _anchor="classic"))
 
 
@@ -142,7 +147,8 @@ def logins() -> Response:
     """Ask the pool again which logins the identity has."""
     federation.require_enabled()
     _signed_in()
-    linked_logins.look_up()
+    if pacing.admit("Ask the pool"):
+        linked_logins.look_up()
     return redirect(url_for("credentials.show", _anchor="logins"))
 
 
