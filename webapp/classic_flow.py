@@ -22,7 +22,8 @@ is preferred, and is what the storage pages use:
 The pool must allow it (``AllowClassicFlow``, the ``aws.classic_flow`` setting
 says whether to offer it); a pool that does not ends on an explained page. The
 result (a comparison, or AWS's refusal in a pool with mappings) is kept in the
-session for the page, never the storage pages' credentials.
+session for the page, never the storage pages' credentials: of the credentials STS
+gave, only what the page shows (the access key id and the expiry).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from flask import g, session
 from . import aws, federation, roles
 from .config import settings
 from .errors import FedlabError
-from .records import AwsCredentials, Comparison, Refusal, SignIn
+from .records import AccessKey, AwsCredentials, Comparison, Refusal, SignIn
 
 #: Session key of the last basic-flow comparison (a :class:`~webapp.records.Comparison`).
 SESSION_KEY = "classic_flow"
@@ -80,7 +81,7 @@ def compare(auth: SignIn) -> Comparison | Refusal:
     assumed_arn, credentials = federation.call_and_note(
         "AssumeRoleWithWebIdentity", assume_role, role_arn, token)
     record = Comparison(
-        identity_id=identity_id, role_arn=assumed_arn, credentials=credentials,
+        identity_id=identity_id, role_arn=assumed_arn, credentials=AccessKey.of(credentials),
         obtained_at=int(time.time()), calls=noted_calls(), token_seconds=OPENID_TOKEN_SECONDS)
     keep(record)
     return record

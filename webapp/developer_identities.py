@@ -19,8 +19,9 @@ What the credentials page shows is a comparison, not the session's AWS state:
   visitor, where the enhanced flow needs none: a site that loses its keys (or is
   throttled) would take every visitor's storage pages down with it.
 
-So the record is kept in the session only to be shown (its secret never leaves
-the server), and the storage pages go on with the enhanced flow.
+So the record is kept in the session only to be shown, with no more of the
+credentials than the page shows (:class:`~webapp.records.AccessKey`: the key id and
+the expiry), and the storage pages go on with the enhanced flow.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from flask import g, session
 from . import aws, federation, site_aws
 from .config import settings
 from .errors import FedlabError
-from .records import Comparison, SignIn
+from .records import AccessKey, Comparison, SignIn
 
 #: Session key of the last developer federation (a :class:`~webapp.records.Comparison`).
 SESSION_KEY = "developer_federation"
@@ -95,7 +96,7 @@ def federate(auth: SignIn) -> Comparison:
         "LookupDeveloperIdentity", IdentityPoolId=pool.identity_pool_id,
         IdentityId=identity_id, MaxResults=LOOKUP_MAX_RESULTS)
     record = Comparison(
-        identity_id=identity_id, role_arn=role, credentials=credentials,
+        identity_id=identity_id, role_arn=role, credentials=AccessKey.of(credentials),
         obtained_at=int(time.time()),
         calls=tuple((c["operation"], c["outcome"], c["ms"]) for c in g.aws_calls),
         token_seconds=TOKEN_DURATION, developer_user_identifier=identifier,

@@ -194,6 +194,22 @@ class AwsCredentials(msgspec.Struct, frozen=True, kw_only=True):
     expiration: int
 
 
+class AccessKey(msgspec.Struct, frozen=True, kw_only=True):
+    """What a comparison shows of the credentials it was given: the access key id
+    (which names them and grants nothing) and the expiry. The secret key and the
+    session token are dropped at once: nothing uses them, and a second identity's
+    working keys should not sit in the session store for nothing."""
+
+    access_key_id: str
+    #: Seconds since the epoch.
+    expiration: int
+
+    @classmethod
+    def of(cls, credentials: AwsCredentials) -> AccessKey:
+        return cls(access_key_id=credentials.access_key_id,
+                   expiration=credentials.expiration)
+
+
 class AwsState(msgspec.Struct, frozen=True, kw_only=True):
     """A visitor's AWS side: the identity pool's identity for them (a guest's, or
     the sign-in's), the role the pool chose, and the credentials held for it.
@@ -245,7 +261,9 @@ class Comparison(msgspec.Struct, frozen=True, kw_only=True):
 
     identity_id: str
     role_arn: str
-    credentials: AwsCredentials
+    #: Their access key id and expiry only: the page shows no more, and no page
+    #: uses them (an older record's secret fields are ignored when it is loaded).
+    credentials: AccessKey
     obtained_at: int
     #: The AWS calls the flow made, in order: (operation, outcome, milliseconds).
     calls: tuple[tuple[str, str, int], ...] = ()
