@@ -29,6 +29,7 @@ gave, only what the page shows (the access key id and the expiry).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from botocore import UNSIGNED
@@ -58,6 +59,29 @@ def enabled() -> bool:
     return settings().aws.classic_flow
 
 
+@dataclass(frozen=True)
+class Section:
+    """What the credentials page shows of the basic flow: the last attempt's outcome
+    (a comparison, or AWS's refusal; never both) and the pool's role mappings."""
+
+    last: Comparison | None
+    refused: Refusal | None
+    #: The Logins keys with role mappings (AWS then refuses the basic flow); None
+    #: when the pool's settings could not be read.
+    mapped: tuple[str, ...] | None
+
+
+def section() -> Section | None:
+    """The page's section; None when the basic flow is not offered. No AWS call
+    (the pool's mappings as the site last read them)."""
+    if not enabled():
+        return None
+    outcome = last()
+    return Section(last=outcome if isinstance(outcome, Comparison) else None,
+                   refused=outcome if isinstance(outcome, Refusal) else None,
+                   mapped=mapped_logins())
+
+
 def compare(auth: SignIn) -> Comparison | Refusal:
     """Credentials for ``auth`` by the basic flow, or AWS's refusal of it in a pool
     with role mappings; kept in the session and returned. Any other refusal
@@ -73,7 +97,7 @@ def compare(auth: SignIn) -> Comparison | Refusal:
         if e.code != REFUSED_FOR_MAPPINGS:
             raise
         refusal = Refusal(identity_id=identity_id, refused_at=int(time.time()),
-                          calls=noted_calls(), operation="GetOpenIdToken",
+                          calls=federation.noted_calls(), operation="GetOpenIdToken",
                           aws_code=e.details["aws_code"], aws_message=e.details["aws_message"])
         keep(refusal)
         return refusal
@@ -82,13 +106,10 @@ def compare(auth: SignIn) -> Comparison | Refusal:
         "AssumeRoleWithWebIdentity", assume_role, role_arn, token)
     record = Comparison(
         identity_id=identity_id, role_arn=assumed_arn, credentials=AccessKey.of(credentials),
-        obtained_at=int(time.time()), calls=noted_calls(), token_seconds=OPENID_TOKEN_SECONDS)
+        obtained_at=int(time.time()), calls=federation.noted_calls(),
+        token_seconds=OPENID_TOKEN_SECONDS)
     keep(record)
     return record
-
-
-def noted_calls() -> tuple[tuple[str, str, int], ...]:
-    return tuple((c["operation"], c["outcome"], c["ms"]) for c in g.aws_calls)
 
 
 def keep(record: Comparison | Refusal) -> None:

@@ -29,10 +29,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 
 from flask import g, session
 
-from . import aws, federation, site_aws
+from . import aws, federation, policies, site_aws
 from .config import settings
 from .errors import FedlabError
 from .records import AccessKey, Comparison, SignIn
@@ -58,6 +59,35 @@ PERMISSION = "cognito-identity:GetOpenIdTokenForDeveloperIdentity"
 def enabled() -> bool:
     """Whether the pool has a developer provider name for this site."""
     return bool(settings().aws.developer_provider_name)
+
+
+@dataclass(frozen=True)
+class Section:
+    """What the credentials page shows of developer-authenticated federation: what
+    differs from the enhanced flow, and the session's last federation this way."""
+
+    #: The pool's developer provider name (``aws.developer_provider_name``).
+    provider_name: str
+    #: The IAM action this flow needs, and all the site's own identity is granted.
+    permission: str
+    actions: tuple[str, ...]
+    token_duration: int
+    #: The person's developer user identifier.
+    identifier: str
+    #: Whether the site has AWS credentials of its own to make the calls with.
+    site_identity: bool
+    last: Comparison | None
+
+
+def section(auth: SignIn) -> Section | None:
+    """The page's section for ``auth``; None when the pool has no developer provider
+    for this site. No AWS call."""
+    if not enabled():
+        return None
+    return Section(provider_name=settings().aws.developer_provider_name,
+                   permission=PERMISSION, actions=policies.SITE_IDENTITY_ACTIONS,
+                   token_duration=TOKEN_DURATION, identifier=developer_user_identifier(auth),
+                   site_identity=site_aws.available(), last=last())
 
 
 def developer_user_identifier(auth: SignIn) -> str:
@@ -98,7 +128,7 @@ def federate(auth: SignIn) -> Comparison:
     record = Comparison(
         identity_id=identity_id, role_arn=role, credentials=AccessKey.of(credentials),
         obtained_at=int(time.time()),
-        calls=tuple((c["operation"], c["outcome"], c["ms"]) for c in g.aws_calls),
+        calls=federation.noted_calls(),
         token_seconds=TOKEN_DURATION, developer_user_identifier=identifier,
         developer_identifiers=tuple(looked_up.get("DeveloperUserIdentifierList") or ()))
     session[SESSION_KEY] = record.dump()

@@ -24,7 +24,7 @@ from flask import abort, current_app, flash, g, redirect, url_for
 
 from . import aws, guests, roles, sessions, signals, signin
 from .errors import FedlabError
-from .records import AwsState, SignIn
+from .records import AwsCall, AwsState, SignIn
 
 T = TypeVar("T")
 
@@ -258,5 +258,10 @@ def call_and_note(operation: str, function: Callable[..., T], *args: Any, **kwar
         outcome = e.code
         raise
     finally:
-        g.aws_calls.append({"operation": operation, "outcome": outcome,
-                            "ms": round((time.perf_counter() - started) * 1000)})
+        g.aws_calls.append(AwsCall(operation, outcome,
+                                   round((time.perf_counter() - started) * 1000)))
+
+
+def noted_calls() -> tuple[AwsCall, ...]:
+    """The calls :func:`call_and_note` noted in this request so far, in order."""
+    return tuple(g.get("aws_calls", ()))

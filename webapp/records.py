@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 
@@ -194,6 +194,18 @@ class AwsCredentials(msgspec.Struct, frozen=True, kw_only=True):
     expiration: int
 
 
+class AwsCall(NamedTuple):
+    """One AWS call a request made, for the page (:func:`webapp.federation.call_and_note`).
+
+    A named tuple: the session stores it as the plain triple it always was, and a
+    template reads it by name or unpacks it."""
+
+    operation: str
+    #: ``ok``, or the catalogue code of the error it ended in.
+    outcome: str
+    ms: int
+
+
 class AccessKey(msgspec.Struct, frozen=True, kw_only=True):
     """What a comparison shows of the credentials it was given: the access key id
     (which names them and grants nothing) and the expiry. The secret key and the
@@ -265,8 +277,8 @@ class Comparison(msgspec.Struct, frozen=True, kw_only=True):
     #: uses them (an older record's secret fields are ignored when it is loaded).
     credentials: AccessKey
     obtained_at: int
-    #: The AWS calls the flow made, in order: (operation, outcome, milliseconds).
-    calls: tuple[tuple[str, str, int], ...] = ()
+    #: The AWS calls the flow made, in order.
+    calls: tuple[AwsCall, ...] = ()
     #: The OpenID token's lifetime in seconds, as asked (developer) or as issued (basic).
     token_seconds: int | None = None
     #: Developer identities: the identifier the site gave the pool for the person, and
@@ -295,8 +307,8 @@ class Refusal(msgspec.Struct, frozen=True, kw_only=True):
 
     identity_id: str
     refused_at: int
-    #: The AWS calls the flow made, in order: (operation, outcome, milliseconds).
-    calls: tuple[tuple[str, str, int], ...] = ()
+    #: The AWS calls the flow made, in order.
+    calls: tuple[AwsCall, ...] = ()
     #: The operation AWS refused, and its own code and words.
     operation: str
     aws_code: str
@@ -329,7 +341,7 @@ class IdentityLogins(msgspec.Struct, frozen=True, kw_only=True):
     at: int
     #: What last changed them here (``Linked accounts.google.com``), and its AWS calls.
     change: str | None = None
-    calls: tuple[tuple[str, str, int], ...] = ()
+    calls: tuple[AwsCall, ...] = ()
 
     @property
     def at_utc(self) -> str:

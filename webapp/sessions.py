@@ -25,6 +25,7 @@ from flask import Flask, current_app, g, session
 from redis.exceptions import RedisError
 
 from . import config
+from .errors import FedlabError
 from .records import AwsState, SignIn
 from .session_files import FileStore
 from .session_interface import CSRF_KEY, ServerSessions, StoredSession
@@ -158,6 +159,15 @@ def current_auth() -> SignIn | None:
     """The visitor's sign-in; None when signed out, and when the stored one is
     malformed (an older release's shape, a damaged record): that is signed out too."""
     return SignIn.load(session.get("auth"))
+
+
+def require_auth() -> SignIn:
+    """The visitor's sign-in, for what only a signed-in visitor may do; signed out,
+    the ``signed_out`` page."""
+    auth = current_auth()
+    if auth is None:
+        raise FedlabError("signed_out")
+    return auth
 
 
 def current_aws() -> AwsState | None:
