@@ -98,8 +98,17 @@ def developer_user_identifier(auth: SignIn) -> str:
     (``LookupDeveloperIdentity``'s ``DeveloperUserIdentifier``); an issuer URL
     and a subject of up to 255 characters (OpenID Connect Core 2) could pass that
     together, and any separator could occur in either. The hash of the two as a
-    JSON pair is unambiguous, always 64 characters, the same for the same person
-    on every sign-in, and tells AWS nothing of the person's provider account.
+    JSON pair is unambiguous, always 64 characters, and the same for the same
+    person on every sign-in.
+
+    What it hides, and what not: the issuer and subject cannot be read back from
+    it, so the pool (its console, ``LookupDeveloperIdentity``, CloudTrail) does not
+    show which provider account a person is. But it is an unkeyed hash of values
+    that are not secret: anyone who knows a person's issuer and subject (a Google
+    ``sub`` is the same for every site the person signs in to) can compute it and
+    recognise them with ``LookupDeveloperIdentity``. It is not keyed (an HMAC with
+    a site secret) on purpose: the identifier must outlive any key, since a key
+    changed or lost would make every person a new identity and orphan their files.
     """
     pair = json.dumps([auth.iss, auth.sub], separators=(",", ":"))
     return hashlib.sha256(pair.encode()).hexdigest()

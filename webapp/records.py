@@ -279,7 +279,9 @@ class Comparison(msgspec.Struct, frozen=True, kw_only=True):
     obtained_at: int
     #: The AWS calls the flow made, in order.
     calls: tuple[AwsCall, ...] = ()
-    #: The OpenID token's lifetime in seconds, as asked (developer) or as issued (basic).
+    #: The OpenID token's lifetime in seconds: as asked (developer: ``TokenDuration``)
+    #: or as AWS documents it (basic: ``GetOpenIdToken``'s ten minutes; not read
+    #: from the token).
     token_seconds: int | None = None
     #: Developer identities: the identifier the site gave the pool for the person, and
     #: the identity's developer user identifiers as ``LookupDeveloperIdentity`` lists them.
