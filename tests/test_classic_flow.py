@@ -113,3 +113,17 @@ def test_in_a_pool_with_role_mappings_the_page_says_so_and_shows_aws_refusing(
     assert moto_requests.sts() == []  # no AssumeRoleWithWebIdentity: no token to give STS
     # The storage pages keep the enhanced flow's credentials.
     assert field(page, "identity-id") == enhanced_id
+
+
+def test_a_basic_flow_comparison_keeps_no_secret_of_its_credentials(browser, app, app_url,
+                                                                    control, aws_control,
+                                                                    no_role_mappings):
+    from .test_developer_identities import secrets_kept
+    from .test_sessions import session_cookie, stored_session
+
+    sign_in(browser, app_url, "facebook")
+    page = browser.click(browser.get(f"{app_url}/credentials"), "Compare with the basic flow")
+    assert page.status_code == 200 and 'class="classic-role"' in page.text
+    stored = stored_session(app, session_cookie(browser).value)
+    assert set(stored["classic_flow"]["credentials"]) == {"access_key_id", "expiration"}
+    assert secrets_kept(stored) == []

@@ -266,3 +266,65 @@ def test_without_site_keys_the_list_is_what_the_session_did(browser, app, server
     page = browser.click(page, "Unlink")
     assert listed_logins(page) == [COGNITO]
     assert pool_logins_of(app, servers, identity_id) == [COGNITO]
+
+
+def test_a_session_whose_login_was_unlinked_elsewhere_gets_a_new_identity(
+        browser, app, servers, app_url, control, aws_control, pool_with):
+    """A links Google, B signs in with Google alone (the same identity), A unlinks it:
+    B's next renewal is refused by the pool (Logins don't match), and the site
+    federates B afresh, as AWS says an unlinked login is a new identity next time."""
+    from .test_credentials import page_calls
+
+    pool_with("fresh")
+    sign_in(browser, app_url, "cognito")
+    identity_id = field(browser.get(f"{app_url}/credentials"), "identity-id")
+    start_link(browser, app_url, "google")
+    # Credentials this short are never "good for five more minutes": each view renews.
+    aws_control("identity", "POST", "faults", fault="credentials_lifetime", seconds=60)
+    other = Browser()
+    sign_in(other, app_url, "google")
+    seen = other.click(other.get(f"{app_url}/credentials"), "Ask the pool")
+    assert field(seen, "identity-id") == identity_id
+    assert listed_logins(seen) == sorted([COGNITO, GOOGLE])
+    browser.click(browser.get(f"{app_url}/credentials"), "Unlink")
+    assert pool_logins_of(app, servers, identity_id) == [COGNITO]
+
+    page = other.get(f"{app_url}/credentials")
+    assert page.status_code == 200, page.text[:1500]
+    new_id = field(page, "identity-id")
+    assert new_id != identity_id
+    assert page_calls(page) == [("GetCredentialsForIdentity", "identity_logins_mismatch"),
+                                ("GetId", "ok"), ("GetCredentialsForIdentity", "ok"),
+                                ("GetCallerIdentity", "ok")]
+    notice = re.search(r'<p class="notice" role="status">(.*?)</p>', page.text, re.S)
+    assert notice and identity_id in notice.group(1) and new_id in notice.group(1)
+    assert "it was unlinked there" in notice.group(1)
+    # The login list the session knew (of the old identity) is gone with it.
+    assert listed_logins(page) == [GOOGLE] and 'data-source="session"' in page.text
+    assert "identity_logins" not in stored_session(app, session_cookie(other).value)
+    assert pool_logins_of(app, servers, new_id) == [GOOGLE]
+    # The storage pages work again with the new identity, and no notice repeats.
+    again = other.get(f"{app_url}/storage")
+    assert again.status_code == 200 and "Your identity changed" not in again.text
+
+
+def test_a_role_choice_after_the_login_was_unlinked_elsewhere_gets_a_new_identity(
+        browser, app, servers, app_url, control, aws_control, pool_with):
+    """The same while B's credentials are still fresh (no renewal due): B's next use
+    of the identity, a role choice, is what the pool refuses, and B federates afresh."""
+    pool_with("fresh")
+    sign_in(browser, app_url, "cognito")
+    identity_id = field(browser.get(f"{app_url}/credentials"), "identity-id")
+    start_link(browser, app_url, "google")
+    other = Browser()
+    sign_in(other, app_url, "google")
+    held = other.get(f"{app_url}/credentials")
+    assert field(held, "identity-id") == identity_id
+    browser.click(browser.get(f"{app_url}/credentials"), "Unlink")
+
+    page = other.post(f"{app_url}/credentials/role",
+                      data={"role_arn": "", "csrf_token": other.csrf(held)})
+    assert page.status_code == 200, page.text[:1500]
+    new_id = field(page, "identity-id")
+    assert new_id != identity_id and "Your identity changed" in page.text
+    assert pool_logins_of(app, servers, new_id) == [GOOGLE]

@@ -72,3 +72,29 @@ def test_a_profile_named_in_the_environment_does_not_break_the_pages(
     federated = federate_as_developer(browser, app_url)
     assert federated.status_code == 200, federated.text[:800]
     assert 'class="developer-identity-id"' in federated.text
+
+
+def test_every_action_granted_to_the_site_is_one_it_calls():
+    """Least privilege: the site's policy (the template's SitePolicy and the stand-in's
+    site user both come from policies.site_statements) grants no action the app never
+    makes. The app calls each either as a boto3 method or by AWS's name through
+    site_aws.call."""
+    import re
+    from pathlib import Path
+
+    from botocore import xform_name
+
+    import webapp
+    from webapp import policies
+
+    package = Path(webapp.__file__).parent
+    source = "\n".join(path.read_text() for path in package.rglob("*.py")
+                       if path.name != "policies.py")
+    unused = []
+    for action in policies.SITE_IDENTITY_ACTIONS:
+        service, operation = action.split(":")
+        called = (re.search(rf"\.{xform_name(operation)}\(", source)
+                  or re.search(rf'"{service}",\s*"{operation}"', source))
+        if not called:
+            unused.append(action)
+    assert unused == []

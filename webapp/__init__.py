@@ -105,10 +105,11 @@ def register_proxy(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import guests, health, roles, sessions, signals
+    from . import guests, health, pacing, roles, sessions, signals
 
     sessions.init_app(app, null_session_paths=health.PATHS)
     guests.init_app(app)  # its counts live beside the sessions
+    pacing.init_app(app)  # and so do its marks
     csrf.init_app(app)
     sessions.init_timeouts(app)  # after the CSRF check: see init_timeouts
     oauth.init_app(app)

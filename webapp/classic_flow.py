@@ -22,12 +22,14 @@ is preferred, and is what the storage pages use:
 The pool must allow it (``AllowClassicFlow``, the ``aws.classic_flow`` setting
 says whether to offer it); a pool that does not ends on an explained page. The
 result (a comparison, or AWS's refusal in a pool with mappings) is kept in the
-session for the page, never the storage pages' credentials.
+session for the page, never the storage pages' credentials: of the credentials STS
+gave, only what the page shows (the access key id and the expiry).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from botocore import UNSIGNED
@@ -37,7 +39,7 @@ from flask import g, session
 from . import aws, federation, roles
 from .config import settings
 from .errors import FedlabError
-from .records import AwsCredentials, Comparison, Refusal, SignIn
+from .records import AccessKey, AwsCredentials, Comparison, Refusal, SignIn
 
 #: Session key of the last basic-flow comparison (a :class:`~webapp.records.Comparison`).
 SESSION_KEY = "classic_flow"
@@ -57,6 +59,29 @@ def enabled() -> bool:
     return settings().aws.classic_flow
 
 
+@dataclass(frozen=True)
+class Section:
+    """What the credentials page shows of the basic flow: the last attempt's outcome
+    (a comparison, or AWS's refusal; never both) and the pool's role mappings."""
+
+    last: Comparison | None
+    refused: Refusal | None
+    #: The Logins keys with role mappings (AWS then refuses the basic flow); None
+    #: when the pool's settings could not be read.
+    mapped: tuple[str, ...] | None
+
+
+def section() -> Section | None:
+    """The page's section; None when the basic flow is not offered. No AWS call
+    (the pool's mappings as the site last read them)."""
+    if not enabled():
+        return None
+    outcome = last()
+    return Section(last=outcome if isinstance(outcome, Comparison) else None,
+                   refused=outcome if isinstance(outcome, Refusal) else None,
+                   mapped=mapped_logins())
+
+
 def compare(auth: SignIn) -> Comparison | Refusal:
     """Credentials for ``auth`` by the basic flow, or AWS's refusal of it in a pool
     with role mappings; kept in the session and returned. Any other refusal
@@ -72,7 +97,7 @@ def compare(auth: SignIn) -> Comparison | Refusal:
         if e.code != REFUSED_FOR_MAPPINGS:
             raise
         refusal = Refusal(identity_id=identity_id, refused_at=int(time.time()),
-                          calls=noted_calls(), operation="GetOpenIdToken",
+                          calls=federation.noted_calls(), operation="GetOpenIdToken",
                           aws_code=e.details["aws_code"], aws_message=e.details["aws_message"])
         keep(refusal)
         return refusal
@@ -80,14 +105,11 @@ def compare(auth: SignIn) -> Comparison | Refusal:
     assumed_arn, credentials = federation.call_and_note(
         "AssumeRoleWithWebIdentity", assume_role, role_arn, token)
     record = Comparison(
-        identity_id=identity_id, role_arn=assumed_arn, credentials=credentials,
-        obtained_at=int(time.time()), calls=noted_calls(), token_seconds=OPENID_TOKEN_SECONDS)
+        identity_id=identity_id, role_arn=assumed_arn, credentials=AccessKey.of(credentials),
+        obtained_at=int(time.time()), calls=federation.noted_calls(),
+        token_seconds=OPENID_TOKEN_SECONDS)
     keep(record)
     return record
-
-
-def noted_calls() -> tuple[tuple[str, str, int], ...]:
-    return tuple((c["operation"], c["outcome"], c["ms"]) for c in g.aws_calls)
 
 
 def keep(record: Comparison | Refusal) -> None:

@@ -12,6 +12,8 @@ Beside the enhanced flow, for a signed-in visitor: the identity's linked logins
 as a developer-authenticated identity (:mod:`webapp.developer_identities`:
 ``/developer``) and the basic flow (:mod:`webapp.classic_flow`: ``/classic``),
 each a POST with CSRF; the last two are comparisons the storage pages never use.
+The three that spend the site's own AWS quota (``/logins``, ``/developer``,
+``/classic``) are paced per session (:mod:`webapp.pacing`).
 """
 
 from __future__ import annotations
@@ -25,14 +27,12 @@ from . import (
     federation,
     guests,
     linked_logins,
-    policies,
+    pacing,
     roles,
     sessions,
-    site_aws,
 )
 from .config import settings
 from .errors import FedlabError
-from .records import AwsState, Comparison, Refusal, SignIn
 
 bp = Blueprint("credentials", __name__, url_prefix="/credentials")
 
@@ -64,48 +64,29 @@ def show() -> str:
     before = session.pop(CALLS_BEFORE, None)
     if not isinstance(before, dict):
         before = None
+    # Beside the enhanced flow, for a signed-in visitor: the identity's linked logins,
+    # developer-authenticated federation, the basic flow (each None where not shown).
+    logins = developer = classic = None
+    if auth is not None:
+        logins = linked_logins.section(auth, state)
+        developer = developer_identities.section(auth)
+        classic = classic_flow.section()
     return render_template("credentials/credentials.html", state=state,
                            calls=g.aws_calls or (before or {}).get("calls") or [],
                            calls_after=(before or {}).get("after"),
                            allow_guests=allow_guests,
                            role=roles.summary(auth, state),
-                           **(beside(auth, state) if auth is not None else {}))
-
-
-def beside(auth: SignIn, state: AwsState) -> dict[str, object]:
-    """What the page sets beside the enhanced flow for a signed-in visitor: the
-    identity's linked logins, developer-authenticated federation, the basic flow."""
-    known = linked_logins.current()
-    found: dict[str, object] = {
-        "logins": linked_logins.rows(known, state), "logins_known": known,
-        "link_offers": linked_logins.offers(known, auth),
-        "site_identity": site_aws.available(),
-    }
-    if developer_identities.enabled():
-        found["developer"] = developer_identities.last()
-        found["developer_settings"] = {
-            "provider_name": settings().aws.developer_provider_name,
-            "permission": developer_identities.PERMISSION,
-            "actions": policies.SITE_IDENTITY_ACTIONS,
-            "token_duration": developer_identities.TOKEN_DURATION,
-            "identifier": developer_identities.developer_user_identifier(auth),
-        }
-    if classic_flow.enabled():
-        last = classic_flow.last()
-        found["classic"] = last if isinstance(last, Comparison) else None
-        found["classic_refused"] = last if isinstance(last, Refusal) else None
-        found["classic_mapped"] = classic_flow.mapped_logins()
-        found["classic_offered"] = True
-    return found
+                           logins=logins, developer=developer, classic=classic)
 
 
 @bp.post("/developer")
 def developer() -> Response:
     """Federate as a developer-authenticated identity, for comparison."""
     federation.require_enabled()
-    auth = _signed_in()
-    g.aws_calls = []
-    developer_identities.federate(auth)
+    auth = sessions.require_auth()
+    if pacing.admit("Federate as a developer identity"):
+        g.aws_calls = []
+        developer_identities.federate(auth)
     return redirect(url_for("credentials.show", _anchor="developer"))
 
 
@@ -113,10 +94,11 @@ def developer() -> Response:
 def classic() -> Response:
     """Get credentials by the basic (classic) flow, for comparison."""
     federation.require_enabled()
-    auth = _signed_in()
-    g.aws_calls = []
-    with federation.about(auth.provider):
-        classic_flow.compare(auth)
+    auth = sessions.require_auth()
+    if pacing.admit("Compare with the basic flow"):
+        g.aws_calls = []
+        with federation.about(auth.provider):
+            classic_flow.compare(auth)
     return redirect(url_for("credentials.show", _anchor="classic"))
 
 
@@ -124,7 +106,7 @@ def classic() -> Response:
 def link() -> Response:
     """Sign in with a second provider to link its login to this identity."""
     federation.require_enabled()
-    _signed_in()
+    sessions.require_auth()
     return redirect(linked_logins.begin(request.form.get("provider", "")))
 
 
@@ -132,7 +114,7 @@ def link() -> Response:
 def unlink() -> Response:
     """Unlink one of the identity's logins (never the one in use)."""
     federation.require_enabled()
-    _signed_in()
+    sessions.require_auth()
     linked_logins.unlink(request.form.get("login", ""))
     return redirect(url_for("credentials.show", _anchor="logins"))
 
@@ -141,16 +123,10 @@ def unlink() -> Response:
 def logins() -> Response:
     """Ask the pool again which logins the identity has."""
     federation.require_enabled()
-    _signed_in()
-    linked_logins.look_up()
+    sessions.require_auth()
+    if pacing.admit("Ask the pool"):
+        linked_logins.look_up()
     return redirect(url_for("credentials.show", _anchor="logins"))
-
-
-def _signed_in() -> SignIn:
-    auth = sessions.current_auth()
-    if auth is None:
-        raise FedlabError("signed_out")
-    return auth
 
 
 @bp.post("/guest")

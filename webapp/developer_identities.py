@@ -19,8 +19,9 @@ What the credentials page shows is a comparison, not the session's AWS state:
   visitor, where the enhanced flow needs none: a site that loses its keys (or is
   throttled) would take every visitor's storage pages down with it.
 
-So the record is kept in the session only to be shown (its secret never leaves
-the server), and the storage pages go on with the enhanced flow.
+So the record is kept in the session only to be shown, with no more of the
+credentials than the page shows (:class:`~webapp.records.AccessKey`: the key id and
+the expiry), and the storage pages go on with the enhanced flow.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 
 from flask import g, session
 
-from . import aws, federation, site_aws
+from . import aws, federation, policies, site_aws
 from .config import settings
 from .errors import FedlabError
-from .records import Comparison, SignIn
+from .records import AccessKey, Comparison, SignIn
 
 #: Session key of the last developer federation (a :class:`~webapp.records.Comparison`).
 SESSION_KEY = "developer_federation"
@@ -59,6 +61,35 @@ def enabled() -> bool:
     return bool(settings().aws.developer_provider_name)
 
 
+@dataclass(frozen=True)
+class Section:
+    """What the credentials page shows of developer-authenticated federation: what
+    differs from the enhanced flow, and the session's last federation this way."""
+
+    #: The pool's developer provider name (``aws.developer_provider_name``).
+    provider_name: str
+    #: The IAM action this flow needs, and all the site's own identity is granted.
+    permission: str
+    actions: tuple[str, ...]
+    token_duration: int
+    #: The person's developer user identifier.
+    identifier: str
+    #: Whether the site has AWS credentials of its own to make the calls with.
+    site_identity: bool
+    last: Comparison | None
+
+
+def section(auth: SignIn) -> Section | None:
+    """The page's section for ``auth``; None when the pool has no developer provider
+    for this site. No AWS call."""
+    if not enabled():
+        return None
+    return Section(provider_name=settings().aws.developer_provider_name,
+                   permission=PERMISSION, actions=policies.SITE_IDENTITY_ACTIONS,
+                   token_duration=TOKEN_DURATION, identifier=developer_user_identifier(auth),
+                   site_identity=site_aws.available(), last=last())
+
+
 def developer_user_identifier(auth: SignIn) -> str:
     """The person's developer user identifier: a SHA-256 of issuer and subject.
 
@@ -67,8 +98,17 @@ def developer_user_identifier(auth: SignIn) -> str:
     (``LookupDeveloperIdentity``'s ``DeveloperUserIdentifier``); an issuer URL
     and a subject of up to 255 characters (OpenID Connect Core 2) could pass that
     together, and any separator could occur in either. The hash of the two as a
-    JSON pair is unambiguous, always 64 characters, the same for the same person
-    on every sign-in, and tells AWS nothing of the person's provider account.
+    JSON pair is unambiguous, always 64 characters, and the same for the same
+    person on every sign-in.
+
+    What it hides, and what not: the issuer and subject cannot be read back from
+    it, so the pool (its console, ``LookupDeveloperIdentity``, CloudTrail) does not
+    show which provider account a person is. But it is an unkeyed hash of values
+    that are not secret: anyone who knows a person's issuer and subject (a Google
+    ``sub`` is the same for every site the person signs in to) can compute it and
+    recognise them with ``LookupDeveloperIdentity``. It is not keyed (an HMAC with
+    a site secret) on purpose: the identifier must outlive any key, since a key
+    changed or lost would make every person a new identity and orphan their files.
     """
     pair = json.dumps([auth.iss, auth.sub], separators=(",", ":"))
     return hashlib.sha256(pair.encode()).hexdigest()
@@ -95,9 +135,9 @@ def federate(auth: SignIn) -> Comparison:
         "LookupDeveloperIdentity", IdentityPoolId=pool.identity_pool_id,
         IdentityId=identity_id, MaxResults=LOOKUP_MAX_RESULTS)
     record = Comparison(
-        identity_id=identity_id, role_arn=role, credentials=credentials,
+        identity_id=identity_id, role_arn=role, credentials=AccessKey.of(credentials),
         obtained_at=int(time.time()),
-        calls=tuple((c["operation"], c["outcome"], c["ms"]) for c in g.aws_calls),
+        calls=federation.noted_calls(),
         token_seconds=TOKEN_DURATION, developer_user_identifier=identifier,
         developer_identifiers=tuple(looked_up.get("DeveloperUserIdentifierList") or ()))
     session[SESSION_KEY] = record.dump()

@@ -20,16 +20,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from flask import abort, current_app, g, redirect, url_for
+from flask import abort, current_app, flash, g, redirect, url_for
 
 from . import aws, guests, roles, sessions, signals, signin
 from .errors import FedlabError
-from .records import AwsState, SignIn
+from .records import AwsCall, AwsState, SignIn
 
 T = TypeVar("T")
 
 #: A guest identity that cannot take the sign-in: gone, or signed in as someone else.
 GUEST_UNUSABLE = ("identity_pool_not_found", "identity_logins_mismatch")
+#: The pool's refusal of an identity whose Logins it no longer has: for a sign-in,
+#: its login was unlinked from that identity.
+LOGIN_UNLINKED = "identity_logins_mismatch"
 
 
 def require_enabled() -> None:
@@ -146,10 +149,35 @@ def federate(auth: SignIn, previous_guest: str | None) -> AwsState:
 
 def renew(auth: SignIn, state: AwsState) -> AwsState:
     """New credentials for the same identity and the same chosen role, if any, from
-    tokens that are valid now."""
-    return fetch_and_keep_credentials(state.identity_id, logins_for(auth), auth.provider,
-                                      previous_guest=state.previous_guest, renewal=True,
-                                      custom_role_arn=state.custom_role_arn)
+    tokens that are valid now.
+
+    The sign-in's login may have been unlinked from the identity since (by another
+    session of the person's: :mod:`webapp.linked_logins`); the pool then refuses
+    the identity with these Logins, and AWS makes an unlinked login a new identity
+    the next time it is seen. So the session does as AWS says, as
+    :func:`reuse_guest` does for a guest: it forgets the old identity and
+    federates afresh, and the page says why the identity id changed."""
+    logins = logins_for(auth)
+    try:
+        return fetch_and_keep_credentials(state.identity_id, logins, auth.provider,
+                                          previous_guest=state.previous_guest, renewal=True,
+                                          custom_role_arn=state.custom_role_arn)
+    except FedlabError as e:
+        if e.code != LOGIN_UNLINKED:
+            raise
+    return afresh(auth, state)
+
+
+def afresh(auth: SignIn, state: AwsState) -> AwsState:
+    """Forget the identity the pool no longer gives this sign-in (``state``'s), federate
+    the sign-in anew (``GetId``), and tell the visitor why the identity id changed."""
+    sessions.forget_aws()
+    fresh = federate(auth, previous_guest=None)
+    flash(f"Your identity changed: the pool no longer takes your {state.logins_key} login "
+          f"for identity {state.identity_id} (it was unlinked there, from another session), "
+          f"so your sign-in now has identity {fresh.identity_id}. Files kept under the old "
+          f"identity's own folders stay with it.")
+    return fresh
 
 
 def choose_role(auth: SignIn, role_arn: str | None) -> AwsState:
@@ -164,8 +192,17 @@ def choose_role(auth: SignIn, role_arn: str | None) -> AwsState:
     if state is None or state.guest or state.provider != auth.provider:
         state = ensure_fresh_credentials()
     with about(auth.provider):
+        try:
+            return fetch_and_keep_credentials(state.identity_id, logins_for(auth),
+                                              auth.provider,
+                                              previous_guest=state.previous_guest,
+                                              custom_role_arn=role_arn)
+        except FedlabError as e:
+            if e.code != LOGIN_UNLINKED:
+                raise
+        # Unlinked elsewhere while the session's credentials were fresh (see renew).
+        state = afresh(auth, state)
         return fetch_and_keep_credentials(state.identity_id, logins_for(auth), auth.provider,
-                                          previous_guest=state.previous_guest,
                                           custom_role_arn=role_arn)
 
 
@@ -221,5 +258,10 @@ def call_and_note(operation: str, function: Callable[..., T], *args: Any, **kwar
         outcome = e.code
         raise
     finally:
-        g.aws_calls.append({"operation": operation, "outcome": outcome,
-                            "ms": round((time.perf_counter() - started) * 1000)})
+        g.aws_calls.append(AwsCall(operation, outcome,
+                                   round((time.perf_counter() - started) * 1000)))
+
+
+def noted_calls() -> tuple[AwsCall, ...]:
+    """The calls :func:`call_and_note` noted in this request so far, in order."""
+    return tuple(g.get("aws_calls", ()))

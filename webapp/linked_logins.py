@@ -38,8 +38,9 @@ from .records import AwsState, IdentityLogins, LinkFor, SignIn
 from .signin import SecondLogin
 from .urls import external_url
 
-#: Session key of the identity's logins as last known (an :class:`IdentityLogins`).
-SESSION_KEY = "identity_logins"
+#: Session key of the identity's logins as last known (an :class:`IdentityLogins`);
+#: :func:`webapp.sessions.forget_aws` drops it with the identity.
+SESSION_KEY = sessions.IDENTITY_LOGINS_KEY
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,25 @@ class Login:
     def may_unlink(self) -> bool:
         """A login other than the one in use, of a provider this site knows."""
         return not self.in_use and bool(self.providers)
+
+
+@dataclass(frozen=True)
+class Section:
+    """What the credentials page shows of the identity's logins."""
+
+    known: IdentityLogins
+    rows: tuple[Login, ...]
+    #: Providers whose login the visitor may link.
+    offers: tuple[Provider, ...]
+    #: Whether the site may ask the pool (``DescribeIdentity``, signed with its own identity).
+    site_identity: bool
+
+
+def section(auth: SignIn, state: AwsState) -> Section:
+    """The page's section for a signed-in visitor's identity; no AWS call."""
+    known = current()
+    return Section(known=known, rows=tuple(rows(known, state)),
+                   offers=tuple(offers(known, auth)), site_identity=site_aws.available())
 
 
 def current() -> IdentityLogins:
@@ -86,7 +106,7 @@ def offers(known: IdentityLogins, auth: SignIn) -> list[Provider]:
 def begin(name: str) -> str:
     """Start the second sign-in with ``name`` that will link its login; return where
     to send the browser."""
-    auth = _auth()
+    auth = sessions.require_auth()
     provider = signin.get_provider(name)
     if provider.logins_key == signin.get_provider(auth.provider).logins_key:
         raise FedlabError("link_same_login", provider=name, login=provider.logins_key)
@@ -102,7 +122,7 @@ def link(second: SecondLogin) -> None:
     with both logins before it (a role mapping of the second provider may have
     decided), while the session's credentials are, and on renewal stay, those
     of the sign-in alone. The session's AWS state is left as it was."""
-    auth = _auth()
+    auth = sessions.require_auth()
     other = signin.get_provider(second.auth.provider)
     g.aws_calls = []
     with federation.about(other.name):
@@ -123,7 +143,7 @@ def link(second: SecondLogin) -> None:
 
 def unlink(key: str) -> None:
     """Remove login ``key`` from the identity (``UnlinkIdentity`` with the login in use)."""
-    auth = _auth()
+    auth = sessions.require_auth()
     state = federation.ensure_fresh_credentials()
     allowed = {row.key for row in rows(current(), state) if row.may_unlink}
     if key not in allowed:
@@ -139,7 +159,7 @@ def unlink(key: str) -> None:
 
 def look_up() -> None:
     """Ask the pool again which logins the identity has (the visitor asked)."""
-    _auth()
+    sessions.require_auth()
     g.aws_calls = []
     remember(federation.ensure_fresh_credentials(), None)
 
@@ -160,7 +180,7 @@ def remember(state: AwsState, change: str | None, *, added: str | None = None,
     known = IdentityLogins(
         identity_id=state.identity_id, logins=logins, source=source, at=int(time.time()),
         change=change,
-        calls=tuple((c["operation"], c["outcome"], c["ms"]) for c in g.aws_calls))
+        calls=federation.noted_calls())
     session[SESSION_KEY] = known.dump()
     return known
 
@@ -178,13 +198,6 @@ def _names_by_key() -> dict[str, tuple[str, ...]]:
         names[provider.logins_key] = (*names.get(provider.logins_key, ()),
                                       provider.display_name)
     return names
-
-
-def _auth() -> SignIn:
-    auth = sessions.current_auth()
-    if auth is None:
-        raise FedlabError("signed_out")
-    return auth
 
 
 def _state() -> AwsState:

@@ -119,11 +119,11 @@ MAPPED_ROLES = (
 
 #: What the site's own AWS identity may call (environment keys or the instance role):
 #: developer-authenticated identities, reading the pool's settings and identities,
-#: unlinking a developer login, and the probes' look at the roles' trust policies.
+#: and the probes' look at the roles' trust policies. Only what the site calls: it
+#: never unlinks a developer identity (``UnlinkDeveloperIdentity`` is an operator's).
 SITE_IDENTITY_ACTIONS = (
     "cognito-identity:GetOpenIdTokenForDeveloperIdentity",
     "cognito-identity:LookupDeveloperIdentity",
-    "cognito-identity:UnlinkDeveloperIdentity",
     "cognito-identity:DescribeIdentity",
     "cognito-identity:DescribeIdentityPool",
     "cognito-identity:GetIdentityPoolRoles",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 
@@ -194,6 +194,34 @@ class AwsCredentials(msgspec.Struct, frozen=True, kw_only=True):
     expiration: int
 
 
+class AwsCall(NamedTuple):
+    """One AWS call a request made, for the page (:func:`webapp.federation.call_and_note`).
+
+    A named tuple: the session stores it as the plain triple it always was, and a
+    template reads it by name or unpacks it."""
+
+    operation: str
+    #: ``ok``, or the catalogue code of the error it ended in.
+    outcome: str
+    ms: int
+
+
+class AccessKey(msgspec.Struct, frozen=True, kw_only=True):
+    """What a comparison shows of the credentials it was given: the access key id
+    (which names them and grants nothing) and the expiry. The secret key and the
+    session token are dropped at once: nothing uses them, and a second identity's
+    working keys should not sit in the session store for nothing."""
+
+    access_key_id: str
+    #: Seconds since the epoch.
+    expiration: int
+
+    @classmethod
+    def of(cls, credentials: AwsCredentials) -> AccessKey:
+        return cls(access_key_id=credentials.access_key_id,
+                   expiration=credentials.expiration)
+
+
 class AwsState(msgspec.Struct, frozen=True, kw_only=True):
     """A visitor's AWS side: the identity pool's identity for them (a guest's, or
     the sign-in's), the role the pool chose, and the credentials held for it.
@@ -245,11 +273,15 @@ class Comparison(msgspec.Struct, frozen=True, kw_only=True):
 
     identity_id: str
     role_arn: str
-    credentials: AwsCredentials
+    #: Their access key id and expiry only: the page shows no more, and no page
+    #: uses them (an older record's secret fields are ignored when it is loaded).
+    credentials: AccessKey
     obtained_at: int
-    #: The AWS calls the flow made, in order: (operation, outcome, milliseconds).
-    calls: tuple[tuple[str, str, int], ...] = ()
-    #: The OpenID token's lifetime in seconds, as asked (developer) or as issued (basic).
+    #: The AWS calls the flow made, in order.
+    calls: tuple[AwsCall, ...] = ()
+    #: The OpenID token's lifetime in seconds: as asked (developer: ``TokenDuration``)
+    #: or as AWS documents it (basic: ``GetOpenIdToken``'s ten minutes; not read
+    #: from the token).
     token_seconds: int | None = None
     #: Developer identities: the identifier the site gave the pool for the person, and
     #: the identity's developer user identifiers as ``LookupDeveloperIdentity`` lists them.
@@ -277,8 +309,8 @@ class Refusal(msgspec.Struct, frozen=True, kw_only=True):
 
     identity_id: str
     refused_at: int
-    #: The AWS calls the flow made, in order: (operation, outcome, milliseconds).
-    calls: tuple[tuple[str, str, int], ...] = ()
+    #: The AWS calls the flow made, in order.
+    calls: tuple[AwsCall, ...] = ()
     #: The operation AWS refused, and its own code and words.
     operation: str
     aws_code: str
@@ -311,7 +343,7 @@ class IdentityLogins(msgspec.Struct, frozen=True, kw_only=True):
     at: int
     #: What last changed them here (``Linked accounts.google.com``), and its AWS calls.
     change: str | None = None
-    calls: tuple[tuple[str, str, int], ...] = ()
+    calls: tuple[AwsCall, ...] = ()
 
     @property
     def at_utc(self) -> str:

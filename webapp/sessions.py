@@ -25,6 +25,7 @@ from flask import Flask, current_app, g, session
 from redis.exceptions import RedisError
 
 from . import config
+from .errors import FedlabError
 from .records import AwsState, SignIn
 from .session_files import FileStore
 from .session_interface import CSRF_KEY, ServerSessions, StoredSession
@@ -160,6 +161,15 @@ def current_auth() -> SignIn | None:
     return SignIn.load(session.get("auth"))
 
 
+def require_auth() -> SignIn:
+    """The visitor's sign-in, for what only a signed-in visitor may do; signed out,
+    the ``signed_out`` page."""
+    auth = current_auth()
+    if auth is None:
+        raise FedlabError("signed_out")
+    return auth
+
+
 def current_aws() -> AwsState | None:
     """The visitor's AWS state (identity, role, credentials), if any: a malformed
     stored one counts as none, so the next page federates afresh."""
@@ -171,9 +181,16 @@ def keep_aws(state: AwsState) -> None:
     session["aws"] = state.dump()
 
 
+#: Session key of the logins linked to the session's identity, as last known
+#: (:mod:`webapp.linked_logins`); they belong to the AWS state and go with it.
+IDENTITY_LOGINS_KEY = "identity_logins"
+
+
 def forget_aws() -> None:
-    """Drop the session's AWS state (a guest identity the pool no longer takes)."""
+    """Drop the session's AWS state and what it knew of the identity's logins (an
+    identity the pool no longer gives this session: a gone guest, an unlinked login)."""
     session.pop("aws", None)
+    session.pop(IDENTITY_LOGINS_KEY, None)
 
 
 def live_auth() -> SignIn | None:

@@ -132,6 +132,13 @@ def test_the_site_may_not_change_the_pool(aws):
     assert code == "AccessDeniedException"
     assert "cognito-identity:SetIdentityPoolRoles" in message
     assert "user/fedlab-test-site" in message
+    # Nor unlink a developer identity: an operator's call, which the site never makes.
+    code, message = refused(aws.signed().unlink_developer_identity, IdentityPoolId=POOL_ID,
+                            IdentityId="us-east-1:00000000-0000-0000-0000-000000000000",
+                            DeveloperProviderName=DEVELOPER_PROVIDER,
+                            DeveloperUserIdentifier="someone")
+    assert code == "AccessDeniedException"
+    assert "cognito-identity:UnlinkDeveloperIdentity" in message
 
 
 def test_a_changed_policy_counts_at_once(aws, other_pool, iam_user):

@@ -173,15 +173,16 @@ def test_lookup_developer_identity(aws):
 def test_unlink_developer_identity(aws):
     identifier = user()
     identity_id = developer_token(aws, identifier)["IdentityId"]
-    site = aws.signed()
-    site.unlink_developer_identity(IdentityId=identity_id, IdentityPoolId=POOL_ID,
-                                   DeveloperProviderName=DEVELOPER_PROVIDER,
-                                   DeveloperUserIdentifier=identifier)
-    assert refused(site.lookup_developer_identity, IdentityPoolId=POOL_ID,
+    # An operator's call: the site's own policy does not grant it (it never unlinks).
+    operator = aws.operator()
+    operator.unlink_developer_identity(IdentityId=identity_id, IdentityPoolId=POOL_ID,
+                                       DeveloperProviderName=DEVELOPER_PROVIDER,
+                                       DeveloperUserIdentifier=identifier)
+    assert refused(operator.lookup_developer_identity, IdentityPoolId=POOL_ID,
                    DeveloperUserIdentifier=identifier)[0] == "ResourceNotFoundException"
     # Unlinked, the identifier is a new identity the next time it is seen.
     assert developer_token(aws, identifier)["IdentityId"] != identity_id
-    assert refused(site.unlink_developer_identity, IdentityId=identity_id,
+    assert refused(operator.unlink_developer_identity, IdentityId=identity_id,
                    IdentityPoolId=POOL_ID, DeveloperProviderName=DEVELOPER_PROVIDER,
                    DeveloperUserIdentifier=identifier)[0] == "ResourceNotFoundException"
 
