@@ -560,7 +560,7 @@ class PoolRole:
     @property
     def name(self) -> str:
         """IAM's ``RoleName``: the ARN's last segment (after any path)."""
-        return self.arn.rsplit("/", 1)[-1]
+        return roles.role_name(self.arn)
 
 
 def pool_roles(pool: roles.PoolRoles) -> list[PoolRole]:
