@@ -418,9 +418,10 @@ def test_a_group_role_trusting_another_pool_fails_though_the_pool_does_not_list_
     assert status == "fail" and 'data-error="role_trust_mismatch"' in row
     assert f"names another pool in its cognito-identity.amazonaws.com:aud condition " \
            f"({OTHER_POOL}), not this one ({pool_id})" in row
-    assert ("the readers group's role, which the token-based role mapping for "
-            "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-client "
-            "takes from the token") in row
+    assert ("the readers group's role, as a token gives it under the Token role mappings "
+            "for cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-client, "
+            "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-google-client"
+            ) in row
     assert "--role-name fedlab-readers" in row
 
 
@@ -465,7 +466,8 @@ def test_classic_flow_offered_in_a_pool_with_role_mappings_warns_with_the_fix(
     assert status == "warn" and 'data-error="pool_classic_flow_mapped"' in row
     assert ("the pool has role mappings (for accounts.google.com, "
             "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-client, "
-            "fedlab-demo.us.auth0.com)") in row
+            "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:"
+            "fedlab-cognito-google-client, fedlab-demo.us.auth0.com)") in row
     assert "AWS refuses GetOpenIdToken in any pool with role mappings" in row
     assert "Set aws.classic_flow = false, or use a pool without role mappings" in row
     assert html.unescape(CATALOGUE["pool_classic_flow_mapped"].fix) in row

@@ -590,9 +590,10 @@ def pool_roles(pool: roles.PoolRoles) -> list[PoolRole]:
                 f"rule {number} of the role mapping for {provider}")
     tokens = sorted(key for key, mapping in pool.role_mappings.items()
                     if mapping.type is RoleMappingType.TOKEN)
+    mappings = f"mapping{'s' if len(tokens) > 1 else ''} for {', '.join(tokens)}"
     for mapped in policies.MAPPED_ROLES if tokens else ():
-        add(mapped.name, None, "authenticated", f"the {mapped.key} group's role, which the "
-            f"token-based role mapping for {', '.join(tokens)} takes from the token")
+        add(mapped.name, None, "authenticated", f"the {mapped.key} group's role, as a token "
+            f"gives it under the Token role {mappings}")
     return list(found.values())
 
 
