@@ -116,8 +116,9 @@ authenticated identity comes from the role mapping of its login's provider
   any identity, a guest's too), a ``CustomRoleArn`` without a Token mapping
 * ``InvalidIdentityPoolConfigurationException``: ``Invalid identity pool
   configuration. Check assigned IAM roles for this pool.`` (no role for the
-  kind of identity, or the chosen role's trust policy in moto's IAM lacks the
-  pool's ``aud`` or the ``amr``)
+  kind of identity; a role ARN that is no role's in moto's IAM, whole: another
+  account's, or a path the role has not; or the chosen role's trust policy
+  lacks the pool's ``aud`` or the ``amr``)
 * ``TooManyRequestsException``: ``Rate exceeded`` (fault ``throttle``)
 
 S3 front
@@ -136,7 +137,8 @@ OpenIDConnect provider found in your account for <iss>``; a bad signature;
 another pool's ``aud``), ``ExpiredTokenException`` (``Token expired: current
 date/time <now> must be before the expiration date/time <exp>``),
 ``AccessDenied`` (``Not authorized to perform sts:AssumeRoleWithWebIdentity``:
-the role's trust policy does not name the pool or the token's kind).
+``RoleArn`` is no role's ARN in moto's IAM, account and path included, or the
+role's trust policy does not name the pool or the token's kind).
 
 Control API (JSON, ``/_control/`` on the identity and S3 servers)
 ----------------------------------------------------------------
