@@ -425,6 +425,31 @@ def test_a_group_role_trusting_another_pool_fails_though_the_pool_does_not_list_
     assert "--role-name fedlab-readers" in row
 
 
+def test_a_pool_role_of_another_account_fails_though_a_role_has_its_name(
+        operator, pool_admin, control, aws_control, app):
+    """IAM's GetRole finds fedlab-authenticated by name; the pool names another
+    account's role of that name, which it cannot assume."""
+    pool_id = settings(app).aws.identity_pool_id
+    before = pool_admin.get_identity_pool_roles(IdentityPoolId=pool_id)
+    elsewhere = "arn:aws:iam::999999999999:role/fedlab-authenticated"
+    pool_admin.set_identity_pool_roles(
+        IdentityPoolId=pool_id, Roles={**before["Roles"], "authenticated": elsewhere},
+        RoleMappings=before["RoleMappings"])
+    try:
+        rows = [(s, row) for s, row in pool_rows(operator())["role_trust"]
+                if "<dd>fedlab-authenticated</dd>" in row]
+    finally:
+        pool_admin.set_identity_pool_roles(IdentityPoolId=pool_id, Roles=before["Roles"],
+                                           RoleMappings=before["RoleMappings"])
+    # Two roles of one name: the pool's (another account's) and Auth0's rule 1's.
+    [(status, row)] = [(s, row) for s, row in rows if elsewhere in row]
+    assert status == "fail" and 'data-error="identity_pool_roles_invalid"' in row
+    assert (f"The pool gives the role {elsewhere} (the pool's authenticated role), but this "
+            f"account's role fedlab-authenticated is {before['Roles']['authenticated']}") in row
+    [(status, row)] = [(s, row) for s, row in rows if elsewhere not in row]
+    assert status == "pass" and "rule 1 of the role mapping for fedlab-demo.us.auth0.com" in row
+
+
 def test_a_role_trusting_any_pool_fails(operator, role_trust, control, aws_control):
     """No aud condition at all: any pool's identities could assume the guest role."""
     document = policies.trust_policy("x", "unauthenticated")

@@ -573,8 +573,10 @@ def pool_roles(pool: roles.PoolRoles) -> list[PoolRole]:
     found: dict[str, PoolRole] = {}
 
     def add(name: str, arn: str | None, amr: str, how: str) -> None:
-        role = found.setdefault(name, PoolRole(name, arn))
-        role.arn = role.arn or arn
+        # By ARN (two ARNs of one name are two roles, one perhaps not the account's);
+        # a role known by name only joins one the settings name by ARN.
+        key = arn or next((k for k, role in found.items() if role.name == name), name)
+        role = found.setdefault(key, PoolRole(name, arn))
         role.amrs.add(amr)
         role.given_as.append(how)
 
@@ -641,6 +643,15 @@ def check_role_trust(settings: AwsSettings, role: PoolRole, iam: Any, timeout: f
                            f"({given_as}), which IAM does not have.",
                            {**evidence, **e.details}, "identity_pool_roles_invalid")
         return not_asked(settings, "role_trust", e, evidence)
+    if role.arn is not None and found.get("Arn") != role.arn:
+        # IAM finds a role by name; the pool assumes it by its whole ARN.
+        evidence["iam_role_arn"] = found.get("Arn")
+        return Verdict(POOL, "role_trust", "fail", f"The pool gives the role {role.arn} "
+                       f"({given_as}), but this account's role {role.name} is "
+                       f"{found.get('Arn')}: another account's role, or a path it has not, "
+                       f"names no role the pool can assume.", evidence,
+                       "identity_pool_roles_invalid",
+                       {"operation": "GetRole", "aws_message": f"No role {role.arn}."})
     document = found.get("AssumeRolePolicyDocument") or {}
     conditions = trust_conditions(document)
     evidence |= {"role_arn": role.arn or found.get("Arn"),
