@@ -79,8 +79,11 @@ authenticated identity comes from the role mapping of its login's provider
   Token``; ``IncompleteSignatureException``; ``UnrecognizedClientException``:
   ``The security token included in the request is invalid.``;
   ``InvalidSignatureException``: ``The request signature we calculated does not
-  match ...``, ``Signature expired: <date> is now earlier than <date> (<now> -
-  15 min.)``, a credential scoped to another region or service
+  match ...`` (also for a signed ``X-Amz-Content-SHA256`` that is not the
+  body's hash: the service hashes the body itself), ``Signature expired: <date>
+  is now earlier than <date> (<now> - 15 min.)``, ``'Host' or ':authority' must
+  be a 'SignedHeader' in the AWS Authorization.``, a credential scoped to
+  another region or service
 * ``AccessDeniedException``: ``User: <arn> is not authorized to perform:
   cognito-identity:<Operation> on resource: <pool arn> because no
   identity-based policy allows ...`` / ``with an explicit deny ...``
