@@ -425,6 +425,18 @@ def test_a_group_role_trusting_another_pool_fails_though_the_pool_does_not_list_
     assert "--role-name fedlab-readers" in row
 
 
+def test_a_group_role_iam_lacks_is_a_warning(operator, monkeypatch, control, aws_control):
+    """A mapped role IAM has not (one the site knows of, its stack never made): only a
+    group naming it would be refused, so the check warns rather than fails."""
+    auditors = policies.MappedRole("auditors", "fedlab-auditors", "Read the logs",
+                                   policies.reader_statements)
+    monkeypatch.setattr(policies, "MAPPED_ROLES", (*policies.MAPPED_ROLES, auditors))
+    status, row = role_row(operator(), "fedlab-auditors")
+    assert status == "warn" and "data-error" not in row
+    assert "IAM has no role fedlab-auditors (the auditors group's role" in row
+    assert role_row(operator(), "fedlab-readers")[0] == "pass"
+
+
 def test_a_pool_role_of_another_account_fails_though_a_role_has_its_name(
         operator, pool_admin, control, aws_control, app):
     """IAM's GetRole finds fedlab-authenticated by name; the pool names another

@@ -104,7 +104,7 @@ class PoolRoleMapping(msgspec.Struct, frozen=True, rename="pascal"):
     pool says it does, whoever set it up."""
 
     type: RoleMappingType
-    #: What an ambiguous answer becomes (AWS requires it; absent in no answer seen).
+    #: What an ambiguous answer becomes; AWS requires it, and none reads as AuthenticatedRole.
     ambiguous_role_resolution: AmbiguousRoleResolution | None = None
     rules_configuration: RulesConfiguration | None = None
 
