@@ -70,6 +70,12 @@ Control API (JSON, ``B/_control/``)
 old keys stay published unless ``drop_old``.
 ``POST /clients`` ``{"tenant", "client_id", "redirect_uris"?, "logout_uris"?,
 "client_secret"?}``: replace those fields of a registered client.
+``POST /groups`` ``{"tenant", "name", "precedence"?, "role_arn"?}``: Cognito's
+UpdateGroup, for the id tokens issued from then on.
+``POST /pre-token-generation`` ``{"tenant", "groupOverrideDetails": {"groupsToOverride"?,
+"iamRolesToOverride"?, "preferredRole"?}}``: a Cognito pre token generation trigger
+(``V1_0``) whose answer replaces the groups and roles of every id token (a field left
+out is a claim left out); ``POST /reset`` removes it.
 ``POST /behaviour`` ``{"tenant", <switch>: true|false, ...}``; ``GET /behaviour``:
 where a tenant is as strict as its real provider (see :class:`.settings.Behaviour`:
 ``rotate_refresh_tokens``, ``confirm_sign_out``, ``profile_in_id_token``,
@@ -79,8 +85,8 @@ with its real provider's, the ``behaviour`` settings change them per tenant.
 times and its ``Date`` header).
 ``GET|DELETE /calls``: requests served per tenant per endpoint name.
 ``GET|DELETE /events``: recent sign-outs and revocations.
-``POST /reset``: every tenant back to its state at start: no faults, the settings' behaviour and
-clients, the first signing key (same kid), clock and counters at zero, events
+``POST /reset``: every tenant back to its state at start: no faults, the settings' behaviour,
+groups and clients, the first signing key (same kid), clock and counters at zero, events
 and all codes, tokens, consents and federated users forgotten. Browsers'
 ``standin_*`` cookies stay valid.
 """

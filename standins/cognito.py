@@ -142,7 +142,12 @@ class Cognito(Flavour):
         }
         if user.groups:
             claims["cognito:groups"] = list(user.groups)
-            claims.update(group_roles(self.settings.groups, user.groups))
+            claims.update(group_roles(tenant.groups, user.groups))
+        if tenant.group_override is not None:
+            # The pre token generation trigger's groups and roles replace the user's.
+            for name in ("cognito:groups", "cognito:roles", "cognito:preferred_role"):
+                claims.pop(name, None)
+            claims.update(tenant.group_override.claims())
         if "profile" in scope.split():
             claims["name"] = user.name
         claims.update(user.extra_claims)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import flask
 
 from .faults import UnknownFault
-from .settings import SettingsError, behaviour_switches
+from .settings import SettingsError, behaviour_switches, group_override, group_spec
 
 if TYPE_CHECKING:
     from .tenant import Tenant
@@ -101,6 +101,35 @@ def control_blueprint(tenants: dict[str, Tenant], events: EventLog) -> flask.Blu
             client.client_secret = str(data["client_secret"])
         return {"tenant": tenant.name, "client_id": client.client_id,
                 "redirect_uris": client.redirect_uris, "logout_uris": client.logout_uris}
+
+    @bp.post("/groups")
+    def update_group() -> Any:
+        """Cognito's UpdateGroup: a group's role and precedence, for id tokens issued
+        from now on (as at Cognito, tokens already issued keep what they say)."""
+        data = body()
+        tenant = tenant_of(data)
+        groups = {group.name: group for group in tenant.groups}
+        name = str(data.get("name"))
+        if name not in groups:
+            return _bad("name: no such group in this tenant's user pool", 404)
+        try:
+            group = group_spec({**asdict(groups[name]), **data}, "group")
+        except SettingsError as problem:
+            return _bad(str(problem))
+        tenant.groups = tuple(group if g.name == name else g for g in tenant.groups)
+        return {tenant.name: [asdict(g) for g in tenant.groups]}
+
+    @bp.post("/pre-token-generation")
+    def set_group_override() -> Any:
+        """A pre token generation trigger answering every sign-in with this
+        ``groupOverrideDetails`` (Cognito's ``V1_0`` event: the id token only)."""
+        data = body()
+        tenant = tenant_of(data)
+        try:
+            tenant.group_override = group_override(data.get("groupOverrideDetails"))
+        except SettingsError as problem:
+            return _bad(str(problem))
+        return {tenant.name: asdict(tenant.group_override)}
 
     @bp.get("/behaviour")
     def list_behaviour() -> Any:

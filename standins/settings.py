@@ -195,6 +195,49 @@ def _hosted_domain(index: int, value: Any) -> str | None:
     return value
 
 
+@dataclass(frozen=True)
+class GroupOverride:
+    """A pre token generation trigger's ``groupOverrideDetails`` (its ``V1_0`` event's
+    response), which Cognito puts in the id token in place of the user's groups and
+    roles: the object is replaced whole, so a field left out is a claim left out (a
+    ``preferredRole`` not given is no ``cognito:preferred_role``)."""
+
+    groups: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    preferred_role: str | None = None
+
+    def claims(self) -> dict[str, Any]:
+        """The id token's group claims, as Cognito writes them from the override."""
+        claims: dict[str, Any] = {}
+        if self.groups:
+            claims["cognito:groups"] = list(self.groups)
+        if self.roles:
+            claims["cognito:roles"] = list(self.roles)
+        if self.preferred_role:
+            claims["cognito:preferred_role"] = self.preferred_role
+        return claims
+
+
+def group_override(raw: Any) -> GroupOverride:
+    """``{"groupsToOverride"?, "iamRolesToOverride"?, "preferredRole"?}``, checked."""
+    if not isinstance(raw, Mapping):
+        raise SettingsError("groupOverrideDetails: must be an object")
+    unknown = set(raw) - {"groupsToOverride", "iamRolesToOverride", "preferredRole"}
+    if unknown:
+        raise SettingsError(f"groupOverrideDetails.{sorted(unknown)[0]}: not a field; one of "
+                            f"groupsToOverride, iamRolesToOverride, preferredRole")
+    lists = {}
+    for name in ("groupsToOverride", "iamRolesToOverride"):
+        value = raw.get(name) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SettingsError(f"groupOverrideDetails.{name}: must be a list of strings")
+        lists[name] = tuple(value)
+    preferred = raw.get("preferredRole")
+    if preferred is not None and not isinstance(preferred, str):
+        raise SettingsError("groupOverrideDetails.preferredRole: must be a string")
+    return GroupOverride(lists["groupsToOverride"], lists["iamRolesToOverride"], preferred)
+
+
 #: What Cognito's CreateGroup accepts as a group's precedence.
 MAX_PRECEDENCE = 2**31 - 1
 
@@ -203,21 +246,27 @@ def _groups(raw_groups: Any) -> tuple[GroupSpec, ...]:
     """``[{"name", "role_arn", "precedence"}]``, as Cognito's CreateGroup takes them."""
     groups: dict[str, GroupSpec] = {}
     for index, raw in enumerate(raw_groups):
-        if not isinstance(raw, Mapping) or not raw.get("name"):
-            raise SettingsError(f"groups[{index}].name: missing")
-        precedence = raw.get("precedence")
-        if precedence is not None and (isinstance(precedence, bool) or not isinstance(
-                precedence, int) or not 0 <= precedence <= MAX_PRECEDENCE):
-            raise SettingsError(f"groups[{index}].precedence: must be a whole number from 0 "
-                                f"to {MAX_PRECEDENCE}")
-        role_arn = raw.get("role_arn")
-        if role_arn is not None and not str(role_arn).startswith("arn:aws:iam::"):
-            raise SettingsError(f"groups[{index}].role_arn: must be an IAM role ARN")
-        name = str(raw["name"])
-        if name in groups:
-            raise SettingsError(f"groups[{index}].name: {name!r} is named twice")
-        groups[name] = GroupSpec(name, str(role_arn) if role_arn else None, precedence)
+        group = group_spec(raw, f"groups[{index}]")
+        if group.name in groups:
+            raise SettingsError(f"groups[{index}].name: {group.name!r} is named twice")
+        groups[group.name] = group
     return tuple(groups.values())
+
+
+def group_spec(raw: Any, where: str) -> GroupSpec:
+    """One group's ``{"name", "role_arn", "precedence"}``, checked as CreateGroup (or
+    the control API's UpdateGroup) checks them; errors name ``where``."""
+    if not isinstance(raw, Mapping) or not raw.get("name"):
+        raise SettingsError(f"{where}.name: missing")
+    precedence = raw.get("precedence")
+    if precedence is not None and (isinstance(precedence, bool) or not isinstance(
+            precedence, int) or not 0 <= precedence <= MAX_PRECEDENCE):
+        raise SettingsError(f"{where}.precedence: must be a whole number from 0 "
+                            f"to {MAX_PRECEDENCE}")
+    role_arn = raw.get("role_arn")
+    if role_arn is not None and not str(role_arn).startswith("arn:aws:iam::"):
+        raise SettingsError(f"{where}.role_arn: must be an IAM role ARN")
+    return GroupSpec(str(raw["name"]), str(role_arn) if role_arn else None, precedence)
 
 
 def _merge_clients(raw_clients: Any, tenants: Sequence[str]) -> tuple[ClientSpec, ...]:

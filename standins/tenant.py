@@ -20,7 +20,7 @@ from authlib.oidc.core.util import create_half_hash
 
 from .faults import FaultBoard, apply_claim_faults
 from .keys import KeyRing
-from .settings import Behaviour, Settings
+from .settings import Behaviour, GroupOverride, GroupSpec, Settings
 from .store import AuthorizationCode, Client, SignedInUser, Store, Token, User
 
 if TYPE_CHECKING:
@@ -39,6 +39,10 @@ class Tenant:
     #: The switches in force: the flavour's defaults under the settings' own
     #: (set by :meth:`reset`, and by the control API).
     behaviour: Behaviour
+    #: The user pool's groups (Cognito's): the settings', as the control API left them.
+    groups: tuple[GroupSpec, ...]
+    #: Cognito's pre token generation trigger, when the control API sets one.
+    group_override: GroupOverride | None
 
     def __init__(self, flavour: Flavour, settings: Settings, events: EventSink,
                  key_size: int = 2048) -> None:
@@ -65,8 +69,10 @@ class Tenant:
 
     def reset(self) -> None:
         """Back to the state at start: settings' clients, users and behaviour, first
-        key, no faults."""
+        key, no faults, the settings' groups and no pre token generation trigger."""
         self.faults.clear()
+        self.groups = self.settings.groups
+        self.group_override = None
         self.behaviour = replace(self.flavour.behaviour,
                                  **self.settings.behaviour.get(self.name, {}))
         self.keys.reset()

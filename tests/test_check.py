@@ -145,7 +145,8 @@ def test_check_passes_the_demo_pools_settings_and_roles(check_env, capsys, app, 
     assert {v["status"] for probe in ("developer_provider", "role_trust")
             for v in found[probe]} == {"pass"}
     roles = {v["evidence"]["role"] for v in found["role_trust"]}
-    assert roles == {"fedlab-authenticated", "fedlab-guest", "fedlab-admins"}
+    # fedlab-readers too: the readers group's, given through Cognito's Token mappings.
+    assert roles == {"fedlab-authenticated", "fedlab-guest", "fedlab-admins", "fedlab-readers"}
 
 
 @pytest.mark.parametrize("mistake", ["role_trust", "developer_provider", "classic_flow"])

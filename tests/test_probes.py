@@ -376,11 +376,14 @@ def test_the_demo_pools_settings_and_roles_as_the_checks_see_them(operator, cont
     # The authenticated role (also rule 1 of Auth0's mapping), the guest role, and the
     # admins role of Google's rule 1 and Auth0's rule 2: each read with iam:GetRole.
     assert {s for s, _ in rows["role_trust"]} == {"pass"}
-    for role in ("fedlab-authenticated", "fedlab-guest", "fedlab-admins"):
+    for role in ("fedlab-authenticated", "fedlab-guest", "fedlab-admins", "fedlab-readers"):
         assert "trusts this pool" in role_row(page, role)[1]
     admins = role_row(page, "fedlab-admins")[1]
     assert "rule 1 of the role mapping for accounts.google.com" in admins
     assert "rule 2 of the role mapping for fedlab-demo.us.auth0.com" in admins
+    # The groups' roles, which Cognito's Token mapping takes from the token.
+    assert "the admins group's role" in admins
+    assert "the readers group's role" in role_row(page, "fedlab-readers")[1]
     calls = aws_control("identity", "GET", "calls")
     # GetIdentityPoolRoles: the roles' trust, and the basic flow's mappings.
     assert calls["DescribeIdentityPool"] == 1 and calls["GetIdentityPoolRoles"] == 2
@@ -403,6 +406,60 @@ def test_a_mapped_role_trusting_another_pool_fails_naming_it_and_the_fix(operato
     # The roles that trust this pool still pass.
     assert role_row(page, "fedlab-authenticated")[0] == "pass"
     assert role_row(page, "fedlab-guest")[0] == "pass"
+
+
+def test_a_group_role_trusting_another_pool_fails_though_the_pool_does_not_list_it(
+        operator, role_trust, control, aws_control, app):
+    """fedlab-readers comes only from the readers group, through Cognito's Token mapping:
+    GetIdentityPoolRoles never names it, yet bob's credentials need its trust."""
+    pool_id = settings(app).aws.identity_pool_id
+    role_trust("fedlab-readers", policies.trust_policy(OTHER_POOL, "authenticated"))
+    status, row = role_row(operator(), "fedlab-readers")
+    assert status == "fail" and 'data-error="role_trust_mismatch"' in row
+    assert f"names another pool in its cognito-identity.amazonaws.com:aud condition " \
+           f"({OTHER_POOL}), not this one ({pool_id})" in row
+    assert ("the readers group's role, as a token gives it under the Token role mappings "
+            "for cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-client, "
+            "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-google-client"
+            ) in row
+    assert "--role-name fedlab-readers" in row
+
+
+def test_a_group_role_iam_lacks_is_a_warning(operator, monkeypatch, control, aws_control):
+    """A mapped role IAM has not (one the site knows of, its stack never made): only a
+    group naming it would be refused, so the check warns rather than fails."""
+    auditors = policies.MappedRole("auditors", "fedlab-auditors", "Read the logs",
+                                   policies.reader_statements)
+    monkeypatch.setattr(policies, "MAPPED_ROLES", (*policies.MAPPED_ROLES, auditors))
+    status, row = role_row(operator(), "fedlab-auditors")
+    assert status == "warn" and "data-error" not in row
+    assert "IAM has no role fedlab-auditors (the auditors group's role" in row
+    assert role_row(operator(), "fedlab-readers")[0] == "pass"
+
+
+def test_a_pool_role_of_another_account_fails_though_a_role_has_its_name(
+        operator, pool_admin, control, aws_control, app):
+    """IAM's GetRole finds fedlab-authenticated by name; the pool names another
+    account's role of that name, which it cannot assume."""
+    pool_id = settings(app).aws.identity_pool_id
+    before = pool_admin.get_identity_pool_roles(IdentityPoolId=pool_id)
+    elsewhere = "arn:aws:iam::999999999999:role/fedlab-authenticated"
+    pool_admin.set_identity_pool_roles(
+        IdentityPoolId=pool_id, Roles={**before["Roles"], "authenticated": elsewhere},
+        RoleMappings=before["RoleMappings"])
+    try:
+        rows = [(s, row) for s, row in pool_rows(operator())["role_trust"]
+                if "<dd>fedlab-authenticated</dd>" in row]
+    finally:
+        pool_admin.set_identity_pool_roles(IdentityPoolId=pool_id, Roles=before["Roles"],
+                                           RoleMappings=before["RoleMappings"])
+    # Two roles of one name: the pool's (another account's) and Auth0's rule 1's.
+    [(status, row)] = [(s, row) for s, row in rows if elsewhere in row]
+    assert status == "fail" and 'data-error="identity_pool_roles_invalid"' in row
+    assert (f"The pool gives the role {elsewhere} (the pool's authenticated role), but this "
+            f"account's role fedlab-authenticated is {before['Roles']['authenticated']}") in row
+    [(status, row)] = [(s, row) for s, row in rows if elsewhere not in row]
+    assert status == "pass" and "rule 1 of the role mapping for fedlab-demo.us.auth0.com" in row
 
 
 def test_a_role_trusting_any_pool_fails(operator, role_trust, control, aws_control):
@@ -446,7 +503,8 @@ def test_classic_flow_offered_in_a_pool_with_role_mappings_warns_with_the_fix(
     assert status == "warn" and 'data-error="pool_classic_flow_mapped"' in row
     assert ("the pool has role mappings (for accounts.google.com, "
             "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-client, "
-            "fedlab-demo.us.auth0.com)") in row
+            "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:"
+            "fedlab-cognito-google-client, fedlab-demo.us.auth0.com)") in row
     assert "AWS refuses GetOpenIdToken in any pool with role mappings" in row
     assert "Set aws.classic_flow = false, or use a pool without role mappings" in row
     assert html.unescape(CATALOGUE["pool_classic_flow_mapped"].fix) in row
@@ -459,8 +517,11 @@ def test_classic_flow_offered_in_a_pool_with_role_mappings_warns_with_the_fix(
 
 def test_classic_flow_offered_in_a_pool_without_role_mappings_passes(
         operator, no_role_mappings, control, aws_control):
-    [(status, row)] = pool_rows(operator())["classic_flow"]
+    page = operator()
+    [(status, row)] = pool_rows(page)["classic_flow"]
     assert status == "pass" and "data-error" not in row
+    # No mapping takes a role from a token: no group's role can be given, none is read.
+    assert not [r for _, r in pool_rows(page)["role_trust"] if "group's role" in r]
     assert "allows the basic (classic) flow, which the site offers, and has no role " \
            "mappings" in row
 

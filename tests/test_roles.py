@@ -178,6 +178,78 @@ def test_no_rule_matching_under_deny_ends_on_an_explained_page(browser, app, app
     assert "aws" not in stored_session(app, session_cookie(browser).value)
 
 
+TIED = ("The mapping takes the role from the token, which names none: no "
+        "cognito:preferred_role, and 2 cognito:roles to choose from.")
+
+
+def tie_the_groups(control) -> None:
+    """Cognito's UpdateGroup: readers at admins' precedence. alice, in both, is then
+    in two groups of equal precedence with different roles, and her id token has
+    both roles and no preferred one (as Cognito leaves it out)."""
+    control("POST", "groups", tenant="cognito", name="readers", precedence=1)
+
+
+def test_two_roles_and_none_preferred_give_the_authenticated_role(browser, app_url, control,
+                                                                  aws_control):
+    """The demo's Cognito mapping resolves ambiguity with AuthenticatedRole."""
+    tie_the_groups(control)
+    sign_in(browser, app_url, "cognito")
+    page = browser.get(f"{app_url}/credentials")
+    assert page.status_code == 200, page.text[:1500]
+    assert role_of(page) == "fedlab-authenticated"
+    assert how(page) == "ambiguous"
+    assert reason(page) == (f"{TIED} The mapping resolves that with AuthenticatedRole: the "
+                            f"pool&#39;s authenticated role.")
+    assert "role-disagrees" not in page.text  # STS gave the role this reading names
+    # Both roles offered, neither in use.
+    offered = re.findall(r'<li data-role-choice="([^"]+)"( aria-current="true")?>', page.text)
+    assert offered == [(ROLE.format("fedlab-admins"), ""), (ROLE.format("fedlab-readers"), "")]
+
+
+def test_two_roles_and_none_preferred_under_deny_end_on_an_explained_page(
+        browser, app, app_url, control, aws_control, pool_roles):
+    tie_the_groups(control)
+    pool_roles({COGNITO: {"Type": "Token", "AmbiguousRoleResolution": "Deny"}})
+    sign_in(browser, app_url, "cognito")
+    page = browser.get(f"{app_url}/credentials")
+    assert page.status_code == 403 and 'data-error="role_mapping_denied"' in page.text
+    assert f"The ambiguous role mapping rules for: {COGNITO} denied this request" in page.text
+    assert re.search(f'class="role-reason">{re.escape(TIED)} The mapping resolves that with '
+                     f"Deny: no credentials.<", page.text)
+    assert "aws" not in stored_session(app, session_cookie(browser).value)
+
+
+def test_a_provider_without_a_mapping_gets_the_authenticated_role(browser, app_url, control,
+                                                                  aws_control):
+    """The demo's pool maps no role for Facebook: the pool's authenticated role, and
+    the page says why (and agrees with STS)."""
+    sign_in(browser, app_url, "facebook")
+    page = browser.get(f"{app_url}/credentials")
+    assert page.status_code == 200, page.text[:1500]
+    assert role_of(page) == "fedlab-authenticated"
+    assert how(page) == "no_mapping"
+    assert reason(page) == ("The pool has no role mapping for this provider "
+                            "(graph.facebook.com), so it gives its authenticated role.")
+    assert "role-disagrees" not in page.text and "data-role-choice" not in page.text
+
+
+def test_a_token_with_one_role_and_none_preferred_gets_that_role(browser, app_url, control,
+                                                                 aws_control):
+    """A pre token generation trigger that names one role and no preferred one: the
+    pool's Token mapping takes the token's only role."""
+    control("POST", "pre-token-generation", tenant="cognito", groupOverrideDetails={
+        "groupsToOverride": ["readers"], "iamRolesToOverride": [ROLE.format("fedlab-readers")]})
+    sign_in(browser, app_url, "cognito")
+    page = browser.get(f"{app_url}/credentials")
+    assert page.status_code == 200, page.text[:1500]
+    assert role_of(page) == "fedlab-readers"
+    assert how(page) == "only_role"
+    assert reason(page) == ("The mapping takes the role from the token: it has no "
+                            "cognito:preferred_role, and its cognito:roles lists one role, "
+                            "fedlab-readers.")
+    assert "role-disagrees" not in page.text and "data-role-choice" not in page.text
+
+
 def stand_in_choices(caplog) -> list[str]:
     """The reasons the AWS stand-in logged for the roles it gave (its log lines)."""
     return [r.getMessage().rsplit(" (", 1)[-1].rstrip(")") for r in caplog.records

@@ -30,12 +30,13 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 import requests
 from flask import Flask, current_app
 
-from . import aws, roles, site_aws
+from . import aws, policies, roles, site_aws
 from .config import AwsSettings, Settings
 from .errors import FedlabError
 from .oauth import client_for
 from .pagewords import page_words
 from .providers import Provider
+from .providers.base import RoleMappingType
 from .tokens import LEEWAY
 
 #: Clock differences above this are worth a warning, above LEEWAY a failure.
@@ -551,36 +552,50 @@ def check_classic_flow(settings: AwsSettings, pool: Mapping[str, Any],
 
 @dataclass
 class PoolRole:
-    """A role the pool can give, the kinds of identity it gives it to (``amr``), and how."""
+    """A role the pool can give, the kinds of identity it gives it to (``amr``), and how.
 
-    arn: str
+    ``arn`` is the ARN the pool's settings name; None for a role known by name only
+    (one of :data:`webapp.policies.MAPPED_ROLES`, which a user pool's groups give)."""
+
+    name: str
+    arn: str | None = None
     amrs: set[str] = field(default_factory=set)
     given_as: list[str] = field(default_factory=list)
 
-    @property
-    def name(self) -> str:
-        """IAM's ``RoleName``: the ARN's last segment (after any path)."""
-        return self.arn.rsplit("/", 1)[-1]
-
 
 def pool_roles(pool: roles.PoolRoles) -> list[PoolRole]:
-    """Every role the pool's settings can give: the authenticated and guest roles,
-    and each mapping rule's. (A ``Token`` mapping's roles come from the user pool's
-    groups, which the pool's own settings do not list.)"""
+    """Every role the pool can give: the authenticated and guest roles, each mapping
+    rule's, and, where a mapping takes the role from the token, the site's mapped
+    roles. A ``Token`` mapping's roles come from the user pool's groups, which the
+    identity pool's settings do not list (and the site may not read); the groups the
+    site's template makes give :data:`webapp.policies.MAPPED_ROLES`, so those are
+    the roles a token can carry."""
     found: dict[str, PoolRole] = {}
 
-    def add(arn: str | None, amr: str, how: str) -> None:
-        if arn:
-            role = found.setdefault(arn, PoolRole(arn))
-            role.amrs.add(amr)
-            role.given_as.append(how)
+    def add(name: str, arn: str | None, amr: str, how: str) -> None:
+        # By ARN (two ARNs of one name are two roles, one perhaps not the account's);
+        # a role known by name only joins one the settings name by ARN.
+        key = arn or next((k for k, role in found.items() if role.name == name), name)
+        role = found.setdefault(key, PoolRole(name, arn))
+        role.amrs.add(amr)
+        role.given_as.append(how)
 
-    add(pool.authenticated, "authenticated", "the pool's authenticated role")
-    add(pool.unauthenticated, "unauthenticated", "the pool's guest role")
+    if pool.authenticated:
+        add(roles.role_name(pool.authenticated), pool.authenticated, "authenticated",
+            "the pool's authenticated role")
+    if pool.unauthenticated:
+        add(roles.role_name(pool.unauthenticated), pool.unauthenticated, "unauthenticated",
+            "the pool's guest role")
     for provider, mapping in sorted(pool.role_mappings.items()):
         for number, rule in enumerate(mapping.rules, 1):
-            add(rule.role_arn, "authenticated",
+            add(rule.role_name, rule.role_arn, "authenticated",
                 f"rule {number} of the role mapping for {provider}")
+    tokens = sorted(key for key, mapping in pool.role_mappings.items()
+                    if mapping.type is RoleMappingType.TOKEN)
+    mappings = f"mapping{'s' if len(tokens) > 1 else ''} for {', '.join(tokens)}"
+    for mapped in policies.MAPPED_ROLES if tokens else ():
+        add(mapped.name, None, "authenticated", f"the {mapped.key} group's role, as a token "
+            f"gives it under the Token role {mappings}")
     return list(found.values())
 
 
@@ -619,14 +634,28 @@ def check_role_trust(settings: AwsSettings, role: PoolRole, iam: Any, timeout: f
             found = iam.get_role(RoleName=role.name)["Role"]
     except FedlabError as e:
         evidence["aws_says"] = e.details.get("aws_message") or e.describe()
+        if e.details.get("aws_code") == "NoSuchEntity" and role.arn is None:
+            return Verdict(POOL, "role_trust", "warn", f"IAM has no role {role.name} "
+                           f"({given_as}): a group that names it gives its members no "
+                           f"credentials. deploy/'s template makes it.", evidence)
         if e.details.get("aws_code") == "NoSuchEntity":
             return Verdict(POOL, "role_trust", "fail", f"The pool gives the role {role.name} "
                            f"({given_as}), which IAM does not have.",
                            {**evidence, **e.details}, "identity_pool_roles_invalid")
         return not_asked(settings, "role_trust", e, evidence)
+    if role.arn is not None and found.get("Arn") != role.arn:
+        # IAM finds a role by name; the pool assumes it by its whole ARN.
+        evidence["iam_role_arn"] = found.get("Arn")
+        return Verdict(POOL, "role_trust", "fail", f"The pool gives the role {role.arn} "
+                       f"({given_as}), but this account's role {role.name} is "
+                       f"{found.get('Arn')}: another account's role, or a path it has not, "
+                       f"names no role the pool can assume.", evidence,
+                       "identity_pool_roles_invalid",
+                       {"operation": "GetRole", "aws_message": f"No role {role.arn}."})
     document = found.get("AssumeRolePolicyDocument") or {}
     conditions = trust_conditions(document)
-    evidence |= {"aud": sorted(conditions.aud) or None, "amr": sorted(conditions.amr) or None}
+    evidence |= {"role_arn": role.arn or found.get("Arn"),
+                 "aud": sorted(conditions.aud) or None, "amr": sorted(conditions.amr) or None}
     missing = trust_problem(conditions, pool_id, role.amrs)
     if missing is None:
         return Verdict(POOL, "role_trust", "pass", f"{role.name} ({given_as}) trusts this "

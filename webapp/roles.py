@@ -35,6 +35,7 @@ from flask import Flask, current_app
 from . import aws, config, site_aws
 from .errors import FedlabError
 from .providers import registry
+from .providers.base import AmbiguousRoleResolution, MatchType, RoleMappingType
 from .records import AwsState, SignIn
 
 EXTENSION = "fedlab.roles"
@@ -55,7 +56,7 @@ class RoleRule(msgspec.Struct, frozen=True, rename="pascal"):
     (``Equals``, ``Contains``, ``StartsWith`` or ``NotEqual``), the role is ``role_arn``."""
 
     claim: str
-    match_type: str
+    match_type: MatchType
     value: str
     role_arn: str = msgspec.field(name="RoleARN")
 
@@ -68,21 +69,21 @@ class RoleRule(msgspec.Struct, frozen=True, rename="pascal"):
         matches no rule, not even ``NotEqual``."""
         if text is None:
             return False
-        if self.match_type == "Equals":
-            return text == self.value
-        if self.match_type == "Contains":
-            return self.value in text
-        if self.match_type == "StartsWith":
-            return text.startswith(self.value)
-        if self.match_type == "NotEqual":
-            return text != self.value
-        return False
+        match self.match_type:
+            case MatchType.EQUALS:
+                return text == self.value
+            case MatchType.CONTAINS:
+                return self.value in text
+            case MatchType.STARTS_WITH:
+                return text.startswith(self.value)
+            case MatchType.NOT_EQUAL:
+                return text != self.value
 
     @property
     def caveat(self) -> str | None:
         """What the rule also matches that its author may not mean, said where the page
         names it as the rule that decided: ``Contains`` on an e-mail is no "ends with"."""
-        if self.match_type != "Contains" or self.claim != "email":
+        if self.match_type is not MatchType.CONTAINS or self.claim != "email":
             return None
         longer = self.value if self.value.startswith("@") else f"@{self.value}"
         return (f'Contains is not "ends with": {shown(self.value)} is also in an address at '
@@ -96,13 +97,15 @@ class RulesConfiguration(msgspec.Struct, frozen=True, rename="pascal"):
     rules: tuple[RoleRule, ...] = ()
 
 
-class RoleMapping(msgspec.Struct, frozen=True, rename="pascal"):
-    """How the pool picks the role for one provider (AWS's ``RoleMapping``)."""
+class PoolRoleMapping(msgspec.Struct, frozen=True, rename="pascal"):
+    """How the pool picks the role for one provider, as ``GetIdentityPoolRoles``
+    answers it (AWS's ``RoleMapping``). Not to be confused with the template's
+    declaration of one, :class:`webapp.providers.base.RoleMapping`: this is what the
+    pool says it does, whoever set it up."""
 
-    #: ``Token`` or ``Rules``.
-    type: str
-    #: ``AuthenticatedRole`` or ``Deny``: what an ambiguous answer becomes.
-    ambiguous_role_resolution: str | None = None
+    type: RoleMappingType
+    #: What an ambiguous answer becomes; AWS requires it, and none reads as AuthenticatedRole.
+    ambiguous_role_resolution: AmbiguousRoleResolution | None = None
     rules_configuration: RulesConfiguration | None = None
 
     @property
@@ -115,7 +118,7 @@ class PoolRoles(msgspec.Struct, frozen=True, rename="pascal"):
     provider key."""
 
     roles: dict[str, str] = {}
-    role_mappings: dict[str, RoleMapping] = {}
+    role_mappings: dict[str, PoolRoleMapping] = {}
 
     @property
     def authenticated(self) -> str | None:
@@ -162,7 +165,7 @@ class Explanation:
     role_arn: str | None = None
     #: The provider's key in the pool's RoleMappings.
     mapping_key: str | None = None
-    mapping: RoleMapping | None = None
+    mapping: PoolRoleMapping | None = None
     #: Each rule of a Rules mapping, with the visitor's claim value.
     rules: tuple[RuleOutcome, ...] = ()
     #: What the deciding rule also matches (:attr:`RoleRule.caveat`), if anything.
@@ -338,7 +341,7 @@ def decide(pool: PoolRoles, auth: SignIn, custom_role_arn: str | None) -> Explan
         return Explanation(
             "no_mapping", f"The pool has no role mapping for this provider ({key}), so it "
                           f"gives its authenticated role.", pool.authenticated, key)
-    if mapping.type == "Token":
+    if mapping.type is RoleMappingType.TOKEN:
         preferred = auth.claims.get("cognito:preferred_role")
         if isinstance(preferred, str) and preferred:
             return Explanation(
@@ -355,21 +358,17 @@ def decide(pool: PoolRoles, auth: SignIn, custom_role_arn: str | None) -> Explan
                "cognito:preferred_role" + (f", and {len(roles)} cognito:roles to choose from."
                                            if roles else " and no cognito:roles."))
         return ambiguous(pool, key, mapping, why)
-    if mapping.type == "Rules":
-        outcomes = evaluate(mapping.rules, auth.claims)
-        first = next((o for o in outcomes if o.matched), None)
-        if first is not None:
-            rule, match = first.rule, MATCH_WORDS.get(first.rule.match_type,
-                                                      first.rule.match_type)
-            return Explanation(
-                "rule", f"Rule {first.number} matched: your {rule.claim} "
-                        f"({shown(first.claim_value)}) {match} {shown(rule.value)}, so the role "
-                        f"is {role_name(rule.role_arn)}.",
-                rule.role_arn, key, mapping, outcomes, rule.caveat)
-        return ambiguous(pool, key, mapping, f"None of the mapping's {len(outcomes)} rules "
-                                             f"matched your token's claims.", outcomes)
-    return Explanation("unknown", f"The pool's mapping for {key} is of a type this site does "
-                                  f"not know ({mapping.type}).", None, key, mapping)
+    outcomes = evaluate(mapping.rules, auth.claims)
+    first = next((o for o in outcomes if o.matched), None)
+    if first is not None:
+        rule, match = first.rule, MATCH_WORDS[first.rule.match_type]
+        return Explanation(
+            "rule", f"Rule {first.number} matched: your {rule.claim} "
+                    f"({shown(first.claim_value)}) {match} {shown(rule.value)}, so the role "
+                    f"is {role_name(rule.role_arn)}.",
+            rule.role_arn, key, mapping, outcomes, rule.caveat)
+    return ambiguous(pool, key, mapping, f"None of the mapping's {len(outcomes)} rules "
+                                         f"matched your token's claims.", outcomes)
 
 
 def evaluate(rules: tuple[RoleRule, ...], claims: dict[str, Any]) -> tuple[RuleOutcome, ...]:
@@ -384,14 +383,14 @@ def evaluate(rules: tuple[RoleRule, ...], claims: dict[str, Any]) -> tuple[RuleO
     return tuple(outcomes)
 
 
-MATCH_WORDS = {"Equals": "equals", "Contains": "contains", "StartsWith": "starts with",
-               "NotEqual": "is not"}
+MATCH_WORDS = {MatchType.EQUALS: "equals", MatchType.CONTAINS: "contains",
+               MatchType.STARTS_WITH: "starts with", MatchType.NOT_EQUAL: "is not"}
 
 
-def ambiguous(pool: PoolRoles, key: str, mapping: RoleMapping, why: str,
+def ambiguous(pool: PoolRoles, key: str, mapping: PoolRoleMapping, why: str,
               rules: tuple[RuleOutcome, ...] = ()) -> Explanation:
     """Neither the token nor a rule named a role: the mapping's resolution decides."""
-    if mapping.ambiguous_role_resolution == "Deny":
+    if mapping.ambiguous_role_resolution is AmbiguousRoleResolution.DENY:
         return Explanation("denied", f"{why} The mapping resolves that with Deny: no "
                                      f"credentials.", None, key, mapping, rules)
     return Explanation("ambiguous", f"{why} The mapping resolves that with "

@@ -79,8 +79,11 @@ authenticated identity comes from the role mapping of its login's provider
   Token``; ``IncompleteSignatureException``; ``UnrecognizedClientException``:
   ``The security token included in the request is invalid.``;
   ``InvalidSignatureException``: ``The request signature we calculated does not
-  match ...``, ``Signature expired: <date> is now earlier than <date> (<now> -
-  15 min.)``, a credential scoped to another region or service
+  match ...`` (also for a signed ``X-Amz-Content-SHA256`` that is not the
+  body's hash: the service hashes the body itself), ``Signature expired: <date>
+  is now earlier than <date> (<now> - 15 min.)``, ``'Host' or ':authority' must
+  be a 'SignedHeader' in the AWS Authorization.``, a credential scoped to
+  another region or service
 * ``AccessDeniedException``: ``User: <arn> is not authorized to perform:
   cognito-identity:<Operation> on resource: <pool arn> because no
   identity-based policy allows ...`` / ``with an explicit deny ...``
@@ -116,8 +119,9 @@ authenticated identity comes from the role mapping of its login's provider
   any identity, a guest's too), a ``CustomRoleArn`` without a Token mapping
 * ``InvalidIdentityPoolConfigurationException``: ``Invalid identity pool
   configuration. Check assigned IAM roles for this pool.`` (no role for the
-  kind of identity, or the chosen role's trust policy in moto's IAM lacks the
-  pool's ``aud`` or the ``amr``)
+  kind of identity; a role ARN that is no role's in moto's IAM, whole: another
+  account's, or a path the role has not; or the chosen role's trust policy
+  lacks the pool's ``aud`` or the ``amr``)
 * ``TooManyRequestsException``: ``Rate exceeded`` (fault ``throttle``)
 
 S3 front
@@ -136,7 +140,8 @@ OpenIDConnect provider found in your account for <iss>``; a bad signature;
 another pool's ``aud``), ``ExpiredTokenException`` (``Token expired: current
 date/time <now> must be before the expiration date/time <exp>``),
 ``AccessDenied`` (``Not authorized to perform sts:AssumeRoleWithWebIdentity``:
-the role's trust policy does not name the pool or the token's kind).
+``RoleArn`` is no role's ARN in moto's IAM, account and path included, or the
+role's trust policy does not name the pool or the token's kind).
 
 Control API (JSON, ``/_control/`` on the identity and S3 servers)
 ----------------------------------------------------------------

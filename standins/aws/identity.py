@@ -349,7 +349,7 @@ class IdentityService:
         if not role_arn:
             raise AwsError("InvalidIdentityPoolConfigurationException", BAD_ROLES)
         role = role_name(role_arn)
-        self._check_trust(role, amr)
+        self._check_trust(role_arn, amr)
         lifetime = self.settings.credentials_lifetime
         if "credentials_lifetime" in (faults := self.faults.listing()):
             lifetime = int(faults["credentials_lifetime"]["seconds"])
@@ -734,13 +734,14 @@ class IdentityService:
                  chosen.role_arn or authenticated, chosen.reason)
         return chosen.role_arn or authenticated
 
-    def _check_trust(self, role: str, amr: str) -> None:
+    def _check_trust(self, role_arn: str, amr: str) -> None:
+        """The role is the account's (its full ARN, path and all) and trusts this pool
+        for ``amr``; else the pool cannot give it (AWS's words)."""
         if "bad_trust_policy" in self.faults.listing():
             raise AwsError("InvalidIdentityPoolConfigurationException", BAD_ROLES)
-        try:
-            document = self._iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
-        except ClientError:
-            raise AwsError("InvalidIdentityPoolConfigurationException", BAD_ROLES) from None
+        document = iam_trust_policy(self._iam, role_arn)
+        if document is None:
+            raise AwsError("InvalidIdentityPoolConfigurationException", BAD_ROLES)
         if isinstance(document, str):
             document = json.loads(document)
         if not trust_allows(document, self.settings.identity_pool_id, amr):
@@ -791,6 +792,17 @@ OPERATIONS: dict[str, Callable[[IdentityService, dict[str, Any]], dict[str, Any]
 def role_name(role_arn: str) -> str:
     """A role's name from its ARN (after any path)."""
     return role_arn.rsplit("/", 1)[-1]
+
+
+def iam_trust_policy(iam: Any, role_arn: str) -> Any:
+    """The trust policy of the role ``role_arn`` names, or None when this account has
+    no such role: IAM knows a role by name, but an ARN of another account, or with a
+    path the role has not, names another role (IAM's ``Arn`` is the whole of it)."""
+    try:
+        role = iam.get_role(RoleName=role_name(role_arn))["Role"]
+    except ClientError:
+        return None
+    return role["AssumeRolePolicyDocument"] if role["Arn"] == role_arn else None
 
 
 def trust_allows(document: Mapping[str, Any], pool_id: str, amr: str) -> bool:

@@ -5,11 +5,21 @@ carries (method, path, query, the headers it says it signed, the body) and
 the secret of its access key; then compared in constant time. AWS's answers,
 in the order it gives them: no ``Authorization`` header, a malformed one, an
 unknown key, a credential scope for another region or service, a date more
-than 15 minutes from the service's clock, a signature that does not match.
+than 15 minutes from the service's clock, a ``host`` header left out of the
+signed headers, a signature that does not match.
+
+The payload's hash in the canonical request is the body's own. botocore's
+signer takes a signed ``X-Amz-Content-SHA256`` header's word for it (S3's
+signed-payload option); a JSON service computes it from the body, so a header
+that differs from the body's SHA-256 cannot match the signature (AWS's
+``InvalidSignatureException``; S3's ``XAmzContentSHA256Mismatch`` is S3's alone).
+Otherwise a captured request could be sent again with another body for as long
+as its date is current.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping
@@ -29,6 +39,7 @@ AUTHORIZATION = re.compile(
     r"(?P<service>[^/,\s]+)/aws4_request,\s*SignedHeaders=(?P<headers>[a-z0-9;-]+),\s*"
     r"Signature=(?P<signature>[0-9a-f]{64})")
 
+HOST_NOT_SIGNED = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
 NO_MATCH = ("The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method. Consult the service "
             "documentation for details.")
@@ -88,6 +99,11 @@ def verify(method: str, path: str, query: str, headers: Mapping[str, str], body:
                                f"'{amz_date[:8]}', from '{amz_date}'.")
     _check_time(amz_date, signed_at, now)
     names = found["headers"].split(";")
+    if "host" not in names:
+        raise SignatureRefused("InvalidSignatureException", HOST_NOT_SIGNED)
+    claimed = headers.get("X-Amz-Content-SHA256")
+    if claimed is not None and claimed != hashlib.sha256(body).hexdigest():
+        raise SignatureRefused("InvalidSignatureException", NO_MATCH)
     signed = {name: headers.get(name, "") for name in names}
     request = AWSRequest(method=method, url=f"http://{signed.get('host', '')}{path}"
                          + (f"?{query}" if query else ""), data=body, headers=signed)

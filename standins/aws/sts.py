@@ -28,9 +28,16 @@ from xml.sax.saxutils import escape
 
 import flask
 import requests
-from botocore.exceptions import ClientError
 
-from .identity import EXTENSION, OPENID_ISSUER, Grant, IdentityService, role_name, trust_allows
+from .identity import (
+    EXTENSION,
+    OPENID_ISSUER,
+    Grant,
+    IdentityService,
+    iam_trust_policy,
+    role_name,
+    trust_allows,
+)
 from .settings import AwsSettings, admin_client, parse_settings
 from .tokens import NOT_SIGNED, WRONG_AUDIENCE
 
@@ -82,18 +89,17 @@ class StsFront:
         if not isinstance(claims.get("exp"), int) or now >= claims["exp"]:
             raise StsError("ExpiredTokenException", f"Token expired: current date/time {now} "
                            f"must be before the expiration date/time {claims.get('exp')}")
-        role = role_name(form.get("RoleArn", ""))
+        role_arn = form.get("RoleArn", "")
         amr = "authenticated" if "authenticated" in (claims.get("amr") or []) \
             else "unauthenticated"
-        try:
-            document = self._iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
-        except ClientError:
-            raise StsError("AccessDenied", NOT_AUTHORIZED, 403) from None
+        document = iam_trust_policy(self._iam, role_arn)
+        if document is None:  # no such role in this account (nor at that path)
+            raise StsError("AccessDenied", NOT_AUTHORIZED, 403)
         if isinstance(document, str):
             document = json.loads(document)
         if not trust_allows(document, str(claims["aud"]), amr):
             raise StsError("AccessDenied", NOT_AUTHORIZED, 403)
-        return role, claims
+        return role_name(role_arn), claims
 
     def register(self, answer: bytes, role: str, role_arn: str, claims: Mapping[str, Any],
                  duration: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from standins import create_standins_app
 from standins.settings import SettingsError
@@ -83,3 +84,44 @@ def test_a_bad_group_stops_the_stand_ins_naming_the_key(helpers, group, named):
     settings = {**helpers.settings_for("http://127.0.0.1:9"), "groups": [group]}
     with pytest.raises(SettingsError, match=named):
         create_standins_app(settings)
+
+
+def control(base, path, **body):
+    return requests.post(f"{base}/_control/{path}", json=body, timeout=5)
+
+
+def test_update_group_changes_the_tokens_issued_from_then_on(pool, helpers):
+    """The control API's UpdateGroup: readers tied with admins leaves alice no preferred
+    role; a reset puts the settings' groups back."""
+    assert control(pool, "groups", tenant="cognito", name="readers",
+                   precedence=1).status_code == 200
+    claims, _ = id_token_claims(helpers, pool, "alice")
+    assert claims["cognito:roles"] == [ROLE.format("fedlab-admins"), ROLE.format("fedlab-readers")]
+    assert "cognito:preferred_role" not in claims
+    refused = control(pool, "groups", tenant="cognito", name="readers", precedence=-1)
+    assert refused.status_code == 400 and "group.precedence: must be a whole number" in \
+        refused.text
+    assert control(pool, "groups", tenant="cognito", name="nobody").status_code == 404
+    requests.post(f"{pool}/_control/reset", timeout=5)
+    claims, _ = id_token_claims(helpers, pool, "alice")
+    assert claims["cognito:preferred_role"] == ROLE.format("fedlab-admins")
+
+
+def test_a_pre_token_generation_trigger_replaces_the_groups_and_roles(pool, helpers):
+    """groupOverrideDetails is replaced whole: a preferredRole not given is none in the
+    id token; the access token keeps the user's groups (a V1_0 event's answer)."""
+    override = {"groupsToOverride": ["readers"], "iamRolesToOverride": [ROLE.format("x")]}
+    assert control(pool, "pre-token-generation", tenant="cognito",
+                   groupOverrideDetails=override).status_code == 200
+    claims, access = id_token_claims(helpers, pool, "alice")
+    assert claims["cognito:groups"] == ["readers"]
+    assert claims["cognito:roles"] == [ROLE.format("x")]
+    assert "cognito:preferred_role" not in claims
+    assert access["cognito:groups"] == MEMBERS["alice"]
+    refused = control(pool, "pre-token-generation", tenant="cognito",
+                      groupOverrideDetails={"preferred": "x"})
+    assert refused.status_code == 400 and "groupOverrideDetails.preferred: not a field" in \
+        refused.text
+    requests.post(f"{pool}/_control/reset", timeout=5)
+    claims, _ = id_token_claims(helpers, pool, "alice")
+    assert claims["cognito:preferred_role"] == ROLE.format("fedlab-admins")

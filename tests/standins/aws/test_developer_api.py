@@ -3,13 +3,19 @@ and reading and setting the pool, over real HTTP with boto3."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 
 import boto3
 import pytest
+import requests
 from botocore import UNSIGNED
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from standins.aws.settings import SiteKey
@@ -100,6 +106,65 @@ def test_a_signature_for_another_region_is_refused(aws):
                           aws_secret_access_key=aws.site_key.secret_access_key)
     assert refused(client.describe_identity_pool, IdentityPoolId=POOL_ID) == (
         "InvalidSignatureException", "Credential should be scoped to a valid region. ")
+
+
+def describe_pool(pool_id: str = POOL_ID) -> tuple[dict[str, str], bytes]:
+    """A DescribeIdentityPool call as it goes on the wire, unsigned: headers and body."""
+    return ({"X-Amz-Target": "AWSCognitoIdentityService.DescribeIdentityPool",
+             "Content-Type": "application/x-amz-json-1.1"},
+            json.dumps({"IdentityPoolId": pool_id}).encode())
+
+
+def wire_error(response: requests.Response) -> tuple[str, str]:
+    answer = response.json()
+    return answer["__type"].rsplit("#", 1)[-1], answer["message"]
+
+
+def test_a_signed_content_hash_must_be_the_bodys(aws):
+    """botocore's signer, given an X-Amz-Content-SHA256 header, signs its value instead
+    of hashing the body (S3's signed payload): the signature holds for that header
+    with any body. The service hashes the body itself, so a captured request sent
+    again with another body (another pool's id, here) is refused."""
+    headers, body = describe_pool()
+    request = AWSRequest("POST", aws.identity_url + "/", data=body, headers={
+        **headers, "X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()})
+    key = aws.site_key
+    SigV4Auth(Credentials(key.access_key_id, key.secret_access_key), "cognito-identity",
+              "us-east-1").add_auth(request)
+    captured = dict(request.headers.items())
+    assert "x-amz-content-sha256" in captured["Authorization"]  # signed
+    sent = requests.post(request.url, data=body, headers=captured, timeout=5)
+    assert sent.status_code == 200 and sent.json()["IdentityPoolId"] == POOL_ID
+    _, other = describe_pool("us-east-1:00000000-0000-0000-0000-000000000000")
+    replayed = requests.post(request.url, data=other, headers=captured, timeout=5)
+    assert replayed.status_code == 400
+    assert wire_error(replayed) == ("InvalidSignatureException", NO_MATCH)
+
+
+def test_the_host_header_must_be_signed(aws):
+    """A signature whose SignedHeaders leave out host (signed by hand: every SDK signs
+    it) would hold for any host the request is sent to; AWS refuses it."""
+    wire, body = describe_pool()
+    now = datetime.now(UTC)
+    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    headers = {name.lower(): value for name, value in {**wire, "X-Amz-Date": amz_date}.items()}
+    names = sorted(headers)  # host is sent (requests adds it), but not among these
+    canonical = "\n".join(["POST", "/", "", *(f"{name}:{headers[name]}" for name in names),
+                           "", ";".join(names), hashlib.sha256(body).hexdigest()])
+    scope = f"{day}/us-east-1/cognito-identity/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                         hashlib.sha256(canonical.encode()).hexdigest()])
+    signing = f"AWS4{aws.site_key.secret_access_key}".encode()
+    for part in (day, "us-east-1", "cognito-identity", "aws4_request"):
+        signing = hmac.new(signing, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(signing, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={aws.site_key.access_key_id}/"
+                                f"{scope}, SignedHeaders={';'.join(names)}, "
+                                f"Signature={signature}")
+    refused_call = requests.post(aws.identity_url + "/", data=body, headers=headers, timeout=5)
+    assert wire_error(refused_call) == (
+        "InvalidSignatureException",
+        "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 
 
 # -- IAM authorization -------------------------------------------------------------------

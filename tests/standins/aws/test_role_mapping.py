@@ -199,3 +199,44 @@ def test_s3_enforces_the_mapped_roles_policy(mapped_stack):
     _, moderator = person("moderator@example.com")  # fedlab-test-admins: ModerateProtected
     moderator.delete_object(Bucket=aws.BUCKET, Key=key)
     assert refused(aws.s3().head_object, Bucket=aws.BUCKET, Key=key)[0] == "404"
+
+
+BAD_ROLES = ("InvalidIdentityPoolConfigurationException",
+             "Invalid identity pool configuration. Check assigned IAM roles for this pool.")
+#: Roles named by ARN the way the account's own are not: the role of the same name in
+#: another account, and at a path the role has not.
+NOT_THE_ROLE = ["arn:aws:iam::999999999999:role/{}", f"arn:aws:iam::{ACCOUNT}:role/made/up/{{}}"]
+
+
+@pytest.mark.parametrize("form", NOT_THE_ROLE)
+def test_the_pools_roles_are_the_accounts_by_their_whole_arn(aws, other_pool, form):
+    url = other_pool()
+    aws.operator(url).set_identity_pool_roles(IdentityPoolId=POOL_ID, Roles={
+        "authenticated": form.format(AUTH_ROLE), "unauthenticated": arn(GUEST_ROLE)})
+    assert refusal(aws, url, google(aws)) == BAD_ROLES
+
+
+@pytest.mark.parametrize("form", NOT_THE_ROLE)
+def test_a_rules_role_is_the_accounts_by_its_whole_arn(aws, other_pool, form):
+    url = other_pool()
+    mapping = rules_mapping("AuthenticatedRole", ("email", "Contains", "@", ADMINS))
+    mapping[LOGINS_KEYS["google"]]["RulesConfiguration"]["Rules"][0]["RoleARN"] = \
+        form.format(ADMINS)
+    aws.operator(url).set_identity_pool_roles(IdentityPoolId=POOL_ID, Roles={
+        "authenticated": arn(AUTH_ROLE)}, RoleMappings=mapping)
+    assert refusal(aws, url, google(aws)) == BAD_ROLES
+
+
+@pytest.mark.parametrize("form", NOT_THE_ROLE)
+def test_a_tokens_role_is_the_accounts_by_its_whole_arn(aws, other_pool, form):
+    """The token may name any ARN (a group's RoleArn is the user pool's business); the
+    pool gives it only if it is the account's role, whether preferred or chosen."""
+    url = other_pool(role_mappings=token_mapping())
+    elsewhere = form.format(ADMINS)
+    preferred = {LOGINS_KEYS["cognito"]: aws.id_token(
+        "cognito", sub=str(uuid.uuid4()), **{"cognito:roles": [elsewhere],
+                                             "cognito:preferred_role": elsewhere})}
+    assert refusal(aws, url, preferred) == BAD_ROLES
+    chosen = {LOGINS_KEYS["cognito"]: aws.id_token(
+        "cognito", sub=str(uuid.uuid4()), **{"cognito:roles": [elsewhere, arn(READERS)]})}
+    assert refusal(aws, url, chosen, CustomRoleArn=elsewhere) == BAD_ROLES

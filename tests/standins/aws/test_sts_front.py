@@ -85,3 +85,15 @@ def test_a_token_of_another_issuer_is_refused(aws, sts):
 def test_other_calls_pass_to_moto(aws):
     client = boto3.client("sts", endpoint_url=aws.sts_url, region_name="us-east-1", **ADMIN)
     assert client.get_caller_identity()["Account"] == ACCOUNT
+
+
+@pytest.mark.parametrize("role_arn", [
+    f"arn:aws:iam::999999999999:role/{AUTH_ROLE}",      # another account's
+    f"arn:aws:iam::{ACCOUNT}:role/made/up/{AUTH_ROLE}",  # a path the role has not
+])
+def test_a_role_is_assumed_by_its_whole_arn_only(aws, sts, role_arn):
+    """IAM finds a role by name; STS by its ARN, account and path included."""
+    _, token = open_id_token(aws)
+    assert refused(sts.assume_role_with_web_identity, RoleArn=role_arn,
+                   RoleSessionName="basic", WebIdentityToken=token) == (
+        "AccessDenied", NOT_AUTHORIZED)
