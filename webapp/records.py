@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Self
 
 import msgspec
 
@@ -22,6 +22,26 @@ log = logging.getLogger(__name__)
 
 #: The web form of Amplify's user states (the account page words them).
 State = Literal["signed_in", "refreshed", "refresh_failed"]
+
+
+class Kept(msgspec.Struct, frozen=True, kw_only=True):
+    """A record the server-side session keeps beside the sign-in (the AWS state, a
+    comparison, the identity's logins): read leniently, since a stored value of an
+    older release's shape, or a damaged one, must count as none rather than fail a
+    page, and written back as plain values for the sealed store."""
+
+    @classmethod
+    def load(cls, value: Any) -> Self | None:
+        """The record stored as ``value``; None when there is none or it is malformed."""
+        if value is None:
+            return None
+        try:
+            return msgspec.convert(value, cls)
+        except msgspec.ValidationError:
+            return None
+
+    def dump(self) -> dict[str, Any]:
+        return msgspec.to_builtins(self)
 
 
 class Tokens(msgspec.Struct, frozen=True, kw_only=True):
@@ -222,7 +242,7 @@ class AccessKey(msgspec.Struct, frozen=True, kw_only=True):
                    expiration=credentials.expiration)
 
 
-class AwsState(msgspec.Struct, frozen=True, kw_only=True):
+class AwsState(Kept, frozen=True, kw_only=True):
     """A visitor's AWS side: the identity pool's identity for them (a guest's, or
     the sign-in's), the role the pool chose, and the credentials held for it.
 
@@ -249,21 +269,8 @@ class AwsState(msgspec.Struct, frozen=True, kw_only=True):
     #: None lets the pool's role mapping decide.
     custom_role_arn: str | None = None
 
-    @classmethod
-    def load(cls, value: Any) -> AwsState | None:
-        """The state stored as ``value``; None when there is none or it is malformed."""
-        if value is None:
-            return None
-        try:
-            return msgspec.convert(value, cls)
-        except msgspec.ValidationError:
-            return None
 
-    def dump(self) -> dict[str, Any]:
-        return msgspec.to_builtins(self)
-
-
-class Comparison(msgspec.Struct, frozen=True, kw_only=True):
+class Comparison(Kept, frozen=True, kw_only=True):
     """Credentials made by another flow than the session's own, for the credentials
     page to set beside it (:mod:`webapp.developer_identities`, :mod:`webapp.classic_flow`).
 
@@ -288,21 +295,8 @@ class Comparison(msgspec.Struct, frozen=True, kw_only=True):
     developer_user_identifier: str | None = None
     developer_identifiers: tuple[str, ...] = ()
 
-    @classmethod
-    def load(cls, value: Any) -> Comparison | None:
-        """The record stored as ``value``; None when there is none or it is malformed."""
-        if value is None:
-            return None
-        try:
-            return msgspec.convert(value, cls)
-        except msgspec.ValidationError:
-            return None
 
-    def dump(self) -> dict[str, Any]:
-        return msgspec.to_builtins(self)
-
-
-class Refusal(msgspec.Struct, frozen=True, kw_only=True):
+class Refusal(Kept, frozen=True, kw_only=True):
     """A flow AWS refused, kept for the credentials page to show in place of a
     :class:`Comparison` where the refusal is the lesson: the basic flow in a pool
     with role mappings (:mod:`webapp.classic_flow`)."""
@@ -316,21 +310,8 @@ class Refusal(msgspec.Struct, frozen=True, kw_only=True):
     aws_code: str
     aws_message: str
 
-    @classmethod
-    def load(cls, value: Any) -> Refusal | None:
-        """The record stored as ``value``; None when there is none or it is malformed."""
-        if value is None:
-            return None
-        try:
-            return msgspec.convert(value, cls)
-        except msgspec.ValidationError:
-            return None
 
-    def dump(self) -> dict[str, Any]:
-        return msgspec.to_builtins(self)
-
-
-class IdentityLogins(msgspec.Struct, frozen=True, kw_only=True):
+class IdentityLogins(Kept, frozen=True, kw_only=True):
     """The logins (``Logins`` keys) linked to the session's identity, and who said so:
     the pool (``DescribeIdentity``, signed with the site's own identity) or, when the
     site has no AWS identity of its own, what this session did (its sign-in, and the
@@ -349,16 +330,3 @@ class IdentityLogins(msgspec.Struct, frozen=True, kw_only=True):
     def at_utc(self) -> str:
         """When they were last known, for the page (``14:05``)."""
         return datetime.fromtimestamp(self.at, UTC).strftime("%H:%M")
-
-    @classmethod
-    def load(cls, value: Any) -> IdentityLogins | None:
-        """The record stored as ``value``; None when there is none or it is malformed."""
-        if value is None:
-            return None
-        try:
-            return msgspec.convert(value, cls)
-        except msgspec.ValidationError:
-            return None
-
-    def dump(self) -> dict[str, Any]:
-        return msgspec.to_builtins(self)
