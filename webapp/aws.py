@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
+import botocore.loaders
 import botocore.session
 from botocore import UNSIGNED
 from botocore.config import Config
@@ -76,10 +77,10 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = {
         "identity": identity_client(settings),
         "clients": (OrderedDict(), threading.Lock()),
-        # Visitors' clients are made from one session, one at a time (making a
-        # client is not thread-safe on a shared boto3 session).
-        "session": (boto_session(), threading.Lock()),
     }
+
+
+_LOADER = botocore.loaders.create_loader()
 
 
 def botocore_session() -> botocore.session.Session:
@@ -94,12 +95,28 @@ def botocore_session() -> botocore.session.Session:
     core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     core.set_config_variable("config_file", os.devnull)
     core.set_config_variable("credentials_file", os.devnull)
+    # One loader for every such session: it keeps the service models and endpoint
+    # data it parsed, so the site's own session does not parse them again.
+    core.register_component("data_loader", _LOADER)
     return core
 
 
-def boto_session() -> boto3.Session:
-    """A boto3 session over :func:`botocore_session`."""
-    return boto3.Session(botocore_session=botocore_session())
+_shared: boto3.Session | None = None
+_shared_lock = threading.Lock()
+
+
+def make_client(service: str, **options: Any) -> Any:
+    """A boto3 client from one shared session over :func:`botocore_session`.
+
+    One session, as ``boto3.client`` keeps one: it loads each service's model and
+    the endpoint data once (tens of milliseconds of parsing, which a session per
+    client would repeat on every probe run and every visitor's new credentials),
+    and clients are made from it one at a time (making one is not thread-safe)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = boto3.Session(botocore_session=botocore_session())
+        return _shared.client(service, **options)
 
 
 def identity_client(settings: AwsSettings, timeout: float | None = None,
@@ -108,7 +125,7 @@ def identity_client(settings: AwsSettings, timeout: float | None = None,
     calls: no AWS keys here. The probes make their own, with their short timeout
     and one attempt, so a slow pool cannot hold a check for the app's retries."""
     config = boto_config(settings, timeout, attempts)
-    return boto_session().client(
+    return make_client(
         "cognito-identity", region_name=settings.region,
         endpoint_url=settings.cognito_identity_endpoint or None,
         config=config.merge(Config(signature_version=UNSIGNED)),
@@ -154,16 +171,14 @@ def _make_client(service: str, credentials: AwsCredentials) -> Any:
         # botocore still presigns with Signature Version 2 in us-east-1, which S3
         # refuses on buckets made since June 2020 (as deploy/ makes them).
         client_config = client_config.merge(Config(signature_version="s3v4"))
-    session, lock = current_app.extensions[EXTENSION]["session"]
-    with lock:
-        return session.client(
-            service, region_name=aws.region,
-            endpoint_url=getattr(aws, f"{service}_endpoint") or None,
-            aws_access_key_id=credentials.access_key_id,
-            aws_secret_access_key=credentials.secret_key,
-            aws_session_token=credentials.session_token,
-            config=client_config,
-        )
+    return make_client(
+        service, region_name=aws.region,
+        endpoint_url=getattr(aws, f"{service}_endpoint") or None,
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.session_token,
+        config=client_config,
+    )
 
 
 @contextmanager

@@ -161,7 +161,7 @@ def assume_role(role_arn: str, token: str) -> tuple[str, AwsCredentials]:
 def _sts() -> Any:
     """An unsigned STS client; made per comparison, which a visitor asks for by hand."""
     pool = settings().aws
-    return aws.boto_session().client(
+    return aws.make_client(
         "sts", region_name=pool.region, endpoint_url=pool.sts_endpoint or None,
         config=aws.boto_config(pool).merge(Config(signature_version=UNSIGNED)))
 
