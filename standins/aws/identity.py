@@ -856,6 +856,14 @@ def _unsigned_sts(settings: AwsSettings, moto_url: str) -> Any:
                         config=Config(signature_version=UNSIGNED))
 
 
+def service_of(identity_app: flask.Flask | IdentityService) -> IdentityService:
+    """The identity service, given it or the Flask app that serves it: the S3 and STS
+    fronts need the service itself (the keys it issued, its tokens' key)."""
+    if isinstance(identity_app, IdentityService):
+        return identity_app
+    return identity_app.extensions[EXTENSION]
+
+
 def create_identity_app(settings: Mapping[str, Any] | AwsSettings, moto_url: str,
                         keys: Iterable[SiteKey] = ()) -> flask.Flask:
     """An independent Cognito Identity service (its own identities, keys and counters).

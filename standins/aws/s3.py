@@ -48,7 +48,7 @@ from werkzeug.exceptions import HTTPException
 from ..faults import FaultBoard
 from . import iam
 from .faults import add_control_routes
-from .identity import EXTENSION, SCOPE_DOWN_SERVICES, Grant, IdentityService
+from .identity import SCOPE_DOWN_SERVICES, Grant, IdentityService, service_of
 from .settings import ADMIN_ACCESS_KEY_ID, AwsSettings, admin_client, parse_settings
 
 log = logging.getLogger(__name__)
@@ -410,8 +410,7 @@ def create_s3_app(settings: Mapping[str, Any] | AwsSettings, moto_url: str,
     """The S3 front for ``settings``' bucket; ``identity_app`` is the identity service
     (its Flask app or the service itself) whose issued keys it knows."""
     aws = parse_settings(settings)
-    identity = (identity_app if isinstance(identity_app, IdentityService)
-                else identity_app.extensions[EXTENSION])
+    identity = service_of(identity_app)
     front = S3Front(aws, moto_url, identity)
     app = flask.Flask(__name__)
     app.extensions["fedlab_aws_s3"] = front

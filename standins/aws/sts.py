@@ -30,12 +30,12 @@ import flask
 import requests
 
 from .identity import (
-    EXTENSION,
     OPENID_ISSUER,
     Grant,
     IdentityService,
     iam_trust_policy,
     role_name,
+    service_of,
     trust_allows,
 )
 from .settings import AwsSettings, admin_client, parse_settings
@@ -118,8 +118,7 @@ def create_sts_app(settings: Mapping[str, Any] | AwsSettings, moto_url: str,
     """The STS front; ``identity_app`` is the identity service whose tokens it checks
     and to which it reports the credentials it issues."""
     aws = parse_settings(settings)
-    identity = (identity_app if isinstance(identity_app, IdentityService)
-                else identity_app.extensions[EXTENSION])
+    identity = service_of(identity_app)
     front = StsFront(aws, moto_url, identity)
     app = flask.Flask(__name__)
     app.extensions["fedlab_aws_sts"] = front
