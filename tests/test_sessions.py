@@ -278,10 +278,12 @@ def test_redis_holds_nothing_for_anonymous_pages_and_a_pending_sign_in_briefly(
     idle = settings(app).session.idle_timeout
     assert 600 < client.ttl(signed_in) <= idle
     keys = {key.decode() for key in client.scan_iter(f"{prefix}*")}
-    # Beside the two sessions, only the guest identities' counts (no session id names
-    # them: a colon after the prefix).
+    # Beside the two sessions, only the guest identities' counts and the sign-in's
+    # entry in the index of sessions by person (no session id names them: a colon
+    # after the prefix).
     records = {key for key in keys if ":" not in key[len(prefix):]}
     assert records == {guest_key, signed_in}
     counts = sorted(keys - records)
-    assert len(counts) == 2 and counts[1] == f"{prefix}guests:per-minute"
+    assert len(counts) == 3 and counts[1] == f"{prefix}guests:per-minute"
     assert re.fullmatch(rf"{re.escape(prefix)}guests:browser:[0-9a-f]{{32}}", counts[0])
+    assert re.fullmatch(rf"{re.escape(prefix)}index:person:[0-9a-f]{{64}}", counts[2])

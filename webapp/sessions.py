@@ -28,11 +28,13 @@ from . import config
 from .errors import FedlabError
 from .records import AwsState, SignIn
 from .session_files import FileStore
+from .session_index import SessionIndex
 from .session_interface import CSRF_KEY, ServerSessions, StoredSession
 from .session_store import RedisStore, Sealer, SessionStore, refuse_without_store, store_failed
 
 log = logging.getLogger(__name__)
 EXTENSION = "fedlab_sessions"
+INDEX_EXTENSION = "fedlab_session_index"
 #: ``last_seen`` is rewritten at most this often, so browsing does not write
 #: the session on every request.
 TOUCH_INTERVAL = 60
@@ -72,6 +74,7 @@ def init_app(app: Flask, null_session_paths: Iterable[str] = ()) -> None:
                                null_session_paths=null_session_paths)
     app.session_interface = interface
     app.extensions[EXTENSION] = interface
+    app.extensions[INDEX_EXTENSION] = SessionIndex(interface, settings.absolute_timeout)
     app.before_request(refuse_without_store)
     app.register_error_handler(RedisError, store_failed)
 
@@ -79,6 +82,11 @@ def init_app(app: Flask, null_session_paths: Iterable[str] = ()) -> None:
 def sessions() -> ServerSessions:
     """This app's session interface, which holds its store."""
     return current_app.extensions[EXTENSION]
+
+
+def index() -> SessionIndex:
+    """The index of this app's sessions by person and by provider session."""
+    return current_app.extensions[INDEX_EXTENSION]
 
 
 def shared_redis(app: Flask) -> Any | None:
@@ -140,10 +148,33 @@ def timed_out_auth() -> SignIn | None:
 
 
 def start(auth: SignIn) -> None:
-    """Begin a signed-in session under a new id; nothing from before survives."""
-    sessions().rotate(_current())
+    """Begin a signed-in session under a new id; nothing from before survives.
+
+    The session is stored at once and listed in the index under its person
+    (and its provider session), so that signing out everywhere, or a
+    back-channel logout, finds it from the moment it exists.
+    """
+    current = _current()
+    sessions().rotate(current)
     started = int(now())
     session.update(auth=auth.dump(), started_at=started, last_seen=started)
+    sessions().write(current)
+    index().add(auth, current.sid, started)
+
+
+def end_sessions_of(iss: str, sub: str | None = None, provider_sid: str | None = None) -> int:
+    """End, on every instance, every session of the person ``iss``/``sub``, of the
+    provider session ``provider_sid``, or of that person in that provider session;
+    how many were still alive. This request's own session, if it is one of them,
+    ends too (and goes on empty under a new id, as :func:`end`)."""
+    found = index().sessions_of(iss, sub, provider_sid)
+    current = _current()
+    ended = 0
+    if current.sid in found and current.stored:
+        found.discard(current.sid)
+        end()
+        ended = 1
+    return ended + index().end(found)
 
 
 def end() -> None:

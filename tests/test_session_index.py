@@ -1,0 +1,99 @@
+"""The index of sessions by person and by provider session, kept in the session store.
+
+Observed from outside: the store's keys and what they hold, and each browser's
+next page after the sessions of a person were ended.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from webapp import sessions
+from webapp.config import settings
+
+from .browser import Browser
+from .flows import sign_in
+from .test_sessions import session_cookie
+
+PREFIX = "fedlab-index-test:"
+
+
+def signed_in(app, app_url: str, provider: str, user: str) -> tuple[Browser, str]:
+    browser = Browser()
+    page = sign_in(browser, app_url, provider, user)
+    assert page.url == f"{app_url}/account", page.text[:300]
+    return browser, session_cookie(browser).value
+
+
+def end_sessions_of(app, iss: str, sub: str | None = None,
+                    provider_sid: str | None = None) -> int:
+    with app.test_request_context("/"):
+        return sessions.end_sessions_of(iss, sub, provider_sid)
+
+
+def person_of(app, sid: str) -> tuple[str, str]:
+    auth = app.session_interface.read(sid)["auth"]
+    return auth["iss"], auth["sub"]
+
+
+@pytest.fixture
+def redis_app(swap_app, redis_url, control):
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{PREFIX}*"):
+        client.delete(key)
+    app = swap_app(session={"type": "redis", "redis_url": redis_url, "key_prefix": PREFIX})
+    yield app, client
+    for key in client.scan_iter(f"{PREFIX}*"):
+        client.delete(key)
+
+
+def test_each_sign_in_is_listed_under_its_person_sealed(redis_app, app_url):
+    app, client = redis_app
+    _, first = signed_in(app, app_url, "cognito", "alice")
+    _, second = signed_in(app, app_url, "cognito", "alice")
+    iss, sub = person_of(app, first)
+    entries = [k.decode() for k in client.scan_iter(f"{PREFIX}index:person:*")]
+    assert len(entries) == 1, entries
+    record = client.get(entries[0])
+    # Sealed: neither the person nor the sessions' ids are readable in the store,
+    # and the entry's name is a hash.
+    for clear in (iss, sub, first, second, "alice"):
+        assert clear.encode() not in record
+        assert clear not in entries[0]
+    assert entries[0].endswith(hashlib.sha256(f"person\0{iss}\0{sub}".encode()).hexdigest())
+    # It lives as long as its newest session may, and no longer.
+    assert 0 < client.ttl(entries[0]) <= settings(app).session.absolute_timeout
+
+
+def test_ending_a_persons_sessions_signs_out_every_browser_and_no_one_else(redis_app,
+                                                                           app_url):
+    app, client = redis_app
+    alice_one, sid_one = signed_in(app, app_url, "cognito", "alice")
+    alice_two, sid_two = signed_in(app, app_url, "cognito", "alice")
+    bob, sid_bob = signed_in(app, app_url, "cognito", "bob")
+    iss, sub = person_of(app, sid_one)
+
+    assert end_sessions_of(app, iss, sub) == 2
+
+    for key in (sid_one, sid_two):
+        assert not client.exists(PREFIX + key)
+    assert client.exists(PREFIX + sid_bob)
+    for browser in (alice_one, alice_two):
+        assert browser.get(f"{app_url}/account").status_code == 401
+    assert bob.get(f"{app_url}/account").status_code == 200
+    # Ended ones count no more.
+    assert end_sessions_of(app, iss, sub) == 0
+
+
+def test_the_file_store_keeps_the_index_too(app, app_url, control, tmp_path):
+    _, first = signed_in(app, app_url, "auth0", "alice")
+    browser_two, second = signed_in(app, app_url, "auth0", "alice")
+    iss, sub = person_of(app, first)
+    assert end_sessions_of(app, iss, sub) >= 2
+    assert app.session_interface.read(first) is None
+    assert app.session_interface.read(second) is None
+    assert browser_two.get(f"{app_url}/account").status_code == 401

@@ -1,0 +1,130 @@
+"""Which sessions belong to whom: an index kept in the session store itself.
+
+Signing out everywhere, and an OpenID Connect back-channel logout, end
+sessions that the request at hand did not open: every session of one person
+(issuer and subject), or every session that one provider session (the id
+token's ``sid``) began, in any browser and on any instance. So the store that
+holds the sessions also holds, for each person and each provider session, the
+ids of the sessions begun for them (:meth:`SessionIndex.add`, at sign-in), and
+ending them is deleting those records (:meth:`SessionIndex.end`): a request
+still running in one of them cannot write it back
+(:meth:`~webapp.session_interface.ServerSessions.write` rewrites only a record
+that still exists).
+
+An index entry is a sealed record like a session (the store sees no person,
+only ciphertext under a hashed name), mapping session ids to the moment the
+session's absolute timeout ends it; entries past that are dropped whenever the
+entry is written, and the record itself lives as long as its newest session
+may. It is rewritten under a lock every instance shares (the store's own), so
+two sign-ins of the same person at once both land. An entry may name a session
+that has ended since (signed out, timed out): ending it again is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+
+from .errors import FedlabError
+from .records import SignIn
+from .session_interface import ServerSessions
+from .session_store import open_record
+
+#: Seconds to wait for an index entry's lock; a sign-in that cannot get it in
+#: this time ends on the store's page rather than begin a session that no
+#: sign-out everywhere would find.
+LOCK_SECONDS = 5.0
+Members = dict[str, int]
+
+class SessionIndex:
+    """The sessions of each person and of each provider session, in ``interface``'s store."""
+
+    def __init__(self, interface: ServerSessions, absolute_timeout: int) -> None:
+        self.interface = interface
+        self.absolute_timeout = absolute_timeout
+
+    # -- names ----------------------------------------------------------------
+
+    def _entry_id(self, what: str, *parts: str) -> str:
+        digest = hashlib.sha256("\0".join((what, *parts)).encode()).hexdigest()
+        # ":" never occurs in a session id (webapp.session_interface.SID), so an
+        # entry's name can never be a session's, nor a cookie open it.
+        return f"{self.interface.key_prefix}index:{what}:{digest}"
+
+    def person(self, iss: str, sub: str) -> str:
+        """The entry of the sessions of the person ``iss``/``sub``."""
+        return self._entry_id("person", iss, sub)
+
+    def provider_session(self, iss: str, sid: str) -> str:
+        """The entry of the sessions begun by the provider session ``sid`` of ``iss``."""
+        return self._entry_id("sid", iss, sid)
+
+    def entries_of(self, auth: SignIn) -> list[str]:
+        """The entries a session of ``auth`` belongs in: its person's, and its
+        provider session's when the id token named one (``sid``)."""
+        entries = [self.person(auth.iss, auth.sub)]
+        provider_sid = auth.claims.get("sid")
+        if isinstance(provider_sid, str) and provider_sid:
+            entries.append(self.provider_session(auth.iss, provider_sid))
+        return entries
+
+    # -- reading and writing ----------------------------------------------------
+
+    def members(self, entry_id: str, now: float | None = None) -> Members:
+        """The sessions listed under ``entry_id`` that may still be alive, with the
+        moment (epoch seconds) each ends at the latest."""
+        now = time.time() if now is None else now
+        data = open_record(self.interface.sealer, self.interface.store.read(entry_id),
+                           entry_id) or {}
+        return {str(sid): int(until) for sid, until in data.items()
+                if isinstance(until, int) and until > now}
+
+    def add(self, auth: SignIn, sid: str, started_at: int) -> None:
+        """List the session ``sid`` (begun at ``started_at`` for ``auth``) under each
+        of its entries."""
+        until = started_at + self.absolute_timeout
+        for entry_id in self.entries_of(auth):
+            self._change(entry_id, lambda members: members | {sid: until})
+
+    def _change(self, entry_id: str, change: Callable[[Members], Members]) -> None:
+        """Rewrite ``entry_id`` as ``change`` makes its live members, under its lock."""
+        store, sealer = self.interface.store, self.interface.sealer
+        with store.lock(f"{entry_id}:lock", LOCK_SECONDS) as acquired:
+            if not acquired:
+                raise FedlabError("session_store_down", detail="index lock")
+            now = time.time()
+            members = change(self.members(entry_id, now))
+            if not members:
+                store.delete(entry_id)
+                return
+            ttl = max(1, int(max(members.values()) - now))
+            record = sealer.seal(members, entry_id)
+            if not store.update(entry_id, record, ttl):
+                store.create(entry_id, record, ttl)
+
+    def sessions_of(self, iss: str, sub: str | None = None,
+                    provider_sid: str | None = None) -> set[str]:
+        """The ids of the sessions of ``iss``'s person ``sub``, of its provider
+        session ``provider_sid``, or, given both, of that person in that provider
+        session (OpenID Connect Back-Channel Logout 1.0, 2.4)."""
+        if sub is None and provider_sid is None:
+            raise ValueError("a subject, a provider session, or both")
+        found: set[str] | None = None
+        if sub is not None:
+            found = set(self.members(self.person(iss, sub)))
+        if provider_sid is not None:
+            of_sid = set(self.members(self.provider_session(iss, provider_sid)))
+            found = of_sid if found is None else found & of_sid
+        return found or set()
+
+    def end(self, sids: Iterable[str]) -> int:
+        """Delete the sessions ``sids`` from the store now; how many still existed."""
+        ended = 0
+        store = self.interface.store
+        for sid in sids:
+            store_id = self.interface.store_id(sid)
+            if store.read(store_id) is not None:
+                ended += 1
+            store.delete(store_id)
+        return ended
