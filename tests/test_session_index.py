@@ -97,3 +97,23 @@ def test_the_file_store_keeps_the_index_too(app, app_url, control, tmp_path):
     assert app.session_interface.read(first) is None
     assert app.session_interface.read(second) is None
     assert browser_two.get(f"{app_url}/account").status_code == 401
+
+
+def test_a_sign_in_whose_index_entry_cannot_be_written_keeps_no_session(redis_app, app_url):
+    """Another process holds the person's index entry (its lock, in Redis) past the
+    wait: the sign-in ends on the store's page, and no session is left that a sign-out
+    everywhere would not find."""
+    app, client = redis_app
+    _, first = signed_in(app, app_url, "cognito", "alice")
+    iss, sub = person_of(app, first)
+    digest = hashlib.sha256(f"person\0{iss}\0{sub}".encode()).hexdigest()
+    client.set(f"{PREFIX}index:person:{digest}:lock", "someone else", px=30_000)
+    sessions_before = {k for k in client.scan_iter(f"{PREFIX}*") if b":" not in k[len(PREFIX):]}
+
+    browser = Browser()
+    page = sign_in(browser, app_url, "cognito", "alice")
+
+    assert page.status_code == 503 and "The session store is not answering" in page.text
+    sessions_after = {k for k in client.scan_iter(f"{PREFIX}*") if b":" not in k[len(PREFIX):]}
+    assert sessions_after <= sessions_before
+    assert browser.get(f"{app_url}/account").status_code == 401

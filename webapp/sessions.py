@@ -159,7 +159,12 @@ def start(auth: SignIn) -> None:
     started = int(now())
     session.update(auth=auth.dump(), started_at=started, last_seen=started)
     sessions().write(current)
-    index().add(auth, current.sid, started)
+    try:
+        index().add(auth, current.sid, started)
+    except BaseException:
+        # A session that no sign-out everywhere would find is not kept.
+        sessions().rotate(current)
+        raise
 
 
 def end_sessions_of(iss: str, sub: str | None = None, provider_sid: str | None = None) -> int:
