@@ -3,6 +3,7 @@ what anonymous visitors leave there, and how expired records go."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pathlib
@@ -28,6 +29,12 @@ def session_files_in(folder: pathlib.Path) -> set[pathlib.Path]:
     mid-write, are named with a leading dot)."""
     return ({p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")}
             if folder.exists() else set())
+
+
+def record_path(folder: pathlib.Path, sid: str, prefix: str = "fedlab:session:") -> pathlib.Path:
+    """Where the file store keeps the session ``sid`` (its store id's hash)."""
+    name = hashlib.sha256(f"{prefix}{sid}".encode()).hexdigest()
+    return folder / name[:2] / name
 
 
 def cookie_of(response, name: str) -> str:
@@ -129,7 +136,9 @@ def test_a_request_in_flight_at_sign_out_does_not_bring_the_file_back(
     page = sign_in(browser, app_url, "auth0")
     sid = browser.http.cookies["fedlab"]
     form = {"csrf_token": browser.csrf(page)}
-    [record] = session_files_in(folder)
+    # Beside it, the session's entries in the index of sessions (webapp.session_index).
+    record = record_path(folder, sid)
+    assert record in session_files_in(folder)
     control("DELETE", "calls")
     control("POST", "faults", tenant="auth0", fault="slow", endpoint="userinfo", seconds=1.5)
     control("POST", "faults", tenant="auth0", fault="down", endpoint="revoke")  # token stays good
@@ -156,6 +165,10 @@ def test_a_refresh_in_flight_at_sign_out_is_not_kept_under_any_id(
     page = sign_in(browser, app_url, "auth0")
     sid = browser.http.cookies["fedlab"]
     form = {"csrf_token": browser.csrf(page)}
+    # What stays after sign-out: the session's entries in the index of sessions (its
+    # person's, and its provider session's when the id token names one), no session.
+    index_entries = session_files_in(folder) - {record_path(folder, sid)}
+    assert 1 <= len(index_entries) <= 2
     control("DELETE", "calls")
     control("POST", "faults", tenant="auth0", fault="slow", endpoint="token", seconds=1.5)
     control("POST", "faults", tenant="auth0", fault="down", endpoint="revoke")  # token stays good
@@ -164,8 +177,8 @@ def test_a_refresh_in_flight_at_sign_out_is_not_kept_under_any_id(
                            cookies={"fedlab": sid}, allow_redirects=False, timeout=30)
         wait_until(lambda: control("GET", "calls").get("auth0", {}).get("token"))  # at it
         browser.post(f"{app_url}/auth/signout", data=form)
-        assert session_files_in(folder) == set()
+        assert session_files_in(folder) == index_entries
         refreshed = slow.result()
     assert refreshed.status_code == 302
-    assert session_files_in(folder) == set()
+    assert session_files_in(folder) == index_entries
     assert not refreshed.cookies.get("fedlab")  # no new id handed out either
