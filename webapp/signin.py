@@ -426,6 +426,45 @@ def sign_out() -> SignedOut:
     return SignedOut(None, plan.note)
 
 
+def sign_out_everywhere() -> SignedOut:
+    """End every session this site holds for the signed-in person (issuer and
+    subject), in every browser and on every instance, then their sessions at the
+    provider where it offers that (the kind's :meth:`~Provider.end_everywhere`),
+    then this browser's sign-out there as :func:`sign_out` plans it.
+
+    Expired tokens are renewed first: the provider's call (Cognito's
+    ``GlobalSignOut``) takes a live access token. The sessions go before any
+    provider call, so a provider that is down or refuses leaves nothing alive
+    here; the message says how many ended and what the provider did. A request
+    still running in one of those sessions cannot bring it back: the store
+    rewrites only a record that still exists.
+    """
+    auth = sessions.current_auth()
+    if auth is None:
+        raise FedlabError("signed_out")
+    auth = ensure_fresh(auth)
+    signals.keep_who(auth)
+    ended = sessions.end_sessions_of(auth.iss, auth.sub)
+    provider = get_provider(auth.provider)
+    client = client_for(provider)
+    there = provider.end_everywhere(client, auth)
+    ours = f"Signed out everywhere: {ended} {'session' if ended == 1 else 'sessions'} " \
+           f"of yours on this site ended, in every browser."
+    url = None
+    try:
+        plan = provider.sign_out(client, auth, sign_out_return_url())
+    except FedlabError:
+        plan = None
+    if plan is not None:
+        url = plan.url
+        if not there.done:  # GlobalSignOut revoked it already
+            revoke(client, plan.revocation)
+    signals.signed_out_everywhere.send(current_app._get_current_object(),
+                                       provider=provider.name, sessions_ended=ended,
+                                       at_provider=there.outcome, provider_sent=there.sent)
+    return SignedOut(url, f"{ours} {there.note}")
+
+
 def revoke(client: ProviderClient, revocation: Any) -> bool:
     """Best effort (RFC 7009): sign-out has already happened here whatever the answer."""
     if revocation is None:
