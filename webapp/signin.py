@@ -24,7 +24,7 @@ from msgspec.structs import replace
 from . import guests, sessions, signals
 from .errors import AUTHORIZATION_ERRORS, FedlabError
 from .oauth import ProviderClient, client_for
-from .providers import Provider, registry
+from .providers import Provider, SignOut, registry
 from .records import Event, LinkFor, Pending, SignIn, Tokens, Verified
 from .session_interface import BRIEF_LIFETIME
 from .urls import sign_out_return_url
@@ -448,21 +448,19 @@ def sign_out_everywhere() -> SignedOut:
     provider = get_provider(auth.provider)
     client = client_for(provider)
     there = provider.end_everywhere(client, auth)
-    ours = f"Signed out everywhere: {ended} {'session' if ended == 1 else 'sessions'} " \
-           f"of yours on this site ended, in every browser."
-    url = None
     try:
-        plan = provider.sign_out(client, auth, sign_out_return_url())
-    except FedlabError:
+        plan: SignOut | None = provider.sign_out(client, auth, sign_out_return_url())
+    except FedlabError:  # no discovery: no sign-out page to send this browser to
         plan = None
-    if plan is not None:
-        url = plan.url
-        if not there.done:  # GlobalSignOut revoked it already
-            revoke(client, plan.revocation)
+    if plan is not None and not there.done:  # else the provider revoked it already
+        revoke(client, plan.revocation)
     signals.signed_out_everywhere.send(current_app._get_current_object(),
                                        provider=provider.name, sessions_ended=ended,
                                        at_provider=there.outcome, provider_sent=there.sent)
-    return SignedOut(url, f"{ours} {there.note}")
+    sessions_word = "session" if ended == 1 else "sessions"
+    return SignedOut(plan.url if plan is not None else None,
+                     f"Signed out everywhere: {ended} {sessions_word} of yours on this site "
+                     f"ended, in every browser. {there.note}")
 
 
 def revoke(client: ProviderClient, revocation: Any) -> bool:

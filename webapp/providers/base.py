@@ -226,7 +226,7 @@ class Provider(ABC):
             "not_offered",
             f"{self.display_name} offers no way for a site to end your sessions there: "
             f"you may still be signed in to {self.display_name} itself, in this browser "
-            f"and others. The refresh tokens of this site's other sessions were deleted "
+            f"and others. The tokens this site held for your other sessions were deleted "
             f"with them, not revoked at {self.display_name}.")
 
     def revocation(self, client: ProviderClient, refresh_token: str | None,
