@@ -211,8 +211,8 @@ class Cognito(OpenIDConnect):
                 "app (GlobalSignOut). Its Hosted UI sign-in in other browsers is a cookie "
                 "GlobalSignOut does not clear: there, signing in again may not ask for "
                 "your password.", sent=True, done=True)
-        code, message = aws_error(response)
-        if code == "NotAuthorizedException" and "scope" in message.lower():
+        aws_code, message = aws_error(response)
+        if aws_code == "NotAuthorizedException" and "scope" in message.lower():
             return EndedThere(
                 "scope_missing",
                 f"Amazon Cognito refused GlobalSignOut: the access token lacks the "
@@ -220,7 +220,7 @@ class Cognito(OpenIDConnect):
                 f"there stay valid until they expire.", sent=True)
         return EndedThere(
             "refused",
-            f"Amazon Cognito refused GlobalSignOut ({code}: {message}): your other "
+            f"Amazon Cognito refused GlobalSignOut ({aws_code}: {message}): your other "
             f"refresh tokens there may still be valid.", sent=True)
 
     def callback_refusal(self, response: requests.Response, callback_url: str) -> str | None:
@@ -296,6 +296,6 @@ def aws_error(response: requests.Response) -> tuple[str, str]:
         body = None
     if not isinstance(body, dict):
         return f"HTTP {response.status_code}", ""
-    code = str(body.get("__type") or f"HTTP {response.status_code}").rsplit("#", 1)[-1]
+    aws_code = str(body.get("__type") or f"HTTP {response.status_code}").rsplit("#", 1)[-1]
     message = str(body.get("message") or body.get("Message") or "")
-    return code[:MESSAGE_LIMIT], message[:MESSAGE_LIMIT]
+    return aws_code[:MESSAGE_LIMIT], message[:MESSAGE_LIMIT]
