@@ -17,7 +17,8 @@ import pytest
 import redis
 import requests
 
-from webapp.providers import registry
+from webapp.config import ConfigError
+from webapp.providers import build, registry
 
 from .browser import Browser
 from .flows import sign_in, wait_until
@@ -247,3 +248,20 @@ def test_a_request_in_flight_in_another_browser_does_not_bring_its_session_back(
     for backend in (first, second):
         replay = requests.get(f"{backend}/account", cookies={"fedlab": a_sid}, timeout=10)
         assert replay.status_code == 401 and 'data-error="signed_out"' in replay.text
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+POOL_TABLE = {"kind": "cognito", "client_id": "1example23456789", "client_secret": "s" * 32,
+              "region": "eu-west-1", "user_pool_id": "eu-west-1_AbCdEf123",
+              "domain": "myapp.auth.eu-west-1.amazoncognito.com"}
+
+
+def test_the_user_pool_api_is_the_regions_unless_configured():
+    assert build("pool", POOL_TABLE).settings["api_endpoint"] == \
+        "https://cognito-idp.eu-west-1.amazonaws.com"
+    custom = build("pool", {**POOL_TABLE, "api_endpoint": "https://idp.example.com/"})
+    assert custom.settings["api_endpoint"] == "https://idp.example.com"
+    with pytest.raises(ConfigError, match=r"providers\.pool\.api_endpoint"):
+        build("pool", {**POOL_TABLE, "api_endpoint": "cognito-idp.eu-west-1.amazonaws.com"})
