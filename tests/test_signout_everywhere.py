@@ -17,7 +17,8 @@ import pytest
 import redis
 import requests
 
-from webapp.config import ConfigError
+from webapp import sessions
+from webapp.config import ConfigError, settings
 from webapp.providers import build, registry
 
 from .browser import Browser
@@ -186,6 +187,20 @@ def test_a_provider_without_global_sign_out_says_what_was_and_was_not_ended(
     assert line["provider"] == provider and line["sessions_ended"] == 2
     assert line["at_provider"] == "not_offered" and line["provider_sent"] is False
     assert "eyJ" not in json.dumps(line)
+
+
+def test_a_tab_left_open_past_its_timeout_still_ends_the_other_sessions(
+        fresh_app, app_url, control, monkeypatch):
+    """As "Sign out" does after a timeout: this session is gone, the others are not."""
+    other, _ = signed_in(app_url, "google")
+    one, page = signed_in(app_url, "google")
+    real_now = sessions.now
+    later = settings(fresh_app).session.idle_timeout + 10
+    monkeypatch.setattr(sessions, "now", lambda: real_now() + later)
+    done = sign_out_everywhere(one, app_url, page)
+    monkeypatch.undo()
+    assert "Signed out everywhere: 1 session of yours on this site ended" in done.text
+    assert other.get(f"{app_url}/account").status_code == 401
 
 
 def test_signed_out_visitors_and_forged_posts_are_refused(browser, app_url):

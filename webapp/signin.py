@@ -438,8 +438,11 @@ def sign_out_everywhere() -> SignedOut:
     here; the message says how many ended and what the provider did. A request
     still running in one of those sessions cannot bring it back: the store
     rewrites only a record that still exists.
+
+    A tab left open past its session's timeout still works, as "Sign out" does:
+    the timeout ended this session, but the person's others may be alive.
     """
-    auth = sessions.current_auth()
+    auth = sessions.current_auth() or sessions.timed_out_auth()
     if auth is None:
         raise FedlabError("signed_out")
     auth = ensure_fresh(auth)
