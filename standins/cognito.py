@@ -6,7 +6,8 @@ tokens are JWTs (``token_use=access``, ``client_id``, no ``aud``); refresh
 answers carry no new refresh token; ``/logout`` takes ``client_id`` and
 ``logout_uri``; a bad redirect_uri ends on Cognito's own ``/error`` page; and
 ``identity_provider`` federates to Google, Facebook or an OIDC provider
-(see :mod:`.federation`).
+(see :mod:`.federation`); and the user pool API at ``/cognito-idp/`` (AWS's
+``https://cognito-idp.{region}.amazonaws.com/``) serves ``GlobalSignOut``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
 import flask
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
 from . import federation, pages, views
 from .faults import apply_claim_faults
@@ -26,6 +30,11 @@ from .store import Client, SignedInUser, User
 
 if TYPE_CHECKING:
     from .tenant import Tenant
+
+#: The scope the user pool API's operations on the user need in the access token.
+ADMIN_SCOPE = "aws.cognito.signin.user.admin"
+#: The JSON 1.1 target prefix of the user pool API.
+TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 
 #: Claim faults that make sense on an access token (it has no aud, nonce or at_hash).
 ACCESS_TOKEN_FAULTS = frozenset({"wrong_issuer", "expired", "iat_future"})
@@ -86,6 +95,7 @@ class Cognito(Flavour):
             Route("/cognito/error", "error", error),
             Route("/cognito/oauth2/idpresponse", "idpresponse",
                   lambda: federation.idp_response(tenant)),
+            Route("/cognito-idp/", "api", lambda: user_pool_api(tenant), methods=("POST",)),
         ]
 
     def error_page(self, kind: str, **details: str) -> flask.Response:
@@ -166,6 +176,55 @@ class Cognito(Flavour):
     def shape_token_response(self, token: dict[str, Any]) -> dict[str, Any]:
         token.pop("scope", None)
         return token
+
+
+def user_pool_api(tenant: Tenant) -> flask.Response:
+    """The user pool API (JSON 1.1, the operation in ``X-Amz-Target``): only
+    ``GlobalSignOut``, which each call counts under its name for the control API."""
+    target = flask.request.headers.get("X-Amz-Target", "")
+    operation = target.removeprefix(TARGET_PREFIX)
+    if not target.startswith(TARGET_PREFIX) or operation != "GlobalSignOut":
+        return aws_error("UnknownOperationException", "", 400)
+    tenant.count(operation)
+    body = flask.request.get_json(force=True, silent=True)
+    access_token = body.get("AccessToken") if isinstance(body, dict) else None
+    if not isinstance(access_token, str) or not access_token:
+        return aws_error("InvalidParameterException",
+                         "1 validation error detected: Value null at 'accessToken' failed "
+                         "to satisfy constraint: Member must not be null")
+    return global_sign_out(tenant, access_token)
+
+
+def global_sign_out(tenant: Tenant, access_token: str) -> flask.Response:
+    """Check the access token as Cognito does (its own signature, ``token_use``,
+    issuer, expiry, not revoked, the admin scope), then revoke every token the
+    user pool issued to that user, in every app client."""
+    try:
+        claims = dict(jwt.decode(access_token, KeySet(tenant.keys.public_keys()),
+                                 algorithms=["RS256"]).claims)
+    except (JoseError, ValueError):
+        return aws_error("NotAuthorizedException", "Invalid Access Token")
+    if claims.get("token_use") != "access" or claims.get("iss") != tenant.issuer:
+        return aws_error("NotAuthorizedException", "Invalid Access Token")
+    if not isinstance(claims.get("exp"), int) or claims["exp"] <= tenant.now():
+        return aws_error("NotAuthorizedException", "Access Token has expired")
+    record = tenant.store.by_access.get(access_token)
+    if record is None or record.access_revoked:
+        return aws_error("NotAuthorizedException", "Access Token has been revoked")
+    if ADMIN_SCOPE not in str(claims.get("scope", "")).split():
+        return aws_error("NotAuthorizedException", "Access Token does not have required scopes")
+    with tenant.store.lock:
+        for token in [*tenant.store.by_access.values(), *tenant.store.by_refresh.values()]:
+            if token.user_key == record.user_key:
+                token.access_revoked = token.refresh_revoked = True
+    tenant.record_event("global_sign_out", client_id=record.client_id, sub=claims.get("sub"))
+    return flask.Response("{}", mimetype="application/x-amz-json-1.1")
+
+
+def aws_error(code: str, message: str, status: int = 400) -> flask.Response:
+    """An AWS JSON 1.1 error answer."""
+    return flask.Response(json.dumps({"__type": code, "message": message}), status=status,
+                          mimetype="application/x-amz-json-1.1")
 
 
 def group_roles(groups: tuple[GroupSpec, ...], member_of: tuple[str, ...]) -> dict[str, Any]:

@@ -143,6 +143,9 @@ LAB_CASES = [
     pytest.param({"standins": True}, "standins", id="standins-table"),
     pytest.param({"facebook": "http://127.0.0.1:9000/facebook"}, "providers.fb.dialog_url",
                  id="loopback-dialog-url"),
+    # Where sign-out everywhere sends the visitor's access token (GlobalSignOut).
+    pytest.param({"cognito_api": "http://127.0.0.1:9000/cognito-idp"},
+                 "providers.pool.api_endpoint", id="loopback-cognito-api-endpoint"),
 ]
 
 
@@ -160,6 +163,12 @@ def lab_text(change: dict[str, object]) -> str:
         text += (f'\n[providers.fb]\nkind = "facebook"\nclient_id = "100000000000001"\n'
                  f'client_secret = "{secrets.token_urlsafe(32)}"\ngraph_version = "v21.0"\n'
                  f'dialog_url = "{change["facebook"]}"\n')
+    if "cognito_api" in change:
+        text += (f'\n[providers.pool]\nkind = "cognito"\nclient_id = "1example23456789"\n'
+                 f'client_secret = "{secrets.token_urlsafe(32)}"\nregion = "us-east-1"\n'
+                 f'user_pool_id = "us-east-1_AbCdEf123"\n'
+                 f'domain = "myapp.auth.us-east-1.amazoncognito.com"\n'
+                 f'api_endpoint = "{change["cognito_api"]}"\n')
     return text
 
 

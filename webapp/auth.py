@@ -127,3 +127,13 @@ def signout() -> Response:
     if outcome.message:
         flash(outcome.message)
     return redirect(outcome.url or url_for("pages.home"))
+
+
+@bp.post("/signout-everywhere")
+def signout_everywhere() -> Response:
+    """End every session of the signed-in person, here and, where the provider
+    offers it, there; then this browser's sign-out at the provider."""
+    outcome = signin.sign_out_everywhere()
+    if outcome.message:
+        flash(outcome.message)
+    return redirect(outcome.url or url_for("pages.home"))

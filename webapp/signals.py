@@ -29,11 +29,12 @@ sign_in_failed = _signals.signal("sign-in-failed")
 refreshed = _signals.signal("refreshed")
 refresh_failed = _signals.signal("refresh-failed")
 signed_out = _signals.signal("signed-out")
+signed_out_everywhere = _signals.signal("signed-out-everywhere")
 credentials_issued = _signals.signal("credentials-issued")
 storage_changed = _signals.signal("storage-changed")
 
-ALL = (signed_in, sign_in_failed, refreshed, refresh_failed, signed_out, credentials_issued,
-       storage_changed)
+ALL = (signed_in, sign_in_failed, refreshed, refresh_failed, signed_out, signed_out_everywhere,
+       credentials_issued, storage_changed)
 log = logging.getLogger("webapp.events")
 
 

@@ -24,7 +24,7 @@ from msgspec.structs import replace
 from . import guests, sessions, signals
 from .errors import AUTHORIZATION_ERRORS, FedlabError
 from .oauth import ProviderClient, client_for
-from .providers import Provider, registry
+from .providers import Provider, SignOut, registry
 from .records import Event, LinkFor, Pending, SignIn, Tokens, Verified
 from .session_interface import BRIEF_LIFETIME
 from .urls import sign_out_return_url
@@ -424,6 +424,46 @@ def sign_out() -> SignedOut:
             "The provider did not confirm revoking the refresh token.")
         return SignedOut(None, f"{plan.note} {outcome}")
     return SignedOut(None, plan.note)
+
+
+def sign_out_everywhere() -> SignedOut:
+    """End every session this site holds for the signed-in person (issuer and
+    subject), in every browser and on every instance, then their sessions at the
+    provider where it offers that (the kind's :meth:`~Provider.end_everywhere`),
+    then this browser's sign-out there as :func:`sign_out` plans it.
+
+    Expired tokens are renewed first: the provider's call (Cognito's
+    ``GlobalSignOut``) takes a live access token. The sessions go before any
+    provider call, so a provider that is down or refuses leaves nothing alive
+    here; the message says how many ended and what the provider did. A request
+    still running in one of those sessions cannot bring it back: the store
+    rewrites only a record that still exists.
+
+    A tab left open past its session's timeout still works, as "Sign out" does:
+    the timeout ended this session, but the person's others may be alive.
+    """
+    auth = sessions.current_auth() or sessions.timed_out_auth()
+    if auth is None:
+        raise FedlabError("signed_out")
+    auth = ensure_fresh(auth)
+    signals.keep_who(auth)
+    ended = sessions.end_sessions_of(auth.iss, auth.sub)
+    provider = get_provider(auth.provider)
+    client = client_for(provider)
+    there = provider.end_everywhere(client, auth)
+    try:
+        plan: SignOut | None = provider.sign_out(client, auth, sign_out_return_url())
+    except FedlabError:  # no discovery: no sign-out page to send this browser to
+        plan = None
+    if plan is not None and not there.done:  # else the provider revoked it already
+        revoke(client, plan.revocation)
+    signals.signed_out_everywhere.send(current_app._get_current_object(),
+                                       provider=provider.name, sessions_ended=ended,
+                                       at_provider=there.outcome, provider_sent=there.sent)
+    sessions_word = "session" if ended == 1 else "sessions"
+    return SignedOut(plan.url if plan is not None else None,
+                     f"Signed out everywhere: {ended} {sessions_word} of yours on this site "
+                     f"ended, in every browser. {there.note}")
 
 
 def revoke(client: ProviderClient, revocation: Any) -> bool:

@@ -85,6 +85,23 @@ class SignOut:
 
 
 @dataclass(frozen=True)
+class EndedThere:
+    """What signing out everywhere did at the provider, once this site's own
+    sessions of the person are gone: whether a request was sent, whether the
+    provider confirmed it, and what the visitor should know."""
+
+    #: A short word for the log line: ``not_offered``, ``global_sign_out``,
+    #: ``scope_missing``, ``no_access_token``, ``refused``, ``unreachable``.
+    outcome: str
+    #: What the visitor is told, in the provider's terms.
+    note: str
+    #: Whether a request to end the person's sessions went to the provider.
+    sent: bool = False
+    #: Whether the provider answered that it ended them.
+    done: bool = False
+
+
+@dataclass(frozen=True)
 class Provider(ABC):
     """One configured provider of some kind; the kind is the class.
 
@@ -192,6 +209,25 @@ class Provider(ABC):
                  return_to: str) -> SignOut:
         """How to end the provider's side of ``auth`` and come back to ``return_to``.
         ``auth`` is None when only the URL is wanted (the sign-out probe)."""
+
+    def end_everywhere(self, client: ProviderClient, auth: SignIn) -> EndedThere:
+        """End every session of ``auth``'s person at the provider (sign out everywhere),
+        after this site has ended its own.
+
+        Most providers offer a site no such call: OAuth 2 and OpenID Connect let
+        a client revoke the tokens it holds (RFC 7009) and send the browser to
+        the provider's sign-out, nothing more. So by default nothing is sent,
+        and the visitor is told what that leaves: their sessions at the provider
+        itself, in other browsers too. A kind whose provider has the call (Cognito's
+        ``GlobalSignOut``) overrides this. It never raises: this site's sessions
+        are already gone, whatever the provider says.
+        """
+        return EndedThere(
+            "not_offered",
+            f"{self.display_name} offers no way for a site to end your sessions there: "
+            f"you may still be signed in to {self.display_name} itself, in this browser "
+            f"and others. The tokens this site held for your other sessions were deleted "
+            f"with them, not revoked at {self.display_name}.")
 
     def revocation(self, client: ProviderClient, refresh_token: str | None,
                    endpoint: str | None = None) -> tuple[str, dict[str, str], Any] | None:

@@ -4,12 +4,22 @@ Quirks owned here: the issuer lives at ``cognito-idp.{region}.amazonaws.com``
 while the endpoints live on the Hosted UI domain; ``identity_provider`` sends the
 visitor straight to Google, Facebook or a SAML/OIDC provider; id tokens carry
 ``token_use``; sign-out is ``/logout?client_id&logout_uri``; refresh tokens are
-revoked at ``/oauth2/revoke`` with HTTP Basic client authentication.
+revoked at ``/oauth2/revoke`` with HTTP Basic client authentication; and signing
+out everywhere is the user pool API's ``GlobalSignOut``, authorized by the
+user's own access token (which needs the ``aws.cognito.signin.user.admin`` scope).
+
+``GlobalSignOut`` is sent as the AWS SDKs send it (JSON 1.1, ``X-Amz-Target``,
+unsigned: botocore's model marks it ``authtype: none``), but through the
+provider's HTTP client rather than boto3: it is a call to the identity provider
+with the visitor's token, bounded by ``http_timeout`` and explained as the
+other provider calls are, and this layer sits below the AWS service module.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -17,9 +27,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 
 from .. import tokens
+from ..errors import FedlabError
 from ..records import Registration
 from ..urls import origin_of
 from .base import (
+    EndedThere,
     PoolRegistration,
     PoolTemplate,
     ProviderConfigError,
@@ -38,6 +50,13 @@ if TYPE_CHECKING:
     from ..records import SignIn
 
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+#: The scope an access token needs for the user pool API's own operations on the
+#: user, ``GlobalSignOut`` among them.
+ADMIN_SCOPE = "aws.cognito.signin.user.admin"
+#: The user pool API's JSON 1.1 target for ``GlobalSignOut``.
+GLOBAL_SIGN_OUT = "AWSCognitoIdentityProviderService.GlobalSignOut"
+#: The most characters of an AWS error message a page shows.
+MESSAGE_LIMIT = 200
 #: The user pool the identity pool trusts, a parameter of the template.
 USER_POOL = TemplateParameter("CognitoUserPoolId", "e.g. us-east-1_AbCdEf123", optional=False)
 #: The pool's name for the user pool (and its ``Logins`` key), as the template spells it.
@@ -73,6 +92,8 @@ class Cognito(OpenIDConnect):
         "hosted_ui_url": "optional override of https://{domain} (custom domain or stand-in)",
         "issuer": "optional override of "
                   "https://cognito-idp.{region}.amazonaws.com/{user_pool_id}",
+        "api_endpoint": "optional override of https://cognito-idp.{region}.amazonaws.com "
+                        "(the user pool API, for GlobalSignOut; a stand-in)",
     }
     CONSOLE: ClassVar[Mapping[str, str | None]] = {
         "callback": "Amazon Cognito console > User pools > your pool > App integration > "
@@ -92,7 +113,7 @@ class Cognito(OpenIDConnect):
                             "Domains and Subdomains"),
     }
     BROWSER_SETTINGS: ClassVar[tuple[str, ...]] = ("hosted_ui_url",)
-    URL_KEYS: ClassVar[tuple[str, ...]] = ("issuer", "hosted_ui_url", "domain")
+    URL_KEYS: ClassVar[tuple[str, ...]] = ("issuer", "hosted_ui_url", "domain", "api_endpoint")
 
     @classmethod
     def configure(cls, raw: Mapping[str, Any], scopes: tuple[str, ...]) -> dict[str, Any]:
@@ -108,6 +129,7 @@ class Cognito(OpenIDConnect):
         hosted = url_setting(raw, "hosted_ui_url", f"https://{raw.get('domain')}")
         issuer = url_setting(raw, "issuer",
                              f"https://cognito-idp.{region}.amazonaws.com/{pool}")
+        api = url_setting(raw, "api_endpoint", f"https://cognito-idp.{region}.amazonaws.com")
         params = {k: raw[k] for k in ("identity_provider", "idp_identifier") if raw.get(k)}
         return {
             "issuer": issuer,
@@ -115,6 +137,7 @@ class Cognito(OpenIDConnect):
             "authorize_params": params,
             "token_auth_method": "client_secret_basic",
             "settings": {"region": region, "user_pool_id": pool, "hosted_ui_url": hosted,
+                         "api_endpoint": api,
                          "domain": raw.get("domain") or hosted.split("://", 1)[1]},
         }
 
@@ -142,6 +165,63 @@ class Cognito(OpenIDConnect):
         revocation = self.revocation(client, refresh_token_of(auth), self.endpoints["revoke"])
         return SignOut(url, revocation,
                        "You were signed out here and at the Cognito Hosted UI.")
+
+    def end_everywhere(self, client: ProviderClient, auth: SignIn) -> EndedThere:
+        """``GlobalSignOut`` with the visitor's access token: Cognito revokes every
+        refresh token (and the access and id tokens) it issued to the user, in
+        every app client. It does not clear the Hosted UI's own sign-in cookie,
+        which the browser's trip to ``/logout`` clears in this browser only.
+
+        The access token must carry ``aws.cognito.signin.user.admin``. Cognito's
+        token response does not say which scopes it granted, so the configured
+        ones decide (Cognito refuses a scope the app client does not allow, so a
+        sign-in that asked for it has it); a token response that does list its
+        scopes must list it too. Without it nothing is sent: the call could only
+        be refused ("Access Token does not have required scopes").
+        """
+        granted = auth.tokens.scope.split()
+        if ADMIN_SCOPE not in self.scopes or (granted and ADMIN_SCOPE not in granted):
+            return EndedThere(
+                "scope_missing",
+                f"GlobalSignOut, which would end your sessions at Amazon Cognito in every "
+                f"app, needs the {ADMIN_SCOPE} scope, which this sign-in was not granted: "
+                f"it was not sent, and your other refresh tokens at Cognito stay valid "
+                f"until they expire.")
+        access_token = auth.tokens.access_token
+        if not access_token or auth.tokens_expired(time.time()):
+            return EndedThere(
+                "no_access_token",
+                "GlobalSignOut was not sent: it needs a live access token, and this "
+                "sign-in's could not be renewed. Your other refresh tokens at Amazon "
+                "Cognito stay valid until they expire.")
+        try:
+            response = client.call(
+                "POST", self.settings["api_endpoint"] + "/", "global_sign_out",
+                headers={"Content-Type": "application/x-amz-json-1.1",
+                         "X-Amz-Target": GLOBAL_SIGN_OUT},
+                data=json.dumps({"AccessToken": access_token}))
+        except FedlabError as e:
+            return unavailable(e.code)
+        if response.status_code >= 500:  # InternalErrorException, an outage
+            return unavailable(" ".join(aws_error(response)).strip())
+        if response.status_code == 200:
+            return EndedThere(
+                "global_sign_out",
+                "Amazon Cognito revoked every refresh token it issued to you, in every "
+                "app (GlobalSignOut). Its Hosted UI sign-in in other browsers is a cookie "
+                "GlobalSignOut does not clear: there, signing in again may not ask for "
+                "your password.", sent=True, done=True)
+        aws_code, message = aws_error(response)
+        if aws_code == "NotAuthorizedException" and "scope" in message.lower():
+            return EndedThere(
+                "scope_missing",
+                f"Amazon Cognito refused GlobalSignOut: the access token lacks the "
+                f"{ADMIN_SCOPE} scope it needs ({message}). Your other refresh tokens "
+                f"there stay valid until they expire.", sent=True)
+        return EndedThere(
+            "refused",
+            f"Amazon Cognito refused GlobalSignOut ({aws_code}: {message}): your other "
+            f"refresh tokens there may still be valid.", sent=True)
 
     def callback_refusal(self, response: requests.Response, callback_url: str) -> str | None:
         """Cognito refuses by redirecting to its own ``/error?error=redirect_mismatch`` page."""
@@ -197,3 +277,25 @@ class Cognito(OpenIDConnect):
         if not isinstance(roles, list):
             return ()
         return tuple(dict.fromkeys(r for r in roles if isinstance(r, str)))
+
+
+def unavailable(why: str) -> EndedThere:
+    """GlobalSignOut sent, but Cognito did not do it: down, slow, or failing."""
+    return EndedThere(
+        "unreachable",
+        f"GlobalSignOut did not get through to Amazon Cognito ({why}): your other "
+        f"refresh tokens there may still be valid.", sent=True)
+
+
+def aws_error(response: requests.Response) -> tuple[str, str]:
+    """An AWS JSON 1.1 error's code and message (``__type`` may carry a namespace
+    before ``#``), each bounded; a body that is not one says only its status."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return f"HTTP {response.status_code}", ""
+    aws_code = str(body.get("__type") or f"HTTP {response.status_code}").rsplit("#", 1)[-1]
+    message = str(body.get("message") or body.get("Message") or "")
+    return aws_code[:MESSAGE_LIMIT], message[:MESSAGE_LIMIT]
