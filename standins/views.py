@@ -24,7 +24,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from werkzeug.http import http_date
 
-from . import pages
+from . import backchannel, pages
 from .store import SignedInUser
 
 if TYPE_CHECKING:
@@ -318,6 +318,9 @@ def sign_out(tenant: Tenant, client_id: str | None, target: str | None,
                                 f"You are signed out of {tenant.flavour.brand}.", status=200)
     pages.clear_login(response, tenant.name)
     tenant.record_event("logout", client_id=client_id, logout_uri=target)
+    if (login := pages.read_login(secret(), tenant.name)) is not None:
+        # The session ends here: each client of it hears so on the back channel.
+        backchannel.session_ended(tenant, login.user_key, login.sid)
     return response
 
 
