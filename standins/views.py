@@ -270,6 +270,9 @@ def discovery(tenant: Tenant) -> flask.Response:
         document["issuer"] = "https://issuer.invalid/some-other-provider"
     if "alg_none" in tenant.faults:
         document["id_token_signing_alg_values_supported"] = ["RS256", "none"]
+    if "backchannel_unsupported" in tenant.faults:  # it may send them all the same
+        document.pop("backchannel_logout_supported", None)
+        document.pop("backchannel_logout_session_supported", None)
     return flask.jsonify(document)
 
 

@@ -285,3 +285,74 @@ def test_on_demand_delivery_reports_the_sites_answer(app, app_url, control):
     assert not alive(app_url, browser)
     refused = made(control, send=True, user="alice", claims={"nonce": "x"})["delivery"]
     assert refused["status"] == 400 and refused["body"]["error"] == "invalid_request"
+
+
+# -- the diagnostics: the URL to register, and a probe of it -------------------------------
+
+def matrix_rows(app, app_url: str):
+    from webapp import matrix
+    from webapp.providers import registry
+
+    with app.test_request_context("/", base_url=app_url):
+        return {row.name: row for row in matrix.rows(registry.providers(app))}
+
+
+def probe(app, app_url: str, backchannel_urls: dict[str, str] | None = None):
+    from webapp import probes
+    from webapp.config import settings
+    from webapp.providers import registry
+
+    rows = matrix_rows(app, app_url)
+    urls = backchannel_urls or {name: row.backchannel_logout_url for name, row in rows.items()}
+    with app.test_request_context("/", base_url=app_url):
+        verdicts = probes.run_probes(settings(app), registry.providers(app),
+                                     {n: r.callback_url for n, r in rows.items()},
+                                     app_url + "/", timeout=3.0, backchannel_urls=urls)
+    return {(v.provider, v.probe): v for v in verdicts}
+
+
+def test_the_matrix_shows_the_url_to_register_where_the_provider_sends_tokens(app, app_url):
+    rows = matrix_rows(app, app_url)
+    assert rows["auth0"].backchannel_logout_url == f"{app_url}/auth/auth0/backchannel-logout"
+    assert "Back-Channel Logout URI" in rows["auth0"].console["backchannel_logout"]
+    for name in ("cognito", "cognito-google", "google", "facebook"):
+        assert rows[name].backchannel_logout_url is None
+    page = requests.get(f"{app_url}/diagnostics", timeout=10).text
+    section = page.split('id="provider-auth0"')[1].split("</section>")[0]
+    assert 'data-register="backchannel_logout"' in section
+    assert f"{app_url}/auth/auth0/backchannel-logout" in section
+    google = page.split('id="provider-google"')[1].split("</section>")[0]
+    assert 'data-register="backchannel_logout"' not in google
+
+
+def test_the_demo_registers_that_url_at_the_stand_ins(app, app_url, control):
+    """What the matrix says is what the stand-in client holds: a logout token sent
+    on demand reaches this site."""
+    delivery = made(control, send=True, user="alice", sid=None)["delivery"]
+    assert delivery["uri"] == matrix_rows(app, app_url)["auth0"].backchannel_logout_url
+
+
+def test_the_probe_passes_when_the_url_answers_and_discovery_says_so(app, app_url, control):
+    verdicts = probe(app, app_url)
+    verdict = verdicts[("auth0", "backchannel_logout")]
+    assert verdict.status == "pass", verdict
+    assert verdict.evidence["status"] == 400 and verdict.evidence["backchannel_logout_supported"]
+    assert not [key for key in verdicts if key[1] == "backchannel_logout" and key[0] != "auth0"]
+
+
+def test_the_probe_warns_when_discovery_does_not_say_so(app, app_url, control):
+    control("POST", "faults", tenant="auth0", fault="backchannel_unsupported")
+    verdict = probe(app, app_url)[("auth0", "backchannel_logout")]
+    assert verdict.status == "warn" and "backchannel_logout_supported" in verdict.summary
+
+
+@pytest.mark.parametrize("where", ["nothing_listens", "not_the_endpoint"])
+def test_the_probe_fails_when_the_url_does_not_answer_as_the_specification_says(
+        where, app, app_url, control):
+    from .conftest import free_port
+
+    url = {"nothing_listens": f"http://127.0.0.1:{free_port()}/auth/auth0/backchannel-logout",
+           "not_the_endpoint": f"{app_url}/auth/auth0/callback"}[where]
+    verdict = probe(app, app_url, {"auth0": url})[("auth0", "backchannel_logout")]
+    assert verdict.status == "fail" and verdict.error == "backchannel_logout_unreachable"
+    assert verdict.evidence["url"] == url
