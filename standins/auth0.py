@@ -26,6 +26,9 @@ class Auth0(Flavour):
     brand = "Auth0"
     colour = "#eb5424"
     revocable = ("refresh_token",)
+    sends_logout_tokens = True
+    #: Auth0's logout tokens are typed as plain JWTs.
+    logout_token_typ = "JWT"
     scopes_supported = ("openid", "profile", "email", "offline_access")
     claims_supported = (*Flavour.claims_supported, "nickname", "picture", "sid", "updated_at")
     denial: ClassVar[dict[str, str | None]] = {

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import flask
 
+from . import backchannel
 from .faults import UnknownFault
+from .keys import SIGNATURE_FAULTS
 from .settings import SettingsError, behaviour_switches, group_override, group_spec
 
 if TYPE_CHECKING:
@@ -99,8 +101,43 @@ def control_blueprint(tenants: dict[str, Tenant], events: EventLog) -> flask.Blu
                 setattr(client, field, [str(u) for u in data[field]])
         if "client_secret" in data:
             client.client_secret = str(data["client_secret"])
+        if "backchannel_logout_uri" in data:
+            uri = data["backchannel_logout_uri"]
+            if uri is not None and not isinstance(uri, str):
+                return _bad("backchannel_logout_uri: must be a URL or null")
+            client.backchannel_logout_uri = uri
         return {"tenant": tenant.name, "client_id": client.client_id,
-                "redirect_uris": client.redirect_uris, "logout_uris": client.logout_uris}
+                "redirect_uris": client.redirect_uris, "logout_uris": client.logout_uris,
+                "backchannel_logout_uri": client.backchannel_logout_uri}
+
+    @bp.post("/backchannel-logout")
+    def backchannel_logout() -> Any:
+        """A logout token for ``user`` (a user key) and/or ``sid`` (default: the
+        session of the user's newest token at the client; ``null``: none), made
+        and, unless ``send`` is false, POSTed to the client's back-channel
+        logout URI (or ``uri``). ``claims`` changes claims (null removes one),
+        ``faults`` lists signature faults, ``header`` is the ``jws_header``
+        fault's parameters. Answers the token and what the client answered."""
+        data = body()
+        tenant = tenant_of(data)
+        client = tenant.store.clients.get(str(data.get("client_id")))
+        if client is None:
+            return _bad("client_id: not registered at this tenant", 404)
+        user = tenant.user_by_key(str(data["user"])) if data.get("user") else None
+        if data.get("user") and user is None:
+            return _bad("user: no such user key", 404)
+        sid = data["sid"] if "sid" in data else (
+            backchannel.latest_sid(tenant, client.client_id, user.key) if user else None)
+        faults = data.get("faults") or []
+        unknown = [f for f in faults if f not in SIGNATURE_FAULTS]
+        if unknown:
+            return _bad(f"faults: one of {', '.join(SIGNATURE_FAULTS)}")
+        claims = backchannel.logout_claims(tenant, client, user, sid, data.get("claims"))
+        token = backchannel.sign(tenant, claims, faults, data.get("header"))
+        answer: dict[str, Any] = {"logout_token": token, "claims": claims}
+        if data.get("send", True):
+            answer["delivery"] = backchannel.send(tenant, client, token, data.get("uri"))
+        return answer
 
     @bp.post("/groups")
     def update_group() -> Any:

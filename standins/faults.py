@@ -44,6 +44,7 @@ RESPONSE_FAULTS = (
     "debug_token_other_app",
     "debug_token_invalid",
     "refresh_fails",
+    "backchannel_unsupported",
 )
 OUTAGE_FAULTS = ("down", "error_500", "slow", "garbage")
 FAULTS = SIGNATURE_FAULTS + CLAIM_FAULTS + RESPONSE_FAULTS + OUTAGE_FAULTS

@@ -52,6 +52,11 @@ class Flavour:
     #: settings (``behaviour``) and the control API switch these per tenant.
     behaviour: ClassVar[Behaviour] = Behaviour()
     refresh_returns_id_token: ClassVar[bool] = True
+    #: Logout tokens to clients' back-channel logout URIs (OpenID Connect
+    #: Back-Channel Logout 1.0, :mod:`.backchannel`), advertised in discovery.
+    sends_logout_tokens: ClassVar[bool] = False
+    #: The ``typ`` of its logout tokens' header (None: no typ).
+    logout_token_typ: ClassVar[str | None] = "logout+jwt"
     #: Which tokens the revoke endpoint accepts, and how the client authenticates there.
     revocable: ClassVar[tuple[str, ...]] = ("access_token", "refresh_token")
     revoke_auth_methods: ClassVar[tuple[str, ...]] = tuple(CLIENT_AUTH_METHODS)
@@ -169,6 +174,9 @@ class Flavour:
         }
         if end_session := self.end_session_endpoint():
             document["end_session_endpoint"] = end_session
+        if self.sends_logout_tokens:
+            document.update(backchannel_logout_supported=True,
+                            backchannel_logout_session_supported=True)
         return document
 
     # -- errors ---------------------------------------------------------------------

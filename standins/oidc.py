@@ -28,6 +28,7 @@ class GenericOIDC(Flavour):
     brand = "Generic OIDC"
     colour = "#2d6a4f"
     sends_iss_parameter = True
+    sends_logout_tokens = True  # typed logout+jwt, as oidc-provider does
     behaviour = Behaviour(rotate_refresh_tokens=True, confirm_sign_out=True,
                           profile_in_id_token=False, drops_unknown_scopes=True,
                           offline_access_needs_consent=True)

@@ -58,6 +58,9 @@ class ClientSpec:
     client_secret: str
     redirect_uris: tuple[str, ...] = ()
     logout_uris: tuple[str, ...] = ()
+    #: Where the tenant POSTs logout tokens (OpenID Connect Back-Channel Logout 1.0),
+    #: for the flavours that send them; None: none are sent to this client.
+    backchannel_logout_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -283,6 +286,7 @@ def _merge_clients(raw_clients: Any, tenants: Sequence[str]) -> tuple[ClientSpec
             client_secret=str(raw.get("client_secret") or ""),
             redirect_uris=tuple(raw.get("redirect_uris") or ()),
             logout_uris=tuple(raw.get("logout_uris") or ()),
+            backchannel_logout_uri=_backchannel_uri(index, raw.get("backchannel_logout_uri")),
         )
         key = (spec.tenant, spec.client_id)
         if key in merged:
@@ -293,9 +297,19 @@ def _merge_clients(raw_clients: Any, tenants: Sequence[str]) -> tuple[ClientSpec
                 client_secret=old.client_secret or spec.client_secret,
                 redirect_uris=_union(old.redirect_uris, spec.redirect_uris),
                 logout_uris=_union(old.logout_uris, spec.logout_uris),
+                backchannel_logout_uri=old.backchannel_logout_uri or spec.backchannel_logout_uri,
             )
         merged[key] = spec
     return tuple(merged.values())
+
+
+def _backchannel_uri(index: int, value: Any) -> str | None:
+    """A client's one ``backchannel_logout_uri``: an absolute http(s) URL, or none."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise SettingsError(f"clients[{index}].backchannel_logout_uri: must be an http(s) URL")
+    return value
 
 
 def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:

@@ -69,6 +69,8 @@ class Client(ClientMixin):
     redirect_uris: list[str]
     logout_uris: list[str]
     default_scope: str = "openid"
+    #: Where logout tokens go (Back-Channel Logout 1.0), if the client registered one.
+    backchannel_logout_uri: str | None = None
     #: Registered by the stand-ins themselves (Cognito's federation to Google/Facebook).
     internal: bool = False
 

@@ -87,6 +87,7 @@ class Tenant:
                     redirect_uris=list(spec.redirect_uris),
                     logout_uris=list(spec.logout_uris),
                     default_scope=self.flavour.default_scope,
+                    backchannel_logout_uri=spec.backchannel_logout_uri,
                 )
                 for spec in self.settings.clients
                 if spec.tenant == self.name

@@ -24,7 +24,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from werkzeug.http import http_date
 
-from . import pages
+from . import backchannel, pages
 from .store import SignedInUser
 
 if TYPE_CHECKING:
@@ -270,6 +270,9 @@ def discovery(tenant: Tenant) -> flask.Response:
         document["issuer"] = "https://issuer.invalid/some-other-provider"
     if "alg_none" in tenant.faults:
         document["id_token_signing_alg_values_supported"] = ["RS256", "none"]
+    if "backchannel_unsupported" in tenant.faults:  # it may send them all the same
+        document.pop("backchannel_logout_supported", None)
+        document.pop("backchannel_logout_session_supported", None)
     return flask.jsonify(document)
 
 
@@ -318,6 +321,9 @@ def sign_out(tenant: Tenant, client_id: str | None, target: str | None,
                                 f"You are signed out of {tenant.flavour.brand}.", status=200)
     pages.clear_login(response, tenant.name)
     tenant.record_event("logout", client_id=client_id, logout_uri=target)
+    if (login := pages.read_login(secret(), tenant.name)) is not None:
+        # The session ends here: each client of it hears so on the back channel.
+        backchannel.session_ended(tenant, login.user_key, login.sid)
     return response
 
 

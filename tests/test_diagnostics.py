@@ -153,11 +153,12 @@ FAKE_VERDICTS = [
 
 def test_verdicts_are_rendered_and_explained(browser, app_url, monkeypatch, checks_app):
     checks_app()
-    calls = []
+    calls, backchannel = [], []
 
     def fake_run_probes(settings, providers, callback_urls, sign_out_url, timeout=3.0,
-                        logins=None):
+                        logins=None, backchannel_urls=None):
         calls.append((callback_urls, sign_out_url, timeout))
+        backchannel.append(backchannel_urls)
         return FAKE_VERDICTS
 
     monkeypatch.setattr(probes, "run_probes", fake_run_probes)
@@ -166,6 +167,9 @@ def test_verdicts_are_rendered_and_explained(browser, app_url, monkeypatch, chec
     assert result.status_code == 200
     assert calls == [({name: f"{app_url}/auth/{name}/callback" for name in PROVIDERS},
                       f"{app_url}/", 3.0)]
+    # The back-channel logout URL of the kinds whose providers send logout tokens.
+    assert backchannel == [{name: f"{app_url}/auth/auth0/backchannel-logout"
+                            if name == "auth0" else None for name in PROVIDERS}]
     rows = re.findall(r'data-probe="([^"]*)"\s+data-provider="([^"]*)" data-status="([^"]*)"',
                       result.text)
     assert rows == [(v.probe, v.provider, v.status) for v in FAKE_VERDICTS]

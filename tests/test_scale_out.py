@@ -10,6 +10,7 @@ secrets from the suite's secrets file), as a deployment's instances would.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import secrets
@@ -301,3 +302,43 @@ def test_a_request_in_flight_at_sign_out_does_not_bring_the_session_back(
         assert replay.status_code == 401 and 'data-error="signed_out"' in replay.text
         assert "alice" not in replay.text
     assert not store.exists(key)
+
+
+def test_a_logout_token_sent_to_one_instance_ends_a_session_opened_on_the_other(
+        instances, browser, redis_url, control):
+    """OpenID Connect Back-Channel Logout behind the balancer: the session began on
+    the first instance, Auth0's logout token reaches the second, and the session
+    ends for both; the token's jti, kept in Redis, is refused on the first."""
+    from webapp.backchannel import JTI_LIFETIME
+
+    from .browser import Browser
+
+    origin, store = instances.origin, redis.Redis.from_url(redis_url)
+    instances.pinned = 0
+    assert sign_in(browser, origin, "auth0").url == f"{origin}/account"
+    alice = session_cookie(browser).value
+    bob_browser = Browser()
+    assert sign_in(bob_browser, origin, "auth0", "bob").url == f"{origin}/account"
+    bob = session_cookie(bob_browser).value
+    control("POST", "clients", tenant="auth0", client_id="fedlab-auth0-client",
+            backchannel_logout_uri=f"{origin}/auth/auth0/backchannel-logout")
+
+    instances.pinned = 1
+    mark = len(instances.served)
+    made = control("POST", "backchannel-logout", tenant="auth0",
+                   client_id="fedlab-auth0-client", user="alice")
+    assert made["delivery"]["status"] == 200, made["delivery"]
+    assert instances_used(instances, mark) == {1}
+    assert not store.exists(f"fedlab:session:{alice}")
+    assert store.exists(f"fedlab:session:{bob}")
+    claims = made["claims"]  # the jti is kept under a hash of the issuer and itself
+    seen = "fedlab:session:logout-jti:" + hashlib.sha256(
+        f"{claims['iss']}\0{claims['jti']}".encode()).hexdigest()
+    assert 0 < store.ttl(seen) <= JTI_LIFETIME
+
+    instances.pinned = 0
+    assert browser.get(f"{origin}/account").status_code == 401
+    assert bob_browser.get(f"{origin}/account").status_code == 200
+    replay = requests.post(f"{origin}/auth/auth0/backchannel-logout",
+                           data={"logout_token": made["logout_token"]}, timeout=10)
+    assert replay.status_code == 400 and "already used" in replay.json()["error_description"]

@@ -118,15 +118,17 @@ def sample_values(rule: Rule) -> dict[str, str]:
     return {arg: {"level": "private", "name": "google"}.get(arg, "x") for arg in rule.arguments}
 
 
-#: The one route a POST reaches without a CSRF token: the callback, which a
+#: The routes a POST reaches without a CSRF token: the callback, which a
 #: form_post provider's page posts to from its own site (the state is its CSRF
-#: check); tests/test_form_post.py sees what that POST may do.
-CSRF_EXEMPT = {"auth.callback"}
+#: check; tests/test_form_post.py sees what that POST may do), and the
+#: back-channel logout, which a provider's server posts with no browser or
+#: cookie (the signed logout token is its authentication; tests/test_backchannel.py).
+CSRF_EXEMPT = {"auth.callback", "auth.backchannel_logout"}
 
 
 def test_every_post_refuses_a_request_without_a_csrf_token(app):
-    """Walk the URL map: every rule that accepts POST, but the callback, says
-    csrf_failed without a token."""
+    """Walk the URL map: every rule that accepts POST, but the two exempt ones,
+    says csrf_failed without a token."""
     posts = [rule for rule in app.url_map.iter_rules()
              if "POST" in (rule.methods or ()) and rule.endpoint not in CSRF_EXEMPT]
     assert {rule.endpoint for rule in posts} >= {"auth.signout", "auth.refresh",

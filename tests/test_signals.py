@@ -101,6 +101,12 @@ def visit(browser, app_url: str, control, app, events: Received) -> set[str]:
 
     signed_out = browser.post(f"{app_url}/auth/signout", data=csrf)
     assert signed_out.status_code == 200
+    # Signed out at Auth0 too, which says so on the back channel (a logout token
+    # naming the person and the provider session); it had ended here already.
+    told = [details for event, details in events if event == "backchannel-logout"]
+    events[:] = [(event, details) for event, details in events if event != "backchannel-logout"]
+    assert len(told) == 1 and told[0]["provider"] == "auth0", told
+    assert told[0]["names"] == "sub+sid" and told[0]["sessions_ended"] == 0
     assert one(events, "signed-out") == {"provider": "auth0", "revoked": True,
                                          "provider_reached": True}
 
@@ -124,7 +130,7 @@ def test_one_event_for_each_auth_step_and_none_carries_a_token(
         browser, app_url, control, aws_control, live_app, events):
     """``visit`` checks each step's event and its fields; then no payload holds a secret."""
     seen = visit(browser, app_url, control, live_app, events)
-    assert len(events.history) == 9 and len(seen) >= 6
+    assert len(events.history) == 10 and len(seen) >= 6
     payloads = json.dumps(events.history, default=str)
     leaked = [f"{secret[:6]}..." for secret in seen if secret in payloads]
     assert not leaked, "an event carried a secret"

@@ -16,14 +16,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import quote_plus
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from . import linked_logins, sessions, signals, signin
+from . import backchannel, linked_logins, sessions, signals, signin
 from .errors import FedlabError
 from .extensions import csrf
 from .providers import Provider
+from .session_interface import no_session
 from .urls import external_url, safe_next_path
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -106,6 +107,25 @@ def form_post_params(form: MultiDict[str, str], name: str) -> dict[str, str]:
                 raise FedlabError("bad_request", provider=name, parameter=key)
             params[key] = values[0]
     return params
+
+
+@bp.post("/<name>/backchannel-logout")
+@csrf.exempt  # the provider's server posts it; the signed logout token is its authentication
+@no_session  # no browser, no cookie: it reads and sets none
+def backchannel_logout(name: str) -> Response:
+    """OpenID Connect Back-Channel Logout 1.0 (2.5-2.8): the provider's logout
+    token ends the sessions it names, on every instance (:mod:`webapp.backchannel`).
+    200 with an empty body, or 400 with an OAuth error object; never cached."""
+    try:
+        token = backchannel.token_of(request.mimetype, request.content_length,
+                                     lambda: request.form)
+        backchannel.log_out(name, token)
+        response = Response(status=200)
+    except backchannel.LogoutRefused as refused:
+        response = jsonify(refused.body())
+        response.status_code = 400
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/refresh")

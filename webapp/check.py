@@ -29,8 +29,9 @@ def run_check(base_url: str | None, as_json: bool, timeout: float) -> int:
         rows = matrix.rows(providers)
         warnings = matrix.warnings(site)
         callbacks = {row.name: row.callback_url for row in rows}
-        verdicts = probes.run_probes(site, providers, callbacks, sign_out_return_url(),
-                                     timeout=timeout)
+        verdicts = probes.run_probes(
+            site, providers, callbacks, sign_out_return_url(), timeout=timeout,
+            backchannel_urls={row.name: row.backchannel_logout_url for row in rows})
     elapsed = round(time.monotonic() - started, 2)
     ok = not any(v.status == "fail" for v in verdicts)
     if as_json:
@@ -56,6 +57,9 @@ def print_report(origin: str, rows: list[matrix.Row], warnings: list[matrix.Mist
         if row.sign_out_url:
             print(f"  sign-out URL   {row.sign_out_url}\n"
                   f"    register in  {row.console['sign_out']}")
+        if row.backchannel_logout_url:
+            print(f"  back-channel   {row.backchannel_logout_url}\n"
+                  f"    register in  {row.console['backchannel_logout']}")
         for upstream in row.upstream:
             print(f"  upstream       {upstream.value}\n    register in  {upstream.where}")
         print_verdicts(v for v in verdicts if v.provider == row.name)

@@ -1,8 +1,9 @@
 """Wiring for the offline demo: secrets for it, and the stand-ins' registrations.
 
 The stand-ins read the same configuration file as the app and register each
-configured provider as a client of the tenant of its kind, with the callback
-and sign-out URLs an operator would enter in that provider's console.
+configured provider as a client of the tenant of its kind, with the callback,
+sign-out and back-channel logout URLs an operator would enter in that
+provider's console.
 """
 
 from __future__ import annotations
@@ -82,13 +83,19 @@ def standin_settings(app: Flask, app_origins: Iterable[str] | None = None,
         tenant = tenant_for(provider)
         callbacks = [_at(app, o, lambda n=provider.name: external_url("auth.callback", name=n))
                      for o in origins]
-        result["clients"].append({
+        client = {
             "tenant": tenant,
             "client_id": provider.client_id,
             "client_secret": provider.client_secret,
             "redirect_uris": list(dict.fromkeys(callbacks)),
             "logout_uris": sign_out_urls,
-        })
+        }
+        if provider.takes_logout_tokens and origins:
+            # A client registers one back-channel logout URI: the first origin's.
+            client["backchannel_logout_uri"] = _at(
+                app, origins[0],
+                lambda n=provider.name: external_url("auth.backchannel_logout", name=n))
+        result["clients"].append(client)
         if provider.settings:
             # The kind's own keys (a user pool's region and id, a Graph version): the
             # tenant speaks for that pool or version, as the real provider would.

@@ -66,13 +66,15 @@ def probes() -> str:
     app = current_app._get_current_object()
     site, providers = settings(app), registry.providers(app)
     # What the run needs from this request, read now: it runs on another thread.
-    callbacks = {row.name: row.callback_url for row in matrix.rows(providers)}
+    rows = matrix.rows(providers)
+    callbacks = {row.name: row.callback_url for row in rows}
+    backchannel = {row.name: row.backchannel_logout_url for row in rows}
     sign_out_url, logins = sign_out_return_url(), signed_in_logins(providers, viewer.auth)
 
     def job() -> list[dict[str, Any]]:
         verdicts = live.run_probes(site, providers, callback_urls=callbacks,
                                    sign_out_url=sign_out_url, timeout=PROBE_TIMEOUT,
-                                   logins=logins)
+                                   logins=logins, backchannel_urls=backchannel)
         return [explain(v) for v in verdicts]
 
     return render_page(viewer, probe_runs.runner(app).request(app, job, str(operator)))

@@ -158,6 +158,13 @@ CATALOGUE: dict[str, Entry] = {
         "The server keeps sessions in a store (Redis or files) that did not answer in time.",
         "Try again in a moment; operators: check the session store (session.redis_url)."),
     # -- talking to the provider's endpoints
+    "backchannel_logout_unreachable": Entry(
+        502, "The provider could not deliver logout tokens to this site",
+        "The back-channel logout URL {url} did not answer a malformed logout token as "
+        "OpenID Connect Back-Channel Logout 1.0 says (400 with a JSON error object): {detail}.",
+        "Make the site reachable at its external_url from the provider's servers, not only "
+        "from browsers, with nothing in front of /auth/<name>/backchannel-logout that asks "
+        "for a sign-in or a cookie; register exactly the URL the diagnostics page shows."),
     "provider_unreachable": Entry(
         502, "The provider could not be reached",
         "The connection to the provider's {endpoint} endpoint failed ({detail}).",

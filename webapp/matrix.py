@@ -34,6 +34,9 @@ class Row(msgspec.Struct, frozen=True, kw_only=True):
     #: The same value sign-out sends as the post-logout return URL; None when the
     #: provider has nothing to register for it.
     sign_out_url: str | None
+    #: Where the provider POSTs logout tokens (OpenID Connect Back-Channel Logout
+    #: 1.0), for a kind that sends them; None otherwise.
+    backchannel_logout_url: str | None = None
     origin: str
     #: Where each value goes, in the provider's console words (``Provider.CONSOLE``).
     console: dict[str, str | None]
@@ -59,6 +62,8 @@ def rows(providers: Mapping[str, Provider]) -> list[Row]:
             client_id=provider.client_id,
             callback_url=external_url("auth.callback", name=name),
             sign_out_url=sign_out_return_url() if console.get("sign_out") else None,
+            backchannel_logout_url=(external_url("auth.backchannel_logout", name=name)
+                                    if provider.takes_logout_tokens else None),
             origin=origin,
             console=console,
             upstream=upstream,

@@ -78,16 +78,20 @@ class Verdict:
 def run_probes(settings: Settings, providers: Mapping[str, Provider],
                callback_urls: dict[str, str], sign_out_url: str,
                timeout: float = 3.0,
-               logins: dict[str, dict[str, str]] | None = None) -> list[Verdict]:
+               logins: dict[str, dict[str, str]] | None = None,
+               backchannel_urls: Mapping[str, str | None] | None = None) -> list[Verdict]:
     """Every probe for every provider, and the identity pool's, in parallel.
 
     ``logins`` maps a provider name to a real sign-in's ``Logins`` map (the
     diagnostics page passes the operator's own): with it the identity-pool
-    probe also shows whether the pool lists this client id.
+    probe also shows whether the pool lists this client id. ``backchannel_urls``
+    maps a provider whose kind sends logout tokens to this site's back-channel
+    logout URL (the matrix's), which :func:`probe_backchannel_logout` tries.
     """
     app = current_app._get_current_object()
     jobs: list[Callable[[], list[Verdict]]] = [
-        _bound(probe_provider, provider, callback_urls[provider.name], sign_out_url, timeout)
+        _bound(probe_provider, provider, callback_urls[provider.name], sign_out_url, timeout,
+               (backchannel_urls or {}).get(provider.name))
         for provider in providers.values()
     ]
     if settings.aws.identity_pool_id:
@@ -113,7 +117,7 @@ def _in_app(app: Flask, job: Callable[[], list[Verdict]]) -> list[Verdict]:
 
 
 def probe_provider(provider: Provider, callback_url: str, sign_out_url: str,
-                   timeout: float) -> list[Verdict]:
+                   timeout: float, backchannel_url: str | None = None) -> list[Verdict]:
     http = requests.Session()
     verdicts: list[Verdict] = []
     metadata: dict[str, Any] | None = dict(provider.endpoints)
@@ -121,12 +125,17 @@ def probe_provider(provider: Provider, callback_url: str, sign_out_url: str,
         metadata = probe_discovery(provider, http, timeout, verdicts)
     if metadata is None:
         skipped = ("callback", "sign_out", "client_secret")
+        if backchannel_url:
+            skipped += ("backchannel_logout",)
         verdicts += [Verdict(provider.name, p, "skip", "Skipped: discovery failed.")
                      for p in skipped]
         return verdicts
     verdicts.append(probe_callback(provider, metadata, callback_url, http, timeout))
     verdicts.append(probe_sign_out(provider, metadata, sign_out_url, http, timeout))
     verdicts.append(probe_client_secret(provider, callback_url))
+    if backchannel_url:
+        verdicts.append(probe_backchannel_logout(provider, metadata, backchannel_url, http,
+                                                 timeout))
     return verdicts
 
 
@@ -376,6 +385,50 @@ class _PostForms(HTMLParser):
         values = dict(attrs)
         if tag == "form" and (values.get("method") or "").lower() == "post":
             self.actions.append(values.get("action") or "")
+
+
+def probe_backchannel_logout(provider: Provider, metadata: Mapping[str, Any], url: str,
+                             http: requests.Session, timeout: float) -> Verdict:
+    """Can the provider deliver logout tokens, and does it say it sends them?
+
+    This site's back-channel logout URL is posted a malformed logout token over
+    the site's external URL, as the provider's servers would reach it: it must
+    answer 400 with a JSON ``invalid_request`` (OpenID Connect Back-Channel Logout
+    1.0, 2.8), or the provider's tokens would never end a session here. Then the
+    provider's discovery must say ``backchannel_logout_supported``; where it does
+    not, it is a warning: the provider may still send them (a console switch)
+    but does not promise to.
+    """
+    try:
+        response = http.post(url, data={"logout_token": PROBE_LOGIN}, timeout=timeout,
+                             allow_redirects=False)
+    except requests.RequestException as e:
+        return Verdict(provider.name, "backchannel_logout", "fail", "The back-channel logout "
+                       f"URL could not be reached ({type(e).__name__}).",
+                       {"url": url, "error": type(e).__name__},
+                       "backchannel_logout_unreachable",
+                       {"detail": f"no answer ({type(e).__name__})"})
+    try:
+        error = response.json().get("error") if response.status_code == 400 else None
+    except (ValueError, AttributeError):
+        error = None
+    evidence = {"url": url, "status": response.status_code,
+                "content_type": response.headers.get("Content-Type", ""),
+                "backchannel_logout_supported": metadata.get("backchannel_logout_supported")}
+    if error != "invalid_request":
+        return Verdict(provider.name, "backchannel_logout", "fail", "The back-channel logout "
+                       "URL does not answer as the specification says.",
+                       {**evidence, "provider_says": page_words(response)},
+                       "backchannel_logout_unreachable",
+                       {"detail": f"HTTP {response.status_code}"})
+    if not provider.backchannel_logout_supported(metadata):
+        return Verdict(provider.name, "backchannel_logout", "warn", "This site's back-channel "
+                       "logout URL answers, but the provider's discovery does not say it sends "
+                       "logout tokens (backchannel_logout_supported): signing out there may "
+                       "leave the session here alive until it times out.", evidence)
+    return Verdict(provider.name, "backchannel_logout", "pass", "The back-channel logout URL "
+                   "answers a malformed logout token with 400, and the provider says it sends "
+                   "logout tokens.", evidence)
 
 
 def probe_client_secret(provider: Provider, callback_url: str) -> Verdict:

@@ -30,6 +30,8 @@ from typing import Any
 from flask import Flask, Request, Response, g
 from flask.sessions import SessionInterface
 from flask_session.base import ServerSideSession
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RoutingException
 
 from .session_store import (
     STORE_ERRORS,
@@ -52,6 +54,28 @@ CSRF_KEY = "csrf_token"
 NOT_STORED = frozenset({"_permanent", CSRF_KEY})
 #: What :func:`secrets.token_urlsafe` (32 bytes) gives; any other cookie is ignored.
 SID = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+#: The mark :func:`no_session` puts on a view.
+NO_SESSION = "fedlab_no_session"
+
+
+def no_session(view: Any) -> Any:
+    """Mark ``view`` as one that never opens a session: it reads no cookie and
+    sets none, whatever the request carries (a provider's server-to-server POST,
+    such as a back-channel logout, which the token alone authenticates)."""
+    setattr(view, NO_SESSION, True)
+    return view
+
+
+def opens_no_session(app: Flask, request: Request) -> bool:
+    """Whether ``request`` goes to a view marked with :func:`no_session`. Flask
+    opens the session before it matches the URL, so the match is made here."""
+    try:
+        endpoint, _ = app.create_url_adapter(request).match()  # type: ignore[union-attr]
+    except (HTTPException, RoutingException):
+        return False
+    return bool(getattr(app.view_functions.get(endpoint), NO_SESSION, False))
 
 
 def new_sid() -> str:
@@ -197,7 +221,8 @@ class ServerSessions(SessionInterface):
     # -- Flask's SessionInterface ----------------------------------------------
 
     def open_session(self, app: Flask, request: Request) -> StoredSession | None:
-        if request.path in self.null_session_paths or is_static(app, request.path):
+        if (request.path in self.null_session_paths or is_static(app, request.path)
+                or opens_no_session(app, request)):
             return self.make_null_session(app)  # type: ignore[return-value]
         cookie = request.cookies.get(self.get_cookie_name(app))
         sid = cookie if cookie and SID.fullmatch(cookie) else None

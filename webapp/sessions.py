@@ -175,7 +175,8 @@ def end_sessions_of(iss: str, sub: str | None = None, provider_sid: str | None =
     found = index().sessions_of(iss, sub, provider_sid)
     current = _current()
     ended = 0
-    if current.sid in found and current.stored:
+    # A request with no session of its own (a back-channel logout) ends others only.
+    if isinstance(current, StoredSession) and current.sid in found and current.stored:
         found.discard(current.sid)
         end()
         ended = 1

@@ -32,9 +32,14 @@ signed_out = _signals.signal("signed-out")
 signed_out_everywhere = _signals.signal("signed-out-everywhere")
 credentials_issued = _signals.signal("credentials-issued")
 storage_changed = _signals.signal("storage-changed")
+#: A provider's logout token ended sessions (OpenID Connect Back-Channel Logout
+#: 1.0): the issuer, the subject when named, what it named, how many sessions.
+backchannel_logout = _signals.signal("backchannel-logout")
+#: A logout token (or its request) refused: the provider and the rule, never the token.
+backchannel_logout_refused = _signals.signal("backchannel-logout-refused")
 
 ALL = (signed_in, sign_in_failed, refreshed, refresh_failed, signed_out, signed_out_everywhere,
-       credentials_issued, storage_changed)
+       credentials_issued, storage_changed, backchannel_logout, backchannel_logout_refused)
 log = logging.getLogger("webapp.events")
 
 

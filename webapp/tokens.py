@@ -86,7 +86,7 @@ def validate_id_token(
     alg = header.get("alg")
     if alg not in algorithms:
         raise reject("alg", " or ".join(sorted(algorithms)), alg)
-    key = _find_key(header, load_keys)
+    key = find_key(header, load_keys)
     try:
         claims = jwt.decode(
             id_token,
@@ -114,7 +114,7 @@ def validate_id_token(
             raise _claims_error(str(e), unverified, client_id, issuers) from None
         raise reject("signature", f"valid {alg} signature by key {header.get('kid')}",
                      "an invalid signature") from None
-    _check_audience(claims, client_id)
+    check_audience(claims, client_id)
     if "events" in claims:
         # RFC 8417 4.3: a security event token says what it is by its events
         # claim, which an id token never has; a logout token (Back-Channel Logout
@@ -135,11 +135,15 @@ def validate_id_token(
     return claims
 
 
-def check_header(header: dict[str, Any]) -> None:
+def check_header(header: dict[str, Any], types: frozenset[str] = ID_TOKEN_TYPES,
+                 what: str = "JWT or no typ (an id token)") -> None:
     """The JWS header rules python-jose leaves out (RFC 7515 4.1.11, RFC 8725 3.11).
 
-    ``jku``, ``x5u``, ``jwk`` and ``x5c`` need no rule of their own: they are
-    never read, the key comes from the provider's ``jwks_uri`` only (``_find_key``).
+    ``types`` are the ``typ`` values (lower-cased) the token at hand may declare,
+    ``what`` says so in the refusal: an id token's by default; a logout token
+    has its own (:mod:`webapp.backchannel`). ``jku``, ``x5u``, ``jwk`` and ``x5c``
+    need no rule of their own: they are never read, the key comes from the
+    provider's ``jwks_uri`` only (:func:`find_key`).
     """
     if "crit" in header:
         crit = header["crit"]
@@ -155,11 +159,14 @@ def check_header(header: dict[str, Any]) -> None:
         if unknown:
             raise reject("crit", "no extension this site does not understand", unknown)
     typ = header.get("typ")
-    if "typ" in header and (not isinstance(typ, str) or typ.lower() not in ID_TOKEN_TYPES):
-        raise reject("typ", "JWT or no typ (an id token)", typ)
+    if "typ" in header and (not isinstance(typ, str) or typ.lower() not in types):
+        raise reject("typ", what, typ)
 
 
-def _find_key(header: dict[str, Any], load_keys: KeyLoader) -> dict[str, Any]:
+def find_key(header: dict[str, Any], load_keys: KeyLoader) -> dict[str, Any]:
+    """The one key of the provider's JWKS that may have signed a token with
+    ``header``: its ``kid`` (when named) and ``alg``; the keys are read once more
+    (rate-limited by :mod:`webapp.discovery`) when none matches, as after a rotation."""
     kid = header.get("kid")
     for force in (False, True):
         candidates = [
@@ -175,7 +182,9 @@ def _find_key(header: dict[str, Any], load_keys: KeyLoader) -> dict[str, Any]:
     raise reject("kid", "a key published at the provider's jwks_uri", kid)
 
 
-def _check_audience(claims: dict[str, Any], client_id: str) -> None:
+def check_audience(claims: dict[str, Any], client_id: str) -> None:
+    """OIDC Core 3.1.3.7 (4)-(5), beyond python-jose's ``aud`` check: an ``azp``
+    with several audiences, and never another client's."""
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     azp = claims.get("azp")
     # OIDC Core 3.1.3.7 (4)-(5): several audiences need an azp, and azp is us.

@@ -83,7 +83,10 @@ def node_ready() -> None:
 def start_provider(client: dict[str, Any]) -> OpenIDProvider:
     settings = {"client": client, "accounts": ACCOUNTS}
     process = subprocess.Popen(
-        ["node", "server.mjs", json.dumps(settings)], cwd=SERVER_DIR, text=True,
+        # localhost as the app listens on it (127.0.0.1), for the provider's own
+        # requests to the app (back-channel logout), not ::1 first.
+        ["node", "--dns-result-order=ipv4first", "server.mjs", json.dumps(settings)],
+        cwd=SERVER_DIR, text=True,
         stdout=subprocess.PIPE, stderr=sys.stderr,
     )
     assert process.stdout is not None
@@ -141,6 +144,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         "client_secret": client_secret,
         "redirect_uris": [f"{app_url}/auth/{PROVIDER}/callback"],
         "post_logout_redirect_uris": [f"{app_url}/"],
+        "backchannel_logout_uri": f"{app_url}/auth/{PROVIDER}/backchannel-logout",
+        "backchannel_logout_session_required": True,
         "token_endpoint_auth_method": "client_secret_basic",
     })
     try:

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from ..browser import Browser, forms
-from .conftest import PROVIDER, USER, Site
+from .conftest import CLIENT_ID, PROVIDER, USER, Site
 
 pytestmark = pytest.mark.slow
 
@@ -135,10 +135,27 @@ def test_fedlab_check_passes_every_probe(site: Site, check_env: dict[str, str]) 
     report = json.loads(result.stdout)
     verdicts = {v["probe"]: v for v in report["verdicts"]}
     assert set(verdicts) == {"discovery", "clock", "keys", "callback", "sign_out",
-                             "client_secret"}
+                             "client_secret", "backchannel_logout"}
     assert {p: v["status"] for p, v in verdicts.items()} == dict.fromkeys(verdicts, "pass"), (
         json.dumps(verdicts, indent=1))
     assert result.returncode == 0 and report["ok"], result.stderr
     # Its confirmation page for ours, and 400 invalid_request for an unregistered one.
     assert verdicts["sign_out"]["evidence"]["status"] == 200
     assert verdicts["sign_out"]["evidence"]["unregistered_status"] == 400
+
+
+def test_signing_out_at_the_provider_ends_the_session_here(site: Site) -> None:
+    """oidc-provider's own logout token (Back-Channel Logout 1.0, its typ, claims
+    and signature as it makes them) is accepted, and ends the sign-in here."""
+    browser = Browser()
+    app = site.url
+    login = browser.get(f"{app}/auth/{PROVIDER}/login", allow_redirects=False)
+    page = through_provider(browser, browser.get(login.headers["Location"]), app)
+    assert page.url == f"{app}/account", page.text[:500]
+    # The visitor signs out at the provider, not here.
+    leaving = browser.get(f"{site.provider.issuer}/session/end",
+                          params={"client_id": CLIENT_ID})
+    assert "Yes, sign me out" in leaving.text, leaving.text[:500]
+    (confirm,) = forms(leaving.text)
+    browser.post(urljoin(leaving.url, confirm.action), data={**confirm.fields, "logout": "yes"})
+    assert browser.get(f"{app}/account").status_code == 401

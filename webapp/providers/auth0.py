@@ -44,6 +44,8 @@ class Auth0(OpenIDConnect):
                     "Allowed Callback URLs",
         "sign_out": "the same Settings: Allowed Logout URLs",
         "origin": "the same Settings: Allowed Web Origins",
+        "backchannel_logout": "the same Settings, OpenID Connect Back-Channel Logout: "
+                              "Back-Channel Logout URI",
     }
     BROWSER_SETTINGS: ClassVar[tuple[str, ...]] = ("base_url",)
     URL_KEYS: ClassVar[tuple[str, ...]] = ("issuer", "base_url", "domain")

@@ -118,7 +118,8 @@ class Provider(ABC):
     #: and ``fedlab`` print these words).
     KEYS: ClassVar[Mapping[str, str]]
     #: Where each URL is registered, in the provider's own console words:
-    #: ``callback``, ``sign_out`` (None: nothing to register) and ``origin``.
+    #: ``callback``, ``sign_out`` (None: nothing to register), ``origin``, and
+    #: ``backchannel_logout`` (absent or None: the kind sends no logout tokens).
     CONSOLE: ClassVar[Mapping[str, str | None]]
     #: How the authorization response comes back to ``/auth/<name>/callback``
     #: (see the module's docstring): ``query`` (a GET redirect, the code flow's
@@ -242,6 +243,20 @@ class Provider(ABC):
             form |= {"client_id": self.client_id, "client_secret": self.client_secret}
             return endpoint, form, None
         return endpoint, form, (self.client_id, self.client_secret)
+
+    # -- back-channel logout (OpenID Connect Back-Channel Logout 1.0) -----------------
+
+    @property
+    def takes_logout_tokens(self) -> bool:
+        """Whether this kind's provider may send logout tokens, so that
+        ``/auth/<name>/backchannel-logout`` takes them and the diagnostics say
+        where to register it: where its console has a place for that URL."""
+        return bool(self.CONSOLE.get("backchannel_logout"))
+
+    def backchannel_logout_supported(self, metadata: Mapping[str, Any]) -> bool:
+        """Whether the provider says, in ``metadata`` (its discovery), that it
+        sends logout tokens (section 2.1): never, unless the kind reads it."""
+        return False
 
     # -- the Identity Pool ----------------------------------------------------------
 

@@ -50,6 +50,8 @@ class OpenIDConnect(Provider):
         "callback": "the provider's client registration: redirect_uris",
         "sign_out": "the provider's client registration: post_logout_redirect_uris",
         "origin": None,
+        "backchannel_logout": "the provider's client registration: backchannel_logout_uri "
+                              "(with backchannel_logout_session_required = true)",
     }
     URL_KEYS: ClassVar[tuple[str, ...]] = ("issuer",)
     AUTH_METHODS: ClassVar[tuple[str, ...]] = ("client_secret_basic", "client_secret_post")
@@ -184,6 +186,12 @@ class OpenIDConnect(Provider):
         note = ("You were signed out here and at the provider." if url else
                 "You were signed out here; the provider offers no sign-out endpoint.")
         return SignOut(url, self.revocation(client, refresh_token_of(auth)), note)
+
+    # -- back-channel logout --------------------------------------------------------------
+
+    def backchannel_logout_supported(self, metadata: Mapping[str, Any]) -> bool:
+        """Discovery's ``backchannel_logout_supported`` (Back-Channel Logout 1.0, 2.1)."""
+        return metadata.get("backchannel_logout_supported") is True
 
     # -- the Identity Pool ----------------------------------------------------------------
 

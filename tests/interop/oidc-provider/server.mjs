@@ -75,10 +75,14 @@ function build(issuer) {
       profile: ['name', 'preferred_username'],
     },
     conformIdTokenClaims: true,
+    // Its outgoing requests (back-channel logout tokens) refuse loopback addresses
+    // against SSRF; the app under test listens on loopback, so this one lab allows it.
+    fetch: (url, options) => fetch(url, { ...options, dispatcher: undefined }),
     cookies: { keys: cookieKeys },
     features: {
       devInteractions: { enabled: true },
       rpInitiatedLogout: { enabled: true },
+      backchannelLogout: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
     },
@@ -101,6 +105,8 @@ function build(issuer) {
   };
   provider.on('grant.success', (ctx) => record(ctx, 'success'));
   provider.on('grant.error', (ctx, error) => record(ctx, 'error', error));
+  provider.on('backchannel.error', (ctx, error, client) => process.stderr.write(
+    `back-channel logout to ${client.clientId} failed: ${error.message} (${error.cause})\n`));
   return provider.callback();
 }
 
