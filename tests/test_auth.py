@@ -12,7 +12,6 @@ from .browser import Browser
 from .conftest import PROVIDERS
 from .flows import sign_in, stop_at_callback
 
-
 #: Where a plain OAuth 2 provider's sign-ins say they come from (its settings key).
 NON_OIDC_ISSUER = {"facebook": "graph_url", "amazon": "www_url"}
 
