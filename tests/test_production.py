@@ -95,7 +95,8 @@ def test_serve_needs_an_explicit_config_file(serve, tmp_path):
 
 def test_the_demo_configuration_is_refused(serve, tmp_path):
     secrets_file = tmp_path / "secrets.toml"
-    write_secrets(secrets_file, ("cognito", "cognito-google", "auth0", "google", "facebook"))
+    write_secrets(secrets_file, ("cognito", "cognito-google", "cognito-amazon", "auth0",
+                                 "google", "facebook", "amazon"))
     env = production_env(tmp_path, FEDLAB_CONFIG=str(ROOT / "config" / "demo.toml"),
                          FEDLAB_SECRETS_FILE=str(secrets_file))
     for name in ("FEDLAB_SECRET_KEY", "FEDLAB_SESSION__ENCRYPTION_KEY",
@@ -143,6 +144,8 @@ LAB_CASES = [
     pytest.param({"standins": True}, "standins", id="standins-table"),
     pytest.param({"facebook": "http://127.0.0.1:9000/facebook"}, "providers.fb.dialog_url",
                  id="loopback-dialog-url"),
+    pytest.param({"amazon": "http://127.0.0.1:9000/amazon-api"}, "providers.lwa.api_url",
+                 id="loopback-amazon-api-url"),
 ]
 
 
@@ -160,6 +163,12 @@ def lab_text(change: dict[str, object]) -> str:
         text += (f'\n[providers.fb]\nkind = "facebook"\nclient_id = "100000000000001"\n'
                  f'client_secret = "{secrets.token_urlsafe(32)}"\ngraph_version = "v21.0"\n'
                  f'dialog_url = "{change["facebook"]}"\n')
+    if "amazon" in change:
+        text += ('\n[providers.lwa]\nkind = "amazon"\n'
+                 'client_id = "amzn1.application-oa2-client.0123456789abcdef"\n'
+                 f'client_secret = "{secrets.token_urlsafe(32)}"\n'
+                 'app_id = "amzn1.application.0123456789abcdef"\n'
+                 f'api_url = "{change["amazon"]}"\n')
     return text
 
 
@@ -250,7 +259,7 @@ def test_the_docker_image_sets_no_configuration_file():
 
 def test_the_documented_example_is_a_production_configuration(serve, tmp_path):
     env = production_env(tmp_path, FEDLAB_CONFIG=str(ROOT / "config" / "example.toml"))
-    for name in ("COGNITO", "COGNITO_GOOGLE", "AUTH0", "GOOGLE", "FACEBOOK", "CORP"):
+    for name in ("COGNITO", "COGNITO_GOOGLE", "AUTH0", "GOOGLE", "FACEBOOK", "AMAZON", "CORP"):
         env[f"FEDLAB_PROVIDERS__{name}__CLIENT_SECRET"] = secrets.token_urlsafe(32)
     result = serve(env)
     assert "the configuration was accepted" in result.stderr, result.stderr
