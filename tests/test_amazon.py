@@ -151,3 +151,19 @@ def test_the_matrix_says_where_amazon_and_cognito_register_each_url(live_app, ap
     assert through.upstream_provider == "LoginWithAmazon"
     assert through.upstream[0].value == f"{hosted}/oauth2/idpresponse"
     assert "Allowed Return URLs" in through.upstream[0].where
+
+
+def test_the_demo_pool_lists_amazon_by_its_security_profile_id(live_app, servers):
+    """SupportedLoginProviders' www.amazon.com is the App ID (the security profile),
+    not the OAuth client id: what token-info's app_id is compared with."""
+    import boto3
+
+    from webapp.config import settings
+
+    operator = boto3.client("cognito-identity", region_name="us-east-1",
+                            endpoint_url=f"http://127.0.0.1:{servers[2].port}",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    pool = operator.describe_identity_pool(
+        IdentityPoolId=settings(live_app).aws.identity_pool_id)
+    app_id = registry.providers(live_app)["amazon"].settings["app_id"]
+    assert pool["SupportedLoginProviders"]["www.amazon.com"] == app_id
