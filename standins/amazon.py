@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import flask
 
+from .federation import FederationError
 from .flavour import Flavour, Route
 from .oauth_server import CodeGrant, RefreshGrant, new_opaque_token
 from .views import bearer_value, invalid_token_response
@@ -127,8 +128,6 @@ class Amazon(Flavour):
     def federated_identity(self, http: Any, client: Client, code: str) -> dict[str, str]:
         """Cognito's side of its ``LoginWithAmazon`` provider: the code redeemed, then
         the profile read, as Cognito does."""
-        from .federation import FederationError
-
         token = http.post(self.paths()["token"], data={
             "grant_type": "authorization_code", "code": code,
             "redirect_uri": client.redirect_uris[0],
