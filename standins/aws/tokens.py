@@ -4,8 +4,8 @@ OIDC id tokens: the issuer's discovery document and JWKS are fetched over HTTP
 (and cached, refetched once when a ``kid`` is unknown), the RS256 signature is
 verified, then ``iss``, ``aud`` and ``exp``. Facebook access tokens: Graph's
 ``debug_token`` with the app's own ``app_id|app_secret``. Amazon access tokens:
-Amazon's token-info, whose ``app_id`` must be the security profile on the pool. Each failure is a
-``NotAuthorizedException`` with the service's own words.
+Amazon's token-info, whose ``app_id`` must be the security profile on the pool.
+Each failure is a ``NotAuthorizedException`` with the service's own words.
 """
 
 from __future__ import annotations
