@@ -20,6 +20,7 @@ redirect_uris, logout_uris; entries with the same tenant and client_id are
 merged), ``groups`` (the Cognito user pool's: name, role_arn, precedence; the
 id token of a user in them carries ``cognito:roles`` and, as Cognito sets it,
 ``cognito:preferred_role``), ``cognito`` (user_pool_id, region), ``facebook`` (graph_version),
+``amazon`` (app_id: the security profile of its registered clients),
 optional ``behaviour`` (per tenant, ``{"oidc": {"rotate_refresh_tokens": false}}``),
 ``token_lifetime`` (3600), ``code_lifetime`` (300), ``secret_key``
 (signs the stand-ins' own cookies; random per start if absent), ``key_size``.
@@ -27,7 +28,8 @@ optional ``behaviour`` (per tenant, ``{"oidc": {"rotate_refresh_tokens": false}}
 URL layout (B = base_url)
 -------------------------
 Cognito      Hosted UI ``B/cognito``: ``/oauth2/authorize`` (``identity_provider``
-             = COGNITO | Google | Facebook | any other name = the oidc stand-in),
+             = COGNITO | Google | Facebook | LoginWithAmazon | any other name = the
+             oidc stand-in),
              ``/oauth2/token``, ``/oauth2/userInfo``, ``/oauth2/revoke``,
              ``/logout?client_id&logout_uri``, ``/error``, ``/oauth2/idpresponse``.
              Issuer ``B/cognito-idp/{user_pool_id}`` with
@@ -43,6 +45,9 @@ Facebook     Dialog ``B/facebook/{version}/dialog/oauth``; Graph ``B/graph``:
              ``/{version}/oauth/access_token`` (GET; also ``fb_exchange_token``),
              ``/{version}/me`` (needs ``appsecret_proof``), ``/debug_token`` and
              ``/{version}/debug_token``.
+Amazon       Authorization ``B/amazon/ap/oa``; APIs ``B/amazon-api``:
+             ``/auth/o2/token`` (POST), ``/auth/o2/tokeninfo?access_token=``,
+             ``/user/profile`` (Bearer); plain OAuth 2, tokens ``Atza|``/``Atzr|``.
 Generic OIDC Issuer ``B/oidc``: ``/authorize``, ``/token``, ``/userinfo``, ``/jwks``,
              ``/revoke``, ``/end_session`` (``client_id`` or ``id_token_hint``,
              with a registered ``post_logout_redirect_uri``),

@@ -43,6 +43,7 @@ RESPONSE_FAULTS = (
     "iss_param",
     "debug_token_other_app",
     "debug_token_invalid",
+    "tokeninfo_other_app",
     "refresh_fails",
     "backchannel_unsupported",
 )

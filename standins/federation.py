@@ -1,5 +1,5 @@
-"""Cognito's ``identity_provider``: sign in at Google, Facebook or an OIDC
-provider, come back to ``/oauth2/idpresponse``, then finish as Cognito.
+"""Cognito's ``identity_provider``: sign in at Google, Facebook, Amazon or an
+OIDC provider, come back to ``/oauth2/idpresponse``, then finish as Cognito.
 
 This is a genuine round trip: the browser is redirected to the other
 stand-in's authorize endpoint under an internal client that Cognito registers
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .tenant import Tenant
 
 #: Cognito's provider names, and the stand-in tenant each one goes to.
-SOCIAL_PROVIDERS = {"Google": "google", "Facebook": "facebook"}
+SOCIAL_PROVIDERS = {"Google": "google", "Facebook": "facebook", "LoginWithAmazon": "amazon"}
 #: Any other name (except COGNITO) is taken as an OIDC provider, served by the oidc stand-in.
 OIDC_TENANT = "oidc"
 
@@ -150,6 +150,8 @@ def _exchange(federation: Federation, peer: Tenant, code: str) -> dict[str, Any]
     """Redeem ``code`` at ``peer`` through its real HTTP endpoints; return sub, email, name."""
     http = flask.current_app.test_client()
     client = federation.client
+    if (identity := peer.flavour.federated_identity(http, client, code)) is not None:
+        return identity
     if not peer.flavour.is_oidc:
         token = http.get(peer.flavour.token_url(), query_string={
             "client_id": client.client_id, "client_secret": client.client_secret,

@@ -119,6 +119,9 @@ class Flavour:
                           scope: str, lifetime: int) -> str:
         return new_opaque_token()
 
+    def make_refresh_token(self) -> str:
+        return new_opaque_token()
+
     def id_token_claims(self, tenant: Tenant, claims: dict[str, Any], signed_in: SignedInUser,
                         scope: str) -> dict[str, Any]:
         """Add the provider's own claims to the standard ones in ``claims``."""
@@ -192,6 +195,13 @@ class Flavour:
         """RFC 6749 errors: a redirect to the client, or JSON from the token endpoint."""
         payload = json.dumps(body) if isinstance(body, dict) else body
         return flask.Response(payload, status=status, headers=headers)
+
+    def federated_identity(self, http: Any, client: Client, code: str) -> dict[str, str] | None:
+        """Cognito's federation to a provider with a protocol of its own: redeem
+        ``code`` for Cognito's internal ``client`` over ``http`` (a test client of the
+        stand-ins' app) and say who signed in (sub, email, name), or raise
+        :class:`.federation.FederationError`. None: the OpenID Connect (or Graph) way."""
+        return None
 
     def before_sign_in(self, tenant: Tenant, client: Client) -> flask.Response | None:
         """A chance to send the browser elsewhere before the sign-in page (Cognito's

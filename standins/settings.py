@@ -101,6 +101,8 @@ class Settings:
     user_pool_id: str = "us-east-1_FedLab"
     region: str = "us-east-1"
     graph_version: str = "v19.0"
+    #: The security profile id (``app_id``) of the Amazon tenant's registered clients.
+    amazon_app_id: str = ""
     token_lifetime: int = DEFAULT_TOKEN_LIFETIME
     code_lifetime: int = DEFAULT_CODE_LIFETIME
     secret_key: str = ""
@@ -131,6 +133,7 @@ def parse_settings(raw: Mapping[str, Any], tenants: Sequence[str]) -> Settings:
         user_pool_id=str(cognito.get("user_pool_id", "us-east-1_FedLab")),
         region=str(cognito.get("region", "us-east-1")),
         graph_version=str(facebook.get("graph_version", "v19.0")),
+        amazon_app_id=str((raw.get("amazon") or {}).get("app_id", "")),
         token_lifetime=int(raw.get("token_lifetime", DEFAULT_TOKEN_LIFETIME)),
         code_lifetime=int(raw.get("code_lifetime", DEFAULT_CODE_LIFETIME)),
         secret_key=str(raw.get("secret_key") or ""),

@@ -152,8 +152,6 @@ class Tenant:
                        scope: str | None = None, expires_in: int | None = None,
                        include_refresh_token: bool = True) -> dict[str, Any]:
         """authlib's token generator: the bearer token dict, before the id token is added."""
-        from .oauth_server import new_opaque_token
-
         lifetime = int(expires_in or self.settings.token_lifetime)
         scope = scope or ""
         assert user is not None
@@ -164,7 +162,7 @@ class Tenant:
             "scope": scope,
         }
         if include_refresh_token:
-            token["refresh_token"] = new_opaque_token()
+            token["refresh_token"] = self.flavour.make_refresh_token()
         return token
 
     def make_id_token(self, *, client: Client, signed_in: SignedInUser, access_token: str,

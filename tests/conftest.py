@@ -34,7 +34,8 @@ from .browser import Browser
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_STANDINS = "http://127.0.0.1:9000"
 IN_CI = os.environ.get("CI") == "true"
-PROVIDERS = ("cognito", "cognito-google", "auth0", "google", "facebook")
+PROVIDERS = ("cognito", "cognito-google", "cognito-amazon", "auth0", "google", "facebook",
+             "amazon")
 
 
 #: Where moto's request recorder (see MotoRequests) writes, for this run.

@@ -2,7 +2,8 @@
 
 Shared by the probe, ``fedlab check`` and diagnostics-page tests, so the three
 cover the same cells: a provider kind that cannot have a misconfiguration
-(Google and Facebook have no sign-out redirect; Facebook has no discovery)
+(Google, Facebook and Amazon have no sign-out redirect; Facebook and Amazon have
+no discovery)
 has no cell for it.
 """
 
@@ -19,18 +20,22 @@ OIDC_PROVIDER = "corp"
 CLIENTS = {
     "cognito": ("cognito", "fedlab-cognito-client"),
     "cognito-google": ("cognito", "fedlab-cognito-google-client"),
+    "cognito-amazon": ("cognito", "fedlab-cognito-amazon-client"),
     "auth0": ("auth0", "fedlab-auth0-client"),
     "google": ("google", "fedlab-google-client.apps.googleusercontent.com"),
     "facebook": ("facebook", "100000000000001"),
+    "amazon": ("amazon", "amzn1.application-oa2-client.fedlab0demo0000000000000000000"),
     OIDC_PROVIDER: ("oidc", "fedlab-oidc-client"),
 }
 
-_KINDS = ("cognito", "auth0", "google", "facebook", OIDC_PROVIDER)
+_KINDS = ("cognito", "auth0", "google", "facebook", "amazon", OIDC_PROVIDER)
+#: Plain OAuth 2, no discovery: the first call is the authorization page.
+_NO_DISCOVERY = ("facebook", "amazon")
 _DISCOVERY = ("cognito", "auth0", "google", OIDC_PROVIDER)
 #: (misconfiguration, provider), for every provider whose kind can have it.
 CELLS = [
-    *(("callback", p) for p in ("cognito", "cognito-google", "auth0", "google", "facebook",
-                                OIDC_PROVIDER)),
+    *(("callback", p) for p in ("cognito", "cognito-google", "cognito-amazon", "auth0",
+                                "google", "facebook", "amazon", OIDC_PROVIDER)),
     *(("sign_out", p) for p in ("cognito", "auth0", OIDC_PROVIDER)),
     *(("secret", p) for p in _KINDS),
     *(("issuer", p) for p in _DISCOVERY),
@@ -73,8 +78,8 @@ def misconfigure(control: Callable[..., Any], what: str, provider: str) -> Expec
         return Expected("clock", "id_token_rejected", "difference_seconds")
     if what == "down":
         control("POST", "faults", tenant=tenant, fault="down")
-        # Facebook has no discovery: its first call is the authorization dialog.
-        probe = "callback" if provider == "facebook" else "discovery"
+        # Facebook and Amazon have no discovery: the first call is the authorization page.
+        probe = "callback" if provider in _NO_DISCOVERY else "discovery"
         return Expected(probe, "provider_bad_response", "status")
     raise ValueError(f"unknown misconfiguration {what!r}")
 

@@ -12,6 +12,9 @@ from .browser import Browser
 from .conftest import PROVIDERS
 from .flows import sign_in, stop_at_callback
 
+#: Where a plain OAuth 2 provider's sign-ins say they come from (its settings key).
+NON_OIDC_ISSUER = {"facebook": "graph_url", "amazon": "www_url"}
+
 
 def authorize_params(browser: Browser, app_url: str, provider: str) -> dict[str, str]:
     response = browser.get(f"{app_url}/auth/{provider}/login", allow_redirects=False)
@@ -27,9 +30,10 @@ def test_sign_in_lands_on_the_account_page_with_validated_claims(browser, app_ur
     assert 'data-state="signed_in"' in page.text
     assert "alice@example.com" in page.text
     assert 'class="sub"' in page.text
-    # Known by issuer and subject: Facebook, with no issuer, by its Graph API.
+    # Known by issuer and subject: Facebook, with no issuer, by its Graph API; Amazon
+    # by token-info's iss, its authorization site.
     entry = registry.providers(live_app)[provider]
-    issuer = entry.issuer or entry.settings["graph_url"]
+    issuer = entry.issuer or entry.settings[NON_OIDC_ISSUER[provider]]
     assert f'<td class="iss">{issuer}</td>' in page.text
 
 
@@ -43,7 +47,7 @@ def test_every_sign_in_sends_pkce_s256_and_fresh_state_and_nonce(browser, app_ur
     assert len(first["code_challenge"]) == 43
     assert first["state"] != second["state"]
     assert first["code_challenge"] != second["code_challenge"]
-    if provider != "facebook":
+    if provider not in NON_OIDC_ISSUER:  # no OpenID Connect, no nonce
         assert first["nonce"] != second["nonce"]
     assert first["redirect_uri"] == f"{app_url}/auth/{provider}/callback"
 
@@ -53,6 +57,9 @@ def test_provider_specific_authorize_parameters(browser, app_url, control):
     google = authorize_params(browser, app_url, "google")
     assert google["access_type"] == "offline" and google["prompt"] == "consent"
     assert authorize_params(browser, app_url, "facebook")["scope"] == "email,public_profile"
+    assert authorize_params(browser, app_url, "amazon")["scope"] == "profile"
+    assert authorize_params(browser, app_url, "cognito-amazon")["identity_provider"] == (
+        "LoginWithAmazon")
     assert "offline_access" in authorize_params(browser, app_url, "auth0")["scope"]
 
 

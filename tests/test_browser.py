@@ -68,6 +68,8 @@ def sign_in_by_clicking(page, app_url: str, label: str) -> None:
     ("auth0", "Sign in with Auth0"),
     ("google", "Sign in with Google"),
     ("facebook", "Sign in with Facebook"),
+    ("cognito-amazon", "Sign in with Amazon, through Cognito"),
+    ("amazon", "Sign in with Amazon"),
 ])
 def test_sign_in_and_out_by_clicking(page, app_url, control, provider, label):
     sign_in_by_clicking(page, app_url, label)

@@ -142,7 +142,7 @@ def test_cognito_defaults_follow_the_real_service(tmp_path, clean_env):
 
 
 def test_the_documented_example_is_valid(clean_env):
-    names = ("cognito", "cognito-google", "auth0", "google", "facebook", "corp")
+    names = ("cognito", "cognito-google", "auth0", "google", "facebook", "amazon", "corp")
     loaded = load({"config_file": "config/example.toml", "secret_key": SECRET,
                    "session": {"encryption_key": "e" * 40},
                    "providers": {n: {"client_secret": "s"} for n in names}})

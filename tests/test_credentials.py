@@ -21,9 +21,11 @@ from .test_sessions import session_cookie, stored_session
 LOGINS_KEYS = {
     "cognito": "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab",
     "cognito-google": "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab",
+    "cognito-amazon": "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab",
     "auth0": "fedlab-demo.us.auth0.com",
     "google": "accounts.google.com",
     "facebook": "graph.facebook.com",
+    "amazon": "www.amazon.com",
 }
 
 
@@ -46,11 +48,13 @@ def calls(aws_control) -> dict:
 #: The role alice gets per provider under config/demo.toml's role mappings: Google and
 #: Auth0 have rules, and her verified address at the demo's domain matches the admins
 #: rule; at Cognito her groups' roles are in the id token and the Token mapping takes
-#: the preferred one (admins, of lowest precedence); the other providers, the Cognito
-#: app client straight to Google among them, have no mapping.
+#: the preferred one (admins, of lowest precedence); the Cognito app clients straight to
+#: Google and to Amazon map the token's role, and their federated users have none; the
+#: other providers have no mapping.
 ROLES = {"cognito": "fedlab-admins", "cognito-google": "fedlab-authenticated",
+         "cognito-amazon": "fedlab-authenticated",
          "auth0": "fedlab-admins", "google": "fedlab-admins",
-         "facebook": "fedlab-authenticated"}
+         "facebook": "fedlab-authenticated", "amazon": "fedlab-authenticated"}
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

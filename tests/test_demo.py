@@ -35,7 +35,7 @@ DEMO_ADDRESSES = {"http://localhost:8000": "app", "http://127.0.0.1:9000": "stan
                   "http://127.0.0.1:9102": "moto", "http://127.0.0.1:9103": "sts"}
 #: Providers with a sign-out page of their own, and its path at the stand-ins.
 PROVIDER_SIGN_OUT = {"cognito": "/cognito/logout", "cognito-google": "/cognito/logout",
-                     "auth0": "/auth0/v2/logout"}
+                     "cognito-amazon": "/cognito/logout", "auth0": "/auth0/v2/logout"}
 CONTENT = b"uploaded through fedlab demo\n"
 #: Keys the shell running the demo has (perhaps real ones): never the site's there.
 SHELL_KEYS = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
@@ -95,8 +95,8 @@ def test_the_demo_gives_the_site_the_stand_ins_key_not_the_shells(demo):
     assert SHELL_KEYS["AWS_SECRET_ACCESS_KEY"] not in text
 
 
-@pytest.mark.parametrize("provider", ["cognito", "cognito-google", "auth0", "google",
-                                      "facebook"])
+@pytest.mark.parametrize("provider", ["cognito", "cognito-google", "cognito-amazon", "auth0",
+                                      "google", "facebook", "amazon"])
 def test_a_visitor_signs_in_uses_storage_and_signs_out(demo, provider):
     app_url, _ = demo
     browser = Browser()
@@ -157,11 +157,47 @@ def test_fedlab_check_passes_every_probe_against_the_demo(demo):
     statuses = {(v["provider"], v["probe"]): v["status"] for v in report["verdicts"]}
     assert done.returncode == 0, done.stdout[-2000:]
     assert {"pass"} <= set(statuses.values()) <= {"pass", "skip"}
-    assert {p for p, _ in statuses} == {"cognito", "cognito-google", "auth0", "google",
-                                        "facebook", "identity-pool"}
+    assert {p for p, _ in statuses} == {"cognito", "cognito-google", "cognito-amazon", "auth0",
+                                        "google", "facebook", "amazon", "identity-pool"}
     assert {s for (p, _), s in statuses.items() if p == "identity-pool"} == {"skip"}
     print(f"\nfedlab check --json against fedlab demo: exit 0, {len(statuses)} verdicts, "
           f"{seconds:.2f} s wall time (the probes: {report['seconds']:.2f} s)")
+
+
+@pytest.mark.parametrize(("provider", "label"), [
+    ("amazon", "Sign in with Amazon"),
+    ("cognito-amazon", "Sign in with Amazon, through Cognito"),
+])
+def test_a_visitor_signs_in_with_amazon_in_chromium_and_gets_aws_credentials(
+        demo, provider, label):
+    """Issue 12: Login with Amazon, on its own and through the Cognito Hosted UI, in a
+    real browser against ``fedlab demo``: the Amazon stand-in's pages, back to the
+    account page, then the identity pool's credentials (GetCredentialsForIdentity with
+    ``www.amazon.com``, or the user pool's key) and an S3 listing made with them."""
+    from .test_browser import chromium_browser, sign_in_by_clicking
+
+    app_url, _ = demo
+    with chromium_browser() as chromium:
+        context = chromium.new_context()
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        try:
+            sign_in_by_clicking(page, app_url, label)
+            assert page.locator("[data-state]").first.get_attribute("data-state") == (
+                "signed_in")
+            assert "alice@example.com" in page.content()
+            page.goto(f"{app_url}/credentials")
+            assert page.locator(".identity-id").inner_text().startswith("us-east-1:")
+            # The private folder is listed with the identity's credentials (S3 answers).
+            assert page.goto(f"{app_url}/storage/private").status == 200
+            assert page.get_by_role("button", name="Upload").count() == 1
+            page.goto(f"{app_url}/account")
+            page.get_by_role("button", name="Sign out").click()
+            page.wait_for_load_state()
+            assert page.locator("[data-state]").first.get_attribute("data-state") == (
+                "signed_out")
+        finally:
+            context.close()
 
 
 def test_a_guest_lists_and_downloads_public_files(demo):

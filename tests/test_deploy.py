@@ -538,6 +538,7 @@ def test_a_registration_reading_an_undeclared_parameter_is_refused_at_once():
 #: For each kind: a table, and the template parameters a deployment of that
 #: provider would be given (besides its client id).
 DEPLOYED = {
+    "amazon": ({"app_id": "amzn1.application.0123456789abcdef0123456789abcdef"}, {}),
     "auth0": ({"domain": "example.us.auth0.com"}, {"Auth0Domain": "example.us.auth0.com"}),
     "cognito": ({"region": "eu-west-1", "user_pool_id": "eu-west-1_AbCdEf123",
                  "domain": "fedlab.auth.eu-west-1.amazoncognito.com"},

@@ -80,7 +80,7 @@ def test_each_misconfiguration_gets_its_verdict_with_evidence(app_for, app_url, 
     if what == "down":
         assert verdict.evidence["status"] == 503
     # Only that provider fails; a fault of the whole tenant fails the tenant's other
-    # app clients too (cognito-google).
+    # app clients too (cognito-google, cognito-amazon).
     failed = {name for (name, _), v in verdicts.items() if v.status == "fail"}
     tenant = CLIENTS[provider][0]
     allowed = ({name for name, (t, _) in CLIENTS.items() if t == tenant}
@@ -419,7 +419,8 @@ def test_a_group_role_trusting_another_pool_fails_though_the_pool_does_not_list_
     assert f"names another pool in its cognito-identity.amazonaws.com:aud condition " \
            f"({OTHER_POOL}), not this one ({pool_id})" in row
     assert ("the readers group's role, as a token gives it under the Token role mappings "
-            "for cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-client, "
+            "for cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-amazon-"
+            "client, cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-client, "
             "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-google-client"
             ) in row
     assert "--role-name fedlab-readers" in row
@@ -502,6 +503,7 @@ def test_classic_flow_offered_in_a_pool_with_role_mappings_warns_with_the_fix(
     [(status, row)] = pool_rows(operator())["classic_flow"]
     assert status == "warn" and 'data-error="pool_classic_flow_mapped"' in row
     assert ("the pool has role mappings (for accounts.google.com, "
+            "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-amazon-client, "
             "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-client, "
             "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:"
             "fedlab-cognito-google-client, fedlab-demo.us.auth0.com)") in row

@@ -95,7 +95,8 @@ def test_serve_needs_an_explicit_config_file(serve, tmp_path):
 
 def test_the_demo_configuration_is_refused(serve, tmp_path):
     secrets_file = tmp_path / "secrets.toml"
-    write_secrets(secrets_file, ("cognito", "cognito-google", "auth0", "google", "facebook"))
+    write_secrets(secrets_file, ("cognito", "cognito-google", "cognito-amazon", "auth0",
+                                 "google", "facebook", "amazon"))
     env = production_env(tmp_path, FEDLAB_CONFIG=str(ROOT / "config" / "demo.toml"),
                          FEDLAB_SECRETS_FILE=str(secrets_file))
     for name in ("FEDLAB_SECRET_KEY", "FEDLAB_SESSION__ENCRYPTION_KEY",
@@ -146,6 +147,8 @@ LAB_CASES = [
     # Where sign-out everywhere sends the visitor's access token (GlobalSignOut).
     pytest.param({"cognito_api": "http://127.0.0.1:9000/cognito-idp"},
                  "providers.pool.api_endpoint", id="loopback-cognito-api-endpoint"),
+    pytest.param({"amazon": "http://127.0.0.1:9000/amazon-api"}, "providers.lwa.api_url",
+                 id="loopback-amazon-api-url"),
 ]
 
 
@@ -169,6 +172,12 @@ def lab_text(change: dict[str, object]) -> str:
                  f'user_pool_id = "us-east-1_AbCdEf123"\n'
                  f'domain = "myapp.auth.us-east-1.amazoncognito.com"\n'
                  f'api_endpoint = "{change["cognito_api"]}"\n')
+    if "amazon" in change:
+        text += ('\n[providers.lwa]\nkind = "amazon"\n'
+                 'client_id = "amzn1.application-oa2-client.0123456789abcdef"\n'
+                 f'client_secret = "{secrets.token_urlsafe(32)}"\n'
+                 'app_id = "amzn1.application.0123456789abcdef"\n'
+                 f'api_url = "{change["amazon"]}"\n')
     return text
 
 
@@ -259,7 +268,7 @@ def test_the_docker_image_sets_no_configuration_file():
 
 def test_the_documented_example_is_a_production_configuration(serve, tmp_path):
     env = production_env(tmp_path, FEDLAB_CONFIG=str(ROOT / "config" / "example.toml"))
-    for name in ("COGNITO", "COGNITO_GOOGLE", "AUTH0", "GOOGLE", "FACEBOOK", "CORP"):
+    for name in ("COGNITO", "COGNITO_GOOGLE", "AUTH0", "GOOGLE", "FACEBOOK", "AMAZON", "CORP"):
         env[f"FEDLAB_PROVIDERS__{name}__CLIENT_SECRET"] = secrets.token_urlsafe(32)
     result = serve(env)
     assert "the configuration was accepted" in result.stderr, result.stderr

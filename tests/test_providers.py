@@ -97,7 +97,8 @@ def test_a_new_kind_is_its_module_and_nothing_else(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[0] == (
-        "['auth0', 'cognito', 'example', 'facebook', 'google', 'oidc'] Example Example ID")
+        "['amazon', 'auth0', 'cognito', 'example', 'facebook', 'google', 'oidc'] Example "
+        "Example ID")
 
 
 def test_no_kind_is_named_outside_its_class_and_no_kind_dispatch_is_left():

@@ -306,6 +306,13 @@ def refresh_tokens(auth: SignIn) -> tuple[str, SignIn]:
     return "refreshed", auth
 
 
+#: Errors of a refresh that refuse the sign-in rather than report an outage: the token
+#: endpoint's refusal, and new tokens that fail the sign-in's checks (an id token, or
+#: a plain OAuth 2 provider's word on whose the access token is).
+REFRESH_REFUSALS = ("token_request_failed", "id_token_rejected", "token_not_for_this_app",
+                    "userinfo_sub_mismatch")
+
+
 def _refresh(provider: Provider, auth: SignIn) -> SignIn:
     now = int(time.time())
     if not auth.tokens.refresh_token:
@@ -316,7 +323,7 @@ def _refresh(provider: Provider, auth: SignIn) -> SignIn:
     except FedlabError as e:
         # A refusal ends the sign-in; an outage (provider down, slow, garbled)
         # keeps the tokens for the next try. Both are a failed refresh.
-        refused = e.code in ("token_request_failed", "id_token_rejected")
+        refused = e.code in REFRESH_REFUSALS
         if refused:
             put(replace(auth, state="refresh_failed",
                         tokens=Tokens(expires_at=auth.tokens.expires_at),

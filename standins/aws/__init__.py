@@ -53,7 +53,8 @@ provider its ``Logins`` key; validated as ``SetIdentityPoolRoles`` validates),
 and ``providers``: one entry per identity provider on the pool,
 ``{"logins_key", "type": "oidc", "issuer", "client_ids"}`` or ``{"logins_key":
 "graph.facebook.com", "type": "facebook", "graph_url", "graph_version",
-"app_id", "app_secret"}``.
+"app_id", "app_secret"}`` or ``{"logins_key": "www.amazon.com", "type": "amazon",
+"tokeninfo_url", "app_id"}``.
 
 Cognito Identity (AWS JSON 1.1, ``POST /``)
 --------------------------------------------
@@ -67,7 +68,8 @@ pool's ARN against the caller's IAM policies in moto (:mod:`.iam`):
 ``UnlinkDeveloperIdentity``. JWKS of its own OpenID tokens at
 ``/.well-known/jwks_uri``. Login tokens are validated as the service does (OIDC
 discovery + JWKS over HTTP, RS256, ``iss``, ``aud``, ``exp``; Facebook through
-Graph's ``debug_token``); its own tokens are accepted as the
+Graph's ``debug_token``; Amazon through its token-info, whose ``app_id`` must be
+the pool's); its own tokens are accepted as the
 ``cognito-identity.amazonaws.com`` login of ``GetCredentialsForIdentity`` (the
 developer flow). Identity ids are ``{region}:uuid5(pool, logins key,
 subject)``: the same person gets the same id on every sign-in and every start.
@@ -98,7 +100,7 @@ authenticated identity comes from the role mapping of its login's provider
   this identity pool.``; ``Token is not from a supported provider of this
   identity pool.``; ``Invalid login token. Couldn't verify signed token.``;
   ``Invalid login token. Issuer doesn't match providerName``; ``Invalid login
-  token. Incorrect token audience.`` (also a Facebook token of another app);
+  token. Incorrect token audience.`` (also a Facebook or Amazon token of another app);
   ``Invalid login token. Token expired: <now> >= <exp>``; ``Invalid login
   token. Missing a required claim: aud``; ``Invalid login token. Can't pass in
   a Cognito token.`` (``GetId``); ``Logins don't match. Please include at least

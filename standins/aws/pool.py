@@ -89,8 +89,7 @@ class Pool:
                 cognito += [{"ProviderName": key, "ClientId": client,
                              "ServerSideTokenCheck": False} for client in provider.client_ids]
             elif key in SUPPORTED_LOGIN_KEYS:
-                supported[key] = (provider.app_id if provider.type == "facebook"
-                                  else ",".join(provider.client_ids))
+                supported[key] = provider.app_id or ",".join(provider.client_ids)
             else:
                 oidc.append(f"arn:aws:iam::{self.account_id}:oidc-provider/{key}")
         answer: dict[str, Any] = {

@@ -22,6 +22,11 @@ GUEST_ROLE = "fedlab-guest"
 DEFAULT_LIFETIME = 3600
 
 
+#: How the pool checks a provider's tokens: an OIDC issuer's id tokens, Graph's
+#: ``debug_token``, Amazon's token-info.
+PROVIDER_TYPES = ("oidc", "facebook", "amazon")
+
+
 class SettingsError(ValueError):
     """A settings key is missing or wrong; the message names it."""
 
@@ -31,13 +36,16 @@ class PoolProvider:
     """One identity provider registered on the identity pool, as its console holds it."""
 
     logins_key: str
-    type: str  # "oidc" | "facebook"
+    type: str  # one of PROVIDER_TYPES
     issuer: str = ""
     client_ids: tuple[str, ...] = ()
     graph_url: str = ""
     graph_version: str = ""
+    #: Facebook's app id, or Amazon's security profile id: what the pool lists.
     app_id: str = ""
     app_secret: str = ""
+    #: Amazon's token-info endpoint, which the pool asks about each access token.
+    tokeninfo_url: str = ""
 
     @property
     def mapping_keys(self) -> tuple[str, ...]:
@@ -109,8 +117,9 @@ def parse_settings(raw: Mapping[str, Any] | AwsSettings) -> AwsSettings:
         providers = {}
         for index, entry in enumerate(raw.get("providers") or ()):
             kind = str(entry.get("type", "oidc"))
-            if kind not in ("oidc", "facebook"):
-                raise SettingsError(f"providers[{index}].type: must be oidc or facebook")
+            if kind not in PROVIDER_TYPES:
+                raise SettingsError(f"providers[{index}].type: must be one of "
+                                    f"{', '.join(PROVIDER_TYPES)}")
             provider = PoolProvider(
                 logins_key=str(entry["logins_key"]), type=kind,
                 issuer=str(entry.get("issuer", "")),
@@ -119,6 +128,7 @@ def parse_settings(raw: Mapping[str, Any] | AwsSettings) -> AwsSettings:
                 graph_version=str(entry.get("graph_version", "")),
                 app_id=str(entry.get("app_id", "")),
                 app_secret=str(entry.get("app_secret", "")),
+                tokeninfo_url=str(entry.get("tokeninfo_url", "")),
             )
             providers[provider.logins_key] = provider
         keys = {key for p in providers.values() for key in p.mapping_keys}

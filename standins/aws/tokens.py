@@ -3,8 +3,9 @@
 OIDC id tokens: the issuer's discovery document and JWKS are fetched over HTTP
 (and cached, refetched once when a ``kid`` is unknown), the RS256 signature is
 verified, then ``iss``, ``aud`` and ``exp``. Facebook access tokens: Graph's
-``debug_token`` with the app's own ``app_id|app_secret``. Each failure is a
-``NotAuthorizedException`` with the service's own words.
+``debug_token`` with the app's own ``app_id|app_secret``. Amazon access tokens:
+Amazon's token-info, whose ``app_id`` must be the security profile on the pool.
+Each failure is a ``NotAuthorizedException`` with the service's own words.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ class TokenVerifier:
         token's claims (what role mappings look at; none for Facebook)."""
         if provider.type == "facebook":
             user_id = self._facebook_user(provider, token)
+            return Verified(user_id, {"sub": user_id})
+        if provider.type == "amazon":
+            user_id = self._amazon_user(provider, token)
             return Verified(user_id, {"sub": user_id})
         claims = self._verified_claims(provider.issuer, token)
         return Verified(self._oidc_subject(provider, claims), claims)
@@ -134,3 +138,21 @@ class TokenVerifier:
         if not data.get("user_id"):
             raise LoginRefused("Invalid login token. Missing a required claim: user_id")
         return str(data["user_id"])
+
+    # -- Login with Amazon ---------------------------------------------------------
+
+    def _amazon_user(self, provider: PoolProvider, token: str) -> str:
+        try:
+            answer = requests.get(provider.tokeninfo_url, params={"access_token": token},
+                                  timeout=HTTP_TIMEOUT)
+            info = answer.json()
+        except (requests.RequestException, ValueError):
+            raise LoginRefused("Invalid login token. Couldn't verify the Amazon token."
+                               ) from None
+        if answer.status_code != 200 or not isinstance(info, dict):
+            raise LoginRefused("Invalid login token. The Amazon token is invalid or expired.")
+        if str(info.get("app_id")) != provider.app_id:
+            raise LoginRefused(WRONG_AUDIENCE)
+        if not info.get("user_id"):
+            raise LoginRefused("Invalid login token. Missing a required claim: user_id")
+        return str(info["user_id"])

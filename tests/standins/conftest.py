@@ -28,6 +28,8 @@ APP = "http://localhost:8000"
 TENANTS = ("cognito", "auth0", "google", "facebook", "oidc")
 OIDC_TENANTS = ("cognito", "auth0", "google", "oidc")
 SECRET = "s3cret-value"
+AMAZON_CLIENT = "amzn1.application-oa2-client.standin0test000000000000000000"
+AMAZON_APP_ID = "amzn1.application.standin0test0000000000000000000"
 #: What the oidc tenant needs before it issues a refresh token (OpenID Connect Core 11).
 OFFLINE = {"scope": "openid email profile offline_access", "prompt": "consent"}
 USERS = [
@@ -68,9 +70,12 @@ def settings_for(base_url: str) -> dict[str, Any]:
     # A second entry for the same client: its URIs are merged into the first.
     clients.append({"tenant": "google", "client_id": client_id("google"),
                     "client_secret": SECRET, "redirect_uris": [f"{APP}/auth/google/other"]})
+    # Login with Amazon's client ids and security profile ids have shapes of their own.
+    clients.append({"tenant": "amazon", "client_id": AMAZON_CLIENT, "client_secret": SECRET,
+                    "redirect_uris": [callback("amazon")]})
     return {"base_url": base_url, "users": USERS, "clients": clients,
             "cognito": {"user_pool_id": "us-east-1_FedLab", "region": "us-east-1"},
-            "facebook": {"graph_version": "v19.0"}}
+            "facebook": {"graph_version": "v19.0"}, "amazon": {"app_id": AMAZON_APP_ID}}
 
 
 def serve(settings_factory: Any) -> tuple[str, Any, Any]:
