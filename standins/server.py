@@ -12,6 +12,7 @@ from werkzeug.http import http_date
 from werkzeug.serving import WSGIRequestHandler
 
 from . import views
+from .apple import Apple
 from .auth0 import Auth0
 from .cognito import Cognito
 from .control import EventLog, control_blueprint
@@ -24,7 +25,7 @@ from .requestlog import RedactedRequestLog
 from .settings import Settings, parse_settings
 from .tenant import Tenant
 
-FLAVOURS: tuple[type[Flavour], ...] = (Cognito, Auth0, Google, Facebook, GenericOIDC)
+FLAVOURS: tuple[type[Flavour], ...] = (Cognito, Auth0, Google, Facebook, GenericOIDC, Apple)
 log = logging.getLogger(__name__)
 
 AVATAR_SVG = (

@@ -70,14 +70,15 @@ def _authorize(tenant: Tenant) -> flask.Response:
         return flavour.error_page("redirect_mismatch", client_id=client.client_id,
                                   redirect_uri=redirect_uri)
     mode = args.get("response_mode", "query")
-    if mode not in flavour.response_modes:
+    modes = flavour.allowed_response_modes(args.get("scope", ""))
+    if mode not in modes:
         # The provider's own page, not a redirect: the client asked for its answer
         # in a way the provider cannot give, so no way of sending it is right
         # (the OpenID Connect errata's choice, and no open redirector).
         return flavour.error_page(
             "bad_request", error="unsupported_response_mode",
             error_description=f"response_mode {mode[:40]!r} is not supported; "
-                              f"supported: {', '.join(flavour.response_modes)}")
+                              f"supported here: {', '.join(modes)}")
 
     step = None
     if flask.request.method == "POST":
@@ -119,6 +120,9 @@ def _authorize(tenant: Tenant) -> flask.Response:
             signed_in.consent_shown = True
             response = tenant.server.create_authorization_response(grant_user=signed_in,
                                                                    grant=grant)
+            first = flavour.first_authorization_fields(user, grant.request.scope or "")
+            if first and response.location:
+                response.location = _with_params(response.location, dict(first))
     elif not consented or "consent" in prompt:
         if "none" in prompt:
             error = ConsentRequiredError(redirect_uri=redirect_uri, state=args.get("state"))
