@@ -68,6 +68,8 @@ def sign_in_by_clicking(page, app_url: str, label: str) -> None:
     ("auth0", "Sign in with Auth0"),
     ("google", "Sign in with Google"),
     ("facebook", "Sign in with Facebook"),
+    ("apple", "Sign in with Apple"),
+    ("cognito-apple", "Sign in with Apple, through Cognito"),
 ])
 def test_sign_in_and_out_by_clicking(page, app_url, control, provider, label):
     sign_in_by_clicking(page, app_url, label)

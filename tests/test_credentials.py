@@ -24,6 +24,8 @@ LOGINS_KEYS = {
     "auth0": "fedlab-demo.us.auth0.com",
     "google": "accounts.google.com",
     "facebook": "graph.facebook.com",
+    "apple": "appleid.apple.com",
+    "cognito-apple": "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab",
 }
 
 
@@ -50,7 +52,8 @@ def calls(aws_control) -> dict:
 #: app client straight to Google among them, have no mapping.
 ROLES = {"cognito": "fedlab-admins", "cognito-google": "fedlab-authenticated",
          "auth0": "fedlab-admins", "google": "fedlab-admins",
-         "facebook": "fedlab-authenticated"}
+         "facebook": "fedlab-authenticated", "apple": "fedlab-authenticated",
+         "cognito-apple": "fedlab-authenticated"}
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
