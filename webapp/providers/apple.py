@@ -222,9 +222,6 @@ class Apple(OpenIDConnect):
         return {"logins_key": self.logins_key, "type": "oidc",
                 "issuer": self.issuer, "client_ids": [self.client_id]}
 
-    def token_error_kind(self, error: str | None, description: str) -> str | None:
-        return error
-
 
 def apple_id(raw: Mapping[str, Any], key: str) -> str:
     value = raw.get(key)
