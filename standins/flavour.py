@@ -1,7 +1,7 @@
 """What makes one provider different from another, as a small class.
 
 A :class:`Flavour` subclass per provider (``cognito.py``, ``auth0.py``,
-``google.py``, ``facebook.py``, ``oidc.py``) says where its endpoints live, what
+``google.py``, ``facebook.py``, ``apple.py``, ``oidc.py``) says where its endpoints live, what
 its tokens and userinfo contain, when it issues refresh tokens, and how it
 words its errors. The shared machinery (``oauth_server.py``, ``views.py``)
 never branches on the provider's name; it asks the flavour.

@@ -20,7 +20,7 @@ import webapp.providers.apple_client_secret as client_secret_module
 from webapp.config import ConfigError
 from webapp.providers import build
 
-from .browser import forms
+from .browser import Browser, forms
 from .flows import sign_in
 from .test_demo import demo  # noqa: F401 - the fixture that runs `fedlab demo`
 
@@ -73,6 +73,18 @@ def test_the_first_sign_in_keeps_the_name_server_side_and_shows_it(apple, browse
     assert "bob@example.com" in account.text
     # The GET took the record: read once.
     assert not set(kept) & set(store_files(tmp_path))
+
+
+def test_only_the_browser_whose_state_it_is_takes_the_name(apple, browser, app_url):
+    """Another browser sent to the same callback URL is refused (state_mismatch) and
+    takes nothing: the name is still there for the sign-in it belongs to."""
+    page = sign_in(browser, app_url, "apple", user="bob", post_form=False)
+    bounce = browser.click(page, "Continue", follow=False)
+    callback = urljoin(bounce.url, bounce.headers["Location"])
+    stranger = Browser().get(callback)
+    assert stranger.status_code == 400 and 'data-error="state_mismatch"' in stranger.text
+    account = browser.get(callback)
+    assert "<th>Name</th><td>Bob Example</td>" in account.text
 
 
 def test_a_returning_person_gets_no_name_and_the_email_is_always_the_id_tokens(
