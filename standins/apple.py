@@ -8,10 +8,12 @@ authorization of the app by that person, never in the id token; the client
 secret is an ES256 JWT signed with the app's registered key (header ``kid``;
 ``iss`` the team id, ``sub`` the client id, ``aud`` https://appleid.apple.com,
 at most six months between ``iat`` and ``exp``), checked with the public key
-registered for that key id, else ``invalid_client``; ``email_verified`` and
-``is_private_email`` are the strings "true"/"false"; a person who chose Hide My
-Email (:data:`HIDE_MY_EMAIL`) gets a private relay address; ``real_user_status``;
-no userinfo endpoint, no end-session endpoint; "Cancel" answers
+registered for that key id, else ``invalid_client`` (Cognito's own client,
+when it federates here, signs with a key of the user pool's, as Cognito does);
+``email_verified`` and ``is_private_email`` are the strings "true"/"false"; a
+person who chose Hide My Email (:data:`HIDE_MY_EMAIL`) gets a private relay
+address; ``real_user_status``; no userinfo endpoint, no end-session endpoint;
+"Cancel" answers
 ``error=user_cancelled_authorize``. Every client secret checked is an event
 (``client_secret``: its ``iat`` and whether it passed).
 """
@@ -19,10 +21,13 @@ no userinfo endpoint, no end-session endpoint; "Cancel" answers
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from authlib.oauth2.rfc6749.errors import InvalidClientError
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
@@ -43,6 +48,8 @@ AUDIENCE = "https://appleid.apple.com"
 MAX_SECRET_LIFETIME = 15777000
 #: The name of the client-authentication method the token and revoke endpoints take.
 AUTH_METHOD = "apple_client_secret"
+#: The team and key ids of the key Cognito's user pool signs its client secret with.
+FEDERATION_TEAM_ID, FEDERATION_KEY_ID = "COGNITOIDP", "COGNITOKEY"
 #: The people who chose "Hide My Email" at the stand-in: their address is a relay.
 HIDE_MY_EMAIL = ("carol",)
 RELAY_DOMAIN = "privaterelay.appleid.com"
@@ -138,6 +145,28 @@ class Apple(Flavour):
                                              "lastName": user.family_name},
                                     "email": self.email_of(user)})}
 
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        #: The key Cognito's user pool holds for its SignInWithApple provider (an
+        #: operator uploads a Sign in with Apple key there): Cognito signs the client
+        #: secret of its own client with it, as the site signs its own.
+        self._federation_key = ec.generate_private_key(ec.SECP256R1())
+        self.federation_registration = {
+            "team_id": FEDERATION_TEAM_ID, "key_id": FEDERATION_KEY_ID,
+            "public_key": self._federation_key.public_key().public_bytes(
+                serialization.Encoding.PEM,
+                serialization.PublicFormat.SubjectPublicKeyInfo).decode()}
+
+    def federation_client_secret(self, client: Client) -> str:
+        """The ES256 JWT Cognito sends as its client's secret."""
+        now = int(time.time())
+        claims = {"iss": FEDERATION_TEAM_ID, "iat": now, "exp": now + 3600, "aud": AUDIENCE,
+                  "sub": client.client_id}
+        key = ECKey.import_key(self._federation_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        return jwt.encode({"alg": "ES256", "kid": FEDERATION_KEY_ID}, claims, key)
+
     def grant_types(self) -> list[tuple[type, bool]]:
         return [(AppleCodeGrant, True), (AppleRefreshGrant, True)]
 
@@ -148,18 +177,18 @@ class Apple(Flavour):
 
 def authenticate(tenant: Tenant, query_client: Callable[[str], Client | None],
                  request: OAuth2Request) -> Client | None:
-    """``client_id`` and the JWT ``client_secret`` from the form, checked as Apple does.
-
-    The stand-ins' own internal client (Cognito's federation) authenticates with its
-    plain secret: it is not an app an operator registers."""
+    """``client_id`` and the JWT ``client_secret`` from the form, checked as Apple does
+    with the key registered for the client: the app's (the ``apple`` settings), or,
+    for Cognito's own client, the key its user pool signs with."""
     form = request.form
     client = query_client(form.get("client_id", ""))
     secret = form.get("client_secret", "")
     if client is None or not secret:
         return None
-    if client.internal:
-        return client if client.check_client_secret(secret) else None
-    problem, iat = check_client_secret(tenant, client.client_id, secret)
+    flavour: Apple = tenant.flavour  # type: ignore[assignment]
+    registered = (flavour.federation_registration if client.internal
+                  else tenant.settings.tenant_settings.get(tenant.name, {}))
+    problem, iat = check_client_secret(tenant, registered, client.client_id, secret)
     tenant.record_event("client_secret", client_id=client.client_id, iat=iat,
                         accepted=problem is None, problem=problem)
     if problem is not None:
@@ -167,9 +196,10 @@ def authenticate(tenant: Tenant, query_client: Callable[[str], Client | None],
     return client
 
 
-def check_client_secret(tenant: Tenant, client_id: str, secret: str) -> tuple[str | None, Any]:
-    """Why ``secret`` is refused (None: it is good), and its ``iat``."""
-    registered = tenant.settings.tenant_settings.get(tenant.name, {})
+def check_client_secret(tenant: Tenant, registered: Mapping[str, Any], client_id: str,
+                        secret: str) -> tuple[str | None, Any]:
+    """Why ``secret`` is refused (None: it is good), and its ``iat``; ``registered``
+    holds the team id, key id and public key the console has for the client."""
     if not registered.get("public_key"):
         return "no key is registered for this team", None
     try:

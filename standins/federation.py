@@ -177,7 +177,8 @@ def _exchange(federation: Federation, peer: Tenant, code: str) -> dict[str, Any]
     token = http.post(peer.flavour.paths()["token"], data={
         "grant_type": "authorization_code", "code": code,
         "redirect_uri": client.redirect_uris[0],
-        "client_id": client.client_id, "client_secret": client.client_secret,
+        "client_id": client.client_id,
+        "client_secret": peer.flavour.federation_client_secret(client),
     })
     if token.status_code != 200:
         raise FederationError(f"{peer.flavour.brand} refused the code")

@@ -155,6 +155,10 @@ class Flavour:
         (Apple's ``user``): none by default."""
         return {}
 
+    def federation_client_secret(self, client: Client) -> str:
+        """What Cognito's own client sends as its secret here (Apple's: a JWT)."""
+        return client.client_secret
+
     def client_auth_methods(self, tenant: Tenant) -> dict[str, Callable[..., Any]]:
         """Client-authentication methods of the provider's own, by name (authlib's
         ``register_client_auth_method``): none beyond the standard ones by default."""
