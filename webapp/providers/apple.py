@@ -23,12 +23,14 @@ Quirks owned here:
 - On an Identity Pool, Apple is the supported login provider ``appleid.apple.com``
   with the Services ID as its app id.
 
-PKCE: Apple does not document PKCE for the web flow. The site sends it all the
-same (RFC 9700 2.1.1; a server that does not know the parameters ignores them),
-and does not rely on it: the code is bound to this browser's sign-in by the
-nonce, which Apple puts in the id token and which is checked (RFC 9700 2.1.1
-allows the nonce in its place for OpenID Connect), and the token request is
-authenticated by the client secret.
+PKCE: Apple does not document PKCE for the web flow (its discovery document names
+no ``code_challenge_methods_supported``), though library authors report that it
+refuses a code exchange without the ``code_verifier`` once a challenge was sent.
+The site sends both all the same (RFC 9700 2.1.1; a server that does not know
+the parameters ignores them) and does not rely on them: the code is bound to
+this browser's sign-in by the nonce, which Apple puts in the id token and which
+is checked (RFC 9700 2.1.1 accepts the nonce in PKCE's place for OpenID Connect
+clients), and the token request is authenticated by the signed client secret.
 """
 
 from __future__ import annotations
