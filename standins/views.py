@@ -55,8 +55,10 @@ def secret() -> bytes:
 
 def authorize(tenant: Tenant) -> flask.Response:
     args = flask.request.args
+    client = tenant.store.clients.get(args.get("client_id", ""))
     return in_response_mode(_authorize(tenant), args.get("redirect_uri", ""),
-                            args.get("response_mode", "query"), tenant.flavour.branding)
+                            args.get("response_mode", "query"), tenant.flavour.branding,
+                            redirects_on=client is not None and client.internal)
 
 
 def _authorize(tenant: Tenant) -> flask.Response:
@@ -137,7 +139,7 @@ def _authorize(tenant: Tenant) -> flask.Response:
 
 
 def in_response_mode(response: flask.Response, redirect_uri: str, mode: str,
-                     branding: pages.Branding) -> flask.Response:
+                     branding: pages.Branding, redirects_on: bool = False) -> flask.Response:
     """``response`` as the client's response mode sends it back.
 
     authlib (and the rest of this module) answer the client with a redirect to
@@ -158,7 +160,8 @@ def in_response_mode(response: flask.Response, redirect_uri: str, mode: str,
             fields.remove(pair)
     # An error page says so in its status, as oidc-provider's does.
     page = pages.form_post(branding, redirect_uri, fields,
-                           status=400 if any(k == "error" for k, _ in fields) else 200)
+                           status=400 if any(k == "error" for k, _ in fields) else 200,
+                           redirects_on=redirects_on)
     for cookie in response.headers.getlist("Set-Cookie"):
         page.headers.add("Set-Cookie", cookie)
     return page
