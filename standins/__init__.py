@@ -48,6 +48,12 @@ Facebook     Dialog ``B/facebook/{version}/dialog/oauth``; Graph ``B/graph``:
 Amazon       Authorization ``B/amazon/ap/oa``; APIs ``B/amazon-api``:
              ``/auth/o2/token`` (POST), ``/auth/o2/tokeninfo?access_token=``,
              ``/user/profile`` (Bearer); plain OAuth 2, tokens ``Atza|``/``Atzr|``.
+Apple        Issuer ``B/apple``: ``/auth/authorize`` (``name``/``email`` need
+             ``response_mode=form_post``; the first authorization posts ``user``),
+             ``/auth/token`` (the client secret is an ES256 JWT checked with the
+             registered ``apple`` settings: team_id, key_id, public_key), ``/auth/keys``,
+             ``/auth/revoke``, ``/.well-known/openid-configuration``; no userinfo,
+             no end-session endpoint. Through Cognito: ``identity_provider=SignInWithApple``.
 Generic OIDC Issuer ``B/oidc``: ``/authorize``, ``/token``, ``/userinfo``, ``/jwks``,
              ``/revoke``, ``/end_session`` (``client_id`` or ``id_token_hint``,
              with a registered ``post_logout_redirect_uri``),

@@ -93,8 +93,9 @@ class Cognito(Flavour):
         return [
             Route("/cognito/logout", "logout", logout),
             Route("/cognito/error", "error", error),
+            # POST: Apple's answer comes as a form_post.
             Route("/cognito/oauth2/idpresponse", "idpresponse",
-                  lambda: federation.idp_response(tenant)),
+                  lambda: federation.idp_response(tenant), ("GET", "POST")),
             Route("/cognito-idp/", "api", lambda: user_pool_api(tenant), methods=("POST",)),
         ]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import threading
 import time
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
     from .tenant import Tenant
 
 #: Cognito's provider names, and the stand-in tenant each one goes to.
-SOCIAL_PROVIDERS = {"Google": "google", "Facebook": "facebook", "LoginWithAmazon": "amazon"}
+SOCIAL_PROVIDERS = {"Google": "google", "Facebook": "facebook", "LoginWithAmazon": "amazon",
+                    "SignInWithApple": "apple"}
 #: Any other name (except COGNITO) is taken as an OIDC provider, served by the oidc stand-in.
 OIDC_TENANT = "oidc"
 
@@ -104,19 +106,23 @@ def redirect_to_identity_provider(cognito: Tenant) -> flask.Response | None:
         state=args.get("state"),
         response_mode=args.get("response_mode", "query"),
     ))
-    query = urlencode({
+    params = {
         "client_id": federation.client.client_id,
         "redirect_uri": federation.client.redirect_uris[0],
         "response_type": "code",
         "scope": peer.flavour.federation_scope,
         "state": key,
-    })
+    }
+    if peer.flavour.federation_response_mode != "query":
+        params["response_mode"] = peer.flavour.federation_response_mode
+    query = urlencode(params)
     return flask.redirect(f"{peer.flavour.authorize_url()}?{query}")
 
 
 def idp_response(cognito: Tenant) -> flask.Response:
     federation: Federation = cognito.federation
-    args = flask.request.args
+    # Apple posts its answer (form_post), with the name in ``user`` the first time.
+    args = flask.request.values
     pending = federation.finish(args.get("state", ""))
     if pending is None:
         return cognito.flavour.error_page("bad_request", error="unknown or used state")
@@ -125,6 +131,7 @@ def idp_response(cognito: Tenant) -> flask.Response:
     peer = federation.peers[pending.peer]
     try:
         identity = _exchange(federation, peer, args.get("code", ""))
+        identity["name"] = identity["name"] or _posted_name(args.get("user"))
     except FederationError as problem:
         return _back_to_app(cognito, pending, "invalid_request", str(problem))
     user = _federated_user(cognito, pending, peer, identity)
@@ -173,7 +180,8 @@ def _exchange(federation: Federation, peer: Tenant, code: str) -> dict[str, Any]
     token = http.post(peer.flavour.paths()["token"], data={
         "grant_type": "authorization_code", "code": code,
         "redirect_uri": client.redirect_uris[0],
-        "client_id": client.client_id, "client_secret": client.client_secret,
+        "client_id": client.client_id,
+        "client_secret": peer.flavour.federation_client_secret(client),
     })
     if token.status_code != 200:
         raise FederationError(f"{peer.flavour.brand} refused the code")
@@ -188,7 +196,7 @@ def _exchange(federation: Federation, peer: Tenant, code: str) -> dict[str, Any]
         ).validate(claims)
     except (JoseError, ValueError, KeyError, TypeError) as problem:
         raise FederationError(f"Invalid id_token from {peer.flavour.brand}") from problem
-    if "email" not in claims or "name" not in claims:
+    if ("email" not in claims or "name" not in claims) and "userinfo" in peer.flavour.paths():
         # Cognito reads an OIDC provider's userinfo too: a provider may keep the
         # profile there (OpenID Connect Core 5.4).
         info = http.get(peer.flavour.paths()["userinfo"], headers={
@@ -197,6 +205,15 @@ def _exchange(federation: Federation, peer: Tenant, code: str) -> dict[str, Any]
             claims = {**info.get_json(), **claims}
     return {"sub": claims["sub"], "email": claims.get("email", ""),
             "name": claims.get("name", "")}
+
+
+def _posted_name(user: str | None) -> str:
+    """The name in Apple's posted ``user`` JSON, as Cognito maps it; "" if none."""
+    try:
+        name = json.loads(user or "{}").get("name") or {}
+        return " ".join(str(name.get(k) or "") for k in ("firstName", "lastName")).strip()
+    except (ValueError, AttributeError):
+        return ""
 
 
 def _federated_user(cognito: Tenant, pending: Pending, peer: Tenant,

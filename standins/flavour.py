@@ -1,7 +1,7 @@
 """What makes one provider different from another, as a small class.
 
 A :class:`Flavour` subclass per provider (``cognito.py``, ``auth0.py``,
-``google.py``, ``facebook.py``, ``oidc.py``) says where its endpoints live, what
+``google.py``, ``facebook.py``, ``apple.py``, ``oidc.py``) says where its endpoints live, what
 its tokens and userinfo contain, when it issues refresh tokens, and how it
 words its errors. The shared machinery (``oauth_server.py``, ``views.py``)
 never branches on the provider's name; it asks the flavour.
@@ -63,8 +63,10 @@ class Flavour:
     #: Revoking an access token revokes the whole grant (Google does).
     revoking_access_revokes_grant: ClassVar[bool] = False
     default_scope: ClassVar[str] = "openid"
-    #: What Cognito asks for when it federates to this provider.
+    #: What Cognito asks for when it federates to this provider, and how it asks
+    #: for the answer (Apple's comes as a form_post to ``/oauth2/idpresponse``).
     federation_scope: ClassVar[str] = "openid email profile"
+    federation_response_mode: ClassVar[str] = "query"
     scopes_supported: ClassVar[tuple[str, ...]] = ("openid", "email", "profile")
     claims_supported: ClassVar[tuple[str, ...]] = (
         "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
@@ -151,6 +153,25 @@ class Flavour:
     def normalise_scope(self, scope: str) -> str:
         return scope
 
+    def allowed_response_modes(self, scope: str) -> tuple[str, ...]:
+        """The response modes a request for ``scope`` may ask for (Apple: form_post
+        only when the name or e-mail is asked)."""
+        return self.response_modes
+
+    def first_authorization_fields(self, user: User, scope: str) -> dict[str, str]:
+        """Fields the answer carries only when the person first authorizes the app
+        (Apple's ``user``): none by default."""
+        return {}
+
+    def federation_client_secret(self, client: Client) -> str:
+        """What Cognito's own client sends as its secret here (Apple's: a JWT)."""
+        return client.client_secret
+
+    def client_auth_methods(self, tenant: Tenant) -> dict[str, Callable[..., Any]]:
+        """Client-authentication methods of the provider's own, by name (authlib's
+        ``register_client_auth_method``): none beyond the standard ones by default."""
+        return {}
+
     def issues_refresh_token(self, code: AuthorizationCode) -> bool:
         return True
 
@@ -162,7 +183,6 @@ class Flavour:
             "issuer": self.issuer,
             "authorization_endpoint": self.url("authorize"),
             "token_endpoint": self.url("token"),
-            "userinfo_endpoint": self.url("userinfo"),
             "jwks_uri": self.url("jwks"),
             "revocation_endpoint": self.url("revoke"),
             "response_types_supported": ["code"],
@@ -175,6 +195,8 @@ class Flavour:
             "token_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
             "code_challenge_methods_supported": ["S256"],
         }
+        if "userinfo" in self.paths():  # Apple has none
+            document["userinfo_endpoint"] = self.url("userinfo")
         if end_session := self.end_session_endpoint():
             document["end_session_endpoint"] = end_session
         if self.sends_logout_tokens:

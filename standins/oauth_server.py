@@ -298,6 +298,8 @@ def build_server(tenant: Tenant) -> TenantAuthorizationServer:
         if issubclass(grant_cls, AuthorizationCodeGrant):
             extensions.append(S256Only(required=False))
         server.register_grant(grant_cls, extensions)
+    for name, method in tenant.flavour.client_auth_methods(tenant).items():
+        server.register_client_auth_method(name, method)
     server.register_extension(TenantIssuerParameter(tenant))
     server.register_endpoint(TenantRevocation(tenant, server))
     return server

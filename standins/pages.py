@@ -67,7 +67,7 @@ SUBMIT_SCRIPT_HASH = "sha256-" + base64.b64encode(
 
 
 def form_post(branding: Branding, action: str, fields: Iterable[tuple[str, str]],
-              status: int = 200) -> flask.Response:
+              status: int = 200, redirects_on: bool = False) -> flask.Response:
     """The authorization response in the form_post response mode (OAuth 2.0 Form
     Post Response Mode, section 2): a page whose form posts ``fields`` to the
     client's redirect URI ``action``, submitted by a script at once, and by its
@@ -75,15 +75,18 @@ def form_post(branding: Branding, action: str, fields: Iterable[tuple[str, str]]
 
     Its own Content-Security-Policy: nothing loads, the one script runs by its
     hash, and the form may post only to the redirect URI's origin (Chromium
-    holds the redirects that follow the POST to it too).
+    holds the redirects that follow the POST to it too). With ``redirects_on`` the
+    redirect URI is another provider's (Cognito's ``/oauth2/idpresponse``, federating
+    to Apple), whose answer redirects the browser on to the app: any http(s) target.
     """
     parts = urlsplit(action)
+    onward = " http: https:" if redirects_on else ""
     response = render("form_post.html", branding, status=status,
                       title=f"{branding.brand}: back to the application (local stand-in)",
                       action=action, fields=list(fields), script=SUBMIT_SCRIPT)
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; script-src '{SUBMIT_SCRIPT_HASH}'; style-src 'unsafe-inline'; "
-        f"form-action {parts.scheme}://{parts.netloc}; frame-ancestors 'none'; "
+        f"form-action {parts.scheme}://{parts.netloc}{onward}; frame-ancestors 'none'; "
         f"base-uri 'none'")
     return response
 

@@ -13,6 +13,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 from . import views
 from .amazon import Amazon
+from .apple import Apple
 from .auth0 import Auth0
 from .cognito import Cognito
 from .control import EventLog, control_blueprint
@@ -25,7 +26,8 @@ from .requestlog import RedactedRequestLog
 from .settings import Settings, parse_settings
 from .tenant import Tenant
 
-FLAVOURS: tuple[type[Flavour], ...] = (Cognito, Auth0, Google, Facebook, GenericOIDC, Amazon)
+FLAVOURS: tuple[type[Flavour], ...] = (Cognito, Auth0, Google, Facebook, GenericOIDC, Amazon,
+                                       Apple)
 log = logging.getLogger(__name__)
 
 AVATAR_SVG = (

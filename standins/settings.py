@@ -109,6 +109,9 @@ class Settings:
     #: Per tenant, the :class:`Behaviour` switches that differ from its flavour's.
     behaviour: Mapping[str, Mapping[str, bool]] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: Each tenant's own table, as the app's provider settings give it (Apple's
+    #: registered team id, key id and public key).
+    tenant_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def parse_settings(raw: Mapping[str, Any], tenants: Sequence[str]) -> Settings:
@@ -139,6 +142,7 @@ def parse_settings(raw: Mapping[str, Any], tenants: Sequence[str]) -> Settings:
         secret_key=str(raw.get("secret_key") or ""),
         behaviour=_behaviour(raw.get("behaviour") or {}, tenants),
         extra={k: v for k, v in raw.items() if k not in _KNOWN_KEYS and k not in tenants},
+        tenant_settings={t: dict(raw[t]) for t in tenants if isinstance(raw.get(t), Mapping)},
     )
 
 

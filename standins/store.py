@@ -92,7 +92,9 @@ class Client(ClientMixin):
         )
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method in ("client_secret_basic", "client_secret_post", "token_owner")
+        # apple_client_secret: Apple's signed JWT in the form (standins/apple.py).
+        return method in ("client_secret_basic", "client_secret_post", "token_owner",
+                          "apple_client_secret")
 
     def check_response_type(self, response_type: str | None) -> bool:
         return response_type in (None, "code")

@@ -55,8 +55,10 @@ def secret() -> bytes:
 
 def authorize(tenant: Tenant) -> flask.Response:
     args = flask.request.args
+    client = tenant.store.clients.get(args.get("client_id", ""))
     return in_response_mode(_authorize(tenant), args.get("redirect_uri", ""),
-                            args.get("response_mode", "query"), tenant.flavour.branding)
+                            args.get("response_mode", "query"), tenant.flavour.branding,
+                            redirects_on=client is not None and client.internal)
 
 
 def _authorize(tenant: Tenant) -> flask.Response:
@@ -70,14 +72,15 @@ def _authorize(tenant: Tenant) -> flask.Response:
         return flavour.error_page("redirect_mismatch", client_id=client.client_id,
                                   redirect_uri=redirect_uri)
     mode = args.get("response_mode", "query")
-    if mode not in flavour.response_modes:
+    modes = flavour.allowed_response_modes(args.get("scope", ""))
+    if mode not in modes:
         # The provider's own page, not a redirect: the client asked for its answer
         # in a way the provider cannot give, so no way of sending it is right
         # (the OpenID Connect errata's choice, and no open redirector).
         return flavour.error_page(
             "bad_request", error="unsupported_response_mode",
             error_description=f"response_mode {mode[:40]!r} is not supported; "
-                              f"supported: {', '.join(flavour.response_modes)}")
+                              f"supported here: {', '.join(modes)}")
 
     step = None
     if flask.request.method == "POST":
@@ -119,6 +122,9 @@ def _authorize(tenant: Tenant) -> flask.Response:
             signed_in.consent_shown = True
             response = tenant.server.create_authorization_response(grant_user=signed_in,
                                                                    grant=grant)
+            first = flavour.first_authorization_fields(user, grant.request.scope or "")
+            if first and response.location:
+                response.location = _with_params(response.location, dict(first))
     elif not consented or "consent" in prompt:
         if "none" in prompt:
             error = ConsentRequiredError(redirect_uri=redirect_uri, state=args.get("state"))
@@ -133,7 +139,7 @@ def _authorize(tenant: Tenant) -> flask.Response:
 
 
 def in_response_mode(response: flask.Response, redirect_uri: str, mode: str,
-                     branding: pages.Branding) -> flask.Response:
+                     branding: pages.Branding, redirects_on: bool = False) -> flask.Response:
     """``response`` as the client's response mode sends it back.
 
     authlib (and the rest of this module) answer the client with a redirect to
@@ -154,7 +160,8 @@ def in_response_mode(response: flask.Response, redirect_uri: str, mode: str,
             fields.remove(pair)
     # An error page says so in its status, as oidc-provider's does.
     page = pages.form_post(branding, redirect_uri, fields,
-                           status=400 if any(k == "error" for k, _ in fields) else 200)
+                           status=400 if any(k == "error" for k, _ in fields) else 200,
+                           redirects_on=redirects_on)
     for cookie in response.headers.getlist("Set-Cookie"):
         page.headers.add("Set-Cookie", cookie)
     return page

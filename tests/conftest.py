@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,8 @@ from .browser import Browser
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_STANDINS = "http://127.0.0.1:9000"
 IN_CI = os.environ.get("CI") == "true"
-PROVIDERS = ("cognito", "cognito-google", "cognito-amazon", "auth0", "google", "facebook",
-             "amazon")
+PROVIDERS = ("cognito", "cognito-google", "cognito-amazon", "cognito-apple", "auth0",
+             "google", "facebook", "amazon", "apple")
 
 
 #: Where moto's request recorder (see MotoRequests) writes, for this run.
@@ -185,7 +186,8 @@ def config_dir(tmp_path_factory: pytest.TempPathFactory, standins_url: str, app_
         for demo_url, url in aws_urls.items():
             text = text.replace(demo_url, url)
         (folder / name).write_text(text)
-    write_secrets(folder / "secrets.toml", (*PROVIDERS, "corp"))
+    tables = tomllib.loads((folder / "demo.toml").read_text())["providers"]
+    write_secrets(folder / "secrets.toml", {**tables, "corp": {}})
     return folder
 
 

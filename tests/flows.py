@@ -13,8 +13,11 @@ MAX_PAGES = 8
 
 
 def through_provider(browser: Browser, page: requests.Response, app_url: str,
-                     user: str = "alice", consent: str = "Allow") -> requests.Response:
-    """Click through the provider's sign-in and consent pages until back at the app."""
+                     user: str = "alice", consent: str = "Allow",
+                     post_form: bool = True) -> requests.Response:
+    """Click through the provider's sign-in and consent pages until back at the app;
+    a ``form_post`` answer's page is sent on with its "Continue" (what a browser
+    without scripts presses), unless ``post_form`` is False."""
     for _ in range(MAX_PAGES):
         if page.url.startswith(app_url) or page.status_code >= 400:
             return page
@@ -23,16 +26,19 @@ def through_provider(browser: Browser, page: requests.Response, app_url: str,
             page = browser.click(page, f"Sign in as {user}")
         elif consent in buttons:
             page = browser.click(page, consent)
+        elif post_form and "Continue" in buttons:
+            page = browser.click(page, "Continue")
         else:
             return page
     raise AssertionError(f"still at the provider after {MAX_PAGES} pages: {page.url}")
 
 
 def sign_in(browser: Browser, app_url: str, provider: str, user: str = "alice",
-            consent: str = "Allow", next_path: str | None = None) -> requests.Response:
+            consent: str = "Allow", next_path: str | None = None,
+            post_form: bool = True) -> requests.Response:
     params = {"next": next_path} if next_path else None
     page = browser.get(f"{app_url}/auth/{provider}/login", params=params)
-    return through_provider(browser, page, app_url, user, consent)
+    return through_provider(browser, page, app_url, user, consent, post_form)
 
 
 def stop_at_callback(browser: Browser, app_url: str, provider: str,

@@ -21,26 +21,31 @@ CLIENTS = {
     "cognito": ("cognito", "fedlab-cognito-client"),
     "cognito-google": ("cognito", "fedlab-cognito-google-client"),
     "cognito-amazon": ("cognito", "fedlab-cognito-amazon-client"),
+    "cognito-apple": ("cognito", "fedlab-cognito-apple-client"),
     "auth0": ("auth0", "fedlab-auth0-client"),
     "google": ("google", "fedlab-google-client.apps.googleusercontent.com"),
     "facebook": ("facebook", "100000000000001"),
     "amazon": ("amazon", "amzn1.application-oa2-client.fedlab0demo0000000000000000000"),
+    "apple": ("apple", "com.fedlab.demo.web"),
     OIDC_PROVIDER: ("oidc", "fedlab-oidc-client"),
 }
 
 _KINDS = ("cognito", "auth0", "google", "facebook", "amazon", OIDC_PROVIDER)
 #: Plain OAuth 2, no discovery: the first call is the authorization page.
 _NO_DISCOVERY = ("facebook", "amazon")
-_DISCOVERY = ("cognito", "auth0", "google", OIDC_PROVIDER)
-#: (misconfiguration, provider), for every provider whose kind can have it.
+_DISCOVERY = ("cognito", "auth0", "google", "apple", OIDC_PROVIDER)
+#: (misconfiguration, provider), for every provider whose kind can have it. Apple has
+#: no "secret" cell: its client secret is a JWT the site signs, which no stand-in
+#: client setting can make wrong (tests/test_apple.py changes the key instead).
 CELLS = [
-    *(("callback", p) for p in ("cognito", "cognito-google", "cognito-amazon", "auth0",
-                                "google", "facebook", "amazon", OIDC_PROVIDER)),
+    *(("callback", p) for p in ("cognito", "cognito-google", "cognito-amazon", "cognito-apple",
+                                "auth0", "google", "facebook", "amazon", "apple",
+                                OIDC_PROVIDER)),
     *(("sign_out", p) for p in ("cognito", "auth0", OIDC_PROVIDER)),
     *(("secret", p) for p in _KINDS),
     *(("issuer", p) for p in _DISCOVERY),
     *(("clock", p) for p in _DISCOVERY),
-    *(("down", p) for p in _KINDS),
+    *(("down", p) for p in (*_KINDS, "apple")),
 ]
 SKEW_SECONDS = 900
 

@@ -70,6 +70,8 @@ def sign_in_by_clicking(page, app_url: str, label: str) -> None:
     ("facebook", "Sign in with Facebook"),
     ("cognito-amazon", "Sign in with Amazon, through Cognito"),
     ("amazon", "Sign in with Amazon"),
+    ("apple", "Sign in with Apple"),
+    ("cognito-apple", "Sign in with Apple, through Cognito"),
 ])
 def test_sign_in_and_out_by_clicking(page, app_url, control, provider, label):
     sign_in_by_clicking(page, app_url, label)

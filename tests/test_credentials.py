@@ -26,6 +26,8 @@ LOGINS_KEYS = {
     "google": "accounts.google.com",
     "facebook": "graph.facebook.com",
     "amazon": "www.amazon.com",
+    "apple": "appleid.apple.com",
+    "cognito-apple": "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab",
 }
 
 
@@ -54,7 +56,8 @@ def calls(aws_control) -> dict:
 ROLES = {"cognito": "fedlab-admins", "cognito-google": "fedlab-authenticated",
          "cognito-amazon": "fedlab-authenticated",
          "auth0": "fedlab-admins", "google": "fedlab-admins",
-         "facebook": "fedlab-authenticated", "amazon": "fedlab-authenticated"}
+         "facebook": "fedlab-authenticated", "amazon": "fedlab-authenticated",
+         "apple": "fedlab-authenticated", "cognito-apple": "fedlab-authenticated"}
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -35,7 +35,8 @@ DEMO_ADDRESSES = {"http://localhost:8000": "app", "http://127.0.0.1:9000": "stan
                   "http://127.0.0.1:9102": "moto", "http://127.0.0.1:9103": "sts"}
 #: Providers with a sign-out page of their own, and its path at the stand-ins.
 PROVIDER_SIGN_OUT = {"cognito": "/cognito/logout", "cognito-google": "/cognito/logout",
-                     "cognito-amazon": "/cognito/logout", "auth0": "/auth0/v2/logout"}
+                     "cognito-amazon": "/cognito/logout", "cognito-apple": "/cognito/logout",
+                     "auth0": "/auth0/v2/logout"}
 CONTENT = b"uploaded through fedlab demo\n"
 #: Keys the shell running the demo has (perhaps real ones): never the site's there.
 SHELL_KEYS = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
@@ -95,8 +96,9 @@ def test_the_demo_gives_the_site_the_stand_ins_key_not_the_shells(demo):
     assert SHELL_KEYS["AWS_SECRET_ACCESS_KEY"] not in text
 
 
-@pytest.mark.parametrize("provider", ["cognito", "cognito-google", "cognito-amazon", "auth0",
-                                      "google", "facebook", "amazon"])
+@pytest.mark.parametrize("provider", ["cognito", "cognito-google", "cognito-amazon",
+                                      "cognito-apple", "auth0", "google", "facebook", "amazon",
+                                      "apple"])
 def test_a_visitor_signs_in_uses_storage_and_signs_out(demo, provider):
     app_url, _ = demo
     browser = Browser()
@@ -157,8 +159,9 @@ def test_fedlab_check_passes_every_probe_against_the_demo(demo):
     statuses = {(v["provider"], v["probe"]): v["status"] for v in report["verdicts"]}
     assert done.returncode == 0, done.stdout[-2000:]
     assert {"pass"} <= set(statuses.values()) <= {"pass", "skip"}
-    assert {p for p, _ in statuses} == {"cognito", "cognito-google", "cognito-amazon", "auth0",
-                                        "google", "facebook", "amazon", "identity-pool"}
+    assert {p for p, _ in statuses} == {"cognito", "cognito-google", "cognito-amazon",
+                                        "cognito-apple", "auth0", "google", "facebook",
+                                        "amazon", "apple", "identity-pool"}
     assert {s for (p, _), s in statuses.items() if p == "identity-pool"} == {"skip"}
     print(f"\nfedlab check --json against fedlab demo: exit 0, {len(statuses)} verdicts, "
           f"{seconds:.2f} s wall time (the probes: {report['seconds']:.2f} s)")

@@ -16,6 +16,7 @@ import pytest
 
 from webapp import policies
 from webapp.providers import KINDS, build
+from webapp.providers.apple import Apple
 from webapp.providers.base import (
     AUTHENTICATED_ROLE,
     AmbiguousRoleResolution,
@@ -539,6 +540,8 @@ def test_a_registration_reading_an_undeclared_parameter_is_refused_at_once():
 #: provider would be given (besides its client id).
 DEPLOYED = {
     "amazon": ({"app_id": "amzn1.application.0123456789abcdef0123456789abcdef"}, {}),
+    "apple": ({"team_id": "ABCDE12345", "key_id": "KEY1234567",
+               "private_key": Apple.demo_secrets()["private_key"]}, {}),
     "auth0": ({"domain": "example.us.auth0.com"}, {"Auth0Domain": "example.us.auth0.com"}),
     "cognito": ({"region": "eu-west-1", "user_pool_id": "eu-west-1_AbCdEf123",
                  "domain": "fedlab.auth.eu-west-1.amazoncognito.com"},

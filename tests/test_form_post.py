@@ -35,7 +35,7 @@ def corp(swap_app, control):
 
 def form_post_page(browser, app_url):
     """Sign in at the stand-in up to its form_post page; return it and its form."""
-    page = sign_in(browser, app_url, "corp")
+    page = sign_in(browser, app_url, "corp", post_form=False)
     assert page.status_code == 200 and not page.url.startswith(app_url), page.url
     [form] = forms(page.text)
     return page, form

@@ -197,9 +197,10 @@ def test_providers_sharing_the_login_are_not_offered(browser, app_url, control, 
     sign_in(browser, app_url, "cognito")
     buttons = browser.buttons(browser.get(f"{app_url}/credentials"))
     offered = sorted(b for b in buttons if b.startswith("Link "))
-    # "Google, through Cognito" and "Amazon, through Cognito" are app clients of the
-    # same user pool: the same login.
-    assert offered == ["Link Amazon", "Link Auth0", "Link Facebook", "Link Google"]
+    # "Google, through Cognito", "Amazon, through Cognito" and "Apple, through Cognito"
+    # are app clients of the same user pool: the same login.
+    assert offered == ["Link Amazon", "Link Apple", "Link Auth0", "Link Facebook",
+                       "Link Google"]
 
 
 def test_linking_the_login_in_use_is_refused(browser, app_url, control, aws_control):

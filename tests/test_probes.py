@@ -420,6 +420,7 @@ def test_a_group_role_trusting_another_pool_fails_though_the_pool_does_not_list_
            f"({OTHER_POOL}), not this one ({pool_id})" in row
     assert ("the readers group's role, as a token gives it under the Token role mappings "
             "for cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-amazon-"
+            "client, cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-apple-"
             "client, cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-client, "
             "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-google-client"
             ) in row
@@ -504,6 +505,7 @@ def test_classic_flow_offered_in_a_pool_with_role_mappings_warns_with_the_fix(
     assert status == "warn" and 'data-error="pool_classic_flow_mapped"' in row
     assert ("the pool has role mappings (for accounts.google.com, "
             "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-amazon-client, "
+            "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-apple-client, "
             "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-client, "
             "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:"
             "fedlab-cognito-google-client, fedlab-demo.us.auth0.com)") in row

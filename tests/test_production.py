@@ -12,6 +12,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -95,8 +96,8 @@ def test_serve_needs_an_explicit_config_file(serve, tmp_path):
 
 def test_the_demo_configuration_is_refused(serve, tmp_path):
     secrets_file = tmp_path / "secrets.toml"
-    write_secrets(secrets_file, ("cognito", "cognito-google", "cognito-amazon", "auth0",
-                                 "google", "facebook", "amazon"))
+    write_secrets(secrets_file, tomllib.loads(
+        (ROOT / "config" / "demo.toml").read_text())["providers"])
     env = production_env(tmp_path, FEDLAB_CONFIG=str(ROOT / "config" / "demo.toml"),
                          FEDLAB_SECRETS_FILE=str(secrets_file))
     for name in ("FEDLAB_SECRET_KEY", "FEDLAB_SESSION__ENCRYPTION_KEY",

@@ -425,7 +425,8 @@ def test_each_auth_event_is_one_json_line_on_stderr(served, config_dir, tmp_path
 
     secrets_file = tomllib.loads((config_dir / "secrets.toml").read_text())
     seen |= {secrets_file["secret_key"], secrets_file["session"]["encryption_key"]}
-    seen |= {entry["client_secret"] for entry in secrets_file["providers"].values()}
+    # Each provider's secret: a client secret, or Apple's private key.
+    seen |= {value for entry in secrets_file["providers"].values() for value in entry.values()}
     assert len(seen) >= 10  # tokens, AWS credentials, keys and client secrets
     leaked = [f"{secret[:6]}..." for secret in seen if secret in text]
     assert not leaked, "stderr carries a secret"

@@ -53,6 +53,8 @@ def test_the_demo_role_mappings_are_keyed_and_shaped_as_aws_holds_them(app, oper
             "Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"},
         "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-amazon-client": {
             "Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"},
+        "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab:fedlab-cognito-apple-client": {
+            "Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"},
         "accounts.google.com": {"Type": "Rules", "AmbiguousRoleResolution":
                                 "AuthenticatedRole", "RulesConfiguration": {"Rules": workspace}},
         "fedlab-demo.us.auth0.com": {"Type": "Rules", "AmbiguousRoleResolution":
@@ -102,8 +104,8 @@ def test_the_demo_pool_maps_roles_as_the_template_does(app, operator):
             continue
         assert (served in declared) if served else not declared, name
         compared.add(name)
-    assert compared == {"cognito", "cognito-google", "cognito-amazon", "google", "facebook",
-                        "amazon"}
+    assert compared == {"cognito", "cognito-google", "cognito-amazon", "cognito-apple", "google",
+                        "facebook", "amazon", "apple"}
 
 
 def test_the_demo_user_pool_groups_are_the_templates(app):

@@ -87,6 +87,9 @@ def bounce_form_post(provider: Provider) -> Response:
         abort(405, valid_methods=["GET", "HEAD"])
     with failures_reported(provider.name):
         params = form_post_params(request.form, provider.name)
+        if provider.FORM_POST_EXTRAS:  # kept server-side, never in the URL
+            signin.keep_form_post_extras(params.get("state", ""),
+                                         form_post_extras(request.form, provider))
     return redirect(url_for("auth.callback", name=provider.name, **params), 303)
 
 
@@ -126,6 +129,17 @@ def backchannel_logout(name: str) -> Response:
         response.status_code = 400
     response.headers["Cache-Control"] = "no-store"
     return response
+def form_post_extras(form: MultiDict[str, str], provider: Provider) -> dict[str, str]:
+    """The fields besides the response that ``provider``'s kind declares
+    (``FORM_POST_EXTRAS``), each once and within its length, else ``bad_request``."""
+    extras: dict[str, str] = {}
+    for key, limit in provider.FORM_POST_EXTRAS.items():
+        values = form.getlist(key)
+        if len(values) > 1 or (values and len(values[0]) > limit):
+            raise FedlabError("bad_request", provider=provider.name, parameter=key)
+        if values:
+            extras[key] = values[0]
+    return extras
 
 
 @bp.post("/refresh")

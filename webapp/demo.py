@@ -8,6 +8,7 @@ provider's console.
 
 from __future__ import annotations
 
+import json
 import secrets
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -17,16 +18,18 @@ from typing import Any
 from flask import Flask
 
 from .config import ConfigError, plain, settings
-from .providers import Provider, registry
+from .providers import KINDS, Provider, registry
 from .urls import external_url, sign_out_return_url
 
 #: The AWS account of the offline demo's stand-in (moto's default).
 ACCOUNT_ID = "123456789012"
 
 
-def write_secrets(path: Path, provider_names: Iterable[str]) -> bool:
-    """Give the demo's secrets file a secret key, a session encryption key and a
-    client secret per provider.
+def write_secrets(path: Path, providers: Mapping[str, Any] | Iterable[str]) -> bool:
+    """Give the demo's secrets file a secret key, a session encryption key and each
+    provider's secrets: what its kind's ``demo_secrets`` makes (a client secret;
+    Apple's, a private key). ``providers`` are the ``[providers]`` tables by name,
+    or names alone (a client secret each).
 
     Existing values are kept (sessions and registrations stay valid); only
     what is missing is added. Returns whether anything was written.
@@ -45,10 +48,15 @@ def write_secrets(path: Path, provider_names: Iterable[str]) -> bool:
         # A table at the end of the file, after any provider tables, is valid TOML.
         lines += ["", "[session]", f'encryption_key = "{secrets.token_urlsafe(48)}"']
     known = existing.get("providers", {})
-    for name in provider_names:
+    tables = providers if isinstance(providers, Mapping) else {key: {} for key in providers}
+    for name, table in tables.items():
         if name not in known:
+            kind = KINDS.get(table.get("kind") if isinstance(table, Mapping) else None)
+            made = (kind.demo_secrets() if kind is not None
+                    else {"client_secret": secrets.token_urlsafe(32)})
+            # A JSON string is a TOML basic string (a PEM's newlines as \n).
             lines += ["", f"[providers.{name}]",
-                      f'client_secret = "{secrets.token_urlsafe(32)}"']
+                      *(f"{key} = {json.dumps(value)}" for key, value in made.items())]
     if not lines:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import requests
+from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app
@@ -87,9 +88,15 @@ class ProviderClient:
         if not client.server_metadata.get("authorization_endpoint"):
             raise FedlabError("discovery_invalid", provider=self.provider.name,
                               detail="no authorization endpoint")
-        made = client.create_authorization_url(redirect_uri, **self.provider.authorize_params)
+        params = dict(self.provider.authorize_params)
+        if self.provider.ID_TOKEN_WITHOUT_OPENID and "openid" not in self.provider.scopes:
+            # authlib adds a nonce only for the openid scope; this provider's id token
+            # comes without it, and its nonce is what binds the token to this sign-in.
+            params["nonce"] = generate_token(20)
+        made = client.create_authorization_url(redirect_uri, **params)
         return AuthorizationRequest(url=made["url"], state=made["state"],
-                                    code_verifier=made["code_verifier"], nonce=made.get("nonce"))
+                                    code_verifier=made["code_verifier"],
+                                    nonce=made.get("nonce") or params.get("nonce"))
 
     def exchange_code(self, code: str, redirect_uri: str, code_verifier: str) -> dict[str, Any]:
         return self._token_request(

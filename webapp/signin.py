@@ -21,7 +21,7 @@ from typing import Any
 from flask import current_app, g, session
 from msgspec.structs import replace
 
-from . import guests, sessions, signals
+from . import form_post_extras, guests, sessions, signals
 from .errors import AUTHORIZATION_ERRORS, FedlabError
 from .oauth import ProviderClient, client_for
 from .providers import Provider, SignOut, registry
@@ -86,6 +86,12 @@ def begin(provider: Provider, redirect_uri: str, next_path: str,
     return sent.url
 
 
+def keep_form_post_extras(state: str, fields: Mapping[str, str]) -> None:
+    """Keep a ``form_post`` answer's extra ``fields`` for the GET callback of ``state``
+    (see :mod:`webapp.form_post_extras`)."""
+    form_post_extras.keep(state, fields)
+
+
 def take_pending(state: str) -> Pending | None:
     """Pop the sign-in that ``state`` names: each state works once, in this session only."""
     stored = session.get("pending") or {}
@@ -144,7 +150,10 @@ def finish(provider: Provider, args: Mapping[str, str]) -> Finished:
     still the person the link was started for.
     """
     record = take_pending(args.get("state", ""))
+    extras = (form_post_extras.take(args.get("state", ""))
+              if provider.FORM_POST_EXTRAS and pending_for(record, provider.name) else {})
     if args.get("error"):
+        args = {**args, "error": provider.authorization_error_code(args["error"])}
         if args.get("iss") is not None:  # RFC 9207 2.4: on error answers too
             check_iss_parameter(client_for(provider), args["iss"])
         raise authorization_error(provider.name, args,
@@ -158,7 +167,8 @@ def finish(provider: Provider, args: Mapping[str, str]) -> Finished:
     if not args.get("code"):
         raise FedlabError("code_missing", provider=provider.name)
     token = client.exchange_code(args["code"], record.redirect_uri, record.code_verifier)
-    who = provider.sign_in(client, token, record.nonce)
+    # The kind reads the posted extras only now, the token response verified.
+    who = provider.with_form_post_extras(provider.sign_in(client, token, record.nonce), extras)
     if record.link_for is not None:
         return Finished(record.next, second_login(provider, record, record.link_for,
                                                   token, who))

@@ -90,7 +90,7 @@ def build(name: str, raw: Any) -> Provider:
             "client_secret",
             f"the client secret, from the environment (FEDLAB_PROVIDERS__"
             f"{name.upper().replace('-', '_')}__CLIENT_SECRET) or the secrets file",
-        )
+        ) if cls.TAKES_CLIENT_SECRET else ""
         scopes = raw.get("scopes", cls.DEFAULT_SCOPES)
         if isinstance(scopes, str):
             scopes = scopes.replace(",", " ").split()

@@ -37,12 +37,20 @@ is read (``fragment``'s answer would never reach the server). The views
   checked by the GET, is the callback's CSRF check (RFC 6749 10.12).
 
 Anything else in the posted form is not carried on: it would travel in a URL
-(browser history, server logs, Referer).
+(browser history, server logs, Referer). A kind whose provider posts more than
+the response (Sign in with Apple's ``user``, the name given only at the first
+authorization) declares those fields in ``FORM_POST_EXTRAS``: the POST then
+keeps them, bounded and sealed, in the session store under a name derived from
+the ``state`` (:mod:`webapp.form_post_extras`), for a few minutes; the GET
+takes them once, only after the state matched this browser's sign-in, and
+hands them to the kind (:meth:`Provider.with_form_post_extras`) only after the
+token response verified. They never reach a URL and the session is untouched.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -125,6 +133,15 @@ class Provider(ABC):
     #: (see the module's docstring): ``query`` (a GET redirect, the code flow's
     #: default, never sent) or ``form_post`` (a POST from the provider's page).
     RESPONSE_MODE: ClassVar[str] = "query"
+    #: Fields besides the response that a ``form_post`` answer carries and the kind
+    #: reads (see "How a callback arrives"), each with the most characters kept.
+    FORM_POST_EXTRAS: ClassVar[Mapping[str, int]] = {}
+    #: The provider returns an id token whatever the scope, ``openid`` or not
+    #: (Sign in with Apple): the request then carries a nonce all the same.
+    ID_TOKEN_WITHOUT_OPENID: ClassVar[bool] = False
+    #: A ``client_secret`` is configured (the default). False: the kind makes its
+    #: own (Apple's signed JWT) from keys of its table.
+    TAKES_CLIENT_SECRET: ClassVar[bool] = True
     #: How the ``scope`` parameter joins scope names (RFC 6749 3.3: spaces).
     SCOPE_SEPARATOR: ClassVar[str] = " "
     #: Settings keys holding URLs the browser is sent to (besides the endpoints
@@ -165,6 +182,12 @@ class Provider(ABC):
         """The kind's fields (issuer, endpoints, authorize parameters...) from its
         table ``raw``; ``scopes`` are already parsed. Raises ProviderConfigError."""
 
+    @classmethod
+    def demo_secrets(cls) -> dict[str, str]:
+        """The secrets ``fedlab init-demo`` writes for a table of this kind: a
+        random client secret, unless the kind needs another secret."""
+        return {"client_secret": secrets.token_urlsafe(32)}
+
     @property
     def kind(self) -> str:
         return self.KIND
@@ -188,6 +211,16 @@ class Provider(ABC):
         its authorization request sends (the kind's ``RESPONSE_MODE``, or the
         table's ``authorize_params``), else ``query``."""
         return self.authorize_params.get("response_mode", "query")
+
+    def with_form_post_extras(self, who: Verified, extras: Mapping[str, str]) -> Verified:
+        """``who`` with what the kind reads from its ``FORM_POST_EXTRAS`` (called
+        after the token response verified, with the fields the POST carried, if
+        any): nothing by default."""
+        return who
+
+    def authorization_error_code(self, error: str) -> str:
+        """The RFC 6749 4.1.2.1 code a provider's own ``error`` value means."""
+        return error
 
     # -- signing in, refreshing, signing out -------------------------------------
 
