@@ -23,13 +23,12 @@ from .answers import answer_json
 from .base import (
     PoolRegistration,
     PoolTemplate,
-    Provider,
     ProviderConfigError,
-    SignOut,
     TemplateParameter,
     require,
     url_setting,
 )
+from .plain_oauth2 import PlainOAuth2
 
 if TYPE_CHECKING:
     from ..oauth import ProviderClient
@@ -40,12 +39,13 @@ LOGINS_DOMAIN = "www.amazon.com"
 APP_ID_PREFIX = "amzn1.application."
 
 
-class Amazon(Provider):
+class Amazon(PlainOAuth2):
     """A Login with Amazon security profile: plain OAuth 2, whose access token is
     vouched for by Amazon's token-info endpoint before anyone is signed in (the
     module docstring says why)."""
 
     KIND: ClassVar[str] = "amazon"
+    LOGINS_KEY: ClassVar[str] = LOGINS_DOMAIN
     DISPLAY_NAME: ClassVar[str] = "Amazon"
     #: ``profile`` gives user_id, name and e-mail (``profile:user_id`` only the id,
     #: ``postal_code`` the postal code).
@@ -150,10 +150,7 @@ class Amazon(Provider):
     def userinfo(self, client: ProviderClient, auth: SignIn) -> dict[str, Any]:
         """Ask the profile again (Amazon's userinfo), as the account page's button does
         for every provider."""
-        access_token = auth.tokens.access_token
-        if not access_token:
-            raise FedlabError("userinfo_unavailable", provider=self.name,
-                              detail="no access token is held")
+        access_token = self.held_access_token(auth)
         return self.profile(client, access_token, auth.sub)
 
     def refresh(self, client: ProviderClient, auth: SignIn) -> Renewed:
@@ -171,11 +168,6 @@ class Amazon(Provider):
             raise FedlabError("userinfo_sub_mismatch", expected=auth.sub, got=claims["sub"])
         return Renewed(tokens=token, claims=claims)
 
-    def sign_out(self, client: ProviderClient, auth: SignIn | None,
-                 return_to: str) -> SignOut:
-        return SignOut(None, None, "You were signed out of this site only: Amazon has no "
-                       "sign-out redirect for websites, so you are still signed in to Amazon.")
-
     # -- the Identity Pool ----------------------------------------------------------------
 
     #: A supported login provider: the pool asks Amazon whether a token is this security
@@ -188,13 +180,6 @@ class Amazon(Provider):
                                         "amzn1.application....")),
     )
 
-    @property
-    def logins_key(self) -> str:
-        return LOGINS_DOMAIN
-
-    def logins(self, auth: SignIn) -> dict[str, str]:
-        """Amazon has no id token: the Identity Pool takes the access token."""
-        return {self.logins_key: auth.tokens.access_token or ""}
 
     def pool_provider(self) -> dict[str, Any]:
         """On an Identity Pool, Amazon is its security profile's app id; the pool asks

@@ -28,12 +28,11 @@ from .answers import answer_json
 from .base import (
     PoolRegistration,
     PoolTemplate,
-    Provider,
     ProviderConfigError,
-    SignOut,
     TemplateParameter,
     url_setting,
 )
+from .plain_oauth2 import PlainOAuth2
 
 if TYPE_CHECKING:
     from ..oauth import ProviderClient
@@ -45,11 +44,12 @@ PROFILE_FIELDS = "id,name,email,picture"
 LOGINS_DOMAIN = "graph.facebook.com"
 
 
-class Facebook(Provider):
+class Facebook(PlainOAuth2):
     """A Facebook app: plain OAuth 2, whose access token is vouched for by Graph's
     ``debug_token`` before anyone is signed in (the module docstring says why)."""
 
     KIND: ClassVar[str] = "facebook"
+    LOGINS_KEY: ClassVar[str] = LOGINS_DOMAIN
     DISPLAY_NAME: ClassVar[str] = "Facebook"
     DEFAULT_SCOPES: ClassVar[tuple[str, ...]] = ("email", "public_profile")
     KEYS: ClassVar[Mapping[str, str]] = {
@@ -142,10 +142,7 @@ class Facebook(Provider):
     def userinfo(self, client: ProviderClient, auth: SignIn) -> dict[str, Any]:
         """Ask ``/me`` again (Facebook's userinfo), as the account page's button does
         for every provider; proven with ``appsecret_proof``."""
-        access_token = auth.tokens.access_token
-        if not access_token:
-            raise FedlabError("userinfo_unavailable", provider=self.name,
-                              detail="no access token is held")
+        access_token = self.held_access_token(auth)
         me = client.get_json(self.endpoints["me"], "me", params={
             "fields": PROFILE_FIELDS,
             "access_token": access_token,
@@ -158,11 +155,6 @@ class Facebook(Provider):
         raise FedlabError("refresh_unavailable", provider=self.name,
                           detail="Facebook issues no refresh tokens on the web")
 
-    def sign_out(self, client: ProviderClient, auth: SignIn | None,
-                 return_to: str) -> SignOut:
-        return SignOut(None, None, "You were signed out of this site only: Facebook has no "
-                       "sign-out redirect for apps, so you are still signed in to Facebook.")
-
     # -- the Identity Pool ----------------------------------------------------------------
 
     #: A supported login provider: the pool asks Graph whether a token is this app's.
@@ -173,13 +165,6 @@ class Facebook(Provider):
                      client_id=TemplateParameter("FacebookAppId")),
     )
 
-    @property
-    def logins_key(self) -> str:
-        return LOGINS_DOMAIN
-
-    def logins(self, auth: SignIn) -> dict[str, str]:
-        """Facebook has no id token: the Identity Pool takes the access token."""
-        return {self.logins_key: auth.tokens.access_token or ""}
 
     def pool_provider(self) -> dict[str, Any]:
         """On an Identity Pool, Facebook is its app id; the pool asks Graph about tokens."""
