@@ -145,6 +145,9 @@ def check_header(header: dict[str, Any], types: frozenset[str] = ID_TOKEN_TYPES,
     need no rule of their own: they are never read, the key comes from the
     provider's ``jwks_uri`` only (:func:`find_key`).
     """
+    if not isinstance(header.get("alg"), str):
+        # An unhashable one (a list, an object) must be refused, not fail a lookup.
+        raise reject("alg", "a JWS algorithm name (RFC 7515 4.1.1)", header.get("alg"))
     if "crit" in header:
         crit = header["crit"]
         if not isinstance(crit, list) or not crit or not all(isinstance(c, str) for c in crit):
