@@ -356,3 +356,46 @@ def test_the_probe_fails_when_the_url_does_not_answer_as_the_specification_says(
     verdict = probe(app, app_url, {"auth0": url})[("auth0", "backchannel_logout")]
     assert verdict.status == "fail" and verdict.error == "backchannel_logout_unreachable"
     assert verdict.evidence["url"] == url
+
+
+def test_an_algorithm_that_is_not_a_name_is_refused_not_a_server_error(app, app_url):
+    """A header's ``alg`` as a list or an object (unhashable): 400 as for any bad
+    token, never a 500. The token needs no signature to be refused."""
+    import base64
+    import json
+
+    def part(value: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    for alg in (["RS256"], {"a": 1}, None, 5):
+        token = f"{part({'alg': alg})}.{part({'iss': 'x'})}.c2ln"
+        assert_refused(post(app_url, token), "alg")
+
+
+def test_a_store_failure_while_ending_leaves_the_token_usable_again(app, app_url, control,
+                                                                    monkeypatch):
+    """The answer to a store failure asks the provider to send the token again: that
+    retry is not refused as a replay, and it ends the session. (The store fails only
+    where the sessions are deleted: after the jti was taken.)"""
+    import redis
+
+    browser, sid = signed_in(app, app_url)
+    store = app.session_interface.store
+    session_id = app.session_interface.store_id(sid)
+    delete = store.delete
+
+    def failing(store_id: str) -> None:
+        if store_id == session_id:
+            raise redis.ConnectionError("the store went away")
+        delete(store_id)
+
+    monkeypatch.setattr(store, "delete", failing)
+    token = made(control, user="alice")["logout_token"]
+    first = post(app_url, token)
+    assert first.status_code == 400 and first.json()["error"] == "temporarily_unavailable"
+    monkeypatch.setattr(store, "delete", delete)
+    assert alive(app_url, browser)
+    assert_accepted(post(app_url, token))
+    assert not alive(app_url, browser)
+    # And now it is used.
+    assert_refused(post(app_url, token), "already used")

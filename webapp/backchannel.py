@@ -40,6 +40,7 @@ store failed), which is still a 400 as 2.8 says, but does not blame the token.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import time
@@ -138,7 +139,13 @@ def log_out(name: str, logout_token: str) -> int:
         token = validate(logout_token, provider=provider, load_keys=client.keys,
                          algorithms=client.metadata.get("id_token_signing_alg_values_supported"))
         use_once(token)
-        ended = sessions.end_sessions_of(token.iss, token.sub, token.sid)
+        try:
+            ended = sessions.end_sessions_of(token.iss, token.sub, token.sid)
+        except BaseException:
+            # Nothing was ended for sure: the provider's retry of this very token,
+            # which the answer asks for, must not be refused as a replay.
+            forget_use(token)
+            raise
     except LogoutRefused as refused:
         signals.backchannel_logout_refused.send(current_app._get_current_object(),
                                                 provider=name, reason=refused.check)
@@ -275,6 +282,13 @@ def jti_store_id(token: LogoutToken) -> str:
     so the store sees neither."""
     digest = hashlib.sha256(f"{token.iss}\0{token.jti}".encode()).hexdigest()
     return f"{sessions.sessions().key_prefix}logout-jti:{digest}"
+
+
+def forget_use(token: LogoutToken) -> None:
+    """Forget that ``token``'s ``jti`` was used (its sessions could not be ended);
+    best effort: a store that just failed may fail again."""
+    with contextlib.suppress(STORE_ERRORS):
+        sessions.sessions().store.delete(jti_store_id(token))
 
 
 def use_once(token: LogoutToken) -> None:
