@@ -117,3 +117,38 @@ def test_a_sign_in_whose_index_entry_cannot_be_written_keeps_no_session(redis_ap
     sessions_after = {k for k in client.scan_iter(f"{PREFIX}*") if b":" not in k[len(PREFIX):]}
     assert sessions_after <= sessions_before
     assert browser.get(f"{app_url}/account").status_code == 401
+
+
+def test_a_sign_in_listed_while_its_person_signs_out_everywhere_is_ended(redis_app, app_url,
+                                                                        control):
+    """A sign-in has stored its session and waits to list it (another holds the
+    person's index entry); meanwhile the person signs out everywhere, which reads
+    the entry without it. Once listed, the sign-in sees that it was ended meanwhile
+    and keeps no session."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .flows import stop_at_callback, wait_until
+
+    app, client = redis_app
+    first, sid = signed_in(app, app_url, "cognito", "alice")
+    iss, sub = person_of(app, sid)
+    digest = hashlib.sha256(f"person\0{iss}\0{sub}".encode()).hexdigest()
+
+    def sessions_in_store() -> set[bytes]:
+        return {k for k in client.scan_iter(f"{PREFIX}*") if b":" not in k[len(PREFIX):]}
+
+    racing = Browser()
+    callback = stop_at_callback(racing, app_url, "cognito")
+    before = sessions_in_store()
+    client.set(f"{PREFIX}index:person:{digest}:lock", "someone else", px=3000)
+    with ThreadPoolExecutor(1) as pool:
+        landing = pool.submit(racing.get, callback)
+        # Until the racing sign-in has stored its session (it then waits on the lock).
+        wait_until(lambda: len(sessions_in_store() - before) > 0)
+        page = first.get(f"{app_url}/account")
+        done = first.post(f"{app_url}/auth/signout-everywhere",
+                          data={"csrf_token": first.csrf(page)})
+        assert "Signed out everywhere: 1 session" in done.text
+        assert landing.result().status_code == 401
+    assert sessions_in_store() <= before
+    assert racing.get(f"{app_url}/account").status_code == 401

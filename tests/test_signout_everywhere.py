@@ -280,3 +280,31 @@ def test_the_user_pool_api_is_the_regions_unless_configured():
     assert custom.settings["api_endpoint"] == "https://idp.example.com"
     with pytest.raises(ConfigError, match=r"providers\.pool\.api_endpoint"):
         build("pool", {**POOL_TABLE, "api_endpoint": "cognito-idp.eu-west-1.amazonaws.com"})
+
+
+def test_a_store_failure_midway_leaves_this_browser_signed_in_to_ask_again(
+        fresh_app, app_url, control, monkeypatch):
+    """The store fails as the other browser's session is deleted: the page says so,
+    and this browser is still signed in, so "Sign out everywhere" can be pressed
+    again, and then ends both."""
+    other, _ = signed_in(app_url, "auth0")
+    this, page = signed_in(app_url, "auth0")
+    store = fresh_app.session_interface.store
+    other_id = fresh_app.session_interface.store_id(session_cookie(other).value)
+    delete = store.delete
+
+    def failing(store_id: str) -> None:
+        if store_id == other_id:
+            raise redis.ConnectionError("the store went away")
+        delete(store_id)
+
+    monkeypatch.setattr(store, "delete", failing)
+    failed = sign_out_everywhere(this, app_url, page)
+    assert failed.status_code == 503 and 'data-error="session_store_down"' in failed.text
+    monkeypatch.setattr(store, "delete", delete)
+    again = this.get(f"{app_url}/account")
+    assert again.status_code == 200
+    done = sign_out_everywhere(this, app_url, again)
+    assert "Signed out everywhere: 2 sessions of yours on this site ended" in done.text
+    assert other.get(f"{app_url}/account").status_code == 401
+    assert this.get(f"{app_url}/account").status_code == 401

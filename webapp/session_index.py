@@ -35,6 +35,9 @@ from .session_store import open_record
 #: this time ends on the store's page rather than begin a session that no
 #: sign-out everywhere would find.
 LOCK_SECONDS = 5.0
+#: Seconds an ending's mark is kept (:meth:`SessionIndex.mark_ended`): longer
+#: than a sign-in may wait for the index's lock, and the store's timeouts.
+MARK_LIFETIME = 60
 Members = dict[str, int]
 
 class SessionIndex:
@@ -102,6 +105,35 @@ class SessionIndex:
             record = sealer.seal(members, entry_id)
             if not store.update(entry_id, record, ttl):
                 store.create(entry_id, record, ttl)
+
+    # -- ending ------------------------------------------------------------------
+
+    def mark_ended(self, entry_id: str, at: float) -> None:
+        """Note that the sessions under ``entry_id`` are being ended at ``at``.
+
+        A sign-in stores its session, then lists it here: an ending that reads
+        the entry between the two misses it. So the ending leaves this mark
+        first, and a sign-in that began before it and listed its session after
+        it (:meth:`ended_since`) gives its session up. The mark needs to last
+        only as long as a sign-in may wait on the entry's lock, and lasts
+        :data:`MARK_LIFETIME`.
+        """
+        mark = f"{entry_id}:ended"
+        record = self.interface.sealer.seal({"at": at}, mark)
+        store = self.interface.store
+        if not store.update(mark, record, MARK_LIFETIME):
+            store.create(mark, record, MARK_LIFETIME)
+
+    def ended_since(self, auth: SignIn, begun: float) -> bool:
+        """Whether sessions of ``auth``'s person or provider session were ended at
+        or after ``begun`` (:meth:`mark_ended`)."""
+        for entry_id in self.entries_of(auth):
+            mark = f"{entry_id}:ended"
+            data = open_record(self.interface.sealer, self.interface.store.read(mark), mark)
+            at = (data or {}).get("at")
+            if isinstance(at, int | float) and at >= begun:
+                return True
+        return False
 
     def sessions_of(self, iss: str, sub: str | None = None,
                     provider_sid: str | None = None) -> set[str]:

@@ -152,35 +152,53 @@ def start(auth: SignIn) -> None:
 
     The session is stored at once and listed in the index under its person
     (and its provider session), so that signing out everywhere, or a
-    back-channel logout, finds it from the moment it exists.
+    back-channel logout, finds it from the moment it exists; one of those that
+    ran while it was being listed, and so may have missed it, ends it here.
     """
     current = _current()
     sessions().rotate(current)
-    started = int(now())
+    begun = now()
+    started = int(begun)
     session.update(auth=auth.dump(), started_at=started, last_seen=started)
     sessions().write(current)
     try:
         index().add(auth, current.sid, started)
+        ended_meanwhile = index().ended_since(auth, begun)
     except BaseException:
         # A session that no sign-out everywhere would find is not kept.
         sessions().rotate(current)
         raise
+    if ended_meanwhile:
+        sessions().rotate(current)
+        raise FedlabError("signed_out")
 
 
 def end_sessions_of(iss: str, sub: str | None = None, provider_sid: str | None = None) -> int:
     """End, on every instance, every session of the person ``iss``/``sub``, of the
     provider session ``provider_sid``, or of that person in that provider session;
-    how many were still alive. This request's own session, if it is one of them,
-    ends too (and goes on empty under a new id, as :func:`end`)."""
-    found = index().sessions_of(iss, sub, provider_sid)
+    how many were still alive.
+
+    This request's own session, if it is one of them, ends last (and goes on
+    empty under a new id, as :func:`end`): should the store fail before, the
+    visitor is still signed in here and can ask again. A sign-in being listed
+    meanwhile sees the mark left first, and gives its session up (:func:`start`).
+    """
+    entries = index()
+    if provider_sid is not None:
+        entries.mark_ended(entries.provider_session(iss, provider_sid), now())
+    elif sub is not None:
+        entries.mark_ended(entries.person(iss, sub), now())
+    found = entries.sessions_of(iss, sub, provider_sid)
     current = _current()
-    ended = 0
     # A request with no session of its own (a back-channel logout) ends others only.
-    if isinstance(current, StoredSession) and current.sid in found and current.stored:
+    own = isinstance(current, StoredSession) and current.sid in found and current.stored
+    if own:
         found.discard(current.sid)
+    ended = entries.end(found)
+    if own:
         end()
-        ended = 1
-    return ended + index().end(found)
+        ended += 1
+    return ended
 
 
 def end() -> None:
