@@ -12,7 +12,7 @@ callback arrives by; what a sign-in does to the session happens in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from urllib.parse import quote_plus
 
@@ -86,30 +86,35 @@ def bounce_form_post(provider: Provider) -> Response:
     if provider.response_mode != "form_post":
         abort(405, valid_methods=["GET", "HEAD"])
     with failures_reported(provider.name):
-        params = form_post_params(request.form, provider.name)
+        params = form_post_fields(request.form, FORM_POST_PARAMS, provider.name,
+                                  encoded_length)
         if provider.FORM_POST_EXTRAS:  # kept server-side, never in the URL
-            signin.keep_form_post_extras(params.get("state", ""),
-                                         form_post_extras(request.form, provider))
+            signin.keep_form_post_extras(params.get("state", ""), form_post_fields(
+                request.form, provider.FORM_POST_EXTRAS, provider.name))
     return redirect(url_for("auth.callback", name=provider.name, **params), 303)
 
 
-def form_post_params(form: MultiDict[str, str], name: str) -> dict[str, str]:
-    """The authorization-response parameters of ``form``, and nothing else of it.
+def form_post_fields(form: MultiDict[str, str], limits: Mapping[str, int], name: str,
+                     measure: Callable[[str], int] = len) -> dict[str, str]:
+    """The fields of ``form`` that ``limits`` names, and nothing else of it.
 
-    A parameter sent twice (RFC 6749 3.1: "MUST NOT be included more than once")
-    or longer than :data:`FORM_POST_PARAMS` allows is the ``bad_request`` page,
-    never a shortened copy.
+    A field sent twice (RFC 6749 3.1: "MUST NOT be included more than once")
+    or longer than its limit (as ``measure`` counts) is the ``bad_request``
+    page, never a shortened copy.
     """
-    params: dict[str, str] = {}
-    for key, limit in FORM_POST_PARAMS.items():
+    fields: dict[str, str] = {}
+    for key, limit in limits.items():
         values = form.getlist(key)
-        if len(values) > 1:
+        if len(values) > 1 or (values and measure(values[0]) > limit):
             raise FedlabError("bad_request", provider=name, parameter=key)
         if values:
-            if len(quote_plus(values[0])) > limit:
-                raise FedlabError("bad_request", provider=name, parameter=key)
-            params[key] = values[0]
-    return params
+            fields[key] = values[0]
+    return fields
+
+
+def encoded_length(value: str) -> int:
+    """How long ``value`` is once percent-encoded into the GET callback's query."""
+    return len(quote_plus(value))
 
 
 @bp.post("/<name>/backchannel-logout")
@@ -129,17 +134,6 @@ def backchannel_logout(name: str) -> Response:
         response.status_code = 400
     response.headers["Cache-Control"] = "no-store"
     return response
-def form_post_extras(form: MultiDict[str, str], provider: Provider) -> dict[str, str]:
-    """The fields besides the response that ``provider``'s kind declares
-    (``FORM_POST_EXTRAS``), each once and within its length, else ``bad_request``."""
-    extras: dict[str, str] = {}
-    for key, limit in provider.FORM_POST_EXTRAS.items():
-        values = form.getlist(key)
-        if len(values) > 1 or (values and len(values[0]) > limit):
-            raise FedlabError("bad_request", provider=provider.name, parameter=key)
-        if values:
-            extras[key] = values[0]
-    return extras
 
 
 @bp.post("/refresh")

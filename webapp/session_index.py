@@ -38,7 +38,9 @@ LOCK_SECONDS = 5.0
 #: Seconds an ending's mark is kept (:meth:`SessionIndex.mark_ended`): longer
 #: than a sign-in may wait for the index's lock, and the store's timeouts.
 MARK_LIFETIME = 60
+#: Session ids, each with the moment (epoch seconds) it ends at the latest.
 Members = dict[str, int]
+
 
 class SessionIndex:
     """The sessions of each person and of each provider session, in ``interface``'s store."""
