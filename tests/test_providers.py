@@ -132,3 +132,33 @@ def test_no_kind_is_named_outside_its_class_and_no_kind_dispatch_is_left():
             if quoted.search(line):
                 found.append(f"{path.relative_to(root)}:{number} {line.strip()[:60]}")
     assert found == []
+
+
+def test_a_kind_says_whether_it_sends_logout_tokens_and_where_to_register_them():
+    """Back-Channel Logout is each kind's declaration (``SENDS_LOGOUT_TOKENS``), not
+    guessed from its console words; the two agree: a kind that sends logout tokens
+    says where its console registers the URL, and one that sends none has no place
+    for it (a subclass of a sending kind says False: Google, Apple, Cognito)."""
+    senders = {kind for kind, cls in KINDS.items() if cls.SENDS_LOGOUT_TOKENS is True}
+    assert senders == {"oidc", "auth0"}
+    for kind, cls in KINDS.items():
+        assert cls.SENDS_LOGOUT_TOKENS in (True, False), kind
+        assert bool(cls.CONSOLE.get("backchannel_logout")) is cls.SENDS_LOGOUT_TOKENS, kind
+    tables = {"oidc": {"kind": "oidc", "client_id": "c", "client_secret": "s",
+                       "issuer": "https://id.example"},
+              "google": {"kind": "google", "client_id": "c", "client_secret": "s"}}
+    assert build("p", tables["oidc"]).takes_logout_tokens is True
+    assert build("p", tables["google"]).takes_logout_tokens is False
+
+
+def test_a_kind_without_logout_tokens_takes_none_whatever_its_console_says(monkeypatch):
+    """The declaration decides, not the console words a subclass inherits."""
+
+    class Quiet(OpenIDConnect):
+        KIND: ClassVar[str] = "quiet-example"
+        SENDS_LOGOUT_TOKENS: ClassVar[bool] = False
+
+    monkeypatch.setitem(KINDS, Quiet.KIND, Quiet)
+    provider = build("quiet", {**TABLE, "kind": Quiet.KIND})
+    assert provider.CONSOLE.get("backchannel_logout")  # inherited from oidc
+    assert provider.takes_logout_tokens is False

@@ -171,6 +171,23 @@ def test_missing_sub():
     assert rejected_check(sign(claims(sub=None))) == "sub"
 
 
+def test_a_missing_registered_claim_is_named():
+    """python-jose says which claim is missing only in words; the refusal names it."""
+    assert rejected_check(sign(claims(aud=None))) == "aud"
+    assert rejected_check(sign(claims(iss=None))) == "iss"
+    assert rejected_check(sign(claims(iat=None))) == "iat"
+
+
+def test_a_jti_that_is_not_a_string_is_named():
+    assert rejected_check(sign(claims(jti=42))) == "jti"
+
+
+def test_a_logout_token_is_not_an_id_token():
+    """Same issuer, keys and audience, a nonce even: its events claim gives it away."""
+    event = "http://schemas.openid.net/event/backchannel-logout"
+    assert rejected_check(sign(claims(events={event: {}}))) == "events"
+
+
 def test_unknown_kid_refetches_the_keys_once_and_accepts_a_rotated_key():
     calls = []
     rotated = {"keys": [*JWKS["keys"], public_jwk(OTHER_PRIVATE, "k2")]}

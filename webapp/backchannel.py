@@ -11,8 +11,9 @@ through the index written at sign-in).
 No cookie comes with the request (the provider's server sends it, not a
 browser), so the token is the request's only authentication, and every rule of
 the specification's section 2.6 is checked (:func:`validate`), with the id
-token's own machinery (:mod:`webapp.tokens`: the keys from ``jwks_uri`` only,
-the algorithm allow-list, ``crit``). Where the specification leaves a choice,
+token's own machinery (:func:`webapp.tokens.verified_jwt`: the keys from
+``jwks_uri`` only, the algorithm allow-list, ``crit``, the signature, ``iss``,
+``aud``, ``azp``, ``exp``, the ``iat`` window). Where the specification leaves a choice,
 the choice and its reason are beside the check:
 
 - ``typ``: absent, ``JWT`` or ``logout+jwt`` (2.4 recommends explicit typing but
@@ -49,8 +50,6 @@ from typing import Any
 
 import msgspec
 from flask import current_app
-from jose import jwt
-from jose.exceptions import ExpiredSignatureError, JWTClaimsError, JWTError
 
 from . import sessions, signals, tokens
 from .errors import FedlabError
@@ -169,42 +168,29 @@ def log_out(name: str, logout_token: str) -> int:
 def validate(logout_token: str, *, provider: Provider, load_keys: tokens.KeyLoader,
              algorithms: Any = None, now: float | None = None) -> LogoutToken:
     """The logout token's request, once every rule of section 2.6 holds; else
-    :class:`LogoutRefused` naming the rule."""
+    :class:`LogoutRefused` naming the rule.
+
+    Steps 2 to 4 (the signature by a key of the ``jwks_uri``, the algorithm
+    allow-list narrowed by discovery, ``iss``, ``aud``, ``azp``, ``exp``, the
+    ``iat`` window) are an id token's: :func:`webapp.tokens.verified_jwt`.
+    """
     now = time.time() if now is None else now
     assert provider.issuer is not None
-    issuers = (provider.issuer, *provider.issuer_aliases)
     if logout_token.count(".") != 2:
         # Five parts is a JWE: no key to decrypt it was ever registered (2.6 step 1).
         raise LogoutRefused("format", "a signed JWT (JWS compact serialization); "
                             "encrypted logout tokens are not accepted")
     try:
-        header = jwt.get_unverified_header(logout_token)
-        unverified = jwt.get_unverified_claims(logout_token)
-    except JWTError:
-        raise LogoutRefused("format", "a signed JWT") from None
-    allowed = tokens.ALLOWED_ALGORITHMS
-    if algorithms:  # as for id tokens (2.6 step 3): discovery's list narrows ours
-        allowed = allowed & set(algorithms)
-    try:
-        tokens.check_header(header, LOGOUT_TOKEN_TYPES, "logout+jwt, JWT or no typ")
-        alg = header.get("alg")
-        if alg not in allowed:
-            raise LogoutRefused("alg", f"alg must be one of {', '.join(sorted(allowed))}")
-        key = tokens.find_key(header, load_keys)
+        claims = tokens.verified_jwt(
+            logout_token, types=LOGOUT_TOKEN_TYPES, types_words="logout+jwt, JWT or no typ",
+            issuers=(provider.issuer, *provider.issuer_aliases),
+            client_id=provider.client_id, load_keys=load_keys, algorithms=algorithms,
+            now=now, max_age=MAX_AGE,
+        )
     except FedlabError as e:
         if e.code != "id_token_rejected":
-            raise
-        raise _refused(e) from None
-    claims = _verified_claims(logout_token, key, alg, provider.client_id, issuers, unverified)
-    try:
-        tokens.check_audience(claims, provider.client_id)
-    except FedlabError as e:
-        raise _refused(e) from None
-    iat = claims["iat"]
-    if not isinstance(iat, int | float) or iat > now + tokens.LEEWAY:
-        raise LogoutRefused("iat", "iat must not be in the future")
-    if iat < now - MAX_AGE - tokens.LEEWAY:
-        raise LogoutRefused("iat", f"the token is more than {MAX_AGE} s old")
+            raise  # the keys could not be read: not the token's fault
+        raise _refused(e, now) from None
     _check_events(claims)  # first: it says whether this is a logout token at all
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti:
@@ -220,48 +206,21 @@ def validate(logout_token: str, *, provider: Provider, load_keys: tokens.KeyLoad
     return LogoutToken(iss=claims["iss"], sub=sub, sid=sid, jti=jti)
 
 
-def _verified_claims(logout_token: str, key: dict[str, Any], alg: str, client_id: str,
-                     issuers: tuple[str, ...], unverified: Mapping[str, Any]) -> dict[str, Any]:
-    """Signature, ``iss``, ``aud``, ``exp`` and the presence of ``iat``, by python-jose."""
-    try:
-        return jwt.decode(
-            logout_token, key, algorithms=[alg], audience=client_id, issuer=issuers,
-            options={"leeway": tokens.LEEWAY, "require_aud": True, "require_iat": True,
-                     "require_exp": True, "require_iss": True, "verify_at_hash": False},
-        )
-    except ExpiredSignatureError:
-        raise LogoutRefused("exp", "the token has expired") from None
-    except JWTClaimsError as e:
-        raise _claims_refused(str(e), issuers, unverified) from None
-    except JWTError as e:
-        if "missing" in str(e).lower():  # python-jose: 'Token is missing the "exp" claim'
-            raise _claims_refused(str(e), issuers, unverified) from None
-        raise LogoutRefused("signature", f"a valid {alg} signature by a key of the "
-                            f"provider's jwks_uri") from None
-
-
-def _claims_refused(message: str, issuers: tuple[str, ...],
-                    unverified: Mapping[str, Any]) -> LogoutRefused:
-    lowered = message.lower()
-    for claim in ("aud", "iss", "exp", "iat", "jti", "sub"):
-        if f'"{claim}"' in lowered:
-            return LogoutRefused(claim, f"a {claim} claim is required")
-    if "audience" in lowered:
-        return LogoutRefused("aud", "aud must be this site's client id")
-    if "issuer" in lowered:
-        return LogoutRefused("iss", f"iss must be {' or '.join(issuers)}")
-    if "issued" in lowered or "iat" in lowered:
-        return LogoutRefused("iat", "iat must be a number")
-    if "jwt id" in lowered:
-        return LogoutRefused("jti", "jti must be a string")
-    if "subject" in lowered:
-        return LogoutRefused("sub", "sub must be a string")
-    return LogoutRefused("claims", "valid registered claims")
-
-
-def _refused(error: FedlabError) -> LogoutRefused:
-    """The id-token machinery's refusal (``id_token_rejected``), said of a logout token."""
+def _refused(error: FedlabError, now: float) -> LogoutRefused:
+    """The shared checks' refusal (``id_token_rejected``), said of a logout token:
+    what was expected, never what the token holds (its ``kid``, its claims)."""
     check = str(error.details.get("check", "claims"))
+    got = error.details.get("got")
+    if check == "signature":
+        return LogoutRefused(check, "a valid signature by a key of the provider's jwks_uri")
+    if check == "exp" and got is not None:
+        return LogoutRefused(check, "the token has expired")
+    if check == "iat" and isinstance(got, int | float):
+        if got > now + tokens.LEEWAY:
+            return LogoutRefused(check, "iat must not be in the future")
+        return LogoutRefused(check, f"the token is more than {MAX_AGE} s old")
+    if got is None and check in ("aud", "iss", "exp", "iat", "sub"):
+        return LogoutRefused(check, f"a {check} claim is required")
     return LogoutRefused(check, f"{check}: expected {error.details.get('expected')}")
 
 

@@ -4,6 +4,8 @@ authlib, left at its defaults, accepts a token whose ``aud`` is wrong when
 ``azp`` is right, accepts ``alg: none`` when discovery lists it, and never
 compares userinfo's ``sub`` with the token's. Every id token this site accepts,
 at sign-in and after a refresh, goes through :func:`validate_id_token` instead.
+Its JWT rules (:func:`verified_jwt`) are also every logout token's
+(:mod:`webapp.backchannel`), so the two kinds of token cannot drift apart.
 python-jose does the signature and the registered claims, always with an
 explicit algorithm list, audience and issuer.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -72,49 +75,12 @@ def validate_id_token(
     it is called once more with ``force=True`` when the token's ``kid`` is unknown,
     which is how a key rotation is picked up.
     """
-    now = time.time() if now is None else now
-    issuers = tuple(issuers)
-    try:
-        header = jwt.get_unverified_header(id_token)
-        unverified = jwt.get_unverified_claims(id_token)
-    except JWTError:
-        raise reject("format", "a signed JWT", "something else") from None
-    check_header(header)
-    algorithms = ALLOWED_ALGORITHMS
-    if supported_algorithms:
-        algorithms = algorithms & set(supported_algorithms)
-    alg = header.get("alg")
-    if alg not in algorithms:
-        raise reject("alg", " or ".join(sorted(algorithms)), alg)
-    key = find_key(header, load_keys)
-    try:
-        claims = jwt.decode(
-            id_token,
-            key,
-            algorithms=[alg],
-            audience=client_id,
-            issuer=issuers,
-            access_token=access_token,
-            options={
-                "leeway": LEEWAY,
-                "require_aud": True,
-                "require_iat": True,
-                "require_exp": True,
-                "require_iss": True,
-                "require_sub": True,
-                "verify_at_hash": access_token is not None,
-            },
-        )
-    except ExpiredSignatureError:
-        raise reject("exp", f"after {int(now)}", unverified.get("exp")) from None
-    except JWTClaimsError as e:
-        raise _claims_error(str(e), unverified, client_id, issuers) from None
-    except JWTError as e:
-        if "missing" in str(e).lower():  # python-jose: 'Token is missing the "exp" claim'
-            raise _claims_error(str(e), unverified, client_id, issuers) from None
-        raise reject("signature", f"valid {alg} signature by key {header.get('kid')}",
-                     "an invalid signature") from None
-    check_audience(claims, client_id)
+    claims = verified_jwt(
+        id_token, types=ID_TOKEN_TYPES, types_words="JWT or no typ (an id token)",
+        issuers=issuers, client_id=client_id, load_keys=load_keys,
+        algorithms=supported_algorithms, access_token=access_token, now=now,
+        require=("sub",),
+    )
     if "events" in claims:
         # RFC 8417 4.3: a security event token says what it is by its events
         # claim, which an id token never has; a logout token (Back-Channel Logout
@@ -122,9 +88,6 @@ def validate_id_token(
         events = claims["events"]
         raise reject("events", "no events claim (a logout token is not an id token)",
                      sorted(events) if isinstance(events, dict) else events)
-    iat = claims["iat"]
-    if not isinstance(iat, int | float) or iat > now + LEEWAY or iat < now - MAX_IAT_AGE - LEEWAY:
-        raise reject("iat", f"within {MAX_IAT_AGE}s before now ({int(now)})", iat)
     got = claims.get("nonce")
     # A refreshed token may leave the nonce out (require_nonce=False), but one it
     # carries must still be the one this sign-in sent.
@@ -132,6 +95,77 @@ def validate_id_token(
         not isinstance(got, str) or nonce is None or not hmac.compare_digest(got, nonce)
     ):
         raise reject("nonce", "the nonce sent with this sign-in", got)
+    return claims
+
+
+def verified_jwt(
+    token: str,
+    *,
+    types: frozenset[str],
+    types_words: str,
+    issuers: Iterable[str],
+    client_id: str,
+    load_keys: KeyLoader,
+    algorithms: Iterable[str] | None = None,
+    access_token: str | None = None,
+    now: float | None = None,
+    max_age: int = MAX_IAT_AGE,
+    require: Iterable[str] = (),
+) -> dict[str, Any]:
+    """The claims of a JWT this provider signed for this client, or ``id_token_rejected``
+    naming the check: the rules every token from the provider's keys meets, whatever
+    kind it is (an id token, a logout token: :mod:`webapp.backchannel`).
+
+    The header (:func:`check_header`, ``typ`` one of ``types``, which
+    ``types_words`` says in the refusal); the algorithm, from this site's
+    allow-list narrowed by discovery's ``algorithms``; the key, from the
+    ``jwks_uri`` only (:func:`find_key`); the signature and ``iss``, ``aud``,
+    ``exp`` and ``iat`` (all required, as are the claims in ``require``) by
+    python-jose, with ``at_hash`` when an ``access_token`` is given;
+    ``azp`` (:func:`check_audience`); and an ``iat`` neither in the future nor
+    more than ``max_age`` seconds old. What a kind of token adds (an id token's
+    nonce, a logout token's events) its caller checks on the claims returned.
+    """
+    now = time.time() if now is None else now
+    issuers = tuple(issuers)
+    try:
+        header = jwt.get_unverified_header(token)
+        unverified = jwt.get_unverified_claims(token)
+    except JWTError:
+        raise reject("format", "a signed JWT", "something else") from None
+    check_header(header, types, types_words)
+    allowed = ALLOWED_ALGORITHMS
+    if algorithms:
+        allowed = allowed & set(algorithms)
+    alg = header.get("alg")
+    if alg not in allowed:
+        raise reject("alg", " or ".join(sorted(allowed)), alg)
+    key = find_key(header, load_keys)
+    options: dict[str, Any] = {
+        "leeway": LEEWAY,
+        "require_aud": True,
+        "require_iat": True,
+        "require_exp": True,
+        "require_iss": True,
+        "verify_at_hash": access_token is not None,
+    }
+    options |= {f"require_{claim}": True for claim in require}
+    try:
+        claims = jwt.decode(token, key, algorithms=[alg], audience=client_id,
+                            issuer=issuers, access_token=access_token, options=options)
+    except ExpiredSignatureError:
+        raise reject("exp", f"after {int(now)}", unverified.get("exp")) from None
+    except JWTClaimsError as e:
+        raise _claims_error(str(e), unverified, client_id, issuers) from None
+    except JWTError as e:
+        if "missing" in str(e).lower():  # python-jose: 'missing required key "exp" among claims'
+            raise _claims_error(str(e), unverified, client_id, issuers) from None
+        raise reject("signature", f"valid {alg} signature by key {header.get('kid')}",
+                     "an invalid signature") from None
+    check_audience(claims, client_id)
+    iat = claims["iat"]
+    if not isinstance(iat, int | float) or iat > now + LEEWAY or iat < now - max_age - LEEWAY:
+        raise reject("iat", f"within {max_age}s before now ({int(now)})", iat)
     return claims
 
 
@@ -199,21 +233,26 @@ def check_audience(claims: dict[str, Any], client_id: str) -> None:
 
 def _claims_error(message: str, unverified: dict[str, Any], client_id: str,
                   issuers: tuple[str, ...]) -> FedlabError:
+    """python-jose's claim refusal, named by the claim: it says which only in words."""
     lowered = message.lower()
+    missing = re.search(r'missing required key "(\w+)"', lowered)
+    if missing:  # 'missing required key "exp" among claims'
+        claim = missing.group(1)
+        wanted = {"aud": client_id, "iss": " or ".join(issuers), "sub": "a subject",
+                  "exp": "an expiry time", "iat": "a number"}
+        return reject(claim, wanted.get(claim, f"a {claim} claim"), None)
     if "audience" in lowered or "aud" in lowered.split():
         return reject("aud", client_id, unverified.get("aud"))
     if "issuer" in lowered:
         return reject("iss", " or ".join(issuers), unverified.get("iss"))
     if "at_hash" in lowered or "access_token" in lowered:
         return reject("at_hash", "the hash of the access token", unverified.get("at_hash"))
-    if '"sub"' in lowered:
-        return reject("sub", "a subject", None)
-    if '"exp"' in lowered:
-        return reject("exp", "an expiry time", None)
     if "iat" in lowered or "issued" in lowered:
         return reject("iat", "a number", unverified.get("iat"))
     if "subject" in lowered or "sub" in lowered.split():
         return reject("sub", "a subject", unverified.get("sub"))
+    if "jwt id" in lowered:
+        return reject("jti", "a string", unverified.get("jti"))
     return reject("claims", "valid registered claims", message)
 
 

@@ -105,6 +105,8 @@ class Apple(OpenIDConnect):
         "sign_out": None,
         "origin": "the same page: Domains and Subdomains (the host name alone, not a URL)",
     }
+    #: Apple sends no logout tokens (its server notifications are another protocol).
+    SENDS_LOGOUT_TOKENS: ClassVar[bool] = False
     URL_KEYS: ClassVar[tuple[str, ...]] = ("issuer",)
 
     @classmethod

@@ -47,6 +47,8 @@ class Auth0(OpenIDConnect):
         "backchannel_logout": "the same Settings, OpenID Connect Back-Channel Logout: "
                               "Back-Channel Logout URI",
     }
+    #: Auth0 sends logout tokens to the application's Back-Channel Logout URI.
+    SENDS_LOGOUT_TOKENS: ClassVar[bool] = True
     BROWSER_SETTINGS: ClassVar[tuple[str, ...]] = ("base_url",)
     URL_KEYS: ClassVar[tuple[str, ...]] = ("issuer", "base_url", "domain")
 

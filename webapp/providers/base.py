@@ -127,8 +127,15 @@ class Provider(ABC):
     KEYS: ClassVar[Mapping[str, str]]
     #: Where each URL is registered, in the provider's own console words:
     #: ``callback``, ``sign_out`` (None: nothing to register), ``origin``, and
-    #: ``backchannel_logout`` (absent or None: the kind sends no logout tokens).
+    #: ``backchannel_logout`` (there exactly when :attr:`SENDS_LOGOUT_TOKENS`).
     CONSOLE: ClassVar[Mapping[str, str | None]]
+    #: Whether this kind's provider may send logout tokens (OpenID Connect
+    #: Back-Channel Logout 1.0): ``/auth/<name>/backchannel-logout`` takes them,
+    #: the matrix and ``fedlab check`` say where to register that URL, the probe
+    #: tries it and the demo registers it. Said by the kind, not guessed from its
+    #: console words; a subclass of a kind that sends them says False if its
+    #: provider does not (Google, Apple, Cognito).
+    SENDS_LOGOUT_TOKENS: ClassVar[bool] = False
     #: How the authorization response comes back to ``/auth/<name>/callback``
     #: (see the module's docstring): ``query`` (a GET redirect, the code flow's
     #: default, never sent) or ``form_post`` (a POST from the provider's page).
@@ -281,10 +288,9 @@ class Provider(ABC):
 
     @property
     def takes_logout_tokens(self) -> bool:
-        """Whether this kind's provider may send logout tokens, so that
-        ``/auth/<name>/backchannel-logout`` takes them and the diagnostics say
-        where to register it: where its console has a place for that URL."""
-        return bool(self.CONSOLE.get("backchannel_logout"))
+        """Whether this kind's provider may send logout tokens
+        (:attr:`SENDS_LOGOUT_TOKENS`)."""
+        return self.SENDS_LOGOUT_TOKENS
 
     def backchannel_logout_supported(self, metadata: Mapping[str, Any]) -> bool:
         """Whether the provider says, in ``metadata`` (its discovery), that it

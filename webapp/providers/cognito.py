@@ -101,6 +101,8 @@ class Cognito(OpenIDConnect):
         "sign_out": "the same app client's Login pages: Allowed sign-out URLs",
         "origin": None,
     }
+    #: Cognito user pools send no logout tokens (no Back-Channel Logout).
+    SENDS_LOGOUT_TOKENS: ClassVar[bool] = False
     #: Where a provider reached through the Hosted UI registers Cognito's idpresponse URL.
     UPSTREAM_CONSOLE: ClassVar[Mapping[str, tuple[str, str]]] = {
         "Google": ("Google Cloud console > APIs & Services > Credentials > your OAuth client: "

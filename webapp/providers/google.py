@@ -74,6 +74,8 @@ class Google(OpenIDConnect):
         "sign_out": None,
         "origin": "the same client: Authorized JavaScript origins",
     }
+    #: Google sends no logout tokens (no Back-Channel Logout).
+    SENDS_LOGOUT_TOKENS: ClassVar[bool] = False
 
     @classmethod
     def configure(cls, raw: Mapping[str, Any], scopes: tuple[str, ...]) -> dict[str, Any]:

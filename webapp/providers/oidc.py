@@ -53,6 +53,8 @@ class OpenIDConnect(Provider):
         "backchannel_logout": "the provider's client registration: backchannel_logout_uri "
                               "(with backchannel_logout_session_required = true)",
     }
+    #: Any issuer may implement Back-Channel Logout; its discovery says whether it does.
+    SENDS_LOGOUT_TOKENS: ClassVar[bool] = True
     URL_KEYS: ClassVar[tuple[str, ...]] = ("issuer",)
     AUTH_METHODS: ClassVar[tuple[str, ...]] = ("client_secret_basic", "client_secret_post")
 
