@@ -50,7 +50,6 @@ class Amazon(Flavour):
     name = "amazon"
     brand = "Amazon"
     colour = "#ff9900"
-    is_oidc = False
     default_scope = "profile"
     #: What Cognito asks for when it federates here (its console's default).
     federation_scope = "profile postal_code"

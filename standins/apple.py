@@ -70,6 +70,7 @@ class Apple(Flavour):
     default_scope = ""
     federation_scope = "name email"
     federation_response_mode = "form_post"
+    federation_reads_userinfo = False
     scopes_supported = ("openid", "name", "email")
     claims_supported = ("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce",
                         "nonce_supported", "at_hash", "email", "email_verified",
@@ -144,6 +145,14 @@ class Apple(Flavour):
         return {"user": json.dumps({"name": {"firstName": user.given_name,
                                              "lastName": user.family_name},
                                     "email": self.email_of(user)})}
+
+    def federated_name(self, form: Mapping[str, str]) -> str:
+        """The name in the posted ``user`` JSON, as Cognito maps it; "" if none."""
+        try:
+            name = json.loads(form.get("user") or "{}").get("name") or {}
+            return " ".join(str(name.get(k) or "") for k in ("firstName", "lastName")).strip()
+        except (ValueError, AttributeError):
+            return ""
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)

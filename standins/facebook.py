@@ -21,9 +21,10 @@ import flask
 from authlib.oauth2.rfc6749 import InvalidGrantError, OAuth2Error
 from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
 
+from .federation import FederationError
 from .flavour import Flavour, Route
 from .oauth_server import CodeGrant
-from .store import AuthorizationCode, SignedInUser, User
+from .store import AuthorizationCode, Client, SignedInUser, User
 from .tenant import stable_digits
 from .views import bearer_value
 
@@ -83,7 +84,6 @@ class Facebook(Flavour):
     name = "facebook"
     brand = "Facebook"
     colour = "#1877f2"
-    is_oidc = False
     default_scope = "public_profile"
     federation_scope = "public_profile,email"
     denial: ClassVar[dict[str, str | None]] = {
@@ -153,6 +153,26 @@ class Facebook(Flavour):
     def shape_token_response(self, token: dict[str, Any]) -> dict[str, Any]:
         return {"access_token": token["access_token"], "token_type": "bearer",
                 "expires_in": token["expires_in"]}
+
+    def federated_identity(self, http: Any, client: Client, code: str) -> dict[str, str]:
+        """Cognito's side of its ``Facebook`` provider: the code redeemed (a GET), then
+        ``/me`` read with ``appsecret_proof``, as Cognito does."""
+        token = http.get(self.token_url(), query_string={
+            "client_id": client.client_id, "client_secret": client.client_secret,
+            "redirect_uri": client.redirect_uris[0], "code": code,
+        })
+        if token.status_code != 200:
+            raise FederationError(f"{self.brand} refused the code")
+        access_token = token.get_json()["access_token"]
+        found = http.get(self.me_url(), query_string={
+            "fields": "id,name,email", "access_token": access_token,
+            "appsecret_proof": appsecret_proof(client.client_secret, access_token),
+        })
+        if found.status_code != 200:
+            raise FederationError(f"{self.brand} refused the profile request")
+        profile = found.get_json()
+        return {"sub": profile["id"], "email": profile.get("email", ""),
+                "name": profile.get("name", "")}
 
     def oauth_error_response(self, tenant: Tenant, error: OAuth2Error, status: int,
                              body: Any, headers: list[tuple[str, str]]) -> flask.Response:

@@ -13,9 +13,6 @@ the app's original authorize request.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import secrets
 import threading
 import time
@@ -131,7 +128,7 @@ def idp_response(cognito: Tenant) -> flask.Response:
     peer = federation.peers[pending.peer]
     try:
         identity = _exchange(federation, peer, args.get("code", ""))
-        identity["name"] = identity["name"] or _posted_name(args.get("user"))
+        identity["name"] = identity["name"] or peer.flavour.federated_name(args)
     except FederationError as problem:
         return _back_to_app(cognito, pending, "invalid_request", str(problem))
     user = _federated_user(cognito, pending, peer, identity)
@@ -154,29 +151,15 @@ def _back_to_app(cognito: Tenant, pending: Pending, error: str,
 
 
 def _exchange(federation: Federation, peer: Tenant, code: str) -> dict[str, Any]:
-    """Redeem ``code`` at ``peer`` through its real HTTP endpoints; return sub, email, name."""
+    """Redeem ``code`` at ``peer`` through its real HTTP endpoints; return sub, email, name.
+
+    A provider with a protocol of its own redeems it in its flavour's
+    ``federated_identity``; an OpenID Connect one here: the id token, checked, then
+    userinfo when the flavour says Cognito reads it."""
     http = flask.current_app.test_client()
     client = federation.client
     if (identity := peer.flavour.federated_identity(http, client, code)) is not None:
         return identity
-    if not peer.flavour.is_oidc:
-        token = http.get(peer.flavour.token_url(), query_string={
-            "client_id": client.client_id, "client_secret": client.client_secret,
-            "redirect_uri": client.redirect_uris[0], "code": code,
-        })
-        if token.status_code != 200:
-            raise FederationError(f"{peer.flavour.brand} refused the code")
-        access_token = token.get_json()["access_token"]
-        proof = hmac.new(client.client_secret.encode(), access_token.encode(),
-                         hashlib.sha256).hexdigest()
-        me = http.get(peer.flavour.me_url(), query_string={
-            "fields": "id,name,email", "access_token": access_token, "appsecret_proof": proof,
-        })
-        if me.status_code != 200:
-            raise FederationError(f"{peer.flavour.brand} refused the profile request")
-        profile = me.get_json()
-        return {"sub": profile["id"], "email": profile.get("email", ""),
-                "name": profile.get("name", "")}
     token = http.post(peer.flavour.paths()["token"], data={
         "grant_type": "authorization_code", "code": code,
         "redirect_uri": client.redirect_uris[0],
@@ -196,7 +179,7 @@ def _exchange(federation: Federation, peer: Tenant, code: str) -> dict[str, Any]
         ).validate(claims)
     except (JoseError, ValueError, KeyError, TypeError) as problem:
         raise FederationError(f"Invalid id_token from {peer.flavour.brand}") from problem
-    if ("email" not in claims or "name" not in claims) and "userinfo" in peer.flavour.paths():
+    if ("email" not in claims or "name" not in claims) and peer.flavour.federation_reads_userinfo:
         # Cognito reads an OIDC provider's userinfo too: a provider may keep the
         # profile there (OpenID Connect Core 5.4).
         info = http.get(peer.flavour.paths()["userinfo"], headers={
@@ -205,15 +188,6 @@ def _exchange(federation: Federation, peer: Tenant, code: str) -> dict[str, Any]
             claims = {**info.get_json(), **claims}
     return {"sub": claims["sub"], "email": claims.get("email", ""),
             "name": claims.get("name", "")}
-
-
-def _posted_name(user: str | None) -> str:
-    """The name in Apple's posted ``user`` JSON, as Cognito maps it; "" if none."""
-    try:
-        name = json.loads(user or "{}").get("name") or {}
-        return " ".join(str(name.get(k) or "") for k in ("firstName", "lastName")).strip()
-    except (ValueError, AttributeError):
-        return ""
 
 
 def _federated_user(cognito: Tenant, pending: Pending, peer: Tenant,

@@ -3,15 +3,15 @@
 A :class:`Flavour` subclass per provider (``cognito.py``, ``auth0.py``,
 ``google.py``, ``facebook.py``, ``apple.py``, ``oidc.py``) says where its endpoints live, what
 its tokens and userinfo contain, when it issues refresh tokens, and how it
-words its errors. The shared machinery (``oauth_server.py``, ``views.py``)
-never branches on the provider's name; it asks the flavour.
+words its errors. The shared machinery (``oauth_server.py``, ``views.py``,
+``federation.py``) never branches on the provider's name; it asks the flavour.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -41,8 +41,6 @@ class Flavour:
     name: ClassVar[str]
     brand: ClassVar[str]
     colour: ClassVar[str] = "#444"
-    #: Plain OAuth 2 (Facebook) has no discovery, JWKS or id token.
-    is_oidc: ClassVar[bool] = True
     #: RFC 9207: ``iss`` on every authorization response.
     sends_iss_parameter: ClassVar[bool] = False
     #: How authorization responses can be sent back (OAuth 2.0 Multiple Response
@@ -67,6 +65,9 @@ class Flavour:
     #: for the answer (Apple's comes as a form_post to ``/oauth2/idpresponse``).
     federation_scope: ClassVar[str] = "openid email profile"
     federation_response_mode: ClassVar[str] = "query"
+    #: Whether Cognito, federating here, reads userinfo when the id token lacks the
+    #: e-mail or name (OpenID Connect Core 5.4); Apple has no userinfo endpoint.
+    federation_reads_userinfo: ClassVar[bool] = True
     scopes_supported: ClassVar[tuple[str, ...]] = ("openid", "email", "profile")
     claims_supported: ClassVar[tuple[str, ...]] = (
         "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
@@ -222,8 +223,16 @@ class Flavour:
         """Cognito's federation to a provider with a protocol of its own: redeem
         ``code`` for Cognito's internal ``client`` over ``http`` (a test client of the
         stand-ins' app) and say who signed in (sub, email, name), or raise
-        :class:`.federation.FederationError`. None: the OpenID Connect (or Graph) way."""
+        :class:`.federation.FederationError`. None (the default): the OpenID Connect
+        way, the id token then userinfo (Facebook and Amazon, which have none, override
+        it)."""
         return None
+
+    def federated_name(self, form: Mapping[str, str]) -> str:
+        """The name the provider's answer to Cognito carries beside the code (Apple
+        posts it once, in ``user``), for a person whose identity has none: none by
+        default."""
+        return ""
 
     def before_sign_in(self, tenant: Tenant, client: Client) -> flask.Response | None:
         """A chance to send the browser elsewhere before the sign-in page (Cognito's

@@ -141,6 +141,28 @@ def test_cognito_defaults_follow_the_real_service(tmp_path, clean_env):
     assert provider.authorize_params == {"identity_provider": "Google"}
 
 
+LAB_POOL = {"kind": "cognito", "client_id": "a", "client_secret": "b", "region": "us-east-1",
+            "user_pool_id": "us-east-1_FedLab", "domain": "me.auth.us-east-1.amazoncognito.com"}
+
+
+@pytest.mark.parametrize("lab", [
+    {"issuer": "http://127.0.0.1:9000/cognito-idp/us-east-1_FedLab"},
+    {"hosted_ui_url": "http://127.0.0.1:9000/cognito"},
+    {"hosted_ui_url": "https://localhost:9443/cognito"},
+    {"issuer": "http://127.0.0.1:9000/cognito-idp/us-east-1_FedLab",
+     "api_endpoint": "https://cognito-idp.us-east-1.amazonaws.com"},
+])
+def test_a_lab_cognito_is_refused_with_aws_user_pool_api(tmp_path, clean_env, lab):
+    """GlobalSignOut would send the access token a stand-in minted to AWS."""
+    path = write(tmp_path, SECRETS)
+    with pytest.raises(ConfigError, match=r"providers\.pool\.api_endpoint: .*lab"):
+        load({"config_file": path, "providers": {"pool": {**LAB_POOL, **lab}}})
+    loaded = load({"config_file": path, "providers": {"pool": {
+        **LAB_POOL, **lab, "api_endpoint": "http://127.0.0.1:9000/cognito-idp"}}})
+    assert loaded.providers["pool"].settings["api_endpoint"] == \
+        "http://127.0.0.1:9000/cognito-idp"
+
+
 def test_the_documented_example_is_valid(clean_env):
     names = ("cognito", "cognito-google", "auth0", "google", "facebook", "amazon", "corp")
     loaded = load({"config_file": "config/example.toml", "secret_key": SECRET,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -22,12 +23,19 @@ from webapp.config import ConfigError, settings
 from webapp.providers import build, registry
 
 from .browser import Browser
+from .conftest import ROOT
 from .flows import sign_in, wait_until
 from .test_browser import chromium_browser, sign_in_by_clicking
 from .test_scale_out import instances  # noqa: F401 - the two-instance fixture
 from .test_sessions import session_cookie
 
 ADMIN_SCOPE = "aws.cognito.signin.user.admin"
+#: Every Cognito app client of the demo (config/demo.toml's ``kind = "cognito"``
+#: tables, read from the file so that a new one is covered too).
+DEMO_COGNITO_CLIENTS = sorted(
+    name for name, table in tomllib.loads(
+        (ROOT / "config" / "demo.toml").read_text())["providers"].items()
+    if table.get("kind") == "cognito")
 
 
 def signed_in(app_url: str, provider: str, user: str = "alice") -> tuple[Browser, object]:
@@ -134,6 +142,19 @@ def test_global_sign_out_revokes_every_refresh_token_of_the_user(
         refused = refresh_at_standin(standins_url, app, "cognito", token)
         assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
     assert refresh_at_standin(standins_url, app, "cognito", bob_tokens[0]).status_code == 200
+
+
+@pytest.mark.parametrize("provider", DEMO_COGNITO_CLIENTS)
+def test_every_demo_cognito_client_sends_global_sign_out(fresh_app, app_url, control,
+                                                         provider):
+    """Straight to the user pool or federated through it (Google, Amazon, Apple), the
+    demo's Cognito sign-in is granted the admin scope and ends with GlobalSignOut."""
+    one, page = signed_in(app_url, provider)
+    control("DELETE", "calls")
+    done = sign_out_everywhere(one, app_url, page)
+    assert done.status_code == 200 and 'data-state="signed_out"' in done.text
+    assert "revoked every refresh token it issued to you" in done.text, done.text[:2000]
+    assert cognito_calls(control, "GlobalSignOut") == 1
 
 
 # -- without the scope, and providers with no global sign-out ------------------------------
