@@ -407,7 +407,7 @@ def _external_url(value: Any) -> str:
 #: The loopback interface by name: what providers accept over plain http
 #: (RFC 8252 7.3, and every provider's console), and what every lab and demo
 #: answers to (not in production, unless listed). The one list of them;
-#: :func:`webapp.production.is_loopback` also knows every other spelling.
+#: :func:`webapp.urls.is_loopback` also knows every other spelling.
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 HOST_NAME = re.compile(r"^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 

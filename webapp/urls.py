@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import socket
 from urllib.parse import urlsplit
 
 from flask import current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
-from .config import settings
+from .config import LOOPBACK, settings
 
 
 def external_url(endpoint: str, **values: str) -> str:
@@ -71,3 +74,64 @@ def origin_of(url: str) -> str:
     """The origin (scheme, host and port) of an absolute URL."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+# -- lab addresses: what production refuses, and a lab's configuration must not mix --
+
+
+def lab_address(url: str) -> str | None:
+    """Why ``url`` is only for a lab (plain http, a loopback host), or None."""
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return "not https://"
+    host = parts.hostname or ""
+    if is_loopback(host):
+        return "a loopback address"
+    address = ip_address(host)
+    if address is not None and address.is_link_local:
+        return "a link-local address"
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` is this machine: a localhost name, or a loopback or unspecified
+    address however it is written."""
+    host = host.lower().rstrip(".")
+    if host in LOOPBACK or host in LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    address = ip_address(host)
+    return address is not None and (address.is_loopback or address.is_unspecified)
+
+
+#: Names /etc/hosts gives this machine on common images (Debian's among them).
+#: A public name that resolves to a loopback address (wildcard DNS) is not
+#: caught: the configuration is checked without resolving names.
+LOOPBACK_NAMES = ("ip6-localhost", "ip6-loopback", "localhost.localdomain",
+                  "localhost6", "localhost6.localdomain6")
+#: What the C library's inet_aton reads as an IPv4 address: one to four numbers,
+#: decimal, octal (0177) or hex (0x7f), so 127.1 and 2130706433 are 127.0.0.1.
+IPV4_NUMBERS = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$")
+
+
+def ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``host`` names, as a resolver or a socket would read it, or None
+    for a host name. HTTP clients pass ``127.1`` or ``2130706433`` to inet_aton,
+    which reads them as 127.0.0.1; an IPv4-mapped IPv6 address
+    (``::ffff:127.0.0.1``) reaches the IPv4 address, though Python 3.11's
+    ``is_loopback`` says no for it."""
+    host = host.lower().strip("[]").split("%")[0]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if not IPV4_NUMBERS.match(host):
+            return None
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if 1 < int(address) < 2**32:  # IPv4-compatible (::127.0.0.1), deprecated but read
+            return ipaddress.IPv4Address(int(address))
+    return address

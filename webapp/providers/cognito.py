@@ -17,7 +17,6 @@ other provider calls are, and this layer sits below the AWS service module.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import time
@@ -28,10 +27,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 
 from .. import tokens
-from ..config import LOOPBACK
 from ..errors import FedlabError
 from ..records import Registration
-from ..urls import origin_of
+from ..urls import lab_address, origin_of
 from .base import (
     EndedThere,
     PoolRegistration,
@@ -136,7 +134,7 @@ class Cognito(OpenIDConnect):
         aws_api = f"https://cognito-idp.{region}.amazonaws.com"
         api = url_setting(raw, "api_endpoint", aws_api)
         lab = next(((key, url) for key, url in (("issuer", issuer), ("hosted_ui_url", hosted))
-                    if is_lab_url(url)), None)
+                    if lab_address(url) is not None), None)
         if lab and api == aws_api:
             # GlobalSignOut would carry a token the lab minted to AWS's user pool API.
             raise ProviderConfigError(
@@ -291,20 +289,6 @@ class Cognito(OpenIDConnect):
         if not isinstance(roles, list):
             return ()
         return tuple(dict.fromkeys(r for r in roles if isinstance(r, str)))
-
-
-def is_lab_url(url: str) -> bool:
-    """``url`` is a lab's (plain http, or a loopback host such as the stand-ins'):
-    what :func:`webapp.production.lab_address` refuses in production, here only to
-    keep such a configuration from pairing with AWS's own endpoint."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower().rstrip(".")
-    if parts.scheme != "https" or host in LOOPBACK or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def unavailable(why: str) -> EndedThere:
