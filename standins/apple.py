@@ -15,7 +15,8 @@ person who chose Hide My Email (:data:`HIDE_MY_EMAIL`) gets a private relay
 address; ``real_user_status``; no userinfo endpoint, no end-session endpoint;
 "Cancel" answers
 ``error=user_cancelled_authorize``. Every client secret checked is an event
-(``client_secret``: its ``iat`` and whether it passed).
+(``client_secret``: its ``iat``, whether it passed, and the secret itself, so a test
+can look for it where it must not be; events are only ever read by the control API).
 """
 
 from __future__ import annotations
@@ -199,7 +200,7 @@ def authenticate(tenant: Tenant, query_client: Callable[[str], Client | None],
                   else tenant.settings.tenant_settings.get(tenant.name, {}))
     problem, iat = check_client_secret(tenant, registered, client.client_id, secret)
     tenant.record_event("client_secret", client_id=client.client_id, iat=iat,
-                        accepted=problem is None, problem=problem)
+                        accepted=problem is None, problem=problem, secret=secret)
     if problem is not None:
         raise InvalidClientError(description=problem)
     return client

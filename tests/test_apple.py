@@ -230,7 +230,7 @@ def test_in_chromium_apple_signs_in_to_the_demo_federates_and_uses_s3(demo, tmp_
     site, so Chromium sends the SameSite=Lax cookie with the GET it is bounced to and
     not with the POST; her name (posted once) and relay address show; the identity
     pool takes Apple's id token under appleid.apple.com; S3 works with its credentials."""
-    from .test_browser import ARTIFACTS, chromium_browser, csp_violations
+    from .test_browser import ARTIFACTS, chromium_browser, click_through_provider, csp_violations
 
     app_url, _ = demo
     callback = f"{app_url}/auth/apple/callback"
@@ -244,10 +244,9 @@ def test_in_chromium_apple_signs_in_to_the_demo_federates_and_uses_s3(demo, tmp_
                 if r.url.startswith(callback) else None)
         try:
             page.goto(f"{app_url}/")
-            page.get_by_role("link", name="Sign in with Apple", exact=True).click()
-            page.get_by_role("button", name="Sign in as carol").click()
-            page.get_by_role("button", name="Allow").click()
-            page.wait_for_url(f"{app_url}/account")
+            click_through_provider(
+                page, page.get_by_role("link", name="Sign in with Apple", exact=True),
+                f"{app_url}/account", "carol")
             text = page.content()
             assert "<th>Name</th><td>Carol Example</td>" in text
             assert "@privaterelay.appleid.com" in text and "Private relay" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,16 +51,35 @@ def page(chromium, app) -> Iterator[object]:
     context.close()
 
 
-def sign_in_by_clicking(page, app_url: str, label: str) -> None:
-    page.goto(f"{app_url}/")
-    page.get_by_role("link", name=label, exact=True).click()
-    while not page.url.startswith(f"{app_url}/account"):
-        if page.get_by_role("button", name="Sign in as alice").count():
-            page.get_by_role("button", name="Sign in as alice").click()
-        else:
-            page.get_by_role("button", name="Allow").click()
-        page.wait_for_load_state()
+def click_through_provider(page, start, back_at: str, user: str = "alice") -> None:
+    """Click ``start`` (the site's sign-in link or button), then sign in as ``user`` and
+    allow on the provider stand-ins' pages until the site shows ``back_at``.
 
+    Every step waits for a page to decide on: one with a stand-in's "Sign in as" or
+    "Allow" button, or one of the site's own (its ``header.site``). Counting buttons
+    does not wait, so on a chain of hops (app -> Cognito -> Amazon) it could read a page
+    half-way and then wait for a button that never comes. Each click waits for the page
+    it leads to, so no button is clicked twice. A form_post page ("Continue") is not a
+    step: its own script posts the answer, and pressing its button as well would race
+    that post with a second one."""
+    choices = page.get_by_role(
+        "button", name=re.compile(rf"^(Sign in as {re.escape(user)}|Allow)$"))
+    site = page.locator("header.site")
+    with page.expect_navigation():
+        start.click()
+    while True:
+        choices.or_(site).first.wait_for()
+        if site.count():
+            assert page.url.startswith(back_at), f"ended at {page.url}, not {back_at}"
+            return
+        with page.expect_navigation():
+            choices.first.click()
+
+
+def sign_in_by_clicking(page, app_url: str, label: str, user: str = "alice") -> None:
+    page.goto(f"{app_url}/")
+    click_through_provider(page, page.get_by_role("link", name=label, exact=True),
+                           f"{app_url}/account", user)
 
 
 @pytest.mark.parametrize(("provider", "label"), [
@@ -187,11 +207,7 @@ def test_a_form_post_callback_signs_in_with_the_cookie_kept_lax(chromium, app_ur
     page.on("request", lambda r: seen.append((r.method, r.url, r.all_headers(), r.post_data))
             if r.url.startswith(callback) else None)
     try:
-        page.goto(f"{app_url}/")
-        page.get_by_role("link", name="Sign in with Corporate sign-in (OpenID Connect)").click()
-        page.get_by_role("button", name="Sign in as alice").click()
-        page.get_by_role("button", name="Allow").click()
-        page.wait_for_url(f"{app_url}/account")
+        sign_in_by_clicking(page, app_url, "Sign in with Corporate sign-in (OpenID Connect)")
         assert page.locator("[data-state]").first.get_attribute("data-state") == "signed_in"
         assert "alice@example.com" in page.content()
         [cookie] = [c for c in context.cookies(app_url) if c["name"] == cookie_name]

@@ -16,7 +16,7 @@ from webapp.cli import main
 from webapp.config import settings
 
 from .conftest import PROVIDERS
-from .misconfigurations import CELL_IDS, CELLS, OIDC_PROVIDER, misconfigure
+from .misconfigurations import CELL_IDS, CELLS, OIDC_PROVIDER, app_environment, misconfigure
 from .test_probes import CLIENT_IDS, OTHER_POOL
 
 
@@ -55,6 +55,8 @@ def test_each_misconfiguration_fails_check_with_evidence(check_env, monkeypatch,
                                                          aws_control, what, provider):
     if provider == OIDC_PROVIDER:
         monkeypatch.setenv("FEDLAB_CONFIG", str(config_dir / "oidc.toml"))
+    for name, value in app_environment(what, provider).items():
+        monkeypatch.setenv(name, value)
     expected = misconfigure(control, what, provider)
     code, report = check_json(capsys, app_url)
     verdict = next(v for v in report["verdicts"]

@@ -241,22 +241,11 @@ def test_a_kind_no_stand_in_plays_is_refused_by_name(live_app, monkeypatch):
 
 # -- in Chromium: developer identities and linked logins on the demo's credentials page
 
-def click_through_provider(page, back_at: str, user: str) -> None:
-    """Sign in as ``user`` on the provider stand-in's pages (and allow) until back at
-    ``back_at``."""
-    while not page.url.startswith(back_at):
-        if page.get_by_role("button", name=f"Sign in as {user}").count():
-            page.get_by_role("button", name=f"Sign in as {user}").click()
-        else:
-            page.get_by_role("button", name="Allow").click()
-        page.wait_for_load_state()
-
-
 def test_in_chromium_federate_as_developer_link_and_unlink_a_login(demo):
     """bob (whom the tests above leave alone: his Google login has no identity of its
     own yet) signs in with Amazon Cognito, federates as a developer identity, links
     his Google login, sees both listed, and unlinks it, all by clicking."""
-    from .test_browser import ARTIFACTS, chromium_browser
+    from .test_browser import ARTIFACTS, chromium_browser, click_through_provider
 
     app_url, _ = demo
     with chromium_browser() as chromium:
@@ -264,8 +253,9 @@ def test_in_chromium_federate_as_developer_link_and_unlink_a_login(demo):
         page = context.new_page()
         page.set_default_timeout(15000)
         page.goto(f"{app_url}/")
-        page.get_by_role("link", name="Sign in with Amazon Cognito", exact=True).click()
-        click_through_provider(page, f"{app_url}/account", "bob")
+        click_through_provider(
+            page, page.get_by_role("link", name="Sign in with Amazon Cognito", exact=True),
+            f"{app_url}/account", "bob")
 
         page.goto(f"{app_url}/credentials")
         page.get_by_role("button", name="Federate as a developer identity").click()
@@ -275,8 +265,8 @@ def test_in_chromium_federate_as_developer_link_and_unlink_a_login(demo):
         assert page.locator(".developer-identifiers li").count() == 1
         assert developer_id != page.locator(".identity-id").inner_text()
 
-        page.get_by_role("button", name="Link Google", exact=True).click()
-        click_through_provider(page, f"{app_url}/credentials", "bob")
+        click_through_provider(page, page.get_by_role("button", name="Link Google", exact=True),
+                               f"{app_url}/credentials", "bob")
         logins = page.locator("ul.logins li[data-login]")
         assert sorted(logins.evaluate_all("items => items.map(i => i.dataset.login)")) == [
             "accounts.google.com", "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab"]

@@ -21,7 +21,7 @@ from webapp.session_interface import StoredSession
 
 from .conftest import PROVIDERS, make_app
 from .flows import sign_in
-from .misconfigurations import CELL_IDS, CELLS, OIDC_PROVIDER, misconfigure
+from .misconfigurations import CELL_IDS, CELLS, OIDC_PROVIDER, app_overrides, misconfigure
 from .test_sessions import session_cookie
 
 
@@ -231,7 +231,8 @@ def test_each_misconfiguration_shows_its_verdict_on_the_page(browser, app_url, c
                                                              aws_control, checks_app, what,
                                                              provider):
     # The operator signs in before the provider is misconfigured.
-    checks_app("oidc.toml" if provider == OIDC_PROVIDER else "demo.toml")
+    checks_app("oidc.toml" if provider == OIDC_PROVIDER else "demo.toml",
+               **app_overrides(what, provider))
     expected = misconfigure(control, what, provider)
     page = browser.get(f"{app_url}/diagnostics")
     result = browser.click(page, "Run live checks")  # the form's CSRF token, as a browser

@@ -20,7 +20,15 @@ from webapp.urls import external_url
 
 from .conftest import PROVIDERS, LiveServer, make_app
 from .flows import sign_in
-from .misconfigurations import CELL_IDS, CELLS, CLIENTS, OIDC_PROVIDER, SKEW_SECONDS, misconfigure
+from .misconfigurations import (
+    CELL_IDS,
+    CELLS,
+    CLIENTS,
+    OIDC_PROVIDER,
+    SKEW_SECONDS,
+    app_overrides,
+    misconfigure,
+)
 
 
 def run(app, app_url, timeout=3.0):
@@ -56,11 +64,11 @@ CLIENT_IDS = {name: client_id for name, (_, client_id) in CLIENTS.items()}
 @pytest.fixture
 def app_for(live_app, config_dir, tmp_path):
     """The app configured with ``provider``: the demo's, or config/oidc.toml's for the
-    provider of kind oidc."""
-    def pick(provider: str):
+    provider of kind oidc; built with ``overrides`` if any."""
+    def pick(provider: str, **overrides):
         if provider == OIDC_PROVIDER:
-            return make_app(config_dir, tmp_path, "oidc.toml")
-        return live_app
+            return make_app(config_dir, tmp_path, "oidc.toml", **overrides)
+        return make_app(config_dir, tmp_path, **overrides) if overrides else live_app
 
     return pick
 
@@ -68,13 +76,17 @@ def app_for(live_app, config_dir, tmp_path):
 @pytest.mark.parametrize(("what", "provider"), CELLS, ids=CELL_IDS)
 def test_each_misconfiguration_gets_its_verdict_with_evidence(app_for, app_url, control,
                                                               aws_control, what, provider):
+    app = app_for(provider, **app_overrides(what, provider))
     expected = misconfigure(control, what, provider)
-    verdicts = run(app_for(provider), app_url)
+    verdicts = run(app, app_url)
     verdict = verdicts[(provider, expected.probe)]
     assert verdict.status == "fail" and verdict.error == expected.error, verdict
     assert verdict.evidence[expected.evidence]
     if what == "issuer":
         assert verdict.evidence["issuer"] != verdict.evidence["expected_issuer"]
+    if what == "secret":  # refused as the client (invalid_client, or the provider's word
+        # for it), not merely "did not answer as expected"
+        assert verdict.summary == "The client secret or authentication method is refused."
     if what == "clock":
         assert abs(verdict.evidence["difference_seconds"] - SKEW_SECONDS) <= 10
     if what == "down":

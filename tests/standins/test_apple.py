@@ -79,10 +79,12 @@ def events(standins: Any) -> list[dict[str, Any]]:
 
 
 def test_a_good_client_secret_is_accepted(standins):
-    answer = token_request(standins, client_secret())
+    secret = client_secret()
+    answer = token_request(standins, secret)
     # The client authenticated; only the made-up code is refused.
     assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_grant"
-    assert [e["accepted"] for e in events(standins)] == [True]
+    # The event says it passed, and which secret it was (for tests that look for it).
+    assert [(e["accepted"], e["secret"]) for e in events(standins)] == [(True, secret)]
 
 
 @pytest.mark.parametrize("secret, problem", [
