@@ -444,3 +444,20 @@ def role_trust(app, moto_url) -> Iterator[Callable[[str, dict], None]]:
     yield change
     for role, document in saved.items():
         iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(document))
+
+
+def fail_deleting(monkeypatch: pytest.MonkeyPatch, app, store_id: str) -> Callable[[], None]:
+    """Make ``app``'s session store fail (a Redis error) when the record ``store_id``
+    is deleted, as a store that goes away mid-request; the function returned heals it."""
+    import redis
+
+    store = app.session_interface.store
+    delete = store.delete
+
+    def failing(name: str) -> None:
+        if name == store_id:
+            raise redis.ConnectionError("the store went away")
+        delete(name)
+
+    monkeypatch.setattr(store, "delete", failing)
+    return lambda: monkeypatch.setattr(store, "delete", delete)

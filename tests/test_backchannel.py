@@ -17,6 +17,7 @@ import requests
 from webapp import signals
 
 from .browser import Browser
+from .conftest import fail_deleting
 from .flows import sign_in
 from .test_sessions import session_cookie
 
@@ -377,23 +378,12 @@ def test_a_store_failure_while_ending_leaves_the_token_usable_again(app, app_url
     """The answer to a store failure asks the provider to send the token again: that
     retry is not refused as a replay, and it ends the session. (The store fails only
     where the sessions are deleted: after the jti was taken.)"""
-    import redis
-
     browser, sid = signed_in(app, app_url)
-    store = app.session_interface.store
-    session_id = app.session_interface.store_id(sid)
-    delete = store.delete
-
-    def failing(store_id: str) -> None:
-        if store_id == session_id:
-            raise redis.ConnectionError("the store went away")
-        delete(store_id)
-
-    monkeypatch.setattr(store, "delete", failing)
+    heal = fail_deleting(monkeypatch, app, app.session_interface.store_id(sid))
     token = made(control, user="alice")["logout_token"]
     first = post(app_url, token)
     assert first.status_code == 400 and first.json()["error"] == "temporarily_unavailable"
-    monkeypatch.setattr(store, "delete", delete)
+    heal()
     assert alive(app_url, browser)
     assert_accepted(post(app_url, token))
     assert not alive(app_url, browser)

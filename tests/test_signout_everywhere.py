@@ -23,7 +23,7 @@ from webapp.config import ConfigError, settings
 from webapp.providers import build, registry
 
 from .browser import Browser
-from .conftest import ROOT
+from .conftest import ROOT, fail_deleting
 from .flows import sign_in, wait_until
 from .test_browser import chromium_browser, sign_in_by_clicking
 from .test_scale_out import instances  # noqa: F401 - the two-instance fixture
@@ -310,19 +310,11 @@ def test_a_store_failure_midway_leaves_this_browser_signed_in_to_ask_again(
     again, and then ends both."""
     other, _ = signed_in(app_url, "auth0")
     this, page = signed_in(app_url, "auth0")
-    store = fresh_app.session_interface.store
-    other_id = fresh_app.session_interface.store_id(session_cookie(other).value)
-    delete = store.delete
-
-    def failing(store_id: str) -> None:
-        if store_id == other_id:
-            raise redis.ConnectionError("the store went away")
-        delete(store_id)
-
-    monkeypatch.setattr(store, "delete", failing)
+    heal = fail_deleting(monkeypatch, fresh_app,
+                         fresh_app.session_interface.store_id(session_cookie(other).value))
     failed = sign_out_everywhere(this, app_url, page)
     assert failed.status_code == 503 and 'data-error="session_store_down"' in failed.text
-    monkeypatch.setattr(store, "delete", delete)
+    heal()
     again = this.get(f"{app_url}/account")
     assert again.status_code == 200
     done = sign_out_everywhere(this, app_url, again)
