@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -203,7 +204,7 @@ def configure(folder: Path, ports: dict[str, int], redis_url: str) -> tuple[Path
     text = text.replace('secrets_file = "instance/secrets.toml"', f'secrets_file = "{secrets}"')
     config = folder / "load.toml"
     config.write_text(text)
-    write_secrets(secrets, PROVIDERS)
+    write_secrets(secrets, tomllib.loads(text)["providers"])
     return config, app_url
 
 

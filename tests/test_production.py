@@ -196,7 +196,7 @@ def test_the_lab_opt_in_accepts_them_and_says_so(serve, tmp_path, change, key):
 
 def test_the_demo_secrets_file_is_refused(serve, tmp_path):
     secrets_file = tmp_path / "secrets.toml"
-    write_secrets(secrets_file, ("corp",))
+    write_secrets(secrets_file, {"corp": {}})
     env = production_env(tmp_path, SITE.replace("external_url", f'secrets_file = '
                                                 f'"{secrets_file}"\nexternal_url'))
     for name in ("FEDLAB_SECRET_KEY", "FEDLAB_SESSION__ENCRYPTION_KEY",

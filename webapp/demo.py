@@ -25,11 +25,11 @@ from .urls import external_url, sign_out_return_url
 ACCOUNT_ID = "123456789012"
 
 
-def write_secrets(path: Path, providers: Mapping[str, Any] | Iterable[str]) -> bool:
+def write_secrets(path: Path, providers: Mapping[str, Any]) -> bool:
     """Give the demo's secrets file a secret key, a session encryption key and each
     provider's secrets: what its kind's ``demo_secrets`` makes (a client secret;
-    Apple's, a private key). ``providers`` are the ``[providers]`` tables by name,
-    or names alone (a client secret each).
+    Apple's, a private key). ``providers`` are the configuration's ``[providers]``
+    tables by name (a table without a known ``kind`` gets a client secret).
 
     Existing values are kept (sessions and registrations stay valid); only
     what is missing is added. Returns whether anything was written.
@@ -48,8 +48,7 @@ def write_secrets(path: Path, providers: Mapping[str, Any] | Iterable[str]) -> b
         # A table at the end of the file, after any provider tables, is valid TOML.
         lines += ["", "[session]", f'encryption_key = "{secrets.token_urlsafe(48)}"']
     known = existing.get("providers", {})
-    tables = providers if isinstance(providers, Mapping) else {key: {} for key in providers}
-    for name, table in tables.items():
+    for name, table in providers.items():
         if name not in known:
             kind = KINDS.get(table.get("kind") if isinstance(table, Mapping) else None)
             made = (kind.demo_secrets() if kind is not None

@@ -136,7 +136,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     app_url = f"http://localhost:{server.port}"
     # The client secret comes from the app's secrets file, as an operator would copy it.
     secrets_file = folder / "secrets.toml"
-    write_secrets(secrets_file, [PROVIDER])
+    write_secrets(secrets_file, {PROVIDER: {}})
     with secrets_file.open("rb") as f:
         client_secret = tomllib.load(f)["providers"][PROVIDER]["client_secret"]
     provider = start_provider({
