@@ -11,7 +11,18 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import aws, config, errors, guards, oauth, production, security, setup, site_aws
+from . import (
+    aws,
+    config,
+    errors,
+    guards,
+    oauth,
+    production,
+    security,
+    setup,
+    site_aws,
+    timewords,
+)
 from .extensions import csrf
 from .providers import registry
 
@@ -118,6 +129,7 @@ def register_extensions(app: Flask) -> None:
     roles.init_app(app)
     signals.init_app(app)
     security.init_app(app)
+    timewords.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

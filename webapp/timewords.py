@@ -1,0 +1,60 @@
+"""Times as pages show them: a moment in UTC (turned into the visitor's local time
+by ``static/countdown.js``, which alone knows their zone) and how far it is from
+now in words ("in 54 min", "3 min ago").
+
+The words are written on the server, so a page reads right without script; the
+script only translates the clock time. Templates use the ``time_at`` macro of
+``templates/macros.html``, which puts both in one ``<time>`` element.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(iso_time)
+    app.add_template_filter(utc_time)
+    app.add_template_filter(relative_time)
+    app.add_template_filter(duration)
+
+
+def iso_time(epoch: float) -> str:
+    """The machine-readable form for ``<time datetime=...>``."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_time(epoch: float) -> str:
+    """The clock time before the script makes it local: UTC, said so."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def relative_time(epoch: float, now: float | None = None) -> str:
+    """How far ``epoch`` is from ``now`` in words: "in 54 min", "3 min ago", "now"."""
+    seconds = round(epoch - (time.time() if now is None else now))
+    words = duration(abs(seconds), coarse=True)
+    if abs(seconds) < 5:
+        return "now"
+    return f"in {words}" if seconds > 0 else f"{words} ago"
+
+
+def duration(seconds: float, *, coarse: bool = False) -> str:
+    """A length of time in words: "850 ms", "12 s", "54 min", "2 h 5 min", "3 days".
+
+    ``coarse`` drops the milliseconds (for distances from now, where a second is fine).
+    """
+    if seconds < 1 and not coarse:
+        return f"{round(seconds * 1000)} ms"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} days"
