@@ -4,11 +4,13 @@ cross-checked against what the stand-ins received."""
 from __future__ import annotations
 
 import json
+import re
+from html import unescape
 from urllib.parse import parse_qsl, urlsplit
 
 from . import test_browser
 from .browser import Browser
-from .flows import stop_at_callback
+from .flows import sign_in, stop_at_callback
 from .page_checks import axe_violations, horizontal_overflow, screenshot
 from .test_browser import sign_in_by_clicking
 from .test_sessions import session_cookie
@@ -180,3 +182,37 @@ def test_signed_out_the_page_offers_a_sign_in(app, app_url, browser):
     assert 'data-picture="none"' in page.text
     assert "/auth/cognito/login?next=/account/sign-in" in page.text
     assert "<svg" not in page.text
+
+
+STEP = re.compile(r'<g class="step"([^>]*)>')
+ATTRIBUTE = re.compile(r'data-([a-z]+)="([^"]*)"')
+
+
+def steps_in(html: str) -> list[dict[str, str]]:
+    """The steps of the SVG in the page's HTML, as their data attributes say them."""
+    return [{name: unescape(value) for name, value in ATTRIBUTE.findall(group)}
+            for group in STEP.findall(html)]
+
+
+def test_a_second_sign_in_takes_the_keys_from_the_cache(app, app_url, control, browser):
+    sign_in(browser, app_url, "auth0")
+    first = steps_in(browser.get(f"{app_url}/account/sign-in").text)
+    assert only(first, "keys")["outcome"] == "200"
+    sign_in(browser, app_url, "auth0", user="bob")
+    again = steps_in(browser.get(f"{app_url}/account/sign-in").text)
+    keys = only(again, "keys")
+    assert (keys["from"], keys["to"], keys["outcome"]) == ("site", "site", "cached")
+    assert [s["what"] for s in again].index("token") < [s["what"] for s in again].index("keys")
+
+
+def test_apple_s_form_post_answer_is_pictured_as_a_post_then_the_get(app, app_url, control,
+                                                                      browser):
+    assert sign_in(browser, app_url, "apple").url == f"{app_url}/account"
+    made = steps_in(browser.get(f"{app_url}/account/sign-in").text)
+    order = [s["what"] for s in made]
+    posted = only(made, "callback (form_post)")
+    assert (posted["method"], posted["outcome"]) == ("POST", "303")
+    assert order.index("callback (form_post)") + 1 == order.index("callback")
+    # Apple's client secret is a JWT the site signs, sent as the client_secret field.
+    assert "client_secret" in params(only(made, "token"))
+    assert "nonce: the one this sign-in sent" in only(made, "id token checks")["checks"]
