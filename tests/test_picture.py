@@ -19,8 +19,10 @@ from .test_sessions import session_cookie
 chromium, page = test_browser.chromium, test_browser.page
 
 LANES = ["browser", "site", "provider", "pool", "sts"]
-#: What the shell (header, banner) still gets wrong on every page: its own task fixes it.
-SHELL_PROBLEMS = ("region (moderate)", "scrolls sideways")
+#: What the shell (header, banner) still gets wrong on every page, which its own task
+#: fixes: the banner outside any landmark, and the header's width at 320 px.
+SHELL_PROBLEMS = ("region (moderate): All page content should be contained by landmarks "
+                  "-- ['.banner']", "the page scrolls sideways")
 
 
 def steps_of(page) -> list[dict[str, str]]:
@@ -56,12 +58,20 @@ def page_problems(page, name: str) -> list[str]:
     for width in (1280, 375):
         page.set_viewport_size({"width": width, "height": 900})
         problems += [f"at {width} px: {v}" for v in axe_violations(page)]
-    # The figure scrolls itself: the diagram never widens the page's main column.
-    assert page.evaluate("() => { const m = document.querySelector('main');"
-                         " return m.scrollWidth - m.clientWidth; }") == 0
     overflow = horizontal_overflow(page)
     if overflow > 0:
         problems.append(f"at 320 px the page scrolls sideways by {overflow} px")
+    # Any sideways scroll is the shell's: the home page, which has no diagram, has as much.
+    here = page.url
+    page.goto(here.split("/account/")[0] + "/")
+    assert horizontal_overflow(page) == overflow
+    page.goto(here)
+    horizontal_overflow(page)
+    # Whatever the header does, the diagram never widens the page: its figure scrolls itself.
+    assert page.evaluate("() => { const m = document.querySelector('main');"
+                         " return m.scrollWidth - m.clientWidth; }") == 0
+    assert page.evaluate("() => document.querySelector('.picture-scroll').scrollWidth"
+                         " > document.querySelector('.picture-scroll').clientWidth")
     screenshot(page, name)
     page.set_viewport_size({"width": 1280, "height": 900})
     return [p for p in problems if not any(shell in p for shell in SHELL_PROBLEMS)]
