@@ -8,6 +8,8 @@ import re
 from html import unescape
 from urllib.parse import parse_qsl, urlsplit
 
+from webapp.providers import registry
+
 from . import test_browser
 from .browser import Browser
 from .flows import sign_in, stop_at_callback
@@ -170,6 +172,9 @@ def test_the_record_and_the_page_hold_names_never_values(app, app_url, control, 
     browser = Browser()
     callback = stop_at_callback(browser, app_url, "cognito")
     answer = dict(parse_qsl(urlsplit(callback).query))
+    # The sign-in under way, as the store holds it before the callback: its verifier.
+    pending = app.session_interface.read(session_cookie(browser).value)["pending"]
+    verifier = pending[answer["state"]]["code_verifier"]
     page = browser.get(callback)
     assert page.url == f"{app_url}/account"
     browser.get(f"{app_url}/credentials")
@@ -177,10 +182,11 @@ def test_the_record_and_the_page_hold_names_never_values(app, app_url, control, 
     stored = app.session_interface.read(session_cookie(browser).value)
     kept = json.dumps(stored["sign_in_picture"])
     auth, aws = stored["auth"], stored["aws"]
-    secrets = [answer["code"], answer["state"], auth["nonce"],
+    secrets = [answer["code"], answer["state"], auth["nonce"], verifier,
+               registry.providers(app)["cognito"].client_secret,
                *[v for v in auth["tokens"].values() if isinstance(v, str) and len(v) > 8],
-               *aws["credentials"].values()]
-    assert len(secrets) >= 7
+               *[v for v in aws["credentials"].values() if isinstance(v, str)]]
+    assert len(secrets) >= 10
     for value in map(str, secrets):
         assert value not in kept and value not in shown
     assert '"code_verifier"' in kept  # the names are there: the token request carried it
