@@ -23,11 +23,14 @@ from flask import Flask, Response, g, request, session
 
 from . import sessions, steps
 from .providers import Provider
+from .session_interface import PICTURE_UNDER_WAY
 from .steps import BROWSER, POOL, PROVIDER, SITE, STS, Picture, Step
 
 #: Session keys: the finished picture, and the login still waiting for its callback.
 KEY = "sign_in_picture"
-UNDER_WAY = "sign_in_picture_under_way"
+#: A session holding only the latter (and the pending sign-in) lives briefly, as one
+#: holding only the pending sign-in does (:data:`webapp.session_interface.BRIEF_KEYS`).
+UNDER_WAY = PICTURE_UNDER_WAY
 
 
 def init_app(app: Flask) -> None:
