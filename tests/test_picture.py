@@ -96,6 +96,7 @@ def open_picture(page, app_url: str) -> list[dict[str, str]]:
 
 def test_the_picture_of_a_cognito_sign_in(page, app_url, control, aws_control):
     navigations = authorize_requests(page)
+    violations = test_browser.csp_violations(page)
     sign_in_by_clicking(page, app_url, "Sign in with Amazon Cognito")
     aws_control("identity", "DELETE", "calls")
     made = open_picture(page, app_url)
@@ -140,6 +141,7 @@ def test_the_picture_of_a_cognito_sign_in(page, app_url, control, aws_control):
     served = aws_control("identity", "GET", "calls")
     assert served.get("GetId") == 1 and served.get("GetCredentialsForIdentity") == 1
     assert page_problems(page, "sign-in-picture-cognito") == []
+    assert violations == []  # no inline script or style: the SVG is styled from style.css
 
 
 def test_the_picture_of_a_facebook_sign_in(page, app_url, control, aws_control):
