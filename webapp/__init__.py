@@ -116,7 +116,7 @@ def register_proxy(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import guests, health, pacing, roles, sessions, signals
+    from . import guests, health, pacing, picture, roles, sessions, signals
 
     sessions.init_app(app, null_session_paths=health.PATHS)
     guests.init_app(app)  # its counts live beside the sessions
@@ -130,10 +130,11 @@ def register_extensions(app: Flask) -> None:
     signals.init_app(app)
     security.init_app(app)
     timewords.init_app(app)
+    picture.init_app(app)  # times each request, keeps a request's AWS calls for the picture
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import account, auth, credentials, diagnostics, health, pages, storage
+    from . import account, auth, credentials, diagnostics, health, pages, picture_page, storage
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(auth.bp)
@@ -142,3 +143,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(storage.bp)
     app.register_blueprint(diagnostics.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(picture_page.bp)

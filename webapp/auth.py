@@ -20,7 +20,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, reque
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from . import backchannel, linked_logins, sessions, signals, signin
+from . import backchannel, linked_logins, picture, sessions, signals, signin
 from .errors import FedlabError
 from .extensions import csrf
 from .providers import Provider
@@ -55,6 +55,7 @@ def login(name: str) -> Response:
     with failures_reported(name):  # discovery down, slow or wrong: a failed sign-in too
         url = signin.begin(provider, external_url("auth.callback", name=name),
                            safe_next_path(request.args.get("next")))
+    picture.login_sent(provider, url)
     return redirect(url)
 
 
@@ -66,10 +67,13 @@ def callback(name: str) -> Response:
     provider = signin.get_provider(name)
     if request.method == "POST":
         return bounce_form_post(provider)
+    under_way = picture.take_under_way(provider)
     with failures_reported(name):
         finished = signin.finish(provider, request.args)
     if finished.second_login is not None:
         linked_logins.link(finished.second_login)
+    else:
+        picture.signed_in(provider, under_way)
     return redirect(finished.next)
 
 

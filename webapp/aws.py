@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 from flask import Flask, current_app
 
-from . import config
+from . import config, steps
 from .config import AwsSettings
 from .errors import FedlabError
 from .records import AwsCredentials
@@ -98,6 +98,8 @@ def botocore_session() -> botocore.session.Session:
     # One loader for every such session: it keeps the service models and endpoint
     # data it parsed, so the site's own session does not parse them again.
     core.register_component("data_loader", _LOADER)
+    # What each request carried (names only), for the picture of a sign-in.
+    core.register("before-send", steps.aws_request_sent)
     return core
 
 

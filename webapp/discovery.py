@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 
+from . import steps
 from .errors import FedlabError
 from .providers import Provider
 
@@ -71,6 +72,10 @@ class MetadataCache:
         force = force and now - entry.forced_at >= MIN_KEY_REFETCH_INTERVAL
         if force:
             entry.forced_at = now
+        if not (stale or force):
+            steps.note(steps.Step(source=steps.SITE, target=steps.SITE, what="keys",
+                                  note=f"from the cache, {round(now - entry.keys_at)} s old",
+                                  outcome="cached"))
         if stale or force:
             uri = self.metadata(provider).get("jwks_uri")
             if not uri:
@@ -89,9 +94,29 @@ class MetadataCache:
         with self._lock:
             self._entries.clear()
 
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """Send one request on this app's pooled connections, always with a timeout."""
-        return self._http.request(method, url, timeout=self.timeout, **kwargs)
+    def request(self, method: str, url: str, *, endpoint: str = "",
+                **kwargs: Any) -> requests.Response:
+        """Send one request on this app's pooled connections, always with a timeout.
+
+        The request is noted for the picture of the sign-in (:mod:`webapp.steps`)
+        as ``endpoint``, with the names it carried and never their values."""
+        started = time.perf_counter()
+        outcome = ""
+        try:
+            response = self._http.request(method, url, timeout=self.timeout, **kwargs)
+            outcome = str(response.status_code)
+            return response
+        except requests.RequestException as e:
+            outcome = type(e).__name__
+            raise
+        finally:
+            names = [*steps.query_names(url), *(kwargs.get("params") or {}),
+                     *steps.form_names(kwargs.get("data")),
+                     *steps.authorization_name(kwargs.get("headers"), kwargs.get("auth"))]
+            steps.note(steps.Step(
+                source=steps.SITE, target=steps.PROVIDER, what=endpoint or method,
+                method=method, path=steps.path_of(url), params=steps.unique(names),
+                ms=round((time.perf_counter() - started) * 1000), outcome=outcome))
 
     @contextmanager
     def errors_explained(self, provider: Provider, endpoint: str) -> Iterator[None]:
@@ -114,7 +139,7 @@ class MetadataCache:
 
     def fetch_json(self, provider: Provider, url: str, endpoint: str) -> dict[str, Any]:
         with self.errors_explained(provider, endpoint):
-            response = self.request("GET", url)
+            response = self.request("GET", url, endpoint=endpoint)
         if response.status_code != 200:
             raise FedlabError("provider_bad_response", provider=provider.name, endpoint=endpoint,
                               detail=f"HTTP {response.status_code}")

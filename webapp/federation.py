@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from flask import abort, current_app, flash, g, redirect, url_for
 
-from . import aws, guests, roles, sessions, signals, signin
+from . import aws, guests, roles, sessions, signals, signin, steps
 from .errors import FedlabError
 from .records import AwsCall, AwsState, SignIn
 
@@ -258,8 +258,9 @@ def call_and_note(operation: str, function: Callable[..., T], *args: Any, **kwar
         outcome = e.code
         raise
     finally:
-        g.aws_calls.append(AwsCall(operation, outcome,
-                                   round((time.perf_counter() - started) * 1000)))
+        ms = round((time.perf_counter() - started) * 1000)
+        g.aws_calls.append(AwsCall(operation, outcome, ms))
+        steps.aws_call(operation, outcome, ms)
 
 
 def noted_calls() -> tuple[AwsCall, ...]:

@@ -18,6 +18,7 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app
 
+from . import steps
 from .config import settings
 from .discovery import MetadataCache
 from .errors import FedlabError
@@ -47,8 +48,29 @@ def init_app(app: Flask) -> None:
             },
             client_auth_methods=list(provider.client_auth_methods),
             access_token_params={"method": provider.token_request_method},
+            compliance_fix=note_token_exchange,
         )
     app.extensions[EXTENSION] = (authlib_clients, MetadataCache(timeout))
+
+
+def note_token_exchange(session: Any) -> None:
+    """authlib's hook on each OAuth session it makes: the code exchange's request,
+    as it went on the wire, is noted for the picture of the sign-in."""
+    session.register_compliance_hook("access_token_response", token_exchange_noted)
+
+
+def token_exchange_noted(response: requests.Response) -> requests.Response:
+    """Note the token request ``response`` answers (names only: the form's fields,
+    the query's, and the client authentication's, ``Authorization: Basic`` or the
+    ``client_secret`` field); the response goes on to authlib unchanged."""
+    sent = response.request
+    names = [*steps.query_names(sent.url or ""), *steps.form_names(sent.body),
+             *steps.authorization_name(sent.headers)]
+    steps.note(steps.Step(
+        source=steps.SITE, target=steps.PROVIDER, what="token", method=sent.method or "",
+        path=steps.path_of(sent.url or ""), params=steps.unique(names),
+        ms=round(response.elapsed.total_seconds() * 1000), outcome=str(response.status_code)))
+    return response
 
 
 def client_for(provider: Provider) -> ProviderClient:
@@ -142,4 +164,4 @@ class ProviderClient:
     def call(self, method: str, url: str, endpoint: str, **kwargs: Any) -> requests.Response:
         """Send one request with the configured timeout; failures become catalogue errors."""
         with self.cache.errors_explained(self.provider, endpoint):
-            return self.cache.request(method, url, **kwargs)
+            return self.cache.request(method, url, endpoint=endpoint, **kwargs)

@@ -45,9 +45,12 @@ from .session_store import (
 
 log = logging.getLogger(__name__)
 #: How long a session lives that holds only :data:`BRIEF_KEYS`: a sign-in must
-#: come back within this (``signin.PENDING_LIFETIME``), a notice is shown at once.
+#: come back within this (``signin.PENDING_LIFETIME``), a notice is shown at once,
+#: and the picture's steps of a sign-in under way (:mod:`webapp.picture`) wait for
+#: that same callback.
 BRIEF_LIFETIME = 600
-BRIEF_KEYS = frozenset({"pending", "_flashes"})
+PICTURE_UNDER_WAY = "sign_in_picture_under_way"
+BRIEF_KEYS = frozenset({"pending", "_flashes", PICTURE_UNDER_WAY})
 #: Flask-WTF's CSRF secret, derived from the id (:meth:`ServerSessions.csrf_value`).
 CSRF_KEY = "csrf_token"
 #: Not a reason to store a session: Flask's flag, and the CSRF secret.

@@ -25,6 +25,7 @@ from jinja2.utils import htmlsafe_json_dumps
 from jose import jwt
 from jose.exceptions import ExpiredSignatureError, JWTClaimsError, JWTError
 
+from . import steps
 from .errors import FedlabError
 
 #: Asymmetric algorithms only: a shared-secret (HS*) or ``none`` token can be
@@ -95,6 +96,9 @@ def validate_id_token(
         not isinstance(got, str) or nonce is None or not hmac.compare_digest(got, nonce)
     ):
         raise reject("nonce", "the nonce sent with this sign-in", got)
+    steps.passed("no events claim (not a logout token)")
+    if got is not None:
+        steps.passed("nonce: the one this sign-in sent")
     return claims
 
 
@@ -134,13 +138,16 @@ def verified_jwt(
     except JWTError:
         raise reject("format", "a signed JWT", "something else") from None
     check_header(header, types, types_words)
+    steps.passed(f"typ: {header['typ']}" if "typ" in header else "typ: none (allowed)")
     allowed = ALLOWED_ALGORITHMS
     if algorithms:
         allowed = allowed & set(algorithms)
     alg = header.get("alg")
     if alg not in allowed:
         raise reject("alg", " or ".join(sorted(allowed)), alg)
+    steps.passed(f"alg: {alg}, an allowed algorithm")
     key = find_key(header, load_keys)
+    steps.passed(f"kid: {header.get('kid')}, a key at the provider's jwks_uri")
     options: dict[str, Any] = {
         "leeway": LEEWAY,
         "require_aud": True,
@@ -162,10 +169,21 @@ def verified_jwt(
             raise _claims_error(str(e), unverified, client_id, issuers) from None
         raise reject("signature", f"valid {alg} signature by key {header.get('kid')}",
                      "an invalid signature") from None
+    steps.passed(f"signature: {alg}")
+    steps.passed("iss: the provider's issuer")
+    steps.passed("aud: this client")
+    steps.passed("exp: not passed")
+    for claim in require:
+        steps.passed(f"{claim}: present")
+    if access_token is not None and "at_hash" in claims:
+        steps.passed("at_hash: the access token's hash")
     check_audience(claims, client_id)
+    if "azp" in claims:
+        steps.passed("azp: this client")
     iat = claims["iat"]
     if not isinstance(iat, int | float) or iat > now + LEEWAY or iat < now - max_age - LEEWAY:
         raise reject("iat", f"within {max_age}s before now ({int(now)})", iat)
+    steps.passed(f"iat: within {max_age} s before now")
     return claims
 
 

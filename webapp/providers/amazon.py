@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .. import steps
 from ..errors import FedlabError
 from ..records import Renewed, SignIn, Verified
 from .answers import answer_json
@@ -102,7 +103,12 @@ class Amazon(PlainOAuth2):
         if not access_token:
             raise FedlabError("provider_bad_response", provider=self.name,
                               endpoint="token", detail="no access_token")
-        claims = self.token_info(client, access_token)
+        with steps.checking("access token checks"):
+            claims = self.token_info(client, access_token)
+            steps.passed("tokeninfo aud: this client")
+            steps.passed("tokeninfo app_id: this security profile")
+            steps.passed("tokeninfo iss: Amazon")
+            steps.passed("tokeninfo exp: not passed")
         profile = self.profile(client, access_token, claims["sub"])
         return Verified(iss=claims["iss"], sub=claims["sub"], claims=claims, userinfo=profile)
 

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 
-from .. import tokens
+from .. import steps, tokens
 from ..errors import FedlabError
 from ..records import Registration
 from ..urls import lab_address, origin_of
@@ -168,6 +168,7 @@ class Cognito(OpenIDConnect):
         """Cognito signs access and id tokens with the same key: only an id token will do."""
         if claims.get("token_use") != "id":
             raise tokens.reject("token_use", "id", claims.get("token_use"))
+        steps.passed("token_use: id (not an access token)")
 
     def sign_out(self, client: ProviderClient, auth: SignIn | None,
                  return_to: str) -> SignOut:

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import requests
 from authlib.common.urls import add_params_to_uri
 
+from .. import steps
 from ..errors import FedlabError
 from ..pagewords import page_words
 from ..records import Renewed, SignIn, Verified
@@ -102,14 +103,19 @@ class Facebook(PlainOAuth2):
                            "access_token": f"{self.client_id}|{self.client_secret}"})
         answer, me = self.graph_batch(client, access_token, [f"debug_token?{check}",
                                                              f"me?fields={PROFILE_FIELDS}"])
-        debug = answer.get("data") or {}
-        if str(debug.get("app_id")) != self.client_id:
-            raise FedlabError("token_not_for_this_app", provider=self.name,
-                              detail=f"app_id {debug.get('app_id')!r}, not {self.client_id!r}")
-        if debug.get("is_valid") is not True or not debug.get("user_id"):
-            raise FedlabError("token_not_for_this_app", provider=self.name,
-                              detail="the token is not valid")
-        check_profile(me, str(debug["user_id"]))
+        with steps.checking("access token checks"):
+            debug = answer.get("data") or {}
+            if str(debug.get("app_id")) != self.client_id:
+                raise FedlabError("token_not_for_this_app", provider=self.name,
+                                  detail=f"app_id {debug.get('app_id')!r}, "
+                                         f"not {self.client_id!r}")
+            steps.passed("debug_token app_id: this app")
+            if debug.get("is_valid") is not True or not debug.get("user_id"):
+                raise FedlabError("token_not_for_this_app", provider=self.name,
+                                  detail="the token is not valid")
+            steps.passed("debug_token is_valid, with a user_id")
+            check_profile(me, str(debug["user_id"]))
+            steps.passed("/me id: debug_token's user_id")
         claims = {"iss": self.settings["graph_url"], "sub": str(debug["user_id"]),
                   "app_id": debug.get("app_id"), "scopes": debug.get("scopes", []),
                   "exp": debug.get("expires_at")}
@@ -130,6 +136,15 @@ class Facebook(PlainOAuth2):
                                  for url in relative_urls]),
         })
         answers = answer_json(self, "batch", response.status_code, response.content, list)
+        for url, answer in zip(relative_urls, answers, strict=False):
+            # Each operation of the batch, as Graph ran it (the batch's POST carried them).
+            path, _, query = url.partition("?")
+            steps.note(steps.Step(
+                source=steps.SITE, target=steps.PROVIDER, what=f"batch: {path}",
+                method="GET", path=f"/{self.settings['graph_version']}/{path}",
+                params=steps.unique(steps.form_names(query)),
+                outcome=str(answer.get("code", "")) if isinstance(answer, dict) else "",
+                note="inside the batch request"))
         if len(answers) != len(relative_urls):
             raise FedlabError("provider_bad_response", provider=self.name, endpoint="batch",
                               detail=f"{len(answers)} answers to {len(relative_urls)} requests")

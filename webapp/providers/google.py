@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .. import tokens
+from .. import steps, tokens
 from .base import (
     MappingRule,
     MatchType,
@@ -107,6 +107,8 @@ class Google(OpenIDConnect):
         domain = self.authorize_params.get("hd")
         if domain and claims.get("hd") != domain:
             raise tokens.reject("hd", domain, claims.get("hd"))
+        if domain:
+            steps.passed(f"hd: {domain}")
 
     def sign_out(self, client: ProviderClient, auth: SignIn | None,
                  return_to: str) -> SignOut:

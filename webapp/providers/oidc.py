@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
-from .. import tokens
+from .. import steps, tokens
 from ..errors import FedlabError
 from ..records import Renewed, SignIn, Verified
 from .base import (
@@ -85,17 +85,19 @@ class OpenIDConnect(Provider):
                  nonce: str | None, require_nonce: bool = True) -> dict[str, Any]:
         """The id token's claims, once every OpenID Connect check and the kind's passed."""
         assert self.issuer is not None
-        claims = tokens.validate_id_token(
-            id_token,
-            client_id=self.client_id,
-            issuers=(self.issuer, *self.issuer_aliases),
-            load_keys=client.keys,
-            supported_algorithms=client.metadata.get("id_token_signing_alg_values_supported"),
-            access_token=access_token,
-            nonce=nonce,
-            require_nonce=require_nonce,
-        )
-        self.check_claims(claims)
+        with steps.checking("id token checks"):
+            claims = tokens.validate_id_token(
+                id_token,
+                client_id=self.client_id,
+                issuers=(self.issuer, *self.issuer_aliases),
+                load_keys=client.keys,
+                supported_algorithms=client.metadata.get(
+                    "id_token_signing_alg_values_supported"),
+                access_token=access_token,
+                nonce=nonce,
+                require_nonce=require_nonce,
+            )
+            self.check_claims(claims)
         return claims
 
     # -- signing in and refreshing ------------------------------------------------------
