@@ -27,5 +27,6 @@ def test_the_macro_writes_utc_for_the_script_and_the_distance_for_everyone(app):
     with app.test_request_context():
         html = render_template_string(
             '{% from "macros.html" import time_at %}{{ time_at(0) }}')
-    assert '<time datetime="1970-01-01T00:00:00Z" data-epoch="0">1970-01-01 00:00 UTC</time>' in html
+    assert ('<time datetime="1970-01-01T00:00:00Z" data-epoch="0">'
+            "1970-01-01 00:00 UTC</time>") in html
     assert 'class="relative"' in html and "ago" in html
