@@ -328,3 +328,16 @@ def test_demo_host_that_localhost_does_not_reach_becomes_the_origin(tmp_path):
         account = sign_in(browser, app_url, "google")
         assert account.url == f"{app_url}/account", account.text[:500]
         assert 'data-state="signed_in"' in account.text
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--host", "fe80::1"], "--host: fe80::1 is an IPv6 address localhost does not reach"),
+    (["--port", "70000"], "--port: 70000 is not a TCP port"),
+])
+def test_demo_refuses_an_address_it_cannot_register(tmp_path, args, message):
+    """Refused before anything listens, naming the option."""
+    done = subprocess.run([sys.executable, "-m", "webapp.cli", "demo", *args], cwd=tmp_path,
+                          env={**os.environ, "FEDLAB_CONFIG": str(ROOT / "config" / "demo.toml")},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"fedlab: configuration error: {message}" in done.stderr
