@@ -38,10 +38,14 @@
   registered name without the state's cookie. So :func:`to_registered_origin`
   sends a GET or HEAD on any loopback spelling that is not a registered host to
   the registered origin, same path and query, before any page (or sign-in)
-  starts there. The target is configuration (``external_url``, else outside
-  production the demo's ``standins.app_origins``), never the request, and only
-  a loopback origin: a site registered at a public name is left to the Host
-  check (a proxy that forwards ``Host: 127.0.0.1`` would otherwise loop). Any
+  starts there. The target is configuration (outside production, the demo's
+  ``standins.app_origins``), never the request, and only a loopback origin.
+  Only a site without ``external_url`` is redirected: that is the site whose
+  callback follows the request's host, and a site with ``external_url`` may
+  sit behind a proxy that forwards its own ``Host: 127.0.0.1:<port>`` (the
+  scale-out tests' balancer does, and nginx's default), which a redirect to
+  ``external_url`` would send round in a loop; the diagnostics page's
+  ``external_url_mismatch`` explains that case instead. Any
   other method gets the catalogue's ``other_loopback_host`` page and nothing is
   done: its CSRF token and cookie belong to the other name, so it could not
   succeed there, and re-sending a form to another origin (307) would send its
@@ -111,12 +115,12 @@ def to_registered_origin() -> Response | None:
 
 
 def registered_origins(site: Settings) -> tuple[str, ...]:
-    """The origins the providers know this site by: ``external_url`` (every
-    callback is built from it), else, outside production, the demo's origins
-    (``standins.app_origins``, what its stand-ins register)."""
-    if site.external_url:
-        return (site.external_url,)
-    return () if site.production else tuple(o.rstrip("/") for o in site.demo_origins)
+    """The origins the providers know a site whose URLs follow the request by:
+    outside production and without ``external_url``, the demo's origins
+    (``standins.app_origins``, what its stand-ins register); else none."""
+    if site.external_url or site.production:
+        return ()
+    return tuple(o.rstrip("/") for o in site.demo_origins)
 
 
 def _hostname(netloc: str) -> str:
