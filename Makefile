@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean system-deps interop-deps
+.PHONY: demo test lint bench clean system-deps interop-deps tour
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,8 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# `make demo DEMO_ARGS="--port 18001"`: fedlab demo's options (--port, --host).
+DEMO_ARGS ?=
 demo: $(STAMP)
-	$(BIN)/fedlab demo
+	$(BIN)/fedlab demo $(DEMO_ARGS)
 
 # Debian's chromium (for the browser tests) and redis-server (for the Redis
 # session tests), installed with apt when missing and we are root.
@@ -40,6 +42,25 @@ test: $(STAMP) system-deps interop-deps
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+# The README's tour: the browser tests' screenshots (test-artifacts/screenshots/,
+# written by `make test`) of the pages it shows, copied into docs/tour/. It runs no
+# test itself, and stops naming what is missing rather than copy half of them.
+SHOTS := test-artifacts/screenshots
+TOUR := home-signed-out standin-cognito-signin standin-consent account-signed-in \
+	credentials-signed-in storage-private-signed-in sign-in-picture-signed-in \
+	diagnostics-signed-in
+tour:
+	@missing=""; for page in $(TOUR); do for width in 375 1280; do \
+	  [ -f $(SHOTS)/$$page-$$width.png ] || missing="$$missing $$page-$$width.png"; \
+	done; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make tour: not in $(SHOTS)/:$$missing" >&2; \
+	  echo "make tour: run make test first (its browser tests write them)" >&2; exit 1; \
+	fi
+	mkdir -p docs/tour
+	for page in $(TOUR); do cp $(SHOTS)/$$page-375.png $(SHOTS)/$$page-1280.png docs/tour/; done
+	@echo "make tour: copied $(words $(TOUR)) pages at 375 and 1280 px into docs/tour/"
 
 # ruff, then the layer contracts of pyproject.toml's [tool.importlinter].
 lint: $(STAMP)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ import requests
 
 from .browser import Browser
 from .conftest import ROOT, free_port
-from .flows import sign_in
+from .flows import sign_in, through_provider
 
 pytestmark = pytest.mark.slow
 
@@ -46,36 +47,51 @@ SHELL_KEYS = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """``fedlab demo`` on config/demo.toml with its addresses moved to free ports."""
-    folder = tmp_path_factory.mktemp("demo")
     ports = {name: free_port() for name in DEMO_ADDRESSES.values()}
+    with running_demo(tmp_path_factory.mktemp("demo"), ports, ports["app"]) as (app_url, log):
+        yield app_url, log
+
+
+@contextmanager
+def running_demo(folder: Path, ports: dict[str, int], port: int,
+                 *args: str) -> Iterator[tuple[str, Path]]:
+    """``fedlab demo --port port`` with the demo.toml addresses of ``ports`` moved
+    (each an address of DEMO_ADDRESSES by name); yields the printed URL and the log."""
     text = (ROOT / "config" / "demo.toml").read_text()
     for address, name in DEMO_ADDRESSES.items():
-        host = "localhost" if name == "app" else "127.0.0.1"
-        text = text.replace(address, f"http://{host}:{ports[name]}")
+        if name in ports:
+            host = "localhost" if name == "app" else "127.0.0.1"
+            text = text.replace(address, f"http://{host}:{ports[name]}")
     (folder / "demo.toml").write_text(text)
     log = folder / "demo.log"
     # Run where a fresh checkout would keep instance/ (secrets, sessions): here, folder.
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "webapp.cli", "demo", "--port", str(ports["app"])],
+            [sys.executable, "-m", "webapp.cli", "demo", "--port", str(port), *args],
             cwd=folder, env={**os.environ, "FEDLAB_CONFIG": str(folder / "demo.toml"),
                              **SHELL_KEYS},
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    app_url = f"http://localhost:{ports['app']}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{app_url}/", timeout=2).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"fedlab demo did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    yield app_url, log
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=10)
+    try:
+        deadline = time.monotonic() + 60
+        while (printed := re.search(r"Federation Lab: (\S+)/ ", log.read_text())) is None:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"fedlab demo did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        app_url = printed.group(1)
+        while True:
+            try:
+                if requests.get(f"{app_url}/", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"fedlab demo did not answer at {app_url}:\n"
+                            f"{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield app_url, log
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
 
 
 def test_the_demo_prints_its_address_and_test_users(demo):
@@ -278,3 +294,50 @@ def test_in_chromium_federate_as_developer_link_and_unlink_a_login(demo):
         assert logins.evaluate_all("items => items.map(i => i.dataset.login)") == [
             "cognito-idp.us-east-1.amazonaws.com/us-east-1_FedLab"]
         context.close()
+
+
+def test_demo_port_moves_the_registered_origins_with_it(tmp_path):
+    """``fedlab demo --port P`` on a configuration that registers localhost:8000 (the
+    demo's own): the printed URL is localhost:P, and a sign-in there works, the
+    stand-ins accepting the callback at P; at 127.0.0.1:P the site sends the
+    browser to the printed URL. The stand-ins move to free ports (config/demo.toml
+    names theirs; the suite's own servers are elsewhere); the site's origin does not."""
+    ports = {name: free_port() for name in DEMO_ADDRESSES.values() if name != "app"}
+    port = free_port()
+    with running_demo(tmp_path, ports, port) as (app_url, log):
+        assert app_url == f"http://localhost:{port}", log.read_text()[-2000:]
+        for provider in ("cognito", "google"):
+            browser = Browser()
+            account = sign_in(browser, app_url, provider)
+            assert account.url == f"{app_url}/account", account.text[:500]
+            assert 'data-state="signed_in"' in account.text
+        browser = Browser()
+        start = browser.get(f"http://127.0.0.1:{port}/auth/auth0/login")
+        account = through_provider(browser, start, app_url)
+        assert account.url == f"{app_url}/account", account.text[:500]
+
+
+def test_demo_host_that_localhost_does_not_reach_becomes_the_origin(tmp_path):
+    """``--host 127.0.0.2``: localhost (127.0.0.1) would find nothing there, so the
+    site is registered, printed and served at that address instead."""
+    ports = {name: free_port() for name in DEMO_ADDRESSES.values() if name != "app"}
+    port = free_port()
+    with running_demo(tmp_path, ports, port, "--host", "127.0.0.2") as (app_url, log):
+        assert app_url == f"http://127.0.0.2:{port}", log.read_text()[-2000:]
+        browser = Browser()
+        account = sign_in(browser, app_url, "google")
+        assert account.url == f"{app_url}/account", account.text[:500]
+        assert 'data-state="signed_in"' in account.text
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--host", "fe80::1"], "--host: fe80::1 is an IPv6 address localhost does not reach"),
+    (["--port", "70000"], "--port: 70000 is not a TCP port"),
+])
+def test_demo_refuses_an_address_it_cannot_register(tmp_path, args, message):
+    """Refused before anything listens, naming the option."""
+    done = subprocess.run([sys.executable, "-m", "webapp.cli", "demo", *args], cwd=tmp_path,
+                          env={**os.environ, "FEDLAB_CONFIG": str(ROOT / "config" / "demo.toml")},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"fedlab: configuration error: {message}" in done.stderr

@@ -73,10 +73,16 @@ def test_cognito_google_section_lists_the_idpresponse_url(browser, app, app_url)
     assert "idpresponse" not in section(page.text, "provider-google")
 
 
-def test_warnings_come_first(browser, app_url):
+def test_warnings_come_first(browser, app_url, swap_app):
     page = browser.get(f"{app_url}/diagnostics")
     assert attribute_values(page.text, "data-warning") == ["sessions_on_one_machine"]
     port = urlsplit(app_url).port
+    # With localhost registered, 127.0.0.1 is sent there (webapp.guards): no warning needed.
+    moved = browser.get(f"http://127.0.0.1:{port}/diagnostics")
+    assert moved.url == f"{app_url}/diagnostics"
+    assert "loopback_host_mismatch" not in attribute_values(moved.text, "data-warning")
+    # With no origin registered, nothing says which name is right: the warning explains.
+    swap_app(standins={"app_origins": []})
     other = browser.get(f"http://127.0.0.1:{port}/diagnostics")
     codes = attribute_values(other.text, "data-warning")
     assert codes[0] == "loopback_host_mismatch"

@@ -12,12 +12,13 @@ import re
 import socket
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 
-from webapp.guards import MAX_REQUEST_BYTES, refuse_foreign_host
+from webapp.guards import MAX_REQUEST_BYTES, refuse_foreign_host, to_registered_origin
 
 from .conftest import make_app
-from .flows import sign_in
+from .flows import sign_in, through_provider
 from .test_sessions import session_cookie
 
 #: More than the app's limit (32 KiB), far less than what the attacks sent.
@@ -87,18 +88,118 @@ def test_the_host_is_checked_before_any_other_step(config_dir, tmp_path):
     """Flask binds its URL adapter to any Host; the check comes before anything
     that could build a URL from it, CSRF's check included."""
     app = make_app(config_dir, tmp_path)
-    assert app.before_request_funcs[None][0] is refuse_foreign_host
+    # The loopback redirect comes first: its target is configuration, never the Host.
+    assert app.before_request_funcs[None][:2] == [to_registered_origin, refuse_foreign_host]
     refused = app.test_client().post("/auth/signout", base_url="http://attacker.example")
     assert refused.status_code == 400 and "Location" not in refused.headers
     assert b"This site does not answer to that address" in refused.data
     assert b"attacker.example" not in refused.data
 
 
-def test_the_known_hosts_are_served(app_url, live_app):
+def test_the_registered_host_is_served(app_url, live_app):
     port = urlsplit(app_url).port
-    for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
-        status, answer = raw_request(app_url, f"GET / HTTP/1.1\r\nHost: {host}")
+    status, answer = raw_request(app_url, f"GET / HTTP/1.1\r\nHost: localhost:{port}")
+    assert status == 200, answer[:300]
+
+
+def test_any_loopback_name_is_served_when_none_is_registered(config_dir, tmp_path):
+    """Nothing says which name the providers know: no redirect (diagnostics warns)."""
+    app = make_app(config_dir, tmp_path, standins={"app_origins": []})
+    client = app.test_client()
+    for base in ("http://localhost:8000", "http://127.0.0.1:8000"):
+        assert client.get("/", base_url=base).status_code == 200, base
+
+
+# -- the 127.0.0.1 trap: another loopback name than the registered one
+
+
+def header(answer: str, name: str) -> str | None:
+    head = answer.split("\r\n\r\n", 1)[0]
+    for line in head.split("\r\n")[1:]:
+        key, _, value = line.partition(":")
+        if key.strip().lower() == name.lower():
+            return value.strip()
+    return None
+
+
+#: Spellings of this machine other than the registered "localhost".
+OTHER_LOOPBACK = ["127.0.0.1", "127.0.0.2", "127.1", "2130706433", "0x7f.0.0.1", "[::1]",
+                  "0.0.0.0", "localhost.", "app.localhost"]  # noqa: S104
+
+
+@pytest.mark.parametrize("host", OTHER_LOOPBACK)
+def test_a_sign_in_at_another_loopback_name_is_sent_to_the_registered_origin(
+        app_url, live_app, control, host):
+    """Before a sign-in starts: no session, no visit to the provider, the same
+    path and query at the registered origin."""
+    before = control("GET", "calls")["google"].get("authorize", 0)
+    port = urlsplit(app_url).port
+    path = "/auth/google/login?next=%2Fstorage%2Fprivate&x=%C3%A9"
+    status, answer = raw_request(app_url, f"GET {path} HTTP/1.1\r\nHost: {host}:{port}")
+    assert status == 302, answer[:300]
+    assert header(answer, "Location") == app_url + path
+    assert header(answer, "Set-Cookie") is None
+    assert control("GET", "calls")["google"].get("authorize", 0) == before
+
+
+def test_head_is_sent_too_and_the_target_is_never_the_requests(app_url, live_app):
+    port = urlsplit(app_url).port
+    for request_line in ("HEAD /account HTTP/1.1", "GET //evil.example/x HTTP/1.1"):
+        status, answer = raw_request(
+            app_url, f"{request_line}\r\nHost: 127.0.0.1:{port}\r\n"
+            "X-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https")
+        assert status == 302, answer[:300]
+        location = urlsplit(header(answer, "Location"))
+        assert f"{location.scheme}://{location.netloc}" == app_url, location
+
+
+def test_a_post_at_another_loopback_name_is_refused_naming_the_registered_origin(
+        app_url, live_app, browser, control):
+    """Its CSRF token and cookie belong to the other name; nothing is done, and the
+    form is not re-sent to another origin."""
+    account = sign_in(browser, app_url, "google")
+    assert account.url == f"{app_url}/account"
+    port = urlsplit(app_url).port
+    cookie = session_cookie(browser)
+    cookie = f"{cookie.name}={cookie.value}"
+    status, answer = raw_request(
+        app_url, f"POST /auth/signout HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Cookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        "Content-Length: 0")
+    assert status == 400, answer[:300]
+    assert header(answer, "Location") is None
+    assert 'data-error="other_loopback_host"' in answer and app_url in answer
+    assert "Traceback" not in answer
+    assert browser.get(f"{app_url}/account").status_code == 200  # still signed in
+
+
+def test_health_checks_answer_at_any_loopback_name(app_url, live_app):
+    port = urlsplit(app_url).port
+    for path in ("/healthz", "/readyz"):
+        status, answer = raw_request(app_url, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}")
         assert status == 200, answer[:300]
+
+
+@pytest.mark.parametrize("external_url", ["http://localhost:8000",
+                                          "https://fedlab.example.com"])
+def test_no_redirect_with_external_url(config_dir, tmp_path, external_url):
+    """Its callbacks never follow the Host, and a proxy in front may send its own
+    (Host: 127.0.0.1:<port>, as tests/test_scale_out.py's balancer does): a redirect
+    would loop. The diagnostics' external_url_mismatch explains instead."""
+    app = make_app(config_dir, tmp_path, external_url=external_url)
+    answer = app.test_client().get("/", base_url="http://127.0.0.1:8000")
+    assert answer.status_code == 200 and "Location" not in answer.headers
+
+
+def test_opened_at_127_a_visitor_lands_signed_in(app_url, live_app, browser, control):
+    """What werkzeug's start-up line leads to: 127.0.0.1, the registered name being
+    localhost. The sign-in ends signed in at the registered origin."""
+    origin = app_url.replace("://localhost:", "://127.0.0.1:")
+    home = browser.get(f"{origin}/")
+    assert home.url == f"{app_url}/"
+    page = through_provider(browser, browser.get(f"{origin}/auth/cognito/login"), app_url)
+    assert page.url == f"{app_url}/account", page.text[:300]
+    assert 'data-state="signed_in"' in page.text
 
 
 def test_external_url_names_the_host(config_dir, tmp_path):

@@ -23,8 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("init-demo", help="write the demo's secrets file if it is missing")
     demo = commands.add_parser("demo", help="run the site with its local stand-ins")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--host", default="127.0.0.1", help="the address to listen on "
+                      "(default 127.0.0.1; 0.0.0.0 for every interface)")
+    demo.add_argument("--port", type=int, help="the port to listen on (default: the port "
+                      "of standins.app_origins, 8000 in config/demo.toml); the stand-ins "
+                      "register the site's callback URLs at this port")
     check = commands.add_parser("check", help="what to register where, and live probes of "
                                 "every provider; exits 1 when a probe fails")
     check.add_argument("--base-url", help="the site's origin to check (default: "
@@ -116,7 +119,7 @@ def run_serve(bind: str | None, workers: int | None, config_file: str | None) ->
     return 0  # not reached
 
 
-def run_demo(host: str, port: int) -> int:
+def run_demo(host: str, port: int | None) -> int:
     from werkzeug.serving import run_simple
 
     try:
@@ -130,23 +133,29 @@ def run_demo(host: str, port: int) -> int:
         return 2
 
     from . import create_app
-    from .demo import standin_settings
+    from .demo import demo_address, standin_settings
 
     init_demo()
-    app = create_app()
+    configured = config_module.load_config()
+    address = demo_address(configured, host, port)
+    # The site's origins, the stand-ins' registrations and the printed URL, all
+    # from this one address: --port 18001 registers the callbacks at 18001.
+    app = create_app(address.overrides(configured))
     site = config_module.settings(app)
     settings = standin_settings(app)
     serve(settings["base_url"], create_standins_app(settings), StandinRequestHandler)
     aws = site.aws
     if aws.identity_pool_id and aws.cognito_identity_endpoint:
         start_aws_standin(app)
-    origin = (site.demo_origins or (f"http://localhost:{port}",))[0]
+    origin = site.external_url or address.origins[0]
     print(f"\nFederation Lab: {origin}/   (stand-in providers at {settings['base_url']})")
+    print("Open the site at that address: the providers know it by that name; "
+          "another loopback name (127.0.0.1) is sent there.")
     print("Test users (username / password):")
     for user in settings["users"]:
         print(f"  {user['username']} / {user['password']}")
     print()
-    run_simple(host, port, app, threaded=True, request_handler=RequestHandler)
+    run_simple(address.host, address.port, app, threaded=True, request_handler=RequestHandler)
     return 0
 
 

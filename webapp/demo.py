@@ -12,17 +12,89 @@ import json
 import secrets
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
-from .config import ConfigError, plain, settings
+from .config import ConfigError, Settings, plain, settings
 from .providers import KINDS, Provider, registry
-from .urls import external_url, sign_out_return_url
+from .urls import external_url, is_loopback, sign_out_return_url
 
 #: The AWS account of the offline demo's stand-in (moto's default).
 ACCOUNT_ID = "123456789012"
+
+
+#: Where the demo listens when neither ``--port`` nor ``standins.app_origins`` says.
+DEFAULT_PORT = 8000
+#: ``--host`` values the name localhost reaches (it resolves to 127.0.0.1 and ::1),
+#: the wildcards among them: listening there, the registered localhost origin works.
+LOCALHOST_REACHES = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"})  # noqa: S104
+
+
+@dataclass(frozen=True)
+class DemoAddress:
+    """Where ``fedlab demo`` listens, and the site's origins that follow from it:
+    the ones its stand-ins register as callback and sign-out URLs, the site
+    redirects other loopback names to (:mod:`webapp.guards`), and the demo prints
+    first. One record, so the three cannot disagree."""
+
+    host: str
+    port: int
+    origins: tuple[str, ...]
+    #: Host names the site must answer to beyond its configured ones.
+    extra_hosts: tuple[str, ...]
+
+    def overrides(self, site: Settings) -> dict[str, Any]:
+        """``create_app`` overrides that make ``site``'s configuration this address's."""
+        moved: dict[str, Any] = {"standins": {"app_origins": list(self.origins)}}
+        if self.extra_hosts:
+            moved["trusted_hosts"] = [*site.trusted_hosts, *self.extra_hosts]
+        return moved
+
+
+def demo_address(site: Settings, host: str, port: int | None) -> DemoAddress:
+    """The demo's address for ``--host`` and ``--port``.
+
+    Without ``--port``, the port of the first configured origin
+    (``standins.app_origins``). Every loopback origin moves to that port, so
+    the callback URLs the stand-ins accept are the ones the site sends; an
+    origin elsewhere (behind a proxy of the operator's own) is kept. A host
+    that localhost does not reach (127.0.0.2, a LAN address) becomes the first
+    origin, by its address, and a host the site answers to.
+    """
+    configured = list(site.demo_origins)
+    if port is None:
+        first = urlsplit(configured[0]).port if configured else None
+        port = first or DEFAULT_PORT
+    if not 0 < port < 65536:
+        raise ConfigError(f"--port: {port} is not a TCP port (1 to 65535)")
+    origins = [_with_port(o, port) if is_loopback(urlsplit(o).hostname or "") else o.rstrip("/")
+               for o in configured]
+    extra: tuple[str, ...] = ()
+    name = host.lower().strip("[]")
+    if name not in LOCALHOST_REACHES:
+        if ":" in name:
+            raise ConfigError(f"--host: {host} is an IPv6 address localhost does not reach; "
+                              f"listen on ::1, 127.0.0.1 or 0.0.0.0, or on a host name")
+        origins = [_with_port(f"http://{name}", port),
+                   *(o for o in origins if not is_loopback(urlsplit(o).hostname or ""))]
+        extra = (name,)
+    if not origins:
+        origins = [_with_port("http://localhost", port)]
+    return DemoAddress(host, port, tuple(dict.fromkeys(origins)), extra)
+
+
+def _with_port(origin: str, port: int) -> str:
+    """``origin`` at ``port``, written as a browser sends it (no :80 for http):
+    the callback built from the request must equal the registered one byte for byte."""
+    parts = urlsplit(origin)
+    host = parts.hostname or "localhost"
+    host = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return f"{parts.scheme}://{host}" + ("" if port == default else f":{port}")
 
 
 def write_secrets(path: Path, providers: Mapping[str, Any]) -> bool:

@@ -457,6 +457,12 @@ CATALOGUE: dict[str, Entry] = {
         "The request named a host that is not one of this site's own (trusted_hosts), so "
         "no link or sign-in could be built from it.",
         "Open the site at its own address; operators: add the host name to trusted_hosts."),
+    "other_loopback_host": Entry(
+        400, "This site is registered at another address",
+        "This request came to a loopback name the providers do not know this site by; the "
+        "site is registered at {origin}. To a browser they are different sites with "
+        "different cookies, so nothing was done here.",
+        "Open the site at its registered address, named above, and do it again there."),
     "internal_error": Entry(500, "Something went wrong on this site",
                             "An unexpected error happened; it has been logged.",
                             "Try again; if it persists, tell the site's operators."),

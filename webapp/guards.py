@@ -30,20 +30,45 @@
   factory passes their paths): a load balancer names the instance by its
   address, and those answers build no URL.
 
-Both end on the error catalogue's page.
+- **Loopback name.** Providers register a lab's callback under one host name
+  (the demo's ``http://localhost:8000``), but localhost, 127.0.0.1 and [::1]
+  are three sites to a browser, with three cookie jars, and werkzeug's start-up
+  line prints 127.0.0.1. A sign-in started at another name than the registered
+  one ends on the provider's ``redirect_mismatch`` page, or comes back to the
+  registered name without the state's cookie. So :func:`to_registered_origin`
+  sends a GET or HEAD on any loopback spelling that is not a registered host to
+  the registered origin, same path and query, before any page (or sign-in)
+  starts there. The target is configuration (outside production, the demo's
+  ``standins.app_origins``), never the request, and only a loopback origin.
+  Only a site without ``external_url`` is redirected: that is the site whose
+  callback follows the request's host, and a site with ``external_url`` may
+  sit behind a proxy that forwards its own ``Host: 127.0.0.1:<port>`` (the
+  scale-out tests' balancer does, and nginx's default), which a redirect to
+  ``external_url`` would send round in a loop; the diagnostics page's
+  ``external_url_mismatch`` explains that case instead. Any
+  other method gets the catalogue's ``other_loopback_host`` page and nothing is
+  done: its CSRF token and cookie belong to the other name, so it could not
+  succeed there, and re-sending a form to another origin (307) would send its
+  body where the visitor did not post it.
+
+All end on the error catalogue's page.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, redirect, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.utils import host_is_trusted
+from werkzeug.urls import iri_to_uri
+from werkzeug.wrappers import Response
 
-from .config import settings
+from .config import Settings, settings
 from .errors import FedlabError, render_error
+from .urls import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +80,55 @@ ANY_HOST = "fedlab_any_host_paths"
 
 def init_app(app: Flask, any_host_paths: Iterable[str] = ()) -> None:
     """Call before any extension, so these checks come first. ``any_host_paths``
-    (the health checks) skip the Host check."""
+    (the health checks) skip the loopback redirect and the Host check."""
     app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
     app.extensions[ANY_HOST] = frozenset(any_host_paths)
+    app.before_request(to_registered_origin)
     app.before_request(refuse_foreign_host)
     app.before_request(refuse_unsized_body)
     app.before_request(refuse_large_body)
     app.register_error_handler(RequestEntityTooLarge, too_large)
+
+
+def to_registered_origin() -> Response | None:
+    """A request on a loopback name that is not a registered host: a GET or HEAD
+    is sent (302, not permanent: a lab's port changes) to the registered origin;
+    any other method gets a page that names it."""
+    if request.path in current_app.extensions[ANY_HOST]:
+        return None
+    host = _hostname(request.host)
+    if not host or not is_loopback(host):
+        return None
+    origins = registered_origins(settings())
+    if not origins or host in {_hostname(urlsplit(o).netloc) for o in origins}:
+        return None
+    target = next((o for o in origins if is_loopback(_hostname(urlsplit(o).netloc))), None)
+    if target is None:
+        return None
+    if request.method not in ("GET", "HEAD"):
+        log.info("refused %s %s on loopback host %r: the site is registered at %s",
+                 request.method, request.path, host, target)
+        raise FedlabError("other_loopback_host", origin=target)
+    query = request.query_string.decode("latin-1")
+    location = iri_to_uri(target + request.path + (f"?{query}" if query else ""))
+    return redirect(location, 302)
+
+
+def registered_origins(site: Settings) -> tuple[str, ...]:
+    """The origins the providers know a site whose URLs follow the request by:
+    outside production and without ``external_url``, the demo's origins
+    (``standins.app_origins``, what its stand-ins register); else none."""
+    if site.external_url or site.production:
+        return ()
+    return tuple(o.rstrip("/") for o in site.demo_origins)
+
+
+def _hostname(netloc: str) -> str:
+    """``localhost:8000`` -> ``localhost``; ``[::1]:8000`` -> ``::1``; "" if malformed."""
+    try:
+        return (urlsplit(f"//{netloc}").hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 def refuse_foreign_host() -> None:
