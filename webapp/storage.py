@@ -104,11 +104,14 @@ LABELS = {"public": "Public", "protected": "Protected", "private": "Private"}
 
 
 def tabs(level: str, visitor: Visitor) -> list[Tab]:
-    notes = {Visitor.SIGNED_OUT: "sign in to use", Visitor.GUEST: "sign in to use"}
-    return [Tab(lvl, LABELS[lvl], lvl == level,
-                None if visitor.can_use(lvl) else
-                ("sign in or continue as guest" if lvl == "public" else notes[visitor]))
-            for lvl in policies.LEVELS]
+    """Every level, the current one marked, each this visitor cannot use saying what
+    would open it (only public files are open to a guest)."""
+    def note(tab_level: str) -> str | None:
+        if visitor.can_use(tab_level):
+            return None
+        return "sign in or continue as guest" if tab_level == "public" else "sign in to use"
+
+    return [Tab(lvl, LABELS[lvl], lvl == level, note(lvl)) for lvl in policies.LEVELS]
 
 
 def title(level: str, visitor: Visitor, others: bool = False) -> str:
