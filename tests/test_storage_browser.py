@@ -174,3 +174,37 @@ def test_an_upload_to_an_s3_that_is_down_is_shown_failed(page, app_url, control,
     # The progress listener makes the POST preflighted: S3's 503 to the preflight
     # leaves the browser with no answer it may read.
     assert_shown_failed(page, "Upload failed: S3 could not be reached.")
+
+
+def test_bob_on_alices_protected_files_is_offered_nothing_he_cannot_do(chromium, page,
+                                                                       app_url, control,
+                                                                       aws_control, tmp_path):
+    """alice shares a file; bob (Facebook: the plain authenticated role) opens her
+    protected files by identity id: he may download it, and is offered no Delete and
+    no Upload (his role writes only under his own identity id)."""
+    sign_in_by_clicking(page, app_url, "Sign in with Amazon Cognito")
+    shared = tmp_path / "for-bob.txt"
+    shared.write_bytes(b"shared\n")
+    upload_by_clicking(page, app_url, "protected", shared)
+    alice = page.locator(".identity-id").inner_text()
+    bobs = chromium.new_context()
+    try:
+        bob = bobs.new_page()
+        bob.set_default_timeout(15000)
+        sign_in_by_clicking(bob, app_url, "Sign in with Facebook", user="bob")
+        bob.goto(f"{app_url}/storage/protected")
+        assert bob.locator("#upload-form").count() == 1  # his own: he may upload there
+        bob.get_by_label("Browse another identity's protected files").fill(alice)
+        with bob.expect_navigation():
+            bob.get_by_role("button", name="Browse").click()
+        assert bob.get_by_role("heading", level=1).inner_text() == (
+            "Another identity's protected files")
+        assert bob.get_by_role("link", name="for-bob.txt").is_visible()
+        assert bob.locator("details.confirm-delete").count() == 0
+        assert bob.get_by_role("columnheader", name="Actions").count() == 0
+        assert bob.locator("#upload-form").count() == 0
+        assert "may not upload here or delete these files" in bob.locator(
+            "[data-read-only]").inner_text()
+        inspect_storage_page(bob, "storage-protected-others")
+    finally:
+        bobs.close()
