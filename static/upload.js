@@ -4,6 +4,8 @@
 // refuse is not sent at all: the site is not asked for a form, S3 gets no bytes.
 // The bar and the messages say each outcome: progress, done (green), failed (red,
 // aria-valuetext "Upload failed", the reason in a role=alert paragraph).
+// After a success the page reloads to list the file; the outcome is kept for that
+// reload in sessionStorage, so the reloaded page still says "Uploaded <key>".
 "use strict";
 (function () {
   function post(url, body, csrf) {
@@ -59,6 +61,20 @@
       if (!bar.hidden) barState("failed", "Upload failed");
       form.dataset.state = "failed";
     }
+    function showDone(key) {
+      bar.hidden = false;
+      bar.value = 100;
+      barState("done", "Uploaded");
+      form.dataset.state = "done";
+      status.textContent = "Uploaded " + key;
+    }
+    const UPLOADED = "fedlab-uploaded";
+    let uploaded = null;
+    try {
+      uploaded = window.sessionStorage.getItem(UPLOADED);
+      window.sessionStorage.removeItem(UPLOADED);
+    } catch (e) { uploaded = null; }
+    if (uploaded) showDone(uploaded);
     form.elements.file.addEventListener("change", function () {
       alert.textContent = "";
       status.textContent = "";
@@ -99,10 +115,8 @@
       });
       xhr.addEventListener("load", function () {
         if (xhr.status >= 200 && xhr.status < 300) {
-          bar.value = 100;
-          barState("done", "Uploaded");
-          form.dataset.state = "done";
-          status.textContent = "Uploaded " + grant.key;
+          showDone(grant.key);
+          try { window.sessionStorage.setItem(UPLOADED, grant.key); } catch (e) { /* none kept */ }
           window.setTimeout(function () { window.location.reload(); }, 400);
         } else {
           fail("S3 refused the upload: " + s3Message(xhr));

@@ -84,16 +84,16 @@ def sign_in_by_clicking(page, app_url: str, label: str, user: str = "alice") -> 
 
 def upload_by_clicking(page, app_url: str, level: str, path: Path) -> None:
     """On the storage tab ``level``: pick ``path``, press Upload, and wait for the
-    upload to finish as a success (the bar full and marked done, "Uploaded <level>/...")
-    and for the reloaded listing to name the file."""
+    listing to name the file, with the upload shown as a success (the bar full and
+    marked done, "Uploaded <level>/...")."""
     page.goto(f"{app_url}/storage/{level}")
     page.set_input_files("input[type=file]", str(path))
     page.get_by_role("button", name="Upload", exact=True).click()
-    # One selector for both, so the page's reload after success cannot come between them.
-    page.wait_for_selector("#upload-progress.done[value='100'][aria-valuetext='Uploaded']",
-                           state="attached")
-    page.wait_for_selector(f"text=Uploaded {level}/")
+    # The page reloads after a success, and says it again once reloaded: these hold
+    # before the reload and after it, so waiting for them cannot miss the moment.
     page.wait_for_selector(f"a:has-text('{path.name}')")
+    page.wait_for_selector("#upload-progress.done[value='100'][aria-valuetext='Uploaded']")
+    page.get_by_role("status").filter(has_text=f"Uploaded {level}/").wait_for()
 
 
 def delete_by_clicking(page, name: str) -> None:
