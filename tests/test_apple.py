@@ -230,7 +230,14 @@ def test_in_chromium_apple_signs_in_to_the_demo_federates_and_uses_s3(demo, tmp_
     site, so Chromium sends the SameSite=Lax cookie with the GET it is bounced to and
     not with the POST; her name (posted once) and relay address show; the identity
     pool takes Apple's id token under appleid.apple.com; S3 works with its credentials."""
-    from .test_browser import ARTIFACTS, chromium_browser, click_through_provider, csp_violations
+    from .test_browser import (
+        ARTIFACTS,
+        chromium_browser,
+        click_through_provider,
+        csp_violations,
+        delete_by_clicking,
+        upload_by_clicking,
+    )
 
     app_url, _ = demo
     callback = f"{app_url}/auth/apple/callback"
@@ -262,17 +269,12 @@ def test_in_chromium_apple_signs_in_to_the_demo_federates_and_uses_s3(demo, tmp_
             assert re.fullmatch(r"us-east-1:[0-9a-f-]{36}",
                                 page.locator(".identity-id").inner_text())
 
-            page.goto(f"{app_url}/storage/private")
             sample = tmp_path / "apple-notes.txt"
             sample.write_bytes(b"signed in with Apple\n")
-            page.set_input_files("input[type=file]", str(sample))
-            page.get_by_role("button", name="Upload").click()
-            page.wait_for_selector("text=Uploaded private/")
-            page.wait_for_selector("a:has-text('apple-notes.txt')")
+            upload_by_clicking(page, app_url, "private", sample)
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "storage-apple.png"), full_page=True)
-            page.get_by_role("button", name="Delete apple-notes.txt").click()
-            page.wait_for_load_state()
+            delete_by_clicking(page, "apple-notes.txt")
             assert page.locator("a:has-text('apple-notes.txt')").count() == 0
         finally:
             context.close()

@@ -82,6 +82,29 @@ def sign_in_by_clicking(page, app_url: str, label: str, user: str = "alice") -> 
                            f"{app_url}/account", user)
 
 
+def upload_by_clicking(page, app_url: str, level: str, path: Path) -> None:
+    """On the storage tab ``level``: pick ``path``, press Upload, and wait for the
+    listing to name the file, with the upload shown as a success (the bar full and
+    marked done, "Uploaded <level>/...")."""
+    page.goto(f"{app_url}/storage/{level}")
+    page.set_input_files("input[type=file]", str(path))
+    page.get_by_role("button", name="Upload", exact=True).click()
+    # The page reloads after a success, and says it again once reloaded: these hold
+    # before the reload and after it, so waiting for them cannot miss the moment.
+    page.wait_for_selector(f"a:has-text('{path.name}')")
+    page.wait_for_selector("#upload-progress.done[value='100'][aria-valuetext='Uploaded']")
+    page.get_by_role("status").filter(has_text=f"Uploaded {level}/").wait_for()
+
+
+def delete_by_clicking(page, name: str) -> None:
+    """Delete ``name`` from the listing shown: open its Delete step, confirm, and wait
+    for the listing again with the notice naming it."""
+    page.locator("summary", has_text=f"Delete {name}").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name=f"Yes, delete {name}", exact=True).click()
+    page.get_by_role("status").filter(has_text=f"Deleted {name}.").wait_for()
+
+
 @pytest.mark.parametrize(("provider", "label"), [
     ("cognito", "Sign in with Amazon Cognito"),
     ("cognito-google", "Sign in with Google, through Cognito"),
@@ -109,21 +132,12 @@ def test_upload_download_delete_as_a_visitor(page, app_url, control, aws_control
     page.goto(f"{app_url}/storage/private")
     sample = tmp_path / "holiday-notes.txt"
     sample.write_bytes(b"Federation Lab upload test\n" * 20000)  # ~540 kB: progress is seen
-    page.set_input_files("input[type=file]", str(sample))
-    page.get_by_role("button", name="Upload").click()
-    progress = page.locator("#upload-progress")
-    progress.wait_for(state="visible")
-    page.wait_for_selector("text=Uploaded private/")
-    assert progress.get_attribute("value") == "100"
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "upload-progress.png"), full_page=True)
-    page.wait_for_selector("a:has-text('holiday-notes.txt')")
+    upload_by_clicking(page, app_url, "private", sample)
     with page.expect_download() as download:
         page.get_by_role("link", name="holiday-notes.txt").click()
     assert download.value.suggested_filename == "holiday-notes.txt"
     assert Path(download.value.path()).read_bytes() == sample.read_bytes()
-    page.get_by_role("button", name="Delete holiday-notes.txt").click()
-    page.wait_for_load_state()
+    delete_by_clicking(page, "holiday-notes.txt")
     assert page.locator("a:has-text('holiday-notes.txt')").count() == 0
     page.screenshot(path=str(ARTIFACTS / "storage-after-delete.png"), full_page=True)
 
@@ -168,16 +182,11 @@ def test_no_csp_violation_on_the_account_storage_and_diagnostics_pages(page, app
     sign_in_by_clicking(page, app_url, "Sign in with Google")
     page.wait_for_selector("[data-state=signed_in]")
     # The storage page, with an upload: upload.js POSTs to S3 (connect-src).
-    page.goto(f"{app_url}/storage/private")
     sample = tmp_path / "csp.txt"
     sample.write_bytes(b"CSP check\n")
-    page.set_input_files("input[type=file]", str(sample))
-    page.get_by_role("button", name="Upload").click()
-    page.wait_for_selector("text=Uploaded private/")
+    upload_by_clicking(page, app_url, "private", sample)
     # Leave the bucket as found (the stand-in's reset keeps objects): delete it.
-    page.wait_for_selector("a:has-text('csp.txt')")
-    page.get_by_role("button", name="Delete csp.txt").click()
-    page.wait_for_load_state()
+    delete_by_clicking(page, "csp.txt")
     assert page.locator("a:has-text('csp.txt')").count() == 0
     page.goto(f"{app_url}/diagnostics")
     page.locator("button.copy").first.wait_for()

@@ -101,7 +101,9 @@ def test_a_cognito_group_gives_its_role_and_s3_enforces_it(browser, app_url, con
     assert listing.status_code == 200 and '<code class="role-name">fedlab-readers' in \
         listing.text
     assert '"s3:PutObject"' not in listing.text  # the readers' statements, not everyone's
-    _, _, stored = upload(browser, app_url, "public")
+    assert 'id="upload-form"' not in listing.text  # so no upload is offered; S3 still decides:
+    token = browser.csrf(browser.get(f"{app_url}/account"))
+    _, _, stored = upload(browser, app_url, "public", csrf=token)
     assert stored.status_code == 403 and "<Code>AccessDenied</Code>" in stored.text
 
 

@@ -11,9 +11,9 @@ import requests
 
 from webapp.config import settings
 
-from .browser import Browser
+from .browser import Browser, forms
 from .conftest import PROVIDERS
-from .flows import sign_in
+from .flows import sign_in, through_provider
 
 CONTENT = b"hello from Federation Lab\n" * 10
 
@@ -105,24 +105,75 @@ def test_upload_form_and_delete_need_csrf(browser, app_url, control, aws_control
     assert 'keep.txt' in browser.get(f"{app_url}/storage/private").text
 
 
+def deletes_offered(page) -> list[str]:
+    """The confirm buttons of the listing's Delete steps ("Yes, delete notes.txt")."""
+    return [b[0] for f in forms(page.text) for b in f.buttons if b[0].startswith("Yes, delete")]
+
+
 def test_protected_files_are_readable_by_others_but_not_deletable(app_url, control,
                                                                   aws_control):
+    """bob (Facebook: the plain authenticated role, which writes its own protected/
+    only) on alice's protected files: no Delete, no Upload offered; a forged delete
+    is still refused by S3 and explained."""
     alice, bob = Browser(), Browser()
     sign_in(alice, app_url, "cognito", user="alice")
-    sign_in(bob, app_url, "cognito", user="bob")
+    sign_in(bob, app_url, "facebook", user="bob")
     _, body, _ = upload(alice, app_url, "protected", name="shared.txt")
     owner = identity_of(alice, app_url)
+    own = bob.get(f"{app_url}/storage/protected")
+    assert 'id="upload-form"' in own.text  # his own protected/: his role may write there
     listing = bob.get(f"{app_url}/storage/protected", params={"owner": owner})
     assert "shared.txt" in listing.text
+    assert "Another identity&#39;s protected files" in listing.text
+    assert deletes_offered(listing) == [] and "<summary>Delete" not in listing.text
+    assert 'id="upload-form"' not in listing.text and "data-read-only" in listing.text
     download = bob.get(f"{app_url}/storage/protected/download",
                        params={"key": body["key"], "owner": owner}, allow_redirects=False)
     assert requests.get(download.headers["Location"], timeout=10).content == CONTENT
     refused = bob.post(f"{app_url}/storage/protected/delete",
                        data={"key": body["key"], "owner": owner,
-                             "csrf_token": bob.csrf(listing)})
+                             "csrf_token": bob.csrf(bob.get(f"{app_url}/account"))})
     assert refused.status_code == 403 and 'data-error="s3_access_denied"' in refused.text
     assert "${cognito-identity.amazonaws.com:sub}" in refused.text
-    assert 'href="/diagnostics#provider-cognito"' in refused.text
+    assert 'href="/diagnostics#provider-facebook"' in refused.text
+    assert "shared.txt" in bob.get(f"{app_url}/storage/protected",
+                                   params={"owner": owner}).text
+
+
+def test_readers_are_offered_no_upload_or_delete(app_url, control, aws_control):
+    """bob at Cognito is in the readers group (fedlab-readers: read only): even his own
+    private files offer neither, and S3 refuses the upload his page did not offer."""
+    alice, bob = Browser(), Browser()
+    sign_in(alice, app_url, "cognito", user="alice")
+    sign_in(bob, app_url, "cognito", user="bob")
+    upload(alice, app_url, "public", name="from-alice.txt")
+    for level in ("public", "protected", "private"):
+        page = bob.get(f"{app_url}/storage/{level}")
+        assert page.status_code == 200 and '<code class="role-name">fedlab-readers' in page.text
+        assert 'id="upload-form"' not in page.text and deletes_offered(page) == []
+        assert "may not upload here" in page.text
+    assert "from-alice.txt" in bob.get(f"{app_url}/storage/public").text
+    token = bob.csrf(bob.get(f"{app_url}/account"))
+    _, _, refused = upload(bob, app_url, "private", name="nope.txt", csrf=token)
+    assert refused.status_code == 403 and "AccessDenied" in refused.text
+
+
+def test_admins_may_delete_others_shared_files_after_confirming(app_url, control,
+                                                                aws_control):
+    """alice at Cognito gets fedlab-admins, whose ModerateProtected statement lets her
+    delete anyone's protected files (not upload there): the page offers exactly that,
+    and the delete ends in a notice naming the file."""
+    alice, carol = Browser(), Browser()
+    sign_in(carol, app_url, "facebook", user="carol")
+    sign_in(alice, app_url, "cognito", user="alice")
+    _, body, _ = upload(carol, app_url, "protected", name="carols.txt")
+    owner = identity_of(carol, app_url)
+    listing = alice.get(f"{app_url}/storage/protected", params={"owner": owner})
+    assert deletes_offered(listing) == ["Yes, delete carols.txt"]
+    assert 'id="upload-form"' not in listing.text
+    done = alice.click(listing, "Yes, delete carols.txt")
+    assert urlsplit(done.url).path == "/storage/protected"
+    assert "Deleted carols.txt." in done.text and 'data-key="' + body["key"] not in done.text
 
 
 def test_guests_read_public_and_are_denied_the_rest(browser, app_url, aws_control):
@@ -134,8 +185,13 @@ def test_guests_read_public_and_are_denied_the_rest(browser, app_url, aws_contro
     download = browser.get(f"{app_url}/storage/public/download",
                            params={"key": "public/welcome.txt"}, allow_redirects=False)
     assert requests.get(download.headers["Location"], timeout=10).status_code == 200
-    private = browser.get(f"{app_url}/storage/private")
-    assert private.status_code == 403 and 'data-error="s3_access_denied"' in private.text
+    aws_control("s3", "DELETE", "calls")
+    for level in ("protected", "private"):  # the next step in place, not S3's refusal
+        guided = browser.get(f"{app_url}/storage/{level}")
+        assert guided.status_code == 200 and 'data-next-step="guest"' in guided.text
+        assert f"Sign in to use your {level} files" in guided.text
+        assert f'/auth/cognito/login?next=/storage/{level}"' in guided.text
+    assert aws_control("s3", "GET", "calls") == {}  # nothing was asked of S3
     _, _, refused = upload(browser, app_url, "public", name="guest.txt", csrf=token)
     assert refused.status_code == 403 and "AccessDenied" in refused.text
 
@@ -144,13 +200,57 @@ def test_guests_see_no_upload_or_delete_on_public(browser, app_url, control, aws
     signed_in = Browser()
     sign_in(signed_in, app_url, "google")
     page = signed_in.get(f"{app_url}/storage/public")
-    assert "Delete" in signed_in.buttons(page) and 'id="upload-form"' in page.text
+    assert deletes_offered(page) and 'id="upload-form"' in page.text
     browser.click(browser.get(f"{app_url}/credentials"), "Continue as guest")
     listing = browser.get(f"{app_url}/storage/public")
     assert "welcome.txt" in listing.text  # the guest role can list and read public/
-    assert "Delete" not in browser.buttons(listing) and "Upload" not in browser.buttons(listing)
+    assert deletes_offered(listing) == [] and "Upload" not in browser.buttons(listing)
+    assert "<summary>Delete" not in listing.text
     assert 'id="upload-form"' not in listing.text
     assert "to upload or delete" in listing.text
+
+
+def tabs(page) -> dict[str, str | None]:
+    """Each level tab's label and its note ("sign in to use"), or None where usable."""
+    found = re.findall(r'<a href="/storage/(\w+)"[^>]*>(\w+)(?: <span class="tab-note">'
+                       r'\(([^)]*)\)</span>)?</a>', page.text)
+    return {level: note or None for level, _, note in found}
+
+
+@pytest.mark.parametrize("level", ["public", "protected", "private"])
+def test_signed_out_visitors_get_the_next_step_in_place(browser, app_url, aws_control, level):
+    aws_control("s3", "DELETE", "calls")
+    aws_control("identity", "DELETE", "calls")
+    page = browser.get(f"{app_url}/storage/{level}")
+    assert page.status_code == 200 and 'data-next-step="signed_out"' in page.text
+    assert 'data-error="' not in page.text
+    for provider in PROVIDERS:  # every way in, coming back to this tab
+        assert f'/auth/{provider}/login?next=/storage/{level}"' in page.text
+    assert ("Continue as guest" in browser.buttons(page)) == (level == "public")
+    assert tabs(page) == {"public": "sign in or continue as guest",
+                          "protected": "sign in to use", "private": "sign in to use"}
+    assert f'href="/storage/{level}" aria-current="page"' in page.text
+    assert aws_control("s3", "GET", "calls") == {}
+    assert aws_control("identity", "GET", "calls") == {}
+
+
+def test_continue_as_guest_from_the_public_tab(browser, app_url, aws_control):
+    listing = browser.click(browser.get(f"{app_url}/storage/public"), "Continue as guest")
+    assert urlsplit(listing.url).path == "/storage/public"
+    assert "welcome.txt" in listing.text and "data-guest-read-only" in listing.text
+    assert tabs(listing) == {"public": None, "protected": "sign in to use",
+                             "private": "sign in to use"}
+
+
+def test_signing_in_from_a_guided_tab_comes_back_to_it(browser, app_url, control,
+                                                       aws_control):
+    page = browser.get(f"{app_url}/storage/private")
+    link = re.search(r'href="(/auth/auth0/login\?next=[^"]+)"', page.text).group(1)
+    back = through_provider(browser, browser.get(app_url + link), app_url, "alice",
+                            "Allow", True)
+    assert urlsplit(back.url).path == "/storage/private"
+    assert "Your private files" in back.text and 'id="upload-form"' in back.text
+    assert tabs(back) == {"public": None, "protected": None, "private": None}
 
 
 @pytest.fixture(scope="module")

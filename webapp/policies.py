@@ -8,8 +8,10 @@ what it runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 SUB = "${cognito-identity.amazonaws.com:sub}"
@@ -162,6 +164,50 @@ def statements_for_level(bucket: str, level: str, guest: bool = False,
     """The statements a storage page shows: the ones of the visitor's role (by name)
     naming that level's prefix."""
     return [s for s in role_statements(bucket, role_name, guest) if f"{level}/" in str(s)]
+
+
+def allows(statements: Iterable[Mapping[str, Any]], action: str, resource: str,
+           identity_id: str) -> bool:
+    """Whether these identity-policy statements let ``identity_id`` do ``action`` on the
+    ARN ``resource``, as IAM decides it: an explicit Deny wins, else an Allow is needed.
+
+    For the storage pages, which offer Upload and Delete only where the role's own
+    statements grant them: ``*`` and ``?`` wildcards in actions and resources, and
+    ``${cognito-identity.amazonaws.com:sub}`` read as the visitor's identity id (what
+    S3 substitutes). Conditions are not evaluated here (object actions carry none in
+    these documents): an Allow with one is not counted on, a Deny with one is, so a
+    page never offers what S3 might refuse. S3 still decides every request.
+    """
+    allowed = False
+    for statement in statements:
+        if not (_names(statement, "Action", action, ignore_case=True)
+                and _names(statement, "Resource", resource, identity_id=identity_id)):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        if statement.get("Effect") == "Allow" and not statement.get("Condition"):
+            allowed = True
+    return allowed
+
+
+def object_arn(bucket: str, key: str) -> str:
+    return f"arn:aws:s3:::{bucket}/{key}"
+
+
+def _names(statement: Mapping[str, Any], field: str, value: str, ignore_case: bool = False,
+           identity_id: str = "") -> bool:
+    patterns = statement.get(field) or []
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    return any(_wildcard(str(p).replace(SUB, identity_id), ignore_case).fullmatch(value)
+               for p in patterns)
+
+
+@lru_cache(maxsize=256)
+def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    """IAM's ``*`` (any run of characters, ``/`` included) and ``?`` (one character)."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
 def bucket_cors(origins: list[str]) -> dict[str, Any]:

@@ -7,17 +7,28 @@ its owner only: keys use the Identity Pool's identity id, never a user pool
 role's policy means. S3 itself enforces the policy with the visitor's own
 credentials; object bytes never pass through this app (presigned GET for
 downloads, presigned POST straight from the browser for uploads).
+
+Each listing offers only what the visitor's role may do there: Upload and Delete
+are decided from that role's own statements (:func:`webapp.policies.allows`, the
+documents S3 enforces), so bob on alice's protected files sees neither. S3 still
+decides: a forged request is refused by S3 and explained. A level the visitor
+cannot use yet (signed out; a guest on protected or private) shows the next step
+in place, sign in or continue as guest, rather than S3's refusal as an error page.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from flask import (
     Blueprint,
     abort,
     current_app,
+    flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -26,9 +37,10 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from . import aws, federation, policies, roles, signals
+from . import aws, federation, policies, roles, sessions, signals
 from .config import settings
 from .errors import FedlabError
+from .providers import registry
 from .records import AwsState
 
 bp = Blueprint("storage", __name__, url_prefix="/storage")
@@ -44,6 +56,71 @@ PAGE_TOKEN = re.compile(r"^[A-Za-z0-9+/=_-]{1,1024}$")
 FILENAME = re.compile(r"^[\w][\w .()+-]{0,199}$")
 #: A MIME type as a browser names a file's (the refusal repeats only such a name).
 MIME_TYPE = re.compile(r"^[\w.+-]{1,64}/[\w.+-]{1,64}$")
+#: A file name that stands for every new file under a prefix when asking whether the
+#: role may upload there: the statements name prefixes (``public/*``), never files.
+ANY_NEW_FILE = "new-file"
+
+
+class Visitor(StrEnum):
+    """Who is asking, as far as storage cares: each sees different tabs and steps."""
+
+    SIGNED_IN = "signed_in"
+    GUEST = "guest"
+    SIGNED_OUT = "signed_out"
+
+    @classmethod
+    def current(cls) -> Visitor:
+        if sessions.current_auth() is not None:
+            return cls.SIGNED_IN
+        state = sessions.current_aws()
+        return cls.GUEST if state is not None and state.guest else cls.SIGNED_OUT
+
+    def can_use(self, level: str) -> bool:
+        """Guests get the unauthenticated role, which reads ``public/`` only."""
+        return self is Visitor.SIGNED_IN or (self is Visitor.GUEST and level == "public")
+
+
+@dataclass(frozen=True)
+class Tab:
+    """One level's tab: ``note`` says why this visitor cannot use it yet."""
+
+    level: str
+    label: str
+    current: bool
+    note: str | None
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    key: str
+    name: str
+    size: int
+    modified: int
+    #: Whether the visitor's role may delete it (S3 decides; the page offers no more).
+    deletable: bool
+
+
+LABELS = {"public": "Public", "protected": "Protected", "private": "Private"}
+
+
+def tabs(level: str, visitor: Visitor) -> list[Tab]:
+    """Every level, the current one marked, each this visitor cannot use saying what
+    would open it (only public files are open to a guest)."""
+    def note(tab_level: str) -> str | None:
+        if visitor.can_use(tab_level):
+            return None
+        return "sign in or continue as guest" if tab_level == "public" else "sign in to use"
+
+    return [Tab(lvl, LABELS[lvl], lvl == level, note(lvl)) for lvl in policies.LEVELS]
+
+
+def title(level: str, visitor: Visitor, others: bool = False) -> str:
+    """A short heading: whose files, at which level (the prefix is shown below it)."""
+    if level == "public":
+        return "Public files"
+    if others:
+        return "Another identity's protected files"
+    return f"Your {level} files" if visitor is Visitor.SIGNED_IN else f"{LABELS[level]} files"
 
 
 def prefix_for(level: str, state: AwsState, owner: str | None = None) -> str:
@@ -88,6 +165,17 @@ def index() -> Response:
 
 @bp.get("/<level>")
 def listing(level: str) -> str:
+    federation.require_enabled()
+    if level not in policies.LEVELS:
+        abort(404)
+    visitor = Visitor.current()
+    if not visitor.can_use(level):
+        # No credentials can list this: say what would, in place, asking AWS nothing.
+        here = url_for("storage.listing", level=level)
+        return render_template(
+            "storage/next_step.html", level=level, visitor=visitor,
+            title=title(level, visitor), tabs=tabs(level, visitor),
+            providers=registry.providers().values(), here=here)
     state, prefix, s3 = level_context(level)
     bucket = settings().aws.bucket
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
@@ -105,17 +193,40 @@ def listing(level: str) -> str:
         if e.code == "bad_page_token":  # S3: "The continuation token provided is incorrect"
             e.details["listing"] = first_page
         raise denied(e, level, f"s3://{bucket}/{prefix}", state) from None
-    objects = [{"key": o["Key"], "name": o["Key"][len(prefix):], "size": o["Size"],
-                "modified": int(o["LastModified"].timestamp())}
+    role_name = roles.role_name(state.role_arn)
+    granted = policies.role_statements(bucket, role_name, guest=state.guest)
+
+    def may(action: str, key: str) -> bool:
+        return policies.allows(granted, action, policies.object_arn(bucket, key),
+                               state.identity_id)
+
+    objects = [StoredFile(key=o["Key"], name=o["Key"][len(prefix):], size=o["Size"],
+                          modified=int(o["LastModified"].timestamp()),
+                          deletable=may("s3:DeleteObject", o["Key"]))
                for o in page.get("Contents", [])]
+    owner = request.args.get("owner") or None
+    others = level == "protected" and owner is not None and owner != state.identity_id
+    visitor = Visitor.GUEST if state.guest else Visitor.SIGNED_IN
     return render_template(
         "storage/listing.html", level=level, prefix=prefix, objects=objects, state=state,
-        next_token=page.get("NextContinuationToken"), owner=request.args.get("owner"),
+        next_token=page.get("NextContinuationToken"), owner=owner, others=others,
+        title=title(level, visitor, others), tabs=tabs(level, visitor),
+        may_upload=may("s3:PutObject", prefix + ANY_NEW_FILE),
         statements=policies.statements_for_level(bucket, level, guest=state.guest,
-                                                 role_name=roles.role_name(state.role_arn)),
-        role_name=roles.role_name(state.role_arn),
-        levels=policies.LEVELS,
+                                                 role_name=role_name),
+        role_name=role_name,
     )
+
+
+@bp.post("/guest")
+def guest() -> Response:
+    """"Continue as guest" from the public tab: the same guest identity the
+    credentials page gives, and back to the public files it was asked from."""
+    federation.require_enabled()
+    if sessions.current_auth() is None:
+        g.setdefault("aws_calls", [])  # federation records the calls it makes here
+        federation.guest_credentials()
+    return redirect(url_for("storage.listing", level="public"))
 
 
 def object_key(level: str, state: dict[str, Any], prefix: str) -> str:
@@ -177,6 +288,7 @@ def delete(level: str) -> Response:
         raise denied(e, level, f"s3://{bucket}/{key}", state) from None
     signals.storage_changed.send(current_app._get_current_object(), action="delete",
                                  level=level, identity_id=state.identity_id)
+    flash(f"Deleted {key.rsplit('/', 1)[-1]}.")
     # Back to the listing the form was on; owner only where it means something
     # (protected, checked by prefix_for), and quoted: never raw into Location.
     owner = request.values.get("owner") if level == "protected" else None
