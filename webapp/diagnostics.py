@@ -34,8 +34,10 @@ bp = Blueprint("diagnostics", __name__, url_prefix="/diagnostics")
 #: Seconds each live probe may take; the whole run is parallel.
 PROBE_TIMEOUT = 3.0
 STATUS_ORDER = ("fail", "warn", "pass", "skip")
-#: Where a long URL may wrap: after each of these, never inside a word.
-URL_SEPARATORS = re.compile(r"(?<=[/?&=.\-])")
+#: Where a long URL may wrap, never inside a word: after ``/ ? & = . - +``, and
+#: before a percent-escape (``%2F`` is an encoded ``/`` inside a parameter);
+#: ``//`` stays whole.
+URL_SEPARATORS = re.compile(r"(?<=[?&=.\-+])|(?<=/)(?!/)|(?=%[0-9A-Fa-f]{2})")
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class VerdictGroup:
 
 @bp.app_template_filter("wrap_url")
 def wrap_url(value: Any) -> Markup:
-    """``value`` escaped, with a ``<wbr>`` after each URL separator (``/ ? & = . -``),
+    """``value`` escaped, with a ``<wbr>`` at each URL separator (:data:`URL_SEPARATORS`),
     so a long URL wraps there and never in the middle of a word. Each piece is
     escaped on its own before the markup is added, so nothing of the value is
     ever trusted as HTML; ``<wbr>`` adds no character to a copy by selection."""
