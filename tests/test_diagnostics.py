@@ -322,6 +322,10 @@ def test_signed_in_live_checks_test_the_pool_with_the_real_token(browser, app, a
                     checked.text)
     assert row and 'data-status="fail"' in row.group(0)
     assert "Incorrect token audience" in checked.text
+    # Its explanation quotes AWS's call and words, not general ones.
+    cause = re.search(r'<p class="cause">(.*?)</p>',
+                      verdict_row(checked.text, "identity_pool", "google"), re.S).group(1)
+    assert cause.startswith("GetId: ") and "Incorrect token audience" in cause, cause
 
 
 # -- live checks are for operators ------------------------------------------------
