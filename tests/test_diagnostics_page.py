@@ -309,3 +309,22 @@ def test_no_live_check_explanation_shows_a_placeholder(swap_app, browser, app_ur
     causes = every_cause(page)
     assert len(causes) == len(fakes)
     assert not [c for c in causes if PLACEHOLDER.search(c)], causes
+
+
+@pytest.mark.parametrize(("path", "name"), [("/diagnostics", "diagnostics-signed-out"),
+                                            ("/diagnostics/errors", "diagnostics-errors")])
+def test_the_pages_pass_axe_and_fit_a_phone_signed_out(chromium, app, app_url, path, name):
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    try:
+        page.goto(f"{app_url}{path}")
+        inspect_but_the_banner(page, name)
+        if path.endswith("/errors"):
+            # Headings a screen reader can jump by: one per entry, under the page's h1.
+            assert page.locator("h1").count() == 1
+            assert page.locator("article.catalogue-entry h3").count() == len(CATALOGUE)
+            page.goto(f"{app_url}{path}#error-redirect_mismatch")
+            assert page.locator("#error-redirect_mismatch h3").is_visible()
+    finally:
+        context.close()
