@@ -55,8 +55,8 @@ def test_page_has_a_section_per_provider_with_exact_values(browser, app, app_url
             assert esc(row.console["sign_out"]) in part
         else:
             assert "has no sign-out" in part
-        if row.console["origin"]:
-            assert app_url in copies
+        for registration in row.registrations:
+            assert registration.value in copies
     assert [r.name for r in rows] == list(PROVIDERS)
     assert '<button type="button" class="copy" data-copy="' in page.text
     assert 'src="/static/copy.js"' in page.text
@@ -86,7 +86,7 @@ def test_warnings_come_first(browser, app_url, swap_app):
     other = browser.get(f"http://127.0.0.1:{port}/diagnostics")
     codes = attribute_values(other.text, "data-warning")
     assert codes[0] == "loopback_host_mismatch"
-    assert other.text.index('class="warning"') < other.text.index('id="provider-cognito"')
+    assert other.text.index('class="warning ') < other.text.index('id="provider-cognito"')
     assert "per host name" in other.text
     # The callback URLs follow where the page was opened, as sign-in's would.
     assert f"http://127.0.0.1:{port}/auth/google/callback" in attribute_values(
@@ -178,7 +178,10 @@ def test_verdicts_are_rendered_and_explained(browser, app_url, monkeypatch, chec
                             if name == "auth0" else None for name in PROVIDERS}]
     rows = re.findall(r'data-probe="([^"]*)"\s+data-provider="([^"]*)" data-status="([^"]*)"',
                       result.text)
-    assert rows == [(v.probe, v.provider, v.status) for v in FAKE_VERDICTS]
+    # Grouped by provider, in the matrix's order, then the identity pool's own group.
+    order = [*PROVIDERS, "identity-pool"]
+    assert rows == [(v.probe, v.provider, v.status) for v in
+                    sorted(FAKE_VERDICTS, key=lambda v: order.index(v.provider))]
     assert "5 checks" in result.text and "2 fail" in result.text and "1 pass" in result.text
     # The provider's own words, escaped; evidence as a definition list.
     assert "<script>alert" not in result.text
@@ -250,7 +253,7 @@ def test_each_misconfiguration_shows_its_verdict_on_the_page(browser, app_url, c
     assert esc(entry.title) in row and esc(entry.fix) in row
     evidence = re.search(r'<dl class="evidence">(.*?)</dl>', row, re.S)
     assert evidence, row
-    value = re.search(rf"<dt>{expected.evidence}</dt>\s*<dd>(.*?)</dd>", evidence.group(1),
+    value = re.search(rf"<dt>{expected.evidence}</dt>\s*<dd[^>]*>(.*?)</dd>", evidence.group(1),
                       re.S)
     assert value and value.group(1).strip(), evidence.group(1)
     assert "{" not in re.search(r'<p class="cause">(.*?)</p>', row, re.S).group(1)
@@ -325,6 +328,10 @@ def test_signed_in_live_checks_test_the_pool_with_the_real_token(browser, app, a
                     checked.text)
     assert row and 'data-status="fail"' in row.group(0)
     assert "Incorrect token audience" in checked.text
+    # Its explanation quotes AWS's call and words, not general ones.
+    cause = re.search(r'<p class="cause">(.*?)</p>',
+                      verdict_row(checked.text, "identity_pool", "google"), re.S).group(1)
+    assert cause.startswith("GetId: ") and "Incorrect token audience" in cause, cause
 
 
 # -- live checks are for operators ------------------------------------------------

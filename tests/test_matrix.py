@@ -25,7 +25,7 @@ def elsewhere_app(config_dir, tmp_path_factory):
 
 def codes(app, base_url: str, headers: dict[str, str] | None = None) -> list[str]:
     with app.test_request_context(base_url=base_url, headers=headers or {}):
-        return [w["code"] for w in matrix.warnings(settings(app))]
+        return [w.code for w in matrix.warnings(settings(app))]
 
 
 def test_one_row_per_demo_provider(live_app, app_url):
@@ -103,8 +103,9 @@ def test_warnings_have_every_field(live_app, app_url):
         found = matrix.warnings(settings(live_app))
     assert found
     for warning in found:
-        assert set(warning) == {"code", "title", "detail", "fix"}
-        assert all(isinstance(v, str) and v for v in warning.values())
+        assert isinstance(warning.severity, matrix.Severity)
+        assert all(isinstance(v, str) and v
+                   for v in (warning.code, warning.title, warning.detail, warning.fix))
 
 
 # -- http on a host other than loopback
@@ -131,12 +132,12 @@ def test_http_external_url_is_flagged_whatever_the_request(config_dir, tmp_path)
 def test_127_when_localhost_is_registered(live_app, app_url):
     port = urlsplit(app_url).port
     with live_app.test_request_context(base_url=f"http://127.0.0.1:{port}"):
-        found = {w["code"]: w for w in matrix.warnings(settings(live_app))}
+        found = {w.code: w for w in matrix.warnings(settings(live_app))}
     warning = found["loopback_host_mismatch"]
-    assert "127.0.0.1" in warning["title"] and "localhost" in warning["title"]
-    assert "per host name" in warning["detail"]
-    assert app_url in warning["detail"]  # the registered form, from standins.app_origins
-    assert app_url in warning["fix"]
+    assert "127.0.0.1" in warning.title and "localhost" in warning.title
+    assert "per host name" in warning.detail
+    assert app_url in warning.detail  # the registered form, from standins.app_origins
+    assert app_url in warning.fix
 
 
 def test_localhost_when_localhost_is_registered(live_app, app_url):
@@ -146,8 +147,8 @@ def test_localhost_when_localhost_is_registered(live_app, app_url):
 def test_localhost_when_127_is_registered(config_dir, tmp_path):
     app = make_app(config_dir, tmp_path, standins={"app_origins": ["http://127.0.0.1:8000"]})
     with app.test_request_context(base_url="http://localhost:8000"):
-        found = {w["code"]: w for w in matrix.warnings(settings(app))}
-    assert "http://127.0.0.1:8000" in found["loopback_host_mismatch"]["detail"]
+        found = {w.code: w for w in matrix.warnings(settings(app))}
+    assert "http://127.0.0.1:8000" in found["loopback_host_mismatch"].detail
     assert "loopback_host_mismatch" not in codes(app, "http://127.0.0.1:8000")
 
 
@@ -155,8 +156,8 @@ def test_registered_form_from_external_url(config_dir, tmp_path):
     app = make_app(config_dir, tmp_path, standins={"app_origins": []},
                    external_url="http://localhost:8000")
     with app.test_request_context(base_url="http://127.0.0.1:8000"):
-        found = {w["code"]: w for w in matrix.warnings(settings(app))}
-    assert "http://localhost:8000" in found["loopback_host_mismatch"]["detail"]
+        found = {w.code: w for w in matrix.warnings(settings(app))}
+    assert "http://localhost:8000" in found["loopback_host_mismatch"].detail
     assert "loopback_host_mismatch" not in codes(app, "http://localhost:8000")
 
 
@@ -173,9 +174,9 @@ def test_request_elsewhere_than_external_url(config_dir, tmp_path, base_url):
     app = make_app(config_dir, tmp_path, external_url="https://fedlab.example",
                    trusted_hosts=ELSEWHERE)
     with app.test_request_context(base_url=base_url):
-        found = {w["code"]: w for w in matrix.warnings(settings(app))}
-    assert "https://fedlab.example" in found["external_url_mismatch"]["detail"]
-    assert "arrived at" in found["external_url_mismatch"]["detail"]
+        found = {w.code: w for w in matrix.warnings(settings(app))}
+    assert "https://fedlab.example" in found["external_url_mismatch"].detail
+    assert "arrived at" in found["external_url_mismatch"].detail
 
 
 def test_request_at_external_url(config_dir, tmp_path):
@@ -193,11 +194,11 @@ def test_no_external_url_no_mismatch(elsewhere_app):
                                      {"X-Forwarded-Host": "fedlab.example"}])
 def test_forwarded_headers_without_trusted_proxies(live_app, app_url, headers):
     with live_app.test_request_context(base_url=app_url, headers=headers):
-        found = {w["code"]: w for w in matrix.warnings(settings(live_app))}
+        found = {w.code: w for w in matrix.warnings(settings(live_app))}
     warning = found["proxy_not_trusted"]
-    assert "trusted_proxies" in warning["fix"]
-    assert "FEDLAB_TRUSTED_PROXIES" in warning["fix"]
-    assert ("https" in warning["detail"]) == ("X-Forwarded-Proto" in headers)
+    assert "trusted_proxies" in warning.fix
+    assert "FEDLAB_TRUSTED_PROXIES" in warning.fix
+    assert ("https" in warning.detail) == ("X-Forwarded-Proto" in headers)
 
 
 def test_no_forwarded_headers(live_app, app_url):
@@ -226,7 +227,7 @@ def test_trusted_proxy_over_real_http(config_dir, tmp_path):
 
     @app.get("/_warnings")
     def show() -> str:
-        seen["codes"] = [w["code"] for w in matrix.warnings(settings(app))]
+        seen["codes"] = [w.code for w in matrix.warnings(settings(app))]
         return ""
 
     app.test_client().get("/_warnings", base_url="http://fedlab.example",
@@ -239,9 +240,9 @@ def test_trusted_proxy_over_real_http(config_dir, tmp_path):
 
 def test_file_sessions_are_one_machine_only(live_app, app_url):
     with live_app.test_request_context(base_url=app_url):
-        found = {w["code"]: w for w in matrix.warnings(settings(live_app))}
-    assert "redis" in found["sessions_on_one_machine"]["fix"]
-    assert "SECRET_KEY" in found["sessions_on_one_machine"]["fix"]
+        found = {w.code: w for w in matrix.warnings(settings(live_app))}
+    assert "redis" in found["sessions_on_one_machine"].fix
+    assert "SECRET_KEY" in found["sessions_on_one_machine"].fix
 
 
 def test_redis_sessions_are_shared(config_dir, tmp_path):
@@ -254,9 +255,9 @@ def test_samesite_strict_breaks_the_callback(config_dir, tmp_path):
     assert "cookie_samesite_strict" not in codes(app, "http://localhost:8000")
     app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
     with app.test_request_context(base_url="http://localhost:8000"):
-        found = {w["code"]: w for w in matrix.warnings(settings(app))}
-    assert "cross-site" in found["cookie_samesite_strict"]["detail"]
-    assert "Lax" in found["cookie_samesite_strict"]["fix"]
+        found = {w.code: w for w in matrix.warnings(settings(app))}
+    assert "cross-site" in found["cookie_samesite_strict"].detail
+    assert "Lax" in found["cookie_samesite_strict"].fix
 
 
 def test_secure_cookie_over_plain_http(config_dir, tmp_path):

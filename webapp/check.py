@@ -36,7 +36,8 @@ def run_check(base_url: str | None, as_json: bool, timeout: float) -> int:
     ok = not any(v.status == "fail" for v in verdicts)
     if as_json:
         json.dump({"ok": ok, "base_url": origin, "seconds": elapsed,
-                   "rows": msgspec.to_builtins(rows), "warnings": warnings,
+                   "rows": msgspec.to_builtins(rows),
+                   "warnings": msgspec.to_builtins(warnings),
                    "verdicts": [v.as_dict() for v in verdicts]},
                   sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
@@ -49,7 +50,8 @@ def print_report(origin: str, rows: list[matrix.Row], warnings: list[matrix.Mist
                  verdicts: list[probes.Verdict], elapsed: float) -> None:
     print(f"Federation Lab check of {origin}\n")
     for warning in warnings:
-        print(f"warning: {warning['title']}\n  {warning['detail']}\n  fix: {warning['fix']}\n")
+        print(f"{warning.severity.value}: {warning.title}\n  {warning.detail}\n"
+              f"  fix: {warning.fix}\n")
     for row in rows:
         print(f"[{row.name}] {row.display_name} ({row.kind})")
         print(f"  callback URL   {row.callback_url}\n"
@@ -60,6 +62,8 @@ def print_report(origin: str, rows: list[matrix.Row], warnings: list[matrix.Mist
         if row.backchannel_logout_url:
             print(f"  back-channel   {row.backchannel_logout_url}\n"
                   f"    register in  {row.console['backchannel_logout']}")
+        for site in (r for r in row.registrations if r.register == "origin"):
+            print(f"  {site.label:<14} {site.value}\n    register in  {site.where}")
         for upstream in row.upstream:
             print(f"  upstream       {upstream.value}\n    register in  {upstream.where}")
         print_verdicts(v for v in verdicts if v.provider == row.name)

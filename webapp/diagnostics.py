@@ -10,13 +10,16 @@ time, off the request threads, and no more often than ``diagnostics.probe_interv
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, current_app, render_template
 from flask.blueprints import BlueprintSetupState
+from markupsafe import Markup, escape
 
 from . import matrix, operators, probe_runs, sessions, signin
 from . import probes as live
@@ -31,6 +34,39 @@ bp = Blueprint("diagnostics", __name__, url_prefix="/diagnostics")
 #: Seconds each live probe may take; the whole run is parallel.
 PROBE_TIMEOUT = 3.0
 STATUS_ORDER = ("fail", "warn", "pass", "skip")
+#: Where a long URL may wrap, never inside a word: after ``/ ? & = . - +``, and
+#: before a percent-escape (``%2F`` is an encoded ``/`` inside a parameter);
+#: ``//`` stays whole.
+URL_SEPARATORS = re.compile(r"(?<=[?&=.\-+])|(?<=/)(?!/)|(?=%[0-9A-Fa-f]{2})")
+
+
+@dataclass(frozen=True)
+class VerdictGroup:
+    """The live checks of one provider (or of the identity pool), shown as one
+    collapsible group: open when it holds a failure, so a run with nothing
+    wrong is a few summary lines rather than a table thousands of pixels long."""
+
+    provider: str
+    #: The provider's display name, or the group's own name for the pool's checks.
+    title: str
+    #: The matrix section of this provider, when it is a configured one.
+    anchor: str | None
+    verdicts: tuple[dict[str, Any], ...]
+    #: (status, count) in :data:`STATUS_ORDER`, zero counts left out.
+    counts: tuple[tuple[str, int], ...]
+
+    @property
+    def failed(self) -> bool:
+        return any(status == "fail" for status, _ in self.counts)
+
+
+@bp.app_template_filter("wrap_url")
+def wrap_url(value: Any) -> Markup:
+    """``value`` escaped, with a ``<wbr>`` at each URL separator (:data:`URL_SEPARATORS`),
+    so a long URL wraps there and never in the middle of a word. Each piece is
+    escaped on its own before the markup is added, so nothing of the value is
+    ever trusted as HTML; ``<wbr>`` adds no character to a copy by selection."""
+    return Markup("<wbr>").join(escape(piece) for piece in URL_SEPARATORS.split(str(value)))
 
 
 @bp.record_once
@@ -92,18 +128,33 @@ def signed_in_logins(providers: Mapping[str, Provider],
 
 @bp.get("/errors")
 def catalogue() -> str:
-    """Every catalogue entry, so a verdict can link to its explanation."""
-    return render_template("diagnostics/catalogue.html", catalogue=CATALOGUE)
+    """Every catalogue entry, so a verdict can link to its explanation; each
+    cause in words, as an error with none of its details would say it."""
+    entries = [CatalogueEntry(code=code, status=entry.status, title=entry.title,
+                              cause=FedlabError(code).describe(), fix=entry.fix)
+               for code, entry in CATALOGUE.items()]
+    return render_template("diagnostics/catalogue.html", entries=entries)
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """One entry as the catalogue page shows it."""
+
+    code: str
+    status: int
+    title: str
+    cause: str
+    fix: str
 
 
 def render_page(viewer: operators.Viewer,
                 outcome: probe_runs.Outcome | None = None) -> str:
     run = outcome.run if outcome else None
     verdicts = list(run.verdicts) if run else None
-    counts = Counter(v["status"] for v in verdicts or [])
+    rows = matrix.rows(registry.providers())
     return render_template(
         "diagnostics/matrix.html",
-        rows=matrix.rows(registry.providers()),
+        rows=rows,
         warnings=matrix.warnings(settings()),
         operator=viewer.operator,
         visitor=viewer.person,
@@ -112,8 +163,35 @@ def render_page(viewer: operators.Viewer,
         now=time.time(),
         run=run,
         verdicts=verdicts,
-        counts=[(status, counts[status]) for status in STATUS_ORDER if counts[status]],
+        counts=counted(verdicts or []),
+        groups=grouped(verdicts or [], rows),
     )
+
+
+def counted(verdicts: Iterable[Mapping[str, Any]]) -> tuple[tuple[str, int], ...]:
+    """How many verdicts of each status, worst first, none of those with none."""
+    counts = Counter(v["status"] for v in verdicts)
+    return tuple((status, counts[status]) for status in STATUS_ORDER if counts[status])
+
+
+def grouped(verdicts: list[dict[str, Any]], rows: list[matrix.Row]) -> list[VerdictGroup]:
+    """The verdicts per provider, in the matrix's order, then the groups of no
+    configured provider (the identity pool's own settings and roles)."""
+    names = {row.name: row for row in rows}
+    order = [row.name for row in rows if any(v["provider"] == row.name for v in verdicts)]
+    order += [p for p in dict.fromkeys(v["provider"] for v in verdicts) if p not in names]
+    groups = []
+    for provider in order:
+        mine = tuple(v for v in verdicts if v["provider"] == provider)
+        row = names.get(provider)
+        groups.append(VerdictGroup(
+            provider=provider,
+            title=row.display_name if row else provider.replace("-", " ").capitalize(),
+            anchor=row.anchor if row else None,
+            verdicts=mine,
+            counts=counted(mine),
+        ))
+    return groups
 
 
 def when(epoch: float) -> str:

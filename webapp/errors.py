@@ -9,6 +9,8 @@ error, and no stack trace ever reaches a visitor.
 from __future__ import annotations
 
 import logging
+import re
+import string
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,7 +215,7 @@ CATALOGUE: dict[str, Entry] = {
         "if your tokens expired, sign in again."),
     "token_not_for_this_app": Entry(
         400, "The access token was issued to another app",
-        "The provider's token check says {detail}.",
+        "The provider's token check says: {detail}.",
         "Nobody was signed in; start again. Operators: check providers.<name>.client_id."),
     "refresh_failed": Entry(
         401, "Your sign-in could not be renewed",
@@ -375,7 +377,7 @@ CATALOGUE: dict[str, Entry] = {
         "Sign in again, then start the link from the credentials page."),
     "link_same_login": Entry(
         400, "That is the login you are signed in with",
-        "{login} is the Logins key of your sign-in already: the identity pool knows "
+        "The login {login} is the Logins key of your sign-in already: the identity pool knows "
         "Cognito's app clients of one user pool as one login, so there is nothing to link.",
         "Link a provider with another Logins key, listed on the credentials page."),
     "login_linked_elsewhere": Entry(
@@ -503,10 +505,81 @@ class FedlabError(Exception):
         return CATALOGUE[self.code]
 
     def describe(self) -> str:
+        """The entry's cause in words, filled with this error's details.
+
+        A detail the words name but this error was not given reads as general
+        words (:data:`UNKNOWN_WORDS`), never as the raw ``{placeholder}``: the
+        callers that have only part of the details (a live check's evidence, the
+        catalogue page, which has none) each get a readable sentence.
+        """
+        return cause_in_words(self.entry.cause, self.details)
+
+
+#: What the cause says in place of a detail it was not given, one phrase for
+#: each name the catalogue's words use, chosen to read in every sentence that
+#: names it (``The provider's {endpoint} endpoint`` drops the empty one).
+UNKNOWN_WORDS: dict[str, str] = {
+    "aws_code": "an error code",
+    "aws_message": "AWS gave no message.",
+    "check": "of a claim",
+    "description": "no description was given",
+    "detail": "no detail was given",
+    "endpoint": "",
+    "error": "an error",
+    "expected": "the configured value",
+    "given_as": "given by the pool",
+    "got": "a different value",
+    "limit": "a few",
+    "listing": "the listing",
+    "login": "you chose",
+    "mapped_logins": "some providers",
+    "missing": "lacks what this pool needs",
+    "operation": "The AWS call",
+    "resource": "this resource",
+    "role": "in question",
+    "seconds": "the allowed number of",
+    "url": "",
+    "value": "as sent",
+}
+
+
+class _Unknown(str):
+    """A detail that was not given: its general words, never quoted by ``!r``."""
+
+
+class _CauseFormatter(string.Formatter):
+    def get_value(self, key: int | str, args: Any, kwargs: Any) -> Any:
+        if isinstance(key, str) and key in kwargs and kwargs[key] is not None:
+            return kwargs[key]
+        return _Unknown(UNKNOWN_WORDS.get(str(key), "(not known)"))
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        return value if isinstance(value, _Unknown) else super().convert_field(value,
+                                                                               conversion)
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        if isinstance(value, _Unknown):
+            return str(value)
         try:
-            return self.entry.cause.format(**self.details)
-        except (KeyError, IndexError, ValueError):
-            return self.entry.cause
+            return super().format_field(value, format_spec)
+        except (TypeError, ValueError):
+            return str(value)
+
+
+_FORMATTER = _CauseFormatter()
+_SPACES = re.compile(r" {2,}")
+
+
+def cause_in_words(cause: str, details: dict[str, Any]) -> str:
+    """``cause`` with each ``{name}`` filled from ``details``, or by general
+    words where a detail is missing; a malformed template is shown as it is
+    written, braces and all, rather than raising on an error page."""
+    try:
+        text = _FORMATTER.vformat(cause, (), details)
+    except (IndexError, ValueError):
+        return cause
+    text = _SPACES.sub(" ", text).strip()
+    return text[:1].upper() + text[1:]
 
 
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}

@@ -10,8 +10,8 @@ byte for byte what the provider will be sent.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping
-from typing import TypedDict
 from urllib.parse import urlsplit
 
 import msgspec
@@ -19,6 +19,7 @@ from flask import current_app, request
 
 from .config import LOOPBACK, Settings
 from .providers import Provider
+from .providers.console import ConsoleRow
 from .records import Registration
 from .urls import current_origin, external_url, sign_out_return_url
 
@@ -40,6 +41,9 @@ class Row(msgspec.Struct, frozen=True, kw_only=True):
     origin: str
     #: Where each value goes, in the provider's console words (``Provider.CONSOLE``).
     console: dict[str, str | None]
+    #: Each value in the form its console field wants (a URL, an origin, a bare
+    #: host name), as the provider's class says (``Provider.console_rows``).
+    registrations: tuple[ConsoleRow, ...] = ()
     #: Values for a provider behind this one (Cognito's Hosted UI sending to Google).
     upstream: tuple[Registration, ...]
     #: The provider behind a hosted login page (Cognito's identity_provider).
@@ -55,17 +59,23 @@ def rows(providers: Mapping[str, Provider]) -> list[Row]:
     for name, provider in providers.items():
         console = dict(provider.CONSOLE)
         upstream = tuple(provider.upstream_registrations())
+        callback_url = external_url("auth.callback", name=name)
+        sign_out_url = sign_out_return_url() if console.get("sign_out") else None
+        backchannel_url = (external_url("auth.backchannel_logout", name=name)
+                           if provider.takes_logout_tokens else None)
         result.append(Row(
             name=name,
             kind=provider.kind,
             display_name=provider.display_name,
             client_id=provider.client_id,
-            callback_url=external_url("auth.callback", name=name),
-            sign_out_url=sign_out_return_url() if console.get("sign_out") else None,
-            backchannel_logout_url=(external_url("auth.backchannel_logout", name=name)
-                                    if provider.takes_logout_tokens else None),
+            callback_url=callback_url,
+            sign_out_url=sign_out_url,
+            backchannel_logout_url=backchannel_url,
             origin=origin,
             console=console,
+            registrations=tuple(provider.console_rows({
+                "callback": callback_url, "sign_out": sign_out_url,
+                "backchannel_logout": backchannel_url, "origin": origin})),
             upstream=upstream,
             upstream_provider=(provider.authorize_params.get("identity_provider")
                                if upstream else None),
@@ -74,10 +84,41 @@ def rows(providers: Mapping[str, Provider]) -> list[Row]:
     return result
 
 
-class Mistake(TypedDict):
-    """One classic mistake: its code, and what the page says about it."""
+class Severity(enum.Enum):
+    """How much a mistake matters, decided by the check that finds it: the page
+    and ``fedlab check`` list the blocking ones first and say the word, so a
+    note about the demo's set-up never reads like a sign-in that will fail."""
+
+    #: Sign-in (or sign-out) will fail from here as things are.
+    BLOCKING = "blocking"
+    #: Works here, but breaks elsewhere: behind a balancer, in production.
+    WARNING = "warning"
+    #: A note worth knowing; nothing fails.
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Blocking first, notes last."""
+        return list(Severity).index(self)
+
+    @property
+    def words(self) -> str:
+        """What the severity means, in words (never colour only)."""
+        return SEVERITY_WORDS[self]
+
+
+SEVERITY_WORDS = {
+    Severity.BLOCKING: "Blocking: sign-in will fail",
+    Severity.WARNING: "Warning: works here, breaks elsewhere",
+    Severity.INFO: "Note",
+}
+
+
+class Mistake(msgspec.Struct, frozen=True, kw_only=True):
+    """One classic mistake: its code, how much it matters, and what the page says."""
 
     code: str
+    severity: Severity
     title: str
     detail: str
     fix: str
@@ -90,9 +131,10 @@ Check = Callable[[Settings], Mistake | None]
 
 def warnings(settings: Settings) -> list[Mistake]:
     """The classic redirect mistakes visible from this request and configuration,
-    in the order a visitor would meet them (:data:`CHECKS`): where the site is
-    opened, the proxy in front, the cookie."""
-    return [found for check in CHECKS if (found := check(settings)) is not None]
+    blocking ones first; within a severity, in the order a visitor would meet
+    them (:data:`CHECKS`): where the site is opened, the proxy in front, the cookie."""
+    found = [mistake for check in CHECKS if (mistake := check(settings)) is not None]
+    return sorted(found, key=lambda mistake: mistake.severity.rank)
 
 
 def callbacks_over_plain_http(settings: Settings) -> Mistake | None:
@@ -103,6 +145,7 @@ def callbacks_over_plain_http(settings: Settings) -> Mistake | None:
         return None
     return Mistake(
         code="http_not_loopback",
+        severity=Severity.BLOCKING,
         title="Callback URLs use plain http on a host other than localhost",
         detail=f"The callback URLs are built as {origin}/auth/<name>/callback. Providers "
         f"refuse http:// redirect URIs except on the loopback host (localhost, 127.0.0.1, "
@@ -130,6 +173,7 @@ def opened_at_another_loopback_name(settings: Settings) -> Mistake | None:
     target = others[0] if others else "the host name registered at the provider"
     return Mistake(
         code="loopback_host_mismatch",
+        severity=Severity.BLOCKING,
         title=f"You opened the site at {here_host}, not {other}" if others else
         f"You opened the site at {here_host}: register exactly this host name",
         detail=f"Cookies are per host name: localhost and 127.0.0.1 are two different "
@@ -148,6 +192,7 @@ def request_not_at_external_url(settings: Settings) -> Mistake | None:
         return None
     return Mistake(
         code="external_url_mismatch",
+        severity=Severity.BLOCKING,
         title="This request did not arrive at external_url",
         detail=f"external_url is {configured}, so every callback URL is built from it, but "
         f"this request arrived at {here}. The provider sends the visitor back to "
@@ -159,7 +204,9 @@ def request_not_at_external_url(settings: Settings) -> Mistake | None:
 
 
 def proxy_not_trusted(settings: Settings) -> Mistake | None:
-    """A proxy's X-Forwarded headers, ignored: URLs are built from the proxy's view."""
+    """A proxy's X-Forwarded headers, ignored: URLs are built from the proxy's view.
+
+    Blocking when the scheme it hides makes the callback URLs wrong; else a warning."""
     forwarded = _forwarded_headers()
     if not forwarded or settings.trusted_proxies != 0:
         return None
@@ -170,6 +217,7 @@ def proxy_not_trusted(settings: Settings) -> Mistake | None:
               forwarded_proto != request.scheme else "")
     return Mistake(
         code="proxy_not_trusted",
+        severity=Severity.BLOCKING if hidden else Severity.WARNING,
         title="A proxy sends X-Forwarded headers, but the site ignores them",
         detail=f"This request carries {' and '.join(forwarded)}, and trusted_proxies is 0, "
         f"so the site builds URLs from what the proxy connected to, not from what the "
@@ -189,6 +237,7 @@ def proxy_hides_https(settings: Settings) -> Mistake | None:
         return None
     return Mistake(
         code="proxy_https_hidden",
+        severity=Severity.BLOCKING,
         title="The visitor used https, but the site sees http",
         detail=f"X-Forwarded-Proto says https, yet this request's scheme is http with "
         f"trusted_proxies = {settings.trusted_proxies}: the proxy nearest the site "
@@ -199,11 +248,15 @@ def proxy_hides_https(settings: Settings) -> Mistake | None:
 
 
 def sessions_on_one_machine(settings: Settings) -> Mistake | None:
-    """File sessions: a callback that reaches another instance finds no state."""
+    """File sessions: a callback that reaches another instance finds no state.
+
+    A note on one machine (the demo works so); a warning when a proxy is in
+    front, where a balancer with more instances is likely."""
     if settings.session.type != "files":
         return None
     return Mistake(
         code="sessions_on_one_machine",
+        severity=Severity.WARNING if settings.trusted_proxies else Severity.INFO,
         title="Sessions are files on this machine",
         detail="session.type is files: sessions are files in session.dir on this "
         "machine only. Behind a load balancer, a sign-in started on one instance "
@@ -222,6 +275,7 @@ def cookie_samesite_strict(settings: Settings) -> Mistake | None:
         return None
     return Mistake(
         code="cookie_samesite_strict",
+        severity=Severity.BLOCKING,
         title="The session cookie is SameSite=Strict",
         detail="The provider sends the visitor back with a cross-site redirect; a Strict "
         "cookie is not sent on it, so the callback finds no sign-in state.",
@@ -239,6 +293,7 @@ def cookie_not_secure(settings: Settings) -> Mistake | None:
             f"ends TLS) is in front")
     return Mistake(
         code="cookie_not_secure",
+        severity=Severity.WARNING,
         title="The session cookie is not Secure and there is no HSTS",
         detail=f"The cookie's Secure flag, its __Host- name and Strict-Transport-Security "
         f"follow external_url only, and external_url is "
@@ -254,6 +309,7 @@ def cookie_secure_over_http(settings: Settings) -> Mistake | None:
         return None
     return Mistake(
         code="cookie_secure_over_http",
+        severity=Severity.BLOCKING,
         title="The session cookie is Secure, but this request is plain http",
         detail="SESSION_COOKIE_SECURE is on (external_url is https), and this request came "
         "over http: a browser on plain http does not keep a Secure cookie, so the "

@@ -477,14 +477,16 @@ def probe_identity_pool(provider: Provider, settings: AwsSettings, identity: Any
         if e.code in POOL_UNASKED:
             return [Verdict(provider.name, "identity_pool", "fail", "Could not ask the "
                             f"identity pool whether it takes {key}: "
-                            f"{e.describe().rstrip('.')}.", evidence, e.code)]
+                            f"{e.describe().rstrip('.')}.", evidence, e.code,
+                            dict(e.details))]
         if e.code == "identity_pool_not_found":
             return [Verdict(provider.name, "identity_pool", "fail", "There is no identity "
                             f"pool {settings.identity_pool_id} in {settings.region}.",
-                            evidence, e.code)]
+                            evidence, e.code, dict(e.details))]
         if e.code in POOL_FAILURES:
             return [Verdict(provider.name, "identity_pool", "fail",
-                            f"The identity pool does not take {key}.", evidence, e.code)]
+                            f"The identity pool does not take {key}.", evidence, e.code,
+                            dict(e.details))]
         # It refused the made-up token itself: the provider is configured.
         return [Verdict(provider.name, "identity_pool", "pass", f"The pool has {key} as a "
                         "provider (it refused only the made-up token); whether it lists "
@@ -503,9 +505,9 @@ def probe_pool_with_token(name: str, logins: dict[str, str], evidence: dict[str,
         if e.code in POOL_UNASKED:
             return Verdict(name, "identity_pool", "fail", "Could not ask the identity pool "
                            f"about this sign-in's token: {e.describe().rstrip('.')}.",
-                           evidence, e.code)
+                           evidence, e.code, dict(e.details))
         return Verdict(name, "identity_pool", "fail", "The identity pool refused this "
-                       "sign-in's token.", evidence, e.code)
+                       "sign-in's token.", evidence, e.code, dict(e.details))
     return Verdict(name, "identity_pool", "pass", "The identity pool accepted this sign-in's "
                    "token: the provider and this client id are configured on it.",
                    {**evidence, "identity_id": identity_id})

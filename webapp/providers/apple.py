@@ -55,6 +55,7 @@ from .base import (
     TemplateParameter,
     url_setting,
 )
+from .console import Form
 from .oidc import OpenIDConnect, refresh_token_of
 
 if TYPE_CHECKING:
@@ -103,8 +104,10 @@ class Apple(OpenIDConnect):
         "callback": "Certificates, Identifiers & Profiles > Identifiers > your Services ID > "
                     "Sign in with Apple > Configure: Return URLs",
         "sign_out": None,
-        "origin": "the same page: Domains and Subdomains (the host name alone, not a URL)",
+        "origin": "the same page: Domains and Subdomains",
     }
+    #: Domains and Subdomains takes host names (``site.example``); Return URLs whole URLs.
+    CONSOLE_FORMS: ClassVar[Mapping[str, Form]] = {"origin": Form.HOST}
     #: Apple sends no logout tokens (its server notifications are another protocol).
     SENDS_LOGOUT_TOKENS: ClassVar[bool] = False
     URL_KEYS: ClassVar[tuple[str, ...]] = ("issuer",)

@@ -62,6 +62,7 @@ import requests
 
 from ..pagewords import page_words
 from ..urls import origin_of
+from .console import ConsoleRow, Form, console_row
 
 if TYPE_CHECKING:
 
@@ -129,6 +130,10 @@ class Provider(ABC):
     #: ``callback``, ``sign_out`` (None: nothing to register), ``origin``, and
     #: ``backchannel_logout`` (there exactly when :attr:`SENDS_LOGOUT_TOKENS`).
     CONSOLE: ClassVar[Mapping[str, str | None]]
+    #: The form each of those fields wants its value in, where it is not the
+    #: whole URL: most consoles want an origin for the site, Facebook's App
+    #: Domains and Apple's Domains and Subdomains a bare host name.
+    CONSOLE_FORMS: ClassVar[Mapping[str, Form]] = {"origin": Form.ORIGIN}
     #: Whether this kind's provider may send logout tokens (OpenID Connect
     #: Back-Channel Logout 1.0): ``/auth/<name>/backchannel-logout`` takes them,
     #: the matrix and ``fedlab check`` say where to register that URL, the probe
@@ -353,6 +358,15 @@ class Provider(ABC):
     def upstream_registrations(self) -> list[Registration]:
         """URLs to register at a provider behind this one (Cognito's federation)."""
         return []
+
+    def console_rows(self, site: Mapping[str, str | None]) -> list[ConsoleRow]:
+        """The site's values (``site``: callback, sign_out, backchannel_logout,
+        origin URLs) as this console wants them: one row per field the console
+        has (:attr:`CONSOLE`) and the site has a value for, each in its form
+        (:attr:`CONSOLE_FORMS`)."""
+        return [console_row(register, where, url, self.CONSOLE_FORMS.get(register, Form.URL))
+                for register, where in self.CONSOLE.items()
+                if where and (url := site.get(register))]
 
     def profile_rows(self, claims: Mapping[str, Any]) -> list[tuple[str, str]]:
         """What the account page shows of this kind's own claims, beyond the

@@ -29,7 +29,7 @@ import requests
 from .. import steps, tokens
 from ..errors import FedlabError
 from ..records import Registration
-from ..urls import lab_address, origin_of
+from ..urls import lab_address
 from .base import (
     EndedThere,
     PoolRegistration,
@@ -43,6 +43,7 @@ from .base import (
     require,
     url_setting,
 )
+from .console import Form
 from .oidc import OpenIDConnect, refresh_token_of
 
 if TYPE_CHECKING:
@@ -104,15 +105,18 @@ class Cognito(OpenIDConnect):
     #: Cognito user pools send no logout tokens (no Back-Channel Logout).
     SENDS_LOGOUT_TOKENS: ClassVar[bool] = False
     #: Where a provider reached through the Hosted UI registers Cognito's idpresponse URL.
-    UPSTREAM_CONSOLE: ClassVar[Mapping[str, tuple[str, str]]] = {
+    #: Each console's two fields: the redirect URI (a URL) and the site field,
+    #: whose form differs (an origin at Google and Amazon, a bare host name at
+    #: Facebook's App Domains and Apple's Domains and Subdomains).
+    UPSTREAM_CONSOLE: ClassVar[Mapping[str, tuple[str, str, Form]]] = {
         "Google": ("Google Cloud console > APIs & Services > Credentials > your OAuth client: "
-                   "Authorized redirect URIs", "Authorized JavaScript origins"),
+                   "Authorized redirect URIs", "Authorized JavaScript origins", Form.ORIGIN),
         "Facebook": ("Meta for Developers > your app > Facebook Login > Settings: "
-                     "Valid OAuth Redirect URIs", "Settings > Basic: App Domains"),
+                     "Valid OAuth Redirect URIs", "Settings > Basic: App Domains", Form.HOST),
         "LoginWithAmazon": ("Login with Amazon console > your security profile > Web Settings: "
-                            "Allowed Return URLs", "Allowed Origins"),
+                            "Allowed Return URLs", "Allowed Origins", Form.ORIGIN),
         "SignInWithApple": ("Apple Developer > Identifiers > your Services ID: Return URLs",
-                            "Domains and Subdomains"),
+                            "Domains and Subdomains", Form.HOST),
     }
     BROWSER_SETTINGS: ClassVar[tuple[str, ...]] = ("hosted_ui_url",)
     URL_KEYS: ClassVar[tuple[str, ...]] = ("issuer", "hosted_ui_url", "domain", "api_endpoint")
@@ -251,10 +255,11 @@ class Cognito(OpenIDConnect):
         if not upstream or upstream == "COGNITO":
             return []
         hosted = self.settings["hosted_ui_url"]
-        callback_field, origin_field = self.UPSTREAM_CONSOLE.get(
-            upstream, (f"{upstream}'s client registration: redirect URIs", "allowed origins"))
+        callback_field, origin_field, form = self.UPSTREAM_CONSOLE.get(
+            upstream, (f"{upstream}'s client registration: redirect URIs", "allowed origins",
+                       Form.ORIGIN))
         return [Registration(where=callback_field, value=f"{hosted}/oauth2/idpresponse"),
-                Registration(where=origin_field, value=origin_of(hosted))]
+                Registration(where=origin_field, value=form.of(hosted))]
 
     #: The user pool with the site's app client and, optionally, a second one (a
     #: straight-to-Google client, say); the pool asks Cognito whether each token

@@ -33,6 +33,7 @@ from .base import (
     TemplateParameter,
     url_setting,
 )
+from .console import Form
 from .plain_oauth2 import PlainOAuth2
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class Facebook(PlainOAuth2):
         "sign_out": None,
         "origin": "App settings > Basic: App Domains",
     }
+    #: App Domains takes domain names (``site.example``), not URLs.
+    CONSOLE_FORMS: ClassVar[Mapping[str, Form]] = {"origin": Form.HOST}
     #: Facebook's login dialog joins scopes with commas.
     SCOPE_SEPARATOR: ClassVar[str] = ","
     URL_KEYS: ClassVar[tuple[str, ...]] = ("dialog_url", "graph_url")
