@@ -17,7 +17,7 @@ def test_the_account_page_shows_claims_tokens_and_userinfo(browser, app_url, con
     assert "cognito:groups" in text and "admins, readers" in text
     assert 'id="id_token"' in text and 'id="access_token"' in text
     assert '"token_use": "id"' in text and '"token_use": "access"' in text
-    assert 'class="countdown"' in text and 'class="userinfo"' not in text
+    assert 'class="relative"' in text and 'class="userinfo"' not in text
     asked = ask_userinfo(browser, app_url, page)
     assert asked.url == f"{app_url}/account#userinfo" and 'class="userinfo"' in asked.text
     assert "answered for the same subject as the id token" in asked.text
@@ -63,7 +63,7 @@ def test_a_failing_graph_operation_ends_the_facebook_sign_in_clearly(
     page = sign_in(browser, app_url, "facebook")
     assert page.status_code == 502 and 'data-error="provider_bad_response"' in page.text
     assert named in page.text and "Traceback" not in page.text
-    assert browser.get(f"{app_url}/account").status_code == 401
+    assert 'data-guided="sign_in"' in browser.get(f"{app_url}/account").text  # not signed in
 
 
 def test_userinfo_about_another_subject_is_refused_and_not_kept(browser, app_url, control):
@@ -197,6 +197,13 @@ def test_google_without_prompt_consent_gives_no_new_refresh_token(browser, app_u
     assert "Google gave no refresh token" in page.text
 
 
-def test_the_account_page_needs_a_session(browser, app_url):
+def test_the_account_page_signed_out_offers_each_providers_sign_in(browser, app_url):
+    """Signed out, /account is the offer to sign in (200, not an error page), each
+    provider's button coming back to /account; crawlers are asked not to index it."""
     page = browser.get(f"{app_url}/account")
-    assert page.status_code == 401 and 'data-error="signed_out"' in page.text
+    assert page.status_code == 200 and 'data-guided="sign_in"' in page.text
+    assert "data-error=" not in page.text and 'data-state="signed_out"' in page.text
+    assert page.headers["X-Robots-Tag"] == "noindex"
+    assert page.headers["Cache-Control"] == "no-store"
+    for name in ("cognito", "google", "auth0", "facebook"):
+        assert f'href="/auth/{name}/login?next=/account"' in page.text
