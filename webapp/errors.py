@@ -532,23 +532,23 @@ class Guide:
     offer_guest: bool = False
 
 
-def sign_in_offer(guide: Guide) -> tuple[str, int, dict[str, str]]:
+def sign_in_offer(guide: Guide) -> tuple[str, int]:
     """A page that offers signing in (and where it fits, continuing as a guest)
     in place of a page the visitor cannot use yet.
 
-    It answers 200, not 401: a signed-out visitor who opens a page is in a normal
-    situation, not an error, and what this address shows them is the offer.
-    HTTP's 401 means "send credentials with this request" and requires a
-    ``WWW-Authenticate`` challenge naming a scheme the client could answer; this
-    site's sign-in is a redirect to a provider, which no client answers that way.
-    A redirect to the home page would lose the page asked for; here the visitor
-    stays, and the sign-in comes back to it. Crawlers are asked not to index the
-    offer as the page (``X-Robots-Tag``); the account, credentials and storage
-    pages are ``no-store`` already (:mod:`webapp.security`), so no cache keeps it.
-    Scripts tell it from the page itself by its ``data-guided`` mark.
+    The page is the guide, a calm one; its status stays 401. A person reads the
+    page, and a browser shows a 401's page like any other (it asks for a password
+    only when a ``WWW-Authenticate`` challenge comes with it, and none does). The
+    status is for everything that reads no page: a crawler does not index a
+    sign-in offer as the account, a monitor or a script (and the tests) learn
+    that this address needs a sign-in from the status alone, where a 200 would
+    say "here is the account". Not a redirect to a sign-in page either: the
+    visitor stays at the address they asked for, and the sign-in comes back to
+    it. RFC 9110 wants a challenge with a 401, but this site's sign-in is a
+    redirect to a provider, which no HTTP challenge scheme can name; the pages'
+    ``data-guided`` mark tells the offer from the page itself.
     """
-    return (render_template("errors/sign_in.html", guide=guide), 200,
-            {"X-Robots-Tag": "noindex"})
+    return render_template("errors/sign_in.html", guide=guide), CATALOGUE["signed_out"].status
 
 
 def asked_for_a_page() -> bool:
@@ -588,8 +588,7 @@ def render_error(error: FedlabError, status: int | None = None) -> tuple[str, in
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(FedlabError)
-    def handle_fedlab_error(
-            error: FedlabError) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
+    def handle_fedlab_error(error: FedlabError) -> tuple[str, int]:
         log.info("error %s on %s %s", error.code, request.method, request.path)
         if error.code == "signed_out" and asked_for_a_page():
             # Opening a page signed out is no error: the page offers the sign-in.
