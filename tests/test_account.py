@@ -110,6 +110,8 @@ def test_asking_userinfo_needs_a_session_and_the_csrf_token(browser, app_url, co
     signed_out = browser.post(f"{app_url}/account/userinfo",
                               data={"csrf_token": browser.csrf(page)})
     assert signed_out.status_code == 401 and 'data-error="signed_out"' in signed_out.text
+    # Refused, and the way on offered: each provider's sign-in, in place.
+    assert 'data-offer' in signed_out.text and 'href="/auth/google/login"' in signed_out.text
     sign_in(browser, app_url, "google")
     refused = browser.post(f"{app_url}/account/userinfo")
     assert refused.status_code == 400 and 'data-error="csrf_failed"' in refused.text
