@@ -176,3 +176,18 @@ def test_relative_words_follow_the_clock(tab, app_url, control):
     assert re.fullmatch(r"\((now|\d+ s ago)\)", words.inner_text())
     tab.clock.fast_forward("10:00")
     assert re.fullmatch(r"\(1\d min ago\)", words.inner_text()), words.inner_text()
+
+
+def test_the_credentials_page_summary_first_with_expiry_in_words(tab, app_url, control):
+    tab.goto(f"{app_url}/credentials")
+    click_through_provider(tab, offer_link(tab, "Sign in with Google"), f"{app_url}/credentials")
+    assert tab.locator("[data-aws-state]").get_attribute("data-aws-state") == "authenticated"
+    summary = tab.locator(".credentials-summary")
+    table = tab.locator("table.credentials")
+    assert summary.bounding_box()["y"] < table.bounding_box()["y"]
+    role = summary.locator(".summary-role").inner_text()  # the role's name, of the ARN below
+    assert f"/{role}/" in tab.locator("td.role").inner_text(), role
+    expires = summary.locator(".summary-expires .relative").inner_text()
+    assert re.fullmatch(r"\(in (\d+ min|1 h)\)", expires), expires
+    assert tab.locator("[data-guided]").count() == 0  # nothing to offer a signed-in visitor
+    inspect_page(tab, "credentials-signed-in")
