@@ -17,7 +17,7 @@ def test_the_account_page_shows_claims_tokens_and_userinfo(browser, app_url, con
     assert "cognito:groups" in text and "admins, readers" in text
     assert 'id="id_token"' in text and 'id="access_token"' in text
     assert '"token_use": "id"' in text and '"token_use": "access"' in text
-    assert 'class="countdown"' in text and 'class="userinfo"' not in text
+    assert 'class="relative"' in text and 'class="userinfo"' not in text
     asked = ask_userinfo(browser, app_url, page)
     assert asked.url == f"{app_url}/account#userinfo" and 'class="userinfo"' in asked.text
     assert "answered for the same subject as the id token" in asked.text
@@ -110,6 +110,8 @@ def test_asking_userinfo_needs_a_session_and_the_csrf_token(browser, app_url, co
     signed_out = browser.post(f"{app_url}/account/userinfo",
                               data={"csrf_token": browser.csrf(page)})
     assert signed_out.status_code == 401 and 'data-error="signed_out"' in signed_out.text
+    # Refused, and the way on offered: each provider's sign-in, in place.
+    assert 'data-offer' in signed_out.text and 'href="/auth/google/login"' in signed_out.text
     sign_in(browser, app_url, "google")
     refused = browser.post(f"{app_url}/account/userinfo")
     assert refused.status_code == 400 and 'data-error="csrf_failed"' in refused.text
@@ -197,6 +199,12 @@ def test_google_without_prompt_consent_gives_no_new_refresh_token(browser, app_u
     assert "Google gave no refresh token" in page.text
 
 
-def test_the_account_page_needs_a_session(browser, app_url):
+def test_the_account_page_signed_out_offers_each_providers_sign_in(browser, app_url):
+    """Signed out, /account is the offer to sign in (still a 401, not an error
+    page), each provider's button coming back to /account."""
     page = browser.get(f"{app_url}/account")
-    assert page.status_code == 401 and 'data-error="signed_out"' in page.text
+    assert page.status_code == 401 and 'data-guided="sign_in"' in page.text
+    assert "data-error=" not in page.text and 'data-state="signed_out"' in page.text
+    assert page.headers["Cache-Control"] == "no-store"
+    for name in ("cognito", "google", "auth0", "facebook"):
+        assert f'href="/auth/{name}/login?next=/account"' in page.text

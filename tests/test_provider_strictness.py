@@ -37,7 +37,7 @@ def post(browser, page, url: str):
 
 def id_token_payload(page) -> dict:
     section = page.text.split('id="id_token"', 1)[1]
-    payload = re.search(r"<h4>Payload</h4><pre>(.*?)</pre>", section, re.S)
+    payload = re.search(r'data-part="payload">.*?<pre>(.*?)</pre>', section, re.S)
     assert payload, "the account page shows no id token payload"
     return json.loads(unescape(payload.group(1)))
 

@@ -84,7 +84,7 @@ def test_a_planted_pickle_is_never_unpickled(file_app, tmp_path, caplog, frame):
     with caplog.at_level(logging.WARNING):
         page = client.get("/account")
     assert not marker.exists()
-    assert page.status_code == 401 and 'data-error="signed_out"' in page.text
+    assert page.status_code == 401 and 'data-guided="sign_in"' in page.text
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("did not decrypt" in w for w in warnings)
     cookie = client.get_cookie(file_app.config["SESSION_COOKIE_NAME"]).value
@@ -152,7 +152,7 @@ def test_a_request_in_flight_at_sign_out_does_not_bring_the_file_back(
         assert slow.result().status_code == 302
     assert not record.exists()
     replay = requests.get(f"{app_url}/account", cookies={"fedlab": sid}, timeout=10)
-    assert replay.status_code == 401 and 'data-error="signed_out"' in replay.text
+    assert replay.status_code == 401 and 'data-guided="sign_in"' in replay.text
 
 
 def test_a_refresh_in_flight_at_sign_out_is_not_kept_under_any_id(

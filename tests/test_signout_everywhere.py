@@ -110,7 +110,7 @@ def test_two_browsers_one_signs_out_everywhere_and_cognito_hears_global_sign_out
         assert "GlobalSignOut" in text
         assert cognito_calls(control, "GlobalSignOut") == 1
         second.goto(f"{app_url}/account")
-        assert second.locator("[data-error]").first.get_attribute("data-error") == "signed_out"
+        assert second.locator("[data-guided]").first.get_attribute("data-guided") == "sign_in"
     finally:
         for context in contexts:
             context.close()
@@ -283,7 +283,7 @@ def test_a_request_in_flight_in_another_browser_does_not_bring_its_session_back(
     assert not store.exists(f"fedlab:session:{a_sid}")
     for backend in (first, second):
         replay = requests.get(f"{backend}/account", cookies={"fedlab": a_sid}, timeout=10)
-        assert replay.status_code == 401 and 'data-error="signed_out"' in replay.text
+        assert replay.status_code == 401 and 'data-guided="sign_in"' in replay.text
 
 
 # -- configuration ---------------------------------------------------------------------------

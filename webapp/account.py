@@ -1,14 +1,21 @@
-"""The account page: who signed in, what the tokens say, and the session's state."""
+"""The account page: who signed in, what the tokens say, and the session's state.
+
+The page puts a summary first (who, by which provider, since when, until when
+the tokens hold, and the main actions); the decoded tokens follow, each part
+folded in a ``<details>`` with its claims as a table, times as times.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from . import sessions, signin, tokens
-from .errors import FedlabError
+from .errors import FedlabError, Guide, sign_in_offer
 from .providers import registry
 from .records import Tokens
 
@@ -21,17 +28,50 @@ STATES = {
     "refresh_failed": "Refresh failed: sign in again with {provider}",
 }
 
+#: Claims that are moments (seconds since the epoch): RFC 7519 4.1 and OpenID
+#: Connect Core 2 and 5.1. Shown as times, never as the number.
+TIME_CLAIMS = frozenset({"exp", "iat", "nbf", "auth_time", "updated_at"})
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of a token part, as the table shows it."""
+
+    name: str
+    #: The value as text (lists joined, objects as JSON); empty for a moment.
+    text: str
+    #: Seconds since the epoch when the claim is a moment, else None.
+    moment: int | None = None
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """A token as the page shows it: never the token, only what it says."""
+
+    name: str
+    label: str
+    length: int
+    jwt: bool
+    header: tuple[Claim, ...] = ()
+    payload: tuple[Claim, ...] = ()
+    header_json: str = ""
+    payload_json: str = ""
+    expires_at: int | None = None
+
 
 @bp.get("")
-def account() -> str:
+def account() -> str | tuple[str, int]:
+    """The account, or for a visitor without a sign-in (signed out, or a guest)
+    the offer to sign in that comes back here (401: see
+    :func:`webapp.errors.sign_in_offer` for why)."""
     auth = sessions.current_auth()
     if auth is None:
-        raise FedlabError("signed_out")
+        return offer()
     auth = signin.ensure_fresh(auth)
     provider = registry.providers().get(auth.provider)
     if provider is None:
         sessions.end()
-        raise FedlabError("signed_out")
+        return offer()
     return render_template(
         "account/account.html",
         auth=auth,
@@ -40,6 +80,21 @@ def account() -> str:
         tokens=token_views(auth.tokens),
         refresh_error=g.get("refresh_error"),
     )
+
+
+def offer() -> tuple[str, int]:
+    """The account page of a visitor with no sign-in: what it would show, and the
+    providers' buttons; a guest is told they are one (a guest has an identity in
+    the pool but no account here)."""
+    held = sessions.current_aws()
+    guest = held.identity_id if held is not None and held.guest else None
+    return sign_in_offer(Guide(
+        heading="Your account",
+        lead=("Sign in to see who the provider says you are, what your id and access "
+              "tokens say and when they expire. Pick a provider: you come back here."),
+        next_path=url_for("account.account"),
+        guest_identity=guest,
+        offer_guest=True))
 
 
 @bp.post("/userinfo")
@@ -57,11 +112,44 @@ def userinfo() -> Response:
     return redirect(url_for("account.account", _anchor="userinfo"))
 
 
-def token_views(stored: Tokens) -> list[dict[str, Any]]:
+def token_views(stored: Tokens) -> list[TokenView]:
     """Decoded views of each token; refresh tokens are opaque and never shown."""
     views = []
     for name, label in (("id_token", "Id token"), ("access_token", "Access token")):
         described = tokens.describe(getattr(stored, name))
-        if described is not None:
-            views.append({"name": name, "label": label, **described})
+        if described is None:
+            continue
+        if not described["jwt"]:
+            views.append(TokenView(name=name, label=label, length=described["length"],
+                                   jwt=False))
+            continue
+        payload = described["payload"]
+        exp = payload.get("exp")
+        views.append(TokenView(
+            name=name, label=label, length=described["length"], jwt=True,
+            header=claims(described["header"]), payload=claims(payload),
+            header_json=described["header_json"], payload_json=described["payload_json"],
+            expires_at=exp if is_moment(exp) else None))
     return views
+
+
+def claims(part: dict[str, Any]) -> tuple[Claim, ...]:
+    """A token part's claims in name order, moments kept as numbers for the page's
+    times and everything else as readable text."""
+    rows = []
+    for name in sorted(part):
+        value = part[name]
+        if name in TIME_CLAIMS and is_moment(value):
+            rows.append(Claim(name=name, text="", moment=int(value)))
+        elif isinstance(value, list):
+            rows.append(Claim(name=name, text=", ".join(map(str, value))))
+        elif isinstance(value, dict):
+            rows.append(Claim(name=name, text=json.dumps(value, sort_keys=True)))
+        else:
+            rows.append(Claim(name=name, text=str(value)))
+    return tuple(rows)
+
+
+def is_moment(value: Any) -> bool:
+    """Whether ``value`` can be a NumericDate (a number, not a boolean)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)

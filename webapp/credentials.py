@@ -32,7 +32,7 @@ from . import (
     sessions,
 )
 from .config import settings
-from .errors import FedlabError
+from .errors import FedlabError, Guide
 
 bp = Blueprint("credentials", __name__, url_prefix="/credentials")
 
@@ -41,10 +41,21 @@ bp = Blueprint("credentials", __name__, url_prefix="/credentials")
 CALLS_BEFORE = "aws_calls_before"
 #: What the visitor may answer to the offer of their former guest identity.
 GUEST_MOVES = {"keep": "Keep it", "drop": "Go on without it"}
+#: What the page says to a visitor with no AWS identity yet, and to a guest.
+SIGNED_OUT_LEAD = ("Sign in to get credentials for the authenticated role (your own files "
+                   "and the protected ones), or continue as a guest.")
+GUEST_LEAD = ("A guest gets the unauthenticated role: public files only. Sign in for the "
+              "authenticated role; the pool can then keep this guest identity as yours.")
 
 
 @bp.get("")
 def show() -> str:
+    """The visitor's credentials, summary first; with none yet (signed out), the
+    way to get some offered in place: each provider's sign-in, coming back here,
+    and "Continue as guest" where the site allows guests. Unlike the account page
+    it answers 200: getting credentials, as a guest too, is what this page is
+    for, so a visitor without any is where they should be. A guest is offered
+    the sign-in too, for the authenticated role."""
     federation.require_enabled()
     g.aws_calls = []
     auth = sessions.current_auth()
@@ -52,7 +63,10 @@ def show() -> str:
     held = sessions.current_aws()
     if auth is None and not (held is not None and held.guest):
         return render_template("credentials/credentials.html", state=None, calls=[],
-                               allow_guests=allow_guests)
+                               allow_guests=allow_guests,
+                               guide=Guide(heading="Get temporary AWS credentials",
+                                           lead=SIGNED_OUT_LEAD, offer_guest=True,
+                                           next_path=url_for("credentials.show")))
     offer = guests.FormerGuest.of_session() if auth is not None else None
     if offer is not None:
         # Nothing is federated until the visitor says what becomes of the guest.
@@ -71,10 +85,14 @@ def show() -> str:
         logins = linked_logins.section(auth, state)
         developer = developer_identities.section(auth)
         classic = classic_flow.section()
+    guide = None
+    if auth is None and state.guest:
+        guide = Guide(heading="Sign in for more", lead=GUEST_LEAD,
+                      next_path=url_for("credentials.show"), guest_identity=state.identity_id)
     return render_template("credentials/credentials.html", state=state,
                            calls=g.aws_calls or (before or {}).get("calls") or [],
                            calls_after=(before or {}).get("after"),
-                           allow_guests=allow_guests,
+                           allow_guests=allow_guests, guide=guide,
                            role=roles.summary(auth, state),
                            logins=logins, developer=developer, classic=classic)
 

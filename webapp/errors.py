@@ -4,6 +4,10 @@ Every failure a visitor can meet has an entry here saying what happened, the
 likely cause and what to do, so the callback, the account pages and the
 diagnostics all explain an error in the same words. Nothing else renders an
 error, and no stack trace ever reaches a visitor.
+
+A visitor who opens a page they cannot use yet (signed out, or a guest) is not
+in error: the page offers the way on in place (:func:`sign_in_offer`), and an
+error whose next step is signing in offers it on the error page too.
 """
 
 from __future__ import annotations
@@ -152,9 +156,10 @@ CATALOGUE: dict[str, Entry] = {
         "session ended, or another site tried to submit it.",
         "Go back, reload the page and try again."),
     "signed_out": Entry(
-        401, "You are not signed in",
-        "This page needs a signed-in session, and there is none (or it timed out).",
-        "Sign in again from the home page."),
+        401, "Sign in to do this",
+        "This needs a signed-in session, and there is none (or it timed out): nothing was "
+        "changed.",
+        "Sign in with one of the providers below, then try again."),
     "session_store_down": Entry(
         503, "The session store is not answering",
         "The server keeps sessions in a store (Redis or files) that did not answer in time.",
@@ -427,7 +432,7 @@ CATALOGUE: dict[str, Entry] = {
     "federated_tokens_invalid": Entry(
         401, "Your AWS credentials could not be renewed",
         "They expired and the sign-in they came from could not be refreshed ({detail}).",
-        "Sign in again."),
+        "Sign in again with one of the providers below."),
     "operators_only": Entry(
         403, "Live checks are for this site's operators",
         "They call every provider with this site's client credentials, so only the "
@@ -584,9 +589,69 @@ def cause_in_words(cause: str, details: dict[str, Any]) -> str:
 
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
 
+#: Errors whose next step is signing in: their page offers the providers' buttons
+#: in place, as its primary action, instead of sending the visitor home first.
+SIGN_IN_NEXT = frozenset({"signed_out", "federated_tokens_invalid"})
+
+
+@dataclass(frozen=True)
+class Guide:
+    """What a page says to a visitor who cannot use it yet, and the way on.
+
+    ``next_path`` is where a sign-in started from the offer comes back to (the
+    page asked for; the login view checks it is local again); ``guest_identity``
+    says the visitor is already that guest; ``offer_guest`` adds "Continue as
+    guest" where the page has something for a guest and the site allows guests.
+    """
+
+    heading: str
+    lead: str
+    next_path: str | None = None
+    guest_identity: str | None = None
+    offer_guest: bool = False
+
+
+def sign_in_offer(guide: Guide) -> tuple[str, int]:
+    """A page that offers signing in (and where it fits, continuing as a guest)
+    in place of a page the visitor cannot use yet.
+
+    The page is the guide, a calm one; its status stays 401. A person reads the
+    page, and a browser shows a 401's page like any other (it asks for a password
+    only when a ``WWW-Authenticate`` challenge comes with it, and none does). The
+    status is for everything that reads no page: a crawler does not index a
+    sign-in offer as the account, a monitor or a script (and the tests) learn
+    that this address needs a sign-in from the status alone, where a 200 would
+    say "here is the account". Not a redirect to a sign-in page either: the
+    visitor stays at the address they asked for, and the sign-in comes back to
+    it. RFC 9110 wants a challenge with a 401, but this site's sign-in is a
+    redirect to a provider, which no HTTP challenge scheme can name; the pages'
+    ``data-guided`` mark tells the offer from the page itself.
+    """
+    return render_template("errors/sign_in.html", guide=guide), CATALOGUE["signed_out"].status
+
+
+def asked_for_a_page() -> bool:
+    """Whether this request is a visitor opening a page (a GET or HEAD that takes
+    HTML), which a sign-in offer can answer; a form post or an API call keeps
+    its refusal."""
+    return request.method in ("GET", "HEAD") and request.accept_mimetypes.accept_html
+
+
+def come_back_to() -> str | None:
+    """The page a sign-in from the offer should return to: this one, unless it is
+    one of the sign-in's own addresses (a callback's query holds a code and a
+    state, which no link may carry, and returning to it would only fail again)."""
+    if request.blueprint == "auth":
+        return None
+    return request.full_path.rstrip("?")
+
 
 def render_error(error: FedlabError, status: int | None = None) -> tuple[str, int]:
     entry = error.entry
+    guide = None
+    if error.code in SIGN_IN_NEXT:
+        # A form posted signed out: refused (nothing changed), and the way on is offered.
+        guide = Guide(heading=entry.title, lead=error.describe())
     return (
         render_template(
             "errors/error.html",
@@ -594,6 +659,7 @@ def render_error(error: FedlabError, status: int | None = None) -> tuple[str, in
             entry=entry,
             cause=error.describe(),
             details=error.details,
+            guide=guide,
         ),
         status or entry.status,
     )
@@ -603,6 +669,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(FedlabError)
     def handle_fedlab_error(error: FedlabError) -> tuple[str, int]:
         log.info("error %s on %s %s", error.code, request.method, request.path)
+        if error.code == "signed_out" and asked_for_a_page():
+            # Opening a page signed out is no error: the page offers the sign-in.
+            return sign_in_offer(Guide(
+                heading="Sign in to see this page",
+                lead="This page shows what a signed-in visitor holds. Sign in with one "
+                     "of the providers below: you come back here once you are in.",
+                next_path=come_back_to(),
+                offer_guest=True))
         return render_error(error)
 
     @app.errorhandler(CSRFError)

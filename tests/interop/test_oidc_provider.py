@@ -51,7 +51,7 @@ def post(browser: Browser, page: requests.Response, path: str) -> requests.Respo
 def id_token_header(page: requests.Response) -> dict:
     """The id token's decoded header, as the account page shows it."""
     section = page.text.split('id="id_token"', 1)[1]
-    header = re.search(r"<h4>Header</h4><pre>(.*?)</pre>", section, re.S)
+    header = re.search(r'data-part="header">.*?<pre>(.*?)</pre>', section, re.S)
     assert header, "the account page shows no id token header"
     return json.loads(unescape(header.group(1)))
 
