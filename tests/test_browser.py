@@ -122,7 +122,9 @@ def test_sign_in_and_out_by_clicking(page, app_url, control, provider, label):
     assert "alice@example.com" in page.content()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"account-{provider}.png"), full_page=True)
-    page.get_by_role("button", name="Sign out", exact=True).click()
+    # The header's Sign out (the account page may have its own too).
+    header = page.locator("header.site")
+    header.get_by_role("button", name="Sign out", exact=True).click()
     page.wait_for_load_state()
     assert page.locator("[data-state]").first.get_attribute("data-state") == "signed_out"
 

@@ -211,7 +211,9 @@ def test_a_visitor_signs_in_with_amazon_in_chromium_and_gets_aws_credentials(
             assert page.goto(f"{app_url}/storage/private").status == 200
             assert page.get_by_role("button", name="Upload").count() == 1
             page.goto(f"{app_url}/account")
-            page.get_by_role("button", name="Sign out", exact=True).click()
+            # The header's Sign out (the account page may have its own too).
+            header = page.locator("header.site")
+            header.get_by_role("button", name="Sign out", exact=True).click()
             page.wait_for_load_state()
             assert page.locator("[data-state]").first.get_attribute("data-state") == (
                 "signed_out")

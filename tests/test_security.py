@@ -15,7 +15,7 @@ from .conftest import ROOT, make_app
 
 CSP_FIXED = {
     "default-src": "'self'", "script-src": "'self'", "style-src": "'self'",
-    "img-src": "'self' data:", "frame-ancestors": "'none'", "base-uri": "'none'",
+    "frame-ancestors": "'none'", "base-uri": "'none'",
 }
 
 
@@ -48,6 +48,17 @@ def test_connect_src_names_the_s3_endpoint_and_form_action_the_providers(app, se
     assert directives["connect-src"] == ["'self'", f"http://127.0.0.1:{servers[3].port}"]
     # Sign-out's POST is answered by a redirect to the provider's own sign-out page.
     assert directives["form-action"] == ["'self'", standins_url]
+
+
+def test_img_src_adds_only_the_origins_the_providers_serve_pictures_from(app, standins_url):
+    """The header shows the visitor's picture: from the stand-ins (a lab provider's own
+    origin) and from the hosts the configured kinds name (Google's, through Cognito
+    too; Auth0's Gravatar and avatar CDN; Facebook's), each once; no wildcard."""
+    directives = csp(app.test_client().get("/"))
+    assert directives["img-src"] == [
+        "'self'", "data:", standins_url, "https://lh3.googleusercontent.com",
+        "https://s.gravatar.com", "https://cdn.auth0.com",
+        "https://platform-lookaside.fbsbx.com"]
 
 
 def test_for_aws_itself_the_bucket_origins_are_allowed():

@@ -7,6 +7,10 @@ The Content-Security-Policy is built once per app from the configuration:
   ``s3_endpoint`` (the stand-in, or another S3) that origin; for AWS itself
   the bucket's virtual-hosted origins (regional and global) and the regional
   path-style origin, which is what boto3's presigned POST may name.
+- ``img-src`` adds the origins the configured providers serve profile pictures
+  from (``Provider.picture_origins``: Google's, Facebook's, Auth0's Gravatar and
+  avatar CDN, a stand-in's own origin), so the header can show the visitor's
+  picture; nothing else loads from elsewhere.
 - ``form-action`` adds every configured provider's origin: our forms only post
   to this site, but sign-out's POST is answered by a redirect to the
   provider's sign-out page, and Chromium checks form-action on the redirect
@@ -63,11 +67,12 @@ def init_app(app: Flask) -> None:
 
 
 def content_security_policy(settings: Settings, providers: Iterable[Provider]) -> str:
+    providers = list(providers)
     directives = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'", "data:", *picture_origins(providers)],
         "connect-src": ["'self'", *s3_origins(settings.aws)],
         "form-action": ["'self'", *provider_origins(providers)],
         "frame-ancestors": ["'none'"],
@@ -85,6 +90,14 @@ def s3_origins(aws: AwsSettings) -> list[str]:
     bucket, region = aws.bucket, aws.region
     return [f"https://{bucket}.s3.{region}.amazonaws.com", f"https://{bucket}.s3.amazonaws.com",
             f"https://s3.{region}.amazonaws.com"]
+
+
+def picture_origins(providers: Iterable[Provider]) -> list[str]:
+    """Where the configured providers' profile pictures come from, each once."""
+    found: list[str] = []
+    for provider in providers:
+        found += [o for o in provider.picture_origins() if o not in found]
+    return found
 
 
 def provider_origins(providers: Any) -> list[str]:

@@ -48,6 +48,8 @@ class Amazon(PlainOAuth2):
     KIND: ClassVar[str] = "amazon"
     LOGINS_KEY: ClassVar[str] = LOGINS_DOMAIN
     DISPLAY_NAME: ClassVar[str] = "Amazon"
+    #: Login with Amazon's profile has no picture.
+    MARK: ClassVar[str] = "amazon"
     #: ``profile`` gives user_id, name and e-mail (``profile:user_id`` only the id,
     #: ``postal_code`` the postal code).
     DEFAULT_SCOPES: ClassVar[tuple[str, ...]] = ("profile",)

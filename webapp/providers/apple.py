@@ -83,6 +83,8 @@ class Apple(OpenIDConnect):
 
     KIND: ClassVar[str] = "apple"
     DISPLAY_NAME: ClassVar[str] = "Apple"
+    #: Sign in with Apple gives a name and an e-mail, never a picture.
+    MARK: ClassVar[str] = "apple"
     DEFAULT_SCOPES: ClassVar[tuple[str, ...]] = ("name", "email")
     RESPONSE_MODE: ClassVar[str] = "form_post"
     FORM_POST_EXTRAS: ClassVar[Mapping[str, int]] = {"user": USER_FIELD_LIMIT}

@@ -32,6 +32,11 @@ class Auth0(OpenIDConnect):
 
     KIND: ClassVar[str] = "auth0"
     DISPLAY_NAME: ClassVar[str] = "Auth0"
+    MARK: ClassVar[str] = "auth0"
+    #: Auth0's default ``picture`` is a Gravatar URL whose fallback (``d=``) redirects
+    #: to Auth0's own avatar CDN; social connections pass Google's on.
+    PICTURE_ORIGINS: ClassVar[tuple[str, ...]] = (
+        "https://s.gravatar.com", "https://cdn.auth0.com", "https://lh3.googleusercontent.com")
     DEFAULT_SCOPES: ClassVar[tuple[str, ...]] = ("openid", "email", "profile", "offline_access")
     KEYS: ClassVar[Mapping[str, str]] = {
         "domain": "the tenant domain, e.g. example.us.auth0.com (or a custom domain)",

@@ -61,7 +61,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from ..pagewords import page_words
-from ..urls import origin_of
+from ..urls import lab_address, origin_of
 from .console import ConsoleRow, Form, console_row
 
 if TYPE_CHECKING:
@@ -163,6 +163,13 @@ class Provider(ABC):
     #: name), as configured or as the kind resolved them: production refuses a
     #: lab address in any of them and names the key.
     URL_KEYS: ClassVar[tuple[str, ...]] = ()
+    #: The mark its sign-in button carries (``templates/marks.html`` draws one per
+    #: name: cognito, auth0, google, facebook, amazon, apple, oidc).
+    MARK: ClassVar[str] = "oidc"
+    #: Origins the provider's profile pictures are served from: the CSP's
+    #: ``img-src`` allows exactly these (and a lab provider's own origin), so the
+    #: header can show the picture the provider gives and nothing else loads.
+    PICTURE_ORIGINS: ClassVar[tuple[str, ...]] = ()
 
     name: str
     display_name: str
@@ -372,6 +379,45 @@ class Provider(ABC):
         """What the account page shows of this kind's own claims, beyond the
         standard ones (issuer, subject, e-mail, name): none by default."""
         return []
+
+    # -- how the site shows it -------------------------------------------------------
+
+    @property
+    def mark(self) -> str:
+        """The mark on this provider's sign-in button and in the header: the kind's."""
+        return self.MARK
+
+    @property
+    def through(self) -> str | None:
+        """The hosted login page the visitor passes through on the way to the
+        provider whose mark is shown (Cognito's, for Google through Cognito); None
+        when the mark is the provider's own."""
+        return None
+
+    def picture_origins(self) -> list[str]:
+        """Where this provider's profile pictures may come from: the kind's
+        :attr:`PICTURE_ORIGINS`, and for a lab provider (a stand-in on loopback,
+        plain http) its own origins, where a stand-in serves its pictures."""
+        found = list(self.PICTURE_ORIGINS)
+        found += [o for o in self.form_action_origins()
+                  if lab_address(o) is not None and o not in found]
+        return found
+
+    def picture_url(self, auth: SignIn) -> str | None:
+        """The visitor's picture, as the provider gave it (OpenID Connect's
+        ``picture`` claim, from the id token or userinfo), only when it is served
+        from one of :meth:`picture_origins`: any other would be blocked by the CSP."""
+        for source in (auth.claims, auth.userinfo or {}):
+            url = self.picture_of(source)
+            if url and origin_of(url) in self.picture_origins():
+                return url
+        return None
+
+    def picture_of(self, profile: Mapping[str, Any]) -> str | None:
+        """The picture URL in a set of claims (``picture``, a string)."""
+        value = profile.get("picture")
+        return value if isinstance(value, str) and value.startswith(("https://", "http://")) \
+            else None
 
     def form_action_origins(self) -> list[str]:
         """Origins the browser may be sent to by a form's redirect (sign-out): the

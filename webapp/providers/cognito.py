@@ -30,10 +30,13 @@ from .. import steps, tokens
 from ..errors import FedlabError
 from ..records import Registration
 from ..urls import lab_address
+from .amazon import Amazon
+from .apple import Apple
 from .base import (
     EndedThere,
     PoolRegistration,
     PoolTemplate,
+    Provider,
     ProviderConfigError,
     RoleMapping,
     RoleMappingType,
@@ -44,6 +47,8 @@ from .base import (
     url_setting,
 )
 from .console import Form
+from .facebook import Facebook
+from .google import Google
 from .oidc import OpenIDConnect, refresh_token_of
 
 if TYPE_CHECKING:
@@ -82,6 +87,7 @@ class Cognito(OpenIDConnect):
 
     KIND: ClassVar[str] = "cognito"
     DISPLAY_NAME: ClassVar[str] = "Amazon Cognito"
+    MARK: ClassVar[str] = "cognito"
     DEFAULT_SCOPES: ClassVar[tuple[str, ...]] = ("openid", "email", "profile")
     KEYS: ClassVar[Mapping[str, str]] = {
         "domain": "the Hosted UI domain, e.g. myapp.auth.us-east-1.amazoncognito.com",
@@ -247,6 +253,32 @@ class Cognito(OpenIDConnect):
             return parse_qs(urlsplit(location).query).get("error", ["error page"])[0]
         return super().callback_refusal(response, callback_url)
 
+    @property
+    def upstream_kind(self) -> type[Provider] | None:
+        """The kind behind the Hosted UI when ``identity_provider`` names a social
+        provider Cognito federates to (Google, Facebook, Amazon, Apple), else None."""
+        return UPSTREAM_KINDS.get(self.authorize_params.get("identity_provider", ""))
+
+    @property
+    def mark(self) -> str:
+        """Straight to Google through the Hosted UI: the visitor sees Google's page,
+        so the button shows Google's mark (and says it goes through Cognito)."""
+        upstream = self.upstream_kind
+        return upstream.MARK if upstream is not None else self.MARK
+
+    @property
+    def through(self) -> str | None:
+        return self.DISPLAY_NAME if self.upstream_kind is not None else None
+
+    def picture_origins(self) -> list[str]:
+        """A federated user's ``picture`` attribute is mapped from the upstream
+        provider's, so it is served where that provider serves pictures."""
+        upstream = self.upstream_kind
+        found = super().picture_origins()
+        if upstream is not None:
+            found += [o for o in upstream.PICTURE_ORIGINS if o not in found]
+        return found
+
     def upstream_registrations(self) -> list[Registration]:
         """With ``identity_provider`` set, Google (say) sends the visitor back to Cognito,
         not to this site: Cognito's ``/oauth2/idpresponse`` is what must be registered
@@ -317,3 +349,10 @@ def aws_error(response: requests.Response) -> tuple[str, str]:
     aws_code = str(body.get("__type") or f"HTTP {response.status_code}").rsplit("#", 1)[-1]
     message = str(body.get("message") or body.get("Message") or "")
     return aws_code[:MESSAGE_LIMIT], message[:MESSAGE_LIMIT]
+
+
+#: The social providers the Hosted UI federates to, by Cognito's name for each
+#: (``identity_provider``), as the kinds this site has for them.
+UPSTREAM_KINDS: Mapping[str, type[Provider]] = {
+    "Google": Google, "Facebook": Facebook, "LoginWithAmazon": Amazon, "SignInWithApple": Apple,
+}

@@ -53,6 +53,9 @@ class Facebook(PlainOAuth2):
     KIND: ClassVar[str] = "facebook"
     LOGINS_KEY: ClassVar[str] = LOGINS_DOMAIN
     DISPLAY_NAME: ClassVar[str] = "Facebook"
+    MARK: ClassVar[str] = "facebook"
+    #: ``/me?fields=picture`` answers a URL on Facebook's profile-picture host.
+    PICTURE_ORIGINS: ClassVar[tuple[str, ...]] = ("https://platform-lookaside.fbsbx.com",)
     DEFAULT_SCOPES: ClassVar[tuple[str, ...]] = ("email", "public_profile")
     KEYS: ClassVar[Mapping[str, str]] = {
         "graph_version": "the Graph API version, e.g. v21.0",
@@ -156,6 +159,15 @@ class Facebook(PlainOAuth2):
                 if isinstance(answer, dict) else
                 answer_json(self, url.partition("?")[0], None, None)
                 for url, answer in zip(relative_urls, answers, strict=True)]
+
+    def picture_of(self, profile: Mapping[str, Any]) -> str | None:
+        """Graph's ``picture`` field is an object: ``{"data": {"url": ...,
+        "is_silhouette": ...}}``; the grey silhouette is no picture of anyone."""
+        picture = profile.get("picture")
+        data = picture.get("data") if isinstance(picture, dict) else None
+        if not isinstance(data, dict) or data.get("is_silhouette") is True:
+            return None
+        return super().picture_of({"picture": data.get("url")})
 
     def userinfo(self, client: ProviderClient, auth: SignIn) -> dict[str, Any]:
         """Ask ``/me`` again (Facebook's userinfo), as the account page's button does

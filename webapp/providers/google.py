@@ -61,6 +61,9 @@ class Google(OpenIDConnect):
 
     KIND: ClassVar[str] = "google"
     DISPLAY_NAME: ClassVar[str] = "Google"
+    MARK: ClassVar[str] = "google"
+    #: Google's ``picture`` claim names its image server.
+    PICTURE_ORIGINS: ClassVar[tuple[str, ...]] = ("https://lh3.googleusercontent.com",)
     DEFAULT_SCOPES: ClassVar[tuple[str, ...]] = ("openid", "email", "profile")
     KEYS: ClassVar[Mapping[str, str]] = {
         "prompt": "consent (default: Google then issues a refresh token on every sign-in), "

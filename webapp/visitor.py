@@ -1,0 +1,70 @@
+"""Who the visitor is, in the words every page's header shows: signed in (a name,
+maybe a picture, the provider), a guest, or signed out.
+
+The header is on every page, error pages included, so this reads only what the
+session already holds (:func:`sessions.current_auth`, :func:`sessions.current_aws`)
+and asks no provider anything. Which picture may be shown, and which mark stands
+for the provider, is the provider's business (``Provider.picture_url``,
+``Provider.mark``): the CSP's ``img-src`` allows only the origins the configured
+providers serve pictures from, so a picture from anywhere else is left out rather
+than shown broken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from . import sessions
+from .providers import registry
+from .records import SignIn
+
+Standing = Literal["signed_in", "guest", "signed_out"]
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """What the header says about the visitor."""
+
+    standing: Standing
+    #: The person's name as the provider gave it (else the e-mail, else the subject).
+    name: str | None = None
+    #: A picture URL the CSP lets the page load, when the provider gave one.
+    picture: str | None = None
+    #: The configured provider's display name ("Google, through Cognito").
+    provider: str | None = None
+    #: The mark drawn beside the provider's name (``templates/marks.html``).
+    mark: str | None = None
+
+    @property
+    def signed_in(self) -> bool:
+        return self.standing == "signed_in"
+
+    @property
+    def guest(self) -> bool:
+        return self.standing == "guest"
+
+
+def current() -> Visitor:
+    """The visitor of this request, from the session alone."""
+    auth = sessions.current_auth()
+    if auth is not None:
+        return signed_in(auth)
+    aws = sessions.current_aws()
+    if aws is not None and aws.guest:
+        return Visitor("guest")
+    return Visitor("signed_out")
+
+
+def signed_in(auth: SignIn) -> Visitor:
+    """A signed-in visitor: the verified claims first, then the userinfo answer
+    (Facebook's and Amazon's profile, an OpenID provider that keeps the name there)."""
+    profile = {**(auth.userinfo or {}), **auth.claims}
+    name = next((str(profile[k]) for k in ("name", "email") if isinstance(profile.get(k), str)
+                 and profile[k].strip()), auth.sub)
+    provider = registry.providers().get(auth.provider)
+    if provider is None:
+        # A sign-in kept from a provider since removed from the configuration.
+        return Visitor("signed_in", name=name, provider=auth.provider)
+    return Visitor("signed_in", name=name, picture=provider.picture_url(auth),
+                   provider=provider.display_name, mark=provider.mark)
