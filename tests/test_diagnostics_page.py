@@ -20,7 +20,7 @@ from webapp.providers import registry
 
 from .conftest import PROVIDERS, make_app
 from .flows import sign_in
-from .page_checks import axe_violations, horizontal_overflow, screenshot
+from .page_checks import inspect_page
 from .test_browser import chromium_browser, sign_in_by_clicking
 
 PLACEHOLDER = re.compile(r"[{}]")
@@ -37,33 +37,6 @@ def operator_app(swap_app, app_url):
     """An app of its own whose live checks may run again at once; alice (at the
     Cognito stand-in) is its operator, as the demo configuration names her."""
     return swap_app(diagnostics={"probe_interval": 0})
-
-
-def inspect_but_the_banner(page, name: str) -> None:
-    """tests/page_checks.py's inspect_page, less what the shell (header, banner)
-    fixes in its own change: axe's ``region`` rule (the stand-in banner sits
-    outside any landmark on every page) and the header's width at 320 px.
-    Everything else must pass at 1280 and 375 px, and nothing in <main> may
-    stick out at 320 px."""
-    problems = []
-    for width in (1280, 375):
-        page.set_viewport_size({"width": width, "height": 900})
-        problems += [f"at {width} px: {v}" for v in axe_violations(page)
-                     if not v.startswith("region ")]
-    # The header's navigation is the shell's (it does not wrap yet): measured here
-    # is what this page puts in <main>.
-    horizontal_overflow(page)
-    wide = page.evaluate("""() => [...document.querySelectorAll('main *')]
-        .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth
-                     || (e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1
-                         && getComputedStyle(e).overflowX === 'visible'))
-        .map(e => e.tagName.toLowerCase() + '.' + e.className
-                  + (e.matches('dd, code') ? ' ' + e.textContent : ''))""")
-    if wide:
-        problems.append(f"at 320 px these stick out sideways: {wide[:10]}")
-    screenshot(page, name)
-    page.set_viewport_size({"width": 1280, "height": 900})
-    assert not problems, "\n".join(problems)
 
 
 def attributes(part: str, name: str) -> list[str]:
@@ -153,7 +126,7 @@ def test_live_checks_grouped_collapsible_and_open_on_failure(chromium, operator_
         # Every explanation reads as words.
         causes = page.locator(".explained .cause").all_inner_texts()
         assert causes and not [c for c in causes if PLACEHOLDER.search(c)], causes
-        inspect_but_the_banner(page, "diagnostics-operator")
+        inspect_page(page, "diagnostics-operator")
         # Folded, a run with one failure is short: far from the 7,600 px of one table.
         height = page.evaluate("document.querySelector('#live-checks').offsetHeight")
         assert height < 2500, height
@@ -319,7 +292,7 @@ def test_the_pages_pass_axe_and_fit_a_phone_signed_out(chromium, app, app_url, p
     page.set_default_timeout(15000)
     try:
         page.goto(f"{app_url}{path}")
-        inspect_but_the_banner(page, name)
+        inspect_page(page, name)
         if path.endswith("/errors"):
             # Headings a screen reader can jump by: one per entry, under the page's h1.
             assert page.locator("h1").count() == 1

@@ -13,7 +13,7 @@ from webapp.providers import registry
 from . import test_browser
 from .browser import Browser
 from .flows import sign_in, stop_at_callback
-from .page_checks import axe_violations, horizontal_overflow, screenshot
+from .page_checks import inspect_page
 from .test_browser import sign_in_by_clicking
 from .test_sessions import session_cookie
 
@@ -21,12 +21,6 @@ from .test_sessions import session_cookie
 chromium, page = test_browser.chromium, test_browser.page
 
 LANES = ["browser", "site", "provider", "pool", "sts"]
-#: What the shell (header, banner) still gets wrong on every page, which its own task
-#: fixes: the banner outside any landmark, and the header's width at 320 px.
-SHELL_PROBLEMS = ("region (moderate): All page content should be contained by landmarks "
-                  "-- ['.banner']", "the page scrolls sideways")
-
-
 def steps_of(page) -> list[dict[str, str]]:
     """Each step group of the SVG, as its data attributes say it."""
     return page.eval_on_selector_all(
@@ -53,30 +47,16 @@ def authorize_requests(page) -> list[str]:
     return seen
 
 
-def page_problems(page, name: str) -> list[str]:
-    """axe-core at 1280 and 375 px and the sideways scroll at 320 px, as inspect_page
-    checks them, with the screenshots; the shell's own problems are told apart."""
-    problems = []
-    for width in (1280, 375):
-        page.set_viewport_size({"width": width, "height": 900})
-        problems += [f"at {width} px: {v}" for v in axe_violations(page)]
-    overflow = horizontal_overflow(page)
-    if overflow > 0:
-        problems.append(f"at 320 px the page scrolls sideways by {overflow} px")
-    # Any sideways scroll is the shell's: the home page, which has no diagram, has as much.
-    here = page.url
-    page.goto(here.split("/account/")[0] + "/")
-    assert horizontal_overflow(page) == overflow
-    page.goto(here)
-    horizontal_overflow(page)
-    # Whatever the header does, the diagram never widens the page: its figure scrolls itself.
+def check_the_page(page, name: str) -> None:
+    """tests/page_checks.py's checks (axe-core, 320 px, screenshots), and the diagram
+    never widens the page at 320 px: its figure scrolls itself."""
+    inspect_page(page, name)
+    page.set_viewport_size({"width": 320, "height": 900})
     assert page.evaluate("() => { const m = document.querySelector('main');"
                          " return m.scrollWidth - m.clientWidth; }") == 0
     assert page.evaluate("() => document.querySelector('.picture-scroll').scrollWidth"
                          " > document.querySelector('.picture-scroll').clientWidth")
-    screenshot(page, name)
     page.set_viewport_size({"width": 1280, "height": 900})
-    return [p for p in problems if not any(shell in p for shell in SHELL_PROBLEMS)]
 
 
 def open_picture(page, app_url: str) -> list[dict[str, str]]:
@@ -140,7 +120,7 @@ def test_the_picture_of_a_cognito_sign_in(page, app_url, control, aws_control):
     # Cross-check: the identity pool stand-in served those very calls.
     served = aws_control("identity", "GET", "calls")
     assert served.get("GetId") == 1 and served.get("GetCredentialsForIdentity") == 1
-    assert page_problems(page, "sign-in-picture-cognito") == []
+    check_the_page(page, "sign-in-picture-cognito")
     assert violations == []  # no inline script or style: the SVG is styled from style.css
 
 
@@ -167,7 +147,7 @@ def test_the_picture_of_a_facebook_sign_in(page, app_url, control, aws_control):
     # Cross-check: what Graph's stand-in counted.
     calls = control("GET", "calls")["facebook"]
     assert calls.get("batch/debug_token") == 1 and calls.get("batch/me") == 1
-    assert page_problems(page, "sign-in-picture-facebook") == []
+    check_the_page(page, "sign-in-picture-facebook")
 
 
 def test_the_record_and_the_page_hold_names_never_values(app, app_url, control, aws_control):
