@@ -214,7 +214,7 @@ def listing(level: str) -> str:
         may_upload=may("s3:PutObject", prefix + ANY_NEW_FILE),
         statements=policies.statements_for_level(bucket, level, guest=state.guest,
                                                  role_name=role_name),
-        role_name=role_name,
+        role_name=role_name, known_role=policies.knows_role(role_name),
     )
 
 
