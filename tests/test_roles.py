@@ -7,6 +7,8 @@ what STS reports and S3 enforces, the page's reasons are the pool's settings.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -391,8 +393,6 @@ def test_a_role_the_site_does_not_know_offers_nothing_and_says_s3_decides(
     """A stack whose roles got generated names (``fedlab-ReadersRole-1A2B3C``) is no
     role of the site's: its statements cannot be vouched for, so the storage page
     offers no upload or delete and says S3 decides, whatever the role allows."""
-    import json
-
     from standins.aws.settings import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
     from webapp import policies
 
@@ -401,11 +401,9 @@ def test_a_role_the_site_does_not_know_offers_nothing_and_says_s3_decides(
                        aws_access_key_id=ADMIN_ACCESS_KEY_ID,
                        aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY)
     name = "fedlab-AdminsRole-1A2B3C"
-    try:
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(
             policies.trust_policy(aws.identity_pool_id, "authenticated")))
-    except iam.exceptions.EntityAlreadyExistsException:
-        pass
     iam.put_role_policy(RoleName=name, PolicyName="storage", PolicyDocument=json.dumps(
         policies.policy(policies.admin_statements(aws.bucket))))
     pool_roles({GOOGLE: rules(("hd", "Equals", "example.com", name))})
