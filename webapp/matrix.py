@@ -109,15 +109,22 @@ class Severity(enum.Enum):
         return list(Severity).index(self)
 
     @property
+    def word(self) -> str:
+        """The severity's one word, the same on the page and in ``fedlab check``."""
+        return SEVERITY_WORDS[self][0]
+
+    @property
     def words(self) -> str:
-        """What the severity means, in words (never colour only)."""
-        return SEVERITY_WORDS[self]
+        """What the severity means, in words (never colour only): the word, then
+        what it means where that needs saying."""
+        word, meaning = SEVERITY_WORDS[self]
+        return f"{word}: {meaning}" if meaning else word
 
 
 SEVERITY_WORDS = {
-    Severity.BLOCKING: "Blocking: sign-in will fail",
-    Severity.WARNING: "Warning: works here, breaks elsewhere",
-    Severity.INFO: "Note",
+    Severity.BLOCKING: ("Blocking", "sign-in will fail"),
+    Severity.WARNING: ("Warning", "works here, breaks elsewhere"),
+    Severity.INFO: ("Note", ""),
 }
 
 
