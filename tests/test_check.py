@@ -198,13 +198,3 @@ def test_check_without_the_sites_identity_says_the_pool_checks_could_not_run(
         assert verdict["summary"].startswith("Could not run")
     assert not aws_control("identity", "GET", "calls").get("DescribeIdentityPool")
 
-
-def test_check_prints_the_severity_word_the_page_shows(check_env, monkeypatch, capsys, app,
-                                                      app_url, control, aws_control):
-    """File sessions on one machine are a note: "Note" on /diagnostics, and the
-    same word before the warning in ``fedlab check``."""
-    monkeypatch.setenv("FEDLAB_SESSION__TYPE", "files")
-    main(["check", "--base-url", app_url])
-    printed = capsys.readouterr().out
-    assert "Note: Sessions are files on this machine" in printed.splitlines()
-    assert "info:" not in printed
