@@ -91,9 +91,10 @@ def test_account_as_a_guest_says_so_and_offers_the_sign_in(tab, app_url, control
 
 def test_a_generic_signed_out_page_guides_and_comes_back(tab, app_url, control):
     """Any GET that needs a sign-in (here a storage listing) answers with the offer,
-    coming back to the page asked for."""
-    tab.goto(f"{app_url}/storage/private")
-    assert tab.locator("[data-guided]").get_attribute("data-guided") == "sign_in"
+    as the account page does (401), coming back to the page asked for."""
+    response = tab.goto(f"{app_url}/storage/private")
+    assert response.status == 401
+    assert tab.locator("[data-guided]").get_attribute("data-guided") == "storage"
     inspect_page(tab, "signed-out-offer")
     click_through_provider(tab, offer_link(tab, "Sign in with Google"),
                            f"{app_url}/storage/private")
@@ -136,10 +137,12 @@ def test_the_account_page_summary_first_details_folded_and_short(tab, app_url, c
         assert summary.locator("dt", has_text=label).count() == 1, label
     assert summary.locator(".summary-email").inner_text().startswith("alice@example.com")
     assert summary.locator(".summary-provider").inner_text() == "Amazon Cognito"
-    for name, kind in (("Refresh tokens now", ""), ("Sign out", "secondary"),
-                       ("Sign out everywhere", "danger")):
+    for name, kind in (("Refresh tokens now", ""), ("Sign out everywhere", "danger")):
         button = summary.get_by_role("button", name=name, exact=True)
         assert (button.get_attribute("class") or "") == kind, name
+    # Sign out is the header's (one on the page), the picture of the sign-in a link.
+    assert tab.get_by_role("button", name="Sign out", exact=True).count() == 1
+    assert summary.get_by_role("link", name="See your sign-in, step by step").count() == 1
     # Times in words, and the visitor's local time (the script replaced the UTC text).
     expires = summary.locator(".summary-expires")
     assert re.fullmatch(r"\(in (\d+ min|1 h)\)", expires.locator(".relative").inner_text())

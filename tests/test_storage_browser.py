@@ -32,13 +32,13 @@ def test_signed_out_sign_in_from_the_private_tab_upload_and_delete(page, app_url
     assert page.get_by_role("heading", level=1).inner_text() == "Private files"
     assert page.get_by_role("heading", name="Sign in to use your private files").is_visible()
     assert tab(page, "Private").get_attribute("aria-current") == "page"
-    assert "sign in to use" in tab(page, "Protected").inner_text()
+    assert "sign in first" in tab(page, "Protected").inner_text()
     inspect_page(page, "storage-private-signed-out")
-    click_through_provider(page, page.locator(".next-step").get_by_role("link", name="Google",
-                                                                        exact=True),
+    click_through_provider(page, page.locator("[data-offer]").get_by_role(
+                               "link", name="Sign in with Google", exact=True),
                            f"{app_url}/storage/private")
     assert page.get_by_role("heading", level=1).inner_text() == "Your private files"
-    assert tab(page, "Protected").get_attribute("data-unusable") is None
+    assert tab(page, "Protected").get_attribute("class") is None
     sample = tmp_path / "trip-plan.txt"
     sample.write_bytes(b"a plan\n")
     upload_by_clicking(page, app_url, "private", sample)
@@ -66,7 +66,7 @@ def test_a_guest_is_guided_from_the_tabs_it_cannot_use(page, app_url, aws_contro
     assert page.locator("details.confirm-delete").count() == 0
     inspect_page(page, "storage-public-guest")
     for level in ("Protected", "Private"):
-        assert "sign in to use" in tab(page, level).inner_text()
+        assert "sign in first" in tab(page, level).inner_text()
         tab(page, level).click()
         page.get_by_role("heading", name=f"Sign in to use your {level.lower()} files").wait_for()
         assert page.locator("[data-error]").count() == 0
