@@ -18,18 +18,17 @@ from webapp.errors import CATALOGUE
 from webapp.probes import Verdict
 from webapp.providers import registry
 
+from . import test_browser
 from .conftest import PROVIDERS, make_app
 from .flows import sign_in
 from .page_checks import inspect_page
-from .test_browser import chromium_browser, sign_in_by_clicking
+from .test_browser import sign_in_by_clicking
 
 PLACEHOLDER = re.compile(r"[{}]")
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with chromium_browser() as browser:
-        yield browser
+#: test_browser's Chromium (Debian's), one per module.
+chromium = test_browser.chromium
 
 
 @pytest.fixture

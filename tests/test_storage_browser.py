@@ -18,8 +18,8 @@ from .test_browser import (
 )
 
 #: test_browser's fixtures: Debian's Chromium, one per module, and a fresh page per test.
-chromium = test_browser.chromium
-page = test_browser.page
+chromium, page = test_browser.chromium, test_browser.page
+
 
 def tab(page, label: str):
     return page.get_by_role("navigation", name="Storage levels").get_by_role(
