@@ -45,6 +45,9 @@ def test_every_page_signed_out(page, app_url, control, aws_control):
         ("/account", "account-signed-out"),
         ("/credentials", "credentials-signed-out"),
         ("/storage/public", "storage-public-signed-out"),
+        ("/storage/protected", "storage-protected-signed-out"),
+        ("/storage/private", "storage-private-signed-out"),
+        ("/account/sign-in", "sign-in-picture-signed-out"),
         ("/diagnostics", "diagnostics-signed-out"),
         ("/diagnostics/errors", "errors-catalogue"),
         ("/no-such-page", "error-404"),
@@ -62,7 +65,10 @@ def test_every_page_as_a_guest(page, app_url, control, aws_control):
         ("/", "home-guest"),
         ("/account", "account-guest"),
         ("/storage/public", "storage-public-guest"),
+        ("/storage/protected", "storage-protected-guest"),
         ("/storage/private", "storage-private-guest"),
+        ("/account/sign-in", "sign-in-picture-guest"),
+        ("/diagnostics", "diagnostics-guest"),
     ])
     assert not problems, "\n\n".join(problems)
 
@@ -73,6 +79,8 @@ def test_every_page_signed_in_at_cognito(page, app_url, control, aws_control):
         ("/", "home-signed-in"),
         ("/account", "account-signed-in"),
         ("/credentials", "credentials-signed-in"),
+        # After the credentials page: the picture has the sign-in and the credentials request.
+        ("/account/sign-in", "sign-in-picture-signed-in"),
         ("/storage/public", "storage-public-signed-in"),
         ("/storage/private", "storage-private-signed-in"),
         ("/storage/protected", "storage-protected-signed-in"),
@@ -87,6 +95,8 @@ def test_every_page_signed_in_at_facebook(page, app_url, control, aws_control):
         ("/", "home-signed-in-facebook"),
         ("/account", "account-signed-in-facebook"),
         ("/credentials", "credentials-signed-in-facebook"),
+        ("/account/sign-in", "sign-in-picture-signed-in-facebook"),
+        ("/storage/private", "storage-private-signed-in-facebook"),
     ])
     assert not problems, "\n\n".join(problems)
 

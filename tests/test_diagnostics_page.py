@@ -283,8 +283,8 @@ def test_no_live_check_explanation_shows_a_placeholder(swap_app, browser, app_ur
     assert not [c for c in causes if PLACEHOLDER.search(c)], causes
 
 
-@pytest.mark.parametrize(("path", "name"), [("/diagnostics", "diagnostics-signed-out"),
-                                            ("/diagnostics/errors", "diagnostics-errors")])
+@pytest.mark.parametrize(("path", "name"), [("/diagnostics", "diagnostics-page-signed-out"),
+                                            ("/diagnostics/errors", "diagnostics-page-catalogue")])
 def test_the_pages_pass_axe_and_fit_a_phone_signed_out(chromium, app, app_url, path, name):
     context = chromium.new_context()
     page = context.new_page()

@@ -37,7 +37,7 @@ def test_account_signed_out_offers_the_sign_in_and_comes_back(page, app_url, con
     assert page.locator("[data-guided]").get_attribute("data-guided") == "sign_in"
     assert page.locator("[data-error]").count() == 0
     assert state(page) == "signed_out"
-    inspect_page(page, "account-signed-out")
+    inspect_page(page, "guided-account-signed-out")
     click_through_provider(page, offer_link(page, "Sign in with Amazon Cognito"),
                            f"{app_url}/account")
     assert state(page) == "signed_in"
@@ -47,7 +47,7 @@ def test_account_signed_out_offers_the_sign_in_and_comes_back(page, app_url, con
 def test_credentials_signed_out_offers_guest_and_sign_in(page, app_url, control):
     page.goto(f"{app_url}/credentials")
     assert page.locator("[data-guided]").get_attribute("data-guided") == "credentials"
-    inspect_page(page, "credentials-signed-out")
+    inspect_page(page, "guided-credentials-signed-out")
     page.get_by_role("button", name="Continue as guest").click()
     page.wait_for_load_state()
     assert page.url == f"{app_url}/credentials"
@@ -55,7 +55,7 @@ def test_credentials_signed_out_offers_guest_and_sign_in(page, app_url, control)
     # A guest is offered the sign-in, for the authenticated role, in place.
     assert page.locator("[data-guided]").get_attribute("data-guided") == "guest"
     assert page.get_by_role("button", name="Continue as guest").count() == 0
-    inspect_page(page, "credentials-guest")
+    inspect_page(page, "guided-credentials-guest")
     click_through_provider(page, offer_link(page, "Sign in with Google"),
                            f"{app_url}/credentials")
     assert page.locator("[data-guest-offer]").count() == 1  # keep the guest identity?
@@ -70,7 +70,7 @@ def test_account_as_a_guest_says_so_and_offers_the_sign_in(page, app_url, contro
     assert page.locator("[data-guided]").get_attribute("data-guided") == "sign_in"
     assert state(page) == "guest"
     assert page.locator(".guest-identity").inner_text() == identity
-    inspect_page(page, "account-guest")
+    inspect_page(page, "guided-account-guest")
     click_through_provider(page, offer_link(page, "Sign in with Auth0"), f"{app_url}/account")
     assert state(page) == "signed_in"
 
@@ -81,7 +81,7 @@ def test_a_generic_signed_out_page_guides_and_comes_back(page, app_url, control)
     response = page.goto(f"{app_url}/storage/private")
     assert response.status == 401
     assert page.locator("[data-guided]").get_attribute("data-guided") == "storage"
-    inspect_page(page, "signed-out-offer")
+    inspect_page(page, "guided-signed-out-offer")
     click_through_provider(page, offer_link(page, "Sign in with Google"),
                            f"{app_url}/storage/private")
 
@@ -93,7 +93,7 @@ def test_an_error_page_is_calm_and_offers_the_next_step(page, app_url, control):
     assert error.get_attribute("data-error") == "not_found"
     color = error.locator("h1").evaluate("h => getComputedStyle(h).color")
     assert color == page.locator("body").evaluate("b => getComputedStyle(b).color")
-    inspect_page(page, "error-not-found")
+    inspect_page(page, "guided-error-not-found")
     page.locator("[data-error]").get_by_role("link", name="Start again").click()
     page.wait_for_load_state()
     assert page.url == f"{app_url}/"
@@ -108,7 +108,7 @@ def test_the_session_ended_notice_offers_signing_in_again(page, app_url, control
     page.goto(f"{app_url}/account")
     notice = page.locator("[data-session-ended]")
     assert notice.get_attribute("data-session-ended") == "idle"
-    inspect_page(page, "session-ended")
+    inspect_page(page, "guided-session-ended")
     again = notice.get_by_role("link", name="Sign in again with Google", exact=True)
     click_through_provider(page, again, f"{app_url}/account")
     assert state(page) == "signed_in"
@@ -141,7 +141,7 @@ def test_the_account_page_summary_first_details_folded_and_short(page, app_url, 
     assert page.locator("details[open]").count() == 0
     height = page.evaluate("() => document.documentElement.scrollHeight")
     assert height < ACCOUNT_HEIGHT_LIMIT, height
-    inspect_page(page, "account-signed-in")
+    inspect_page(page, "guided-account-signed-in")
     # Opened, the payload is a table whose moments are times, not epoch numbers.
     payload = page.locator("#id_token details[data-part=payload]")
     payload.locator("summary").first.click()
@@ -179,4 +179,4 @@ def test_the_credentials_page_summary_first_with_expiry_in_words(page, app_url, 
     expires = summary.locator(".summary-expires .relative").inner_text()
     assert re.fullmatch(r"\(in (\d+ min|1 h)\)", expires), expires
     assert page.locator("[data-guided]").count() == 0  # nothing to offer a signed-in visitor
-    inspect_page(page, "credentials-signed-in")
+    inspect_page(page, "guided-credentials-signed-in")
