@@ -25,6 +25,9 @@ HEIGHT = 900
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 _axe = Axe()
+#: The names written in this test session: one page photographed under one name, so the
+#: README's tour never shows whichever of two tests happened to run last.
+_written: set[str] = set()
 
 
 def axe_violations(page) -> list[str]:
@@ -50,6 +53,8 @@ def horizontal_overflow(page, width: int = NARROWEST) -> int:
 def screenshot(page, name: str) -> list[Path]:
     """Full-page screenshots of the page at each of :data:`WIDTHS`."""
     assert NAME.fullmatch(name), name
+    assert name not in _written, f"a second screenshot named {name!r} in this run"
+    _written.add(name)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     paths = []
     for width in WIDTHS:

@@ -11,27 +11,15 @@ together, so one run says everything that is left to fix.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
+from . import test_browser
 from .page_checks import inspect_page
-from .test_browser import chromium_browser, click_through_provider
+from .test_browser import sign_in_by_clicking
 
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    with chromium_browser() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(chromium, app) -> Iterator[object]:
-    context = chromium.new_context()
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    yield page
-    context.close()
+#: test_browser's fixtures: Debian's Chromium, one per module, and a fresh page per test.
+chromium, page = test_browser.chromium, test_browser.page
 
 #: Where a signed-in tour ends up before it starts: the account page.
 COGNITO = "Sign in with Amazon Cognito"
@@ -51,18 +39,15 @@ def tour(page, app_url: str, stops: list[tuple[str, str]]) -> list[str]:
     return problems
 
 
-def sign_in(page, app_url: str, label: str, user: str = "alice") -> None:
-    page.goto(f"{app_url}/")
-    click_through_provider(page, page.get_by_role("link", name=label, exact=True),
-                           f"{app_url}/account", user)
-
-
 def test_every_page_signed_out(page, app_url, control, aws_control):
     problems = tour(page, app_url, [
         ("/", "home-signed-out"),
         ("/account", "account-signed-out"),
         ("/credentials", "credentials-signed-out"),
         ("/storage/public", "storage-public-signed-out"),
+        ("/storage/protected", "storage-protected-signed-out"),
+        ("/storage/private", "storage-private-signed-out"),
+        ("/account/sign-in", "sign-in-picture-signed-out"),
         ("/diagnostics", "diagnostics-signed-out"),
         ("/diagnostics/errors", "errors-catalogue"),
         ("/no-such-page", "error-404"),
@@ -80,17 +65,22 @@ def test_every_page_as_a_guest(page, app_url, control, aws_control):
         ("/", "home-guest"),
         ("/account", "account-guest"),
         ("/storage/public", "storage-public-guest"),
+        ("/storage/protected", "storage-protected-guest"),
         ("/storage/private", "storage-private-guest"),
+        ("/account/sign-in", "sign-in-picture-guest"),
+        ("/diagnostics", "diagnostics-guest"),
     ])
     assert not problems, "\n\n".join(problems)
 
 
 def test_every_page_signed_in_at_cognito(page, app_url, control, aws_control):
-    sign_in(page, app_url, COGNITO)
+    sign_in_by_clicking(page, app_url, COGNITO)
     problems = tour(page, app_url, [
         ("/", "home-signed-in"),
         ("/account", "account-signed-in"),
         ("/credentials", "credentials-signed-in"),
+        # After the credentials page: the picture has the sign-in and the credentials request.
+        ("/account/sign-in", "sign-in-picture-signed-in"),
         ("/storage/public", "storage-public-signed-in"),
         ("/storage/private", "storage-private-signed-in"),
         ("/storage/protected", "storage-protected-signed-in"),
@@ -100,11 +90,13 @@ def test_every_page_signed_in_at_cognito(page, app_url, control, aws_control):
 
 
 def test_every_page_signed_in_at_facebook(page, app_url, control, aws_control):
-    sign_in(page, app_url, FACEBOOK)
+    sign_in_by_clicking(page, app_url, FACEBOOK)
     problems = tour(page, app_url, [
         ("/", "home-signed-in-facebook"),
         ("/account", "account-signed-in-facebook"),
         ("/credentials", "credentials-signed-in-facebook"),
+        ("/account/sign-in", "sign-in-picture-signed-in-facebook"),
+        ("/storage/private", "storage-private-signed-in-facebook"),
     ])
     assert not problems, "\n\n".join(problems)
 

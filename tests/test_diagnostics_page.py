@@ -18,18 +18,17 @@ from webapp.errors import CATALOGUE
 from webapp.probes import Verdict
 from webapp.providers import registry
 
+from . import test_browser
 from .conftest import PROVIDERS, make_app
 from .flows import sign_in
 from .page_checks import inspect_page
-from .test_browser import chromium_browser, sign_in_by_clicking
+from .test_browser import sign_in_by_clicking
 
 PLACEHOLDER = re.compile(r"[{}]")
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with chromium_browser() as browser:
-        yield browser
+#: test_browser's Chromium (Debian's), one per module.
+chromium = test_browser.chromium
 
 
 @pytest.fixture
@@ -285,8 +284,8 @@ def test_no_live_check_explanation_shows_a_placeholder(swap_app, browser, app_ur
     assert not [c for c in causes if PLACEHOLDER.search(c)], causes
 
 
-@pytest.mark.parametrize(("path", "name"), [("/diagnostics", "diagnostics-signed-out"),
-                                            ("/diagnostics/errors", "diagnostics-errors")])
+@pytest.mark.parametrize(("path", "name"), [("/diagnostics", "diagnostics-page-signed-out"),
+                                            ("/diagnostics/errors", "diagnostics-page-catalogue")])
 def test_the_pages_pass_axe_and_fit_a_phone_signed_out(chromium, app, app_url, path, name):
     context = chromium.new_context()
     page = context.new_page()

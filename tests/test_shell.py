@@ -85,6 +85,12 @@ def test_signed_out_the_header_offers_a_sign_in_and_locks_the_tabs(browser, app_
     assert [t for t, a in page.tabs if a.get("aria-current") == "page"] == ["Diagnostics"]
 
 
+def test_the_picture_of_the_sign_in_is_under_the_account_tab(browser, app_url):
+    page = shell(browser.get(f"{app_url}/account/sign-in").text)
+    assert [t for t, a in page.tabs if a.get("aria-current") == "page"] == [
+        "Account (sign in first)"]
+
+
 def test_a_guest_is_said_to_be_one_and_only_the_account_tab_stays_locked(browser, app_url,
                                                                          aws_control):
     browser.post(f"{app_url}/credentials/guest",

@@ -22,10 +22,11 @@ from webapp import sessions
 from webapp.config import ConfigError, settings
 from webapp.providers import build, registry
 
+from . import test_browser
 from .browser import Browser
 from .conftest import ROOT, fail_deleting
 from .flows import sign_in, wait_until
-from .test_browser import chromium_browser, sign_in_by_clicking
+from .test_browser import sign_in_by_clicking
 from .test_scale_out import instances  # noqa: F401 - the two-instance fixture
 from .test_sessions import session_cookie
 
@@ -83,10 +84,8 @@ def fresh_app(swap_app):
 # -- two real browsers -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with chromium_browser() as browser:
-        yield browser
+#: test_browser's Chromium (Debian's), one per module.
+chromium = test_browser.chromium
 
 
 def test_two_browsers_one_signs_out_everywhere_and_cognito_hears_global_sign_out(

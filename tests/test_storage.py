@@ -188,7 +188,8 @@ def test_guests_read_public_and_are_denied_the_rest(browser, app_url, aws_contro
     aws_control("s3", "DELETE", "calls")
     for level in ("protected", "private"):  # the next step in place, not S3's refusal
         guided = browser.get(f"{app_url}/storage/{level}")
-        assert guided.status_code == 200 and 'data-next-step="guest"' in guided.text
+        assert guided.status_code == 401  # needs a sign-in, as the account page does
+        assert 'data-guided="storage" data-standing="guest"' in guided.text
         assert f"Sign in to use your {level} files" in guided.text
         assert f'/auth/cognito/login?next=/storage/{level}"' in guided.text
     assert aws_control("s3", "GET", "calls") == {}  # nothing was asked of S3
@@ -211,7 +212,7 @@ def test_guests_see_no_upload_or_delete_on_public(browser, app_url, control, aws
 
 
 def tabs(page) -> dict[str, str | None]:
-    """Each level tab's label and its note ("sign in to use"), or None where usable."""
+    """Each level tab's label and its note ("sign in first"), or None where usable."""
     found = re.findall(r'<a href="/storage/(\w+)"[^>]*>(\w+)(?: <span class="tab-note">'
                        r'\(([^)]*)\)</span>)?</a>', page.text)
     return {level: note or None for level, _, note in found}
@@ -222,13 +223,16 @@ def test_signed_out_visitors_get_the_next_step_in_place(browser, app_url, aws_co
     aws_control("s3", "DELETE", "calls")
     aws_control("identity", "DELETE", "calls")
     page = browser.get(f"{app_url}/storage/{level}")
-    assert page.status_code == 200 and 'data-next-step="signed_out"' in page.text
+    # Public files are a guest's too (200, as the credentials page); the rest need a
+    # sign-in (401, as the account page).
+    assert page.status_code == (200 if level == "public" else 401)
+    assert 'data-guided="storage" data-standing="signed_out"' in page.text
     assert 'data-error="' not in page.text
     for provider in PROVIDERS:  # every way in, coming back to this tab
         assert f'/auth/{provider}/login?next=/storage/{level}"' in page.text
     assert ("Continue as guest" in browser.buttons(page)) == (level == "public")
-    assert tabs(page) == {"public": "sign in or continue as guest",
-                          "protected": "sign in to use", "private": "sign in to use"}
+    assert tabs(page) == {"public": "sign in or continue as guest first",
+                          "protected": "sign in first", "private": "sign in first"}
     assert f'href="/storage/{level}" aria-current="page"' in page.text
     assert aws_control("s3", "GET", "calls") == {}
     assert aws_control("identity", "GET", "calls") == {}
@@ -238,8 +242,8 @@ def test_continue_as_guest_from_the_public_tab(browser, app_url, aws_control):
     listing = browser.click(browser.get(f"{app_url}/storage/public"), "Continue as guest")
     assert urlsplit(listing.url).path == "/storage/public"
     assert "welcome.txt" in listing.text and "data-guest-read-only" in listing.text
-    assert tabs(listing) == {"public": None, "protected": "sign in to use",
-                             "private": "sign in to use"}
+    assert tabs(listing) == {"public": None, "protected": "sign in first",
+                             "private": "sign in first"}
 
 
 def test_signing_in_from_a_guided_tab_comes_back_to_it(browser, app_url, control,

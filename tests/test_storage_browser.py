@@ -18,8 +18,8 @@ from .test_browser import (
 )
 
 #: test_browser's fixtures: Debian's Chromium, one per module, and a fresh page per test.
-chromium = test_browser.chromium
-page = test_browser.page
+chromium, page = test_browser.chromium, test_browser.page
+
 
 def tab(page, label: str):
     return page.get_by_role("navigation", name="Storage levels").get_by_role(
@@ -32,23 +32,23 @@ def test_signed_out_sign_in_from_the_private_tab_upload_and_delete(page, app_url
     assert page.get_by_role("heading", level=1).inner_text() == "Private files"
     assert page.get_by_role("heading", name="Sign in to use your private files").is_visible()
     assert tab(page, "Private").get_attribute("aria-current") == "page"
-    assert "sign in to use" in tab(page, "Protected").inner_text()
-    inspect_page(page, "storage-private-signed-out")
-    click_through_provider(page, page.locator(".next-step").get_by_role("link", name="Google",
-                                                                        exact=True),
+    assert "sign in first" in tab(page, "Protected").inner_text()
+    inspect_page(page, "storage-flow-private-signed-out")
+    click_through_provider(page, page.locator("[data-offer]").get_by_role(
+                               "link", name="Sign in with Google", exact=True),
                            f"{app_url}/storage/private")
     assert page.get_by_role("heading", level=1).inner_text() == "Your private files"
-    assert tab(page, "Protected").get_attribute("data-unusable") is None
+    assert tab(page, "Protected").get_attribute("class") is None
     sample = tmp_path / "trip-plan.txt"
     sample.write_bytes(b"a plan\n")
     upload_by_clicking(page, app_url, "private", sample)
-    inspect_page(page, "storage-private")
+    inspect_page(page, "storage-flow-private")
     # Delete only opens the confirmation: the file is still there until it is confirmed.
     page.locator("summary", has_text="Delete trip-plan.txt").click()
     confirm = page.get_by_role("button", name="Yes, delete trip-plan.txt", exact=True)
     assert confirm.is_visible()
     assert page.get_by_role("link", name="trip-plan.txt").count() == 1
-    inspect_page(page, "storage-delete-confirm")
+    inspect_page(page, "storage-flow-delete-confirm")
     page.locator("summary", has_text="Delete trip-plan.txt").click()  # closed again
     delete_by_clicking(page, "trip-plan.txt")
     assert page.get_by_role("link", name="trip-plan.txt").count() == 0
@@ -57,20 +57,20 @@ def test_signed_out_sign_in_from_the_private_tab_upload_and_delete(page, app_url
 def test_a_guest_is_guided_from_the_tabs_it_cannot_use(page, app_url, aws_control):
     page.goto(f"{app_url}/storage/public")
     assert page.get_by_role("heading", level=1).inner_text() == "Public files"
-    inspect_page(page, "storage-public-signed-out")
+    inspect_page(page, "storage-flow-public-signed-out")
     with page.expect_navigation():
         page.get_by_role("button", name="Continue as guest").click()
     assert page.url == f"{app_url}/storage/public"
     assert page.get_by_role("link", name="welcome.txt").is_visible()
     assert page.locator("#upload-form").count() == 0
     assert page.locator("details.confirm-delete").count() == 0
-    inspect_page(page, "storage-public-guest")
+    inspect_page(page, "storage-flow-public-guest")
     for level in ("Protected", "Private"):
-        assert "sign in to use" in tab(page, level).inner_text()
+        assert "sign in first" in tab(page, level).inner_text()
         tab(page, level).click()
         page.get_by_role("heading", name=f"Sign in to use your {level.lower()} files").wait_for()
         assert page.locator("[data-error]").count() == 0
-        inspect_page(page, f"storage-{level.lower()}-guest")
+        inspect_page(page, f"storage-flow-{level.lower()}-guest")
 
 
 def test_too_large_or_wrong_type_is_stopped_before_any_request(page, app, app_url, control,
@@ -97,7 +97,7 @@ def test_too_large_or_wrong_type_is_stopped_before_any_request(page, app, app_ur
         assert page.locator("#upload-progress").is_hidden()
     assert sent == []  # neither the site nor S3 was asked anything
     assert aws_control("s3", "GET", "calls") == {}
-    inspect_page(page, "storage-upload-refused-in-browser")
+    inspect_page(page, "storage-flow-upload-refused-in-browser")
 
 
 def assert_shown_failed(page, words: str) -> None:
@@ -127,7 +127,7 @@ def test_an_upload_s3_refuses_is_shown_failed(page, app_url, control, aws_contro
     page.set_input_files("input[type=file]", str(sample))
     page.get_by_role("button", name="Upload", exact=True).click()
     assert_shown_failed(page, "S3 refused the upload: AccessDenied")
-    inspect_page(page, "storage-upload-failed")
+    inspect_page(page, "storage-flow-upload-failed")
 
 
 def test_an_upload_to_an_s3_that_is_down_is_shown_failed(page, app_url, control, aws_control,
@@ -173,6 +173,6 @@ def test_bob_on_alices_protected_files_is_offered_nothing_he_cannot_do(chromium,
         assert bob.locator("#upload-form").count() == 0
         assert "may not upload here or delete these files" in bob.locator(
             "[data-read-only]").inner_text()
-        inspect_page(bob, "storage-protected-others")
+        inspect_page(bob, "storage-flow-protected-others")
     finally:
         bobs.close()

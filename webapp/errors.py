@@ -601,7 +601,10 @@ class Guide:
     ``next_path`` is where a sign-in started from the offer comes back to (the
     page asked for; the login view checks it is local again); ``guest_identity``
     says the visitor is already that guest; ``offer_guest`` adds "Continue as
-    guest" where the page has something for a guest and the site allows guests.
+    guest" where the page has something for a guest and the site allows guests,
+    posting to ``guest_action`` (the credentials page's, unless the page has its
+    own that comes back to it); ``sign_in_needed`` is the status rule's one input
+    (:attr:`status`).
     """
 
     heading: str
@@ -609,25 +612,43 @@ class Guide:
     next_path: str | None = None
     guest_identity: str | None = None
     offer_guest: bool = False
+    guest_action: str | None = None
+    #: The page needs a sign-in (the account, private files), rather than being
+    #: usable as a guest too (the credentials page, public files).
+    sign_in_needed: bool = True
+
+    @property
+    def status(self) -> int:
+        """The one status rule for a page answered with the way on.
+
+        A page that needs a sign-in answers 401. A person reads the page, and a
+        browser shows a 401's page like any other (it asks for a password only
+        when a ``WWW-Authenticate`` challenge comes with it, and none does). The
+        status is for everything that reads no page: a crawler does not index a
+        sign-in offer as the account, a monitor or a script (and the tests) learn
+        that this address needs a sign-in from the status alone, where a 200 would
+        say "here is the account". Not a redirect to a sign-in page either: the
+        visitor stays at the address they asked for, and the sign-in comes back to
+        it. RFC 9110 wants a challenge with a 401, but this site's sign-in is a
+        redirect to a provider, which no HTTP challenge scheme can name; the pages'
+        ``data-guided`` mark tells the offer from the page itself.
+
+        A page a guest can use too (getting credentials, the public files) answers
+        200: a visitor without credentials is where they should be, and
+        continuing as a guest there is as much its purpose as signing in.
+        """
+        return CATALOGUE["signed_out"].status if self.sign_in_needed else 200
 
 
-def sign_in_offer(guide: Guide) -> tuple[str, int]:
+def sign_in_offer(guide: Guide, template: str = "errors/sign_in.html",
+                  **context: Any) -> tuple[str, int]:
     """A page that offers signing in (and where it fits, continuing as a guest)
-    in place of a page the visitor cannot use yet.
+    in place of a page the visitor cannot use yet, with :attr:`Guide.status`.
 
-    The page is the guide, a calm one; its status stays 401. A person reads the
-    page, and a browser shows a 401's page like any other (it asks for a password
-    only when a ``WWW-Authenticate`` challenge comes with it, and none does). The
-    status is for everything that reads no page: a crawler does not index a
-    sign-in offer as the account, a monitor or a script (and the tests) learn
-    that this address needs a sign-in from the status alone, where a 200 would
-    say "here is the account". Not a redirect to a sign-in page either: the
-    visitor stays at the address they asked for, and the sign-in comes back to
-    it. RFC 9110 wants a challenge with a 401, but this site's sign-in is a
-    redirect to a provider, which no HTTP challenge scheme can name; the pages'
-    ``data-guided`` mark tells the offer from the page itself.
-    """
-    return render_template("errors/sign_in.html", guide=guide), CATALOGUE["signed_out"].status
+    ``template`` includes ``errors/sign_in_offer.html``; a page that keeps its own
+    frame around the offer (the storage levels' tabs) names its template and
+    what else it needs."""
+    return render_template(template, guide=guide, **context), guide.status
 
 
 def asked_for_a_page() -> bool:

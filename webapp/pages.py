@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -9,22 +10,37 @@ from werkzeug.wrappers import Response
 
 from . import sessions, visitor
 from .providers import registry
+from .visitor import Need, Tab
 
 bp = Blueprint("pages", __name__)
 
-#: The header's tabs: (label, endpoint, its URL arguments, the blueprint whose pages
-#: it stands for, who can use it). "signed_in": only a signed-in visitor (a
-#: guest or a signed-out visitor is marked "sign in first"); "visitor": a guest
-#: too (signed out, "sign in or continue as guest first"); "anyone".
-TABS: tuple[tuple[str, str, dict[str, str], str, str], ...] = (
-    ("Home", "pages.home", {}, "pages", "anyone"),
-    ("Account", "account.account", {}, "account", "signed_in"),
-    ("AWS credentials", "credentials.show", {}, "credentials", "visitor"),
-    ("Storage", "storage.listing", {"level": "public"}, "storage", "visitor"),
-    ("Diagnostics", "diagnostics.matrix_page", {}, "diagnostics", "anyone"),
+
+@dataclass(frozen=True)
+class Section:
+    """One of the header's tabs, as declared: where it leads, which blueprints'
+    pages it stands for (marked current on them), and who may use it."""
+
+    label: str
+    endpoint: str
+    need: Need
+    blueprints: frozenset[str]
+    args: tuple[tuple[str, str], ...] = ()
+    #: Only where the identity pool is configured (the AWS side is optional).
+    aws: bool = False
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("Home", "pages.home", Need.ANYONE, frozenset({"pages"})),
+    # The picture of the sign-in lives under /account: it is the account's page too.
+    Section("Account", "account.account", Need.SIGN_IN,
+            frozenset({"account", "picture_page"})),
+    Section("AWS credentials", "credentials.show", Need.AWS_IDENTITY,
+            frozenset({"credentials"}), aws=True),
+    Section("Storage", "storage.listing", Need.AWS_IDENTITY, frozenset({"storage"}),
+            (("level", "public"),), aws=True),
+    Section("Diagnostics", "diagnostics.matrix_page", Need.ANYONE,
+            frozenset({"diagnostics"})),
 )
-#: Tabs that need the identity pool (the AWS side is optional).
-AWS_TABS = frozenset({"credentials", "storage"})
 
 
 @bp.app_context_processor
@@ -35,17 +51,13 @@ def shell() -> dict[str, Any]:
     return {"site_visitor": who, "site_tabs": lambda aws: tabs(who, aws)}
 
 
-def tabs(who: visitor.Visitor, aws: bool) -> list[dict[str, Any]]:
+def tabs(who: visitor.Visitor, aws: bool) -> list[Tab]:
     """The header's tabs for ``who``: each with its URL, whether it is the current
     page's, and why it is locked (None: usable)."""
-    locks = {"signed_in": None if who.signed_in else "sign in first",
-             "visitor": None if who.standing != "signed_out" else
-             "sign in or continue as guest first",
-             "anyone": None}
-    return [{"label": label, "url": url_for(endpoint, **args),
-             "current": request.blueprint == blueprint, "locked": locks[who_can]}
-            for label, endpoint, args, blueprint, who_can in TABS
-            if aws or blueprint not in AWS_TABS]
+    return [Tab(section.label, url_for(section.endpoint, **dict(section.args)),
+                current=request.blueprint in section.blueprints,
+                locked=who.lock(section.need))
+            for section in SECTIONS if aws or not section.aws]
 
 
 @bp.get("/")

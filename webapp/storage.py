@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from flask import (
@@ -37,11 +36,11 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from . import aws, federation, policies, roles, sessions, signals
+from . import aws, federation, policies, roles, sessions, signals, visitor
 from .config import settings
-from .errors import FedlabError
-from .providers import registry
+from .errors import FedlabError, Guide, sign_in_offer
 from .records import AwsState
+from .visitor import Need, Tab, Visitor
 
 bp = Blueprint("storage", __name__, url_prefix="/storage")
 
@@ -61,35 +60,6 @@ MIME_TYPE = re.compile(r"^[\w.+-]{1,64}/[\w.+-]{1,64}$")
 ANY_NEW_FILE = "new-file"
 
 
-class Visitor(StrEnum):
-    """Who is asking, as far as storage cares: each sees different tabs and steps."""
-
-    SIGNED_IN = "signed_in"
-    GUEST = "guest"
-    SIGNED_OUT = "signed_out"
-
-    @classmethod
-    def current(cls) -> Visitor:
-        if sessions.current_auth() is not None:
-            return cls.SIGNED_IN
-        state = sessions.current_aws()
-        return cls.GUEST if state is not None and state.guest else cls.SIGNED_OUT
-
-    def can_use(self, level: str) -> bool:
-        """Guests get the unauthenticated role, which reads ``public/`` only."""
-        return self is Visitor.SIGNED_IN or (self is Visitor.GUEST and level == "public")
-
-
-@dataclass(frozen=True)
-class Tab:
-    """One level's tab: ``note`` says why this visitor cannot use it yet."""
-
-    level: str
-    label: str
-    current: bool
-    note: str | None
-
-
 @dataclass(frozen=True)
 class StoredFile:
     key: str
@@ -103,24 +73,47 @@ class StoredFile:
 LABELS = {"public": "Public", "protected": "Protected", "private": "Private"}
 
 
-def tabs(level: str, visitor: Visitor) -> list[Tab]:
-    """Every level, the current one marked, each this visitor cannot use saying what
-    would open it (only public files are open to a guest)."""
-    def note(tab_level: str) -> str | None:
-        if visitor.can_use(tab_level):
-            return None
-        return "sign in or continue as guest" if tab_level == "public" else "sign in to use"
-
-    return [Tab(lvl, LABELS[lvl], lvl == level, note(lvl)) for lvl in policies.LEVELS]
+def need(level: str) -> Need:
+    """Guests get the unauthenticated role, which reads ``public/`` only."""
+    return Need.AWS_IDENTITY if level == "public" else Need.SIGN_IN
 
 
-def title(level: str, visitor: Visitor, others: bool = False) -> str:
+def tabs(level: str, who: Visitor) -> list[Tab]:
+    """Every level, the current one marked, each this visitor cannot use yet saying
+    what would open it, in the header's words."""
+    return [Tab(LABELS[lvl], url_for("storage.listing", level=lvl), current=lvl == level,
+                locked=who.lock(need(lvl)))
+            for lvl in policies.LEVELS]
+
+
+def title(level: str, who: Visitor, others: bool = False) -> str:
     """A short heading: whose files, at which level (the prefix is shown below it)."""
     if level == "public":
         return "Public files"
     if others:
         return "Another identity's protected files"
-    return f"Your {level} files" if visitor is Visitor.SIGNED_IN else f"{LABELS[level]} files"
+    return f"Your {level} files" if who.signed_in else f"{LABELS[level]} files"
+
+
+def next_step(level: str, who: Visitor) -> tuple[str, int]:
+    """A level this visitor cannot use yet, asking AWS nothing: the tabs, what the
+    level is, and the way on (the public files' "Continue as guest" comes back to
+    them); the status as :attr:`webapp.errors.Guide.status` says."""
+    here = url_for("storage.listing", level=level)
+    held = sessions.current_aws()
+    if level == "public":
+        guide = Guide(heading="Browse the public files as a guest, or sign in",
+                      lead="Continue as a guest to read them, or sign in with one of the "
+                           "providers: you come back here.",
+                      next_path=here, offer_guest=True,
+                      guest_action=url_for("storage.guest"), sign_in_needed=False)
+    else:
+        guide = Guide(heading=f"Sign in to use your {level} files",
+                      lead="Sign in with one of the providers: you come back here.",
+                      next_path=here,
+                      guest_identity=held.identity_id if held and held.guest else None)
+    return sign_in_offer(guide, "storage/next_step.html", level=level, visitor=who,
+                         title=title(level, who), tabs=tabs(level, who))
 
 
 def prefix_for(level: str, state: AwsState, owner: str | None = None) -> str:
@@ -166,18 +159,14 @@ def index() -> Response:
 
 
 @bp.get("/<level>")
-def listing(level: str) -> str:
+def listing(level: str) -> str | tuple[str, int]:
     federation.require_enabled()
     if level not in policies.LEVELS:
         abort(404)
-    visitor = Visitor.current()
-    if not visitor.can_use(level):
-        # No credentials can list this: say what would, in place, asking AWS nothing.
-        here = url_for("storage.listing", level=level)
-        return render_template(
-            "storage/next_step.html", level=level, visitor=visitor,
-            title=title(level, visitor), tabs=tabs(level, visitor),
-            providers=registry.providers().values(), here=here)
+    who = visitor.current()
+    if not who.can_use(need(level)):
+        # No credentials can list this: say what would, in place.
+        return next_step(level, who)
     state, prefix, s3 = level_context(level)
     bucket = settings().aws.bucket
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
@@ -208,11 +197,11 @@ def listing(level: str) -> str:
                for o in page.get("Contents", [])]
     owner = request.args.get("owner") or None
     others = level == "protected" and owner is not None and owner != state.identity_id
-    visitor = Visitor.GUEST if state.guest else Visitor.SIGNED_IN
+    who = Visitor("guest" if state.guest else "signed_in")
     return render_template(
         "storage/listing.html", level=level, prefix=prefix, objects=objects, state=state,
         next_token=page.get("NextContinuationToken"), owner=owner, others=others,
-        title=title(level, visitor, others), tabs=tabs(level, visitor),
+        title=title(level, who, others), tabs=tabs(level, who),
         may_upload=may("s3:PutObject", prefix + ANY_NEW_FILE),
         statements=policies.statements_for_level(bucket, level, guest=state.guest,
                                                  role_name=role_name),

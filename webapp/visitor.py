@@ -8,11 +8,16 @@ for the provider, is the provider's business (``Provider.picture_url``,
 ``Provider.mark``): the CSP's ``img-src`` allows only the origins the configured
 providers serve pictures from, so a picture from anywhere else is left out rather
 than shown broken.
+
+Which page a visitor can use, and the words a page they cannot use yet is marked
+with, are decided here once (:class:`Need`, :meth:`Visitor.lock`), for the
+header's tabs and the storage levels' tabs alike (:class:`Tab`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal
 
 from . import sessions
@@ -20,6 +25,22 @@ from .providers import registry
 from .records import SignIn
 
 Standing = Literal["signed_in", "guest", "signed_out"]
+
+
+class Need(StrEnum):
+    """Who may use a page: anyone; anyone with an AWS identity (a guest too, whose
+    unauthenticated role reads public files); or only a signed-in visitor."""
+
+    ANYONE = "anyone"
+    AWS_IDENTITY = "aws_identity"
+    SIGN_IN = "sign_in"
+
+
+#: What a page the visitor cannot use yet is marked with: the step that opens it.
+LOCK_WORDS: dict[Need, str] = {
+    Need.AWS_IDENTITY: "sign in or continue as guest first",
+    Need.SIGN_IN: "sign in first",
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +64,31 @@ class Visitor:
     @property
     def guest(self) -> bool:
         return self.standing == "guest"
+
+    def can_use(self, need: Need) -> bool:
+        """Whether a page that needs ``need`` is this visitor's to use now."""
+        if need is Need.SIGN_IN:
+            return self.signed_in
+        if need is Need.AWS_IDENTITY:
+            return self.standing != "signed_out"
+        return True
+
+    def lock(self, need: Need) -> str | None:
+        """Why this visitor cannot use a page that needs ``need`` yet, in the words
+        every tab uses; None when they can."""
+        return None if self.can_use(need) else LOCK_WORDS[need]
+
+
+@dataclass(frozen=True)
+class Tab:
+    """A tab as a page's navigation shows it: the header's sections, a storage level."""
+
+    label: str
+    url: str
+    #: The tab of the page being shown (``aria-current="page"``).
+    current: bool
+    #: Why the visitor cannot use it yet (:meth:`Visitor.lock`); None: usable.
+    locked: str | None = None
 
 
 def current() -> Visitor:
