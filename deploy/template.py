@@ -64,11 +64,18 @@ def sub(value: Any) -> Any:
     return value
 
 
-def role(description: str, amr: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
-    """A role identities of this pool only, of this ``amr`` only, may assume."""
+def role(name: str, description: str, amr: str,
+         statements: list[dict[str, Any]]) -> dict[str, Any]:
+    """A role identities of this pool only, of this ``amr`` only, may assume.
+
+    Named ``name`` (one of :data:`webapp.policies.SITE_ROLE_NAMES`), not a generated
+    name: the storage pages know the visitor's role by the name in STS's
+    assumed-role ARN, and offer Upload and Delete only for a role they know. Hence
+    ``--capabilities CAPABILITY_NAMED_IAM``, and one stack per account."""
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {
+            "RoleName": name,
             "Description": description,
             "Path": {"Fn::Sub": ROLE_PATH},
             "AssumeRolePolicyDocument": policies.trust_policy({"Ref": "IdentityPool"}, amr),
@@ -81,7 +88,7 @@ def role(description: str, amr: str, statements: list[dict[str, Any]]) -> dict[s
 def mapped_roles() -> dict[str, dict[str, Any]]:
     """A role for each of :data:`webapp.policies.MAPPED_ROLES`: signed-in identities'
     (``amr`` ``authenticated``), with that role's statements."""
-    return {role_id(mapped.key): role(f"Federation Lab: {mapped.description}",
+    return {role_id(mapped.key): role(mapped.name, f"Federation Lab: {mapped.description}",
                                       "authenticated", mapped.statements(BUCKET))
             for mapped in policies.MAPPED_ROLES}
 
@@ -389,10 +396,12 @@ def template() -> dict[str, Any]:
                     **pool_providers(pools),
                 },
             },
-            "AuthenticatedRole": role("Federation Lab signed-in identities of the identity "
+            "AuthenticatedRole": role(policies.AUTHENTICATED_ROLE_NAME,
+                                      "Federation Lab signed-in identities of the identity "
                                       "pool", "authenticated",
                                       policies.authenticated_statements(BUCKET)),
-            "GuestRole": role("Federation Lab guest identities of the identity pool",
+            "GuestRole": role(policies.GUEST_ROLE_NAME,
+                              "Federation Lab guest identities of the identity pool",
                               "unauthenticated", policies.guest_statements(BUCKET)),
         }, mapped_roles(), user_pool_groups(pools), {
             "RoleAttachment": {

@@ -1,11 +1,7 @@
-// Expiry countdowns, local times and "in 54 min" words; no inline script anywhere (CSP).
+// Local times and "in 54 min" words for the time_at macro (templates/macros.html);
+// no inline script anywhere (CSP).
 "use strict";
 (function () {
-  function format(seconds) {
-    if (seconds <= 0) return "expired";
-    const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-    return (h ? h + "h " : "") + (h || m ? m + "m " : "") + s + "s";
-  }
   // The words of webapp/timewords.py (relative_time, duration coarse), kept in step
   // with the clock: a page left open still says how far a moment is from now.
   function duration(seconds) {
@@ -22,12 +18,6 @@
     const words = duration(Math.abs(seconds));
     return seconds > 0 ? "in " + words : words + " ago";
   }
-  function tick() {
-    const now = Math.floor(Date.now() / 1000);
-    document.querySelectorAll("time.countdown[data-expires]").forEach(function (el) {
-      el.textContent = format(Number(el.dataset.expires) - now);
-    });
-  }
   function words() {
     const now = Date.now() / 1000;
     document.querySelectorAll("[data-relative]").forEach(function (el) {
@@ -38,9 +28,7 @@
     document.querySelectorAll("time[data-epoch]").forEach(function (el) {
       el.textContent = new Date(Number(el.dataset.epoch) * 1000).toLocaleString();
     });
-    tick();
     words();
-    setInterval(tick, 1000);
     setInterval(words, 15000);
   });
 })();

@@ -197,3 +197,4 @@ def test_check_without_the_sites_identity_says_the_pool_checks_could_not_run(
         assert verdict["error"] == "site_credentials_missing"
         assert verdict["summary"].startswith("Could not run")
     assert not aws_control("identity", "GET", "calls").get("DescribeIdentityPool")
+

@@ -48,6 +48,12 @@ def test_the_basic_flow_beside_the_enhanced_one(browser, app_url, control, aws_c
     assert moto_requests.sts() == ["AssumeRoleWithWebIdentity"]
     assert "role mappings" in page.text and "scope-down policy" in page.text
     assert "classic-refused" not in page.text
+    # Both expiries in the page's one style of time (time_at): UTC, and "in 59 min".
+    section = re.search(r'<section id="classic".*?</section>', page.text, re.S).group(0)
+    assert 'class="countdown"' not in section
+    assert len(re.findall(r'<time datetime="[^"]+Z" data-epoch="\d+">[^<]+ UTC</time> '
+                          r'<span class="relative" data-relative="\d+">\(in [^)]+\)',
+                          section)) == 2
     # The storage pages keep the enhanced flow's credentials.
     assert field(page, "identity-id") == enhanced_id
     assert "classic-flow" not in field(page, "role")

@@ -606,3 +606,15 @@ def test_the_template_code_names_no_provider():
             names = [p.name for p in pool.all_parameters] + [kind.DISPLAY_NAME]
             names += [pool.resource or "", pool.provider]
             assert not [name for name in names if name and name in code], kind.KIND
+
+
+def test_every_role_is_named_as_the_site_knows_it():
+    """The storage pages know the visitor's role by the name in STS's assumed-role ARN:
+    a generated name would be no role of the site's, so each role has its fixed one."""
+    resources = json.loads((ROOT / "deploy" / "identity-pool.json").read_text())["Resources"]
+    named = {logical: resource["Properties"].get("RoleName")
+             for logical, resource in resources.items()
+             if resource["Type"] == "AWS::IAM::Role"}
+    assert named == {"AuthenticatedRole": "fedlab-authenticated", "GuestRole": "fedlab-guest",
+                     **{f"{m.key.capitalize()}Role": m.name for m in policies.MAPPED_ROLES}}
+    assert sorted(named.values()) == sorted(policies.SITE_ROLE_NAMES)

@@ -60,6 +60,11 @@ def test_developer_federation_end_to_end(browser, app, servers, app_url, control
     # The stand-in saw the developer call signed, with the site's own key.
     seen = aws_control("identity", "GET", "calls")
     assert seen.get("GetOpenIdTokenForDeveloperIdentity") == 1
+    # Their expiry in the page's one style of time (time_at): UTC, and "in 59 min".
+    section = re.search(r'<section id="developer".*?</section>', page.text, re.S).group(0)
+    assert 'class="countdown"' not in section
+    assert re.search(r'<time datetime="[^"]+Z" data-epoch="\d+">[^<]+ UTC</time> '
+                     r'<span class="relative" data-relative="\d+">\(in [^)]+\)', section)
     # The credentials worked: the role above is GetCallerIdentity's, signed with them.
     # Only their key id and expiry are kept (see the test below).
 

@@ -79,8 +79,9 @@ def test_fedlab_check_says_each_warnings_severity(monkeypatch, config_dir, tmp_p
         monkeypatch.setenv(name, value)
     main(["check", "--base-url", app_url])
     out = capsys.readouterr().out
-    assert "info: Sessions are files on this machine" in out
-    assert "warning: Sessions" not in out
+    # The word the page shows ("Note", above), not the enum's value ("info").
+    assert "Note: Sessions are files on this machine" in out.splitlines()
+    assert "info:" not in out and "Warning: Sessions" not in out
 
 
 # -- 2. live checks grouped and collapsible, in Chromium, as the operator

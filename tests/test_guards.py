@@ -142,6 +142,18 @@ def test_a_sign_in_at_another_loopback_name_is_sent_to_the_registered_origin(
     assert control("GET", "calls")["google"].get("authorize", 0) == before
 
 
+@pytest.mark.parametrize("path", ["/storage%3Fa=1", "/%2F%2Fevil.example/x",
+                                  "/account%0d%0aSet-Cookie:%20x=1", "/a%20b?q=%2F%3F&r=%23"])
+def test_the_registered_origin_gets_the_address_as_it_was_sent(app_url, live_app, path):
+    """The escapes are part of the address: rebuilt from the decoded path, %3F would
+    become a query, %2F a separator, and %0d%0a a line break dropped."""
+    port = urlsplit(app_url).port
+    status, answer = raw_request(app_url, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}")
+    assert status == 302, answer[:300]
+    assert header(answer, "Location") == app_url + path
+    assert header(answer, "Set-Cookie") is None
+
+
 def test_head_is_sent_too_and_the_target_is_never_the_requests(app_url, live_app):
     port = urlsplit(app_url).port
     for request_line in ("HEAD /account HTTP/1.1", "GET //evil.example/x HTTP/1.1"):

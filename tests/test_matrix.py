@@ -140,6 +140,17 @@ def test_127_when_localhost_is_registered(live_app, app_url):
     assert app_url in warning.fix
 
 
+@pytest.mark.parametrize("host", ["127.0.0.2", "127.1", "app.localhost", "localhost.",
+                                  "0x7f.0.0.1"])
+def test_every_loopback_spelling_the_guard_knows_is_a_mixup(live_app, app_url, host):
+    """The warning and the redirect (webapp/guards.py) read "loopback" alike."""
+    port = urlsplit(app_url).port
+    with live_app.test_request_context(base_url=f"http://{host}:{port}"):
+        found = {w.code: w for w in matrix.warnings(settings(live_app))}
+    assert app_url in found["loopback_host_mismatch"].detail
+    assert "http_not_loopback" not in found
+
+
 def test_localhost_when_localhost_is_registered(live_app, app_url):
     assert "loopback_host_mismatch" not in codes(live_app, app_url)
 

@@ -162,3 +162,24 @@ def test_a_kind_without_logout_tokens_takes_none_whatever_its_console_says(monke
     provider = build("quiet", {**TABLE, "kind": Quiet.KIND})
     assert provider.CONSOLE.get("backchannel_logout")  # inherited from oidc
     assert provider.takes_logout_tokens is False
+
+
+@pytest.mark.parametrize(("upstream", "kind"), [
+    ("Google", "google"), ("Facebook", "facebook"), ("LoginWithAmazon", "amazon"),
+    ("SignInWithApple", "apple")])
+def test_cognito_reads_what_is_upstream_from_the_upstream_kind(upstream, kind):
+    """Straight to Google (say) through the Hosted UI: the mark, the picture origins
+    and where to register Cognito's idpresponse URL are the google kind's own, in its
+    console's words and forms (Facebook's and Apple's sites are bare host names)."""
+    hosted = "https://fedlab.auth.us-east-1.amazoncognito.com"
+    provider = build(f"cognito-{kind}", {
+        "kind": "cognito", "client_id": "c", "client_secret": "s", "region": "us-east-1",
+        "user_pool_id": "us-east-1_X", "hosted_ui_url": hosted, "identity_provider": upstream})
+    cls = KINDS[kind]
+    assert provider.mark == cls.MARK
+    assert set(cls.PICTURE_ORIGINS) <= set(provider.picture_origins())
+    callback, origin = provider.upstream_registrations()
+    assert (callback.where, callback.value) == (cls.CONSOLE["callback"],
+                                                f"{hosted}/oauth2/idpresponse")
+    assert origin.where == cls.CONSOLE["origin"]
+    assert origin.value == cls.CONSOLE_FORMS.get("origin").of(hosted)

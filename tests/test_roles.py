@@ -7,6 +7,8 @@ what STS reports and S3 enforces, the page's reasons are the pool's settings.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -384,3 +386,32 @@ def test_without_site_credentials_the_page_says_what_it_cannot_know(
     assert role_of(page) == "fedlab-readers"  # STS's word needs no site credentials
     assert how(page) == "unknown"
     assert "This site has no AWS credentials of its own" in reason(page)
+
+
+def test_a_role_the_site_does_not_know_offers_nothing_and_says_s3_decides(
+        browser, app, app_url, control, aws_control, pool_roles, moto_url):
+    """A stack whose roles got generated names (``fedlab-ReadersRole-1A2B3C``) is no
+    role of the site's: its statements cannot be vouched for, so the storage page
+    offers no upload or delete and says S3 decides, whatever the role allows."""
+    from standins.aws.settings import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
+    from webapp import policies
+
+    aws = settings(app).aws
+    iam = boto3.client("iam", region_name=aws.region, endpoint_url=moto_url,
+                       aws_access_key_id=ADMIN_ACCESS_KEY_ID,
+                       aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY)
+    name = "fedlab-AdminsRole-1A2B3C"
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(
+            policies.trust_policy(aws.identity_pool_id, "authenticated")))
+    iam.put_role_policy(RoleName=name, PolicyName="storage", PolicyDocument=json.dumps(
+        policies.policy(policies.admin_statements(aws.bucket))))
+    pool_roles({GOOGLE: rules(("hd", "Equals", "example.com", name))})
+    sign_in(browser, app_url, "google")
+    assert role_of(browser.get(f"{app_url}/credentials")) == name
+    for level in ("public", "private"):
+        listing = browser.get(f"{app_url}/storage/{level}")
+        assert listing.status_code == 200 and f'<code class="role-name">{name}' in listing.text
+        assert 'id="upload-form"' not in listing.text and "data-unknown-role" in listing.text
+        assert "S3 decides each request" in listing.text
+        assert '"s3:PutObject"' not in listing.text  # no other role's statements shown

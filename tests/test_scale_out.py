@@ -300,6 +300,7 @@ def test_a_request_in_flight_at_sign_out_does_not_bring_the_session_back(
     for backend in (first, second):
         replay = requests.get(f"{backend}/account", cookies={"fedlab": sid}, timeout=10)
         assert replay.status_code == 401 and 'data-guided="sign_in"' in replay.text
+        assert 'data-state="signed_out"' in replay.text  # the session is gone, not a guest's
         assert "alice" not in replay.text
     assert not store.exists(key)
 

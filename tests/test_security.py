@@ -12,6 +12,7 @@ from webapp import security
 from webapp.config import AwsSettings
 
 from .conftest import ROOT, make_app
+from .flows import sign_in
 
 CSP_FIXED = {
     "default-src": "'self'", "script-src": "'self'", "style-src": "'self'",
@@ -113,6 +114,30 @@ def test_the_callback_sends_no_referrer_other_pages_only_their_origin(app):
 def test_pages_with_tokens_or_credentials_are_not_stored(app, path, no_store):
     response = app.test_client().get(path)
     assert (response.headers.get("Cache-Control") == "no-store") is no_store
+
+
+@pytest.mark.parametrize("path", ["/", "/diagnostics", "/nowhere", "/account/sign-in",
+                                  "/storage/public"])
+def test_every_page_shown_to_a_signed_in_visitor_is_not_stored(browser, app_url, path):
+    """The header on every page (error pages too) shows who is signed in: no
+    page a signed-in visitor sees may be kept by a browser or a shared cache;
+    static files show no one and stay cacheable."""
+    sign_in(browser, app_url, "google")
+    assert browser.get(f"{app_url}{path}").headers.get("Cache-Control") == "no-store"
+    style = browser.get(f"{app_url}/static/style.css")
+    assert style.status_code == 200 and style.headers.get("Cache-Control") != "no-store"
+
+
+def test_every_page_shown_to_a_guest_is_not_stored(browser, app_url, aws_control):
+    page = browser.click(browser.get(f"{app_url}/credentials"), "Continue as guest")
+    assert 'data-aws-state="guest"' in page.text
+    for path in ("/", "/diagnostics", "/nowhere"):
+        assert browser.get(f"{app_url}{path}").headers.get("Cache-Control") == "no-store"
+
+
+def test_the_picture_of_the_sign_in_is_not_stored_even_signed_out(app):
+    response = app.test_client().get("/account/sign-in")
+    assert response.headers.get("Cache-Control") == "no-store"
 
 
 def test_no_template_needs_inline_script_or_style():

@@ -85,6 +85,7 @@ def test_a_planted_pickle_is_never_unpickled(file_app, tmp_path, caplog, frame):
         page = client.get("/account")
     assert not marker.exists()
     assert page.status_code == 401 and 'data-guided="sign_in"' in page.text
+    assert 'data-state="signed_out"' in page.text  # the session is gone, not a guest's
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("did not decrypt" in w for w in warnings)
     cookie = client.get_cookie(file_app.config["SESSION_COOKIE_NAME"]).value
@@ -153,6 +154,7 @@ def test_a_request_in_flight_at_sign_out_does_not_bring_the_file_back(
     assert not record.exists()
     replay = requests.get(f"{app_url}/account", cookies={"fedlab": sid}, timeout=10)
     assert replay.status_code == 401 and 'data-guided="sign_in"' in replay.text
+    assert 'data-state="signed_out"' in replay.text  # the session is gone, not a guest's
 
 
 def test_a_refresh_in_flight_at_sign_out_is_not_kept_under_any_id(

@@ -100,6 +100,7 @@ def test_another_key_cannot_read_the_session(browser, app_url, control, redis_ap
     with caplog.at_level(logging.WARNING, logger="webapp.session_store"):
         page = browser.get(f"{app_url}/account")
     assert page.status_code == 401 and 'data-guided="sign_in"' in page.text
+    assert 'data-state="signed_out"' in page.text  # the session is gone, not a guest's
     warnings = [r for r in caplog.records if r.name == "webapp.session_store"]
     assert warnings and warnings[0].levelno == logging.WARNING
     assert all(sid not in r.getMessage() for r in caplog.records)

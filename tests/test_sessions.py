@@ -247,6 +247,7 @@ def test_a_malformed_stored_sign_in_is_signed_out(browser, app_url, control, liv
     assert live_app.session_interface.write(StoredSession(record, sid=sid, stored=True))
     account = browser.get(f"{app_url}/account")
     assert account.status_code == 401 and 'data-guided="sign_in"' in account.text
+    assert 'data-state="signed_out"' in account.text  # the session is gone, not a guest's
     home = browser.get(f"{app_url}/")
     assert home.status_code == 200 and 'data-state="signed_out"' in home.text
     assert "Sign in with" in home.text

@@ -257,3 +257,22 @@ def test_describe_escapes_markup_in_claims_and_reuses_its_view():
     view = tokens.describe(token)
     assert "<script>" not in view["payload_json"] and "\\u003c" in view["payload_json"]
     assert tokens.describe(token) is view  # decoded once per token, not per page view
+
+
+def test_the_picture_notes_aud_only_once_the_audience_check_passed():
+    """Two audiences and no azp: refused by the azp rule, and the step the picture
+    keeps does not say the audience check passed."""
+    from flask import Flask
+
+    from webapp import steps
+
+    with Flask(__name__).app_context():
+        with pytest.raises(FedlabError) as refused, steps.checking("id token checks"):
+            validate(sign(claims(aud=[CLIENT, "another-client"])))
+        assert refused.value.details["check"] == "azp"
+        step = steps.noted()[-1]
+        assert step.outcome == "refused: azp"
+        assert "signature: RS256" in step.checks and "aud: this client" not in step.checks
+        with steps.checking("id token checks"):
+            validate(sign(claims()))
+        assert "aud: this client" in steps.noted()[-1].checks

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from . import sessions, signin, tokens
+from . import sessions, signin, timewords, tokens
 from .errors import FedlabError, Guide, sign_in_offer
 from .providers import registry
 from .records import Tokens
@@ -151,5 +151,7 @@ def claims(part: dict[str, Any]) -> tuple[Claim, ...]:
 
 
 def is_moment(value: Any) -> bool:
-    """Whether ``value`` can be a NumericDate (a number, not a boolean)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """Whether ``value`` is a NumericDate the page can show as a time: a finite
+    number (not a boolean) a datetime holds. Milliseconds, or a number too large,
+    are shown as the number rather than failing the page."""
+    return timewords.is_moment(value)

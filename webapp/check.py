@@ -50,7 +50,8 @@ def print_report(origin: str, rows: list[matrix.Row], warnings: list[matrix.Mist
                  verdicts: list[probes.Verdict], elapsed: float) -> None:
     print(f"Federation Lab check of {origin}\n")
     for warning in warnings:
-        print(f"{warning.severity.value}: {warning.title}\n  {warning.detail}\n"
+        # The word the diagnostics page shows (``Severity.word``), not the enum value.
+        print(f"{warning.severity.word}: {warning.title}\n  {warning.detail}\n"
               f"  fix: {warning.fix}\n")
     for row in rows:
         print(f"[{row.name}] {row.display_name} ({row.kind})")

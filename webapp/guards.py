@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import Flask, current_app, redirect, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -66,9 +66,9 @@ from werkzeug.sansio.utils import host_is_trusted
 from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response
 
-from .config import Settings, settings
+from .config import settings
 from .errors import FedlabError, render_error
-from .urls import is_loopback
+from .urls import hostname, is_loopback, registered_origins
 
 log = logging.getLogger(__name__)
 
@@ -96,39 +96,38 @@ def to_registered_origin() -> Response | None:
     any other method gets a page that names it."""
     if request.path in current_app.extensions[ANY_HOST]:
         return None
-    host = _hostname(request.host)
+    host = hostname(request.host)
     if not host or not is_loopback(host):
         return None
-    origins = registered_origins(settings())
-    if not origins or host in {_hostname(urlsplit(o).netloc) for o in origins}:
+    site = settings()
+    if site.external_url or site.production:
+        # Its URLs never follow the Host: a proxy may send its own (no redirect loop).
         return None
-    target = next((o for o in origins if is_loopback(_hostname(urlsplit(o).netloc))), None)
+    origins = registered_origins(site)
+    if not origins or host in {hostname(urlsplit(o).netloc) for o in origins}:
+        return None
+    target = next((o for o in origins if is_loopback(hostname(urlsplit(o).netloc))), None)
     if target is None:
         return None
     if request.method not in ("GET", "HEAD"):
         log.info("refused %s %s on loopback host %r: the site is registered at %s",
                  request.method, request.path, host, target)
         raise FedlabError("other_loopback_host", origin=target)
+    return redirect(target + request_target(), 302)
+
+
+def request_target() -> str:
+    """The path and query as the browser sent them, escapes kept: the server's raw
+    request target (``RAW_URI``/``REQUEST_URI``) when it gives one in origin form,
+    else the decoded path quoted again. Never rebuilt from the decoded path as is:
+    ``/storage%3Fa=1`` would become ``/storage?a=1``, ``%2F`` a separator, and
+    ``%0d%0a`` a line break."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    if raw.startswith("/") and raw.isascii() and raw.isprintable() and " " not in raw:
+        return raw
     query = request.query_string.decode("latin-1")
-    location = iri_to_uri(target + request.path + (f"?{query}" if query else ""))
-    return redirect(location, 302)
-
-
-def registered_origins(site: Settings) -> tuple[str, ...]:
-    """The origins the providers know a site whose URLs follow the request by:
-    outside production and without ``external_url``, the demo's origins
-    (``standins.app_origins``, what its stand-ins register); else none."""
-    if site.external_url or site.production:
-        return ()
-    return tuple(o.rstrip("/") for o in site.demo_origins)
-
-
-def _hostname(netloc: str) -> str:
-    """``localhost:8000`` -> ``localhost``; ``[::1]:8000`` -> ``::1``; "" if malformed."""
-    try:
-        return (urlsplit(f"//{netloc}").hostname or "").lower()
-    except ValueError:
-        return ""
+    path = quote(request.script_root + request.path, safe="/:@!$&'()*+,;=-._~")
+    return iri_to_uri(path + (f"?{query}" if query else ""))
 
 
 def refuse_foreign_host() -> None:

@@ -17,11 +17,18 @@ from urllib.parse import urlsplit
 import msgspec
 from flask import current_app, request
 
-from .config import LOOPBACK, Settings
+from .config import Settings
 from .providers import Provider
 from .providers.console import ConsoleRow
 from .records import Registration
-from .urls import current_origin, external_url, sign_out_return_url
+from .urls import (
+    current_origin,
+    external_url,
+    hostname,
+    is_loopback,
+    registered_origins,
+    sign_out_return_url,
+)
 
 
 class Row(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,15 +109,22 @@ class Severity(enum.Enum):
         return list(Severity).index(self)
 
     @property
+    def word(self) -> str:
+        """The severity's one word, the same on the page and in ``fedlab check``."""
+        return SEVERITY_WORDS[self][0]
+
+    @property
     def words(self) -> str:
-        """What the severity means, in words (never colour only)."""
-        return SEVERITY_WORDS[self]
+        """What the severity means, in words (never colour only): the word, then
+        what it means where that needs saying."""
+        word, meaning = SEVERITY_WORDS[self]
+        return f"{word}: {meaning}" if meaning else word
 
 
 SEVERITY_WORDS = {
-    Severity.BLOCKING: "Blocking: sign-in will fail",
-    Severity.WARNING: "Warning: works here, breaks elsewhere",
-    Severity.INFO: "Note",
+    Severity.BLOCKING: ("Blocking", "sign-in will fail"),
+    Severity.WARNING: ("Warning", "works here, breaks elsewhere"),
+    Severity.INFO: ("Note", ""),
 }
 
 
@@ -141,7 +155,7 @@ def callbacks_over_plain_http(settings: Settings) -> Mistake | None:
     """Providers refuse http:// redirect URIs except on the loopback host."""
     origin = current_origin()
     site = urlsplit(origin)
-    if site.scheme != "http" or (site.hostname or "") in LOOPBACK:
+    if site.scheme != "http" or is_loopback(site.hostname or ""):
         return None
     return Mistake(
         code="http_not_loopback",
@@ -156,15 +170,15 @@ def callbacks_over_plain_http(settings: Settings) -> Mistake | None:
 
 def opened_at_another_loopback_name(settings: Settings) -> Mistake | None:
     """localhost and 127.0.0.1 are two sites to the browser, with two cookies."""
-    here_host = _hostname(request.host)
-    registered = _registered_origins(settings)
-    hosts = [_hostname(urlsplit(o).netloc) for o in registered]
-    if here_host not in LOOPBACK or here_host in hosts:
+    here_host = hostname(request.host)
+    registered = registered_origins(settings)
+    hosts = [hostname(urlsplit(o).netloc) for o in registered]
+    if not is_loopback(here_host) or here_host in hosts:
         return None
-    others = [o for o, h in zip(registered, hosts, strict=True) if h in LOOPBACK]
+    others = [o for o, h in zip(registered, hosts, strict=True) if is_loopback(h)]
     if not others and registered:
         return None
-    other = _hostname(urlsplit(others[0]).netloc) if others else (
+    other = hostname(urlsplit(others[0]).netloc) if others else (
         "localhost" if here_host != "localhost" else "127.0.0.1")
     named = (f"The callback URLs registered for this site use {', '.join(others)}."
              if others else
@@ -335,19 +349,6 @@ CHECKS: list[Check] = [
 def _forwarded_headers() -> list[str]:
     """The X-Forwarded headers this request carries (whether trusted or not)."""
     return [h for h in ("X-Forwarded-Proto", "X-Forwarded-Host") if request.headers.get(h)]
-
-
-def _registered_origins(settings: Settings) -> list[str]:
-    """The site origins the providers are known to have registered."""
-    known = list(settings.demo_origins)
-    if settings.external_url:
-        known.append(settings.external_url)
-    return [o.rstrip("/") for o in dict.fromkeys(known) if isinstance(o, str)]
-
-
-def _hostname(netloc: str) -> str:
-    """``localhost:8000`` -> ``localhost``; ``[::1]:8000`` -> ``::1``."""
-    return (urlsplit(f"//{netloc}").hostname or "").lower()
 
 
 def _first(value: str | None) -> str:

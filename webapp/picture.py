@@ -49,11 +49,12 @@ def elapsed_ms() -> int | None:
 
 
 def browser_request(what: str, outcome: str) -> Step:
-    """This request, as the browser sent it: the names of its query and form fields."""
+    """This request, as the browser sent it: the names of its query and form fields,
+    bounded (the browser chooses how many there are)."""
     names = [*request.args.keys(), *request.form.keys()]
     return Step(source=BROWSER, target=SITE, what=what,
                 method=request.method, path=request.path, params=steps.unique(names),
-                ms=elapsed_ms(), outcome=outcome)
+                ms=elapsed_ms(), outcome=outcome).bounded()
 
 
 # -- the sign-in ------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ def login_sent(provider: Provider, authorization_url: str) -> None:
              note="the redirect, followed by the browser"),
     )
     session[UNDER_WAY] = {"provider": provider.name, "at": time.time(),
-                          "steps": msgspec.to_builtins([step.bounded() for step in made])}
+                          "steps": msgspec.to_builtins(steps.kept(made))}
 
 
 def take_under_way(provider: Provider) -> tuple[tuple[Step, ...], float | None]:
@@ -80,7 +81,7 @@ def take_under_way(provider: Provider) -> tuple[tuple[Step, ...], float | None]:
     if not isinstance(kept, dict) or kept.get("provider") != provider.name:
         return (), None
     try:
-        made = msgspec.convert(kept.get("steps", ()), tuple[Step, ...])
+        made = steps.kept(msgspec.convert(kept.get("steps", ()), tuple[Step, ...]))
         at = float(kept["at"])
     except (msgspec.ValidationError, TypeError, ValueError, KeyError):
         return (), None
@@ -109,7 +110,7 @@ def signed_in(provider: Provider, under_way: tuple[tuple[Step, ...], float | Non
     session[KEY] = Picture(
         provider=provider.name, provider_name=provider.display_name,
         signed_in_at=auth.signed_in_at,
-        sign_in=tuple([*before, callback, *steps.noted()][: steps.MAX_STEPS]),
+        sign_in=steps.kept([*before, callback, *steps.noted()]),
     ).dump()
 
 
@@ -136,6 +137,6 @@ def keep_credentials_request(response: Response) -> Response:
         session[KEY] = Picture(
             provider=picture.provider, provider_name=picture.provider_name,
             signed_in_at=picture.signed_in_at, sign_in=picture.sign_in,
-            credentials=made[: steps.MAX_STEPS], credentials_at=int(time.time()),
+            credentials=steps.kept(made), credentials_at=int(time.time()),
         ).dump()
     return response

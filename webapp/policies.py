@@ -100,7 +100,8 @@ def reader_statements(bucket: str) -> list[dict[str, Any]]:
 class MappedRole:
     """A role the pool's role mappings may choose beside its authenticated role.
 
-    ``name`` is the IAM role's name (the demo's stand-in and ``deploy/`` make it);
+    ``name`` is the IAM role's name: the demo's stand-in and ``deploy/``'s template
+    both give the role exactly this name (see :data:`SITE_ROLE_NAMES`);
     its trust policy is :func:`trust_policy` with ``amr`` ``authenticated``, as
     every role a signed-in identity may get must be."""
 
@@ -143,20 +144,45 @@ def site_statements(pool_arn: str, roles_arn: str) -> list[dict[str, Any]]:
     ]
 
 
+#: The IAM names of the pool's own roles, as the stand-in and ``deploy/`` name them.
+AUTHENTICATED_ROLE_NAME = "fedlab-authenticated"
+GUEST_ROLE_NAME = "fedlab-guest"
+
+#: Every role the site knows the statements of, by IAM role name. The storage pages
+#: learn the visitor's role from STS's assumed-role ARN, which carries the role's
+#: name and nothing else (not its path, not the stack), so the name is what the
+#: site can match on; that is why deploy/'s template gives each role this fixed
+#: name (RoleName, CAPABILITY_NAMED_IAM) rather than a generated one, which the
+#: site could not tell from any other role. The cost: one Federation Lab stack per
+#: AWS account, since IAM role names are unique in an account.
+SITE_ROLE_NAMES = (AUTHENTICATED_ROLE_NAME, GUEST_ROLE_NAME,
+                   *(mapped.name for mapped in MAPPED_ROLES))
+
+
 def policy(statements: list[dict[str, Any]]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def knows_role(role_name: str | None) -> bool:
+    """Whether ``role_name`` is one of the site's roles (:data:`SITE_ROLE_NAMES`),
+    whose statements the site can vouch for."""
+    return role_name in SITE_ROLE_NAMES
+
+
 def role_statements(bucket: str, role_name: str | None,
                     guest: bool = False) -> list[dict[str, Any]]:
-    """A role's statements by its name: a mapped role's own, else the authenticated
-    (or, for a guest, the unauthenticated) role's."""
+    """A role's statements by its name (:data:`SITE_ROLE_NAMES`). A role the site
+    does not know (a pool mapping to a role of its own, an older stack's generated
+    name) has none the site can vouch for: the pages offer nothing for it and say
+    that S3 decides, rather than guessing from another role's statements."""
     if guest:
-        return guest_statements(bucket)
+        return guest_statements(bucket) if role_name == GUEST_ROLE_NAME else []
+    if role_name == AUTHENTICATED_ROLE_NAME:
+        return authenticated_statements(bucket)
     for mapped in MAPPED_ROLES:
         if mapped.name == role_name:
             return mapped.statements(bucket)
-    return authenticated_statements(bucket)
+    return []
 
 
 def statements_for_level(bucket: str, level: str, guest: bool = False,
@@ -176,18 +202,35 @@ def allows(statements: Iterable[Mapping[str, Any]], action: str, resource: str,
     ``${cognito-identity.amazonaws.com:sub}`` read as the visitor's identity id (what
     S3 substitutes). Conditions are not evaluated here (object actions carry none in
     these documents): an Allow with one is not counted on, a Deny with one is, so a
-    page never offers what S3 might refuse. S3 still decides every request.
+    page never offers what S3 might refuse. The same for the negated fields: a Deny
+    with ``NotAction`` or ``NotResource`` is honoured (it applies to every action or
+    resource it does not name), a Deny with ``NotPrincipal`` is taken to apply, and
+    an Allow with any of them is not counted on. S3 still decides every request.
     """
     allowed = False
     for statement in statements:
-        if not (_names(statement, "Action", action, ignore_case=True)
-                and _names(statement, "Resource", resource, identity_id=identity_id)):
+        if not (_applies(statement, "Action", action, ignore_case=True)
+                and _applies(statement, "Resource", resource, identity_id=identity_id)):
             continue
         if statement.get("Effect") == "Deny":
             return False
-        if statement.get("Effect") == "Allow" and not statement.get("Condition"):
+        if (statement.get("Effect") == "Allow" and not statement.get("Condition")
+                and not any(k in statement for k in NEGATED)):
             allowed = True
     return allowed
+
+
+#: The fields an Allow is not counted on with (see :func:`allows`).
+NEGATED = ("NotAction", "NotResource", "NotPrincipal")
+
+
+def _applies(statement: Mapping[str, Any], field: str, value: str, ignore_case: bool = False,
+             identity_id: str = "") -> bool:
+    """Whether ``field`` (``Action``, ``Resource``) names ``value``, or its negation
+    (``NotAction``, ``NotResource``) leaves it out."""
+    if f"Not{field}" in statement:
+        return not _names(statement, f"Not{field}", value, ignore_case, identity_id)
+    return _names(statement, field, value, ignore_case, identity_id)
 
 
 def object_arn(bucket: str, key: str) -> str:

@@ -30,14 +30,15 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from . import config
+from . import config, visitor
 from .config import AwsSettings, Settings
 from .providers import Provider, registry
 from .urls import origin_of
 
-#: Endpoints whose pages show tokens, credentials or presigned URLs (which carry
-#: the visitor's session token): never stored by a browser or a shared cache.
-NO_STORE_BLUEPRINTS = ("auth", "account", "credentials", "storage")
+#: Blueprints whose pages show tokens, credentials, presigned URLs (which carry
+#: the visitor's session token) or the picture of a sign-in: never stored by a
+#: browser or a shared cache, whoever asks.
+NO_STORE_BLUEPRINTS = ("auth", "account", "credentials", "storage", "picture_page")
 CALLBACK_ENDPOINT = "auth.callback"
 
 
@@ -60,10 +61,24 @@ def init_app(app: Flask) -> None:
         response.headers["Referrer-Policy"] = (
             "no-referrer" if endpoint == CALLBACK_ENDPOINT else "strict-origin-when-cross-origin"
         )
-        if endpoint.split(".", 1)[0] in NO_STORE_BLUEPRINTS:
+        if shows_visitor_data(endpoint):
             response.headers["Cache-Control"] = "no-store"
             response.headers.pop("Expires", None)
         return response
+
+
+def shows_visitor_data(endpoint: str) -> bool:
+    """Whether this response may show something of the visitor, so no browser or
+    shared cache may keep it: the token pages always, and every page but a static
+    file once the session holds someone (the header on every page, error pages
+    included, shows the signed-in person's name and picture, or that they are a
+    guest). Static files show no one and stay cacheable; a signed-out visitor's
+    home page is the same for everyone."""
+    if endpoint == "static" or endpoint.endswith(".static"):
+        return False
+    if endpoint.split(".", 1)[0] in NO_STORE_BLUEPRINTS:
+        return True
+    return visitor.current().standing != "signed_out"
 
 
 def content_security_policy(settings: Settings, providers: Iterable[Provider]) -> str:

@@ -76,6 +76,13 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
             note=self.note[:MAX_TEXT], outcome=self.outcome[:MAX_TEXT])
 
 
+def kept(made: Iterable[Step]) -> tuple[Step, ...]:
+    """Steps as a record keeps them: each cut to the bounds, at most :data:`MAX_STEPS`.
+    Every list the picture stores passes through here, whatever its source (a step
+    built from the browser's own request is as long as the browser made it)."""
+    return tuple(step.bounded() for step in list(made)[:MAX_STEPS])
+
+
 class Picture(Kept, frozen=True, kw_only=True):
     """A visitor's last sign-in and their credentials request after it, as steps:
     kept in the server-side session (:mod:`webapp.picture`)."""

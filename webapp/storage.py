@@ -140,14 +140,16 @@ def level_context(level: str) -> tuple[AwsState, str, Any]:
 
 def denied(error: FedlabError, level: str, resource: str,
            state: AwsState) -> FedlabError:
-    """Add the statement that would have allowed it, so the page can teach it, and the
-    provider the credentials came from (a guest's have none)."""
+    """Add the statement that would have allowed it (the site's signed-in role's, for
+    that level), so the page can teach it, and the provider the credentials came
+    from (a guest's have none)."""
     if state.provider:
         error.details.setdefault("provider", state.provider)
     if error.code == "s3_access_denied":
         bucket = settings().aws.bucket
         error.details.update(resource=resource,
-                             needed=policies.statements_for_level(bucket, level))
+                             needed=policies.statements_for_level(
+                                 bucket, level, role_name=policies.AUTHENTICATED_ROLE_NAME))
     return error
 
 
@@ -203,7 +205,7 @@ def listing(level: str) -> str | tuple[str, int]:
         may_upload=may("s3:PutObject", prefix + ANY_NEW_FILE),
         statements=policies.statements_for_level(bucket, level, guest=state.guest,
                                                  role_name=role_name),
-        role_name=role_name,
+        role_name=role_name, known_role=policies.knows_role(role_name),
     )
 
 

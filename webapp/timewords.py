@@ -9,8 +9,10 @@ script only translates the clock time. Templates use the ``time_at`` macro of
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Flask
 
@@ -20,20 +22,44 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(utc_time)
     app.add_template_filter(relative_time)
     app.add_template_filter(duration)
+    app.add_template_test(is_moment, "moment")
+
+
+def moment(epoch: Any) -> datetime | None:
+    """``epoch`` as a UTC time, or None when it is none: not a number (a boolean is
+    none), not finite, or outside what a datetime holds (a provider that sends
+    milliseconds, ``1e12``, is 33 658 AD). Such a value is shown as the number."""
+    if not isinstance(epoch, int | float) or isinstance(epoch, bool) or not math.isfinite(epoch):
+        return None
+    try:
+        return datetime.fromtimestamp(epoch, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def is_moment(value: Any) -> bool:
+    """Whether ``value`` is a time the pages can show (Jinja's ``is moment``)."""
+    return moment(value) is not None
 
 
 def iso_time(epoch: float) -> str:
-    """The machine-readable form for ``<time datetime=...>``."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The machine-readable form for ``<time datetime=...>``; not a time, the number."""
+    at = moment(epoch)
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ") if at else str(epoch)
 
 
 def utc_time(epoch: float) -> str:
-    """The clock time before the script makes it local: UTC, said so."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """The clock time before the script makes it local: UTC, said so; not a time,
+    the number."""
+    at = moment(epoch)
+    return at.strftime("%Y-%m-%d %H:%M UTC") if at else str(epoch)
 
 
 def relative_time(epoch: float, now: float | None = None) -> str:
-    """How far ``epoch`` is from ``now`` in words: "in 54 min", "3 min ago", "now"."""
+    """How far ``epoch`` is from ``now`` in words: "in 54 min", "3 min ago", "now";
+    not a time, nothing."""
+    if moment(epoch) is None:
+        return ""
     seconds = round(epoch - (time.time() if now is None else now))
     words = duration(abs(seconds), coarse=True)
     if abs(seconds) < 5:

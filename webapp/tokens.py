@@ -169,15 +169,18 @@ def verified_jwt(
             raise _claims_error(str(e), unverified, client_id, issuers) from None
         raise reject("signature", f"valid {alg} signature by key {header.get('kid')}",
                      "an invalid signature") from None
+    # Each check is noted once it has passed, no sooner: python-jose has checked the
+    # signature, iss, exp, the required claims and at_hash; aud is only this
+    # client's once check_audience has also seen azp.
     steps.passed(f"signature: {alg}")
     steps.passed("iss: the provider's issuer")
-    steps.passed("aud: this client")
     steps.passed("exp: not passed")
     for claim in require:
         steps.passed(f"{claim}: present")
     if access_token is not None and "at_hash" in claims:
         steps.passed("at_hash: the access token's hash")
     check_audience(claims, client_id)
+    steps.passed("aud: this client")
     if "azp" in claims:
         steps.passed("azp: this client")
     iat = claims["iat"]

@@ -11,7 +11,7 @@ from flask import current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
-from .config import LOOPBACK, settings
+from .config import LOOPBACK, Settings, settings
 
 
 def external_url(endpoint: str, **values: str) -> str:
@@ -91,6 +91,25 @@ def lab_address(url: str) -> str | None:
     if address is not None and address.is_link_local:
         return "a link-local address"
     return None
+
+
+def hostname(netloc: str) -> str:
+    """``localhost:8000`` -> ``localhost``; ``[::1]:8000`` -> ``::1``; "" if malformed.
+    The one reading of a Host (or an origin's netloc) that the loopback guard and the
+    diagnostics share."""
+    try:
+        return (urlsplit(f"//{netloc}").hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def registered_origins(site: Settings) -> tuple[str, ...]:
+    """The site's origins the providers are known to have registered: the demo's
+    (``standins.app_origins``, what its stand-ins register) and ``external_url``,
+    each once, without a trailing slash. Each caller applies its own rule on top
+    (the loopback guard redirects only when the site follows the request)."""
+    known = [*site.demo_origins, *([site.external_url] if site.external_url else [])]
+    return tuple(dict.fromkeys(o.rstrip("/") for o in known if isinstance(o, str)))
 
 
 def is_loopback(host: str) -> bool:

@@ -8,6 +8,8 @@ from typing import Any
 
 import boto3
 
+from webapp import policies
+
 from .roles import MappingInvalid, RoleMapping, parse_mappings
 
 #: The bootstrap's own credentials: dummy values, never the machine's. Requests
@@ -17,8 +19,9 @@ ADMIN_SECRET_ACCESS_KEY = "testing"
 
 #: The IAM user the site signs its developer calls with (see :func:`.bootstrap`).
 SITE_USER = "fedlab-site"
-AUTHENTICATED_ROLE = "fedlab-authenticated"
-GUEST_ROLE = "fedlab-guest"
+#: The names deploy/'s template gives these roles too: the storage pages know them.
+AUTHENTICATED_ROLE = policies.AUTHENTICATED_ROLE_NAME
+GUEST_ROLE = policies.GUEST_ROLE_NAME
 DEFAULT_LIFETIME = 3600
 
 

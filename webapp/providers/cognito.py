@@ -30,8 +30,6 @@ from .. import steps, tokens
 from ..errors import FedlabError
 from ..records import Registration
 from ..urls import lab_address
-from .amazon import Amazon
-from .apple import Apple
 from .base import (
     EndedThere,
     PoolRegistration,
@@ -47,8 +45,6 @@ from .base import (
     url_setting,
 )
 from .console import Form
-from .facebook import Facebook
-from .google import Google
 from .oidc import OpenIDConnect, refresh_token_of
 
 if TYPE_CHECKING:
@@ -110,20 +106,6 @@ class Cognito(OpenIDConnect):
     }
     #: Cognito user pools send no logout tokens (no Back-Channel Logout).
     SENDS_LOGOUT_TOKENS: ClassVar[bool] = False
-    #: Where a provider reached through the Hosted UI registers Cognito's idpresponse URL.
-    #: Each console's two fields: the redirect URI (a URL) and the site field,
-    #: whose form differs (an origin at Google and Amazon, a bare host name at
-    #: Facebook's App Domains and Apple's Domains and Subdomains).
-    UPSTREAM_CONSOLE: ClassVar[Mapping[str, tuple[str, str, Form]]] = {
-        "Google": ("Google Cloud console > APIs & Services > Credentials > your OAuth client: "
-                   "Authorized redirect URIs", "Authorized JavaScript origins", Form.ORIGIN),
-        "Facebook": ("Meta for Developers > your app > Facebook Login > Settings: "
-                     "Valid OAuth Redirect URIs", "Settings > Basic: App Domains", Form.HOST),
-        "LoginWithAmazon": ("Login with Amazon console > your security profile > Web Settings: "
-                            "Allowed Return URLs", "Allowed Origins", Form.ORIGIN),
-        "SignInWithApple": ("Apple Developer > Identifiers > your Services ID: Return URLs",
-                            "Domains and Subdomains", Form.HOST),
-    }
     BROWSER_SETTINGS: ClassVar[tuple[str, ...]] = ("hosted_ui_url",)
     URL_KEYS: ClassVar[tuple[str, ...]] = ("issuer", "hosted_ui_url", "domain", "api_endpoint")
 
@@ -257,7 +239,10 @@ class Cognito(OpenIDConnect):
     def upstream_kind(self) -> type[Provider] | None:
         """The kind behind the Hosted UI when ``identity_provider`` names a social
         provider Cognito federates to (Google, Facebook, Amazon, Apple), else None."""
-        return UPSTREAM_KINDS.get(self.authorize_params.get("identity_provider", ""))
+        from . import KINDS  # the registry of kinds, built once this package is read
+
+        kind = UPSTREAM_KINDS.get(self.authorize_params.get("identity_provider", ""))
+        return KINDS.get(kind) if kind else None
 
     @property
     def mark(self) -> str:
@@ -287,9 +272,15 @@ class Cognito(OpenIDConnect):
         if not upstream or upstream == "COGNITO":
             return []
         hosted = self.settings["hosted_ui_url"]
-        callback_field, origin_field, form = self.UPSTREAM_CONSOLE.get(
-            upstream, (f"{upstream}'s client registration: redirect URIs", "allowed origins",
-                       Form.ORIGIN))
+        kind = self.upstream_kind
+        if kind is None:  # a SAML or OIDC provider of the pool's own: its console, unknown
+            callback_field, origin_field, form = (
+                f"{upstream}'s client registration: redirect URIs", "allowed origins",
+                Form.ORIGIN)
+        else:  # the kind's own console, in its own words and forms
+            callback_field = kind.CONSOLE["callback"] or "redirect URIs"
+            origin_field = kind.CONSOLE.get("origin") or "allowed origins"
+            form = kind.CONSOLE_FORMS.get("origin", Form.URL)
         return [Registration(where=callback_field, value=f"{hosted}/oauth2/idpresponse"),
                 Registration(where=origin_field, value=form.of(hosted))]
 
@@ -351,8 +342,11 @@ def aws_error(response: requests.Response) -> tuple[str, str]:
     return aws_code[:MESSAGE_LIMIT], message[:MESSAGE_LIMIT]
 
 
-#: The social providers the Hosted UI federates to, by Cognito's name for each
-#: (``identity_provider``), as the kinds this site has for them.
-UPSTREAM_KINDS: Mapping[str, type[Provider]] = {
-    "Google": Google, "Facebook": Facebook, "LoginWithAmazon": Amazon, "SignInWithApple": Apple,
+#: The social providers the Hosted UI federates to: Cognito's name for each
+#: (``identity_provider``) -> the ``kind`` this site has for it. The kind's class,
+#: found in the registry of kinds (:data:`webapp.providers.KINDS`), says the rest:
+#: its mark, where it serves pictures, its console's fields and their forms.
+UPSTREAM_KINDS: Mapping[str, str] = {
+    "Google": "google", "Facebook": "facebook", "LoginWithAmazon": "amazon",
+    "SignInWithApple": "apple",
 }
