@@ -174,7 +174,7 @@ def verified_jwt(
     # client's once check_audience has also seen azp.
     steps.passed(f"signature: {alg}")
     steps.passed("iss: the provider's issuer")
-    steps.passed("exp: not passed")
+    steps.passed("exp: still in the future")
     for claim in require:
         steps.passed(f"{claim}: present")
     if access_token is not None and "at_hash" in claims:
