@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from . import sessions, signin, timewords, tokens
+from . import guests, sessions, signin, timewords, tokens
 from .errors import FedlabError, Guide, sign_in_offer
 from .providers import registry
 from .records import Tokens
@@ -86,14 +86,12 @@ def offer() -> tuple[str, int]:
     """The account page of a visitor with no sign-in: what it would show, and the
     providers' buttons; a guest is told they are one (a guest has an identity in
     the pool but no account here)."""
-    held = sessions.current_aws()
-    guest = held.identity_id if held is not None and held.guest else None
     return sign_in_offer(Guide(
         heading="Your account",
         lead=("Sign in to see who the provider says you are, what your id and access "
               "tokens say and when they expire. Pick a provider: you come back here."),
         next_path=url_for("account.account"),
-        guest_identity=guest,
+        guest_identity=guests.guest_identity_id(),
         offer_guest=True))
 
 

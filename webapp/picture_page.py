@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, url_for
 
-from . import picture, picture_layout, sessions
+from . import guests, picture, picture_layout, sessions
 from .errors import Guide, sign_in_offer
 
 bp = Blueprint("picture_page", __name__, url_prefix="/account")
@@ -29,10 +29,9 @@ def show() -> str | tuple[str, int]:
     """The diagram when there is one; else the way to make one."""
     here = url_for("picture_page.show")
     if sessions.current_auth() is None:
-        held = sessions.current_aws()
         return sign_in_offer(Guide(
             heading="Your sign-in, step by step", lead=LEAD, next_path=here,
-            guest_identity=held.identity_id if held is not None and held.guest else None))
+            guest_identity=guests.guest_identity_id()))
     kept = picture.current()
     return render_template(
         "picture/sign_in.html",

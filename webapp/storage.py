@@ -36,7 +36,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from . import aws, federation, policies, roles, sessions, signals, visitor
+from . import aws, federation, guests, policies, roles, sessions, signals, visitor
 from .config import settings
 from .errors import FedlabError, Guide, sign_in_offer
 from .records import AwsState
@@ -100,7 +100,6 @@ def next_step(level: str, who: Visitor) -> tuple[str, int]:
     level is, and the way on (the public files' "Continue as guest" comes back to
     them); the status as :attr:`webapp.errors.Guide.status` says."""
     here = url_for("storage.listing", level=level)
-    held = sessions.current_aws()
     if level == "public":
         guide = Guide(heading="Browse the public files as a guest, or sign in",
                       lead="Continue as a guest to read them, or sign in with one of the "
@@ -111,7 +110,7 @@ def next_step(level: str, who: Visitor) -> tuple[str, int]:
         guide = Guide(heading=f"Sign in to use your {level} files",
                       lead="Sign in with one of the providers: you come back here.",
                       next_path=here,
-                      guest_identity=held.identity_id if held and held.guest else None)
+                      guest_identity=guests.guest_identity_id())
     return sign_in_offer(guide, "storage/next_step.html", level=level, visitor=who,
                          title=title(level, who), tabs=tabs(level, who))
 
@@ -197,7 +196,6 @@ def listing(level: str) -> str | tuple[str, int]:
                for o in page.get("Contents", [])]
     owner = request.args.get("owner") or None
     others = level == "protected" and owner is not None and owner != state.identity_id
-    who = Visitor("guest" if state.guest else "signed_in")
     return render_template(
         "storage/listing.html", level=level, prefix=prefix, objects=objects, state=state,
         next_token=page.get("NextContinuationToken"), owner=owner, others=others,
