@@ -78,7 +78,7 @@ def shows_visitor_data(endpoint: str) -> bool:
         return False
     if endpoint.split(".", 1)[0] in NO_STORE_BLUEPRINTS:
         return True
-    return visitor.current().standing != "signed_out"
+    return visitor.standing() != "signed_out"
 
 
 def content_security_policy(settings: Settings, providers: Iterable[Provider]) -> str:

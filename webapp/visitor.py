@@ -94,12 +94,16 @@ class Tab:
 def current() -> Visitor:
     """The visitor of this request, from the session alone."""
     auth = sessions.current_auth()
-    if auth is not None:
-        return signed_in(auth)
+    return signed_in(auth) if auth is not None else Visitor(standing())
+
+
+def standing() -> Standing:
+    """Where the visitor stands, and nothing more: for what runs on every response
+    (the no-store rule), which needs no name, picture or provider worked out."""
+    if sessions.current_auth() is not None:
+        return "signed_in"
     aws = sessions.current_aws()
-    if aws is not None and aws.guest:
-        return Visitor("guest")
-    return Visitor("signed_out")
+    return "guest" if aws is not None and aws.guest else "signed_out"
 
 
 def signed_in(auth: SignIn) -> Visitor:
