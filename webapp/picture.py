@@ -134,9 +134,6 @@ def keep_credentials_request(response: Response) -> Response:
     picture = current()
     if picture is not None:
         made = (browser_request("credentials", str(response.status_code)), *noted)
-        session[KEY] = Picture(
-            provider=picture.provider, provider_name=picture.provider_name,
-            signed_in_at=picture.signed_in_at, sign_in=picture.sign_in,
-            credentials=steps.kept(made), credentials_at=int(time.time()),
-        ).dump()
+        session[KEY] = msgspec.structs.replace(
+            picture, credentials=steps.kept(made), credentials_at=int(time.time())).dump()
     return response
