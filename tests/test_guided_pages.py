@@ -157,7 +157,7 @@ def test_the_account_page_summary_first_details_folded_and_short(page, app_url, 
 
 
 def test_relative_words_follow_the_clock(page, app_url, control):
-    """countdown.js keeps the words in step with the clock on a page left open
+    """times.js keeps the words in step with the clock on a page left open
     (the page's clock is driven by Playwright, not waited for)."""
     page.clock.install()
     sign_in_by_clicking(page, app_url, "Sign in with Google")

@@ -1,5 +1,5 @@
 """Times as pages show them: a moment in UTC (turned into the visitor's local time
-by ``static/countdown.js``, which alone knows their zone) and how far it is from
+by ``static/times.js``, which alone knows their zone) and how far it is from
 now in words ("in 54 min", "3 min ago").
 
 The words are written on the server, so a page reads right without script; the
