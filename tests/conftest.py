@@ -26,7 +26,7 @@ import requests
 from werkzeug.serving import make_server
 
 from webapp import create_app
-from webapp.cli import AWS_KEY_VARIABLES
+from webapp.cli import AWS_KEY_VARIABLES, close_when_sent
 from webapp.demo import aws_standin_settings, standin_settings, write_secrets
 from webapp.oauth import EXTENSION
 
@@ -73,7 +73,7 @@ class LiveServer:
 
     def __init__(self, host: str, request_handler: Any = None) -> None:
         self.app: Callable[..., Any] | None = None
-        self.server = make_server(host, 0, self._dispatch, threaded=True,
+        self.server = make_server(host, 0, close_when_sent(self._dispatch), threaded=True,
                                   request_handler=request_handler)
         self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

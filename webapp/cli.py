@@ -15,7 +15,10 @@ from urllib.parse import urlsplit
 from . import config as config_module
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from flask import Flask
+    from werkzeug.serving import BaseWSGIServer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,18 +158,44 @@ def run_demo(host: str, port: int | None) -> int:
     for user in settings["users"]:
         print(f"  {user['username']} / {user['password']}")
     print()
-    run_simple(address.host, address.port, app, threaded=True, request_handler=RequestHandler)
+    run_simple(address.host, address.port, close_when_sent(app), threaded=True,
+               request_handler=RequestHandler)
     return 0
 
 
-def serve(url: str, wsgi_app: Any, handler: Any = None) -> None:
+def close_when_sent(wsgi_app: Any) -> Any:
+    """``wsgi_app`` whose response bodies are closed as soon as they are sent.
+
+    werkzeug's development server closes a body only after it has drained the
+    socket; a browser that drops the connection first (it often does for a
+    favicon or a page it navigated away from) makes that read raise, and the
+    body, an open file for a static file, is never closed. gunicorn closes it;
+    the demo and the tests' servers get it closed here.
+    """
+
+    def closing(body: Any) -> Iterator[bytes]:
+        try:
+            yield from body
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        return closing(wsgi_app(environ, start_response))
+
+    return app
+
+
+def serve(url: str, wsgi_app: Any, handler: Any = None) -> BaseWSGIServer:
     """Serve ``wsgi_app`` at ``url`` (host and port) from a daemon thread."""
     from werkzeug.serving import make_server
 
     parts = urlsplit(url)
-    server = make_server(parts.hostname or "127.0.0.1", parts.port or 80, wsgi_app,
+    server = make_server(parts.hostname or "127.0.0.1", parts.port or 80,
+                         close_when_sent(wsgi_app),
                          threaded=True, request_handler=handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def start_aws_standin(app: Flask) -> None:
