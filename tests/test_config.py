@@ -91,6 +91,8 @@ def test_dashed_provider_names_map_from_the_environment(tmp_path, clean_env):
     (("no_such_key", 1), "no_such_key: unknown key"),
     (("session", {"type": "memcached"}), "session.type"),
     (("session", {"idle_timeout": 10}), "session.idle_timeout"),
+    (("session", {"client_cache": -1}), "session.client_cache: must be at least 0"),
+    (("session", {"client_cache": "many"}), "session.client_cache: must be a whole number"),
     (("session", {"encryption_key": ""}), "session.encryption_key: missing"),
     (("session", {"encryption_key": "short"}), "session.encryption_key: too short"),
     (("session", {"encryption_key": SECRET}), "session.encryption_key: must differ from"),

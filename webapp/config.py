@@ -62,6 +62,9 @@ DEFAULTS: dict[str, Any] = {
         "encryption_key": "",
         "idle_timeout": 1800,
         "absolute_timeout": 8 * 3600,
+        # Redis only: session records each process keeps, kept true by Redis's
+        # invalidation messages (webapp/session_cache.py); 0 reads Redis every time.
+        "client_cache": 256,
     },
     "providers": {},
     # Identity Pool federation and the S3 pages; off while identity_pool_id is "".
@@ -128,6 +131,9 @@ class SessionSettings:
     encryption_key: str
     idle_timeout: int
     absolute_timeout: int
+    #: Redis only: how many records each process keeps, kept true by Redis's
+    #: invalidation messages (:mod:`webapp.session_cache`); 0 turns it off.
+    client_cache: int
 
 
 @dataclass(frozen=True)
@@ -470,6 +476,7 @@ def _session(raw: Any) -> SessionSettings:
         encryption_key=_encryption_key(session.get("encryption_key")),
         idle_timeout=idle,
         absolute_timeout=absolute,
+        client_cache=_int(session, "client_cache", minimum=0, where="session."),
     )
 
 

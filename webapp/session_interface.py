@@ -233,7 +233,7 @@ class ServerSessions(SessionInterface):
         if sid is not None:
             store_id = self.store_id(sid)
             try:
-                record = self.store.read(store_id)
+                record = self.store.read_to_open(store_id)
             except STORE_ERRORS as e:
                 store_unavailable("on open", e)
                 return self.make_null_session(app)  # type: ignore[return-value]

@@ -33,6 +33,7 @@ from redis.exceptions import RedisError
 
 from .errors import FedlabError, render_error
 from .records import SignIn
+from .session_cache import TrackedRecords
 
 log = logging.getLogger(__name__)
 #: What a failing store raises: Redis errors, and OS errors of the file store.
@@ -111,6 +112,13 @@ class SessionStore(ABC):
     def read(self, store_id: str) -> bytes | None:
         """The record as stored, or None when there is none (or it expired)."""
 
+    def read_to_open(self, store_id: str) -> bytes | None:
+        """The record, for opening a session as a request starts: what :meth:`read`
+        gives, possibly from a copy the store keeps true (:class:`RedisStore`'s
+        :class:`~webapp.session_cache.TrackedRecords`). A read that a write
+        depends on uses :meth:`read`."""
+        return self.read(store_id)
+
     @abstractmethod
     def create(self, store_id: str, record: bytes, ttl: int) -> bool:
         """Store a new record; False, and nothing written, when one exists."""
@@ -134,22 +142,39 @@ class SessionStore(ABC):
 class RedisStore(SessionStore):
     """One Redis key per record (``SET NX`` to create, ``SET XX`` to update, with
     ``EX`` its lifetime), and a lock every instance sees: ``SET NX PX``,
-    released only by its holder."""
+    released only by its holder. With ``tracked``, sessions are opened from
+    the copies it keeps true (:mod:`webapp.session_cache`)."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis, tracked: TrackedRecords | None = None) -> None:
         self.client = client
+        self.tracked = tracked
 
     def read(self, store_id: str) -> bytes | None:
         return self.client.get(store_id)  # type: ignore[return-value]
 
+    def read_to_open(self, store_id: str) -> bytes | None:
+        if self.tracked is None:
+            return self.read(store_id)
+        return self.tracked.read(store_id, self.read)
+
     def create(self, store_id: str, record: bytes, ttl: int) -> bool:
-        return bool(self.client.set(store_id, record, ex=ttl, nx=True))
+        created = bool(self.client.set(store_id, record, ex=ttl, nx=True))
+        self.forget(store_id)
+        return created
 
     def update(self, store_id: str, record: bytes, ttl: int) -> bool:
-        return bool(self.client.set(store_id, record, ex=ttl, xx=True))
+        updated = bool(self.client.set(store_id, record, ex=ttl, xx=True))
+        self.forget(store_id)
+        return updated
 
     def delete(self, store_id: str) -> None:
         self.client.delete(store_id)
+        self.forget(store_id)
+
+    def forget(self, store_id: str) -> None:
+        """Drop this process's copy of a record it just wrote or deleted."""
+        if self.tracked is not None:
+            self.tracked.forget(store_id)
 
     def try_lock(self, name: str, seconds: float, token: str | None = None) -> str | None:
         """Take the lock ``name`` for ``seconds`` unless someone holds it; the token

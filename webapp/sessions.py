@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from . import config
 from .errors import FedlabError
 from .records import AwsState, SignIn
+from .session_cache import TrackedRecords
 from .session_files import FileStore
 from .session_index import SessionIndex
 from .session_interface import CSRF_KEY, ServerSessions, StoredSession
@@ -62,9 +63,15 @@ def init_app(app: Flask, null_session_paths: Iterable[str] = ()) -> None:
     if settings.type == "redis":
         import redis
 
-        store = RedisStore(redis.Redis.from_url(
-            settings.redis_url, socket_timeout=STORE_TIMEOUT,
-            socket_connect_timeout=STORE_TIMEOUT))
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=STORE_TIMEOUT,
+                                      socket_connect_timeout=STORE_TIMEOUT)
+        tracked = None
+        if settings.client_cache:
+            # A copy is used for a touch interval at most: the idle timeout's
+            # renewal rewrites the record about that often anyway.
+            tracked = TrackedRecords(client, settings.key_prefix, settings.client_cache,
+                                     max_age=TOUCH_INTERVAL)
+        store = RedisStore(client, tracked)
     else:
         store = FileStore(settings.dir)
     interface = ServerSessions(store, Sealer(settings.encryption_key),

@@ -1,0 +1,179 @@
+"""Each process's copies of session records (webapp/session_cache.py), seen from
+Redis: which commands reach it, and what every instance answers after a change
+made elsewhere."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import redis
+import requests
+
+from webapp.session_cache import TrackedRecords
+
+from .flows import sign_in, wait_until
+from .test_scale_out import instances  # noqa: F401 (the two gunicorn instances)
+from .test_sessions import session_cookie
+
+PREFIX = "fedlab-cache-test:"
+
+
+@contextmanager
+def commands_seen(redis_url: str) -> Iterator[list[tuple[str, ...]]]:
+    """Every command Redis receives meanwhile, from anyone (``MONITOR``)."""
+    client = redis.Redis.from_url(redis_url)
+    marker = f"end-of-watch-{time.monotonic_ns()}"
+    seen: list[tuple[str, ...]] = []
+    ready, done = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        with client.monitor() as monitor:
+            ready.set()
+            for command in monitor.listen():
+                words = tuple(command["command"].split(" "))
+                if marker in command["command"]:
+                    break
+                seen.append(words)
+        done.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    ready.wait(5)
+    time.sleep(0.05)  # MONITOR is in effect once its reply has come back
+    try:
+        yield seen
+    finally:
+        redis.Redis.from_url(redis_url).echo(marker)
+        done.wait(5)
+
+
+def test_a_sign_out_on_one_instance_is_seen_by_the_other_on_its_next_request(
+        instances, browser, redis_url):  # noqa: F811
+    """Must show 2 of issue 14: with the copies on (the default), two instances
+    on one Redis; the second keeps a copy of the session, the first signs it
+    out, and the second's very next request is signed out."""
+    origin = instances.origin
+    instances.pinned = 0
+    assert sign_in(browser, origin, "auth0").status_code == 200
+    sid = session_cookie(browser).value
+    key = f"fedlab:session:{sid}"
+
+    instances.pinned = 1
+    assert browser.get(f"{origin}/account").status_code == 200  # read from Redis, and kept
+    with commands_seen(redis_url) as seen:
+        account = browser.get(f"{origin}/account")
+    assert account.status_code == 200 and "Signed in via Auth0" in account.text
+    assert ("GET", key) not in seen, "the second view read Redis: no copy was kept"
+
+    instances.pinned = 0
+    signed_out = browser.post(f"{origin}/auth/signout",
+                              data={"csrf_token": browser.csrf(account)})
+    assert signed_out.status_code == 200
+
+    instances.pinned = 1
+    with commands_seen(redis_url) as seen:
+        replay = requests.get(f"{origin}/account", cookies={"fedlab": sid}, timeout=10)
+    assert replay.status_code == 401, "the second instance served a signed-out session"
+    assert ("GET", key) in seen  # its copy was dropped: it asked Redis again
+    assert browser.get(f"{origin}/account").status_code == 401
+
+
+# -- one process's copies, against a real Redis -----------------------------------
+
+
+@pytest.fixture
+def store(redis_url) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    for key in client.scan_iter(f"{PREFIX}*"):
+        client.delete(key)
+
+
+class CountingReads:
+    """The reads that reached Redis, by key."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.keys: list[str] = []
+
+    def __call__(self, key: str) -> bytes | None:
+        self.keys.append(key)
+        return self.client.get(key)  # type: ignore[return-value]
+
+
+def test_a_copy_is_used_until_any_client_changes_the_record(store, redis_url):
+    tracked = TrackedRecords(store, PREFIX, size=8, max_age=60)
+    reads = CountingReads(store)
+    store.set(f"{PREFIX}a", b"one")
+    assert [tracked.read(f"{PREFIX}a", reads) for _ in range(3)] == [b"one"] * 3
+    assert reads.keys == [f"{PREFIX}a"]
+
+    other = redis.Redis.from_url(redis_url)  # another client: another instance
+    other.set(f"{PREFIX}a", b"two")
+    assert tracked.read(f"{PREFIX}a", reads) == b"two"
+    other.delete(f"{PREFIX}a")
+    assert tracked.read(f"{PREFIX}a", reads) is None
+    assert len(reads.keys) == 3
+    # An expiry in Redis is a change too (Redis expires the key on its own
+    # within a moment, though nobody reads it there).
+    other.set(f"{PREFIX}a", b"three", px=100)
+    assert tracked.read(f"{PREFIX}a", reads) == b"three"
+    wait_until(lambda: tracked.read(f"{PREFIX}a", reads) is None, tries=100)
+
+
+def test_a_read_that_a_change_overtook_is_not_kept(store):
+    """Redis answered with the record as it was, then another client changed it
+    before the answer was kept: the answer is used once, never kept."""
+    tracked = TrackedRecords(store, PREFIX, size=8, max_age=60)
+    store.set(f"{PREFIX}b", b"old")
+
+    def overtaken(key: str) -> bytes | None:
+        value = store.get(key)
+        store.set(key, b"new")  # lands after the GET was answered
+        time.sleep(0.05)
+        return value  # type: ignore[return-value]
+
+    assert tracked.read(f"{PREFIX}b", overtaken) == b"old"
+    reads = CountingReads(store)
+    assert tracked.read(f"{PREFIX}b", reads) == b"new"
+    assert reads.keys == [f"{PREFIX}b"]
+
+
+def test_without_its_channel_a_process_reads_redis_and_drops_its_copies(store):
+    tracked = TrackedRecords(store, PREFIX, size=8, max_age=60, retry_after=0)
+    reads = CountingReads(store)
+    store.set(f"{PREFIX}c", b"kept")
+    tracked.read(f"{PREFIX}c", reads)
+    # The channel: the newest connection whose invalidations go to itself.
+    channel = max(int(c["id"]) for c in store.client_list() if c.get("redir") == c["id"])
+    store.client_kill_filter(_id=channel)
+    store.set(f"{PREFIX}c", b"changed while nobody listened")  # no message reaches it
+    assert tracked.read(f"{PREFIX}c", reads) == b"changed while nobody listened"
+    # Listening again (it reconnects), it keeps nothing from before the loss.
+    assert tracked.read(f"{PREFIX}c", reads) == b"changed while nobody listened"
+    assert reads.keys == [f"{PREFIX}c"] * 3
+
+
+def test_the_copies_are_bounded_the_least_recently_used_dropped_first(store):
+    tracked = TrackedRecords(store, PREFIX, size=2, max_age=60)
+    reads = CountingReads(store)
+    for name in "xyz":
+        store.set(f"{PREFIX}{name}", name.encode())
+        tracked.read(f"{PREFIX}{name}", reads)
+    tracked.read(f"{PREFIX}x", reads)  # the least recently used went first
+    assert reads.keys == [f"{PREFIX}{n}" for n in "xyzx"]
+    assert tracked.read(f"{PREFIX}z", reads) == b"z" and len(reads.keys) == 4
+
+
+def test_a_copy_older_than_max_age_is_read_again(store):
+    tracked = TrackedRecords(store, PREFIX, size=8, max_age=0.1)
+    reads = CountingReads(store)
+    store.set(f"{PREFIX}d", b"d")
+    tracked.read(f"{PREFIX}d", reads)
+    tracked.read(f"{PREFIX}d", reads)
+    time.sleep(0.15)
+    tracked.read(f"{PREFIX}d", reads)
+    assert len(reads.keys) == 2

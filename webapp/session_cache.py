@@ -1,0 +1,178 @@
+"""A process's copy of the session records it read lately, kept true by Redis.
+
+Opening a session costs a Redis round trip on every request, and on loopback
+that trip costs as much as a whole bare request (``bench/``). Most requests
+read a record that has not changed since the last one, so each process keeps
+the sealed records it read (:class:`TrackedRecords`) and Redis tells it when
+one changes: server-assisted client-side caching (``CLIENT TRACKING``, in
+broadcast mode on the sessions' key prefix). Any write, deletion or expiry of
+such a key on any instance sends its name to every process, which drops its
+copy. The store stays the single source of truth:
+
+- the messages are read before every copy is used, so a sign-out on one
+  instance is seen by every other on its next request: Redis sends the
+  message before the signed-out request's own answer can reach the browser;
+- a copy filled from a read that a change overtook is not kept (each fill
+  holds a ticket that any message about its key cancels);
+- without the message channel (not yet connected, lost, refused) nothing is
+  copied and every read goes to Redis; a lost channel drops every copy;
+- a copy is used for at most ``max_age`` seconds, however quiet the channel,
+  and there are at most ``size`` of them, the least recently used dropped.
+
+Redis 6 or later (RESP2, with the channel redirected to itself, so any Redis 6
+works; redis-py's own ``cache_config`` asks for Redis 7.4). Only reads that
+open a session go through here; a read before a write always asks Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from redis import Connection, Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+#: The channel Redis publishes invalidations on for RESP2 clients.
+CHANNEL = "__redis__:invalidate"
+
+
+class TrackedRecords:
+    """At most ``size`` records of ``client``'s Redis whose keys start with
+    ``prefix``, each for at most ``max_age`` seconds, dropped as soon as Redis
+    says they changed. Thread-safe; a forked process starts empty."""
+
+    def __init__(self, client: Redis, prefix: str, size: int, max_age: float,
+                 retry_after: float = 1.0) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.size = size
+        self.max_age = max_age
+        self.retry_after = retry_after
+        self._lock = threading.Lock()
+        self._records: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        #: Reads under way whose answer may be kept: key -> their tickets.
+        self._fills: dict[str, set[object]] = {}
+        self._channel: Connection | None = None
+        self._pid = os.getpid()
+        self._next_try = 0.0
+        self._down = False
+
+    def read(self, key: str, load: Callable[[str], bytes | None]) -> bytes | None:
+        """The record under ``key``: this process's copy if it has a current
+        one, else ``load(key)`` (a read from Redis), kept when nothing changed
+        the key while it was read."""
+        with self._lock:
+            listening = self._listen()
+            if listening:
+                copy = self._records.get(key)
+                if copy is not None and time.monotonic() - copy[1] < self.max_age:
+                    self._records.move_to_end(key)
+                    return copy[0]
+                ticket = object()
+                self._fills.setdefault(key, set()).add(ticket)
+        if not listening:
+            return load(key)
+        try:
+            record = load(key)
+        finally:
+            with self._lock:
+                # Messages that came in while Redis answered cancel this ticket.
+                listening = self._listen()
+                tickets = self._fills.get(key, set())
+                current = ticket in tickets
+                tickets.discard(ticket)
+                if not tickets:
+                    self._fills.pop(key, None)
+        if listening and current and record is not None:
+            with self._lock:
+                self._records[key] = (record, time.monotonic())
+                self._records.move_to_end(key)
+                while len(self._records) > self.size:
+                    self._records.popitem(last=False)
+        return record
+
+    def forget(self, key: str) -> None:
+        """Drop ``key``'s copy now: this process just wrote or deleted it (Redis's
+        message follows, but this process's next request must not wait for it)."""
+        with self._lock:
+            self._records.pop(key, None)
+            self._fills.pop(key, None)
+
+    # -- the message channel ------------------------------------------------------
+
+    def _listen(self) -> bool:
+        """Whether the channel is up, with every message so far applied. Called
+        under the lock."""
+        if os.getpid() != self._pid:  # forked: the parent's socket and copies are not ours
+            self._pid, self._channel = os.getpid(), None
+            self._drop_all()
+        if self._channel is None and not self._connect():
+            return False
+        channel = self._channel
+        assert channel is not None
+        try:
+            while channel.can_read(timeout=0):
+                self._apply(channel.read_response())
+        except (RedisError, OSError) as e:
+            self._lost(e)
+            return False
+        return True
+
+    def _connect(self) -> bool:
+        now = time.monotonic()
+        if now < self._next_try:
+            return False
+        self._next_try = now + self.retry_after
+        kwargs = self.client.connection_pool.connection_kwargs
+        channel = self.client.connection_pool.connection_class(**{
+            **{k: v for k, v in kwargs.items() if not k.startswith("maint_")},
+            "protocol": 2})
+        try:
+            channel.connect()
+            channel.send_command("CLIENT", "ID")
+            own_id = channel.read_response()
+            channel.send_command("CLIENT", "TRACKING", "on", "REDIRECT", own_id,
+                                 "BCAST", "PREFIX", self.prefix)
+            channel.read_response()
+            channel.send_command("SUBSCRIBE", CHANNEL)
+            channel.read_response()
+        except (RedisError, OSError) as e:
+            channel.disconnect()
+            self._lost(e)
+            return False
+        if self._down:
+            log.info("session cache: Redis's invalidation channel is back")
+        self._channel, self._down = channel, False
+        return True
+
+    def _apply(self, message: list) -> None:
+        if message[0] != b"message":
+            return
+        keys = message[2]
+        if keys is None:  # FLUSHDB, FLUSHALL, or Redis dropped its tracking table
+            self._drop_all()
+            return
+        for key in keys:
+            name = key.decode() if isinstance(key, bytes) else key
+            self._records.pop(name, None)
+            self._fills.pop(name, None)
+
+    def _lost(self, error: Exception) -> None:
+        if self._channel is not None:
+            self._channel.disconnect()
+        self._channel = None
+        self._drop_all()
+        if not self._down:
+            # The type only: a message may name the store's address.
+            log.warning("session cache off: no invalidation channel from Redis (%s); "
+                        "every session is read from Redis", type(error).__name__)
+        self._down = True
+
+    def _drop_all(self) -> None:
+        self._records.clear()
+        self._fills.clear()
