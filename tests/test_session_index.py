@@ -152,3 +152,42 @@ def test_a_sign_in_listed_while_its_person_signs_out_everywhere_is_ended(redis_a
         assert landing.result().status_code == 401
     assert sessions_in_store() <= before
     assert racing.get(f"{app_url}/account").status_code == 401
+
+
+def test_each_index_entry_is_rewritten_in_two_round_trips_under_its_lock(redis_app, app_url):
+    """What Redis sees of the index during a sign-in (its MONITOR stream): for each
+    entry, the lock taken and the entry read (one pipeline), then the entry written
+    and the lock released by one script, which writes only while the lock is still
+    the sign-in's own; then the ending marks, read together."""
+    import threading
+
+    app, client = redis_app
+    signed_in(app, app_url, "cognito", "alice")  # the entry exists: it is rewritten
+    db = client.connection_pool.connection_kwargs.get("db", 0)
+    seen: list[tuple[str, list[str]]] = []  # who sent it (a client, or a script), and what
+    ready, stop = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        with client.monitor() as monitor:
+            ready.set()
+            while not stop.is_set():
+                sent = monitor.next_command()
+                if sent["db"] == db and "index:" in sent["command"]:
+                    seen.append((sent["client_type"], sent["command"].split()))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    ready.wait(5)
+    try:
+        signed_in(app, app_url, "cognito", "alice")
+    finally:
+        stop.set()
+        client.ping()  # one more command wakes the watcher
+        watcher.join(5)
+    sent = [command for by, command in seen if by != "lua"]
+    by_script = [command for by, command in seen if by == "lua"]
+    entry = next(command[1] for command in sent if command[0] == "GET")
+    assert [command[0] for command in sent] == ["SET", "GET", "EVAL", "MGET"], seen
+    assert sent[0][1] == f"{entry}:lock" and "NX" in sent[0]
+    assert [command[:2] for command in by_script] == [
+        ["get", f"{entry}:lock"], ["set", entry], ["del", f"{entry}:lock"]], seen
