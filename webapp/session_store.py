@@ -202,11 +202,52 @@ class RedisStore(SessionStore):
             if token is not None:
                 self.release(name, token)
 
+    # -- several commands in one round trip (the session index) -----------------------
+
+    def try_lock_and_read(self, name: str, seconds: float,
+                          store_id: str) -> tuple[str | None, bytes | None]:
+        """Try to take the lock ``name`` for ``seconds`` and read ``store_id``, in one
+        round trip (the read runs after the lock is taken, so under it); the token
+        that holds the lock, or None, and the record as read (meaningless without
+        the token)."""
+        token = secrets.token_hex(16)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(name, token, nx=True, px=int(seconds * 1000))
+        pipe.get(store_id)
+        taken, record = pipe.execute()
+        return (token if taken else None), record
+
+    def write_and_release(self, name: str, token: str, store_id: str,
+                          record: bytes | None, ttl: int) -> bool:
+        """Write ``record`` under ``store_id`` for ``ttl`` seconds (None: delete it) and
+        release the lock ``name``, in one round trip, only while ``token`` still holds
+        the lock; False, and nothing written, when it expired meanwhile (another
+        holder may be rewriting the same record)."""
+        return bool(self.client.eval(WRITE_AND_RELEASE_SCRIPT, 2, name, store_id, token,
+                                     record or b"", ttl))
+
+    def read_many(self, store_ids: list[str]) -> list[bytes | None]:
+        """The records under ``store_ids``, in one round trip (``MGET``)."""
+        return self.client.mget(store_ids) if store_ids else []  # type: ignore[return-value]
+
 
 #: Delete the lock only if it is still ours (it may have expired and been taken).
 RELEASE_SCRIPT = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
+"""
+
+#: Rewrite (an empty record: delete) a record and release the lock guarding it, only
+#: while the lock is still ours: a holder whose lock expired writes nothing.
+WRITE_AND_RELEASE_SCRIPT = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then
+  redis.call('del', KEYS[2])
+else
+  redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[3])
+end
+redis.call('del', KEYS[1])
+return 1
 """
 
 
