@@ -30,7 +30,7 @@ from typing import Any
 from .errors import FedlabError
 from .records import SignIn
 from .session_interface import ServerSessions
-from .session_store import RedisStore, open_record
+from .session_store import open_record
 
 #: Seconds to wait for an index entry's lock; a sign-in that cannot get it in
 #: this time ends on the store's page rather than begin a session that no
@@ -39,8 +39,6 @@ LOCK_SECONDS = 5.0
 #: Seconds an ending's mark is kept (:meth:`SessionIndex.mark_ended`): longer
 #: than a sign-in may wait for the index's lock, and the store's timeouts.
 MARK_LIFETIME = 60
-#: Seconds between two tries at an index entry's lock held by another sign-in.
-LOCK_RETRY = 0.05
 #: Session ids, each with the moment (epoch seconds) it ends at the latest.
 Members = dict[str, int]
 
@@ -100,40 +98,9 @@ class SessionIndex:
 
     def _change(self, entry_id: str, change: Callable[[Members], Members]) -> None:
         """Rewrite ``entry_id`` as ``change`` makes its live members, under its lock."""
-        store = self.interface.store
-        if isinstance(store, RedisStore):
-            self._change_in_redis(store, entry_id, change)
-            return
-        with store.lock(f"{entry_id}:lock", LOCK_SECONDS) as acquired:
-            if not acquired:
-                raise FedlabError("session_store_down", detail="index lock")
-            record, ttl = self._rewritten(entry_id, store.read(entry_id), change)
-            if record is None:
-                store.delete(entry_id)
-            elif not store.update(entry_id, record, ttl):
-                store.create(entry_id, record, ttl)
-
-    def _change_in_redis(self, store: RedisStore, entry_id: str,
-                         change: Callable[[Members], Members]) -> None:
-        """:meth:`_change` in two round trips, where a sign-in would otherwise spend
-        four or five on each entry: the lock taken with the entry's read, and the
-        entry written with the lock's release (only while the lock is still ours)."""
-        lock = f"{entry_id}:lock"
-        deadline = time.monotonic() + LOCK_SECONDS
-        while True:
-            token, stored = store.try_lock_and_read(lock, LOCK_SECONDS, entry_id)
-            if token is not None:
-                break
-            if time.monotonic() >= deadline:
-                raise FedlabError("session_store_down", detail="index lock")
-            time.sleep(LOCK_RETRY)
-        try:
-            record, ttl = self._rewritten(entry_id, stored, change)
-        except BaseException:
-            store.release(lock, token)
-            raise
-        if not store.write_and_release(lock, token, entry_id, record, ttl):
-            raise FedlabError("session_store_down", detail="index lock expired")
+        if not self.interface.store.rewrite_locked(
+                entry_id, LOCK_SECONDS, lambda stored: self._rewritten(entry_id, stored, change)):
+            raise FedlabError("session_store_down", detail="index lock")
 
     def _rewritten(self, entry_id: str, stored: bytes | None,
                    change: Callable[[Members], Members]) -> tuple[bytes | None, int]:
@@ -168,10 +135,7 @@ class SessionIndex:
         """Whether sessions of ``auth``'s person or provider session were ended at
         or after ``begun`` (:meth:`mark_ended`)."""
         marks = [f"{entry_id}:ended" for entry_id in self.entries_of(auth)]
-        store = self.interface.store
-        records = (store.read_many(marks) if isinstance(store, RedisStore)
-                   else [store.read(mark) for mark in marks])
-        for mark, record in zip(marks, records, strict=True):
+        for mark, record in zip(marks, self.interface.store.read_many(marks), strict=True):
             at = (open_record(self.interface.sealer, record, mark) or {}).get("at")
             if isinstance(at, int | float) and at >= begun:
                 return True
