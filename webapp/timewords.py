@@ -3,8 +3,9 @@ by ``static/times.js``, which alone knows their zone) and how far it is from
 now in words ("in 54 min", "3 min ago").
 
 The words are written on the server, so a page reads right without script; the
-script only translates the clock time. Templates use the ``time_at`` macro of
-``templates/macros.html``, which puts both in one ``<time>`` element.
+script only translates the clock time. Templates use ``time_at`` of
+``templates/macros.html`` (:func:`time_element`), which puts both in one
+``<time>`` element.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
+from markupsafe import Markup, escape
 
 
 def init_app(app: Flask) -> None:
@@ -23,6 +25,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(relative_time)
     app.add_template_filter(duration)
     app.add_template_test(is_moment, "moment")
+    app.add_template_global(time_element)
 
 
 def moment(epoch: Any) -> datetime | None:
@@ -40,6 +43,30 @@ def moment(epoch: Any) -> datetime | None:
 def is_moment(value: Any) -> bool:
     """Whether ``value`` is a time the pages can show (Jinja's ``is moment``)."""
     return moment(value) is not None
+
+
+#: The markup of :func:`time_element`; ``Markup.format`` escapes what goes in.
+TIME = Markup('<time datetime="{}" data-epoch="{}">{}</time>')
+RELATIVE = Markup(' <span class="relative" data-relative="{}">({})</span>')
+
+
+def time_element(epoch: Any, relative: bool = True) -> Markup:
+    """A moment as pages show it: ``<time>`` with UTC on the server (the visitor's
+    local time once ``static/times.js`` runs), then how far from now in words
+    ("in 54 min"); not a time, the number as text.
+
+    Written here rather than as a Jinja macro: the account page shows a dozen
+    times, and a macro call per time was a tenth of the page's rendering.
+    """
+    at = moment(epoch)
+    if at is None:
+        return escape(epoch)
+    seconds = int(epoch)
+    html = TIME.format(at.strftime("%Y-%m-%dT%H:%M:%SZ"), seconds,
+                       at.strftime("%Y-%m-%d %H:%M UTC"))
+    if relative:
+        html += RELATIVE.format(seconds, relative_time(epoch))
+    return html
 
 
 def iso_time(epoch: float) -> str:
