@@ -45,9 +45,10 @@ def is_moment(value: Any) -> bool:
     return moment(value) is not None
 
 
-#: The markup of :func:`time_element`; ``Markup.format`` escapes what goes in.
-TIME = Markup('<time datetime="{}" data-epoch="{}">{}</time>')
-RELATIVE = Markup(' <span class="relative" data-relative="{}">({})</span>')
+#: The machine-readable and the clock forms of a moment (``time.strftime`` on the
+#: moment's fields: a quarter of ``datetime.strftime``'s cost, the same text).
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+UTC_CLOCK = "%Y-%m-%d %H:%M UTC"
 
 
 def time_element(epoch: Any, relative: bool = True) -> Markup:
@@ -56,30 +57,34 @@ def time_element(epoch: Any, relative: bool = True) -> Markup:
     ("in 54 min"); not a time, the number as text.
 
     Written here rather than as a Jinja macro: the account page shows a dozen
-    times, and a macro call per time was a tenth of the page's rendering.
+    times, and a macro call per time was a tenth of the page's rendering; and
+    with f-strings rather than ``Markup.format``, whose escaping formatter cost
+    more than the rest together.
     """
     at = moment(epoch)
     if at is None:
         return escape(epoch)
-    seconds = int(epoch)
-    html = TIME.format(at.strftime("%Y-%m-%dT%H:%M:%SZ"), seconds,
-                       at.strftime("%Y-%m-%d %H:%M UTC"))
+    seconds, parts = int(epoch), at.timetuple()
+    html = (f'<time datetime="{time.strftime(ISO, parts)}" data-epoch="{seconds}">'
+            f"{time.strftime(UTC_CLOCK, parts)}</time>")
     if relative:
-        html += RELATIVE.format(seconds, relative_time(epoch))
-    return html
+        html += (f' <span class="relative" data-relative="{seconds}">'
+                 f"({escape(relative_time(epoch))})</span>")
+    # Numbers and fixed formats, and the words escaped: nothing here is markup.
+    return Markup(html)  # noqa: S704
 
 
 def iso_time(epoch: float) -> str:
     """The machine-readable form for ``<time datetime=...>``; not a time, the number."""
     at = moment(epoch)
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ") if at else str(epoch)
+    return time.strftime(ISO, at.timetuple()) if at else str(epoch)
 
 
 def utc_time(epoch: float) -> str:
     """The clock time before the script makes it local: UTC, said so; not a time,
     the number."""
     at = moment(epoch)
-    return at.strftime("%Y-%m-%d %H:%M UTC") if at else str(epoch)
+    return time.strftime(UTC_CLOCK, at.timetuple()) if at else str(epoch)
 
 
 def relative_time(epoch: float, now: float | None = None) -> str:
