@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from flask import render_template_string
 
-from webapp.account import claims
 from webapp.timewords import duration, iso_time, relative_time, utc_time
+from webapp.tokens import claim_rows as claims
 
 
 @pytest.mark.parametrize(("offset", "words"), [

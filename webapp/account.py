@@ -7,14 +7,12 @@ folded in a ``<details>`` with its claims as a table, times as times.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from . import guests, sessions, signin, timewords, tokens
+from . import guests, sessions, signin, tokens
 from .errors import FedlabError, Guide, sign_in_offer
 from .providers import registry
 from .records import Tokens
@@ -28,35 +26,15 @@ STATES = {
     "refresh_failed": "Refresh failed: sign in again with {provider}",
 }
 
-#: Claims that are moments (seconds since the epoch): RFC 7519 4.1 and OpenID
-#: Connect Core 2 and 5.1. Shown as times, never as the number.
-TIME_CLAIMS = frozenset({"exp", "iat", "nbf", "auth_time", "updated_at"})
 
-
-@dataclass(frozen=True)
-class Claim:
-    """One claim of a token part, as the table shows it."""
-
-    name: str
-    #: The value as text (lists joined, objects as JSON); empty for a moment.
-    text: str
-    #: Seconds since the epoch when the claim is a moment, else None.
-    moment: int | None = None
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TokenView:
-    """A token as the page shows it: never the token, only what it says."""
+    """A token as the page shows it: its name and label, and what it says
+    (:class:`webapp.tokens.Decoded`: never the token itself)."""
 
     name: str
     label: str
-    length: int
-    jwt: bool
-    header: tuple[Claim, ...] = ()
-    payload: tuple[Claim, ...] = ()
-    header_json: str = ""
-    payload_json: str = ""
-    expires_at: int | None = None
+    decoded: tokens.Decoded
 
 
 @bp.get("")
@@ -114,42 +92,7 @@ def token_views(stored: Tokens) -> list[TokenView]:
     """Decoded views of each token; refresh tokens are opaque and never shown."""
     views = []
     for name, label in (("id_token", "Id token"), ("access_token", "Access token")):
-        described = tokens.describe(getattr(stored, name))
-        if described is None:
-            continue
-        if not described["jwt"]:
-            views.append(TokenView(name=name, label=label, length=described["length"],
-                                   jwt=False))
-            continue
-        payload = described["payload"]
-        exp = payload.get("exp")
-        views.append(TokenView(
-            name=name, label=label, length=described["length"], jwt=True,
-            header=claims(described["header"]), payload=claims(payload),
-            header_json=described["header_json"], payload_json=described["payload_json"],
-            expires_at=exp if is_moment(exp) else None))
+        decoded = tokens.describe(getattr(stored, name))
+        if decoded is not None:
+            views.append(TokenView(name=name, label=label, decoded=decoded))
     return views
-
-
-def claims(part: dict[str, Any]) -> tuple[Claim, ...]:
-    """A token part's claims in name order, moments kept as numbers for the page's
-    times and everything else as readable text."""
-    rows = []
-    for name in sorted(part):
-        value = part[name]
-        if name in TIME_CLAIMS and is_moment(value):
-            rows.append(Claim(name=name, text="", moment=int(value)))
-        elif isinstance(value, list):
-            rows.append(Claim(name=name, text=", ".join(map(str, value))))
-        elif isinstance(value, dict):
-            rows.append(Claim(name=name, text=json.dumps(value, sort_keys=True)))
-        else:
-            rows.append(Claim(name=name, text=str(value)))
-    return tuple(rows)
-
-
-def is_moment(value: Any) -> bool:
-    """Whether ``value`` is a NumericDate the page can show as a time: a finite
-    number (not a boolean) a datetime holds. Milliseconds, or a number too large,
-    are shown as the number rather than failing the page."""
-    return timewords.is_moment(value)

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from flask import Flask, current_app, redirect, request
@@ -66,7 +67,7 @@ from werkzeug.sansio.utils import host_is_trusted
 from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response
 
-from .config import settings
+from .config import Settings, settings
 from .errors import FedlabError, render_error
 from .urls import hostname, is_loopback, registered_origins
 
@@ -76,6 +77,33 @@ log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 32 * 1024
 #: Where the app keeps the paths that any Host may reach.
 ANY_HOST = "fedlab_any_host_paths"
+#: Where the app keeps its :class:`LoopbackRule` (None: it redirects no host).
+LOOPBACK_RULE = "fedlab_loopback_rule"
+
+
+@dataclass(frozen=True, slots=True)
+class LoopbackRule:
+    """Where a request on an unregistered loopback name is sent: worked out once
+    per app from its settings (which never change), not on every request."""
+
+    #: The registered origins' host names, lower-cased.
+    registered: frozenset[str]
+    #: The registered loopback origin the request is sent to.
+    target: str
+
+
+def loopback_rule(site: Settings) -> LoopbackRule | None:
+    """The app's rule, or None when no host is redirected: a site with
+    ``external_url`` (or in production) never follows the Host, so a proxy may
+    send its own without a redirect loop; and a site with no registered loopback
+    origin has nowhere to send it."""
+    if site.external_url or site.production:
+        return None
+    origins = registered_origins(site)
+    target = next((o for o in origins if is_loopback(hostname(urlsplit(o).netloc))), None)
+    if target is None:
+        return None
+    return LoopbackRule(frozenset(hostname(urlsplit(o).netloc) for o in origins), target)
 
 
 def init_app(app: Flask, any_host_paths: Iterable[str] = ()) -> None:
@@ -83,6 +111,7 @@ def init_app(app: Flask, any_host_paths: Iterable[str] = ()) -> None:
     (the health checks) skip the loopback redirect and the Host check."""
     app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
     app.extensions[ANY_HOST] = frozenset(any_host_paths)
+    app.extensions[LOOPBACK_RULE] = loopback_rule(settings(app))
     app.before_request(to_registered_origin)
     app.before_request(refuse_foreign_host)
     app.before_request(refuse_unsized_body)
@@ -94,21 +123,13 @@ def to_registered_origin() -> Response | None:
     """A request on a loopback name that is not a registered host: a GET or HEAD
     is sent (302, not permanent: a lab's port changes) to the registered origin;
     any other method gets a page that names it."""
-    if request.path in current_app.extensions[ANY_HOST]:
+    rule = current_app.extensions[LOOPBACK_RULE]
+    if rule is None or request.path in current_app.extensions[ANY_HOST]:
         return None
     host = hostname(request.host)
-    if not host or not is_loopback(host):
+    if not host or host in rule.registered or not is_loopback(host):
         return None
-    site = settings()
-    if site.external_url or site.production:
-        # Its URLs never follow the Host: a proxy may send its own (no redirect loop).
-        return None
-    origins = registered_origins(site)
-    if not origins or host in {hostname(urlsplit(o).netloc) for o in origins}:
-        return None
-    target = next((o for o in origins if is_loopback(hostname(urlsplit(o).netloc))), None)
-    if target is None:
-        return None
+    target = rule.target
     if request.method not in ("GET", "HEAD"):
         log.info("refused %s %s on loopback host %r: the site is registered at %s",
                  request.method, request.path, host, target)

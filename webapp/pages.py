@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from . import sessions, visitor
@@ -43,6 +43,29 @@ SECTIONS: tuple[Section, ...] = (
 )
 
 
+#: Where the app keeps the URLs :func:`fixed_url` built, and how many it keeps.
+FIXED_URLS = "fedlab_fixed_urls"
+FIXED_URLS_KEPT = 64
+
+
+@bp.app_template_global()
+def fixed_url(endpoint: str, **values: str) -> str:
+    """``url_for(endpoint, **values)`` for the links every page repeats (the
+    stylesheet, the tabs, the account page's forms), built once per app and
+    script root rather than on each page view: a page has a dozen of them, and
+    each ``url_for`` matched the rule again. A path-only URL depends on nothing
+    else of the request. At most :data:`FIXED_URLS_KEPT` are kept, whatever the
+    requests' script roots (a proxy may forward them), the others built as usual."""
+    kept: dict[tuple[Any, ...], str] = current_app.extensions.setdefault(FIXED_URLS, {})
+    key = (request.script_root, endpoint, *sorted(values.items()))
+    url = kept.get(key)
+    if url is None:
+        url = url_for(endpoint, **values)
+        if len(kept) < FIXED_URLS_KEPT:
+            kept[key] = url
+    return url
+
+
 @bp.app_context_processor
 def shell() -> dict[str, Any]:
     """What base.html's header needs on every page, error pages too: the visitor
@@ -54,7 +77,7 @@ def shell() -> dict[str, Any]:
 def tabs(who: visitor.Visitor, aws: bool) -> list[Tab]:
     """The header's tabs for ``who``: each with its URL, whether it is the current
     page's, and why it is locked (None: usable)."""
-    return [Tab(section.label, url_for(section.endpoint, **dict(section.args)),
+    return [Tab(section.label, fixed_url(section.endpoint, **dict(section.args)),
                 current=request.blueprint in section.blueprints,
                 locked=who.lock(section.need))
             for section in SECTIONS if aws or not section.aws]

@@ -3,8 +3,9 @@ by ``static/times.js``, which alone knows their zone) and how far it is from
 now in words ("in 54 min", "3 min ago").
 
 The words are written on the server, so a page reads right without script; the
-script only translates the clock time. Templates use the ``time_at`` macro of
-``templates/macros.html``, which puts both in one ``<time>`` element.
+script only translates the clock time. Templates use ``time_at`` of
+``templates/macros.html`` (:func:`time_element`), which puts both in one
+``<time>`` element.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
+from markupsafe import Markup, escape
 
 
 def init_app(app: Flask) -> None:
@@ -23,6 +25,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(relative_time)
     app.add_template_filter(duration)
     app.add_template_test(is_moment, "moment")
+    app.add_template_global(time_element)
 
 
 def moment(epoch: Any) -> datetime | None:
@@ -42,17 +45,46 @@ def is_moment(value: Any) -> bool:
     return moment(value) is not None
 
 
+#: The machine-readable and the clock forms of a moment (``time.strftime`` on the
+#: moment's fields: a quarter of ``datetime.strftime``'s cost, the same text).
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+UTC_CLOCK = "%Y-%m-%d %H:%M UTC"
+
+
+def time_element(epoch: Any, relative: bool = True) -> Markup:
+    """A moment as pages show it: ``<time>`` with UTC on the server (the visitor's
+    local time once ``static/times.js`` runs), then how far from now in words
+    ("in 54 min"); not a time, the number as text.
+
+    Written here rather than as a Jinja macro: the account page shows a dozen
+    times, and a macro call per time was a tenth of the page's rendering; and
+    with f-strings rather than ``Markup.format``, whose escaping formatter cost
+    more than the rest together.
+    """
+    at = moment(epoch)
+    if at is None:
+        return escape(epoch)
+    seconds, parts = int(epoch), at.timetuple()
+    html = (f'<time datetime="{time.strftime(ISO, parts)}" data-epoch="{seconds}">'
+            f"{time.strftime(UTC_CLOCK, parts)}</time>")
+    if relative:
+        html += (f' <span class="relative" data-relative="{seconds}">'
+                 f"({escape(relative_time(epoch))})</span>")
+    # Numbers and fixed formats, and the words escaped: nothing here is markup.
+    return Markup(html)  # noqa: S704
+
+
 def iso_time(epoch: float) -> str:
     """The machine-readable form for ``<time datetime=...>``; not a time, the number."""
     at = moment(epoch)
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ") if at else str(epoch)
+    return time.strftime(ISO, at.timetuple()) if at else str(epoch)
 
 
 def utc_time(epoch: float) -> str:
     """The clock time before the script makes it local: UTC, said so; not a time,
     the number."""
     at = moment(epoch)
-    return at.strftime("%Y-%m-%d %H:%M UTC") if at else str(epoch)
+    return time.strftime(UTC_CLOCK, at.timetuple()) if at else str(epoch)
 
 
 def relative_time(epoch: float, now: float | None = None) -> str:

@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from jinja2.utils import htmlsafe_json_dumps
 from jose import jwt
 from jose.exceptions import ExpiredSignatureError, JWTClaimsError, JWTError
 
-from . import steps
+from . import steps, timewords
 from .errors import FedlabError
 
 #: Asymmetric algorithms only: a shared-secret (HS*) or ``none`` token can be
@@ -291,38 +293,95 @@ def check_userinfo(claims: dict[str, Any], userinfo: dict[str, Any]) -> None:
                           got=userinfo.get("sub"))
 
 
-#: Token views kept per process, keyed by the token's digest (not the token):
-#: a token changes only at sign-in and refresh, and pretty-printing its JSON on
-#: every account page view was most of that page's cost (see bench/).
-VIEW_CACHE_SIZE = 4096
-_views: OrderedDict[str, dict[str, Any]] = OrderedDict()
+#: Decoded tokens kept per process, keyed by the token's digest (not the token),
+#: the most recently shown first to stay. Small on purpose: a token changes only at
+#: sign-in and refresh, so the pages a worker serves in a burst come from a few
+#: visitors, and each entry is ~4 KB whoever it belongs to. 4,096 entries grew a
+#: worker by ~16 MiB with visitors; 128 stay under 1 MiB and still spare the
+#: ~0.1 ms per token that decoding and pretty-printing its JSON cost a page view.
+VIEW_CACHE_SIZE = 128
+_views: OrderedDict[str, Decoded] = OrderedDict()
 _views_lock = threading.Lock()
 
 
-def describe(value: str | None) -> dict[str, Any] | None:
-    """Header and payload of a JWT for the token viewer; never the token itself.
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One claim of a token part, as the token viewer's table shows it."""
+
+    name: str
+    #: The value as text (lists joined, objects as JSON); empty for a moment.
+    text: str
+    #: Seconds since the epoch when the claim is a moment, else None.
+    moment: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """What a token says, for the token viewer: never the token itself (no
+    signature), so nothing kept of it is a usable token."""
+
+    length: int
+    jwt: bool
+    header: tuple[Claim, ...] = ()
+    payload: tuple[Claim, ...] = ()
+    #: The parts as Jinja's tojson renders them: markup-safe, <>&' escaped.
+    header_json: str = ""
+    payload_json: str = ""
+    #: The payload's ``exp`` when it is a moment a page can show.
+    expires_at: float | None = None
+
+
+def describe(value: str | None) -> Decoded | None:
+    """Header and payload of a JWT for the token viewer, claim by claim; never the
+    token itself. An opaque token is described by its length alone.
 
     Only tokens this site has already validated (or that are meant for someone
     else, like an access token) are shown, so reading them unverified is fine.
-    The view holds no signature, so nothing cached here is a usable token.
     """
     if not value:
         return None
     digest = hashlib.sha256(value.encode()).hexdigest()
     with _views_lock:
-        if digest in _views:
+        view = _views.get(digest)
+        if view is not None:
             _views.move_to_end(digest)
-            return _views[digest]
+            return view
     try:
         header, payload = jwt.get_unverified_header(value), jwt.get_unverified_claims(value)
-        view = {"jwt": True, "header": header, "payload": payload, "length": len(value),
-                # As Jinja's tojson renders them: markup-safe, <>&' escaped.
-                "header_json": htmlsafe_json_dumps(header, indent=2, sort_keys=True),
-                "payload_json": htmlsafe_json_dumps(payload, indent=2, sort_keys=True)}
     except JWTError:
-        view = {"jwt": False, "length": len(value)}
+        view = Decoded(length=len(value), jwt=False)
+    else:
+        exp = payload.get("exp")
+        view = Decoded(length=len(value), jwt=True, header=claim_rows(header),
+                       payload=claim_rows(payload),
+                       header_json=htmlsafe_json_dumps(header, indent=2, sort_keys=True),
+                       payload_json=htmlsafe_json_dumps(payload, indent=2, sort_keys=True),
+                       expires_at=exp if timewords.is_moment(exp) else None)
     with _views_lock:
         _views[digest] = view
         while len(_views) > VIEW_CACHE_SIZE:
             _views.popitem(last=False)
     return view
+
+
+#: Claims that are moments (seconds since the epoch): RFC 7519 4.1 and OpenID
+#: Connect Core 2 and 5.1. Shown as times, never as the number.
+TIME_CLAIMS = frozenset({"exp", "iat", "nbf", "auth_time", "updated_at"})
+
+
+def claim_rows(part: dict[str, Any]) -> tuple[Claim, ...]:
+    """A token part's claims in name order, moments kept as numbers for the page's
+    times and everything else as readable text. Worked out once per token, not in
+    the template per page view."""
+    rows = []
+    for name in sorted(part):
+        value = part[name]
+        if name in TIME_CLAIMS and timewords.is_moment(value):
+            rows.append(Claim(name=name, text="", moment=int(value)))
+        elif isinstance(value, list):
+            rows.append(Claim(name=name, text=", ".join(map(str, value))))
+        elif isinstance(value, dict):
+            rows.append(Claim(name=name, text=json.dumps(value, sort_keys=True)))
+        else:
+            rows.append(Claim(name=name, text=str(value)))
+    return tuple(rows)
