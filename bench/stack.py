@@ -275,6 +275,24 @@ def peer_client(app: App, url: str) -> dict:
             "redirect_uris": [f"{url}/callback"], "logout_uris": [f"{url}/"]}
 
 
+def app_environment(name: str, app: App, config_file: Path, redis_url: str,
+                    standins_url: str) -> dict[str, str]:
+    """What the app named ``name`` reads from its environment: for ours, the
+    demo configuration on this run's store; for a peer, its quickstart settings."""
+    if app.ours:
+        folder = config_file.parent
+        return {"FEDLAB_CONFIG": str(config_file), "FEDLAB_SESSION__TYPE": app.sessions,
+                "FEDLAB_SESSION__REDIS_URL": redis_url,
+                "FEDLAB_SESSION__DIR": str(folder / f"sessions-{app.store or name}"),
+                "FEDLAB_SESSION__KEY_PREFIX": f"fedlab-load-{os.getpid()}-{app.store or name}:",
+                **app.env}
+    return {"QUICKSTART_SESSIONS": app.sessions, "QUICKSTART_REDIS_URL": redis_url,
+            "QUICKSTART_SECRET_KEY": f"{name}-{os.getpid()}-not-a-real-secret",
+            "QUICKSTART_CLIENT_ID": app.client_id,
+            "QUICKSTART_CLIENT_SECRET": f"{app.client_id}-secret",
+            "QUICKSTART_AUTH0_URL": f"{standins_url}/auth0", **app.env}
+
+
 def start_services(stack: Stack, workers: int, threads: int, *,
                    apps: dict[str, str | App] | None = None,
                    app_spec: str = "webapp:create_app()") -> Services:
@@ -310,23 +328,11 @@ def start_services(stack: Stack, workers: int, threads: int, *,
                               "--sts-port", str(ports["sts"])])
     servers = {}
     for name, a in wanted.items():
-        if a.ours:
-            env = {**os.environ, "FEDLAB_CONFIG": str(config_file),
-                   "FEDLAB_SESSION__TYPE": a.sessions,
-                   "FEDLAB_SESSION__REDIS_URL": redis_url,
-                   "FEDLAB_SESSION__DIR": str(folder / f"sessions-{a.store or name}"),
-                   "FEDLAB_SESSION__KEY_PREFIX": f"fedlab-load-{os.getpid()}-{a.store or name}:"}
-        else:
-            env = {**os.environ, "QUICKSTART_SESSIONS": a.sessions,
-                   "QUICKSTART_REDIS_URL": redis_url,
-                   "QUICKSTART_SECRET_KEY": f"{name}-{os.getpid()}-not-a-real-secret",
-                   "QUICKSTART_CLIENT_ID": a.client_id,
-                   "QUICKSTART_CLIENT_SECRET": f"{a.client_id}-secret",
-                   "QUICKSTART_AUTH0_URL": f"{standins_url}/auth0"}
+        env = {**os.environ, **app_environment(name, a, config_file, redis_url, standins_url)}
         servers[name] = stack.start(f"gunicorn-{name}", [
             python, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
             "--worker-class", "gthread", "--bind", f"127.0.0.1:{app_ports[name]}",
-            "--log-level", "warning", a.spec], env={**env, **a.env})
+            "--log-level", "warning", a.spec], env=env)
     wait_for(f"{standins_url}/google/.well-known/openid-configuration", standins, "stand-ins")
     wait_for(f"http://127.0.0.1:{ports['identity']}/_control/calls", aws, "AWS stand-in")
     for name, server in servers.items():
