@@ -454,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny counts, to check it runs")
     parser.add_argument("--no-readme", action="store_true",
                         help="leave the README's quoted figures alone")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="where report.json and report.md go")
     options = parser.parse_args(argv)
     if options.quick:
         options.rounds, options.seconds, options.churn_rounds = 2, 1.0, 1
@@ -507,10 +509,10 @@ def main(argv: list[str] | None = None) -> int:
     report["seconds"] = round(time.monotonic() - began, 1)
     report["generated"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     report["targets"] = reporting.targets(report)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    options.results.mkdir(parents=True, exist_ok=True)
+    (options.results / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     text = reporting.markdown(report)
-    (RESULTS / "report.md").write_text(text)
+    (options.results / "report.md").write_text(text)
     print()
     print(text)
     if not options.no_readme:

@@ -1,8 +1,9 @@
-"""Start-up machinery shared by the bench scripts (load.py, run.py).
+"""Start-up machinery shared by the bench scripts (load.py, run.py, profile_account.py).
 
-The stand-ins, a Redis, and the app under gunicorn, each its own process on a
-free loopback port, all stopped by ``Stack.stop``; and a minimal browser that
-signs a visitor in through the stand-ins' real pages.
+The stand-ins, a Redis, and each app under gunicorn (ours, and the peers of
+bench/peers/ registered as clients of the stand-ins' Auth0 tenant), each its
+own process on a free loopback port, all stopped by ``Stack.stop``; and a
+minimal browser that signs a visitor in through the stand-ins' real pages.
 """
 
 from __future__ import annotations
