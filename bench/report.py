@@ -8,6 +8,8 @@ a summary of the same run into the README.
 
 from __future__ import annotations
 
+import statistics
+
 #: The page-rate targets, by name: what each loads (bench/run.py builds them).
 PAGES = {
     "account": "our /account, Redis sessions, near cache on",
@@ -66,7 +68,7 @@ def targets(report: dict) -> list[dict]:
     memory = report.get("memory")
     if memory and "account" in memory:
         growth = memory["account"]["growth_mib"]
-        figure = {"median": sorted(growth)[len(growth) // 2], "min": min(growth),
+        figure = {"median": round(statistics.median(growth), 2), "min": min(growth),
                   "max": max(growth)}
         rows.append(_row(f"3. worker RSS growth over {memory['account']['steps'][-1]:,} sign-ins, "
                          "ours (MiB, per worker)", figure, f"<= {MEMORY_LIMIT_MIB:g}",
