@@ -32,6 +32,7 @@ def render(report: dict) -> str:
     lines = [BEGIN, "",
              f"Run of {report.get('generated', 'bench/run.py')}: "
              f"{reporting.machine_line(report)}"
+             + load_averages(report)
              + (" (a --quick run: too short to judge by)" if report["settings"].get("quick")
                 else "") + ".", ""]
     lines += reporting.targets_table(report.get("targets") or reporting.targets(report))
@@ -44,6 +45,16 @@ def render(report: dict) -> str:
         lines += ["", *reporting.memory_table(report)]
     lines += ["", END]
     return "\n".join(lines)
+
+
+def load_averages(report: dict) -> str:
+    """The machine's 1-minute load average over the page-rate rounds: how busy
+    the shared cores were while the figures were taken."""
+    rows = (report.get("page_rates") or {}).get("rounds") or []
+    if not rows:
+        return ""
+    loads = [row["loadavg"][0] for row in rows]
+    return f"; load average {min(loads):.1f}-{max(loads):.1f} over the rounds"
 
 
 def quoted(text: str) -> str | None:

@@ -107,3 +107,5 @@ def test_the_quoted_block_says_which_run_it_is_and_on_what(tmp_path):
     assert f"{machine['cores']} cores ({machine['cpu']})" in quoted
     assert f"Python {machine['python']}" in quoted
     assert f"load client {machine['load_client']}" in quoted
+    loads = [row["loadavg"][0] for row in report["page_rates"]["rounds"]]
+    assert f"load average {min(loads):.1f}-{max(loads):.1f} over the rounds" in quoted
