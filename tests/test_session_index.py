@@ -7,6 +7,9 @@ next page after the sessions of a person were ended.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -152,3 +155,72 @@ def test_a_sign_in_listed_while_its_person_signs_out_everywhere_is_ended(redis_a
         assert landing.result().status_code == 401
     assert sessions_in_store() <= before
     assert racing.get(f"{app_url}/account").status_code == 401
+
+
+
+def commands_seen(client, during: Callable[[], Any],
+                  about: Callable[[str], bool]) -> list[tuple[str, list[str]]]:
+    """The commands Redis ran on ``client``'s database while ``during`` ran (its
+    MONITOR stream) whose text ``about`` picks: each with who sent it ("lua" for a
+    script's own), as an outsider watching the store sees them."""
+    db = client.connection_pool.connection_kwargs.get("db", 0)
+    seen: list[tuple[str, list[str]]] = []
+    ready, stop = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        with client.monitor() as monitor:
+            ready.set()
+            while not stop.is_set():
+                sent = monitor.next_command()
+                if sent["db"] == db and about(sent["command"]):
+                    seen.append((sent["client_type"], sent["command"].split()))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    ready.wait(5)
+    try:
+        during()
+    finally:
+        stop.set()
+        client.ping()  # one more command wakes the watcher
+        watcher.join(5)
+    return seen
+
+
+def test_each_index_entry_is_rewritten_in_two_round_trips_under_its_lock(redis_app, app_url):
+    """What Redis sees of the index during a sign-in: for each entry, the lock taken
+    and the entry read (one pipeline), then the entry written and the lock released
+    by one script, which writes only while the lock is still the sign-in's own; then
+    the ending marks, read together."""
+    app, client = redis_app
+    signed_in(app, app_url, "cognito", "alice")  # the entry exists: it is rewritten
+    seen = commands_seen(client, lambda: signed_in(app, app_url, "cognito", "alice"),
+                         lambda command: "index:" in command)
+    sent = [command for by, command in seen if by != "lua"]
+    by_script = [command for by, command in seen if by == "lua"]
+    entry = next(command[1] for command in sent if command[0] == "GET")
+    assert [command[0] for command in sent] == ["SET", "GET", "EVAL", "MGET"], seen
+    assert sent[0][1] == f"{entry}:lock" and "NX" in sent[0]
+    assert [command[:2] for command in by_script] == [
+        ["get", f"{entry}:lock"], ["set", entry], ["del", f"{entry}:lock"]], seen
+
+
+def is_session_key(args: list[str]) -> bool:
+    """Whether the first of ``args`` names a session's record (not an index entry,
+    a mark or a lock: their names go on with a ":")."""
+    return bool(args) and args[0].startswith(PREFIX) and ":" not in args[0][len(PREFIX):]
+
+
+def test_a_sign_in_writes_its_new_session_once_picture_and_all(redis_app, app_url):
+    """The session's commands in a whole sign-in: the login creates the brief one, the
+    callback opens it, deletes it and creates the signed-in one (its picture in it,
+    so the callback has nothing left to write), the landing page reads it."""
+    app, client = redis_app
+    browser: list[Browser] = []
+    seen = commands_seen(client, lambda: browser.append(signed_in(app, app_url, "cognito",
+                                                                  "alice")[0]),
+                         lambda command: is_session_key(command.split()[1:2]))
+    sid = session_cookie(browser[0]).value
+    assert [command[0] for _, command in seen] == ["SET", "GET", "DEL", "SET", "GET"], seen
+    assert seen[3][1][1] == f"{PREFIX}{sid}" and "NX" in seen[3][1]
+    assert app.session_interface.read(sid)["sign_in_picture"]["sign_in"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from urllib.parse import quote_plus
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, url_for
@@ -69,11 +70,10 @@ def callback(name: str) -> Response:
         return bounce_form_post(provider)
     under_way = picture.take_under_way(provider)
     with failures_reported(name):
-        finished = signin.finish(provider, request.args)
+        finished = signin.finish(provider, request.args,
+                                 partial(picture.of_sign_in, provider, under_way))
     if finished.second_login is not None:
         linked_logins.link(finished.second_login)
-    else:
-        picture.signed_in(provider, under_way)
     return redirect(finished.next)
 
 

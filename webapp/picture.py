@@ -8,7 +8,7 @@ visitor's server-side session as one bounded :class:`~webapp.steps.Picture`.
 
 Three moments make it: the login's redirect (:func:`login_sent`, kept "under
 way" until the callback), the callback that signed the visitor in
-(:func:`take_under_way`, then :func:`signed_in`), and any later request that
+(:func:`take_under_way`, then :func:`of_sign_in`), and any later request that
 made AWS calls for that same sign-in (the credentials page, a storage page
 renewing them), which :func:`init_app`'s ``after_request`` keeps as the
 credentials request, the latest one replacing the one before.
@@ -17,12 +17,14 @@ credentials request, the latest one replacing the one before.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import msgspec
 from flask import Flask, Response, g, request, session
 
 from . import sessions, steps
 from .providers import Provider
+from .records import SignIn
 from .session_interface import PICTURE_UNDER_WAY
 from .steps import BROWSER, POOL, PROVIDER, SITE, STS, Picture, Step
 
@@ -88,11 +90,11 @@ def take_under_way(provider: Provider) -> tuple[tuple[Step, ...], float | None]:
     return made, at
 
 
-def signed_in(provider: Provider, under_way: tuple[tuple[Step, ...], float | None]) -> None:
-    """The callback signed the visitor in: keep the whole sign-in as the picture."""
-    auth = sessions.current_auth()
-    if auth is None:
-        return
+def of_sign_in(provider: Provider, under_way: tuple[tuple[Step, ...], float | None],
+               auth: SignIn) -> dict[str, Any]:
+    """The callback is signing the visitor in as ``auth``: the whole sign-in as the
+    picture, which the new session keeps from its first write
+    (:func:`webapp.signin.finish`'s ``also_keep``) rather than write again."""
     login, sent_at = under_way
     callback = browser_request("callback", "302")
     before: list[Step] = list(login)
@@ -107,11 +109,11 @@ def signed_in(provider: Provider, under_way: tuple[tuple[Step, ...], float | Non
                            method="POST", path=request.path, params=callback.params,
                            outcome="303", note="posted by the provider's page, "
                                                "sent on as this GET"))
-    session[KEY] = Picture(
+    return {KEY: Picture(
         provider=provider.name, provider_name=provider.display_name,
         signed_in_at=auth.signed_in_at,
         sign_in=steps.kept([*before, callback, *steps.noted()]),
-    ).dump()
+    ).dump()}
 
 
 # -- the credentials request ---------------------------------------------------------------

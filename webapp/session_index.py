@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from .errors import FedlabError
 from .records import SignIn
@@ -80,9 +81,12 @@ class SessionIndex:
         """The sessions listed under ``entry_id`` that may still be alive, with the
         moment (epoch seconds) each ends at the latest."""
         now = time.time() if now is None else now
-        data = open_record(self.interface.sealer, self.interface.store.read(entry_id),
-                           entry_id) or {}
-        return {str(sid): int(until) for sid, until in data.items()
+        return self._live(open_record(self.interface.sealer, self.interface.store.read(entry_id),
+                                      entry_id), now)
+
+    @staticmethod
+    def _live(data: dict[str, Any] | None, now: float) -> Members:
+        return {str(sid): int(until) for sid, until in (data or {}).items()
                 if isinstance(until, int) and until > now}
 
     def add(self, auth: SignIn, sid: str, started_at: int) -> None:
@@ -94,19 +98,20 @@ class SessionIndex:
 
     def _change(self, entry_id: str, change: Callable[[Members], Members]) -> None:
         """Rewrite ``entry_id`` as ``change`` makes its live members, under its lock."""
-        store, sealer = self.interface.store, self.interface.sealer
-        with store.lock(f"{entry_id}:lock", LOCK_SECONDS) as acquired:
-            if not acquired:
-                raise FedlabError("session_store_down", detail="index lock")
-            now = time.time()
-            members = change(self.members(entry_id, now))
-            if not members:
-                store.delete(entry_id)
-                return
-            ttl = max(1, int(max(members.values()) - now))
-            record = sealer.seal(members, entry_id)
-            if not store.update(entry_id, record, ttl):
-                store.create(entry_id, record, ttl)
+        if not self.interface.store.rewrite_locked(
+                entry_id, LOCK_SECONDS, lambda stored: self._rewritten(entry_id, stored, change)):
+            raise FedlabError("session_store_down", detail="index lock")
+
+    def _rewritten(self, entry_id: str, stored: bytes | None,
+                   change: Callable[[Members], Members]) -> tuple[bytes | None, int]:
+        """The sealed entry ``change`` makes of the live members of ``stored``, and its
+        lifetime: as long as its newest session may live. None when no member is left."""
+        now = time.time()
+        members = change(self._live(open_record(self.interface.sealer, stored, entry_id), now))
+        if not members:
+            return None, 0
+        ttl = max(1, int(max(members.values()) - now))
+        return self.interface.sealer.seal(members, entry_id), ttl
 
     # -- ending ------------------------------------------------------------------
 
@@ -129,10 +134,9 @@ class SessionIndex:
     def ended_since(self, auth: SignIn, begun: float) -> bool:
         """Whether sessions of ``auth``'s person or provider session were ended at
         or after ``begun`` (:meth:`mark_ended`)."""
-        for entry_id in self.entries_of(auth):
-            mark = f"{entry_id}:ended"
-            data = open_record(self.interface.sealer, self.interface.store.read(mark), mark)
-            at = (data or {}).get("at")
+        marks = [f"{entry_id}:ended" for entry_id in self.entries_of(auth)]
+        for mark, record in zip(marks, self.interface.store.read_many(marks), strict=True):
+            at = (open_record(self.interface.sealer, record, mark) or {}).get("at")
             if isinstance(at, int | float) and at >= begun:
                 return True
         return False

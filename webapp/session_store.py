@@ -18,7 +18,7 @@ import os
 import secrets
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -36,6 +36,8 @@ from .records import SignIn
 from .session_cache import TrackedRecords
 
 log = logging.getLogger(__name__)
+#: Seconds between two tries at a lock another holds.
+LOCK_RETRY = 0.05
 #: What a failing store raises: Redis errors, and OS errors of the file store.
 STORE_ERRORS = (RedisError, OSError)
 
@@ -131,6 +133,26 @@ class SessionStore(ABC):
     def delete(self, store_id: str) -> None:
         """Remove the record now; nothing happens when there is none."""
 
+    def read_many(self, store_ids: list[str]) -> list[bytes | None]:
+        """The records under ``store_ids``, in their order (None where there is none)."""
+        return [self.read(store_id) for store_id in store_ids]
+
+    def rewrite_locked(self, store_id: str, seconds: float,
+                       rewrite: Callable[[bytes | None], tuple[bytes | None, int]]) -> bool:
+        """Replace the record under ``store_id`` by what ``rewrite`` makes of it (a
+        record and its lifetime; None deletes it), holding the lock
+        ``<store_id>:lock`` (waiting at most ``seconds``) from the read to the
+        write. False, and nothing written, when the lock could not be had."""
+        with self.lock(f"{store_id}:lock", seconds) as acquired:
+            if not acquired:
+                return False
+            record, ttl = rewrite(self.read(store_id))
+            if record is None:
+                self.delete(store_id)
+            elif not self.update(store_id, record, ttl):
+                self.create(store_id, record, ttl)
+            return True
+
     @abstractmethod
     def lock(self, name: str, seconds: float) -> AbstractContextManager[bool]:
         """Hold the lock ``name``, waiting at most ``seconds``; yields whether it
@@ -195,18 +217,64 @@ class RedisStore(SessionStore):
         while token is None and time.monotonic() < deadline:
             token = self.try_lock(name, seconds)
             if token is None:
-                time.sleep(0.05)
+                time.sleep(LOCK_RETRY)
         try:
             yield token is not None
         finally:
             if token is not None:
                 self.release(name, token)
 
+    # -- several commands in one round trip (the session index) -----------------------
+
+    def read_many(self, store_ids: list[str]) -> list[bytes | None]:
+        """One round trip (``MGET``)."""
+        return self.client.mget(store_ids) if store_ids else []  # type: ignore[return-value]
+
+    def rewrite_locked(self, store_id: str, seconds: float,
+                       rewrite: Callable[[bytes | None], tuple[bytes | None, int]]) -> bool:
+        """Two round trips, where lock, read, write and release would take four or
+        five: the lock is taken with the read (pipelined: the read runs after the
+        lock is taken, so under it), and the record written with the lock's
+        release, by a script that writes only while the lock is still ours (a
+        holder whose lock expired writes nothing)."""
+        name, deadline = f"{store_id}:lock", time.monotonic() + seconds
+        while True:
+            token = secrets.token_hex(16)
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(name, token, nx=True, px=int(seconds * 1000))
+            pipe.get(store_id)
+            taken, stored = pipe.execute()
+            if taken:
+                break
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(LOCK_RETRY)
+        try:
+            record, ttl = rewrite(stored)
+        except BaseException:
+            self.release(name, token)
+            raise
+        return bool(self.client.eval(WRITE_AND_RELEASE_SCRIPT, 2, name, store_id, token,
+                                     record or b"", ttl))
+
 
 #: Delete the lock only if it is still ours (it may have expired and been taken).
 RELEASE_SCRIPT = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
+"""
+
+#: Rewrite (an empty record: delete) a record and release the lock guarding it, only
+#: while the lock is still ours: a holder whose lock expired writes nothing.
+WRITE_AND_RELEASE_SCRIPT = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then
+  redis.call('del', KEYS[2])
+else
+  redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[3])
+end
+redis.call('del', KEYS[1])
+return 1
 """
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -154,19 +154,21 @@ def timed_out_auth() -> SignIn | None:
     return g.get("timed_out_auth")
 
 
-def start(auth: SignIn) -> None:
-    """Begin a signed-in session under a new id; nothing from before survives.
+def start(auth: SignIn, also: Mapping[str, Any] | None = None) -> None:
+    """Begin a signed-in session under a new id, holding ``auth`` and ``also``;
+    nothing from before survives.
 
     The session is stored at once and listed in the index under its person
     (and its provider session), so that signing out everywhere, or a
     back-channel logout, finds it from the moment it exists; one of those that
     ran while it was being listed, and so may have missed it, ends it here.
+    That first write is the request's last unless something changes after it.
     """
     current = _current()
     sessions().rotate(current)
     begun = now()
     started = int(begun)
-    session.update(auth=auth.dump(), started_at=started, last_seen=started)
+    session.update(also or {}, auth=auth.dump(), started_at=started, last_seen=started)
     sessions().write(current)
     try:
         index().add(auth, current.sid, started)
@@ -178,6 +180,9 @@ def start(auth: SignIn) -> None:
     if ended_meanwhile:
         sessions().rotate(current)
         raise FedlabError("signed_out")
+    # Stored whole just now: the end of the request has nothing to write again
+    # (a read of the record and its rewrite) unless something changes meanwhile.
+    current.modified = False
 
 
 def end_sessions_of(iss: str, sub: str | None = None, provider_sid: str | None = None) -> int:

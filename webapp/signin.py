@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,8 @@ MAX_PENDING = 5
 REFRESH_MARGIN = 30
 #: The longest provider description shown, in characters.
 DESCRIPTION_LIMIT = 300
+#: What else a new session keeps from its first write, given its sign-in.
+AlsoKeep = Callable[[SignIn], Mapping[str, Any]]
 
 
 def get_provider(name: str) -> Provider:
@@ -134,7 +136,8 @@ class SecondLogin:
     auth: SignIn = field(repr=False)
 
 
-def finish(provider: Provider, args: Mapping[str, str]) -> Finished:
+def finish(provider: Provider, args: Mapping[str, str],
+           also_keep: AlsoKeep | None = None) -> Finished:
     """Finish the sign-in the authorization response ``args`` answers: its state
     (this browser's, once, in time), its issuer (RFC 9207), the code exchanged
     with the PKCE verifier, the tokens checked by the kind; then the session.
@@ -148,6 +151,10 @@ def finish(provider: Provider, args: Mapping[str, str]) -> Finished:
     is signed in. The pending record's state already ties the callback to this
     browser's session, and the link is refused unless the session's sign-in is
     still the person the link was started for.
+
+    ``also_keep`` gives what else the new session holds beside the sign-in (the
+    picture of it): it is stored with the session's first write, which then is
+    its only one in this request.
     """
     record = take_pending(args.get("state", ""))
     extras = (form_post_extras.take(args.get("state", ""))
@@ -172,7 +179,7 @@ def finish(provider: Provider, args: Mapping[str, str]) -> Finished:
     if record.link_for is not None:
         return Finished(record.next, second_login(provider, record, record.link_for,
                                                   token, who))
-    complete(provider, record, token, who)
+    complete(provider, record, token, who, also_keep)
     return Finished(record.next)
 
 
@@ -220,12 +227,13 @@ def check_iss_parameter(client: ProviderClient, iss: str | None) -> None:
 
 
 def complete(provider: Provider, record: Pending, token: dict[str, Any],
-             who: Verified) -> None:
+             who: Verified, also_keep: AlsoKeep | None = None) -> None:
     """Start the visitor's session with the sign-in ``who`` (the kind verified it
-    from the token response ``token``); offer the guest identity it started with."""
+    from the token response ``token``), and what ``also_keep`` gives for it; offer
+    the guest identity it started with."""
     now = int(time.time())
     former = guests.former_guest(record.guest_identity)
-    sessions.start(SignIn(
+    auth = SignIn(
         provider=provider.name,
         iss=who.iss,
         sub=who.sub,
@@ -236,7 +244,8 @@ def complete(provider: Provider, record: Pending, token: dict[str, Any],
         signed_in_at=now,
         state="signed_in",
         history=(Event(at=now, event="signed_in"),),
-    ))
+    )
+    sessions.start(auth, also_keep(auth) if also_keep is not None else {})
     if former is not None:
         former.offer()
     signals.signed_in.send(current_app._get_current_object(), provider=provider.name,
