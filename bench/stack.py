@@ -1,8 +1,9 @@
-"""Start-up machinery shared by the bench scripts (load.py, run.py).
+"""Start-up machinery shared by the bench scripts (load.py, run.py, profile_account.py).
 
-The stand-ins, a Redis, and the app under gunicorn, each its own process on a
-free loopback port, all stopped by ``Stack.stop``; and a minimal browser that
-signs a visitor in through the stand-ins' real pages.
+The stand-ins, a Redis, and each app under gunicorn (ours, and the peers of
+bench/peers/ registered as clients of the stand-ins' Auth0 tenant), each its
+own process on a free loopback port, all stopped by ``Stack.stop``; and a
+minimal browser that signs a visitor in through the stand-ins' real pages.
 """
 
 from __future__ import annotations
@@ -92,25 +93,39 @@ def click(http: requests.Session, page: requests.Response, text: str) -> request
     return None
 
 
-def sign_in(app_url: str, provider: str, user: str, *, federate: bool = True,
-            ) -> requests.Session:
-    """A visitor's session, signed in through the stand-in's sign-in and consent pages."""
-    http = requests.Session()
-    page = http.get(f"{app_url}/auth/{provider}/login", timeout=REQUEST_TIMEOUT)
+def browse_sign_in(http: requests.Session, start: str, landing: str, user: str,
+                   ) -> requests.Response:
+    """Follow a sign-in from ``start`` through the stand-in's sign-in and consent
+    pages, as a browser does, to ``landing`` (the page the app lands on)."""
+    page = http.get(start, timeout=REQUEST_TIMEOUT)
     for _ in range(8):
-        if page.url.startswith(app_url) or page.status_code >= 400:
+        if page.url == landing or page.status_code >= 400:
             break
         page = click(http, page, f"Sign in as {user}") or click(http, page, "Allow")
         if page is None:
             break
-    if page is None or page.url != f"{app_url}/account" or page.status_code != 200:
-        raise RuntimeError(f"sign-in with {provider} as {user} did not end on the account page")
+    if page is None or page.url != landing or page.status_code != 200:
+        raise RuntimeError(f"sign-in at {start} as {user} did not end on {landing}")
+    return page
+
+
+def sign_in(app_url: str, provider: str, user: str, *, federate: bool = True,
+            ) -> requests.Session:
+    """A visitor's session, signed in through the stand-in's sign-in and consent pages."""
+    http = requests.Session()
+    browse_sign_in(http, f"{app_url}/auth/{provider}/login", f"{app_url}/account", user)
     if not federate:
         return http
     warm = http.get(f"{app_url}/credentials", timeout=REQUEST_TIMEOUT)  # federate once
     if warm.status_code != 200:
         raise RuntimeError(f"credentials for {provider}/{user}: HTTP {warm.status_code}")
     return http
+
+
+def cookie_header(http: requests.Session, url: str) -> str:
+    """The Cookie header ``http`` sends with a request to ``url`` (its host's only)."""
+    prepared = requests.Request("GET", url).prepare()
+    return requests.cookies.get_cookie_header(http.cookies, prepared) or ""
 
 
 # -- the servers -----------------------------------------------------------------
@@ -208,6 +223,30 @@ def configure(folder: Path, ports: dict[str, int], redis_url: str) -> tuple[Path
     return config, app_url
 
 
+@dataclass(frozen=True)
+class App:
+    """One gunicorn to start: what it serves, and for ours its session settings."""
+
+    #: gunicorn's APP_MODULE.
+    spec: str = "bench.wsgi:app"
+    #: Ours: ``session.type``; a peer (bench/peers/): ``QUICKSTART_SESSIONS``.
+    sessions: str = "redis"
+    #: More environment for this gunicorn (e.g. ``FEDLAB_SESSION__CLIENT_CACHE``).
+    env: dict = field(default_factory=dict)
+    #: Ours: the store it shares with every app of the same name here (the key
+    #: prefix), so two of ours act as two instances of one site.
+    store: str = ""
+    #: A peer registered with the stand-ins' Auth0 tenant under this client id;
+    #: empty for ours (registered as the demo configuration says).
+    client_id: str = ""
+    #: A peer that signs nobody in (the bare route): not registered at all.
+    bare: bool = False
+
+    @property
+    def ours(self) -> bool:
+        return not (self.client_id or self.bare)
+
+
 @dataclass
 class Services:
     """Where everything of one start-up answers."""
@@ -221,33 +260,65 @@ class Services:
     config_file: Path
     #: Every app started, by name: its URL (the first one is ``app_url``).
     apps: dict = field(default_factory=dict)
+    #: Every app's gunicorn master process id, by name.
+    masters: dict = field(default_factory=dict)
 
 
 def start_stack(stack: Stack, workers: int, threads: int) -> str:
     return start_services(stack, workers, threads).app_url
 
 
+def peer_client(app: App, url: str) -> dict:
+    """A peer's client at the stand-ins' Auth0 tenant: its redirect URI and its
+    sign-out return, as the Auth0 dashboard would hold them."""
+    return {"tenant": "auth0", "client_id": app.client_id,
+            "client_secret": f"{app.client_id}-secret",
+            "redirect_uris": [f"{url}/callback"], "logout_uris": [f"{url}/"]}
+
+
+def app_environment(name: str, app: App, config_file: Path, redis_url: str,
+                    standins_url: str) -> dict[str, str]:
+    """What the app named ``name`` reads from its environment: for ours, the
+    demo configuration on this run's store; for a peer, its quickstart settings."""
+    if app.ours:
+        folder = config_file.parent
+        return {"FEDLAB_CONFIG": str(config_file), "FEDLAB_SESSION__TYPE": app.sessions,
+                "FEDLAB_SESSION__REDIS_URL": redis_url,
+                "FEDLAB_SESSION__DIR": str(folder / f"sessions-{app.store or name}"),
+                "FEDLAB_SESSION__KEY_PREFIX": f"fedlab-load-{os.getpid()}-{app.store or name}:",
+                **app.env}
+    return {"QUICKSTART_SESSIONS": app.sessions, "QUICKSTART_REDIS_URL": redis_url,
+            "QUICKSTART_SECRET_KEY": f"{name}-{os.getpid()}-not-a-real-secret",
+            "QUICKSTART_CLIENT_ID": app.client_id,
+            "QUICKSTART_CLIENT_SECRET": f"{app.client_id}-secret",
+            "QUICKSTART_AUTH0_URL": f"{standins_url}/auth0", **app.env}
+
+
 def start_services(stack: Stack, workers: int, threads: int, *,
-                   apps: dict[str, str] | None = None,
+                   apps: dict[str, str | App] | None = None,
                    app_spec: str = "webapp:create_app()") -> Services:
-    """The stand-ins, a Redis and one gunicorn per entry of ``apps`` (name: session
-    type, "redis" or "cachelib"; by default one app with Redis sessions), all serving
-    ``app_spec`` on the demo configuration."""
-    apps = apps or {"app": "redis"}
+    """The stand-ins, a Redis and one gunicorn per entry of ``apps`` (name: an
+    :class:`App`, or for ours just its session type, "redis" or "files"; by default
+    one app with Redis sessions serving ``app_spec``) on the demo configuration."""
+    wanted = {name: App(spec=app_spec, sessions=a) if isinstance(a, str) else a
+              for name, a in (apps or {"app": "redis"}).items()}
     folder = stack.folder
     ports = {name: free_port() for name in ("standins", "identity", "s3", "moto", "sts")}
-    app_ports = {name: free_port() for name in apps}
+    app_ports = {name: free_port() for name in wanted}
     ports["app"] = next(iter(app_ports.values()))
     redis_url = start_redis(stack)
     config_file, app_url = configure(folder, ports, redis_url)
     urls = {name: f"http://localhost:{port}" for name, port in app_ports.items()}
-    # The stand-ins register the app exactly as the app is configured.
+    ours = [urls[name] for name, a in wanted.items() if a.ours]
+    # The stand-ins register the app exactly as the app is configured, and each
+    # peer as its own client of the Auth0 tenant.
     app = create_app({"config_file": str(config_file)})
     standins_url = f"http://127.0.0.1:{ports['standins']}"
-    (folder / "standins.json").write_text(json.dumps(
-        standin_settings(app, list(urls.values()), standins_url)))
-    (folder / "aws.json").write_text(json.dumps(
-        aws_standin_settings(app, list(urls.values()))))
+    settings = standin_settings(app, ours, standins_url)
+    settings["clients"] += [peer_client(a, urls[name]) for name, a in wanted.items()
+                            if a.client_id]
+    (folder / "standins.json").write_text(json.dumps(settings))
+    (folder / "aws.json").write_text(json.dumps(aws_standin_settings(app, ours)))
     python = sys.executable
     standins = stack.start("standins", [python, "-m", "standins", "--settings",
                                         str(folder / "standins.json"), "--port",
@@ -257,22 +328,20 @@ def start_services(stack: Stack, workers: int, threads: int, *,
                               "--s3-port", str(ports["s3"]), "--moto-port", str(ports["moto"]),
                               "--sts-port", str(ports["sts"])])
     servers = {}
-    for name, sessions in apps.items():
-        env = {**os.environ, "FEDLAB_CONFIG": str(config_file), "FEDLAB_SESSION__TYPE": sessions,
-               "FEDLAB_SESSION__REDIS_URL": redis_url,
-               "FEDLAB_SESSION__DIR": str(folder / f"sessions-{name}"),
-               "FEDLAB_SESSION__KEY_PREFIX": f"fedlab-load-{os.getpid()}-{name}:"}
+    for name, a in wanted.items():
+        env = {**os.environ, **app_environment(name, a, config_file, redis_url, standins_url)}
         servers[name] = stack.start(f"gunicorn-{name}", [
             python, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
             "--worker-class", "gthread", "--bind", f"127.0.0.1:{app_ports[name]}",
-            "--log-level", "warning", app_spec], env=env)
+            "--log-level", "warning", a.spec], env=env)
     wait_for(f"{standins_url}/google/.well-known/openid-configuration", standins, "stand-ins")
     wait_for(f"http://127.0.0.1:{ports['identity']}/_control/calls", aws, "AWS stand-in")
     for name, server in servers.items():
         wait_for(f"{urls[name]}/", server, f"gunicorn ({name})")
     return Services(app_url, standins_url, f"http://127.0.0.1:{ports['identity']}",
                     f"http://127.0.0.1:{ports['s3']}", f"http://127.0.0.1:{ports['moto']}",
-                    redis_url, config_file, urls)
+                    redis_url, config_file, urls,
+                    {name: server.pid for name, server in servers.items()})
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:

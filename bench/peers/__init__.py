@@ -1,0 +1,1 @@
+"""The apps ``make bench`` measures ours against (see bench/run.py)."""
