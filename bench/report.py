@@ -158,7 +158,8 @@ def near_cache_lines(report: dict) -> list[str]:
     if churn:
         lines.append(
             f"- While another client signs in and out on instance A "
-            f"({churn['cycles_per_s']:.1f} sign-in/sign-out cycles a second, each writing and "
+            f"({churn['cycles_per_s']:.1f} sign-in/sign-out cycles a second, paced at "
+            f"{churn.get('paced_per_s', '-')} so it weighs alike on both sides, each writing and "
             f"deleting a session record, so every tracking connection is told): /account "
             f"with the near cache {_span(churn['rps']['account'])} req/s, without "
             f"{_span(churn['rps']['account_nocache'])}; with ÷ without, same round: "

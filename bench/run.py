@@ -180,7 +180,7 @@ def near_cache(services, targets: dict[str, Target], options) -> dict:
     return {"sign_out_seen": seen,
             "under_churn": {"rounds": rows, "rounds_count": len(rows), "rps": per_target(rows),
                             "ratio": ratios(rows, {"r": ("account", "account_nocache")})["r"],
-                            "cycles_per_s": round(cycles, 2)}}
+                            "cycles_per_s": round(cycles, 2), "paced_per_s": churn.per_second}}
 
 
 def memory(services, options) -> dict:

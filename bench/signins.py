@@ -201,19 +201,27 @@ def sign_out_seen(a_url: str, b_url: str, trials: int, views: int = 6,
 
 class Churn:
     """Sign-ins and sign-outs in a loop on one instance, in a thread, while
-    something else is measured: every one writes and deletes a session record."""
+    something else is measured: every one writes and deletes a session record.
 
-    def __init__(self, url: str) -> None:
+    Paced at ``per_second`` cycles: unpaced, the loop runs fastest while the
+    instance it uses is idle, that is while the other instance is measured, and
+    its own CPU (this process, that instance, the stand-ins) then weighs on one
+    side of the comparison only."""
+
+    def __init__(self, url: str, per_second: float = 4.0) -> None:
         self.url = url
+        self.per_second = per_second
         self.cycles = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        began = time.monotonic()
         while not self._stop.is_set():
             http = ours(self.url).sign_in("bob")
             sign_out_post(http, http.get(f"{self.url}/account", timeout=REQUEST_TIMEOUT))
             self.cycles += 1
+            self._stop.wait(max(0.0, began + self.cycles / self.per_second - time.monotonic()))
 
     def __enter__(self) -> Churn:
         self._thread.start()
