@@ -177,3 +177,44 @@ def test_a_copy_older_than_max_age_is_read_again(store):
     time.sleep(0.15)
     tracked.read(f"{PREFIX}d", reads)
     assert len(reads.keys) == 2
+
+
+def test_where_redis_refuses_tracking_nothing_is_copied(store, redis_url, caplog):
+    """A user whose ACL forbids CLIENT (a managed Redis may): every read goes to
+    Redis, and one warning says so."""
+    user, password = f"fedlab-no-tracking-{time.monotonic_ns()}", "a-test-password"
+    store.acl_setuser(user, enabled=True, passwords=[f"+{password}"], keys=["*"],
+                      channels=["*"], commands=["+@all", "-client"])
+    try:
+        limited = redis.Redis.from_url(redis_url, username=user, password=password)
+        tracked = TrackedRecords(limited, PREFIX, size=8, max_age=60, retry_after=0)
+        reads = CountingReads(limited)
+        store.set(f"{PREFIX}e", b"e")
+        assert [tracked.read(f"{PREFIX}e", reads) for _ in range(3)] == [b"e"] * 3
+        assert reads.keys == [f"{PREFIX}e"] * 3
+        warnings = [r for r in caplog.records if "session cache off" in r.getMessage()]
+        assert len(warnings) == 1 and "NoPermission" in warnings[0].getMessage()
+    finally:
+        store.acl_deluser(user)
+
+
+def test_an_index_writer_whose_lock_expired_writes_nothing(store):
+    """rewrite_locked: the lock taken with the read, the record written with the
+    release, and only while the lock is still this writer's."""
+    from webapp.session_store import RedisStore
+
+    entry = f"{PREFIX}entry"
+    store.set(entry, b"before")
+    redis_store = RedisStore(store)
+
+    def slow_rewrite(stored: bytes | None) -> tuple[bytes | None, int]:
+        assert stored == b"before"  # read under the lock
+        store.set(f"{entry}:lock", "someone else's token")  # ours expired; another took it
+        return b"after", 60
+
+    assert redis_store.rewrite_locked(entry, 1.0, slow_rewrite) is False
+    assert store.get(entry) == b"before"
+    assert store.get(f"{entry}:lock") == b"someone else's token"  # not released by us
+    store.delete(f"{entry}:lock")
+    assert redis_store.rewrite_locked(entry, 1.0, lambda stored: (b"after", 60)) is True
+    assert store.get(entry) == b"after" and not store.exists(f"{entry}:lock")
