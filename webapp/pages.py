@@ -55,7 +55,11 @@ def fixed_url(endpoint: str, **values: str) -> str:
     script root rather than on each page view: a page has a dozen of them, and
     each ``url_for`` matched the rule again. A path-only URL depends on nothing
     else of the request. At most :data:`FIXED_URLS_KEPT` are kept, whatever the
-    requests' script roots (a proxy may forward them), the others built as usual."""
+    requests' script roots (a proxy may forward them), the others built as usual.
+    A relative endpoint (``.name``) depends on the request's blueprint: refused."""
+    if endpoint.startswith("."):
+        raise ValueError(f"fixed_url({endpoint!r}): name the blueprint; a relative "
+                         "endpoint depends on the page it is used on")
     kept: dict[tuple[Any, ...], str] = current_app.extensions.setdefault(FIXED_URLS, {})
     key = (request.script_root, endpoint, *sorted(values.items()))
     url = kept.get(key)
