@@ -218,3 +218,31 @@ def test_an_index_writer_whose_lock_expired_writes_nothing(store):
     store.delete(f"{entry}:lock")
     assert redis_store.rewrite_locked(entry, 1.0, lambda stored: (b"after", 60)) is True
     assert store.get(entry) == b"after" and not store.exists(f"{entry}:lock")
+
+
+def test_a_forked_process_starts_empty_with_a_channel_of_its_own(store, redis_url):
+    """gunicorn forks its workers: a child must not read its parent's socket (the
+    two would split Redis's messages between them) nor use its parent's copies."""
+    import os
+
+    tracked = TrackedRecords(store, PREFIX, size=8, max_age=60, retry_after=0)
+    store.set(f"{PREFIX}f", b"parent's")
+    assert tracked.read(f"{PREFIX}f", store.get) == b"parent's"
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 when it saw what Redis holds
+        try:
+            other = redis.Redis.from_url(redis_url)
+            other.set(f"{PREFIX}f", b"changed in the child's time")
+            child_reads = []
+            seen = [tracked.read(f"{PREFIX}f", lambda k: child_reads.append(k) or other.get(k))
+                    for _ in range(2)]
+            other.set(f"{PREFIX}f", b"changed again")
+            seen.append(tracked.read(f"{PREFIX}f", other.get))
+            ok = seen == [b"changed in the child's time"] * 2 + [b"changed again"]
+            os._exit(0 if ok and len(child_reads) == 1 else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The parent's channel still works: the child's writes reached it too.
+    assert tracked.read(f"{PREFIX}f", store.get) == b"changed again"

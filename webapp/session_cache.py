@@ -80,6 +80,8 @@ class TrackedRecords:
         """The record under ``key``: this process's copy if it has a current
         one, else ``load(key)`` (a read from Redis), kept when nothing changed
         the key while it was read."""
+        if os.getpid() != self._pid:
+            self._forked()
         self._connect_when_due()
         with self._lock:
             listening = self._listen()
@@ -127,9 +129,6 @@ class TrackedRecords:
         out when it has been quiet for half that, and a PING unanswered that long
         counts as a lost channel: a connection can die without a word, after a
         failover or a dropped route). Called under the lock."""
-        if os.getpid() != self._pid:  # forked: the parent's socket and copies are not ours
-            self._pid, self._channel = os.getpid(), None
-            self._drop_all()
         channel = self._channel
         if channel is None:
             return False
@@ -152,7 +151,7 @@ class TrackedRecords:
         requests do not queue behind a Redis that does not answer, and by one
         thread at a time, each failure waiting twice as long as the last (up to a
         minute) before the next try."""
-        if os.getpid() == self._pid and self._channel is not None:
+        if self._channel is not None:
             return
         if time.monotonic() < self._next_try or not self._connecting.acquire(blocking=False):
             return
@@ -194,6 +193,16 @@ class TrackedRecords:
             channel.disconnect()
             raise
         return channel
+
+    def _forked(self) -> None:
+        """Start empty in a forked process: the parent's socket and copies are not
+        this process's (a lock the parent held at the fork would never be freed)."""
+        with self._lock:
+            if os.getpid() != self._pid:
+                self._pid, self._channel = os.getpid(), None
+                self._connecting = threading.Lock()
+                self._next_try, self._backoff = 0.0, self.retry_after
+                self._drop_all()
 
     def _apply(self, message: list, now: float) -> None:
         self._heard = now
