@@ -242,7 +242,15 @@ def test_a_forked_process_starts_empty_with_a_channel_of_its_own(store, redis_ur
             os._exit(0 if ok and len(child_reads) == 1 else 1)
         except BaseException:
             os._exit(2)
-    _, status = os.waitpid(pid, 0)
+    for _ in range(200):  # bounded: a child stuck on a lock fails the test, not the run
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked process did not finish in 10 s")
     assert os.waitstatus_to_exitcode(status) == 0
     # The parent's channel still works: the child's writes reached it too.
     assert tracked.read(f"{PREFIX}f", store.get) == b"changed again"
