@@ -148,8 +148,11 @@ def near_cache_lines(report: dict) -> list[str]:
         ms = seen["sign_out_to_signed_out_ms"]
         lines.append(
             f"- Sign-out on instance A (near cache off), instance B (near cache on, the "
-            f"session viewed there first): B's first request after the sign-out was signed "
-            f"out in {seen['first_request_signed_out']} of {seen['trials']} trials; from "
+            f"session viewed there first, its last view served from B's copy with no Redis "
+            f"GET in {seen['trials'] - seen.get('trials_without_a_copy', 0)} of "
+            f"{seen['trials']} trials): B's first request after the sign-out, with the "
+            f"session id the browser had, was signed out in "
+            f"{seen['first_request_signed_out']} of {seen['trials']} trials; from "
             f"sending the sign-out to B's signed-out answer "
             + (f"{ms['median']:.1f} ms ({ms['min']:.1f}-{ms['max']:.1f})" if ms else "never")
             + f"; still signed in after {seen['wait_s']:g} s: "

@@ -168,7 +168,8 @@ def page_rates(services, targets: dict[str, Target], options) -> dict:
 
 def near_cache(services, targets: dict[str, Target], options) -> dict:
     urls = services.apps
-    seen = signins.sign_out_seen(urls["account_nocache"], urls["account"], options.trials)
+    seen = signins.sign_out_seen(urls["account_nocache"], urls["account"],
+                                 redis.Redis.from_url(services.redis_url), options.trials)
     print(f"  sign-out seen: {seen['first_request_signed_out']}/{seen['trials']} at once",
           flush=True)
     pair = {k: targets[k] for k in ("account", "account_nocache")}

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import requests
@@ -164,19 +165,28 @@ def sign_out_post(http: requests.Session, page: requests.Response) -> requests.R
                      allow_redirects=False, timeout=REQUEST_TIMEOUT)
 
 
-def sign_out_seen(a_url: str, b_url: str, trials: int, views: int = 6,
+def sign_out_seen(a_url: str, b_url: str, store: Any, trials: int, views: int = 6,
                   wait_s: float = 2.0) -> dict:
     """A visitor signed in, their /account viewed ``views`` times on instance B (so
-    B's workers hold the session); then Sign out on instance A, and B asked at
-    once and again until it answers signed out. Counted: trials whose first
-    request to B was already signed out, and the time from sending the sign-out
-    to B's first signed-out answer."""
-    first_signed_out, ms, never = 0, [], 0
+    B holds a copy of the session); then Sign out on instance A, and B asked at
+    once, and again until it answers signed out, with the session id the browser
+    had: after the sign-out the browser's own cookie names no session, so only
+    the old id asks whether B still serves it. ``store`` is the Redis both
+    instances use: the last view before the sign-out must have sent it no
+    ``GET`` (B answered from its copy), else the trial says nothing of the
+    copies and is counted apart. Counted: trials whose first request to B was
+    already signed out, and the time from sending the sign-out to B's first
+    signed-out answer."""
+    first_signed_out, ms, never, without_copy = 0, [], 0, 0
     for i in range(trials):
         http = ours(a_url).sign_in(("alice", "bob")[i % 2])
         for _ in range(views):
+            gets = store.info("commandstats").get("cmdstat_get", {}).get("calls", 0)
             if http.get(f"{b_url}/account", timeout=REQUEST_TIMEOUT).status_code != 200:
                 raise RuntimeError("instance B did not show the signed-in account")
+        from_copy = store.info("commandstats").get("cmdstat_get", {}).get("calls", 0) == gets
+        without_copy += not from_copy
+        old = "; ".join(f"{c.name}={c.value}" for c in http.cookies if c.name == "fedlab")
         page = http.get(f"{a_url}/account", timeout=REQUEST_TIMEOUT)
         began = time.perf_counter()
         if sign_out_post(http, page).status_code >= 400:
@@ -184,17 +194,19 @@ def sign_out_seen(a_url: str, b_url: str, trials: int, views: int = 6,
         tries = 0
         while True:
             tries += 1
+            # The same connection to B as the views (one worker holds the copy).
             status = http.get(f"{b_url}/account", allow_redirects=False,
-                              timeout=REQUEST_TIMEOUT).status_code
+                              headers={"Cookie": old}, timeout=REQUEST_TIMEOUT).status_code
             elapsed = (time.perf_counter() - began) * 1000
             if status != 200:
-                first_signed_out += tries == 1
+                first_signed_out += tries == 1 and from_copy
                 ms.append(elapsed)
                 break
             if elapsed > wait_s * 1000:
                 never += 1
                 break
     return {"trials": trials, "first_request_signed_out": first_signed_out,
+            "trials_without_a_copy": without_copy,
             "still_signed_in_after_wait": never, "wait_s": wait_s,
             "sign_out_to_signed_out_ms": spread(ms, 2) if ms else None}
 
