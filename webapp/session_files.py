@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .session_store import SessionStore
+from .session_store import LOCK_RETRY, SessionStore
 
 #: Sub-folders, by the first two hex digits of the file name.
 SHARDS = 256
@@ -171,7 +171,7 @@ class FileStore(SessionStore):
                 if time.monotonic() >= deadline:
                     yield False
                     return
-                time.sleep(0.05)
+                time.sleep(LOCK_RETRY)
                 continue
             if self._same_file(f, path):  # not swept away while this waited
                 break
