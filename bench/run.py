@@ -54,6 +54,7 @@ from stack import (
     App,
     Stack,
     browse_sign_in,
+    command_calls,
     cookie_header,
     sign_in,
     start_services,
@@ -101,8 +102,7 @@ def pct(values: list[float], fraction: float) -> float:
 
 
 def redis_writes(client: redis.Redis) -> dict:
-    stats = client.info("commandstats")
-    return {name: stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in (*WRITES, "get")}
+    return command_calls(client, (*WRITES, "get"))
 
 
 # -- page rates and the near cache ---------------------------------------------------

@@ -20,6 +20,7 @@ import tomllib
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import requests
@@ -342,6 +343,12 @@ def start_services(stack: Stack, workers: int, threads: int, *,
                     f"http://127.0.0.1:{ports['s3']}", f"http://127.0.0.1:{ports['moto']}",
                     redis_url, config_file, urls,
                     {name: server.pid for name, server in servers.items()})
+
+
+def command_calls(client: Any, names: tuple[str, ...]) -> dict[str, int]:
+    """How many times Redis has run each command of ``names`` (``INFO commandstats``)."""
+    stats = client.info("commandstats")
+    return {name: stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in names}
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
