@@ -254,3 +254,66 @@ def test_a_forked_process_starts_empty_with_a_channel_of_its_own(store, redis_ur
     assert os.waitstatus_to_exitcode(status) == 0
     # The parent's channel still works: the child's writes reached it too.
     assert tracked.read(f"{PREFIX}f", store.get) == b"changed again"
+
+
+class FreezableProxy:
+    """A TCP relay to Redis that can stop passing bytes either way without closing
+    anything: a connection that died without a word (a failover, a dropped route)."""
+
+    def __init__(self, port: int) -> None:
+        import socket
+
+        self.target = port
+        self.frozen = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.sockets: list[socket.socket] = []
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                if not self.frozen.is_set():
+                    sink.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.listener.close()
+        for sock in self.sockets:
+            sock.close()
+
+
+def test_a_channel_gone_silent_stops_the_copies_within_its_silence(store, redis_url):
+    """No reset, no close: the channel just stops carrying anything. Within
+    ``silence`` the copies stop being used, though ``max_age`` is a minute."""
+    proxy = FreezableProxy(store.connection_pool.connection_kwargs["port"])
+    db = store.connection_pool.connection_kwargs.get("db", 0)
+    relayed = redis.Redis(host="127.0.0.1", port=proxy.port, db=db, socket_timeout=2)
+    try:
+        tracked = TrackedRecords(relayed, PREFIX, size=8, max_age=60, silence=0.4)
+        reads = CountingReads(store)
+        store.set(f"{PREFIX}g", b"before")
+        assert [tracked.read(f"{PREFIX}g", reads) for _ in range(2)] == [b"before"] * 2
+        assert len(reads.keys) == 1  # the second came from the copy
+        proxy.frozen.set()
+        store.set(f"{PREFIX}g", b"after")  # its message never reaches the channel
+        time.sleep(0.5)
+        assert tracked.read(f"{PREFIX}g", reads) == b"after"
+    finally:
+        proxy.frozen.set()
+        relayed.close()
+        proxy.close()
