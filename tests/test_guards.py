@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from webapp.guards import MAX_REQUEST_BYTES, refuse_foreign_host, to_registered_origin
+from webapp.guards import MAX_REQUEST_BYTES, guard_request
 
 from .conftest import make_app
 from .flows import sign_in, through_provider
@@ -89,7 +89,7 @@ def test_the_host_is_checked_before_any_other_step(config_dir, tmp_path):
     that could build a URL from it, CSRF's check included."""
     app = make_app(config_dir, tmp_path)
     # The loopback redirect comes first: its target is configuration, never the Host.
-    assert app.before_request_funcs[None][:2] == [to_registered_origin, refuse_foreign_host]
+    assert app.before_request_funcs[None][0] is guard_request
     refused = app.test_client().post("/auth/signout", base_url="http://attacker.example")
     assert refused.status_code == 400 and "Location" not in refused.headers
     assert b"This site does not answer to that address" in refused.data

@@ -112,11 +112,17 @@ def init_app(app: Flask, any_host_paths: Iterable[str] = ()) -> None:
     app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
     app.extensions[ANY_HOST] = frozenset(any_host_paths)
     app.extensions[LOOPBACK_RULE] = loopback_rule(settings(app))
-    app.before_request(to_registered_origin)
-    app.before_request(refuse_foreign_host)
-    app.before_request(refuse_unsized_body)
-    app.before_request(refuse_large_body)
+    app.before_request(guard_request)
     app.register_error_handler(RequestEntityTooLarge, too_large)
+
+
+def guard_request() -> Response | None:
+    """Every check of this module as one hook (Flask pays a dispatch per hook):
+    the loopback redirect first (its target is configuration, never the Host),
+    then the Host, before anything could build a URL from it (CSRF's check
+    included), then the body's size."""
+    return (to_registered_origin() or refuse_foreign_host() or refuse_unsized_body()
+            or refuse_large_body())
 
 
 def to_registered_origin() -> Response | None:

@@ -71,9 +71,22 @@ def no_session(view: Any) -> Any:
     return view
 
 
+#: Where the app keeps the fixed start of each :func:`no_session` view's URL rule.
+NO_SESSION_PREFIXES = "fedlab_no_session_prefixes"
+
+
 def opens_no_session(app: Flask, request: Request) -> bool:
     """Whether ``request`` goes to a view marked with :func:`no_session`. Flask
-    opens the session before it matches the URL, so the match is made here."""
+    opens the session before it matches the URL, so the match is made here, but
+    only for a path that starts as such a view's rule does (the text before its
+    first variable): every other request would pay for a second match."""
+    prefixes = app.extensions.get(NO_SESSION_PREFIXES)
+    if prefixes is None:  # the routes are all registered by the first request
+        prefixes = app.extensions[NO_SESSION_PREFIXES] = tuple(
+            rule.rule.split("<", 1)[0] for rule in app.url_map.iter_rules()
+            if getattr(app.view_functions.get(rule.endpoint), NO_SESSION, False))
+    if not request.path.startswith(prefixes):
+        return False
     try:
         endpoint, _ = app.create_url_adapter(request).match()  # type: ignore[union-attr]
     except (HTTPException, RoutingException):
