@@ -116,9 +116,10 @@ def register_proxy(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import guests, health, pacing, picture, roles, sessions, signals
+    from . import guests, health, pacing, picture, rendered_pages, roles, sessions, signals
 
     sessions.init_app(app, null_session_paths=health.PATHS)
+    rendered_pages.init_app(app)
     guests.init_app(app)  # its counts live beside the sessions
     pacing.init_app(app)  # and so do its marks
     csrf.init_app(app)

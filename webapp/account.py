@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from . import guests, sessions, signin, tokens
+from . import guests, rendered_pages, sessions, signin, tokens
 from .errors import FedlabError, Guide, sign_in_offer
 from .providers import registry
 from .records import Tokens
@@ -41,7 +41,11 @@ class TokenView:
 def account() -> str | tuple[str, int]:
     """The account, or for a visitor without a sign-in (signed out, or a guest)
     the offer to sign in that comes back here (401: see
-    :func:`webapp.errors.sign_in_offer` for why)."""
+    :func:`webapp.errors.sign_in_offer` for why).
+
+    The page is the site's heaviest to render, and a function of the session
+    record: views of the same record are served the page as rendered for it
+    (:mod:`webapp.rendered_pages`)."""
     auth = sessions.current_auth()
     if auth is None:
         return offer()
@@ -50,14 +54,21 @@ def account() -> str | tuple[str, int]:
     if provider is None:
         sessions.end()
         return offer()
-    return render_template(
-        "account/account.html",
-        auth=auth,
-        provider=provider,
-        state=STATES[auth.state].format(provider=provider.display_name),
-        tokens=token_views(auth.tokens),
-        refresh_error=g.get("refresh_error"),
-    )
+    refresh_error = g.get("refresh_error")
+
+    def render() -> str:
+        return render_template(
+            "account/account.html",
+            auth=auth,
+            provider=provider,
+            state=STATES[auth.state].format(provider=provider.display_name),
+            tokens=token_views(auth.tokens),
+            refresh_error=refresh_error,
+        )
+
+    # The page of a failed refresh explains it for this view only; any other is
+    # the session record's, and is kept as rendered for the next views of it.
+    return render() if refresh_error is not None else rendered_pages.per_record(render)
 
 
 def offer() -> tuple[str, int]:

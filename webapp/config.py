@@ -65,6 +65,9 @@ DEFAULTS: dict[str, Any] = {
         # Redis only: session records each process keeps, kept true by Redis's
         # invalidation messages (webapp/session_cache.py); 0 reads Redis every time.
         "client_cache": 256,
+        # Rendered pages each process keeps, one per session record, for a minute at
+        # most (webapp/rendered_pages.py); 0 renders every view.
+        "page_cache": 64,
     },
     "providers": {},
     # Identity Pool federation and the S3 pages; off while identity_pool_id is "".
@@ -134,6 +137,9 @@ class SessionSettings:
     #: Redis only: how many records each process keeps, kept true by Redis's
     #: invalidation messages (:mod:`webapp.session_cache`); 0 turns it off.
     client_cache: int
+    #: Rendered pages each process keeps, one per session record, for a minute
+    #: at most (:mod:`webapp.rendered_pages`); 0 renders every view.
+    page_cache: int
 
 
 @dataclass(frozen=True)
@@ -477,6 +483,7 @@ def _session(raw: Any) -> SessionSettings:
         idle_timeout=idle,
         absolute_timeout=absolute,
         client_cache=_int(session, "client_cache", minimum=0, where="session."),
+        page_cache=_int(session, "page_cache", minimum=0, where="session."),
     )
 
 

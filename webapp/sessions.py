@@ -228,6 +228,18 @@ def current_auth() -> SignIn | None:
     return SignIn.load(session.get("auth"))
 
 
+def record_as_read() -> tuple[str, bytes] | None:
+    """The store id and the sealed record this request opened, while the session
+    is still as read: None when nothing is stored, and when this request changed
+    the session (or wrote it: a refresh). What a page kept as rendered
+    (:mod:`webapp.rendered_pages`) is matched against: any write anywhere seals
+    a new record."""
+    current = _current()
+    if not getattr(current, "stored", False) or current.modified or current.base is None:
+        return None
+    return sessions().store_id(current.sid), current.base
+
+
 def require_auth() -> SignIn:
     """The visitor's sign-in, for what only a signed-in visitor may do; signed out,
     the ``signed_out`` page."""

@@ -11,6 +11,7 @@ script only translates the clock time. Templates use ``time_at`` of
 from __future__ import annotations
 
 import math
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -68,10 +69,42 @@ def time_element(epoch: Any, relative: bool = True) -> Markup:
     html = (f'<time datetime="{time.strftime(ISO, parts)}" data-epoch="{seconds}">'
             f"{time.strftime(UTC_CLOCK, parts)}</time>")
     if relative:
-        html += (f' <span class="relative" data-relative="{seconds}">'
-                 f"({escape(relative_time(epoch))})</span>")
+        # The words from the whole second the span carries, as static/times.js
+        # and fill_relative do: all three say the same of the same moment.
+        html += f" {RELATIVE_SPAN.format(seconds=seconds, words=escape(relative_time(seconds)))}"
     # Numbers and fixed formats, and the words escaped: nothing here is markup.
     return Markup(html)  # noqa: S704
+
+
+#: How :func:`time_element` writes the words, and how :func:`relative_slots`
+#: finds them again in a rendered page.
+RELATIVE_SPAN = '<span class="relative" data-relative="{seconds}">({words})</span>'
+RELATIVE = re.compile(r'(<span class="relative" data-relative="(-?\d+)">\()[^<]*(\)</span>)')
+
+
+def relative_slots(html: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """``html`` cut around the words :func:`time_element` wrote: the text between
+    them, and the moment of each; :func:`fill_relative` puts words for another
+    "now" back in. What makes a page kept as rendered (:mod:`webapp.rendered_pages`)
+    read as if rendered at the moment it is shown."""
+    texts, epochs, last = [], [], 0
+    for match in RELATIVE.finditer(html):
+        texts.append(html[last:match.end(1)])
+        epochs.append(int(match.group(2)))
+        last = match.start(3)
+    texts.append(html[last:])
+    return tuple(texts), tuple(epochs)
+
+
+def fill_relative(texts: tuple[str, ...], epochs: tuple[int, ...],
+                  now: float | None = None) -> str:
+    """The page :func:`relative_slots` cut, with each moment's words as of ``now``."""
+    now = time.time() if now is None else now
+    parts = [texts[0]]
+    for epoch, text in zip(epochs, texts[1:], strict=True):
+        parts.append(str(escape(relative_time(epoch, now))))
+        parts.append(text)
+    return "".join(parts)
 
 
 def iso_time(epoch: float) -> str:
