@@ -205,6 +205,72 @@ def test_each_index_entry_is_rewritten_in_two_round_trips_under_its_lock(redis_a
         ["get", f"{entry}:lock"], ["set", entry], ["del", f"{entry}:lock"]], seen
 
 
+def test_a_sign_in_takes_every_entry_lock_before_writing_any(redis_app, app_url):
+    """A sign-in listed under its person and its provider session (Auth0's id token
+    names a ``sid``): both locks are taken and both entries read first (one
+    pipeline), then both written and released and the ending marks read (the
+    next): two round trips for the whole index, where each entry took two and the
+    marks one more."""
+    app, client = redis_app
+    signed_in(app, app_url, "auth0", "alice")
+    seen = commands_seen(client, lambda: signed_in(app, app_url, "auth0", "alice"),
+                         lambda command: "index:" in command)
+    sent = [command for by, command in seen if by != "lua"]
+    assert [command[0] for command in sent] == ["SET", "GET", "SET", "GET", "EVAL", "EVAL",
+                                                "MGET"], seen
+    person, provider_session = sent[1][1], sent[3][1]
+    assert ":index:person:" in person and ":index:sid:" in provider_session
+    assert sent[0][1] == f"{person}:lock" and sent[2][1] == f"{provider_session}:lock"
+    assert sent[6][1:] == [f"{person}:ended", f"{provider_session}:ended"]
+    by_script = [command[:2] for by, command in seen if by == "lua"]
+    assert by_script == [["get", f"{person}:lock"], ["set", person], ["del", f"{person}:lock"],
+                         ["get", f"{provider_session}:lock"], ["set", provider_session],
+                         ["del", f"{provider_session}:lock"]], seen
+
+
+def test_a_sign_in_holds_no_entry_lock_while_it_waits_for_another(redis_app, app_url):
+    """Another writer holds the provider session's entry and waits for the person's:
+    the sign-in, which needs both, keeps neither while it waits (holding the person's
+    would leave the two waiting on each other until the locks' wait ran out), so the
+    other writer gets the person's entry, finishes, and then the sign-in lists its
+    session."""
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urljoin
+
+    app, client = redis_app
+    first, _ = signed_in(app, app_url, "auth0", "alice")
+    entries = [k.decode() for k in client.scan_iter(f"{PREFIX}index:*")
+               if not k.endswith((b":lock", b":ended"))]
+    person = next(e for e in entries if ":index:person:" in e)
+    provider_session = next(e for e in entries if ":index:sid:" in e)
+    # The same browser signs in again: the stand-in remembers it, so the same
+    # provider session (the same two entries), and no page on the way.
+    racing = first
+    page = racing.get(f"{app_url}/auth/auth0/login", allow_redirects=False)
+    while not page.headers["Location"].startswith(f"{app_url}/auth/auth0/callback"):
+        page = racing.get(urljoin(page.url, page.headers["Location"]), allow_redirects=False)
+    callback = page.headers["Location"]
+    client.set(f"{provider_session}:lock", "the other writer", px=10_000)
+
+    def other_writer() -> bool:
+        # Waits for the person's entry (less than the sign-in's own wait), then
+        # lets both go.
+        for _ in range(80):
+            if client.set(f"{person}:lock", "the other writer", nx=True, px=10_000):
+                client.delete(f"{provider_session}:lock", f"{person}:lock")
+                return True
+            threading.Event().wait(0.05)
+        client.delete(f"{provider_session}:lock")
+        return False
+
+    with ThreadPoolExecutor(2) as pool:
+        landing = pool.submit(racing.get, callback)
+        got_it = pool.submit(other_writer)
+        assert got_it.result() is True
+        assert landing.result().status_code == 200
+    assert racing.get(f"{app_url}/account").status_code == 200
+
+
 def is_session_key(args: list[str]) -> bool:
     """Whether the first of ``args`` names a session's record (not an index entry,
     a mark or a lock: their names go on with a ":")."""

@@ -276,3 +276,20 @@ def test_the_picture_notes_aud_only_once_the_audience_check_passed():
         with steps.checking("id token checks"):
             validate(sign(claims()))
         assert "aud: this client" in steps.noted()[-1].checks
+
+
+def test_a_key_that_changed_under_the_same_kid_is_the_one_used():
+    """Keys made from the JWKS are kept by what the member says, not by its kid: a
+    provider that replaces a key under the same kid is checked with the new one,
+    and a token signed by the old one is refused."""
+    assert validate(sign(claims()))["sub"]  # the kid k1 is PRIVATE's, and kept
+    rotated = {"keys": [public_jwk(OTHER_PRIVATE, "k1")]}
+    assert validate(sign(claims(), pem=OTHER_PRIVATE), keys=lambda force=False: rotated)["sub"]
+    assert rejected_check(sign(claims()), keys=lambda force=False: rotated) == "signature"
+
+
+def test_a_jwks_member_that_is_no_key_is_refused_by_name():
+    """A member python-jose cannot make a key of (an RSA key without its modulus) is
+    the kid check's refusal, not an error page of the site's own."""
+    broken = {k: v for k, v in public_jwk(PRIVATE, "k1").items() if k != "n"}
+    assert rejected_check(sign(claims()), keys=lambda force=False: {"keys": [broken]}) == "kid"

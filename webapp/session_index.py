@@ -89,18 +89,22 @@ class SessionIndex:
         return {str(sid): int(until) for sid, until in (data or {}).items()
                 if isinstance(until, int) and until > now}
 
-    def add(self, auth: SignIn, sid: str, started_at: int) -> None:
-        """List the session ``sid`` (begun at ``started_at`` for ``auth``) under each
-        of its entries."""
-        until = started_at + self.absolute_timeout
-        for entry_id in self.entries_of(auth):
-            self._change(entry_id, lambda members: members | {sid: until})
-
-    def _change(self, entry_id: str, change: Callable[[Members], Members]) -> None:
-        """Rewrite ``entry_id`` as ``change`` makes its live members, under its lock."""
-        if not self.interface.store.rewrite_locked(
-                entry_id, LOCK_SECONDS, lambda stored: self._rewritten(entry_id, stored, change)):
+    def add(self, auth: SignIn, sid: str, begun: float) -> bool:
+        """List the session ``sid``, begun at ``begun`` for ``auth``, under each of
+        its entries; then whether sessions of those entries were ended at or after
+        ``begun`` (:meth:`mark_ended`): the marks are read once every entry is
+        written (with Redis, in the same round trip as the writes)."""
+        until = int(begun) + self.absolute_timeout
+        entries = self.entries_of(auth)
+        marks = [f"{entry_id}:ended" for entry_id in entries]
+        found = self.interface.store.rewrite_all_locked(
+            entries, LOCK_SECONDS,
+            lambda entry_id, stored: self._rewritten(
+                entry_id, stored, lambda members: members | {sid: until}),
+            then_read=marks)
+        if found is None:
             raise FedlabError("session_store_down", detail="index lock")
+        return self._marked_since(marks, found, begun)
 
     def _rewritten(self, entry_id: str, stored: bytes | None,
                    change: Callable[[Members], Members]) -> tuple[bytes | None, int]:
@@ -121,7 +125,7 @@ class SessionIndex:
         A sign-in stores its session, then lists it here: an ending that reads
         the entry between the two misses it. So the ending leaves this mark
         first, and a sign-in that began before it and listed its session after
-        it (:meth:`ended_since`) gives its session up. The mark needs to last
+        it (:meth:`add`, given when it began) gives its session up. The mark needs to last
         only as long as a sign-in may wait on the entry's lock, and lasts
         :data:`MARK_LIFETIME`.
         """
@@ -131,11 +135,10 @@ class SessionIndex:
         if not store.update(mark, record, MARK_LIFETIME):
             store.create(mark, record, MARK_LIFETIME)
 
-    def ended_since(self, auth: SignIn, begun: float) -> bool:
-        """Whether sessions of ``auth``'s person or provider session were ended at
-        or after ``begun`` (:meth:`mark_ended`)."""
-        marks = [f"{entry_id}:ended" for entry_id in self.entries_of(auth)]
-        for mark, record in zip(marks, self.interface.store.read_many(marks), strict=True):
+    def _marked_since(self, marks: list[str], records: list[bytes | None],
+                      begun: float) -> bool:
+        """Whether any of the ending ``marks`` (their ``records``) is at or after ``begun``."""
+        for mark, record in zip(marks, records, strict=True):
             at = (open_record(self.interface.sealer, record, mark) or {}).get("at")
             if isinstance(at, int | float) and at >= begun:
                 return True

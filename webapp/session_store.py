@@ -18,7 +18,7 @@ import os
 import secrets
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -153,6 +153,19 @@ class SessionStore(ABC):
                 self.create(store_id, record, ttl)
             return True
 
+    def rewrite_all_locked(self, store_ids: Sequence[str], seconds: float,
+                           rewrite: Callable[[str, bytes | None], tuple[bytes | None, int]],
+                           then_read: Sequence[str] = ()) -> list[bytes | None] | None:
+        """:meth:`rewrite_locked` for each of ``store_ids`` (``rewrite`` is given the
+        store id too), then the records under ``then_read``, read after every
+        rewrite is written. None, and nothing more written, when a lock could not
+        be had."""
+        for store_id in store_ids:
+            if not self.rewrite_locked(store_id, seconds,
+                                       lambda stored, at=store_id: rewrite(at, stored)):
+                return None
+        return self.read_many(list(then_read))
+
     @abstractmethod
     def lock(self, name: str, seconds: float) -> AbstractContextManager[bool]:
         """Hold the lock ``name``, waiting at most ``seconds``; yields whether it
@@ -232,30 +245,61 @@ class RedisStore(SessionStore):
 
     def rewrite_locked(self, store_id: str, seconds: float,
                        rewrite: Callable[[bytes | None], tuple[bytes | None, int]]) -> bool:
-        """Two round trips, where lock, read, write and release would take four or
-        five: the lock is taken with the read (pipelined: the read runs after the
-        lock is taken, so under it), and the record written with the lock's
-        release, by a script that writes only while the lock is still ours (a
-        holder whose lock expired writes nothing)."""
-        name, deadline = f"{store_id}:lock", time.monotonic() + seconds
+        """Two round trips (:meth:`rewrite_all_locked`), where lock, read, write and
+        release would take four or five."""
+        return self.rewrite_all_locked([store_id], seconds,
+                                       lambda _, stored: rewrite(stored)) is not None
+
+    def rewrite_all_locked(self, store_ids: Sequence[str], seconds: float,
+                           rewrite: Callable[[str, bytes | None], tuple[bytes | None, int]],
+                           then_read: Sequence[str] = ()) -> list[bytes | None] | None:
+        """Two round trips however many records, where each would take two and the
+        reads one more: every lock taken with its record's read (one pipeline: a
+        read runs after its lock is taken, so under it), then every record written
+        with its lock's release, by a script that writes only while the lock is
+        still ours (a holder whose lock expired writes nothing), and ``then_read``
+        read after them (the next pipeline). While another holds one of the locks,
+        none is kept and all are tried again, as :meth:`lock` waits."""
+        names = [f"{store_id}:lock" for store_id in store_ids]
+        deadline = time.monotonic() + seconds
         while True:
-            token = secrets.token_hex(16)
+            tokens = [secrets.token_hex(16) for _ in store_ids]
             pipe = self.client.pipeline(transaction=False)
-            pipe.set(name, token, nx=True, px=int(seconds * 1000))
-            pipe.get(store_id)
-            taken, stored = pipe.execute()
-            if taken:
+            for name, store_id, token in zip(names, store_ids, tokens, strict=True):
+                pipe.set(name, token, nx=True, px=int(seconds * 1000))
+                pipe.get(store_id)
+            answers = pipe.execute()
+            taken, stored = answers[0::2], answers[1::2]
+            held = [(name, token) for name, token, ok in zip(names, tokens, taken, strict=True)
+                    if ok]
+            if len(held) == len(store_ids):
                 break
+            # All or none: holding some while waiting for another could deadlock with
+            # a writer that holds that one and waits for ours.
+            self._release_all(held)
             if time.monotonic() >= deadline:
-                return False
+                return None
             time.sleep(LOCK_RETRY)
         try:
-            record, ttl = rewrite(stored)
+            records = [rewrite(store_id, record)
+                       for store_id, record in zip(store_ids, stored, strict=True)]
         except BaseException:
-            self.release(name, token)
+            self._release_all(held)
             raise
-        return bool(self.client.eval(WRITE_AND_RELEASE_SCRIPT, 2, name, store_id, token,
-                                     record or b"", ttl))
+        pipe = self.client.pipeline(transaction=False)
+        for name, store_id, token, (record, ttl) in zip(names, store_ids, tokens, records,
+                                                        strict=True):
+            pipe.eval(WRITE_AND_RELEASE_SCRIPT, 2, name, store_id, token, record or b"", ttl)
+        if then_read:
+            pipe.mget(list(then_read))
+        answers = pipe.execute()
+        if not all(answers[:len(store_ids)]):
+            return None
+        return answers[len(store_ids)] if then_read else []
+
+    def _release_all(self, held: list[tuple[str, str]]) -> None:
+        for name, token in held:
+            self.release(name, token)
 
 
 #: Delete the lock only if it is still ours (it may have expired and been taken).

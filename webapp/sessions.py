@@ -171,8 +171,7 @@ def start(auth: SignIn, also: Mapping[str, Any] | None = None) -> None:
     session.update(also or {}, auth=auth.dump(), started_at=started, last_seen=started)
     sessions().write(current)
     try:
-        index().add(auth, current.sid, started)
-        ended_meanwhile = index().ended_since(auth, begun)
+        ended_meanwhile = index().add(auth, current.sid, begun)
     except BaseException:
         # A session that no sign-out everywhere would find is not kept.
         sessions().rotate(current)

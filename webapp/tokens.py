@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2.utils import htmlsafe_json_dumps
-from jose import jwt
-from jose.exceptions import ExpiredSignatureError, JWTClaimsError, JWTError
+from jose import jwk, jwt
+from jose.backends.base import Key
+from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError, JWTError
 
 from . import steps, timewords
 from .errors import FedlabError
@@ -148,7 +149,7 @@ def verified_jwt(
     if alg not in allowed:
         raise reject("alg", " or ".join(sorted(allowed)), alg)
     steps.passed(f"alg: {alg}, an allowed algorithm")
-    key = find_key(header, load_keys)
+    key = public_key(find_key(header, load_keys), alg)
     steps.passed(f"kid: {header.get('kid')}, a key at the provider's jwks_uri")
     options: dict[str, Any] = {
         "leeway": LEEWAY,
@@ -240,6 +241,34 @@ def find_key(header: dict[str, Any], load_keys: KeyLoader) -> dict[str, Any]:
         if len(candidates) > 1:
             raise reject("kid", "one matching key", f"{len(candidates)} keys")
     raise reject("kid", "a key published at the provider's jwks_uri", kid)
+
+
+#: Public keys made from JWKS members, by the member's JSON and the algorithm: making
+#: an RSA key from its ``n`` and ``e`` cost each token ~90 µs, and a provider's keys
+#: change only when it rotates them (a changed member is another entry). Bounded:
+#: the least recently used goes first.
+KEY_CACHE_SIZE = 32
+_public_keys: OrderedDict[tuple[str, str], Key] = OrderedDict()
+_public_keys_lock = threading.Lock()
+
+
+def public_key(member: dict[str, Any], alg: str) -> Key:
+    """The key ``member`` (a JWK of the provider's ``jwks_uri``) is, for ``alg``."""
+    name = (json.dumps(member, sort_keys=True), alg)
+    with _public_keys_lock:
+        key = _public_keys.get(name)
+        if key is not None:
+            _public_keys.move_to_end(name)
+            return key
+    try:
+        key = jwk.construct(member, alg)
+    except (JOSEError, TypeError, ValueError):  # a member python-jose cannot make a key of
+        raise reject("kid", "a usable key at the provider's jwks_uri", member.get("kid")) from None
+    with _public_keys_lock:
+        _public_keys[name] = key
+        while len(_public_keys) > KEY_CACHE_SIZE:
+            _public_keys.popitem(last=False)
+    return key
 
 
 def check_audience(claims: dict[str, Any], client_id: str) -> None:
