@@ -102,7 +102,8 @@ def fill_relative(texts: tuple[str, ...], epochs: tuple[int, ...],
     now = time.time() if now is None else now
     parts = [texts[0]]
     for epoch, text in zip(epochs, texts[1:], strict=True):
-        parts.append(str(escape(relative_time(epoch, now))))
+        # Moments time_element wrote: times already; the words need no escaping.
+        parts.append(distance_words(epoch - now))
         parts.append(text)
     return "".join(parts)
 
@@ -125,10 +126,15 @@ def relative_time(epoch: float, now: float | None = None) -> str:
     not a time, nothing."""
     if moment(epoch) is None:
         return ""
-    seconds = round(epoch - (time.time() if now is None else now))
-    words = duration(abs(seconds), coarse=True)
+    return distance_words(epoch - (time.time() if now is None else now))
+
+
+def distance_words(seconds: float) -> str:
+    """``seconds`` from now in words: "in 54 min", "3 min ago", "now"."""
+    seconds = round(seconds)
     if abs(seconds) < 5:
         return "now"
+    words = duration(abs(seconds), coarse=True)
     return f"in {words}" if seconds > 0 else f"{words} ago"
 
 
