@@ -53,17 +53,28 @@ def init_app(app: Flask) -> None:
     if settings.external_url.startswith("https://"):
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
 
+    fixed = tuple(headers.items())
+
     @app.after_request
     def add_security_headers(response: Response) -> Response:
-        for name, value in headers.items():
-            response.headers.setdefault(name, value)
+        # The names the view set, read once: werkzeug's Headers looks a name up
+        # by scanning, and these are a page's most frequent headers.
+        present = {name.lower() for name, _ in response.headers}
+        added = [(name, value) for name, value in fixed if name.lower() not in present]
         endpoint = request.endpoint or ""
-        response.headers["Referrer-Policy"] = (
-            "no-referrer" if endpoint == CALLBACK_ENDPOINT else "strict-origin-when-cross-origin"
-        )
+        policy = ("no-referrer" if endpoint == CALLBACK_ENDPOINT
+                  else "strict-origin-when-cross-origin")
+        if "referrer-policy" in present:
+            response.headers["Referrer-Policy"] = policy
+        else:
+            added.append(("Referrer-Policy", policy))
         if shows_visitor_data(endpoint):
-            response.headers["Cache-Control"] = "no-store"
-            response.headers.pop("Expires", None)
+            if "cache-control" in present or "expires" in present:
+                response.headers["Cache-Control"] = "no-store"
+                response.headers.pop("Expires", None)
+            else:
+                added.append(("Cache-Control", "no-store"))
+        response.headers.extend(added)
         return response
 
 

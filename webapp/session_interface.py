@@ -98,13 +98,6 @@ def new_sid() -> str:
     return secrets.token_urlsafe(32)
 
 
-def is_static(app: Flask, path: str) -> bool:
-    """Whether ``path`` is under the app's static files, which use no session
-    (a page's stylesheet and scripts: one store read and decryption each)."""
-    prefix = app.static_url_path if app.has_static_folder else None
-    return bool(prefix) and path.startswith(f"{prefix}/")
-
-
 class StoredSession(ServerSideSession):
     """A visitor's session. ``stored`` says whether a record exists under
     ``sid``; ``cookie`` is the id the browser sent, if any; ``ended`` that its
@@ -151,6 +144,7 @@ class ServerSessions(SessionInterface):
         self.key_prefix = key_prefix
         self.idle_timeout = idle_timeout
         self._csrf_key = hashlib.sha256(b"fedlab csrf\0" + csrf_secret.encode()).digest()
+        self._static_prefix: tuple[str, ...] | None = None
 
     # -- records -------------------------------------------------------------
 
@@ -234,11 +228,21 @@ class ServerSessions(SessionInterface):
         form's token and compares it on POST, as it would a stored one."""
         return hmac.new(self._csrf_key, sid.encode(), hashlib.sha256).hexdigest()
 
+    def static_prefix(self, app: Flask) -> tuple[str, ...]:
+        """Where the app's static files are (a page's stylesheet and scripts), which
+        use no session: one store read and decryption each. Worked out once: Flask
+        derives it from the folder on every call."""
+        prefix = self._static_prefix
+        if prefix is None:
+            path = app.static_url_path if app.has_static_folder else None
+            prefix = self._static_prefix = (f"{path}/",) if path else ()
+        return prefix
+
     # -- Flask's SessionInterface ----------------------------------------------
 
     def open_session(self, app: Flask, request: Request) -> StoredSession | None:
-        if (request.path in self.null_session_paths or is_static(app, request.path)
-                or opens_no_session(app, request)):
+        if (request.path in self.null_session_paths or request.path.startswith(
+                self.static_prefix(app)) or opens_no_session(app, request)):
             return self.make_null_session(app)  # type: ignore[return-value]
         cookie = request.cookies.get(self.get_cookie_name(app))
         sid = cookie if cookie and SID.fullmatch(cookie) else None
@@ -278,7 +282,10 @@ class ServerSessions(SessionInterface):
 
     def _save(self, app: Flask, session: StoredSession, response: Response) -> None:
         if session.accessed:
-            response.vary.add("Cookie")
+            if "Vary" in response.headers:
+                response.vary.add("Cookie")
+            else:  # the usual case, without parsing and writing back a header
+                response.headers["Vary"] = "Cookie"
         dropped = session.sid != session.cookie  # the browser's id is no longer this session's
         if session.modified:
             keep = any(k not in NOT_STORED for k in session)
