@@ -9,15 +9,18 @@ summarised (min, median, max): a ratio of medians would pair figures minutes apa
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
 import statistics
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 from stack import REQUEST_TIMEOUT
@@ -25,10 +28,34 @@ from stack import REQUEST_TIMEOUT
 
 @dataclass(frozen=True)
 class Target:
-    """One URL to load, with the Cookie header a signed-in visitor sends (or none)."""
+    """One URL to load, with the Cookie header a signed-in visitor sends (or none);
+    or, with ``visitors``, each request with the next visitor's Cookie header in
+    turn (many people at once, where ``cookie`` is one person reloading)."""
 
     url: str
     cookie: str = ""
+    visitors: tuple[str, ...] = ()
+
+
+#: wrk's request function for a :class:`Target` with visitors: their Cookie headers,
+#: one a line in the file named by BENCH_VISITORS, taken in turn by each thread
+#: (the second thread starts half way through, so the two are not in step).
+VISITORS_SCRIPT = """
+local visitors = {}
+for line in io.lines(os.getenv("BENCH_VISITORS")) do visitors[#visitors + 1] = line end
+local next_one, threads = 0, 0
+function setup(thread)
+  thread:set("first", threads * math.floor(#visitors / 2))
+  threads = threads + 1
+end
+function init(args)
+  next_one = first or 0
+end
+function request()
+  next_one = next_one % #visitors + 1
+  return wrk.format("GET", nil, {["Cookie"] = visitors[next_one]})
+end
+"""
 
 
 def spread(values: list[float], digits: int = 3) -> dict:
@@ -48,8 +75,16 @@ def load(target: Target, seconds: float, connections: int) -> dict:
         command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", target.url]
         if target.cookie:
             command[1:1] = ["-H", f"Cookie: {target.cookie}"]
-        out = subprocess.run(command, capture_output=True, text=True, check=True,  # noqa: S603
-                             timeout=seconds + 30).stdout
+        with tempfile.TemporaryDirectory(prefix="fedlab-wrk-") as folder:
+            env = None
+            if target.visitors:
+                script, cookies = Path(folder) / "visitors.lua", Path(folder) / "visitors"
+                script.write_text(VISITORS_SCRIPT)
+                cookies.write_text("\n".join(target.visitors) + "\n")
+                command[1:1] = ["-s", str(script)]
+                env = {**os.environ, "BENCH_VISITORS": str(cookies)}
+            out = subprocess.run(command, capture_output=True, text=True,  # noqa: S603
+                                 check=True, timeout=seconds + 30, env=env).stdout
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
         errors = re.search(r"Socket errors:.*", out)
@@ -60,13 +95,15 @@ def load(target: Target, seconds: float, connections: int) -> dict:
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
+    turn = itertools.cycle(target.visitors or (target.cookie,))
+
     def client() -> None:
         http = requests.Session()
-        if target.cookie:
-            http.headers["Cookie"] = target.cookie
         while time.monotonic() < deadline:
-            ok = http.get(target.url, timeout=REQUEST_TIMEOUT,
-                          allow_redirects=False).status_code == 200
+            with lock:
+                cookie = next(turn)
+            ok = http.get(target.url, timeout=REQUEST_TIMEOUT, allow_redirects=False,
+                          headers={"Cookie": cookie} if cookie else {}).status_code == 200
             with lock:
                 count[0 if ok else 1] += 1
 

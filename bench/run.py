@@ -35,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -75,6 +76,8 @@ WRITES = ("set", "setex", "psetex", "eval", "evalsha", "del", "unlink", "expire"
 APPS = {
     "account": App(store="site"),
     "account_nocache": App(store="site", env={"FEDLAB_SESSION__CLIENT_CACHE": "0"}),
+    # The near cache on, and every view rendered: what the page cache saves.
+    "account_rendering": App(store="site", env={"FEDLAB_SESSION__PAGE_CACHE": "0"}),
     "quickstart_cookie": App(spec="bench.peers.quickstart:app", sessions="cookie",
                              client_id="bench-quickstart-cookie"),
     "quickstart_redis": App(spec="bench.peers.quickstart:app", sessions="redis",
@@ -110,19 +113,35 @@ def redis_writes(client: redis.Redis) -> dict:
 
 def visitors(services) -> dict[str, requests.Session]:
     """One signed-in visitor per app that signs in (ours, through the Auth0 tenant
-    like the peers); ours' visitor serves both of our instances (one store)."""
+    like the peers); ours' visitor serves all of our instances (one store)."""
     urls = services.apps
     return {"account": signins.ours(urls["account"]).sign_in(),
             "quickstart_cookie": signins.quickstart(urls["quickstart_cookie"]).sign_in(),
             "quickstart_redis": signins.quickstart(urls["quickstart_redis"]).sign_in()}
 
 
-def page_targets(services, who: dict[str, requests.Session]) -> dict[str, Target]:
+def many_visitors(url: str, count: int) -> tuple[str, ...]:
+    """The Cookie headers of ``count`` visitors signed in to ours, four at a time."""
+    site = signins.ours(url)
+
+    def one(i: int) -> str:
+        return cookie_header(site.sign_in(("alice", "bob")[i % 2]), url)
+
+    with ThreadPoolExecutor(4) as pool:
+        return tuple(pool.map(one, range(count)))
+
+
+def page_targets(services, who: dict[str, requests.Session], crowd: int) -> dict[str, Target]:
     urls = services.apps
     ours = cookie_header(who["account"], urls["account"])
     targets = {
         "account": Target(f"{urls['account']}/account", ours),
         "account_nocache": Target(f"{urls['account_nocache']}/account", ours),
+        "account_rendering": Target(f"{urls['account_rendering']}/account", ours),
+        # More visitors than session.page_cache keeps pages for (64), fewer than
+        # session.client_cache keeps records (256): each view renders its page.
+        "account_visitors": Target(f"{urls['account']}/account",
+                                   visitors=many_visitors(urls["account"], crowd)),
         "quickstart_cookie": Target(f"{urls['quickstart_cookie']}/", cookie_header(
             who["quickstart_cookie"], urls["quickstart_cookie"])),
         "quickstart_redis": Target(f"{urls['quickstart_redis']}/", cookie_header(
@@ -132,11 +151,13 @@ def page_targets(services, who: dict[str, requests.Session]) -> dict[str, Target
         "hello_signed_in": Target(f"{urls['account']}/bench/hello", ours),
     }
     for name, target in targets.items():  # each signed in, or the figures mean nothing
-        page = requests.get(target.url, headers={"Cookie": target.cookie} if target.cookie
-                            else {}, allow_redirects=False, timeout=REQUEST_TIMEOUT)
-        if page.status_code != 200 or (target.cookie and name.startswith("quick")
-                                       and "Welcome Alice" not in page.text):
-            raise RuntimeError(f"{name}: {target.url} answered {page.status_code} signed in")
+        for cookie in (target.visitors or (target.cookie,)):
+            page = requests.get(target.url, headers={"Cookie": cookie} if cookie else {},
+                                allow_redirects=False, timeout=REQUEST_TIMEOUT)
+            if page.status_code != 200 or (cookie and name.startswith("quick")
+                                           and "Welcome Alice" not in page.text):
+                raise RuntimeError(f"{name}: {target.url} answered {page.status_code} "
+                                   "signed in")
     return targets
 
 
@@ -162,7 +183,8 @@ def page_rates(services, targets: dict[str, Target], options) -> dict:
             if n:
                 non_2xx[name] = non_2xx.get(name, 0) + n
     return {"rounds": rows, "rps": per_target(rows), "ratios": ratios(rows, reporting.RATIOS),
-            "cookie_bytes": {name: len(t.cookie) for name, t in targets.items()},
+            "cookie_bytes": {name: len(t.cookie or next(iter(t.visitors), ""))
+                             for name, t in targets.items()},
             "redis_commands_during_account": commands, "non_2xx": non_2xx}
 
 
@@ -443,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="/account rounds under sign-in/sign-out churn")
     parser.add_argument("--trials", type=int, default=20, help="sign-outs seen elsewhere")
     parser.add_argument("--pairs", type=int, default=30, help="paired sign-ins")
+    parser.add_argument("--visitors", type=int, default=200,
+                        help="visitors taking turns on /account (account_visitors)")
     parser.add_argument("--memory-signins", type=int, default=2000)
     parser.add_argument("--warm-signins", type=int, default=100)
     parser.add_argument("--signins", type=int, default=5, help="sign-ins per provider, calls")
@@ -462,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.quick:
         options.rounds, options.seconds, options.churn_rounds = 2, 1.0, 1
         options.trials, options.pairs, options.memory_signins = 3, 4, 40
+        options.visitors = 80  # still more than the page cache keeps
         options.warm_signins, options.signins, options.timed_signins = 10, 1, 6
         options.views, options.federations, options.objects = 5, 2, 500
         options.listing_views = 3
@@ -470,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"machine": machine(), "settings": {
         "workers": options.workers, "threads": options.threads, "rounds": options.rounds,
         "seconds": options.seconds, "connections": options.connections,
+        "visitors": options.visitors,
         "quick": options.quick, "apps": {n: a.spec for n, a in APPS.items()}}}
     print(f"machine: {reporting.machine_line(report)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="fedlab-bench-") as tmp:
@@ -478,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             services = start_services(stack, options.workers, options.threads, apps=APPS)
             app = services.apps["account"]
-            targets = page_targets(services, visitors(services))
+            targets = page_targets(services, visitors(services), options.visitors)
             steps = [
                 ("page_rates", lambda: page_rates(services, targets, options)),
                 ("near_cache", lambda: near_cache(services, targets, options)),
