@@ -76,10 +76,8 @@ log = logging.getLogger(__name__)
 
 #: Bytes a request body may have: forms and small JSON objects, with room to spare.
 MAX_REQUEST_BYTES = 32 * 1024
-#: Where the app keeps the paths that any Host may reach.
-ANY_HOST = "fedlab_any_host_paths"
-#: Where the app keeps its :class:`LoopbackRule` (None: it redirects no host).
-LOOPBACK_RULE = "fedlab_loopback_rule"
+#: Where the app keeps its :class:`HostRules`.
+HOST_RULES = "fedlab_host_rules"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +89,17 @@ class LoopbackRule:
     registered: frozenset[str]
     #: The registered loopback origin the request is sent to.
     target: str
+
+
+@dataclass(frozen=True, slots=True)
+class HostRules:
+    """What the checks need of the app's settings, read once per app."""
+
+    #: Paths any Host may reach (the health checks): no redirect, no Host check.
+    any_host: frozenset[str]
+    #: None: the app redirects no host.
+    loopback: LoopbackRule | None
+    trusted: tuple[str, ...]
 
 
 def loopback_rule(site: Settings) -> LoopbackRule | None:
@@ -111,29 +120,37 @@ def init_app(app: Flask, any_host_paths: Iterable[str] = ()) -> None:
     """Call before any extension, so these checks come first. ``any_host_paths``
     (the health checks) skip the loopback redirect and the Host check."""
     app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
-    app.extensions[ANY_HOST] = frozenset(any_host_paths)
-    app.extensions[LOOPBACK_RULE] = loopback_rule(settings(app))
+    site = settings(app)
+    app.extensions[HOST_RULES] = HostRules(frozenset(any_host_paths), loopback_rule(site),
+                                           site.trusted_hosts)
     app.before_request(guard_request)
     app.register_error_handler(RequestEntityTooLarge, too_large)
 
 
 def guard_request() -> Response | None:
-    """Every check of this module as one hook (Flask pays a dispatch per hook):
-    the loopback redirect first (its target is configuration, never the Host),
-    then the Host, before anything could build a URL from it (CSRF's check
-    included), then the body's size."""
-    return (to_registered_origin() or refuse_foreign_host() or refuse_unsized_body()
-            or refuse_large_body())
+    """Every check of this module as one hook (Flask pays a dispatch per hook),
+    with the request's path and Host read once: the loopback redirect first (its
+    target is configuration, never the Host), then the Host, before anything
+    could build a URL from it (CSRF's check included), then the body's size."""
+    rules: HostRules = current_app.extensions[HOST_RULES]
+    path = request.path
+    if path not in rules.any_host:
+        host = request.host
+        if rules.loopback is not None:
+            redirected = to_registered_origin(rules.loopback, host)
+            if redirected is not None:
+                return redirected
+        refuse_foreign_host(rules.trusted, host)
+    refuse_unsized_body()
+    refuse_large_body()
+    return None
 
 
-def to_registered_origin() -> Response | None:
+def to_registered_origin(rule: LoopbackRule, host_header: str) -> Response | None:
     """A request on a loopback name that is not a registered host: a GET or HEAD
     is sent (302, not permanent: a lab's port changes) to the registered origin;
     any other method gets a page that names it."""
-    rule = current_app.extensions[LOOPBACK_RULE]
-    if rule is None or request.path in current_app.extensions[ANY_HOST]:
-        return None
-    host = unregistered_loopback(request.host, rule)
+    host = unregistered_loopback(host_header, rule)
     if host is None:
         return None
     target = rule.target
@@ -181,12 +198,10 @@ def trusted_host(host_header: str, trusted: tuple[str, ...]) -> bool:
     return host_is_trusted(host_header, trusted)
 
 
-def refuse_foreign_host() -> None:
+def refuse_foreign_host(trusted: tuple[str, ...], host_header: str) -> None:
     """400 for a Host not in ``trusted_hosts`` (a leading dot admits subdomains;
     the port is not compared), or one that is no host name at all."""
-    if request.path in current_app.extensions[ANY_HOST]:
-        return
-    if not trusted_host(request.host, settings().trusted_hosts):
+    if not trusted_host(host_header, trusted):
         log.info("refused host %r on %s %s", request.environ.get("HTTP_HOST"),
                  request.method, request.path)
         raise FedlabError("unknown_host")
