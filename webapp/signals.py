@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,9 +59,12 @@ def init_app(app: Flask) -> None:
 
 
 def request_id() -> str:
-    if "request_id" not in g:
-        g.request_id = uuid.uuid4().hex
-    return g.request_id
+    """This request's id (32 hex digits, random), made on first use: the response
+    header, an event line."""
+    found = g.get("request_id")
+    if found is None:
+        found = g.request_id = secrets.token_hex(16)
+    return found
 
 
 def keep_who(auth: SignIn | None) -> None:
