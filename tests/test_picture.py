@@ -8,6 +8,8 @@ import re
 from html import unescape
 from urllib.parse import parse_qsl, urlsplit
 
+import msgspec
+
 from webapp.providers import registry
 
 from . import test_browser
@@ -162,7 +164,7 @@ def test_the_record_and_the_page_hold_names_never_values(app, app_url, control, 
     browser.get(f"{app_url}/credentials")
     shown = browser.get(f"{app_url}/account/sign-in").text
     stored = app.session_interface.read(session_cookie(browser).value)
-    kept = json.dumps(stored["sign_in_picture"])
+    kept = json.dumps(msgspec.msgpack.decode(stored["sign_in_picture"]))
     auth, aws = stored["auth"], stored["aws"]
     secrets = [answer["code"], answer["state"], auth["nonce"], verifier,
                registry.providers(app)["cognito"].client_secret,
@@ -214,3 +216,16 @@ def test_apple_s_form_post_answer_is_pictured_as_a_post_then_the_get(app, app_ur
     # Apple's client secret is a JWT the site signs, sent as the client_secret field.
     assert "client_secret" in params(only(made, "token"))
     assert "nonce: the one this sign-in sent" in only(made, "id token checks")["checks"]
+
+
+def test_a_kept_picture_opens_packed_or_as_an_older_release_kept_it():
+    """The session keeps the picture packed (only its page unpacks the steps); a
+    record written before, with the picture as plain values, still shows it."""
+    from webapp.steps import Picture, Step
+
+    picture = Picture(provider="auth0", provider_name="Auth0", signed_in_at=1,
+                      sign_in=(Step(source="browser", target="site", what="sign in"),))
+    assert isinstance(picture.packed(), bytes)
+    assert Picture.load(picture.packed()) == picture == Picture.load(picture.dump())
+    assert Picture.load(b"\xc1 not msgpack") is None
+    assert Picture.load(msgspec.msgpack.encode({"provider": 3})) is None

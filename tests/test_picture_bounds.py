@@ -4,6 +4,8 @@ record keeps at most ``MAX_NAMES`` names a step and ``MAX_STEPS`` steps a list."
 
 from __future__ import annotations
 
+import msgspec
+
 from webapp.steps import MAX_NAMES, MAX_STEPS, MAX_TEXT
 
 from .browser import Browser
@@ -19,7 +21,8 @@ def test_made_up_query_names_are_bounded_in_the_record(app, app_url, control, aw
     page = browser.get(f"{callback}&{MADE_UP}")
     assert page.url == f"{app_url}/account"
     assert browser.get(f"{app_url}/credentials?{MADE_UP}").status_code == 200
-    picture = app.session_interface.read(session_cookie(browser).value)["sign_in_picture"]
+    picture = msgspec.msgpack.decode(
+        app.session_interface.read(session_cookie(browser).value)["sign_in_picture"])
     for kind in ("sign_in", "credentials"):
         made = picture[kind]
         assert 0 < len(made) <= MAX_STEPS

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
 
 from webapp import sessions
@@ -289,4 +290,4 @@ def test_a_sign_in_writes_its_new_session_once_picture_and_all(redis_app, app_ur
     sid = session_cookie(browser[0]).value
     assert [command[0] for _, command in seen] == ["SET", "GET", "DEL", "SET", "GET"], seen
     assert seen[3][1][1] == f"{PREFIX}{sid}" and "NX" in seen[3][1]
-    assert app.session_interface.read(sid)["sign_in_picture"]["sign_in"]
+    assert msgspec.msgpack.decode(app.session_interface.read(sid)["sign_in_picture"])["sign_in"]

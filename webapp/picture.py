@@ -113,7 +113,7 @@ def of_sign_in(provider: Provider, under_way: tuple[tuple[Step, ...], float | No
         provider=provider.name, provider_name=provider.display_name,
         signed_in_at=auth.signed_in_at,
         sign_in=steps.kept([*before, callback, *steps.noted()]),
-    ).dump()}
+    ).packed()}
 
 
 # -- the credentials request ---------------------------------------------------------------
@@ -137,5 +137,5 @@ def keep_credentials_request(response: Response) -> Response:
     if picture is not None:
         made = (browser_request("credentials", str(response.status_code)), *noted)
         session[KEY] = msgspec.structs.replace(
-            picture, credentials=steps.kept(made), credentials_at=int(time.time())).dump()
+            picture, credentials=steps.kept(made), credentials_at=int(time.time())).packed()
     return response

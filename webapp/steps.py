@@ -21,7 +21,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
@@ -96,6 +96,24 @@ class Picture(Kept, frozen=True, kw_only=True):
     credentials: tuple[Step, ...] = ()
     #: When the credentials request was made; None before there was one.
     credentials_at: int | None = None
+
+    def packed(self) -> bytes:
+        """The picture as the session keeps it: packed (msgpack) inside the sealed
+        record, so that only its page unpacks its steps. Every request of a
+        signed-in visitor opens the record, and unpacking the steps cost more than
+        the rest of it together."""
+        return msgspec.msgpack.encode(self)
+
+    @classmethod
+    def load(cls, value: Any) -> Self | None:
+        """The picture kept as ``value`` (packed, or an older release's plain values);
+        None when there is none or it is malformed."""
+        if not isinstance(value, bytes):
+            return super().load(value)
+        try:
+            return msgspec.msgpack.decode(value, type=cls)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
 
 
 def note(step: Step) -> None:
