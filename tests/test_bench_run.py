@@ -17,8 +17,8 @@ import pytest
 
 from .conftest import ROOT, require
 
-PAGES = ["account", "account_nocache", "quickstart_cookie", "quickstart_redis", "bare",
-         "hello", "hello_signed_in"]
+PAGES = ["account", "account_nocache", "account_rendering", "account_visitors",
+         "quickstart_cookie", "quickstart_redis", "bare", "hello", "hello_signed_in"]
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +60,7 @@ def test_the_cookie_each_app_makes_its_visitor_send(run):
     cookies = report["page_rates"]["cookie_bytes"]
     assert cookies["bare"] == 0 and cookies["hello"] == 0
     assert cookies["account"] < 100 and cookies["quickstart_redis"] < 100
+    assert 0 < cookies["account_visitors"] < 100
     assert cookies["quickstart_cookie"] > 1000, "the quickstart's cookie carries the tokens"
 
 
