@@ -21,8 +21,8 @@ a session signed out anywhere has no record to open, and its request never
 reaches the view. The view says when a page may not be kept (the account page
 that explains a failed refresh: the explanation is for that view alone).
 
-What it costs: at most ``session.page_cache`` pages per process (the account
-page is about 18 KB), one per session, each dropped after :data:`MAX_AGE`. They
+What it costs: at most ``session.page_cache`` pages per process (an account
+page is 12-18 KB), one per session, each dropped after :data:`MAX_AGE`. They
 hold what the page shows (names, e-mail, decoded claims), as the token views of
 :mod:`webapp.tokens` already do in the same process; never a token.
 """
