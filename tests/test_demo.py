@@ -10,6 +10,7 @@ is the one test of the command itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -44,12 +45,25 @@ SHELL_KEYS = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
               "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
 
 
+class PortTaken(Exception):
+    """A port found free was taken before the demo bound it (the kernel hands the
+    same ephemeral ports to outgoing connections)."""
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """``fedlab demo`` on config/demo.toml with its addresses moved to free ports."""
-    ports = {name: free_port() for name in DEMO_ADDRESSES.values()}
-    with running_demo(tmp_path_factory.mktemp("demo"), ports, ports["app"]) as (app_url, log):
-        yield app_url, log
+    """``fedlab demo`` on config/demo.toml with its addresses moved to free ports
+    (others, up to twice more, when one was taken meanwhile)."""
+    for attempt in range(3):
+        ports = {name: free_port() for name in DEMO_ADDRESSES.values()}
+        try:
+            with running_demo(tmp_path_factory.mktemp("demo"), ports,
+                              ports["app"]) as (app_url, log):
+                yield app_url, log
+            return
+        except PortTaken:
+            if attempt == 2:
+                raise
 
 
 @contextmanager
@@ -74,6 +88,8 @@ def running_demo(folder: Path, ports: dict[str, int], port: int,
     try:
         deadline = time.monotonic() + 60
         while (printed := re.search(r"Federation Lab: (\S+)/ ", log.read_text())) is None:
+            if process.poll() is not None and "is in use by another program" in log.read_text():
+                raise PortTaken(log.read_text()[-3000:])
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"fedlab demo did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
@@ -90,7 +106,8 @@ def running_demo(folder: Path, ports: dict[str, int], port: int,
             time.sleep(0.2)
         yield app_url, log
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have ended on its own
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
 
 
