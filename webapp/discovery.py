@@ -13,9 +13,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from . import steps
 from .errors import FedlabError
@@ -37,14 +39,41 @@ class _Entry:
     forced_at: float = 0.0
 
 
+class KeptAdapter(HTTPAdapter):
+    """requests' connection pool, left open when a session it is mounted on closes.
+
+    authlib makes a session for each token request and closes it when the
+    request ends, and with it the session's pool: every sign-in would open a
+    new connection to the token endpoint (over the internet, a TCP and a TLS
+    handshake before the code is even sent). Mounted with this adapter, those
+    sessions share the app's kept-alive connections to the provider instead;
+    only the sessions are new, so no cookie passes from one request to another.
+    """
+
+    def close(self) -> None:
+        """Keep the pool: other sessions of this app still use it."""
+
+
 class MetadataCache:
-    """Discovery documents and JWKS of one app's providers."""
+    """Discovery documents and JWKS of one app's providers, and the app's
+    connections to them (:attr:`adapter`)."""
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+        self.adapter = KeptAdapter()
         self._http = requests.Session()
+        # One session serves every visitor's calls: a cookie a provider (or its
+        # load balancer) sets while answering for one must not go out with the
+        # next visitor's calls. No domain is allowed to set one.
+        self._http.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        self.mount(self._http)
+
+    def mount(self, session: requests.Session) -> None:
+        """Send ``session``'s requests over this app's pooled connections."""
+        session.mount("https://", self.adapter)
+        session.mount("http://", self.adapter)
 
     def _entry(self, provider: Provider) -> _Entry:
         with self._lock:

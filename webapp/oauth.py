@@ -34,6 +34,14 @@ def init_app(app: Flask) -> None:
     authlib_clients = OAuth()
     authlib_clients.init_app(app)
     timeout = settings(app).http_timeout
+    cache = MetadataCache(timeout)
+
+    def prepare(session: Any) -> None:
+        """authlib's hook on each OAuth session it makes (one per token request):
+        send it over the app's kept-alive connections, and note its exchange."""
+        cache.mount(session)
+        session.register_compliance_hook("access_token_response", token_exchange_noted)
+
     for provider in registry.providers(app).values():
         authlib_clients.register(
             provider.name,
@@ -48,21 +56,16 @@ def init_app(app: Flask) -> None:
             },
             client_auth_methods=list(provider.client_auth_methods),
             access_token_params={"method": provider.token_request_method},
-            compliance_fix=note_token_exchange,
+            compliance_fix=prepare,
         )
-    app.extensions[EXTENSION] = (authlib_clients, MetadataCache(timeout))
-
-
-def note_token_exchange(session: Any) -> None:
-    """authlib's hook on each OAuth session it makes: the code exchange's request,
-    as it went on the wire, is noted for the picture of the sign-in."""
-    session.register_compliance_hook("access_token_response", token_exchange_noted)
+    app.extensions[EXTENSION] = (authlib_clients, cache)
 
 
 def token_exchange_noted(response: requests.Response) -> requests.Response:
-    """Note the token request ``response`` answers (names only: the form's fields,
-    the query's, and the client authentication's, ``Authorization: Basic`` or the
-    ``client_secret`` field); the response goes on to authlib unchanged."""
+    """Note the token request ``response`` answers, as it went on the wire, for the
+    picture of the sign-in (names only: the form's fields, the query's, and the
+    client authentication's, ``Authorization: Basic`` or the ``client_secret``
+    field); the response goes on to authlib unchanged."""
     sent = response.request
     names = [*steps.query_names(sent.url or ""), *steps.form_names(sent.body),
              *steps.authorization_name(sent.headers)]

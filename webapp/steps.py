@@ -2,7 +2,7 @@
 
 The layers that talk to the outside note what they really sent: the provider
 calls (:meth:`webapp.discovery.MetadataCache.request`), authlib's token request
-(:func:`webapp.oauth.note_token_exchange`), the AWS calls
+(:func:`webapp.oauth.token_exchange_noted`), the AWS calls
 (:func:`webapp.federation.call_and_note`, with what botocore put on the wire:
 :func:`aws_request_sent`), and the checks a token passed, collected by the
 verifier as it checks (:func:`passed` inside :func:`checking`). Nothing here
