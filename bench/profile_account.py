@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import importlib
-import io
 import os
-import pstats
 import statistics
 import sys
 import tempfile
@@ -32,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from signins import ours, quickstart
-from stack import App, Stack, app_environment, start_services
+from stack import App, Stack, app_environment, print_profile, start_services
 
 #: Where a view's time goes: label -> (file name part, function name).
 AREAS = {
@@ -73,15 +71,6 @@ def interleaved(targets: dict, rounds: int, batch: int) -> list[dict[str, float]
 def summary(values: list[float]) -> str:
     return (f"{statistics.median(values):6.3f} (min {min(values):.3f}, "
             f"max {max(values):.3f})")
-
-
-def areas(stats: pstats.Stats, views: int) -> dict[str, float]:
-    out = {}
-    for label, (filename, function) in AREAS.items():
-        total = sum(ct for (file, _, name), (_, _, _, ct, _) in stats.stats.items()  # type: ignore[attr-defined]
-                    if name == function and file.endswith(filename))
-        out[label] = total / views * 1000
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,13 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     for label, a, b in (("/account ÷ quickstart /", "/account", "quickstart /"),
                         ("/account ÷ /bench/hello", "/account", "/bench/hello")):
         print(f"  {label:<24} {summary([row[a] / row[b] for row in rows])}")
-    stats = pstats.Stats(profiler)
     print(f"\n/account under cProfile ({options.views} views; the profiler slows every call):")
-    for label, ms in areas(stats, options.views).items():
-        print(f"  {label:<42} {ms:6.2f} ms per view")
-    text = io.StringIO()
-    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(options.top)
-    print(text.getvalue())
+    print_profile(profiler, AREAS, options.views, "view", options.top)
     return 0
 
 

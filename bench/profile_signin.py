@@ -13,11 +13,12 @@ both alike; it prints each hop's median, ours ÷ the quickstart's per hop and
 for the whole sign-in (within each round), and the Redis commands and round
 trips of our login and callback (``INFO commandstats``; the run's own Redis).
 
-Then ours in process under cProfile: the login and the callback views driven
-through the WSGI app (the stand-in's pages still over HTTP), where their time
-goes (Redis, the code exchange, the id-token checks, sealing, the picture) and
-the top functions. The in-process client leaves out gunicorn's HTTP work,
-which both sites share.
+Then the hops each site serves (login, callback, landing) in process, driven
+through each WSGI app (the stand-in's pages and the code exchange still over
+HTTP), interleaved alike: the in-process client leaves out gunicorn's HTTP
+work, which both sites share, so what is left is each site's own work. Last,
+ours in process under cProfile: where its time goes (Redis, the code exchange,
+the id-token checks, sealing, the picture) and the top functions.
 """
 
 from __future__ import annotations
@@ -25,15 +26,14 @@ from __future__ import annotations
 import argparse
 import cProfile
 import importlib
-import io
 import os
-import pstats
 import statistics
 import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import redis
@@ -41,7 +41,15 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stack import REQUEST_TIMEOUT, App, Stack, _Forms, app_environment, start_services
+from stack import (
+    REQUEST_TIMEOUT,
+    App,
+    Stack,
+    app_environment,
+    clicked,
+    print_profile,
+    start_services,
+)
 
 APPS = {"ours": App(),
         "quickstart": App(spec="bench.peers.quickstart:app", sessions="cookie",
@@ -50,6 +58,8 @@ APPS = {"ours": App(),
 SITES = {"ours": ("/auth/auth0/login", "/auth/auth0/callback", "/account"),
          "quickstart": ("/login", "/callback", "/")}
 HOPS = ("login", "authorize", "sign-in page POST", "consent POST", "callback", "landing")
+#: The hops each site serves itself.
+IN_PROCESS_HOPS = ("login", "callback", "landing")
 #: Where a profiled sign-in's time goes: label -> (file name part, function name).
 AREAS = {
     "login view": ("webapp/auth.py", "login"),
@@ -130,20 +140,6 @@ class Hops:
         return (time.perf_counter() - began) * 1000
 
 
-def clicked(page: requests.Response, text: str) -> tuple[str, str, dict] | None:
-    """The request a click on the button ``text`` makes: method, URL, form."""
-    parser = _Forms()
-    parser.feed(page.text)
-    for form in parser.forms:
-        for label, name, value in form["buttons"]:
-            if label == text:
-                data = dict(form["fields"])
-                if name:
-                    data[name] = value or ""
-                return form["method"].upper(), urljoin(page.url, form["action"] or page.url), data
-    return None
-
-
 def commands(client: redis.Redis) -> int:
     """Every command Redis has run so far (``INFO commandstats``), this one's INFO left out."""
     stats = client.info("commandstats")
@@ -208,59 +204,79 @@ def redis_trips(url: str, store: redis.Redis, user: str = "alice") -> dict[str, 
     return seen
 
 
-def profile_in_process(url: str, count: int) -> tuple[cProfile.Profile, int]:
-    """``count`` sign-ins of ours in process under cProfile: the site's hops through
-    the WSGI app, the stand-in's pages over HTTP."""
-    app = importlib.import_module("bench.wsgi").app
-    origin = urlsplit(url)
-    done = 0
-    profiler = cProfile.Profile()
-    for i in range(count + 4):
-        client = app.test_client()
-        http = requests.Session()
-        start, _, landing = SITES["ours"]
-        profiling = i >= 4  # the first ones fetch discovery and keys
-        if profiling:
+def sign_in_in_process(app: Any, url: str, site: str, user: str,
+                       profiler: cProfile.Profile | None = None) -> dict[str, float]:
+    """One sign-in to ``site`` with its three hops (login, callback, landing) driven
+    through its WSGI ``app`` in this process, the stand-in's pages over HTTP; each
+    hop's wall time (ms), and under ``profiler`` when one is given."""
+    start, _, landing = SITES[site]
+    client, http = app.test_client(), requests.Session()
+    origin = urlsplit(url).netloc
+    ms: dict[str, float] = {}
+
+    def hop(name: str, path: str) -> Any:
+        began = time.perf_counter()
+        if profiler is not None:
             profiler.enable()
-        response = client.get(start, base_url=url)
-        if profiling:
-            profiler.disable()
-        target = urljoin(url, response.headers["Location"])
-        page = http.get(target, allow_redirects=False, timeout=REQUEST_TIMEOUT)
-        for _ in range(8):
-            if page.is_redirect:
-                target = urljoin(page.url, page.headers["Location"])
-                if urlsplit(target).netloc == origin.netloc:
-                    break
-                page = http.get(target, allow_redirects=False, timeout=REQUEST_TIMEOUT)
-                continue
-            form = (clicked(page, "Sign in as " + ("alice", "bob")[i % 2])
-                    or clicked(page, "Allow"))
-            if form is None:
-                raise RuntimeError(f"no button to press at {page.url} ({page.status_code})")
-            method, action, data = form
-            page = http.request(method, action, data=data, allow_redirects=False,
-                                timeout=REQUEST_TIMEOUT)
-        back = urlsplit(target)
-        if profiling:
-            profiler.enable()
-        response = client.get(f"{back.path}?{back.query}", base_url=url)
-        landed = client.get(landing, base_url=url)
-        if profiling:
-            profiler.disable()
-            done += 1
-        if response.status_code != 302 or landed.status_code != 200:
-            raise RuntimeError("a sign-in in process did not land on /account")
-    return profiler, done
+        try:
+            return client.get(path, base_url=url)
+        finally:
+            if profiler is not None:
+                profiler.disable()
+            ms[name] = (time.perf_counter() - began) * 1000
+
+    target = urljoin(url, hop("login", start).headers["Location"])
+    page = http.get(target, allow_redirects=False, timeout=REQUEST_TIMEOUT)
+    for _ in range(8):
+        if page.is_redirect:
+            target = urljoin(page.url, page.headers["Location"])
+            if urlsplit(target).netloc == origin:
+                break
+            page = http.get(target, allow_redirects=False, timeout=REQUEST_TIMEOUT)
+            continue
+        form = clicked(page, f"Sign in as {user}") or clicked(page, "Allow")
+        if form is None:
+            raise RuntimeError(f"no button to press at {page.url} ({page.status_code})")
+        method, action, data = form
+        page = http.request(method, action, data=data, allow_redirects=False,
+                            timeout=REQUEST_TIMEOUT)
+    back = urlsplit(target)
+    called = hop("callback", f"{back.path}?{back.query}")
+    landed = hop("landing", landing)
+    if called.status_code != 302 or landed.status_code != 200:
+        raise RuntimeError(f"a sign-in to {site} in process did not land on {landing}")
+    return ms
 
 
-def areas(stats: pstats.Stats, count: int) -> dict[str, float]:
-    out = {}
-    for label, (filename, function) in AREAS.items():
-        total = sum(ct for (file, _, name), (_, _, _, ct, _) in stats.stats.items()  # type: ignore[attr-defined]
-                    if name == function and file.endswith(filename))
-        out[label] = total / max(count, 1) * 1000
+def in_process(apps: dict[str, Any], urls: dict[str, str], rounds: int,
+               batch: int) -> list[dict]:
+    """Per round, per site, each in-process hop's median ms over ``batch`` sign-ins
+    and the median of their sums ("total"), the sites taking turns as in
+    :func:`interleaved`."""
+    names = list(apps)
+    users = ("alice", "bob")
+    for name in names:  # discovery, keys, first renders
+        for i in range(4):
+            sign_in_in_process(apps[name], urls[name], name, users[i % 2])
+    out = []
+    for r in range(rounds):
+        row: dict = {}
+        for name in names[r % 2:] + names[:r % 2]:
+            runs = [sign_in_in_process(apps[name], urls[name], name, users[i % 2])
+                    for i in range(batch)]
+            row[name] = {"total": statistics.median(sum(run.values()) for run in runs),
+                         "hops": {h: statistics.median(run[h] for run in runs)
+                                  for h in IN_PROCESS_HOPS}}
+        out.append(row)
     return out
+
+
+def profile_in_process(app: Any, url: str, count: int) -> cProfile.Profile:
+    """``count`` sign-ins of ours in process under cProfile (their three hops only)."""
+    profiler = cProfile.Profile()
+    for i in range(count):
+        sign_in_in_process(app, url, "ours", ("alice", "bob")[i % 2], profiler)
+    return profiler
 
 
 def hop_ms(row: dict, site: str, hop: str) -> float:
@@ -271,6 +287,19 @@ def hop_ms(row: dict, site: str, hop: str) -> float:
 def spread(values: list[float]) -> str:
     return (f"{statistics.median(values):7.2f} (min {min(values):.2f}, "
             f"max {max(values):.2f})")
+
+
+def print_hops(rows: list[dict], hops: tuple[str, ...], app_column: bool) -> None:
+    print(f"  {'hop':<20} {'ours':>30} {'quickstart':>30} {'ours ÷ quickstart':>30}"
+          + ("  ours in app" if app_column else ""))
+    for hop in (*hops, "total"):
+        ours = [hop_ms(row, "ours", hop) for row in rows]
+        peer = [hop_ms(row, "quickstart", hop) for row in rows]
+        ratio = [a / b for a, b in zip(ours, peer, strict=True) if b]
+        app_ms = ("" if hop == "total" or not app_column else
+                  f"  {statistics.median(row['ours']['app'][hop] for row in rows):.2f}")
+        print(f"  {hop:<20} {spread(ours):>30} {spread(peer):>30} "
+              f"{spread(ratio) if ratio else '-':>30}{app_ms}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,37 +321,31 @@ def main(argv: list[str] | None = None) -> int:
             before = commands(store)
             Hops(services.apps["ours"], "ours", "bob").sign_in()
             per_sign_in = commands(store) - before - 1
-            os.environ.update(app_environment("ours", APPS["ours"], services.config_file,
-                                              services.redis_url, services.standins_url))
-            profiler, profiled = profile_in_process(services.apps["ours"], options.profiled)
+            # The in-process apps read the same settings and store as the gunicorns.
+            for name, app in APPS.items():
+                os.environ.update(app_environment(name, app, services.config_file,
+                                                  services.redis_url, services.standins_url))
+            apps = {"ours": importlib.import_module("bench.wsgi").app,
+                    "quickstart": importlib.import_module("bench.peers.quickstart").app}
+            process_rows = in_process(apps, services.apps, options.rounds, options.batch)
+            profiler = profile_in_process(apps["ours"], services.apps["ours"], options.profiled)
         finally:
             stack.stop()
     print(f"ms per sign-in hop, timed at the client; {options.rounds} rounds of "
           f"{options.batch} sign-ins per site, interleaved: median of the rounds' medians "
           f"(min, max)")
-    print(f"  {'hop':<20} {'ours':>30} {'quickstart':>30} {'ours ÷ quickstart':>30}  "
-          f"ours in app")
-    for hop in (*HOPS, "total"):
-        ours = [hop_ms(row, "ours", hop) for row in rows]
-        peer = [hop_ms(row, "quickstart", hop) for row in rows]
-        ratio = [a / b for a, b in zip(ours, peer, strict=True) if b]
-        app_ms = ("" if hop == "total" else
-                  f"{statistics.median(row['ours']['app'][hop] for row in rows):.2f}")
-        print(f"  {hop:<20} {spread(ours):>30} {spread(peer):>30} "
-              f"{spread(ratio) if ratio else '-':>30}  {app_ms}")
+    print_hops(rows, HOPS, app_column=True)
+    print("\nms per hop each site serves, in process (no HTTP to the site; the stand-in's "
+          "pages and the code exchange still over HTTP), interleaved alike:")
+    print_hops(process_rows, IN_PROCESS_HOPS, app_column=False)
     print("\nRedis commands of our sign-in, by hop (a pipeline or MGET is one round trip):")
     for hop, counts in trips.items():
         print(f"  {hop:<10} {sum(counts.values()):3d} commands: "
               + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     print(f"  a whole sign-in: {per_sign_in} commands")
-    stats = pstats.Stats(profiler)
-    print(f"\nours in process under cProfile ({profiled} sign-ins: login, callback, landing; "
-          f"the profiler slows every call):")
-    for label, ms in areas(stats, profiled).items():
-        print(f"  {label:<42} {ms:6.2f} ms per sign-in")
-    text = io.StringIO()
-    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(options.top)
-    print(text.getvalue())
+    print(f"\nours in process under cProfile ({options.profiled} sign-ins: login, callback, "
+          f"landing; the profiler slows every call):")
+    print_profile(profiler, AREAS, options.profiled, "sign-in", options.top)
     return 0
 
 

@@ -78,7 +78,8 @@ class _Forms(HTMLParser):
             self._button = None
 
 
-def click(http: requests.Session, page: requests.Response, text: str) -> requests.Response | None:
+def clicked(page: requests.Response, text: str) -> tuple[str, str, dict] | None:
+    """The request a click on the button ``text`` makes: method, URL, form."""
     parser = _Forms()
     parser.feed(page.text)
     for form in parser.forms:
@@ -87,11 +88,18 @@ def click(http: requests.Session, page: requests.Response, text: str) -> request
                 data = dict(form["fields"])
                 if name:
                     data[name] = value or ""
-                url = urljoin(page.url, form["action"] or page.url)
-                if form["method"] == "post":
-                    return http.post(url, data=data, timeout=REQUEST_TIMEOUT)
-                return http.get(url, params=data, timeout=REQUEST_TIMEOUT)
+                return form["method"].upper(), urljoin(page.url, form["action"] or page.url), data
     return None
+
+
+def click(http: requests.Session, page: requests.Response, text: str) -> requests.Response | None:
+    request = clicked(page, text)
+    if request is None:
+        return None
+    method, url, data = request
+    if method == "POST":
+        return http.post(url, data=data, timeout=REQUEST_TIMEOUT)
+    return http.get(url, params=data, timeout=REQUEST_TIMEOUT)
 
 
 def browse_sign_in(http: requests.Session, start: str, landing: str, user: str,
@@ -356,3 +364,23 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
         return 0.0
     index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
     return sorted_values[index]
+
+
+# -- where in-process time goes (bench/profile_*.py) ----------------------------------
+
+
+def print_profile(profiler: Any, areas: dict[str, tuple[str, str]], count: int, unit: str,
+                  top: int) -> None:
+    """Each area's cumulative time per ``unit`` (``areas``: label -> (file name
+    part, function name)), then the ``top`` functions by their own time."""
+    import io
+    import pstats
+
+    stats = pstats.Stats(profiler)
+    for label, (filename, function) in areas.items():
+        total = sum(ct for (file, _, name), (_, _, _, ct, _) in stats.stats.items()  # type: ignore[attr-defined]
+                    if name == function and file.endswith(filename))
+        print(f"  {label:<42} {total / max(count, 1) * 1000:6.2f} ms per {unit}")
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(top)
+    print(text.getvalue())
