@@ -29,15 +29,14 @@ hold what the page shows (names, e-mail, decoded claims), as the token views of
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request
 
 from . import config, sessions, timewords
+from .recent import Recent
 
 EXTENSION = "fedlab_rendered_pages"
 #: Seconds a page is kept: far below Flask-WTF's hour for its CSRF tokens, and
@@ -62,33 +61,25 @@ class RenderedPages:
 
     def __init__(self, size: int, max_age: float = MAX_AGE,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.size = size
         self.max_age = max_age
         self.clock = clock
-        self._lock = threading.Lock()
-        self._pages: OrderedDict[Hashable, Kept] = OrderedDict()
+        self._pages: Recent[Hashable, Kept] = Recent(size)
 
     def get(self, key: Hashable, record: bytes) -> str | None:
         """The page kept under ``key`` for ``record``, its times' words as of now."""
-        with self._lock:
-            kept = self._pages.get(key)
-            if kept is None:
-                return None
-            if kept.record != record or self.clock() - kept.made_at >= self.max_age:
-                del self._pages[key]
-                return None
-            self._pages.move_to_end(key)
+        kept = self._pages.get(key)
+        if kept is None:
+            return None
+        if kept.record != record or self.clock() - kept.made_at >= self.max_age:
+            self._pages.discard(key, kept)
+            return None
         return timewords.fill_relative(kept.texts, kept.epochs)
 
     def keep(self, key: Hashable, record: bytes, page: str) -> None:
         """Keep ``page``, rendered from ``record``, under ``key`` (replacing any
         page of an older record: one page per key)."""
         texts, epochs = timewords.relative_slots(page)
-        with self._lock:
-            self._pages[key] = Kept(record, texts, epochs, self.clock())
-            self._pages.move_to_end(key)
-            while len(self._pages) > self.size:
-                self._pages.popitem(last=False)
+        self._pages.put(key, Kept(record, texts, epochs, self.clock()))
 
     def __len__(self) -> int:
         return len(self._pages)

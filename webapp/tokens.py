@@ -16,9 +16,7 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +28,7 @@ from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError, JW
 
 from . import steps, timewords
 from .errors import FedlabError
+from .recent import Recent
 
 #: Asymmetric algorithms only: a shared-secret (HS*) or ``none`` token can be
 #: made by anyone who knows the client secret or nothing at all.
@@ -248,26 +247,20 @@ def find_key(header: dict[str, Any], load_keys: KeyLoader) -> dict[str, Any]:
 #: change only when it rotates them (a changed member is another entry). Bounded:
 #: the least recently used goes first.
 KEY_CACHE_SIZE = 32
-_public_keys: OrderedDict[tuple[str, str], Key] = OrderedDict()
-_public_keys_lock = threading.Lock()
+_public_keys: Recent[tuple[str, str], Key] = Recent(KEY_CACHE_SIZE)
 
 
 def public_key(member: dict[str, Any], alg: str) -> Key:
     """The key ``member`` (a JWK of the provider's ``jwks_uri``) is, for ``alg``."""
     name = (json.dumps(member, sort_keys=True), alg)
-    with _public_keys_lock:
-        key = _public_keys.get(name)
-        if key is not None:
-            _public_keys.move_to_end(name)
-            return key
+    key = _public_keys.get(name)
+    if key is not None:
+        return key
     try:
         key = jwk.construct(member, alg)
     except (JOSEError, TypeError, ValueError):  # a member python-jose cannot make a key of
         raise reject("kid", "a usable key at the provider's jwks_uri", member.get("kid")) from None
-    with _public_keys_lock:
-        _public_keys[name] = key
-        while len(_public_keys) > KEY_CACHE_SIZE:
-            _public_keys.popitem(last=False)
+    _public_keys.put(name, key)
     return key
 
 
@@ -329,8 +322,7 @@ def check_userinfo(claims: dict[str, Any], userinfo: dict[str, Any]) -> None:
 #: worker by ~16 MiB with visitors; 128 stay under 1 MiB and still spare the
 #: ~0.1 ms per token that decoding and pretty-printing its JSON cost a page view.
 VIEW_CACHE_SIZE = 128
-_views: OrderedDict[str, Decoded] = OrderedDict()
-_views_lock = threading.Lock()
+_views: Recent[str, Decoded] = Recent(VIEW_CACHE_SIZE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,11 +362,9 @@ def describe(value: str | None) -> Decoded | None:
     if not value:
         return None
     digest = hashlib.sha256(value.encode()).hexdigest()
-    with _views_lock:
-        view = _views.get(digest)
-        if view is not None:
-            _views.move_to_end(digest)
-            return view
+    view = _views.get(digest)
+    if view is not None:
+        return view
     try:
         header, payload = jwt.get_unverified_header(value), jwt.get_unverified_claims(value)
     except JWTError:
@@ -386,10 +376,7 @@ def describe(value: str | None) -> Decoded | None:
                        header_json=htmlsafe_json_dumps(header, indent=2, sort_keys=True),
                        payload_json=htmlsafe_json_dumps(payload, indent=2, sort_keys=True),
                        expires_at=exp if timewords.is_moment(exp) else None)
-    with _views_lock:
-        _views[digest] = view
-        while len(_views) > VIEW_CACHE_SIZE:
-            _views.popitem(last=False)
+    _views.put(digest, view)
     return view
 
 
