@@ -31,6 +31,7 @@ from webapp.demo import aws_standin_settings, standin_settings, write_secrets
 from webapp.oauth import EXTENSION
 
 from .browser import Browser
+from .fronts import KeepAliveFront, start_front
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_STANDINS = "http://127.0.0.1:9000"
@@ -264,6 +265,17 @@ def swap_app(servers, app, config_dir: Path, tmp_path: Path):
 
     yield swap
     servers[0].app = app
+
+
+@pytest.fixture
+def graph_front(swap_app, standins_url: str) -> Iterator[KeepAliveFront]:
+    """The app with Facebook's Graph API (its token endpoint among it) behind a
+    keep-alive front (:mod:`tests.fronts`), which notes each call's connection."""
+    front = start_front(standins_url)
+    swap_app(providers={"facebook": {"graph_url": f"{front.url}/graph"}})
+    yield front
+    front.shutdown()
+    front.server_close()
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from . import steps
+from .connections import KeptAdapter
 from .errors import FedlabError
 from .providers import Provider
 
@@ -37,21 +37,6 @@ class _Entry:
     keys: dict[str, Any] | None = None
     keys_at: float = 0.0
     forced_at: float = 0.0
-
-
-class KeptAdapter(HTTPAdapter):
-    """requests' connection pool, left open when a session it is mounted on closes.
-
-    authlib makes a session for each token request and closes it when the
-    request ends, and with it the session's pool: every sign-in would open a
-    new connection to the token endpoint (over the internet, a TCP and a TLS
-    handshake before the code is even sent). Mounted with this adapter, those
-    sessions share the app's kept-alive connections to the provider instead;
-    only the sessions are new, so no cookie passes from one request to another.
-    """
-
-    def close(self) -> None:
-        """Keep the pool: other sessions of this app still use it."""
 
 
 class MetadataCache:
