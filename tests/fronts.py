@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-#: Headers of one hop only (RFC 9110 section 7.6.1), not passed on by the front.
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+#: Headers the front does not pass on: those of one hop only (RFC 9110 section
+#: 7.6.1), and those it writes itself (the length of the body it sends, its host).
+NOT_PASSED_ON = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
 
 class KeepAliveFront(ThreadingHTTPServer):
@@ -27,6 +28,9 @@ class KeepAliveFront(ThreadingHTTPServer):
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.seen: list[tuple[str, int]] = []
+        #: Set to close the next request's connection without an answer, as a
+        #: load balancer whose idle timeout ends just as the request goes out.
+        self.drop_next = False
         #: The ``Cookie`` header of each request that sent one.
         self.cookies: list[str] = []
         self.lock = threading.Lock()
@@ -53,12 +57,17 @@ class FrontHandler(BaseHTTPRequestHandler):
             if "Cookie" in self.headers:
                 self.server.cookies.append(self.headers["Cookie"])
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        with self.server.lock:
+            drop, self.server.drop_next = self.server.drop_next, False
+        if drop:
+            self.close_connection = True
+            return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in NOT_PASSED_ON}
         answer = requests.request(self.command, self.server.upstream + self.path,
                                   headers=headers, data=body, timeout=5, allow_redirects=False)
         self.send_response(answer.status_code)
         for name, value in answer.headers.items():
-            if name.lower() not in HOP_BY_HOP | {"server", "date", "content-encoding"}:
+            if name.lower() not in NOT_PASSED_ON | {"server", "date", "content-encoding"}:
                 self.send_header(name, value)
         # As a provider's load balancer or edge might: a cookie on every answer.
         self.send_header("Set-Cookie", f"edge={self.client_address[1]}; Path=/")

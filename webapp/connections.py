@@ -1,33 +1,46 @@
 """The app's connections to its providers: kept alive, and fit to be kept.
 
-Every call to a provider (discovery, keys, the token request, userinfo, the
-Graph API) goes through one pool per app (:class:`KeptAdapter`), so a sign-in
-reuses the connection the last one opened instead of paying a TCP and a TLS
-handshake before its code exchange. A connection kept between sign-ins must
-still work when the next one comes, and must be this process's alone:
+The sign-in's calls to a provider (discovery, keys, the token request,
+userinfo, the Graph API) go through one pool per app (:class:`KeptAdapter`),
+so a sign-in reuses the connection the last one opened instead of paying a TCP
+and a TLS handshake before its code exchange. A connection kept between
+sign-ins must still work when the next one comes, and must be this process's
+alone:
 
 - An idle connection can die without a word: a NAT gateway forgets it after
   350 s of silence (AWS's; others less) and answers the next packet with a
-  reset, so the first sign-in after a quiet spell would fail. TCP keepalive
-  probes every minute keep the path's state alive, and find a dead peer.
+  reset. TCP keepalive probes every minute keep the path's state alive.
+- A server or load balancer may close a connection just as a request goes
+  out on it (an idle timeout of its own). urllib3 notices a connection closed
+  while it sat in the pool, but not one closed in that instant: the request
+  fails without an answer. It is sent once more, on a new connection. That is
+  safe even for the token request: had the first reached the provider, a code
+  or refresh token used twice is refused, and the sign-in fails as it would
+  have anyway.
 - A connection made before a fork (gunicorn's ``preload_app``) would be shared
-  by every worker, and their requests and answers interleaved on one socket:
-  one visitor's tokens could reach another's sign-in. A process that finds
-  itself forked starts a pool of its own.
+  by every worker, their requests and answers interleaved on one socket: one
+  visitor's tokens could reach another's sign-in. A forked process starts
+  with empty pools, before any of its threads runs.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import weakref
 from typing import Any
 
+import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection
+from urllib3.exceptions import ProtocolError
 
 #: Seconds of silence before the first keepalive probe, between probes, and how
 #: many unanswered probes end the connection: well inside a NAT's 350 s.
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES = 60, 20, 3
+#: Hosts a pool is kept for: every configured provider's (Google alone has four),
+#: where requests keeps ten.
+HOSTS = 32
 
 
 def keepalive_options() -> list[tuple[int, int, int]]:
@@ -56,28 +69,50 @@ class KeptAdapter(HTTPAdapter):
     """
 
     def __init__(self) -> None:
-        self._pid = os.getpid()
-        super().__init__()
+        super().__init__(pool_connections=HOSTS)
+        _adapters.add(self)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, socket_options=keepalive_options(), **kwargs)
+        kwargs.setdefault("socket_options", keepalive_options())
+        super().init_poolmanager(*args, **kwargs)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         proxy_kwargs.setdefault("socket_options", keepalive_options())
         return super().proxy_manager_for(proxy, **proxy_kwargs)
 
-    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        if os.getpid() != self._pid:
-            self._forked()
+    def send(self, request: requests.PreparedRequest, *args: Any,
+             **kwargs: Any) -> requests.Response:
+        try:
+            return super().send(request, *args, **kwargs)
+        except requests.ConnectionError as e:
+            # Aborted before any answer (a kept connection closed as the request
+            # went out); not a refused or timed-out connection, which a second
+            # try would only wait for again.
+            if not isinstance(e.args[0] if e.args else None, ProtocolError):
+                raise
         return super().send(request, *args, **kwargs)
 
-    def _forked(self) -> None:
-        """Start with no connection in a forked process: the parent's sockets are
-        the parent's (closing this process's copies leaves the parent's open)."""
-        self._pid = os.getpid()
-        self.poolmanager.clear()
-        for manager in self.proxy_manager.values():
-            manager.clear()
+    def forget_connections(self) -> None:
+        """Start over with empty pools. The old ones are dropped, not closed: in
+        a forked child their sockets are the parent's too (closing this process's
+        copies, as the garbage collector does, leaves the parent's open)."""
+        self.init_poolmanager(self._pool_connections, self._pool_maxsize,
+                              block=self._pool_block)
+        self.proxy_manager = {}
 
     def close(self) -> None:
         """Keep the pool: other sessions of this app still use it."""
+
+
+#: Every adapter of this process, for the fork hook (weakly: an app that is
+#: gone takes its adapter with it).
+_adapters: weakref.WeakSet[KeptAdapter] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    for adapter in list(_adapters):
+        adapter.forget_connections()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
