@@ -237,8 +237,7 @@ def sign_in_in_process(app: Any, url: str, site: str, user: str,
         form = clicked(page, f"Sign in as {user}") or clicked(page, "Allow")
         if form is None:
             raise RuntimeError(f"no button to press at {page.url} ({page.status_code})")
-        method, action, data = form
-        page = http.request(method, action, data=data, allow_redirects=False,
+        page = http.request(form.method, form.url, data=form.data, allow_redirects=False,
                             timeout=REQUEST_TIMEOUT)
     back = urlsplit(target)
     called = hop("callback", f"{back.path}?{back.query}")

@@ -9,8 +9,10 @@ minimal browser that signs a visitor in through the stand-ins' real pages.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
+import pstats
 import shutil
 import socket
 import subprocess
@@ -20,7 +22,7 @@ import tomllib
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urljoin
 
 import requests
@@ -78,8 +80,16 @@ class _Forms(HTMLParser):
             self._button = None
 
 
-def clicked(page: requests.Response, text: str) -> tuple[str, str, dict] | None:
-    """The request a click on the button ``text`` makes: method, URL, form."""
+class Click(NamedTuple):
+    """The request a click on a form's button makes."""
+
+    method: str
+    url: str
+    data: dict
+
+
+def clicked(page: requests.Response, text: str) -> Click | None:
+    """The request a click on the button ``text`` makes, if the page has it."""
     parser = _Forms()
     parser.feed(page.text)
     for form in parser.forms:
@@ -88,18 +98,20 @@ def clicked(page: requests.Response, text: str) -> tuple[str, str, dict] | None:
                 data = dict(form["fields"])
                 if name:
                     data[name] = value or ""
-                return form["method"].upper(), urljoin(page.url, form["action"] or page.url), data
+                return Click(form["method"].upper(),
+                             urljoin(page.url, form["action"] or page.url), data)
     return None
 
 
 def click(http: requests.Session, page: requests.Response, text: str) -> requests.Response | None:
+    """Press the button ``text`` on ``page`` as a browser does (redirects followed);
+    None when the page has no such button."""
     request = clicked(page, text)
     if request is None:
         return None
-    method, url, data = request
-    if method == "POST":
-        return http.post(url, data=data, timeout=REQUEST_TIMEOUT)
-    return http.get(url, params=data, timeout=REQUEST_TIMEOUT)
+    if request.method == "POST":
+        return http.post(request.url, data=request.data, timeout=REQUEST_TIMEOUT)
+    return http.get(request.url, params=request.data, timeout=REQUEST_TIMEOUT)
 
 
 def browse_sign_in(http: requests.Session, start: str, landing: str, user: str,
@@ -373,9 +385,6 @@ def print_profile(profiler: Any, areas: dict[str, tuple[str, str]], count: int, 
                   top: int) -> None:
     """Each area's cumulative time per ``unit`` (``areas``: label -> (file name
     part, function name)), then the ``top`` functions by their own time."""
-    import io
-    import pstats
-
     stats = pstats.Stats(profiler)
     for label, (filename, function) in areas.items():
         total = sum(ct for (file, _, name), (_, _, _, ct, _) in stats.stats.items()  # type: ignore[attr-defined]
