@@ -8,6 +8,7 @@ puts this front before the stand-in and reads what it noted.
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -28,9 +29,10 @@ class KeepAliveFront(ThreadingHTTPServer):
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.seen: list[tuple[str, int]] = []
-        #: Set to close the next request's connection without an answer, as a
-        #: load balancer whose idle timeout ends just as the request goes out.
-        self.drop_next = False
+        #: Set to close the next request's connection without an answer after
+        #: that many seconds: at once (0), as a load balancer whose idle timeout
+        #: ends just as the request goes out; later, as a provider that gives up.
+        self.drop_next: float | None = None
         #: The ``Cookie`` header of each request that sent one.
         self.cookies: list[str] = []
         self.lock = threading.Lock()
@@ -58,8 +60,9 @@ class FrontHandler(BaseHTTPRequestHandler):
                 self.server.cookies.append(self.headers["Cookie"])
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with self.server.lock:
-            drop, self.server.drop_next = self.server.drop_next, False
-        if drop:
+            drop, self.server.drop_next = self.server.drop_next, None
+        if drop is not None:
+            time.sleep(drop)
             self.close_connection = True
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in NOT_PASSED_ON}

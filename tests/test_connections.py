@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from webapp.connections import KEEPALIVE_IDLE
+from webapp.connections import KEEPALIVE_IDLE, STALE_WITHIN
 
 from .browser import Browser
 from .flows import sign_in
@@ -60,12 +60,26 @@ def test_a_kept_connection_closed_as_a_request_goes_out_is_tried_again_on_a_new_
     out on it (its own idle timeout): no answer comes. The request goes once more
     on a new connection, and the sign-in lands."""
     assert sign_in(Browser(), app_url, "facebook", "alice").url == f"{app_url}/account"
-    graph_front.drop_next = True
+    graph_front.drop_next = 0
     page = sign_in(Browser(), app_url, "facebook", "bob")
     assert page.url == f"{app_url}/account", page.text[:300]
     token = [port for path, port in graph_front.seen if path.endswith("/oauth/access_token")]
     assert len(token) == 3  # alice's; bob's, dropped; bob's again
     assert token[0] == token[1] != token[2]
+
+
+def test_a_request_dropped_after_a_wait_is_not_sent_again(app_url, control, graph_front):
+    """Only a request that failed at once is sent again: one the provider dropped
+    after a wait is its failure, and the sign-in ends on the error page within
+    one call's time (a second try would double it, past what the refresh lock
+    is counted from)."""
+    assert sign_in(Browser(), app_url, "facebook", "alice").url == f"{app_url}/account"
+    graph_front.drop_next = STALE_WITHIN + 0.5
+    page = sign_in(Browser(), app_url, "facebook", "bob")
+    assert page.url.startswith(f"{app_url}/auth/facebook/callback")
+    assert page.status_code == 502, page.status_code
+    token = [port for path, port in graph_front.seen if path.endswith("/oauth/access_token")]
+    assert len(token) == 2  # alice's; bob's, dropped and not sent again
 
 
 def test_a_forked_process_opens_connections_of_its_own(config_dir, tmp_path, app_url, control,

@@ -13,10 +13,13 @@ alone:
 - A server or load balancer may close a connection just as a request goes
   out on it (an idle timeout of its own). urllib3 notices a connection closed
   while it sat in the pool, but not one closed in that instant: the request
-  fails without an answer. It is sent once more, on a new connection. That is
-  safe even for the token request: had the first reached the provider, a code
-  or refresh token used twice is refused, and the sign-in fails as it would
-  have anyway.
+  fails at once, without an answer. It is sent once more, on a new
+  connection. That is safe even for the token request: had the first reached
+  the provider, a code or refresh token used twice is refused, and the
+  sign-in fails as it would have anyway. A request that fails so only after a
+  wait is not sent again: that is the provider's doing, not the connection's,
+  and a call stays within ``http_timeout`` (plus :data:`STALE_WITHIN`), which
+  the refresh lock's life is counted from.
 - A connection made before a fork (gunicorn's ``preload_app``) would be shared
   by every worker, their requests and answers interleaved on one socket: one
   visitor's tokens could reach another's sign-in. A forked process starts
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import weakref
 from typing import Any
 
@@ -38,6 +42,9 @@ from urllib3.exceptions import ProtocolError
 #: Seconds of silence before the first keepalive probe, between probes, and how
 #: many unanswered probes end the connection: well inside a NAT's 350 s.
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_PROBES = 60, 20, 3
+#: Seconds within which a request that got no answer failed at once, as one on a
+#: connection closed as it went out does; only such a request is sent again.
+STALE_WITHIN = 1.0
 #: Hosts a pool is kept for: every configured provider's (Google alone has four),
 #: where requests keeps ten.
 HOSTS = 32
@@ -82,13 +89,16 @@ class KeptAdapter(HTTPAdapter):
 
     def send(self, request: requests.PreparedRequest, *args: Any,
              **kwargs: Any) -> requests.Response:
+        began = time.monotonic()
         try:
             return super().send(request, *args, **kwargs)
         except requests.ConnectionError as e:
-            # Aborted before any answer (a kept connection closed as the request
-            # went out); not a refused or timed-out connection, which a second
-            # try would only wait for again.
-            if not isinstance(e.args[0] if e.args else None, ProtocolError):
+            # Aborted at once, before any answer (a kept connection closed as the
+            # request went out); not a refused or timed-out connection, which a
+            # second try would only wait for again, nor one the provider dropped
+            # after a wait.
+            aborted = isinstance(e.args[0] if e.args else None, ProtocolError)
+            if not aborted or time.monotonic() - began > STALE_WITHIN:
                 raise
         return super().send(request, *args, **kwargs)
 
