@@ -44,8 +44,14 @@ def sign_in(browser: Browser, app_url: str, provider: str, user: str = "alice",
 def stop_at_callback(browser: Browser, app_url: str, provider: str,
                      user: str = "alice") -> str:
     """Walk a sign-in up to the provider's redirect and return the callback URL unfollowed."""
-    callback = f"{app_url}/auth/{provider}/callback"
     page = browser.get(f"{app_url}/auth/{provider}/login")
+    return to_callback(browser, page, f"{app_url}/auth/{provider}/callback", user)
+
+
+def to_callback(browser: Browser, page: requests.Response, callback: str,
+                user: str = "alice") -> str:
+    """From the provider's first page, sign in as ``user`` and allow, up to the
+    provider's redirect to ``callback``; that URL, unfollowed."""
     for _ in range(MAX_PAGES):
         buttons = browser.buttons(page)
         label = f"Sign in as {user}" if f"Sign in as {user}" in buttons else "Allow"

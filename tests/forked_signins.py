@@ -23,7 +23,7 @@ from urllib.parse import urljoin
 from webapp import create_app
 
 from .browser import Browser
-from .flows import MAX_PAGES
+from .flows import to_callback
 
 
 def sign_in(app: Any, app_url: str, user: str) -> bool:
@@ -31,18 +31,10 @@ def sign_in(app: Any, app_url: str, user: str) -> bool:
     stand-in's pages over HTTP; whether it landed on the account page."""
     client, browser = app.test_client(), Browser()
     start = client.get("/auth/facebook/login", base_url=app_url)
-    page = browser.get(urljoin(app_url, start.location), allow_redirects=False)
-    for _ in range(MAX_PAGES):
-        while page.is_redirect:
-            location = urljoin(page.url, page.headers["Location"])
-            if location.startswith(app_url):
-                landed = client.get(location.removeprefix(app_url), base_url=app_url)
-                return landed.status_code == 302 and landed.location.endswith("/account")
-            page = browser.get(location, allow_redirects=False)
-        buttons = browser.buttons(page)
-        page = browser.click(page, f"Sign in as {user}" if f"Sign in as {user}" in buttons
-                             else "Allow", follow=False)
-    return False
+    page = browser.get(urljoin(app_url, start.location))
+    callback = to_callback(browser, page, f"{app_url}/auth/facebook/callback", user)
+    landed = client.get(callback.removeprefix(app_url), base_url=app_url)
+    return landed.status_code == 302 and landed.location.endswith("/account")
 
 
 def main(argv: list[str]) -> int:

@@ -37,8 +37,9 @@ def init_app(app: Flask) -> None:
     cache = MetadataCache(timeout)
 
     def prepare(session: Any) -> None:
-        """authlib's hook on each OAuth session it makes (one per token request):
-        send it over the app's kept-alive connections, and note its exchange."""
+        """authlib's hook on each OAuth session it makes (one per authorization
+        URL and per token request): send it over the app's kept-alive
+        connections, and note its token exchange."""
         cache.mount(session)
         session.register_compliance_hook("access_token_response", token_exchange_noted)
 

@@ -47,9 +47,5 @@ class Recent(Generic[K, V]):
             if self._entries.get(key) is value:
                 del self._entries[key]
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
     def __len__(self) -> int:
         return len(self._entries)
