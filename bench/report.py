@@ -71,8 +71,12 @@ def targets(report: dict) -> list[dict]:
                           "max": round(share, 3)}, "= 1", share == 1.0, unit=""))
     paired = report.get("signin_paired")
     if paired:
-        rows.append(_row(f"2. sign-in time ÷ quickstart's, paired ({paired['pairs']} pairs)",
+        rows.append(_row(f"2. sign-in time ÷ quickstart's, paired ({paired['pairs']} pairs), "
+                         "the provider on loopback over plain HTTP (the lab)",
                          paired["ratio"], "<= 1.0", paired["ratio"]["median"] <= 1.0))
+    for run in (report.get("signin_far") or {}).get("runs", []):
+        rows.append(_row(f"2. the same, the provider over HTTPS {distance(run)}",
+                         run["ratio"], "<= 1.0", run["ratio"]["median"] <= 1.0))
     memory = report.get("memory")
     if memory and "account" in memory:
         growth = memory["account"]["growth_mib"]
@@ -82,6 +86,29 @@ def targets(report: dict) -> list[dict]:
                          "ours (MiB, per worker)", figure, f"<= {MEMORY_LIMIT_MIB:g}",
                          max(growth) <= MEMORY_LIMIT_MIB, unit=" MiB"))
     return rows
+
+
+def distance(run: dict) -> str:
+    """How far away the provider was, in words."""
+    one_way = run["one_way_ms"]
+    if not one_way:
+        return "on loopback (TLS and kept connections alone)"
+    return f"{one_way:g} ms away each way ({2 * one_way:g} ms round trip)"
+
+
+def far_lines(report: dict) -> list[str]:
+    far = report["signin_far"]
+    lines = []
+    for run in far["runs"]:
+        lines.append(f"- The provider {distance(run)}: ours {_span(run['ours_ms'], 1)} ms, "
+                     f"the quickstart's {_span(run['quickstart_ms'], 1)} ms; ratio per pair "
+                     f"{_span(run['ratio'], 2)}.")
+    opened = far.get("connections_per_sign_in")
+    if opened:
+        lines.append(f"- Connections a sign-in opened to the provider, the browser's "
+                     f"included (a TLS handshake each): ours {opened['ours']}, the "
+                     f"quickstart's {opened['quickstart']}.")
+    return lines
 
 
 def verdict(met: bool | None) -> str:
@@ -222,6 +249,11 @@ def markdown(report: dict) -> str:
                   f"Ours {_span(paired['ours_ms'], 1)} ms, the quickstart's "
                   f"{_span(paired['quickstart_ms'], 1)} ms; ratio per pair "
                   f"{_span(paired['ratio'], 2)}."]
+    if report.get("signin_far"):
+        lines += ["", "## Sign-in, paired, with the provider at a distance (bench/distance.py: "
+                  "the stand-ins behind HTTPS that keeps connections, and a delay each way; "
+                  f"{report['signin_far']['runs'][0]['pairs']} pairs at each distance)", "",
+                  *far_lines(report)]
     if report.get("memory"):
         m = next(iter(report["memory"].values()))
         lines += ["", "## Worker memory (each sign-in followed by one view of the signed-in "

@@ -14,7 +14,9 @@ Redis, and a bare Flask route (the last three in bench/peers/). Then:
    the load average beside each round and ratios taken within a round;
 2. the near cache: a sign-out on one instance seen by the other, and /account
    while another client keeps signing in and out;
-3. a sign-in, ours against the quickstart's, paired, timed at the client;
+3. a sign-in, ours against the quickstart's, paired, timed at the client: with
+   the stand-ins on loopback over plain HTTP, and again with them as a
+   provider at a distance, over HTTPS that keeps connections (bench/distance.py);
 4. worker memory after a warm-up and over 2,000 sign-ins, ours and both peers;
 5. what earlier rounds measured: outbound calls per sign-in, the sign-in's time
    in the app, AWS calls per credentials view, S3 listing and object bytes,
@@ -454,6 +456,44 @@ def _stored_key(client: redis.Redis, cookie_value: str) -> bytes | None:
 def _stored_bytes(client: redis.Redis, cookie_value: str) -> int | None:
     key = _stored_key(client, cookie_value)
     return None if key is None else client.strlen(key)
+#: The apps of the sign-ins at a distance (their own stand-ins, store and Redis).
+FAR_APPS = {
+    "ours": App(store="far"),
+    "quickstart": App(spec="bench.peers.quickstart:app", sessions="cookie",
+                      client_id="bench-quickstart-cookie"),
+}
+#: How far away the provider is, each way (ms): TLS and kept connections alone;
+#: a provider in the same cloud region; one a region or two away.
+ONE_WAY_MS = (0.0, 1.0, 10.0)
+
+
+def signin_far(folder: Path, options) -> dict:
+    """Sign-ins paired as :func:`signins.paired` takes them, with the stand-ins as a
+    provider :data:`ONE_WAY_MS` away over HTTPS (:mod:`distance`); and how many
+    connections each site's sign-in opened to the provider (the browser's
+    included: a TLS handshake each)."""
+    stack = Stack(folder)
+    folder.mkdir()
+    try:
+        services = start_services(stack, options.workers, options.threads, apps=FAR_APPS,
+                                  one_way=0.0)
+        far = services.far
+        trusted = str(far.certificate.authority)
+        sites = {"ours": signins.ours(services.apps["ours"], verify=trusted),
+                 "quickstart": signins.quickstart(services.apps["quickstart"], verify=trusted)}
+        runs = []
+        for one_way in ONE_WAY_MS:
+            far.delay.one_way = one_way / 1000
+            runs.append({"one_way_ms": one_way,
+                         **signins.paired(sites["ours"], sites["quickstart"], options.pairs)})
+        connections = {}
+        for name, site in sites.items():
+            before = far.front.connections
+            site.sign_in()
+            connections[name] = far.front.connections - before
+        return {"runs": runs, "connections_per_sign_in": connections}
+    finally:
+        stack.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -511,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("signin_paired", lambda: signins.paired(
                     signins.ours(app), signins.quickstart(services.apps["quickstart_cookie"]),
                     options.pairs)),
+                ("signin_far", lambda: signin_far(folder / "far", options)),
                 ("memory", lambda: memory(services, options)),
                 ("outbound_calls", lambda: outbound_per_signin(app, services.standins_url,
                                                                options.signins)),

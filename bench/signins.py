@@ -23,24 +23,29 @@ from stack import REQUEST_TIMEOUT, browse_sign_in, command_calls
 
 @dataclass(frozen=True)
 class Site:
-    """Where a sign-in starts and the page it lands on, relative to the app's URL."""
+    """Where a sign-in starts and the page it lands on, relative to the app's URL;
+    ``verify``: what the browser trusts of the provider's certificate (requests')."""
 
     url: str
     start: str
     landing: str
+    verify: bool | str = True
 
     def sign_in(self, user: str = "alice") -> requests.Session:
         http = requests.Session()
+        if self.verify is not True:
+            # requests prefers REQUESTS_CA_BUNDLE, where the machine sets one, to this.
+            http.trust_env, http.verify = False, self.verify
         browse_sign_in(http, self.url + self.start, self.url + self.landing, user)
         return http
 
 
-def ours(url: str, provider: str = "auth0") -> Site:
-    return Site(url, f"/auth/{provider}/login", "/account")
+def ours(url: str, provider: str = "auth0", verify: bool | str = True) -> Site:
+    return Site(url, f"/auth/{provider}/login", "/account", verify)
 
 
-def quickstart(url: str) -> Site:
-    return Site(url, "/login", "/")
+def quickstart(url: str, verify: bool | str = True) -> Site:
+    return Site(url, "/login", "/", verify)
 
 
 # -- a sign-in, ours against the quickstart's, paired ------------------------------

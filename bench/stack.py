@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -30,6 +31,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from distance import FarProvider, far_provider  # noqa: E402
 
 from webapp import create_app  # noqa: E402
 from webapp.demo import aws_standin_settings, standin_settings, write_secrets  # noqa: E402
@@ -185,6 +188,8 @@ class Stack:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.processes: list[tuple[str, subprocess.Popen]] = []
+        #: What else to close at the end (a far provider's threads), last first.
+        self.closers: list[Callable[[], None]] = []
 
     def start(self, what: str, command: list[str], env: dict | None = None) -> subprocess.Popen:
         log = (self.folder / f"{what}.log").open("wb")
@@ -204,6 +209,8 @@ class Stack:
                 print(f"{what} did not stop: killing it", file=sys.stderr)
                 process.kill()
                 process.wait(timeout=5)
+        while self.closers:
+            self.closers.pop()()
 
 
 def start_redis(stack: Stack) -> str:
@@ -225,11 +232,14 @@ def start_redis(stack: Stack) -> str:
     return url
 
 
-def configure(folder: Path, ports: dict[str, int], redis_url: str) -> tuple[Path, str]:
-    """demo.toml on this run's ports, Redis sessions, and a secrets file for it."""
+def configure(folder: Path, ports: dict[str, int], redis_url: str,
+              standins_url: str | None = None) -> tuple[Path, str]:
+    """demo.toml on this run's ports, Redis sessions, and a secrets file for it; the
+    stand-ins at ``standins_url`` (by default their own port, plain HTTP)."""
     app_url = f"http://localhost:{ports['app']}"
     text = (ROOT / "config" / "demo.toml").read_text()
-    for old, new in (("http://127.0.0.1:9000", f"http://127.0.0.1:{ports['standins']}"),
+    standins_url = standins_url or f"http://127.0.0.1:{ports['standins']}"
+    for old, new in (("http://127.0.0.1:9000", standins_url),
                      ("http://127.0.0.1:9100", f"http://127.0.0.1:{ports['identity']}"),
                      ("http://127.0.0.1:9101", f"http://127.0.0.1:{ports['s3']}"),
                      ("http://127.0.0.1:9102", f"http://127.0.0.1:{ports['moto']}"),
@@ -283,6 +293,8 @@ class Services:
     apps: dict = field(default_factory=dict)
     #: Every app's gunicorn master process id, by name.
     masters: dict = field(default_factory=dict)
+    #: The stand-ins as a provider at a distance (None: on loopback, plain HTTP).
+    far: FarProvider | None = None
 
 
 def start_stack(stack: Stack, workers: int, threads: int) -> str:
@@ -317,10 +329,16 @@ def app_environment(name: str, app: App, config_file: Path, redis_url: str,
 
 def start_services(stack: Stack, workers: int, threads: int, *,
                    apps: dict[str, str | App] | None = None,
-                   app_spec: str = "webapp:create_app()") -> Services:
+                   app_spec: str = "webapp:create_app()",
+                   one_way: float | None = None) -> Services:
     """The stand-ins, a Redis and one gunicorn per entry of ``apps`` (name: an
     :class:`App`, or for ours just its session type, "redis" or "files"; by default
-    one app with Redis sessions serving ``app_spec``) on the demo configuration."""
+    one app with Redis sessions serving ``app_spec``) on the demo configuration.
+
+    With ``one_way`` (seconds), the stand-ins are a provider that far away each
+    way, over HTTPS with kept-alive connections (:mod:`distance`): every app and
+    the client reach them only so, and trust its authority (``REQUESTS_CA_BUNDLE``;
+    :attr:`Services.far` for the client)."""
     wanted = {name: App(spec=app_spec, sessions=a) if isinstance(a, str) else a
               for name, a in (apps or {"app": "redis"}).items()}
     folder = stack.folder
@@ -328,13 +346,19 @@ def start_services(stack: Stack, workers: int, threads: int, *,
     app_ports = {name: free_port() for name in wanted}
     ports["app"] = next(iter(app_ports.values()))
     redis_url = start_redis(stack)
-    config_file, app_url = configure(folder, ports, redis_url)
+    direct = f"http://127.0.0.1:{ports['standins']}"
+    standins_url, trust, far = direct, {}, None
+    if one_way is not None:
+        far = far_provider(direct, folder / "certificates", one_way)
+        stack.closers.append(far.close)
+        standins_url = far.url
+        trust = {"REQUESTS_CA_BUNDLE": str(far.certificate.authority)}
+    config_file, app_url = configure(folder, ports, redis_url, standins_url)
     urls = {name: f"http://localhost:{port}" for name, port in app_ports.items()}
     ours = [urls[name] for name, a in wanted.items() if a.ours]
     # The stand-ins register the app exactly as the app is configured, and each
     # peer as its own client of the Auth0 tenant.
     app = create_app({"config_file": str(config_file)})
-    standins_url = f"http://127.0.0.1:{ports['standins']}"
     settings = standin_settings(app, ours, standins_url)
     settings["clients"] += [peer_client(a, urls[name]) for name, a in wanted.items()
                             if a.client_id]
@@ -350,19 +374,20 @@ def start_services(stack: Stack, workers: int, threads: int, *,
                               "--sts-port", str(ports["sts"])])
     servers = {}
     for name, a in wanted.items():
-        env = {**os.environ, **app_environment(name, a, config_file, redis_url, standins_url)}
+        env = {**os.environ, **app_environment(name, a, config_file, redis_url, standins_url),
+               **trust}
         servers[name] = stack.start(f"gunicorn-{name}", [
             python, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
             "--worker-class", "gthread", "--bind", f"127.0.0.1:{app_ports[name]}",
             "--log-level", "warning", a.spec], env=env)
-    wait_for(f"{standins_url}/google/.well-known/openid-configuration", standins, "stand-ins")
+    wait_for(f"{direct}/google/.well-known/openid-configuration", standins, "stand-ins")
     wait_for(f"http://127.0.0.1:{ports['identity']}/_control/calls", aws, "AWS stand-in")
     for name, server in servers.items():
         wait_for(f"{urls[name]}/", server, f"gunicorn ({name})")
     return Services(app_url, standins_url, f"http://127.0.0.1:{ports['identity']}",
                     f"http://127.0.0.1:{ports['s3']}", f"http://127.0.0.1:{ports['moto']}",
                     redis_url, config_file, urls,
-                    {name: server.pid for name, server in servers.items()})
+                    {name: server.pid for name, server in servers.items()}, far)
 
 
 def command_calls(client: Any, names: tuple[str, ...]) -> dict[str, int]:

@@ -70,7 +70,8 @@ def test_the_machine_and_the_targets_head_the_report(run):
     assert machine["cores"] == os.cpu_count() and machine["python"] and machine["cpu"]
     assert stdout.startswith("machine: ")
     targets = report["targets"]
-    assert [t["target"].split()[0] for t in targets] == ["1.", "1.", "1.", "2.", "3."]
+    assert [t["target"].split()[0] for t in targets] == ["1.", "1.", "1.", "2.", "2.", "2.", "2.",
+                                                         "3."]
     for target in targets:
         assert target["met"] in (True, False) and target["threshold"]
         assert target["min"] <= target["median"] <= target["max"]
@@ -99,3 +100,21 @@ def test_the_sign_in_is_paired_with_the_quickstarts(run):
     paired = report["signin_paired"]
     assert paired["pairs"] > 0 and paired["ratio"]["n"] == paired["pairs"]
     assert paired["quickstart_ms"]["median"] > 0 and paired["ours_ms"]["median"] > 0
+
+
+def test_the_sign_in_is_paired_again_with_the_provider_at_each_distance(run):
+    """Through the far provider (bench/distance.py), at every distance of the run;
+    ours keeps its connection to the provider, so its sign-in opens only the
+    browser's, where the quickstart's opens one more for its token request."""
+    report, _, _ = run
+    far = report["signin_far"]
+    assert [r["one_way_ms"] for r in far["runs"]] == [0.0, 1.0, 10.0]
+    for paired in far["runs"]:
+        assert paired["pairs"] > 0 and paired["ratio"]["n"] == paired["pairs"]
+    assert far["connections_per_sign_in"] == {"ours": 1, "quickstart": 2}
+    # 10 ms each way: a sign-in waits at least four round trips (the browser's
+    # handshake, the authorize page, the sign-in POST, the token request), the
+    # quickstart's one more (its token request's handshake).
+    farthest = far["runs"][-1]
+    assert farthest["ours_ms"]["min"] >= 4 * 20
+    assert farthest["quickstart_ms"]["min"] >= 5 * 20
