@@ -33,6 +33,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import sys
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -116,7 +117,9 @@ class TlsFront(ThreadingHTTPServer):
     """HTTPS with keep-alive before ``upstream`` (the stand-ins' plain-HTTP URL).
 
     Counts the connections it accepted and the requests it answered, so a
-    run can say how many handshakes each site made."""
+    run can say how many handshakes each site made, and notes every failure
+    that is not a client hanging up (:attr:`failures`): a run whose front
+    failed measured nothing."""
 
     daemon_threads = True
 
@@ -127,6 +130,7 @@ class TlsFront(ThreadingHTTPServer):
         self.context.load_cert_chain(certificate.chain, certificate.key)
         self.connections = 0
         self.requests = 0
+        self.failures: list[str] = []
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), PassOn)
 
@@ -146,12 +150,24 @@ class TlsFront(ThreadingHTTPServer):
                                         do_handshake_on_connect=False), address
 
     def handle_error(self, request, client_address) -> None:
-        """Quiet: a client that hangs up mid-handshake or mid-request is not news."""
+        """A client that hangs up, or refuses the certificate, is not news; anything
+        else is noted."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, ConnectionError | ssl.SSLError):
+            self.failed(f"{type(error).__name__}: {error}")
+
+    def failed(self, what: str) -> None:
+        with self.lock:
+            self.failures.append(what)
 
 
 class PassOn(BaseHTTPRequestHandler):
+    """One connection: its TLS handshake, then each request passed on to the
+    stand-ins and answered, until the client closes it."""
+
     protocol_version = "HTTP/1.1"
-    #: An answer's head and body leave in one write (flushed after each request).
+    #: An answer's head and body leave in one write, flushed once the request
+    #: is done (so the client sees it only after :attr:`TlsFront.requests` counts it).
     wbufsize = -1
     server: TlsFront
 
@@ -177,6 +193,10 @@ class PassOn(BaseHTTPRequestHandler):
             for name, value in answer.getheaders():  # each Set-Cookie on its own line
                 if name.lower() not in NOT_PASSED_ON:
                     self.send_header(name, value)
+        except OSError as error:  # the stand-ins down or slow: a gateway's answer
+            self.server.failed(f"{self.command} {self.path.split('?')[0]}: {error}")
+            content = b"the stand-ins did not answer"
+            self.send_response_only(502)
         finally:
             upstream.close()
         self.send_header("Content-Length", str(len(content)))
@@ -201,8 +221,10 @@ class Delay:
         self.one_way = one_way
         self.loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
-        #: Both ends of every connection being relayed, closed by :meth:`close`.
-        self._open: set[asyncio.StreamWriter] = set()
+        #: Every connection being relayed, cancelled by :meth:`close`.
+        self._relays: set[asyncio.Task] = set()
+        #: Connections the front refused: none while it runs.
+        self.refused = 0
         started = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(started,), daemon=True)
         self._thread.start()
@@ -218,22 +240,20 @@ class Delay:
         self.loop.run_forever()
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._open.add(writer)
+        relay = asyncio.current_task()
+        assert relay is not None
+        self._relays.add(relay)
+        up_writer = None
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
-        except OSError:
-            self._close(writer)
-            return
-        self._open.add(up_writer)
-        try:
             await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        except OSError:
+            self.refused += up_writer is None
         finally:
-            self._close(writer)
-            self._close(up_writer)
-
-    def _close(self, writer: asyncio.StreamWriter) -> None:
-        self._open.discard(writer)
-        writer.close()
+            self._relays.discard(relay)
+            writer.close()
+            if up_writer is not None:
+                up_writer.close()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Read as it comes; write each piece when its time is due; then pass the end on."""
@@ -251,16 +271,19 @@ class Delay:
 
         delivering = asyncio.create_task(deliver())
         try:
-            while data := await reader.read(65536):
-                pieces.put_nowait((loop.time() + self.one_way, data))
-        except OSError:
-            pass
-        pieces.put_nowait((loop.time() + self.one_way, b""))
-        with contextlib.suppress(OSError):
-            await delivering
-        with contextlib.suppress(OSError):
-            if writer.can_write_eof():
-                writer.write_eof()
+            with contextlib.suppress(OSError):
+                while data := await reader.read(65536):
+                    pieces.put_nowait((loop.time() + self.one_way, data))
+            pieces.put_nowait((loop.time() + self.one_way, b""))
+            with contextlib.suppress(OSError):
+                await delivering
+                if writer.can_write_eof():
+                    writer.write_eof()
+        finally:
+            if not delivering.done():  # cancelled (Delay.close), or the read failed
+                delivering.cancel()
+                with contextlib.suppress(asyncio.CancelledError, OSError):
+                    await delivering
 
     def close(self) -> None:
         """Stop accepting, close every connection still open, and end the loop."""
@@ -268,8 +291,10 @@ class Delay:
         async def closing() -> None:
             if self._server is not None:
                 self._server.close()
-            for writer in list(self._open):
-                self._close(writer)
+            relays = list(self._relays)
+            for relay in relays:
+                relay.cancel()
+            await asyncio.gather(*relays, return_exceptions=True)
             await asyncio.sleep(0)  # the transports' own close callbacks
 
         asyncio.run_coroutine_threadsafe(closing(), self.loop).result(timeout=5)
@@ -288,6 +313,12 @@ class FarProvider:
     front: TlsFront
     delay: Delay
 
+    def failures(self) -> list[str]:
+        """What went wrong on the way (none in a run that measured anything)."""
+        refused = [f"the front refused {self.delay.refused} connection(s)"] \
+            if self.delay.refused else []
+        return [*self.front.failures, *refused]
+
     def close(self) -> None:
         self.delay.close()
         self.front.shutdown()
@@ -299,5 +330,10 @@ def far_provider(upstream: str, folder: Path, one_way: float) -> FarProvider:
     certificate = issue_certificate(folder)
     front = TlsFront(upstream, certificate)
     threading.Thread(target=front.serve_forever, daemon=True).start()
-    delay = Delay(front.port, one_way)
+    try:
+        delay = Delay(front.port, one_way)
+    except BaseException:
+        front.shutdown()
+        front.server_close()
+        raise
     return FarProvider(f"https://127.0.0.1:{delay.port}", certificate, front, delay)

@@ -96,13 +96,20 @@ def distance(run: dict) -> str:
     return f"{one_way:g} ms away each way ({2 * one_way:g} ms round trip)"
 
 
+def difference(paired: dict) -> str:
+    """Ours minus the quickstart's, per pair (ms), where the run measured it."""
+    d = paired.get("difference_ms")
+    return f", ours minus the quickstart's {d['median']:+.1f} ms ({d['min']:+.1f} to " \
+        f"{d['max']:+.1f})" if d else ""
+
+
 def far_lines(report: dict) -> list[str]:
     far = report["signin_far"]
     lines = []
     for run in far["runs"]:
         lines.append(f"- The provider {distance(run)}: ours {_span(run['ours_ms'], 1)} ms, "
-                     f"the quickstart's {_span(run['quickstart_ms'], 1)} ms; ratio per pair "
-                     f"{_span(run['ratio'], 2)}.")
+                     f"the quickstart's {_span(run['quickstart_ms'], 1)} ms; per pair, ratio "
+                     f"{_span(run['ratio'], 2)}{difference(run)}.")
     opened = far.get("connections_per_sign_in")
     if opened:
         lines.append(f"- Connections a sign-in opened to the provider, the browser's "
@@ -247,8 +254,8 @@ def markdown(report: dict) -> str:
         lines += ["", f"## Sign-in, paired ({paired['pairs']} pairs, alternating which goes "
                   "first, /login to the landing page at the client)", "",
                   f"Ours {_span(paired['ours_ms'], 1)} ms, the quickstart's "
-                  f"{_span(paired['quickstart_ms'], 1)} ms; ratio per pair "
-                  f"{_span(paired['ratio'], 2)}."]
+                  f"{_span(paired['quickstart_ms'], 1)} ms; per pair, ratio "
+                  f"{_span(paired['ratio'], 2)}{difference(paired)}."]
     if report.get("signin_far"):
         lines += ["", "## Sign-in, paired, with the provider at a distance (bench/distance.py: "
                   "the stand-ins behind HTTPS that keeps connections, and a delay each way; "

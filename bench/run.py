@@ -87,6 +87,16 @@ APPS = {
     "bare": App(spec="bench.peers.bare:app", bare=True),
 }
 
+#: The apps of the sign-ins at a distance (their own stand-ins, store and Redis).
+FAR_APPS = {
+    "ours": App(store="far"),
+    "quickstart": App(spec="bench.peers.quickstart:app", sessions="cookie",
+                      client_id="bench-quickstart-cookie"),
+}
+#: How far away the provider is, each way (ms): TLS and kept connections alone;
+#: a provider in the same cloud region; one a region or two away.
+ONE_WAY_MS = (0.0, 1.0, 10.0)
+
 
 def machine() -> dict:
     model = "unknown"
@@ -320,6 +330,37 @@ def signin_time(app_url: str, n: int) -> dict:
             "outbound_calls_seen": {k: round(v / n, 2) for k, v in calls_seen.items()}}
 
 
+def signin_far(folder: Path, options) -> dict:
+    """Sign-ins paired as :func:`signins.paired` takes them, with the stand-ins as a
+    provider :data:`ONE_WAY_MS` away over HTTPS (:mod:`distance`); and how many
+    connections each site's sign-in opened to the provider (the browser's
+    included: a TLS handshake each)."""
+    stack = Stack(folder)
+    folder.mkdir()
+    try:
+        services = start_services(stack, options.workers, options.threads, apps=FAR_APPS,
+                                  one_way=0.0)
+        far = services.far
+        trusted = str(far.certificate.authority)
+        sites = {"ours": signins.ours(services.apps["ours"], verify=trusted),
+                 "quickstart": signins.quickstart(services.apps["quickstart"], verify=trusted)}
+        runs = []
+        for one_way in ONE_WAY_MS:
+            far.delay.one_way = one_way / 1000
+            runs.append({"one_way_ms": one_way,
+                         **signins.paired(sites["ours"], sites["quickstart"], options.pairs)})
+        connections = {}
+        for name, site in sites.items():
+            before = far.front.connections
+            site.sign_in()
+            connections[name] = far.front.connections - before
+        if far.failures():
+            raise RuntimeError(f"the far provider failed: {far.failures()}")
+        return {"runs": runs, "connections_per_sign_in": connections}
+    finally:
+        stack.stop()
+
+
 # -- credentials --------------------------------------------------------------------
 
 
@@ -456,46 +497,6 @@ def _stored_key(client: redis.Redis, cookie_value: str) -> bytes | None:
 def _stored_bytes(client: redis.Redis, cookie_value: str) -> int | None:
     key = _stored_key(client, cookie_value)
     return None if key is None else client.strlen(key)
-#: The apps of the sign-ins at a distance (their own stand-ins, store and Redis).
-FAR_APPS = {
-    "ours": App(store="far"),
-    "quickstart": App(spec="bench.peers.quickstart:app", sessions="cookie",
-                      client_id="bench-quickstart-cookie"),
-}
-#: How far away the provider is, each way (ms): TLS and kept connections alone;
-#: a provider in the same cloud region; one a region or two away.
-ONE_WAY_MS = (0.0, 1.0, 10.0)
-
-
-def signin_far(folder: Path, options) -> dict:
-    """Sign-ins paired as :func:`signins.paired` takes them, with the stand-ins as a
-    provider :data:`ONE_WAY_MS` away over HTTPS (:mod:`distance`); and how many
-    connections each site's sign-in opened to the provider (the browser's
-    included: a TLS handshake each)."""
-    stack = Stack(folder)
-    folder.mkdir()
-    try:
-        services = start_services(stack, options.workers, options.threads, apps=FAR_APPS,
-                                  one_way=0.0)
-        far = services.far
-        trusted = str(far.certificate.authority)
-        sites = {"ours": signins.ours(services.apps["ours"], verify=trusted),
-                 "quickstart": signins.quickstart(services.apps["quickstart"], verify=trusted)}
-        runs = []
-        for one_way in ONE_WAY_MS:
-            far.delay.one_way = one_way / 1000
-            runs.append({"one_way_ms": one_way,
-                         **signins.paired(sites["ours"], sites["quickstart"], options.pairs)})
-        connections = {}
-        for name, site in sites.items():
-            before = far.front.connections
-            site.sign_in()
-            connections[name] = far.front.connections - before
-        return {"runs": runs, "connections_per_sign_in": connections}
-    finally:
-        stack.stop()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=11, help="page-rate rounds")
@@ -569,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[{number}/{len(steps)}] {name}: {time.monotonic() - t:.0f} s",
                       flush=True)
         except Exception:
-            for log in sorted(folder.glob("*.log")):
+            for log in sorted(folder.rglob("*.log")):
                 print(f"--- {log.name}\n{log.read_text(errors='replace')[-2000:]}",
                       file=sys.stderr)
             raise

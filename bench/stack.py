@@ -199,18 +199,20 @@ class Stack:
         return process
 
     def stop(self) -> None:
-        for _, process in reversed(self.processes):
-            if process.poll() is None:
-                process.terminate()
-        for what, process in reversed(self.processes):
-            try:
-                process.wait(timeout=25)
-            except subprocess.TimeoutExpired:
-                print(f"{what} did not stop: killing it", file=sys.stderr)
-                process.kill()
-                process.wait(timeout=5)
-        while self.closers:
-            self.closers.pop()()
+        try:
+            for _, process in reversed(self.processes):
+                if process.poll() is None:
+                    process.terminate()
+            for what, process in reversed(self.processes):
+                try:
+                    process.wait(timeout=25)
+                except subprocess.TimeoutExpired:
+                    print(f"{what} did not stop: killing it", file=sys.stderr)
+                    process.kill()
+                    process.wait(timeout=5)
+        finally:
+            while self.closers:
+                self.closers.pop()()
 
 
 def start_redis(stack: Stack) -> str:

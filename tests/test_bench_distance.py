@@ -8,6 +8,7 @@ Each is checked here from the client's side, against a small upstream on
 loopback that closes every connection, as the stand-ins' werkzeug server does.
 """
 
+import socket
 import sys
 import threading
 import time
@@ -112,3 +113,18 @@ def test_no_answer_comes_sooner_than_its_round_trips(far, client):
     assert first >= 4 * 0.05, first
     assert second >= 2 * 0.05, second
     assert far.front.connections == 1
+
+
+def test_a_failure_on_the_way_is_answered_and_noted(tmp_path):
+    """A run reads :meth:`FarProvider.failures` before it believes its figures."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]  # nothing listens here once the probe is gone
+    provider = far_provider(f"http://127.0.0.1:{closed}", tmp_path, one_way=0.0)
+    try:
+        with requests.Session() as http:
+            http.trust_env, http.verify = False, str(provider.certificate.authority)
+            assert http.get(f"{provider.url}/auth0/oauth/token", timeout=10).status_code == 502
+        assert len(provider.failures()) == 1 and "/auth0/oauth/token" in provider.failures()[0]
+    finally:
+        provider.close()

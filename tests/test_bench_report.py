@@ -103,6 +103,20 @@ def test_each_target_is_judged_against_its_threshold(tmp_path, figures, verdicts
     assert [verdict for _, verdict in got] == verdicts, got
 
 
+def test_each_distance_is_judged_on_its_own_figure(tmp_path):
+    """The lab's sign-in and each distance's are rows of their own: a figure
+    from one row never decides another's verdict."""
+    report = synthetic(1.05, 0.61, 1.25, 9.5, 99)
+    for run, ratio in zip(report["signin_far"]["runs"], (1.004, 0.93, 0.84), strict=True):
+        run["ratio"] = {"median": ratio, "min": 0.7, "max": 1.4, "n": 30}
+    got = [(target, verdict) for target, verdict in rendered_targets(tmp_path, report)
+           if target.startswith("2.")]
+    assert [verdict for _, verdict in got] == ["**not met**", "**not met**", "met", "met"], got
+    rows = [line for line in block((tmp_path / "README.md").read_text()).splitlines()
+            if line.startswith("| 2.")]
+    assert [row.split(" | ")[1] for row in rows] == ["1.25x", "1.00x", "0.93x", "0.84x"], rows
+
+
 def test_the_quoted_block_says_which_run_it_is_and_on_what(tmp_path):
     report = json.loads(REPORT.read_text())
     readme = tmp_path / "README.md"
