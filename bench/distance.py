@@ -15,10 +15,11 @@ bench also signs in through this:
   came: the TLS handshake, each request and each answer pay the round trip as
   they would over a network (a new connection's TCP handshake does not: the
   kernel completes it at once, so this errs in the new connection's favour);
-- :class:`TlsFront` ends TLS 1.2 or 1.3 (as the client offers: Python's offer
-  TLS 1.3, one round trip) with a certificate for 127.0.0.1 from a throwaway
-  certificate authority (:func:`issue_certificate`), keeps each connection open
-  for the next request (HTTP/1.1), and passes each request on to the stand-ins.
+- :class:`TlsFront` ends TLS 1.2 or 1.3, as the client offers (Python's clients
+  offer 1.3: a handshake of one round trip), with a certificate for 127.0.0.1
+  from a throwaway certificate authority (:func:`issue_certificate`), keeps each
+  connection open for the next request (HTTP/1.1), and passes each request on
+  to the stand-ins.
 
 Both sites of a comparison and the client meet the same front and delay; only
 what each site does with its connections differs.

@@ -61,7 +61,8 @@ def timed(site: Site, user: str) -> float:
 
 def paired(a: Site, b: Site, pairs: int, warm: int = 4) -> dict:
     """``pairs`` sign-ins on each, back to back, alternating which goes first; the
-    ratio a/b per pair, so both halves of a ratio met the same moment's machine."""
+    ratio a/b and the difference a - b (ms) per pair, so both halves of a figure
+    met the same moment's machine."""
     for i in range(warm):  # each worker's first sign-in fetches discovery and keys
         timed(a, ("alice", "bob")[i % 2])
         timed(b, ("alice", "bob")[i % 2])
