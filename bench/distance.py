@@ -115,7 +115,8 @@ def issue_certificate(folder: Path) -> Certificate:
 
 
 class TlsFront(ThreadingHTTPServer):
-    """HTTPS with keep-alive before ``upstream`` (the stand-ins' plain-HTTP URL).
+    """HTTPS with keep-alive before ``upstream`` (the stand-ins' plain-HTTP URL),
+    with no idle timeout unless :meth:`close_idle_after` sets one.
 
     Counts the connections it accepted and the requests it answered, so a
     run can say how many handshakes each site made, and notes every failure
@@ -129,6 +130,10 @@ class TlsFront(ThreadingHTTPServer):
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.context.load_cert_chain(certificate.chain, certificate.key)
+        #: Seconds a connection may wait for its next request (None: for ever);
+        #: set by :meth:`close_idle_after`.
+        self.idle_timeout: float | None = None
+        self._open: set[ssl.SSLSocket] = set()
         self.connections = 0
         self.requests = 0
         self.failures: list[str] = []
@@ -139,6 +144,24 @@ class TlsFront(ThreadingHTTPServer):
     def port(self) -> int:
         return self.server_address[1]
 
+    def close_idle_after(self, seconds: float) -> None:
+        """From now on, end a connection that waits ``seconds`` for its next
+        request, as a provider's edge does (an AWS load balancer after 60 s by
+        default); every connection open now is ended at once, as if it had."""
+        self.idle_timeout = seconds
+        with self.lock:
+            open_now = list(self._open)
+        for connection in open_now:
+            # The plain socket's shutdown: the connection's own thread, reading,
+            # sees the end of the stream (SSLSocket.shutdown would pull its TLS
+            # state away under it).
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(connection, socket.SHUT_RDWR)
+
+    def forget(self, connection: ssl.SSLSocket) -> None:
+        with self.lock:
+            self._open.discard(connection)
+
     def get_request(self):
         connection, address = super().get_request()
         # As a provider's edge does: no wait for more to send (Nagle's algorithm).
@@ -147,8 +170,15 @@ class TlsFront(ThreadingHTTPServer):
             self.connections += 1
         # The handshake runs in the connection's own thread (PassOn.setup), not
         # here, where it would hold up every other connection's accept.
-        return self.context.wrap_socket(connection, server_side=True,
-                                        do_handshake_on_connect=False), address
+        wrapped = self.context.wrap_socket(connection, server_side=True,
+                                           do_handshake_on_connect=False)
+        with self.lock:
+            self._open.add(wrapped)
+        return wrapped, address
+
+    def shutdown_request(self, request) -> None:
+        self.forget(request)
+        super().shutdown_request(request)
 
     def handle_error(self, request, client_address) -> None:
         """A client that hangs up, or refuses the certificate, is not news; anything
@@ -174,6 +204,7 @@ class PassOn(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         self.request.do_handshake()
+        self.timeout = self.server.idle_timeout  # the wait for each next request
         super().setup()
 
     def do_GET(self) -> None:

@@ -91,6 +91,9 @@ def targets(report: dict) -> list[dict]:
 def distance(run: dict) -> str:
     """How far away the provider was, in words."""
     one_way = run["one_way_ms"]
+    if run.get("idle_timeout_s"):
+        return (f"{one_way:g} ms away each way, ending connections idle for "
+                f"{run['idle_timeout_s'] * 1000:g} ms (each worker's before its next sign-in)")
     if not one_way:
         return "on loopback (TLS and kept connections alone)"
     return f"{one_way:g} ms away each way ({2 * one_way:g} ms round trip)"
@@ -110,11 +113,13 @@ def far_lines(report: dict) -> list[str]:
         lines.append(f"- The provider {distance(run)}: ours {_span(run['ours_ms'], 1)} ms, "
                      f"the quickstart's {_span(run['quickstart_ms'], 1)} ms; per pair, ratio "
                      f"{_span(run['ratio'], 2)}{difference(run)}.")
-    opened = far.get("connections_per_sign_in")
-    if opened:
-        lines.append(f"- Connections a sign-in opened to the provider, the browser's "
-                     f"included (a TLS handshake each): ours {opened['ours']}, the "
-                     f"quickstart's {opened['quickstart']}.")
+    opened = far.get("connections_per_sign_in") or {}
+    for how, words in (("kept", "keeping connections"),
+                       ("idle_timeout", "ending idle connections")):
+        if how in opened:
+            lines.append(f"- Connections one sign-in opened to the provider {words}, the "
+                         f"browser's included (a TLS handshake each): ours "
+                         f"{opened[how]['ours']}, the quickstart's {opened[how]['quickstart']}.")
     return lines
 
 

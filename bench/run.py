@@ -96,6 +96,9 @@ FAR_APPS = {
 #: How far away the provider is, each way (ms): TLS and kept connections alone;
 #: a provider in the same cloud region; one a region or two away.
 ONE_WAY_MS = (0.0, 1.0, 10.0)
+#: Seconds the far provider keeps an idle connection in the last pairing: less
+#: than one sign-in takes there, more than a browser waits between its requests.
+IDLE_TIMEOUT = 0.05
 
 
 def machine() -> dict:
@@ -332,9 +335,10 @@ def signin_time(app_url: str, n: int) -> dict:
 
 def signin_far(folder: Path, options) -> dict:
     """Sign-ins paired as :func:`signins.paired` takes them, with the stand-ins as a
-    provider :data:`ONE_WAY_MS` away over HTTPS (:mod:`distance`); and how many
-    connections each site's sign-in opened to the provider (the browser's
-    included: a TLS handshake each)."""
+    provider :data:`ONE_WAY_MS` away over HTTPS (:mod:`distance`), then the
+    farthest once more with the provider ending connections idle for
+    :data:`IDLE_TIMEOUT`; and how many connections one sign-in of each opened
+    to the provider, both ways (the browser's included: a TLS handshake each)."""
     stack = Stack(folder)
     folder.mkdir()
     try:
@@ -349,16 +353,29 @@ def signin_far(folder: Path, options) -> dict:
             far.delay.one_way = one_way / 1000
             runs.append({"one_way_ms": one_way,
                          **signins.paired(sites["ours"], sites["quickstart"], options.pairs)})
-        connections = {}
-        for name, site in sites.items():
-            before = far.front.connections
-            site.sign_in()
-            connections[name] = far.front.connections - before
+        connections = {"kept": opened(far, sites)}
+        # The farthest again, with a provider whose idle timeout ends each
+        # connection before its worker's next sign-in (a browser's within one
+        # sign-in follow each other sooner, and stay).
+        far.front.close_idle_after(IDLE_TIMEOUT)
+        runs.append({"one_way_ms": ONE_WAY_MS[-1], "idle_timeout_s": IDLE_TIMEOUT,
+                     **signins.paired(sites["ours"], sites["quickstart"], options.pairs)})
+        connections["idle_timeout"] = opened(far, sites)
         if far.failures():
             raise RuntimeError(f"the far provider failed: {far.failures()}")
         return {"runs": runs, "connections_per_sign_in": connections}
     finally:
         stack.stop()
+
+
+def opened(far, sites: dict[str, signins.Site]) -> dict[str, int]:
+    """The connections one sign-in of each site opens to the far provider."""
+    counts = {}
+    for name, site in sites.items():
+        before = far.front.connections
+        site.sign_in().close()
+        counts[name] = far.front.connections - before
+    return counts
 
 
 # -- credentials --------------------------------------------------------------------

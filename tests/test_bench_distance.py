@@ -128,3 +128,17 @@ def test_a_failure_on_the_way_is_answered_and_noted(tmp_path):
         assert len(provider.failures()) == 1 and "/auth0/oauth/token" in provider.failures()[0]
     finally:
         provider.close()
+
+
+def test_an_idle_timeout_ends_idle_connections_and_those_open_when_set(far, client):
+    http = client()
+    http.get(f"{far.url}/before", timeout=10)
+    far.front.close_idle_after(0.2)
+    time.sleep(0.1)  # the end of the stream on its way back through the relay
+    http.get(f"{far.url}/after", timeout=10)
+    http.get(f"{far.url}/at-once", timeout=10)
+    assert far.front.connections == 2, "the connection open when it was set was not ended"
+    time.sleep(0.5)
+    http.get(f"{far.url}/after-a-wait", timeout=10)
+    assert far.front.connections == 3, "an idle connection was not ended"
+    assert far.failures() == []
