@@ -166,13 +166,12 @@ class TlsFront(ThreadingHTTPServer):
         connection, address = super().get_request()
         # As a provider's edge does: no wait for more to send (Nagle's algorithm).
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.lock:
-            self.connections += 1
         # The handshake runs in the connection's own thread (PassOn.setup), not
         # here, where it would hold up every other connection's accept.
         wrapped = self.context.wrap_socket(connection, server_side=True,
                                            do_handshake_on_connect=False)
         with self.lock:
+            self.connections += 1
             self._open.add(wrapped)
         return wrapped, address
 

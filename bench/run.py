@@ -514,6 +514,8 @@ def _stored_key(client: redis.Redis, cookie_value: str) -> bytes | None:
 def _stored_bytes(client: redis.Redis, cookie_value: str) -> int | None:
     key = _stored_key(client, cookie_value)
     return None if key is None else client.strlen(key)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=11, help="page-rate rounds")

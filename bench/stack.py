@@ -235,12 +235,11 @@ def start_redis(stack: Stack) -> str:
 
 
 def configure(folder: Path, ports: dict[str, int], redis_url: str,
-              standins_url: str | None = None) -> tuple[Path, str]:
+              standins_url: str) -> tuple[Path, str]:
     """demo.toml on this run's ports, Redis sessions, and a secrets file for it; the
-    stand-ins at ``standins_url`` (by default their own port, plain HTTP)."""
+    stand-ins at ``standins_url`` (their own port, or a far provider before them)."""
     app_url = f"http://localhost:{ports['app']}"
     text = (ROOT / "config" / "demo.toml").read_text()
-    standins_url = standins_url or f"http://127.0.0.1:{ports['standins']}"
     for old, new in (("http://127.0.0.1:9000", standins_url),
                      ("http://127.0.0.1:9100", f"http://127.0.0.1:{ports['identity']}"),
                      ("http://127.0.0.1:9101", f"http://127.0.0.1:{ports['s3']}"),
