@@ -230,8 +230,10 @@ def start_aws_standin(app: Flask) -> None:
              if replaced else ")"))
 
 
-#: The environment variables botocore reads keys from (a session token with them).
-AWS_KEY_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+#: The environment variables botocore reads keys from: the key pair, and the session
+#: token of temporary keys under both its names (``AWS_SECURITY_TOKEN`` is the old one).
+AWS_KEY_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                     "AWS_SECURITY_TOKEN")
 
 
 def use_site_key(access_key_id: str, secret_access_key: str) -> bool:
@@ -239,10 +241,12 @@ def use_site_key(access_key_id: str, secret_access_key: str) -> bool:
     would (the site reads its AWS identity from nowhere else, see webapp.site_aws).
     Whatever keys the shell had are dropped: they may be real, and are never sent to
     a stand-in. Returns whether any were replaced."""
-    replaced = any(os.environ.pop(name, None) for name in AWS_KEY_VARIABLES)
+    # Every one is removed (a list, not any(), which would stop at the first): a
+    # shell's session token left beside the stand-in's key would go out with it.
+    replaced = [name for name in AWS_KEY_VARIABLES if os.environ.pop(name, None) is not None]
     os.environ["AWS_ACCESS_KEY_ID"] = access_key_id
     os.environ["AWS_SECRET_ACCESS_KEY"] = secret_access_key
-    return replaced
+    return bool(replaced)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,10 @@ def verify(method: str, path: str, query: str, headers: Mapping[str, str], body:
                                "Authorization header requires existence of either a "
                                "'X-Amz-Date' or a 'Date' header.") from None
     secret = secret_of(found["key"])
-    if secret is None:
+    # Every key this stand-in accepts is a long-term one (an IAM user's, the admin's),
+    # and AWS refuses a session token beside a long-term key as it refuses an unknown
+    # key: a request that carries one was signed with someone else's token.
+    if secret is None or "X-Amz-Security-Token" in headers:
         raise SignatureRefused("UnrecognizedClientException",
                                "The security token included in the request is invalid.")
     if found["service"] != service:

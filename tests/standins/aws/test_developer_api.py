@@ -76,6 +76,19 @@ def test_an_unknown_key_is_refused(aws):
         "UnrecognizedClientException", "The security token included in the request is invalid.")
 
 
+def test_a_session_token_beside_a_long_term_key_is_refused(aws):
+    """The site's key is an IAM user's: AWS refuses it with any session token, as it
+    would a shell's real token left beside a stand-in's key."""
+    key = aws.site_key
+    client = boto3.client("cognito-identity", endpoint_url=aws.identity_url,
+                          region_name="us-east-1", aws_access_key_id=key.access_key_id,
+                          aws_secret_access_key=key.secret_access_key,
+                          aws_session_token="FwoGZXIvYXdzEXAMPLE-TOKEN",
+                          config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    assert refused(client.describe_identity_pool, IdentityPoolId=POOL_ID) == (
+        "UnrecognizedClientException", "The security token included in the request is invalid.")
+
+
 def test_an_unsigned_developer_call_is_refused(aws):
     unsigned = boto3.client("cognito-identity", endpoint_url=aws.identity_url,
                             region_name="us-east-1",
