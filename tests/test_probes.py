@@ -485,6 +485,33 @@ def test_a_role_trusting_any_pool_fails(operator, role_trust, control, aws_contr
     assert status == "fail" and "has no cognito-identity.amazonaws.com:aud condition" in row
 
 
+def test_a_statement_for_this_pool_without_amr_fails_whatever_another_statement_requires(
+        operator, role_trust, control, aws_control, app):
+    """IAM allows what any one statement allows: this pool's statement with no amr lets
+    its guests assume the admins' role, though another statement (another pool's)
+    requires authenticated identities. Each statement is judged on its own."""
+    pool_id = settings(app).aws.identity_pool_id
+    loose = policies.trust_policy(pool_id, "authenticated")
+    del loose["Statement"][0]["Condition"]["ForAnyValue:StringLike"]
+    document = {**loose, "Statement": [
+        *loose["Statement"], *policies.trust_policy(OTHER_POOL, "authenticated")["Statement"]]}
+    role_trust("fedlab-admins", document)
+    status, row = role_row(operator(), "fedlab-admins")
+    assert status == "fail" and 'data-error="role_trust_mismatch"' in row
+    assert ("has a statement for this pool with no cognito-identity.amazonaws.com:amr "
+            "condition: any of its identities, guests too, could assume it") in row
+
+
+def test_another_pools_statement_beside_a_strict_one_for_this_pool_passes(
+        operator, role_trust, control, aws_control, app):
+    """A role shared with another pool: this pool's own statement decides."""
+    pool_id = settings(app).aws.identity_pool_id
+    document = policies.trust_policy(pool_id, "authenticated")
+    document["Statement"] += policies.trust_policy(OTHER_POOL, "unauthenticated")["Statement"]
+    role_trust("fedlab-admins", document)
+    assert role_row(operator(), "fedlab-admins")[0] == "pass"
+
+
 def test_a_developer_provider_name_the_pool_does_not_know_fails_naming_both(operator, control,
                                                                             aws_control):
     page = operator(developer_provider_name="login.elsewhere.example")

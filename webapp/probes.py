@@ -723,26 +723,43 @@ def check_role_trust(settings: AwsSettings, role: PoolRole, iam: Any, timeout: f
                    {"role": role.name, "given_as": given_as, "missing": missing})
 
 
-@dataclass
-class TrustConditions:
-    """What a trust policy's statements for Cognito Identity's web identities require:
-    the ``aud`` and ``amr`` values they accept (None: no such statement at all)."""
+@dataclass(frozen=True)
+class TrustStatement:
+    """One Allow statement letting Cognito Identity's web identities assume a role
+    (``sts:AssumeRoleWithWebIdentity`` by ``cognito-identity.amazonaws.com``): the
+    ``aud`` and ``amr`` values its positive string conditions accept."""
 
-    aud: set[str] = field(default_factory=set)
-    amr: set[str] = field(default_factory=set)
-    #: Whether any statement lets cognito-identity.amazonaws.com assume the role.
-    federated: bool = False
-    #: Whether one of those statements has no ``aud`` condition (anyone's pool).
-    unconditioned: bool = False
+    aud: frozenset[str]
+    amr: frozenset[str]
+
+
+@dataclass(frozen=True)
+class TrustConditions:
+    """What a trust policy lets Cognito Identity's web identities do, statement by
+    statement: IAM allows what any one Allow statement allows, so each is judged on
+    its own, never their conditions pooled (a statement for this pool with no ``amr``
+    lets its guests in, whatever another statement for another pool requires)."""
+
+    statements: tuple[TrustStatement, ...] = ()
+
+    @property
+    def aud(self) -> set[str]:
+        return {aud for statement in self.statements for aud in statement.aud}
+
+    @property
+    def amr(self) -> set[str]:
+        return {amr for statement in self.statements for amr in statement.amr}
 
 
 def trust_conditions(document: Mapping[str, Any]) -> TrustConditions:
     """The Allow statements for ``cognito-identity.amazonaws.com`` and
-    ``sts:AssumeRoleWithWebIdentity``, and the ``aud`` and ``amr`` their positive
+    ``sts:AssumeRoleWithWebIdentity``, each with the ``aud`` and ``amr`` its positive
     string conditions accept (a ``Not`` operator names what is refused, not allowed)."""
-    found = TrustConditions()
+    found = []
     statements = document.get("Statement") or []
     for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict):
+            continue
         principal = statement.get("Principal")
         federated = principal.get("Federated") if isinstance(principal, dict) else None
         actions = statement.get("Action")
@@ -750,36 +767,40 @@ def trust_conditions(document: Mapping[str, Any]) -> TrustConditions:
                 or "cognito-identity.amazonaws.com" not in _listed(federated)
                 or "sts:AssumeRoleWithWebIdentity" not in _listed(actions)):
             continue
-        found.federated = True
         auds: set[str] = set()
-        for operator, keys in (statement.get("Condition") or {}).items():
+        amrs: set[str] = set()
+        conditions = statement.get("Condition")
+        for operator, keys in (conditions.items() if isinstance(conditions, dict) else ()):
             if "Not" in operator or not isinstance(keys, dict):
                 continue
             auds |= set(_listed(keys.get(AUD)))
-            found.amr |= set(_listed(keys.get(AMR)))
-        found.unconditioned |= not auds
-        found.aud |= auds
-    return found
+            amrs |= set(_listed(keys.get(AMR)))
+        found.append(TrustStatement(frozenset(auds), frozenset(amrs)))
+    return TrustConditions(tuple(found))
 
 
 def trust_problem(found: TrustConditions, pool_id: str, amrs: set[str]) -> str | None:
-    """What the trust policy lacks for this pool to give the role to ``amrs``, in
-    words for the verdict; None when it has it all."""
-    if not found.federated:
+    """What the trust policy lacks for this pool to give the role to ``amrs`` and to
+    nobody else, in words for the verdict; None when every statement that lets this
+    pool's identities in requires exactly ``amrs``."""
+    if not found.statements:
         return ("lets no cognito-identity.amazonaws.com web identity assume it "
                 "(sts:AssumeRoleWithWebIdentity)")
-    if found.unconditioned:
+    if any(not statement.aud for statement in found.statements):
         return (f"has no {AUD} condition: identities of any identity pool could assume it, "
                 f"and AWS refuses to give it")
-    if pool_id not in found.aud:
+    ours = [statement for statement in found.statements if pool_id in statement.aud]
+    if not ours:
         return (f"names another pool in its {AUD} condition ({', '.join(sorted(found.aud))}), "
                 f"not this one ({pool_id})")
     wanted = " and ".join(sorted(amrs))
-    if not found.amr:
-        return f"has no {AMR} condition: it should require {wanted}"
-    if found.amr != amrs:
-        return (f"requires {' or '.join(sorted(found.amr))} in its {AMR} condition, where the "
-                f"pool gives it to {wanted} identities")
+    for statement in ours:
+        if not statement.amr:
+            return (f"has a statement for this pool with no {AMR} condition: any of its "
+                    f"identities, guests too, could assume it; it should require {wanted}")
+        if statement.amr != amrs:
+            return (f"requires {' or '.join(sorted(statement.amr))} in its {AMR} condition, "
+                    f"where the pool gives it to {wanted} identities")
     return None
 
 
