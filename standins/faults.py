@@ -46,6 +46,7 @@ RESPONSE_FAULTS = (
     "tokeninfo_other_app",
     "refresh_fails",
     "backchannel_unsupported",
+    "bad_date",
 )
 OUTAGE_FAULTS = ("down", "error_500", "slow", "garbage")
 FAULTS = SIGNATURE_FAULTS + CLAIM_FAULTS + RESPONSE_FAULTS + OUTAGE_FAULTS

@@ -40,7 +40,9 @@ def tenant_endpoint(tenant: Tenant, endpoint: str, view: View) -> View:
     def wrapped(**kwargs: Any) -> flask.Response:
         tenant.count(endpoint)
         response = tenant.faults.outage(endpoint) or flask.make_response(view(**kwargs))
-        response.headers["Date"] = http_date(tenant.now())
+        # bad_date: a Date no HTTP date parser reads, as a broken edge may send.
+        response.headers["Date"] = ("not a date" if "bad_date" in tenant.faults
+                                    else http_date(tenant.now()))
         return response
 
     return wrapped

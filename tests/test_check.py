@@ -96,6 +96,50 @@ def test_the_console_script_exits_non_zero_and_prints_the_providers_words(check_
     assert "redirect_uri_mismatch" in result.stdout
 
 
+def test_a_date_header_no_parser_reads_skips_the_clock_and_the_report_is_whole(
+        check_env, app, app_url, control, aws_control):
+    """A provider's edge sends a broken Date: its clock cannot be compared (skip), and
+    every other verdict, that provider's and the others', is still printed."""
+    control("POST", "faults", tenant="google", fault="bad_date")
+    result = subprocess.run([sys.executable, "-m", "webapp.cli", "check", "--json",
+                             "--base-url", app_url],
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, **check_env})
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    verdicts = {(v["provider"], v["probe"]): v for v in report["verdicts"]}
+    clock = verdicts[("google", "clock")]
+    assert clock["status"] == "skip" and clock["evidence"]["provider_date"] == "not a date"
+    assert verdicts[("google", "callback")]["status"] == "pass"
+    assert {p for p, _ in verdicts} >= set(PROVIDERS)
+    assert result.returncode == 0 and report["ok"], report["verdicts"]
+
+
+def test_a_probe_that_stops_on_its_own_error_costs_only_its_own_verdicts(
+        check_env, monkeypatch, capsys, app, app_url, control, aws_control, caplog):
+    """Whatever a provider's answer makes a probe trip over, the report is printed:
+    that probe fails saying so, the log has the error, every other verdict stands."""
+    from webapp import probes
+
+    def broken(name, response):
+        raise KeyError("something no probe foresaw")
+
+    monkeypatch.setattr(probes, "probe_clock", broken)
+    code, report = check_json(capsys, app_url)
+    failed = [v for v in report["verdicts"] if v["status"] == "fail"]
+    assert code == 1 and failed
+    assert {v["probe"] for v in failed} == {"provider"}
+    assert all("stopped on an error of its own (KeyError)" in v["summary"] for v in failed)
+    broke = {v["provider"] for v in failed}
+    assert "google" in broke and "clock" not in {v["probe"] for v in report["verdicts"]}
+    # Facebook has no discovery, so no Date to read: its own probes all ran.
+    assert "facebook" not in broke
+    by = {(v["provider"], v["probe"]): v["status"] for v in report["verdicts"]}
+    assert by[("facebook", "callback")] == "pass"
+    assert {p for p, probe in by if probe == "identity_pool"} == set(PROVIDERS)
+    assert "probe provider of google stopped on an error" in caplog.text
+
+
 def test_a_slow_provider_is_not_told_as_missing_from_the_identity_pool(check_env, capsys, app,
                                                                        app_url, control,
                                                                        aws_control):

@@ -512,6 +512,19 @@ def test_another_pools_statement_beside_a_strict_one_for_this_pool_passes(
     assert role_row(operator(), "fedlab-admins")[0] == "pass"
 
 
+def test_a_broken_date_header_leaves_the_live_checks_page_whole(operator, control,
+                                                                aws_control):
+    """The page run of the checks with one provider's edge sending a Date no parser
+    reads: the page is served, that clock skipped, every other row there."""
+    control("POST", "faults", tenant="google", fault="bad_date")
+    page = operator()
+    rows = dict(((provider, probe), status) for probe, provider, status in re.findall(
+        r'<tr class="verdict[^"]*" data-probe="([^"]*)"\s+data-provider="([^"]*)" '
+        r'data-status="([^"]*)"', page))
+    assert rows[("google", "clock")] == "skip"
+    assert rows[("google", "callback")] == "pass" and rows[("auth0", "clock")] == "pass"
+
+
 def test_a_developer_provider_name_the_pool_does_not_know_fails_naming_both(operator, control,
                                                                             aws_control):
     page = operator(developer_provider_name="login.elsewhere.example")

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -39,6 +41,7 @@ from .providers import Provider
 from .providers.base import RoleMappingType
 from .tokens import LEEWAY
 
+log = logging.getLogger(__name__)
 #: Clock differences above this are worth a warning, above LEEWAY a failure.
 CLOCK_WARN = 10
 PROBE_LOGIN = "fedlab-probe-not-a-token"
@@ -89,31 +92,47 @@ def run_probes(settings: Settings, providers: Mapping[str, Provider],
     logout URL (the matrix's), which :func:`probe_backchannel_logout` tries.
     """
     app = current_app._get_current_object()
-    jobs: list[Callable[[], list[Verdict]]] = [
-        _bound(probe_provider, provider, callback_urls[provider.name], sign_out_url, timeout,
-               (backchannel_urls or {}).get(provider.name))
+    jobs: list[Job] = [
+        Job(provider.name, probe_provider, (provider, callback_urls[provider.name],
+                                            sign_out_url, timeout,
+                                            (backchannel_urls or {}).get(provider.name)))
         for provider in providers.values()
     ]
     if settings.aws.identity_pool_id:
         # Its own client: the probe's timeout and one attempt, not the app's retries.
         identity = aws.identity_client(settings.aws, timeout=timeout, attempts=1)
-        jobs += [_bound(probe_identity_pool, provider, settings.aws, identity,
-                        (logins or {}).get(provider.name))
+        jobs += [Job(provider.name, probe_identity_pool, (provider, settings.aws, identity,
+                                                          (logins or {}).get(provider.name)))
                  for provider in providers.values()]
-        jobs += [_bound(probe_pool_settings, settings.aws, timeout),
-                 _bound(probe_role_trust, settings.aws, timeout)]
+        jobs += [Job(POOL, probe_pool_settings, (settings.aws, timeout)),
+                 Job(POOL, probe_role_trust, (settings.aws, timeout))]
     with ThreadPoolExecutor(max_workers=min(8, len(jobs) or 1)) as pool:
-        results = list(pool.map(lambda job: _in_app(app, job), jobs))
+        results = list(pool.map(lambda job: job.run(app), jobs))
     return [verdict for verdicts in results for verdict in verdicts]
 
 
-def _bound(function: Callable[..., list[Verdict]], *args: Any) -> Callable[[], list[Verdict]]:
-    return lambda: function(*args)
+@dataclass(frozen=True)
+class Job:
+    """One probe function's run for ``provider`` (a provider's name, or the pool's)."""
 
+    provider: str
+    function: Callable[..., list[Verdict]]
+    args: tuple[Any, ...]
 
-def _in_app(app: Flask, job: Callable[[], list[Verdict]]) -> list[Verdict]:
-    with app.app_context():
-        return job()
+    def run(self, app: Flask) -> list[Verdict]:
+        """The probe's verdicts; should it stop on an error of its own (a provider's
+        answer no probe foresaw), one failing verdict that says so, while every
+        other probe's verdicts stand: one odd answer never costs the whole report."""
+        with app.app_context():
+            try:
+                return self.function(*self.args)
+            except Exception as e:
+                probe = self.function.__name__.removeprefix("probe_")
+                log.exception("probe %s of %s stopped on an error", probe, self.provider)
+                return [Verdict(self.provider, probe, "fail",
+                                f"This check stopped on an error of its own "
+                                f"({type(e).__name__}); the other checks ran. The site's "
+                                f"log has the details.", {"error": type(e).__name__})]
 
 
 def probe_provider(provider: Provider, callback_url: str, sign_out_url: str,
@@ -197,7 +216,15 @@ def probe_clock(name: str, response: requests.Response) -> Verdict:
     date = response.headers.get("Date")
     if not date:
         return Verdict(name, "clock", "skip", "The provider sent no Date header.")
-    difference = round(parsedate_to_datetime(date).timestamp() - time.time())
+    try:
+        sent = parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return Verdict(name, "clock", "skip", "The provider's Date header is not an HTTP "
+                       "date, so its clock cannot be compared with ours.",
+                       {"provider_date": date[:100]})
+    if sent.tzinfo is None:  # "-0000": UTC, said without a zone (RFC 5322 3.3)
+        sent = sent.replace(tzinfo=UTC)
+    difference = round(sent.timestamp() - time.time())
     evidence = {"provider_date": date, "difference_seconds": difference, "leeway": LEEWAY}
     if abs(difference) > LEEWAY:
         return Verdict(name, "clock", "fail", f"The provider's clock is {difference:+d} s off "
