@@ -34,6 +34,7 @@ CLAIM_FAULTS = (
     "refresh_other_sub",
     "refresh_keeps_nonce",
     "logout_token",
+    "iss_without_scheme",
 )
 #: Faults that change other responses.
 RESPONSE_FAULTS = (
@@ -158,6 +159,9 @@ def apply_claim_faults(
         claims.pop("at_hash", None)
     if "token_use_access" in faults and "token_use" in claims:
         claims["token_use"] = "access"
+    if "iss_without_scheme" in faults and "iss" in claims:
+        # Not a fault at Google, which documents both spellings of its issuer.
+        claims["iss"] = claims["iss"].split("://", 1)[-1]
     if "logout_token" in faults:
         # Back-Channel Logout 1.0, 2.4: a logout token, by the same keys, without typ.
         claims["events"] = {BACKCHANNEL_LOGOUT: {}}

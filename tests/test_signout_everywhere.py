@@ -209,6 +209,21 @@ def test_a_provider_without_global_sign_out_says_what_was_and_was_not_ended(
     assert "eyJ" not in json.dumps(line)
 
 
+def test_googles_two_spellings_of_its_issuer_are_one_person(fresh_app, app_url, control):
+    """Google names its issuer with and without "https://". alice signs in once with
+    each: one person, so a refresh answered in the other spelling passes, and signing
+    out everywhere ends both sessions."""
+    one, page = signed_in(app_url, "google")
+    control("POST", "faults", tenant="google", fault="iss_without_scheme")
+    other, _ = signed_in(app_url, "google")
+    refreshed = one.post(f"{app_url}/auth/refresh", data={"csrf_token": one.csrf(page)})
+    assert "Tokens refreshed" in refreshed.text, refreshed.text[:500]
+    control("DELETE", "faults")
+    done = sign_out_everywhere(one, app_url, refreshed)
+    assert "2 sessions of yours on this site ended" in done.text
+    assert other.get(f"{app_url}/account").status_code == 401
+
+
 def test_a_tab_left_open_past_its_timeout_still_ends_the_other_sessions(
         fresh_app, app_url, control, monkeypatch):
     """As "Sign out" does after a timeout: this session is gone, the others are not."""

@@ -203,7 +203,8 @@ def validate(logout_token: str, *, provider: Provider, load_keys: tokens.KeyLoad
             raise LogoutRefused(claim, f"{claim} must be a non-empty string")
     if "nonce" in claims:
         raise LogoutRefused("nonce", "a logout token must not contain a nonce claim")
-    return LogoutToken(iss=claims["iss"], sub=sub, sid=sid, jti=jti)
+    # The configured spelling, as a sign-in records it, whichever alias the token used.
+    return LogoutToken(iss=provider.issuer, sub=sub, sid=sid, jti=jti)
 
 
 def _refused(error: FedlabError, now: float) -> LogoutRefused:

@@ -91,7 +91,9 @@ class Google(OpenIDConnect):
             params["prompt"] = prompt
         if raw.get("hosted_domain"):
             params["hd"] = raw["hosted_domain"]
-        aliases = ("accounts.google.com",) if issuer == ISSUER else ()
+        # Google's id tokens name their issuer "https://accounts.google.com" or, as
+        # it documents, "accounts.google.com": the same issuer without its scheme.
+        aliases = (issuer.split("://", 1)[-1],)
         return {
             "issuer": issuer,
             "issuer_aliases": aliases,

@@ -98,7 +98,11 @@ class OpenIDConnect(Provider):
                 require_nonce=require_nonce,
             )
             self.check_claims(claims)
-        return claims
+        # An alias the issuer also answers to (Google's "accounts.google.com") names the
+        # same issuer: the person is known by the configured spelling, whichever one this
+        # token used, so one person never becomes two (their sessions for sign-out
+        # everywhere, the developer identity, a refresh's same-issuer check).
+        return {**claims, "iss": self.issuer}
 
     # -- signing in and refreshing ------------------------------------------------------
 
