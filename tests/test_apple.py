@@ -155,6 +155,21 @@ def test_the_client_secret_is_kept_and_renewed_when_its_lifetime_runs_low(
     assert renewed["accepted"] and renewed["iat"] >= first["iat"] + 49
 
 
+def test_the_secrets_lifetime_may_come_from_the_environment(swap_app, control, browser,
+                                                            app_url, monkeypatch):
+    """Environment values are text: "60" is sixty seconds, as in the file, so the
+    secret is renewed 50 s on (the default lifetime would keep it for days)."""
+    monkeypatch.setenv("FEDLAB_PROVIDERS__APPLE__SECRET_LIFETIME", "60")
+    swap_app()
+    assert sign_in(browser, app_url, "apple").url == f"{app_url}/account"
+    browser.http.cookies.clear()
+    later = time.time() + 50
+    monkeypatch.setattr(client_secret_module, "time", SimpleNamespace(time=lambda: later))
+    assert sign_in(browser, app_url, "apple").url == f"{app_url}/account"
+    first, renewed = secrets_seen(control)
+    assert renewed["accepted"] and renewed["iat"] >= first["iat"] + 49
+
+
 def test_a_key_apple_does_not_know_is_invalid_client(swap_app, control, browser, app_url):
     swap_app(providers={"apple": {"private_key": pem(KEY)}})
     answer = sign_in(browser, app_url, "apple")

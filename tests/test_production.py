@@ -227,6 +227,18 @@ def test_the_demo_secrets_file_is_refused(serve, tmp_path):
     pytest.param({"FEDLAB_SECRET_KEY": "a" * 20 + "b" * 20}, "secret_key",
                  id="few-distinct-characters"),
     pytest.param({"FEDLAB_SECRET_KEY": "Xq7Lm2Rt9V" * 4}, "secret_key", id="repeated-pattern"),
+    pytest.param({"FEDLAB_SECRET_KEY": "Xq7Lm2Rt9V" * 4 + "!"}, "secret_key",
+                 id="repeated-pattern-and-one-more"),
+    pytest.param({"FEDLAB_SECRET_KEY": "Xq7Lm2Rt9V" * 3 + "Xq7L"}, "secret_key",
+                 id="repeated-pattern-cut-short"),
+    pytest.param({"FEDLAB_CONFIG": ""}, "FEDLAB_CONFIG", id="empty-config-variable"),
+    pytest.param({"FEDLAB_LOG_LEVEL": "verbose"}, "log_level", id="unknown-log-level"),
+    pytest.param({"FEDLAB_EXTERNAL_URL": "https://[::1"}, "external_url",
+                 id="external-url-unclosed-bracket"),
+    pytest.param({"FEDLAB_SESSION__REDIS_URL": "sessions.example.com:6380/0"},
+                 "session.redis_url", id="redis-url-without-scheme"),
+    pytest.param({"FEDLAB_SESSION__REDIS_URL": "rediss://[bad"}, "session.redis_url",
+                 id="redis-url-unclosed-bracket"),
     pytest.param({"FEDLAB_SECRET_KEY": "abcdefghijklmnopqrstuvwxyz0123456789"}, "secret_key",
                  id="a-run"),
     pytest.param({"FEDLAB_SESSION__ENCRYPTION_KEY": "changeme-please-to-a-long-value-0123"},
@@ -236,6 +248,26 @@ def test_the_demo_secrets_file_is_refused(serve, tmp_path):
 ])
 def test_each_refusal_names_its_key(serve, tmp_path, environ, key):
     refused(serve, production_env(tmp_path, **environ), key)
+
+
+def test_a_redis_url_with_a_bad_port_is_refused_without_repeating_the_password(serve,
+                                                                              tmp_path):
+    stderr = refused(serve, production_env(
+        tmp_path, FEDLAB_SESSION__REDIS_URL="rediss://:hunter2-store@sessions.example.com:abc/0"),
+        "session.redis_url")
+    assert "hunter2" not in stderr
+
+
+@pytest.mark.parametrize("what", ["a-folder", "not-utf-8"])
+def test_a_config_file_that_cannot_be_read_as_toml_is_named(serve, tmp_path, what):
+    """The README's own `-v "$PWD/site:/config:ro"` makes a folder an easy mistake."""
+    env = production_env(tmp_path)
+    if what == "a-folder":
+        env["FEDLAB_CONFIG"] = str(tmp_path)
+    else:
+        config = Path(env["FEDLAB_CONFIG"])
+        config.write_bytes(config.read_text().replace("main", "caf\u00e9").encode("latin-1"))
+    refused(serve, env, "FEDLAB_CONFIG")
 
 
 def test_the_lab_opt_in_relaxes_nothing_else(serve, tmp_path):

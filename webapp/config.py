@@ -259,11 +259,13 @@ def load_config(overrides: Mapping[str, Any] | None = None, *,
     path = overrides.pop("config_file", None)
     if path is None:
         path = os.environ.get("FEDLAB_CONFIG")
-        if path is None and production:
+        if production and not (path or "").strip():
+            # Empty counts as unset: `-e FEDLAB_CONFIG=$CFG` with CFG unset would
+            # otherwise start a site with no file, and so no provider, that answers 200.
             raise ConfigError(
-                "FEDLAB_CONFIG: not set; production reads only the file you name "
-                "(start from config/example.toml), never the demo's "
-                f"{DEFAULT_CONFIG_FILE}")
+                f"FEDLAB_CONFIG: {'empty' if path is not None else 'not set'}; production "
+                "reads only the file you name (start from config/example.toml), never "
+                f"the demo's {DEFAULT_CONFIG_FILE}")
         path = path if path is not None else DEFAULT_CONFIG_FILE
     if path:
         _merge(config, _read_toml(Path(path), "FEDLAB_CONFIG"))
@@ -297,6 +299,14 @@ def _read_toml(path: Path, key: str) -> dict[str, Any]:
             return tomllib.load(f)
     except FileNotFoundError:
         raise ConfigError(f"{key}: no file at {path}; point it at a TOML file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{key}: {path} is a folder; point it at the TOML file in "
+                          f"it") from None
+    except OSError as e:  # unreadable: permissions, a broken mount
+        raise ConfigError(f"{key}: {path} cannot be read ({e.strerror or type(e).__name__})"
+                          ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{key}: {path} is not UTF-8 text, as TOML must be") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{key}: {path} is not valid TOML: {e}") from None
 
@@ -357,6 +367,8 @@ def validate(raw: Mapping[str, Any], production: bool = False) -> Settings:
     trusted_proxies = _int(raw, "trusted_proxies", minimum=0)
     http_timeout = _number(raw, "http_timeout", minimum=0.1, maximum=60)
     log_level = str(raw.get("log_level", "INFO")).upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"log_level: one of {', '.join(LOG_LEVELS)}")
     session = _session(raw.get("session", {}))
     if session.encryption_key == secret_key:
         raise ConfigError(
@@ -407,8 +419,13 @@ def _external_url(value: Any) -> str:
     value = str(value or "").rstrip("/")
     if not value:
         return ""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or parts.path or parts.query):
         raise ConfigError(
             "external_url: must be the site's origin such as https://fedlab.example.com "
             "(scheme and host, optional port, no path)"
@@ -477,7 +494,8 @@ def _session(raw: Any) -> SessionSettings:
     return SessionSettings(
         type=kind,
         dir=str(session["dir"]),
-        redis_url=str(session["redis_url"]),
+        redis_url=_redis_url(session["redis_url"]) if kind == "redis" else str(
+            session["redis_url"]),
         key_prefix=str(session["key_prefix"]),
         encryption_key=_encryption_key(session.get("encryption_key")),
         idle_timeout=idle,
@@ -485,6 +503,37 @@ def _session(raw: Any) -> SessionSettings:
         client_cache=_int(session, "client_cache", minimum=0, where="session."),
         page_cache=_int(session, "page_cache", minimum=0, where="session."),
     )
+
+
+#: The levels ``log_level`` may name (the standard library's).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: What redis-py's ``from_url`` takes.
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _redis_url(value: Any) -> str:
+    """The store's URL, read as redis-py will read it, so that a mistake stops the
+    start with the key's name rather than every worker's boot. The message never
+    repeats the URL: it may hold the store's password."""
+    value = str(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ConfigError("session.redis_url: not a URL redis can read (a bracket or the "
+                          "port); the form is rediss://[:password@]host:port/db") from None
+    if parts.scheme not in REDIS_SCHEMES:
+        raise ConfigError(f"session.redis_url: must start with {', '.join(REDIS_SCHEMES)}"
+                          f"://, as in rediss://[:password@]host:port/db")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ConfigError("session.redis_url: names no host, as in "
+                          "rediss://[:password@]host:port/db")
+    if parts.scheme == "unix" and not parts.path:
+        raise ConfigError("session.redis_url: a unix:// URL names the socket's path")
+    database = parts.path.lstrip("/") if parts.scheme != "unix" else ""
+    if database and not database.isdigit():
+        raise ConfigError("session.redis_url: the database after the host is a number")
+    return value
 
 
 def _encryption_key(value: Any) -> str:

@@ -145,9 +145,8 @@ def weak_key(value: str) -> str | None:
     the keys people type instead of generating."""
     if len(set(value)) < MIN_DISTINCT_CHARACTERS:
         return f"only {len(set(value))} distinct characters"
-    for size in range(1, len(value) // 2 + 1):
-        if len(value) % size == 0 and value[:size] * (len(value) // size) == value:
-            return "a repeated pattern"
+    if _mostly_repeated(value) or _mostly_repeated(value[::-1]):
+        return "a repeated pattern"
     if _mostly_a_run(value):
         return "a run of consecutive characters"
     lowered = value.lower()
@@ -155,6 +154,18 @@ def weak_key(value: str) -> str | None:
         if word in lowered:
             return f"it contains the placeholder {word!r}"
     return None
+
+
+def _mostly_repeated(value: str) -> bool:
+    """Whether a chunk repeated from the start makes up three quarters of ``value``:
+    a pattern typed twice or more, whatever is added after it ("Xq7L..." * 4 + "!")."""
+    for size in range(1, len(value) // 2 + 1):
+        periodic = size
+        while periodic < len(value) and value[periodic] == value[periodic - size]:
+            periodic += 1
+        if periodic >= 2 * size and periodic * 4 >= len(value) * 3:
+            return True
+    return False
 
 
 def _mostly_a_run(value: str) -> bool:
