@@ -232,6 +232,8 @@ def test_the_demo_secrets_file_is_refused(serve, tmp_path):
     pytest.param({"FEDLAB_SECRET_KEY": "Xq7Lm2Rt9V" * 3 + "Xq7L"}, "secret_key",
                  id="repeated-pattern-cut-short"),
     pytest.param({"FEDLAB_CONFIG": ""}, "FEDLAB_CONFIG", id="empty-config-variable"),
+    pytest.param({"FEDLAB_PROVIDERS__CORP__AUTHORIZE_PARAMS__STATE": "fixed"},
+                 "providers.corp.authorize_params.state", id="fixed-state"),
     pytest.param({"FEDLAB_LOG_LEVEL": "verbose"}, "log_level", id="unknown-log-level"),
     pytest.param({"FEDLAB_EXTERNAL_URL": "https://[::1"}, "external_url",
                  id="external-url-unclosed-bracket"),

@@ -51,6 +51,18 @@ def test_an_oidc_provider_may_be_configured_for_form_post():
             build("corp", {**table, "authorize_params": {"response_mode": mode}})
 
 
+@pytest.mark.parametrize("param", ["state", "nonce", "code_verifier", "code_challenge",
+                                   "code_challenge_method", "redirect_uri", "client_id",
+                                   "response_type", "scope", "request", "request_uri"])
+def test_authorize_params_cannot_set_what_each_sign_in_sets(param):
+    """A fixed state, nonce or verifier would be everyone's (authlib takes a given one
+    over a fresh one); a fixed redirect_uri broke every sign-in with a 500."""
+    table = {**TABLE, "kind": "oidc", "authorize_params": {param: "fixed"}}
+    with pytest.raises(ConfigError, match=rf"^providers\.corp\.authorize_params\.{param}: "
+                                          r"set by each sign-in itself"):
+        build("corp", table)
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT"])
 def test_a_get_kinds_callback_takes_no_other_method(browser, app_url, method):
     response = browser.http.request(method, f"{app_url}/auth/google/callback",

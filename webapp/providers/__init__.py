@@ -21,6 +21,7 @@ from typing import Any
 from ..config import ConfigError
 from .base import (
     COMMON_KEYS,
+    FLOW_PARAMS,
     NAME_PATTERN,
     RESPONSE_MODES,
     Provider,
@@ -102,6 +103,12 @@ def build(name: str, raw: Any) -> Provider:
         if cls.RESPONSE_MODE != "query":  # the default for the code flow: never sent
             fields["authorize_params"] = {**fields.get("authorize_params", {}),
                                           "response_mode": cls.RESPONSE_MODE}
+        for param in fields.get("authorize_params", {}):
+            if param in FLOW_PARAMS:
+                raise ProviderConfigError(
+                    f".authorize_params.{param}: set by each sign-in itself (fresh state, "
+                    f"nonce and PKCE, this site's client and callback); a fixed value "
+                    f"would be the same for everyone, or break every sign-in")
         mode = fields.get("authorize_params", {}).get("response_mode", "query")
         if mode not in RESPONSE_MODES:
             raise ProviderConfigError(

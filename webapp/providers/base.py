@@ -74,6 +74,14 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 COMMON_KEYS = ("kind", "display_name", "client_id", "client_secret", "scopes")
 #: The response modes the callback takes (see "How a callback arrives" above).
 RESPONSE_MODES = ("query", "form_post")
+#: Authorization request parameters each sign-in sets itself (RFC 6749 4.1.1, RFC 7636,
+#: OpenID Connect Core 3.1.2.1), and a request object (RFC 9101) that would replace
+#: them all: never ``authorize_params``.
+FLOW_PARAMS = frozenset({
+    "state", "nonce", "code_verifier", "code_challenge", "code_challenge_method",
+    "client_id", "client_secret", "redirect_uri", "response_type", "scope",
+    "request", "request_uri",
+})
 
 
 class ProviderConfigError(Exception):
