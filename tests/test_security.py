@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from urllib.parse import urlsplit
 
+import boto3
 import pytest
+from botocore.config import Config
 from werkzeug.routing import Rule
 
 from webapp import security
-from webapp.config import AwsSettings
 
 from .conftest import ROOT, make_app
 from .flows import sign_in
@@ -62,17 +63,49 @@ def test_img_src_adds_only_the_origins_the_providers_serve_pictures_from(app, st
         "https://platform-lookaside.fbsbx.com"]
 
 
-def test_for_aws_itself_the_bucket_origins_are_allowed():
-    aws = AwsSettings(identity_pool_id="eu-west-1:0f3c0c2e-7d55-4d8e-9a57-1c2f3e4d5a6b",
-                      bucket="my-bucket", region="eu-west-1", s3_endpoint="",
-                      allow_guests=True, guest_identities_per_minute=30,
-                      max_upload_bytes=1024, upload_content_types=("text/plain",),
-                      timeout=5.0, cognito_identity_endpoint="", sts_endpoint="",
-                      iam_endpoint="", developer_provider_name="", classic_flow=False)
-    assert security.s3_origins(aws) == ["https://my-bucket.s3.eu-west-1.amazonaws.com",
-                                        "https://my-bucket.s3.amazonaws.com",
-                                        "https://s3.eu-west-1.amazonaws.com"]
-    assert security.s3_origins(replace(aws, identity_pool_id="")) == []
+def csp_allows(sources: list[str], url: str) -> bool:
+    """CSP Level 3's source matching, for https sources: an origin alone allows every
+    path on it; with a path, one ending in "/" allows paths under it, and any other
+    that path only."""
+    target = urlsplit(url)
+    for source in sources:
+        parts = urlsplit(source)
+        if (parts.scheme, parts.netloc) != (target.scheme, target.netloc):
+            continue
+        path = parts.path
+        if not path or (path.endswith("/") and target.path.startswith(path)) \
+                or target.path == path:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "us-east-1"])
+@pytest.mark.parametrize("bucket", ["fedlab-files", "files.fedlab.example"])
+def test_for_aws_itself_connect_src_allows_the_upload_url_and_no_other_bucket(
+        config_dir, tmp_path, bucket, region):
+    """What boto3 itself gives the browser to post to (the bucket's host, or path
+    style for a name with dots) is allowed; an attacker's bucket, on its own host or
+    path style on S3's, is not, so an injected script cannot send data there."""
+    pool = f"{region}:0f3c0c2e-7d55-4d8e-9a57-1c2f3e4d5a6b"
+    app = make_app(config_dir, tmp_path, aws={"bucket": bucket, "region": region,
+                                              "identity_pool_id": pool, "s3_endpoint": ""})
+    sources = csp(app.test_client().get("/"))["connect-src"]
+    s3 = boto3.client("s3", region_name=region, aws_access_key_id="AKIAEXAMPLE",
+                      aws_secret_access_key="example",
+                      config=Config(signature_version="s3v4"))
+    upload = s3.generate_presigned_post(bucket, "private/someone/notes.txt")["url"]
+    assert csp_allows(sources, upload), (sources, upload)
+    for elsewhere in ("https://attacker-bucket.s3.amazonaws.com/",
+                      f"https://attacker-bucket.s3.{region}.amazonaws.com/",
+                      f"https://s3.{region}.amazonaws.com/attacker-bucket",
+                      "https://s3.amazonaws.com/attacker-bucket",
+                      f"https://s3.{region}.amazonaws.com/{bucket}-not"):
+        assert not csp_allows(sources, elsewhere), (sources, elsewhere)
+
+
+def test_without_a_pool_or_bucket_no_s3_source_is_allowed(config_dir, tmp_path):
+    app = make_app(config_dir, tmp_path, aws={"identity_pool_id": "", "s3_endpoint": ""})
+    assert csp(app.test_client().get("/"))["connect-src"] == ["'self'"]
 
 
 def test_real_providers_origins_in_form_action(config_dir, tmp_path):

@@ -168,19 +168,34 @@ def client(service: str, credentials: AwsCredentials) -> Any:
 
 def _make_client(service: str, credentials: AwsCredentials) -> Any:
     aws = config.settings().aws
-    client_config = boto_config(aws)
-    if service == "s3":
-        # botocore still presigns with Signature Version 2 in us-east-1, which S3
-        # refuses on buckets made since June 2020 (as deploy/ makes them).
-        client_config = client_config.merge(Config(signature_version="s3v4"))
     return make_client(
         service, region_name=aws.region,
         endpoint_url=getattr(aws, f"{service}_endpoint") or None,
         aws_access_key_id=credentials.access_key_id,
         aws_secret_access_key=credentials.secret_key,
         aws_session_token=credentials.session_token,
-        config=client_config,
+        config=_client_config(service, aws),
     )
+
+
+def _client_config(service: str, aws: AwsSettings) -> Config:
+    client_config = boto_config(aws)
+    if service == "s3":
+        # botocore still presigns with Signature Version 2 in us-east-1, which S3
+        # refuses on buckets made since June 2020 (as deploy/ makes them).
+        client_config = client_config.merge(Config(signature_version="s3v4"))
+    return client_config
+
+
+def upload_url(aws: AwsSettings) -> str:
+    """Where the bucket's presigned POSTs send the browser's upload: botocore's own
+    choice, made as the visitors' clients make it (the bucket's virtual host, or
+    path style for a name with dots), with throwaway keys and no network call."""
+    s3 = make_client("s3", region_name=aws.region, endpoint_url=aws.s3_endpoint or None,
+                     aws_access_key_id="AKIAUPLOADURLONLY000",
+                     aws_secret_access_key="not-a-key-only-the-url-is-read",
+                     config=_client_config("s3", aws))
+    return str(s3.generate_presigned_post(aws.bucket, "upload")["url"])
 
 
 @contextmanager

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 
+from . import aws as aws_service
 from . import config, visitor
 from .config import AwsSettings, Settings
 from .providers import Provider, registry
@@ -108,14 +110,19 @@ def content_security_policy(settings: Settings, providers: Iterable[Provider]) -
 
 
 def s3_origins(aws: AwsSettings) -> list[str]:
-    """Where the browser sends an upload: the presigned POST's URL's origin."""
+    """Where the browser sends an upload, and nowhere else: the presigned POST's URL
+    as botocore makes it (:func:`webapp.aws.upload_url`). The bucket's own host is
+    its origin; a path-style URL (a bucket name with dots) shares S3's host with
+    every bucket, so the source is that URL whole, which CSP matches exactly, and
+    an injected script cannot post to another bucket there. A lab's endpoint
+    (``aws.s3_endpoint``) is the stand-in's origin, which holds only the lab's."""
     if not aws.identity_pool_id or not aws.bucket:
         return []
     if aws.s3_endpoint:
         return [origin_of(aws.s3_endpoint)]
-    bucket, region = aws.bucket, aws.region
-    return [f"https://{bucket}.s3.{region}.amazonaws.com", f"https://{bucket}.s3.amazonaws.com",
-            f"https://s3.{region}.amazonaws.com"]
+    url = urlsplit(aws_service.upload_url(aws))
+    origin = f"{url.scheme}://{url.netloc}"
+    return [origin if url.path in ("", "/") else origin + url.path]
 
 
 def picture_origins(providers: Iterable[Provider]) -> list[str]:
