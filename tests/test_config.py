@@ -165,6 +165,22 @@ def test_a_lab_cognito_is_refused_with_aws_user_pool_api(tmp_path, clean_env, la
         "http://127.0.0.1:9000/cognito-idp"
 
 
+@pytest.mark.parametrize("api", [
+    "https://cognito-idp.us-east-1.amazonaws.com:443",
+    "https://COGNITO-IDP.us-east-1.amazonaws.com",
+    "https://cognito-idp.us-east-1.amazonaws.com.",
+    "https://cognito-idp-fips.us-east-1.amazonaws.com",
+    "https://cognito-idp.eu-west-1.amazonaws.com",
+    "https://user-pools.example.com"])
+def test_a_lab_cognito_names_the_labs_user_pool_api_however_aws_is_spelled(tmp_path, clean_env,
+                                                                            api):
+    path = write(tmp_path, SECRETS)
+    with pytest.raises(ConfigError, match=r"providers\.pool\.api_endpoint: .*lab"):
+        load({"config_file": path, "providers": {"pool": {
+            **LAB_POOL, "issuer": "http://127.0.0.1:9000/cognito-idp/us-east-1_FedLab",
+            "api_endpoint": api}}})
+
+
 def test_the_documented_example_is_valid(clean_env):
     names = ("cognito", "cognito-google", "auth0", "google", "facebook", "amazon", "corp")
     loaded = load({"config_file": "config/example.toml", "secret_key": SECRET,

@@ -127,12 +127,13 @@ class Cognito(OpenIDConnect):
         api = url_setting(raw, "api_endpoint", aws_api)
         lab = next(((key, url) for key, url in (("issuer", issuer), ("hosted_ui_url", hosted))
                     if lab_address(url) is not None), None)
-        if lab and api == aws_api:
-            # GlobalSignOut would carry a token the lab minted to AWS's user pool API.
+        if lab and lab_address(api) is None:
+            # GlobalSignOut would carry a token the lab minted to a user pool API that is
+            # not the lab's: AWS's, however its address is spelled, or anyone's.
             raise ProviderConfigError(
                 f".api_endpoint: {lab[0]} is a lab's ({lab[1]}) but the user pool API is "
-                f"AWS's {aws_api}, where \"Sign out everywhere\" would send the visitor's "
-                f"access token; set api_endpoint to the lab's user pool API (the stand-ins' "
+                f"not ({api}), and \"Sign out everywhere\" would send the visitor's access "
+                f"token there; set api_endpoint to the lab's user pool API (the stand-ins' "
                 f"/cognito-idp)")
         params = {k: raw[k] for k in ("identity_provider", "idp_identifier") if raw.get(k)}
         return {
