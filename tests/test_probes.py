@@ -120,6 +120,17 @@ def test_a_slow_provider_is_cut_off_at_the_timeout(live_app, app_url, control):
     assert verdict.status == "fail" and verdict.error == "provider_timeout"
 
 
+def test_a_slow_token_endpoint_is_cut_off_at_the_probes_timeout(live_app, app_url, control):
+    """The client-secret probe's token request waits the probe's timeout (0.5 s
+    here), not the sign-in's (5 s): a token endpoint that answers after 3 s fails."""
+    control("POST", "faults", tenant="google", fault="slow", endpoint="token", seconds=3)
+    verdicts = run(live_app, app_url, timeout=0.5)
+    assert verdicts[("google", "discovery")].status == "pass"
+    verdict = verdicts[("google", "client_secret")]
+    assert verdict.status == "fail" and verdict.error == "provider_timeout", verdict
+    assert verdict.evidence["seconds"] == 0.5
+
+
 def test_a_provider_missing_from_the_identity_pool(live_app, app_url, control, aws_control,
                                                    pool_with):
     pool_with("drop_auth0")

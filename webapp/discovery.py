@@ -133,8 +133,10 @@ class MetadataCache:
                 ms=round((time.perf_counter() - started) * 1000), outcome=outcome))
 
     @contextmanager
-    def errors_explained(self, provider: Provider, endpoint: str) -> Iterator[None]:
-        """Turn a transport failure talking to ``provider`` into its catalogue entry."""
+    def errors_explained(self, provider: Provider, endpoint: str,
+                         timeout: float | None = None) -> Iterator[None]:
+        """Turn a transport failure talking to ``provider`` into its catalogue entry
+        (``timeout``: the call's own, where it was not the app's)."""
         try:
             yield
         except requests.JSONDecodeError:  # a RequestException too, but not a transport one
@@ -146,7 +148,7 @@ class MetadataCache:
                               endpoint=endpoint, detail=f"HTTP {status}") from None
         except requests.Timeout:
             raise FedlabError("provider_timeout", provider=provider.name, endpoint=endpoint,
-                              seconds=self.timeout) from None
+                              seconds=self.timeout if timeout is None else timeout) from None
         except requests.RequestException as e:
             raise FedlabError("provider_unreachable", provider=provider.name,
                               endpoint=endpoint, detail=type(e).__name__) from None

@@ -124,9 +124,12 @@ class ProviderClient:
                                     code_verifier=made["code_verifier"],
                                     nonce=made.get("nonce") or params.get("nonce"))
 
-    def exchange_code(self, code: str, redirect_uri: str, code_verifier: str) -> dict[str, Any]:
+    def exchange_code(self, code: str, redirect_uri: str, code_verifier: str,
+                      timeout: float | None = None) -> dict[str, Any]:
+        """The code exchange; ``timeout`` (seconds) instead of the app's ``http_timeout``
+        for a caller with a bound of its own (the live checks)."""
         return self._token_request(
-            "token", code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+            "token", timeout, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
         )
 
     def refresh(self, refresh_token: str) -> dict[str, Any]:
@@ -138,13 +141,16 @@ class ProviderClient:
         ``invalid_scope``. An explicit ``None`` keeps authlib from adding it.
         """
         return self._token_request(
-            "token", grant_type="refresh_token", refresh_token=refresh_token, scope=None
+            "token", None, grant_type="refresh_token", refresh_token=refresh_token, scope=None
         )
 
-    def _token_request(self, endpoint: str, **params: Any) -> dict[str, Any]:
+    def _token_request(self, endpoint: str, timeout: float | None,
+                       **params: Any) -> dict[str, Any]:
         client = self._bind()
+        if timeout is not None:
+            params["timeout"] = timeout  # requests' own, which authlib passes on
         try:
-            with self.cache.errors_explained(self.provider, endpoint):
+            with self.cache.errors_explained(self.provider, endpoint, timeout):
                 token = client.fetch_access_token(**params)
         except OAuthError as e:
             error, description = e.error, e.description or ""

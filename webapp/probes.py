@@ -151,7 +151,7 @@ def probe_provider(provider: Provider, callback_url: str, sign_out_url: str,
         return verdicts
     verdicts.append(probe_callback(provider, metadata, callback_url, http, timeout))
     verdicts.append(probe_sign_out(provider, metadata, sign_out_url, http, timeout))
-    verdicts.append(probe_client_secret(provider, callback_url))
+    verdicts.append(probe_client_secret(provider, callback_url, timeout))
     if backchannel_url:
         verdicts.append(probe_backchannel_logout(provider, metadata, backchannel_url, http,
                                                  timeout))
@@ -458,12 +458,14 @@ def probe_backchannel_logout(provider: Provider, metadata: Mapping[str, Any], ur
                    "logout tokens.", evidence)
 
 
-def probe_client_secret(provider: Provider, callback_url: str) -> Verdict:
+def probe_client_secret(provider: Provider, callback_url: str, timeout: float) -> Verdict:
     """A token request with a made-up code: invalid_client means the secret is wrong,
-    invalid_grant means it was accepted and only the code is bad."""
+    invalid_grant means it was accepted and only the code is bad. It waits the
+    probe's ``timeout``, not the sign-in's."""
     client = client_for(provider)
     try:
-        client.exchange_code(PROBE_LOGIN, callback_url, secrets.token_urlsafe(48))
+        client.exchange_code(PROBE_LOGIN, callback_url, secrets.token_urlsafe(48),
+                             timeout=timeout)
     except FedlabError as e:
         verdict = provider.token_error_kind(e.details.get("error"),
                                            e.details.get("description", ""))
