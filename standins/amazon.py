@@ -160,6 +160,14 @@ def token_info(tenant: Tenant) -> flask.Response:
               "iat": int(record.issued_at)}
     if "tokeninfo_other_app" in tenant.faults:
         answer.update(aud=ANOTHER_APP[0], app_id=ANOTHER_APP[1])
+    # One field wrong at a time: the right client, but of another security profile;
+    # an answer not from Amazon; a token with no time left.
+    if "tokeninfo_other_app_id" in tenant.faults:
+        answer["app_id"] = ANOTHER_APP[1]
+    if "tokeninfo_other_issuer" in tenant.faults:
+        answer["iss"] = "https://www.amazon.invalid"
+    if "tokeninfo_expired" in tenant.faults:
+        answer["exp"] = 0
     return flask.jsonify(answer)
 
 

@@ -8,6 +8,8 @@ store, the calls the Amazon stand-in received, and the identity pool's answers.
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from standins import BROWSER_ENDPOINTS
@@ -51,6 +53,21 @@ def test_a_token_issued_to_another_client_signs_nobody_in_and_its_profile_is_not
     page = sign_in(browser, app_url, "amazon")
     assert_refused(page, "token_not_for_this_app", browser, app_url)
     assert "amzn1.application-oa2-client.0therapp" in page.text
+    assert "profile" not in app_calls(control)
+
+
+@pytest.mark.parametrize(("fault", "detail"), [
+    ("tokeninfo_other_app_id", "app_id 'amzn1.application.0therapp"),
+    ("tokeninfo_other_issuer", "iss 'https://www.amazon.invalid'"),
+    ("tokeninfo_expired", "the token has expired"),
+])
+def test_each_token_info_check_refuses_on_its_own(browser, app_url, control, fault, detail):
+    """The right client in every case: the security profile, the issuer and the time
+    left are each checked, and the profile is never read."""
+    control("POST", "faults", tenant="amazon", fault=fault)
+    page = sign_in(browser, app_url, "amazon")
+    assert_refused(page, "token_not_for_this_app", browser, app_url)
+    assert html.unescape(detail) in html.unescape(page.text), page.text[-1500:]
     assert "profile" not in app_calls(control)
 
 

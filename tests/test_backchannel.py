@@ -389,3 +389,32 @@ def test_a_store_failure_while_ending_leaves_the_token_usable_again(app, app_url
     assert not alive(app_url, browser)
     # And now it is used.
     assert_refused(post(app_url, token), "already used")
+
+
+def test_keys_that_cannot_be_read_ask_for_the_token_again(swap_app, app_url, control):
+    """The provider's keys do not answer: the token cannot be checked, so the answer
+    asks for it again (400 temporarily_unavailable, section 2.8), and the same token,
+    sent again once they answer, is taken: it was not used up by the failed try."""
+    token = made(control, user="alice")["logout_token"]
+    control("POST", "faults", tenant="auth0", fault="down", endpoint="jwks")
+    swap_app()  # a process that has not read the keys yet
+    first = post(app_url, token)
+    assert first.status_code == 400 and first.json()["error"] == "temporarily_unavailable"
+    assert first.headers["Cache-Control"] == "no-store"
+    control("DELETE", "faults")
+    assert_accepted(post(app_url, token))
+
+
+def test_a_body_the_whole_site_refuses_is_answered_before_the_endpoint_reads_it(app, app_url):
+    """Over the site's 32 KiB, or sent in chunks: refused by the request guards (413,
+    411) as on every route, before the endpoint reads a byte; over its own 16 KiB but
+    within the site's: its 400 as JSON."""
+    big = post(app_url, "x" * 40_000)
+    assert big.status_code == 413 and big.headers["Cache-Control"] == "no-store"
+    chunked = requests.post(f"{app_url}/auth/auth0/backchannel-logout", timeout=10,
+                            data=iter([b"logout_token=", b"x"]),
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert chunked.status_code == 411 and chunked.headers["Cache-Control"] == "no-store"
+    for answer in (big, chunked):
+        assert "Set-Cookie" not in answer.headers
+    assert_refused(post(app_url, "x" * 20_000), "16")

@@ -143,6 +143,21 @@ def test_global_sign_out_revokes_every_refresh_token_of_the_user(
     assert refresh_at_standin(standins_url, app, "cognito", bob_tokens[0]).status_code == 200
 
 
+def test_an_access_token_due_to_expire_is_renewed_before_global_sign_out(
+        fresh_app, app_url, control, monkeypatch):
+    """GlobalSignOut is authorized by the visitor's access token: one that is about to
+    expire is renewed first (a refresh at the token endpoint), then sent."""
+    from webapp import signin
+
+    one, page = signed_in(app_url, "cognito")
+    control("DELETE", "calls")
+    monkeypatch.setattr(signin, "REFRESH_MARGIN", 10**7)  # every token is due
+    done = sign_out_everywhere(one, app_url, page)
+    assert "revoked every refresh token it issued to you" in done.text
+    calls = control("GET", "calls")["cognito"]
+    assert calls.get("token") == 1 and calls.get("GlobalSignOut") == 1, calls
+
+
 @pytest.mark.parametrize("provider", DEMO_COGNITO_CLIENTS)
 def test_every_demo_cognito_client_sends_global_sign_out(fresh_app, app_url, control,
                                                          provider):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -330,6 +332,21 @@ def test_presigned_links_carry_the_session_token_never_the_secret_key(browser, a
     page = browser.get(f"{app_url}/credentials")
     assert secret not in page.text and token not in page.text
     assert "every presigned link" in page.text
+
+
+def test_an_upload_form_works_for_five_minutes(browser, app_url, control, aws_control):
+    """The README's 300 s: the upload policy S3 enforces (its base64 JSON) expires
+    five minutes after the form was given."""
+    sign_in(browser, app_url, "google")
+    before = datetime.now(UTC)
+    grant = browser.post(f"{app_url}/storage/private/upload",
+                         json={"name": "later.txt", "type": "text/plain"},
+                         headers={"X-CSRFToken": re.search(
+                             r'data-csrf="([^"]+)"',
+                             browser.get(f"{app_url}/storage/private").text).group(1)})
+    policy = json.loads(base64.b64decode(grant.json()["fields"]["policy"]))
+    expires = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert timedelta(seconds=295) <= expires - before <= timedelta(seconds=305), policy
 
 
 def test_presigned_links_are_signed_with_signature_version_4(browser, app_url, control,
