@@ -128,3 +128,24 @@ def test_an_altered_or_moved_record_is_refused(browser, app_url, control, redis_
     assert app.session_interface.read(cookie) is None
     page = requests.get(f"{app_url}/account", cookies={"fedlab": cookie}, timeout=5)
     assert page.status_code == 401
+
+
+def test_the_live_checks_shared_result_holds_no_token(browser, app_url, control, aws_control,
+                                                      redis_app, redis_url):
+    """The operator's run sends their own id token to the identity pool (GetId); the
+    result every instance shares (``probes:last``, plain JSON in Redis) keeps what
+    AWS said of it, never the token."""
+    app = redis_app()
+    assert sign_in(browser, app_url, "cognito").url == f"{app_url}/account"
+    page = browser.click(browser.get(f"{app_url}/diagnostics"), "Run live checks")
+    assert "data-probe-run-at=" in page.text
+    values = secret_values(app.session_interface.read(session_cookie(browser).value))
+    prefix = app.session_interface.key_prefix
+    store = redis.Redis.from_url(redis_url)
+    shared = [store.get(f"{prefix}probes:{name}") for name in ("last", "running")]
+    assert shared[0], "no shared result"
+    for value in filter(None, shared):
+        for reading in readings(value):
+            for secret in values:
+                assert not [part for part in secret.split(".")
+                            if len(part) > 16 and part.encode() in reading]
