@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from .browser import Browser
-from .conftest import ROOT, free_port
+from .conftest import PROVIDERS, ROOT, free_port
 from .flows import sign_in, through_provider
 
 pytestmark = pytest.mark.slow
@@ -135,9 +135,7 @@ def test_the_demo_gives_the_site_the_stand_ins_key_not_the_shells(demo):
     assert not [name for name, value in SHELL_KEYS.items() if value in text]
 
 
-@pytest.mark.parametrize("provider", ["cognito", "cognito-google", "cognito-amazon",
-                                      "cognito-apple", "auth0", "google", "facebook", "amazon",
-                                      "apple"])
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_visitor_signs_in_uses_storage_and_signs_out(demo, provider):
     app_url, _ = demo
     browser = Browser()
@@ -198,9 +196,7 @@ def test_fedlab_check_passes_every_probe_against_the_demo(demo):
     statuses = {(v["provider"], v["probe"]): v["status"] for v in report["verdicts"]}
     assert done.returncode == 0, done.stdout[-2000:]
     assert {"pass"} <= set(statuses.values()) <= {"pass", "skip"}
-    assert {p for p, _ in statuses} == {"cognito", "cognito-google", "cognito-amazon",
-                                        "cognito-apple", "auth0", "google", "facebook",
-                                        "amazon", "apple", "identity-pool"}
+    assert {p for p, _ in statuses} == {*PROVIDERS, "identity-pool"}
     assert {s for (p, _), s in statuses.items() if p == "identity-pool"} == {"skip"}
     print(f"\nfedlab check --json against fedlab demo: exit 0, {len(statuses)} verdicts, "
           f"{seconds:.2f} s wall time (the probes: {report['seconds']:.2f} s)")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import tomllib
 from typing import ClassVar
 
 import pytest
 
+from standins import FLAVOURS
 from webapp.config import ConfigError
 from webapp.providers import KINDS, build
 from webapp.providers.oidc import OpenIDConnect
+
+from .conftest import ROOT
 
 
 class FormPost(OpenIDConnect):
@@ -195,3 +199,18 @@ def test_cognito_reads_what_is_upstream_from_the_upstream_kind(upstream, kind):
                                                 f"{hosted}/oauth2/idpresponse")
     assert origin.where == cls.CONSOLE["origin"]
     assert origin.value == cls.CONSOLE_FORMS.get("origin").of(hosted)
+
+
+def test_every_kind_has_its_stand_in_and_a_table_the_flows_sign_in_with():
+    """The README's "Adding a provider kind": the package finds a new kind by itself,
+    so no list names it; this fails until it has a stand-in (``FLAVOURS``) and a
+    table in the demo's configuration (the generic kind: config/oidc.toml), which
+    every flow parametrised by ``PROVIDERS`` (read from that file) then signs in with."""
+    flavours = {flavour.name for flavour in FLAVOURS}
+    tables: dict[str, list[str]] = {}
+    for file in ("demo.toml", "oidc.toml"):
+        providers = tomllib.loads((ROOT / "config" / file).read_text())["providers"]
+        for name, table in providers.items():
+            tables.setdefault(table["kind"], []).append(name)
+    assert not [kind for kind in KINDS if kind not in flavours], flavours
+    assert not [kind for kind in KINDS if not tables.get(kind)], tables
