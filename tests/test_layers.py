@@ -51,3 +51,17 @@ def test_a_forbidden_import_breaks_its_contract(tmp_path, module, line, broken, 
     assert result.returncode == 1, result.stdout + result.stderr
     report = result.stdout.split("Broken contracts", 1)[-1]
     assert broken in report and named in report, result.stdout
+
+
+def test_the_readmes_layout_names_every_module():
+    """The README's Layout listing is where a reader finds a module: each of webapp/
+    is there (a kind's by its file name, under webapp/providers/)."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    missing = []
+    for path in sorted((ROOT / "webapp").rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        named = path.name if path.parent.name == "providers" else relative
+        if named not in block:
+            missing.append(relative)
+    assert not missing, missing
