@@ -513,14 +513,17 @@ def test_a_statement_for_this_pool_without_amr_fails_whatever_another_statement_
             "condition: any of its identities, guests too, could assume it") in row
 
 
-def test_another_pools_statement_beside_a_strict_one_for_this_pool_passes(
+def test_another_pools_statement_beside_a_strict_one_for_this_pool_fails(
         operator, role_trust, control, aws_control, app):
-    """A role shared with another pool: this pool's own statement decides."""
+    """A role shared with another pool is that pool's to give on its own terms (here
+    to its guests), however strict this pool's statement is."""
     pool_id = settings(app).aws.identity_pool_id
     document = policies.trust_policy(pool_id, "authenticated")
     document["Statement"] += policies.trust_policy(OTHER_POOL, "unauthenticated")["Statement"]
     role_trust("fedlab-admins", document)
-    assert role_row(operator(), "fedlab-admins")[0] == "pass"
+    status, row = role_row(operator(), "fedlab-admins")
+    assert status == "fail" and 'data-error="role_trust_mismatch"' in row
+    assert f"also lets identities of another pool assume it ({OTHER_POOL}" in row
 
 
 def test_a_broken_date_header_leaves_the_live_checks_page_whole(operator, control,

@@ -120,19 +120,17 @@ class Job:
     args: tuple[Any, ...]
 
     def run(self, app: Flask) -> list[Verdict]:
-        """The probe's verdicts; should it stop on an error of its own (a provider's
-        answer no probe foresaw), one failing verdict that says so, while every
-        other probe's verdicts stand: one odd answer never costs the whole report."""
+        """The probes' verdicts. Each probe of a provider is :func:`guarded` on its own;
+        should the rest stop on an error (discovery's reading, the pool's), one failing
+        verdict says so, and every other job's verdicts stand: one odd answer never
+        costs the whole report."""
         with app.app_context():
             try:
                 return self.function(*self.args)
             except Exception as e:
                 probe = self.function.__name__.removeprefix("probe_")
                 log.exception("probe %s of %s stopped on an error", probe, self.provider)
-                return [Verdict(self.provider, probe, "fail",
-                                f"This check stopped on an error of its own "
-                                f"({type(e).__name__}); the other checks ran. The site's "
-                                f"log has the details.", {"error": type(e).__name__})]
+                return [own_error(self.provider, probe, e)]
 
 
 def probe_provider(provider: Provider, callback_url: str, sign_out_url: str,
@@ -149,13 +147,34 @@ def probe_provider(provider: Provider, callback_url: str, sign_out_url: str,
         verdicts += [Verdict(provider.name, p, "skip", "Skipped: discovery failed.")
                      for p in skipped]
         return verdicts
-    verdicts.append(probe_callback(provider, metadata, callback_url, http, timeout))
-    verdicts.append(probe_sign_out(provider, metadata, sign_out_url, http, timeout))
-    verdicts.append(probe_client_secret(provider, callback_url, timeout))
+    name = provider.name
+    verdicts.append(guarded(name, "callback", lambda: probe_callback(
+        provider, metadata, callback_url, http, timeout)))
+    verdicts.append(guarded(name, "sign_out", lambda: probe_sign_out(
+        provider, metadata, sign_out_url, http, timeout)))
+    verdicts.append(guarded(name, "client_secret", lambda: probe_client_secret(
+        provider, callback_url, timeout)))
     if backchannel_url:
-        verdicts.append(probe_backchannel_logout(provider, metadata, backchannel_url, http,
-                                                 timeout))
+        verdicts.append(guarded(name, "backchannel_logout", lambda: probe_backchannel_logout(
+            provider, metadata, backchannel_url, http, timeout)))
     return verdicts
+
+
+def guarded(provider: str, probe: str, run: Callable[[], Verdict]) -> Verdict:
+    """``run``'s verdict; should the probe stop on an error of its own (an answer no
+    probe foresaw), a failing verdict under its name that says so, the error in the
+    log: the provider's other probes still run and their verdicts stand."""
+    try:
+        return run()
+    except Exception as e:
+        log.exception("probe %s of %s stopped on an error", probe, provider)
+        return own_error(provider, probe, e)
+
+
+def own_error(provider: str, probe: str, error: Exception) -> Verdict:
+    return Verdict(provider, probe, "fail", f"This check stopped on an error of its own "
+                   f"({type(error).__name__}); the other checks ran. The site's log has the "
+                   f"details.", {"error": type(error).__name__})
 
 
 def probe_discovery(provider: Provider, http: requests.Session, timeout: float,
@@ -187,8 +206,9 @@ def probe_discovery(provider: Provider, http: requests.Session, timeout: float,
         return None
     verdicts.append(Verdict(name, "discovery", "pass", "Discovery is reachable and its "
                             "issuer is exactly the configured one.", evidence))
-    verdicts.append(probe_clock(name, response))
-    verdicts.append(probe_keys(name, document.get("jwks_uri"), http, timeout))
+    verdicts.append(guarded(name, "clock", lambda: probe_clock(name, response)))
+    verdicts.append(guarded(name, "keys", lambda: probe_keys(
+        name, document.get("jwks_uri"), http, timeout)))
     return {**document, **provider.endpoints}
 
 
@@ -773,10 +793,14 @@ class TrustConditions:
 
     @property
     def aud(self) -> set[str]:
+        """Every pool any statement names: the verdict's evidence, and who else may
+        assume the role."""
         return {aud for statement in self.statements for aud in statement.aud}
 
     @property
     def amr(self) -> set[str]:
+        """Every ``amr`` any statement accepts, for the verdict's evidence only: the
+        verdict itself judges statement by statement."""
         return {amr for statement in self.statements for amr in statement.amr}
 
 
@@ -810,26 +834,33 @@ def trust_conditions(document: Mapping[str, Any]) -> TrustConditions:
 
 def trust_problem(found: TrustConditions, pool_id: str, amrs: set[str]) -> str | None:
     """What the trust policy lacks for this pool to give the role to ``amrs`` and to
-    nobody else, in words for the verdict; None when every statement that lets this
-    pool's identities in requires exactly ``amrs``."""
+    nobody else, in words for the verdict; None when every statement names this pool
+    alone and requires exactly ``amrs``."""
     if not found.statements:
         return ("lets no cognito-identity.amazonaws.com web identity assume it "
                 "(sts:AssumeRoleWithWebIdentity)")
     if any(not statement.aud for statement in found.statements):
         return (f"has no {AUD} condition: identities of any identity pool could assume it, "
                 f"and AWS refuses to give it")
-    ours = [statement for statement in found.statements if pool_id in statement.aud]
-    if not ours:
+    if pool_id not in found.aud:
         return (f"names another pool in its {AUD} condition ({', '.join(sorted(found.aud))}), "
                 f"not this one ({pool_id})")
     wanted = " and ".join(sorted(amrs))
-    for statement in ours:
+    for statement in found.statements:
+        if pool_id not in statement.aud:
+            continue
         if not statement.amr:
             return (f"has a statement for this pool with no {AMR} condition: any of its "
                     f"identities, guests too, could assume it; it should require {wanted}")
         if statement.amr != amrs:
             return (f"requires {' or '.join(sorted(statement.amr))} in its {AMR} condition, "
                     f"where the pool gives it to {wanted} identities")
+    others = sorted(found.aud - {pool_id})
+    if others:
+        # IAM allows what any statement allows: the role is also another pool's to give,
+        # on that pool's terms (its guests, perhaps), which this pool cannot see.
+        return (f"also lets identities of another pool assume it ({', '.join(others)} in "
+                f"its {AUD} condition)")
     return None
 
 
