@@ -41,14 +41,17 @@ PROVIDER_SIGN_OUT = {"cognito": "/cognito/logout", "cognito-google": "/cognito/l
                      "auth0": "/auth0/v2/logout"}
 CONTENT = b"uploaded through fedlab demo\n"
 #: Keys the shell running the demo has (perhaps real ones): never the site's there.
-#: The shell's AWS keys, as an SSO or assumed-role shell has them: a key pair and a
-#: session token under both its names. The demo must send none of them to a stand-in;
-#: the AWS stand-in refuses a session token beside its own key as AWS does, so every
-#: signed call below (the developer identity's) fails if one is left behind.
+#: The shell's AWS keys, as an SSO or assumed-role shell has them (``aws configure
+#: export-credentials --format env``, aws-vault): a key pair, a session token under
+#: both its names, and their expiry, long past here. The demo must send none of them
+#: to a stand-in: the AWS stand-in refuses a session token beside its own key as AWS
+#: does, and botocore takes any key beside a past expiry as expired, so every signed
+#: call below (the developer identity's) fails if one is left behind.
 SHELL_KEYS = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
               "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
               "AWS_SESSION_TOKEN": "FwoGZXIvYXdzEXAMPLE-SESSION-TOKEN",
-              "AWS_SECURITY_TOKEN": "FwoGZXIvYXdzEXAMPLE-SECURITY-TOKEN"}
+              "AWS_SECURITY_TOKEN": "FwoGZXIvYXdzEXAMPLE-SECURITY-TOKEN",
+              "AWS_CREDENTIAL_EXPIRATION": "2020-01-01T00:00:00Z"}
 
 
 class PortTaken(Exception):

@@ -230,10 +230,12 @@ def start_aws_standin(app: Flask) -> None:
              if replaced else ")"))
 
 
-#: The environment variables botocore reads keys from: the key pair, and the session
-#: token of temporary keys under both its names (``AWS_SECURITY_TOKEN`` is the old one).
+#: The environment variables botocore reads keys from: the key pair, the session token
+#: of temporary keys under both its names (``AWS_SECURITY_TOKEN`` is the old one), and
+#: what ``aws configure export-credentials`` and aws-vault set beside them: the keys'
+#: expiry (which would make any key beside it expire then) and their account.
 AWS_KEY_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                     "AWS_SECURITY_TOKEN")
+                     "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION", "AWS_ACCOUNT_ID")
 
 
 def use_site_key(access_key_id: str, secret_access_key: str) -> bool:
