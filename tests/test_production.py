@@ -235,6 +235,9 @@ def test_the_demo_secrets_file_is_refused(serve, tmp_path):
     pytest.param({"FEDLAB_PROVIDERS__CORP__AUTHORIZE_PARAMS__STATE": "fixed"},
                  "providers.corp.authorize_params.state", id="fixed-state"),
     pytest.param({"FEDLAB_LOG_LEVEL": "verbose"}, "log_level", id="unknown-log-level"),
+    pytest.param({"FEDLAB_AWS__BUCKET": "my bucket"}, "aws.bucket", id="bucket-with-a-space"),
+    pytest.param({"FEDLAB_AWS__BUCKET": "arn:aws:s3:::fedlab-example-bucket"}, "aws.bucket",
+                 id="bucket-as-an-arn"),
     pytest.param({"FEDLAB_EXTERNAL_URL": "https://[::1"}, "external_url",
                  id="external-url-unclosed-bracket"),
     pytest.param({"FEDLAB_SESSION__REDIS_URL": "sessions.example.com:6380/0"},
@@ -275,6 +278,14 @@ def test_a_config_file_that_cannot_be_read_as_toml_is_named(serve, tmp_path, wha
 def test_the_lab_opt_in_relaxes_nothing_else(serve, tmp_path):
     refused(serve, production_env(tmp_path, FEDLAB_ALLOW_LAB="1",
                            FEDLAB_EXTERNAL_URL="http://fedlab.example.com"), "external_url")
+
+
+def test_every_level_name_logging_knows_is_accepted(serve, tmp_path):
+    """WARN and FATAL are the logging module's too: the refusal is of what it does not
+    know, not of what this site's message lists."""
+    for level in ("warn", "FATAL", "debug"):
+        result = serve(production_env(tmp_path, FEDLAB_LOG_LEVEL=level))
+        assert "the configuration was accepted" in result.stderr, (level, result.stderr)
 
 
 def test_the_least_limits_are_accepted(serve, tmp_path):

@@ -179,6 +179,8 @@ def _make_client(service: str, credentials: AwsCredentials) -> Any:
 
 
 def _client_config(service: str, aws: AwsSettings) -> Config:
+    """The visitors' clients' settings, which :func:`upload_url` must share to make
+    the same URL they make."""
     client_config = boto_config(aws)
     if service == "s3":
         # botocore still presigns with Signature Version 2 in us-east-1, which S3

@@ -28,6 +28,7 @@ Environment variables name nested keys with double underscores:
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import re
 import tomllib
@@ -367,8 +368,9 @@ def validate(raw: Mapping[str, Any], production: bool = False) -> Settings:
     trusted_proxies = _int(raw, "trusted_proxies", minimum=0)
     http_timeout = _number(raw, "http_timeout", minimum=0.1, maximum=60)
     log_level = str(raw.get("log_level", "INFO")).upper()
-    if log_level not in LOG_LEVELS:
-        raise ConfigError(f"log_level: one of {', '.join(LOG_LEVELS)}")
+    if log_level not in logging.getLevelNamesMapping():
+        raise ConfigError(f"log_level: one of {', '.join(LOG_LEVELS)} (or another name "
+                          f"the logging module knows)")
     session = _session(raw.get("session", {}))
     if session.encryption_key == secret_key:
         raise ConfigError(
@@ -505,7 +507,11 @@ def _session(raw: Any) -> SessionSettings:
     )
 
 
-#: The levels ``log_level`` may name (the standard library's).
+#: S3's rules for a bucket's name (general purpose buckets).
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+IP_LIKE = re.compile(r"\d+\.\d+\.\d+\.\d+")
+#: The levels a refused ``log_level`` is told of (the logging module knows a few
+#: more names for them: WARN, FATAL).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: What redis-py's ``from_url`` takes.
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -623,6 +629,14 @@ def _aws(raw: Any) -> AwsSettings:
                               f"{pool.split(':')[0]}")
         if not aws["bucket"]:
             raise ConfigError("aws.bucket: missing; put the S3 bucket of the storage pages here")
+    bucket = str(aws["bucket"] or "")
+    if bucket and (not BUCKET_NAME.fullmatch(bucket) or ".." in bucket
+                   or IP_LIKE.fullmatch(bucket)):
+        # botocore would refuse it only when the first page is made (the CSP's upload
+        # URL, a visitor's listing): a stack trace at start, or a broken page.
+        raise ConfigError("aws.bucket: an S3 bucket's name (3 to 63 lowercase letters, "
+                          "digits, dots and hyphens, a letter or digit at each end), not an "
+                          "ARN or a URL")
     for key in ENDPOINT_KEYS:
         value = aws[key]
         if value and not str(value).startswith(("http://", "https://")):

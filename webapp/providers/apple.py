@@ -121,7 +121,8 @@ class Apple(OpenIDConnect):
         key_id = apple_id(raw, "key_id")
         key = private_key(raw)
         lifetime = raw.get("secret_lifetime", apple_client_secret.DEFAULT_LIFETIME)
-        if isinstance(lifetime, str) and lifetime.strip().isdigit():  # from the environment
+        if isinstance(lifetime, str) and lifetime.strip().isascii() \
+                and lifetime.strip().isdigit():  # from the environment: text
             lifetime = int(lifetime)
         if (isinstance(lifetime, bool) or not isinstance(lifetime, int)
                 or not 60 <= lifetime <= apple_client_secret.MAX_LIFETIME):
