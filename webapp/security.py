@@ -122,7 +122,12 @@ def s3_origins(aws: AwsSettings) -> list[str]:
         return [origin_of(aws.s3_endpoint)]
     url = urlsplit(aws_service.upload_url(aws))
     origin = f"{url.scheme}://{url.netloc}"
-    return [origin if url.path in ("", "/") else origin + url.path]
+    if url.path not in ("", "/"):
+        return [origin + url.path]
+    # S3 may answer a new bucket's global name with a 307 to its regional one for a
+    # day; connect-src checks where a redirect goes too. Both are the bucket's own.
+    regional = f"https://{aws.bucket}.s3.{aws.region}.amazonaws.com"
+    return [origin] if regional == origin else [origin, regional]
 
 
 def picture_origins(providers: Iterable[Provider]) -> list[str]:
