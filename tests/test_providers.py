@@ -12,7 +12,7 @@ from webapp.config import ConfigError
 from webapp.providers import KINDS, build
 from webapp.providers.oidc import OpenIDConnect
 
-from .conftest import ROOT
+from .conftest import PROVIDERS, ROOT
 
 
 class FormPost(OpenIDConnect):
@@ -204,8 +204,8 @@ def test_cognito_reads_what_is_upstream_from_the_upstream_kind(upstream, kind):
 def test_every_kind_has_its_stand_in_and_a_table_the_flows_sign_in_with():
     """The README's "Adding a provider kind": the package finds a new kind by itself,
     so no list names it; this fails until it has a stand-in (``FLAVOURS``) and a
-    table in the demo's configuration (the generic kind: config/oidc.toml), which
-    every flow parametrised by ``PROVIDERS`` (read from that file) then signs in with."""
+    table in the demo's configuration (the generic kind: config/oidc.toml), and
+    until the tests' ``PROVIDERS``, which every flow signs in with, are the demo's."""
     flavours = {flavour.name for flavour in FLAVOURS}
     tables: dict[str, list[str]] = {}
     for file in ("demo.toml", "oidc.toml"):
@@ -214,3 +214,5 @@ def test_every_kind_has_its_stand_in_and_a_table_the_flows_sign_in_with():
             tables.setdefault(table["kind"], []).append(name)
     assert not [kind for kind in KINDS if kind not in flavours], flavours
     assert not [kind for kind in KINDS if not tables.get(kind)], tables
+    demo = tomllib.loads((ROOT / "config" / "demo.toml").read_text())["providers"]
+    assert sorted(PROVIDERS) == sorted(demo)
