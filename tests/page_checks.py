@@ -1,6 +1,7 @@
 """What every page must be, checked in Chromium: accessible (axe-core finds no
-violation), usable at a phone's width (no horizontal scroll at 320 px), and
-photographed at 375 px and 1280 px for the README's tour.
+violation), usable at a phone's width (no horizontal scroll at 320 px, no label
+cut mid-word at 375 px), and photographed at 375 px and 1280 px for the README's
+tour.
 
 ``inspect_page(page, name)`` runs all three on the page Playwright is showing;
 the browser tests call it on every page of the site and of the stand-ins,
@@ -50,6 +51,35 @@ def horizontal_overflow(page, width: int = NARROWEST) -> int:
         " - document.documentElement.clientWidth")
 
 
+#: Where a word must never be cut in two at a phone's width: labels, headings,
+#: buttons; not values (ids, ARNs, URLs), which may break anywhere not to widen it.
+LABELS = "th, dt, label, summary, button, .button, h1, h2, h3, nav a"
+
+
+def split_words(page, width: int = WIDTHS[0]) -> list[str]:
+    """The words of labels (:data:`LABELS`, outside ``code``) that a ``width``-px
+    viewport cuts across two lines: a column squeezed until "Identity" reads
+    "Iden / tity". A word is letters only, so a break at a hyphen is no cut."""
+    page.set_viewport_size({"width": width, "height": HEIGHT})
+    return page.evaluate("""(selector) => {
+      const cut = [];
+      for (const element of document.querySelectorAll(selector)) {
+        const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+          if (node.parentElement.closest("code, pre")) continue;
+          for (const match of node.data.matchAll(/[A-Za-z]{2,}/g)) {
+            const range = document.createRange();
+            range.setStart(node, match.index);
+            range.setEnd(node, match.index + match[0].length);
+            const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+            if (tops.size > 1) cut.push(`${element.tagName.toLowerCase()}: ${match[0]}`);
+          }
+        }
+      }
+      return cut;
+    }""", LABELS)
+
+
 def screenshot(page, name: str) -> list[Path]:
     """Full-page screenshots of the page at each of :data:`WIDTHS`."""
     assert NAME.fullmatch(name), name
@@ -66,8 +96,8 @@ def screenshot(page, name: str) -> list[Path]:
 
 
 def inspect_page(page, name: str) -> None:
-    """axe-core at 1280 and 375 px, no horizontal scroll at 320 px, and the
-    screenshots; the viewport is left at 1280 px."""
+    """axe-core at 1280 and 375 px, no horizontal scroll at 320 px, no label cut
+    mid-word at 375 px, and the screenshots; the viewport is left at 1280 px."""
     problems = []
     for width in (1280, 375):
         page.set_viewport_size({"width": width, "height": HEIGHT})
@@ -75,6 +105,8 @@ def inspect_page(page, name: str) -> None:
     overflow = horizontal_overflow(page)
     if overflow > 0:
         problems.append(f"at {NARROWEST} px the page scrolls sideways by {overflow} px")
+    problems += [f"at {WIDTHS[0]} px a word is cut across lines: {cut}"
+                 for cut in split_words(page)]
     screenshot(page, name)
     page.set_viewport_size({"width": 1280, "height": HEIGHT})
     assert not problems, f"{name} ({page.url}):\n" + "\n".join(problems)
