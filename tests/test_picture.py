@@ -58,7 +58,11 @@ def check_the_page(page, name: str) -> None:
                          " return m.scrollWidth - m.clientWidth; }") == 0
     assert page.evaluate("() => document.querySelector('.picture-scroll').scrollWidth"
                          " > document.querySelector('.picture-scroll').clientWidth")
+    # Where it scrolls, a sighted visitor is told so (the arrows' words are off screen).
+    hint = page.locator(".picture-narrow-hint")
+    assert hint.is_visible() and "scrolls sideways" in hint.inner_text()
     page.set_viewport_size({"width": 1280, "height": 900})
+    assert not hint.is_visible()
 
 
 def open_picture(page, app_url: str) -> list[dict[str, str]]:
