@@ -331,6 +331,8 @@ def test_presigned_links_carry_the_session_token_never_the_secret_key(browser, a
     # The credentials page says so, rather than "kept on the server".
     page = browser.get(f"{app_url}/credentials")
     assert secret not in page.text and token not in page.text
+    # Not even its last characters: "never leaves the server" is no part of it either.
+    assert secret[-4:] not in page.text
     assert "every presigned link" in page.text
 
 
