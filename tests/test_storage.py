@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import html
 import json
 import re
+import socket
+import threading
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
@@ -368,3 +372,36 @@ def test_presigned_links_are_signed_with_signature_version_4(browser, app_url, c
     assert query["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
     assert int(query["X-Amz-Expires"]) == 60 and "Signature" not in query
     assert requests.get(download.headers["Location"], timeout=10).content == CONTENT
+
+
+def test_a_page_waits_for_aws_a_bounded_time_in_all(browser, app_url, control, aws_control,
+                                                     swap_app):
+    """An S3 that takes connections and never answers: each try ends at aws.timeout,
+    and once the page has waited two of them for AWS no other try starts, however
+    many botocore's retries would make; the page says so (504), the stand-in
+    counts the tries it was sent."""
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(16)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(hole.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        swap_app(aws={"timeout": 1.0, "s3_endpoint": f"http://127.0.0.1:{hole.getsockname()[1]}"})
+        sign_in(browser, app_url, "google")
+        assert browser.get(f"{app_url}/credentials").status_code == 200  # AWS state made
+        page = browser.get(f"{app_url}/storage/private", timeout=60)
+        assert page.status_code == 504 and 'data-error="aws_timeout"' in page.text
+        assert "the most it waits, so it was not tried again" in html.unescape(page.text)
+        # botocore would try ListObjectsV2 three times; the wait allows two at most
+        # (one, when botocore's random backoff before the second runs past it).
+        assert 1 <= len(held) <= 2
+    finally:
+        hole.close()
+        for connection in held:
+            connection.close()

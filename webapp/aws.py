@@ -21,7 +21,7 @@ import botocore.session
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
 
 from . import config, steps
 from .config import AwsSettings
@@ -33,6 +33,11 @@ EXTENSION = "fedlab.aws"
 RENEW_MARGIN = 300
 #: Visitor clients kept per app (see :func:`client`).
 CLIENT_CACHE_SIZE = 256
+#: How long one request waits for AWS in all, in ``aws.timeout``s, from its first try:
+#: no try starts after that (:func:`within_the_requests_wait`), so with the one under
+#: way a page waits for AWS three ``aws.timeout``s at most, however many calls and
+#: retries it makes; with the provider's wait, inside gunicorn's 30 s.
+REQUEST_WAIT_TIMEOUTS = 2
 
 #: (error code, words in AWS's message) -> catalogue entry, first match wins.
 IDENTITY_ERRORS = (
@@ -100,7 +105,30 @@ def botocore_session() -> botocore.session.Session:
     core.register_component("data_loader", _LOADER)
     # What each request carried (names only), for the picture of a sign-in.
     core.register("before-send", steps.aws_request_sent)
+    core.register("before-send", within_the_requests_wait)
     return core
+
+
+class RequestWaitSpent(Exception):
+    """The page has waited for AWS as long as a page may: no other try starts.
+    Not one of botocore's errors, so it retries nothing and ends the call."""
+
+
+def within_the_requests_wait(**_: Any) -> None:
+    """Before each try of an AWS call (retries too): while a visitor's request has not
+    waited :data:`REQUEST_WAIT_TIMEOUTS` ``aws.timeout``s since its first, go on; then
+    stop. A try's own timeout bounds the try; this bounds their sum, which botocore's
+    retries (three tries a call) and a page's several calls would otherwise multiply.
+    Outside a request (the live checks' threads, ``fedlab check``) it does nothing:
+    those calls have their own timeout and one try."""
+    if not has_request_context():
+        return
+    now = time.monotonic()
+    deadline = g.get("aws_deadline")
+    if deadline is None:
+        g.aws_deadline = now + REQUEST_WAIT_TIMEOUTS * config.settings().aws.timeout
+    elif now >= deadline:
+        raise RequestWaitSpent
 
 
 _shared: boto3.Session | None = None
@@ -213,9 +241,14 @@ def errors_explained(operation: str, seconds: float | None = None) -> Iterator[N
         raise FedlabError(identity_error(code, message), operation=operation,
                           aws_code=code, aws_message=message) from None
     except (ConnectTimeoutError, ReadTimeoutError):
-        raise FedlabError("aws_timeout", operation=operation,
-                          seconds=config.settings().aws.timeout if seconds is None else seconds
-                          ) from None
+        seconds = config.settings().aws.timeout if seconds is None else seconds
+        raise FedlabError("aws_timeout", operation=operation, seconds=seconds,
+                          waited=f"{seconds:g} seconds a try") from None
+    except RequestWaitSpent:
+        spent = REQUEST_WAIT_TIMEOUTS * config.settings().aws.timeout
+        raise FedlabError("aws_timeout", operation=operation, seconds=spent,
+                          waited=f"this page had waited {spent:g} seconds for AWS, the most "
+                                 f"it waits, so it was not tried again") from None
     except BotoCoreError as e:
         raise FedlabError("aws_unreachable", operation=operation,
                           detail=type(e).__name__) from None

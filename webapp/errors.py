@@ -361,7 +361,7 @@ CATALOGUE: dict[str, Entry] = {
         "{operation}: {aws_message}", "Wait a few seconds and try again."),
     "aws_timeout": Entry(
         504, "AWS did not answer in time",
-        "{operation} did not answer within {seconds} seconds.", "Try again in a moment."),
+        "{operation} did not answer in time ({waited}).", "Try again in a moment."),
     "aws_unreachable": Entry(
         502, "AWS could not be reached",
         "{operation} failed: {detail}.",
@@ -545,6 +545,7 @@ UNKNOWN_WORDS: dict[str, str] = {
     "seconds": "the allowed number of",
     "url": "",
     "value": "as sent",
+    "waited": "it took too long",
 }
 
 
