@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import secrets
@@ -111,6 +112,49 @@ def test_timeouts_end_the_session(browser, app_url, control, live_app, monkeypat
     page = browser.get(f"{app_url}/account")
     assert page.status_code == 401
     assert "Your session ended" in page.text
+
+
+def guest_identity(page) -> str | None:
+    found = re.search(r'class="identity-id">([^<]+)<', page.text)
+    return found.group(1) if found else None
+
+
+def test_a_guest_session_ends_at_the_absolute_timeout_however_active(
+        browser, app_url, control, aws_control, live_app, monkeypatch):
+    """A guest's session has the timeouts a signed-in one has: used every 28 minutes
+    (never idle), it still ends at absolute_timeout and says so."""
+    page = browser.click(browser.get(f"{app_url}/credentials"), "Continue as guest")
+    first = guest_identity(page)
+    assert first
+    limit = settings(live_app).session
+    real_now = sessions.now
+    step = limit.idle_timeout - 120
+    for moved in range(step, limit.absolute_timeout, step):
+        monkeypatch.setattr(sessions, "now", lambda m=moved: real_now() + m)
+        assert browser.get(f"{app_url}/storage/public").status_code == 200
+    monkeypatch.setattr(sessions, "now", lambda: real_now() + limit.absolute_timeout + 10)
+    page = browser.get(f"{app_url}/credentials")
+    words = " ".join(html.unescape(page.text).split())
+    assert "Your session ended after its maximum lifetime" in words
+    assert "a guest's AWS credentials" in words
+    assert guest_identity(page) is None  # no guest any more: the offer again
+
+
+def test_a_guest_session_in_use_is_renewed(browser, app_url, control, aws_control, live_app,
+                                           monkeypatch):
+    """A guest reading pages every 25 minutes keeps its session (and its identity) for
+    two hours: each use renews it, as a signed-in session's does, where only a
+    write did (the store's own clock moves too, so a record not renewed expires)."""
+    from webapp import session_files
+
+    page = browser.click(browser.get(f"{app_url}/credentials"), "Continue as guest")
+    first = guest_identity(page)
+    real_now, real_files = sessions.now, session_files.now
+    for moved in range(1500, 2 * 3600, 1500):
+        monkeypatch.setattr(sessions, "now", lambda m=moved: real_now() + m)
+        monkeypatch.setattr(session_files, "now", lambda m=moved: real_files() + m)
+        assert browser.get(f"{app_url}/storage/public").status_code == 200
+    assert guest_identity(browser.get(f"{app_url}/credentials")) == first
 
 
 @pytest.mark.parametrize("key", ["idle_timeout", "absolute_timeout"])

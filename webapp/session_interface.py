@@ -24,7 +24,8 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Request, Response, g
@@ -51,6 +52,9 @@ log = logging.getLogger(__name__)
 BRIEF_LIFETIME = 600
 PICTURE_UNDER_WAY = "sign_in_picture_under_way"
 BRIEF_KEYS = frozenset({"pending", "_flashes", PICTURE_UNDER_WAY})
+#: Every session's clock (:func:`webapp.sessions.enforce_timeouts` reads it), set
+#: when its record is first made: no reason by itself to keep a session longer.
+CLOCK_KEYS = frozenset({"started_at", "last_seen"})
 #: Flask-WTF's CSRF secret, derived from the id (:meth:`ServerSessions.csrf_value`).
 CSRF_KEY = "csrf_token"
 #: Not a reason to store a session: Flask's flag, and the CSRF secret.
@@ -137,8 +141,10 @@ class ServerSessions(SessionInterface):
 
     def __init__(self, store: SessionStore, sealer: Sealer, key_prefix: str,
                  idle_timeout: int, csrf_secret: str,
-                 null_session_paths: Iterable[str] = ()) -> None:
+                 null_session_paths: Iterable[str] = (),
+                 clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.clock = clock
         self.null_session_paths = frozenset(null_session_paths)
         self.sealer = sealer
         self.key_prefix = key_prefix
@@ -157,7 +163,7 @@ class ServerSessions(SessionInterface):
         return open_record(self.sealer, self.store.read(store_id), store_id)
 
     def lifetime(self, data: dict[str, Any]) -> int:
-        return self.idle_timeout if set(data) - BRIEF_KEYS else BRIEF_LIFETIME
+        return self.idle_timeout if set(data) - BRIEF_KEYS - CLOCK_KEYS else BRIEF_LIFETIME
 
     def write(self, session: StoredSession) -> bool:
         """Store what ``session`` holds now: rewrite its record if it has one (and
@@ -187,6 +193,12 @@ class ServerSessions(SessionInterface):
             # planted the id knows those forms' tokens too, until sign-in gives
             # a new id and secret: the actions of an anonymous visitor only.
             self.move(session, new_sid(), keep_csrf=True)
+        if "started_at" not in session:
+            # Every session's timeouts start with its record, a guest's too: a sign-in
+            # sets its own clock (webapp.sessions.start); any other session would
+            # otherwise live as long as requests kept rewriting it.
+            started = int(self.clock())
+            dict.update(session, started_at=started, last_seen=started)
         while True:
             data, store_id = self.record_of(session), self.store_id(session.sid)
             record = self.sealer.seal(data, store_id)
