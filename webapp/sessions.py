@@ -79,6 +79,7 @@ def init_app(app: Flask, null_session_paths: Iterable[str] = ()) -> None:
                                idle_timeout=settings.idle_timeout,
                                csrf_secret=app.config["SECRET_KEY"],
                                null_session_paths=null_session_paths,
+                               # Looked up on each call: tests move this module's clock.
                                clock=lambda: now())
     app.session_interface = interface
     app.extensions[EXTENSION] = interface
