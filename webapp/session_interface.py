@@ -300,7 +300,8 @@ class ServerSessions(SessionInterface):
                 response.headers["Vary"] = "Cookie"
         dropped = session.sid != session.cookie  # the browser's id is no longer this session's
         if session.modified:
-            keep = any(k not in NOT_STORED for k in session)
+            # A session's clock alone is no reason to keep it (nothing else left in it).
+            keep = any(k not in NOT_STORED and k not in CLOCK_KEYS for k in session)
             if keep:
                 if not self.write(session):
                     # Ended by another request (a sign-out in another tab). Its
