@@ -24,9 +24,9 @@ workers = int(os.environ.get("FEDLAB_WORKERS", min(2 * multiprocessing.cpu_count
 worker_class = "gthread"
 threads = int(os.environ.get("FEDLAB_THREADS", 4))
 
-# A request may wait for a provider (http_timeout, 5 s) and for AWS (three
-# aws.timeout at most in all, 15 s: webapp.aws.REQUEST_WAIT_TIMEOUTS) in turn;
-# 30 s leaves room and still kills a stuck worker.
+# A request may wait for a provider (http_timeout, 5 s) and for AWS (no try
+# starts two aws.timeout, 10 s, after its first: webapp.aws.REQUEST_WAIT_TIMEOUTS)
+# in turn; 30 s leaves room and still kills a stuck worker.
 timeout = 30
 # On SIGTERM, in-flight requests (a sign-in's token exchange) get this long.
 graceful_timeout = 20

@@ -157,6 +157,40 @@ def test_a_guest_session_in_use_is_renewed(browser, app_url, control, aws_contro
     assert guest_identity(browser.get(f"{app_url}/credentials")) == first
 
 
+def test_an_idle_timeout_shorter_than_a_sign_in_leaves_the_sign_in_under_way_alone(
+        browser, app_url, control, swap_app, monkeypatch):
+    """A sign-in under way lives its own 600 s, whatever the idle timeout: set to 300 s,
+    a visitor who takes 400 s at the provider still lands signed in."""
+    from .flows import stop_at_callback
+
+    swap_app(session={"idle_timeout": 300})
+    callback = stop_at_callback(browser, app_url, "google")
+    real_now = sessions.now
+    monkeypatch.setattr(sessions, "now", lambda: real_now() + 400)
+    landed = browser.get(callback)
+    assert landed.url == f"{app_url}/account" and landed.status_code == 200, landed.text[:300]
+    assert "Your session ended" not in landed.text
+
+
+def test_a_record_made_before_sessions_had_a_clock_gets_one_and_then_times_out(
+        browser, app_url, control, aws_control, live_app, monkeypatch):
+    """A guest's record from before this release (no clock): its first use gives it
+    one, from which its timeouts count, instead of living as long as it is written."""
+    page = browser.click(browser.get(f"{app_url}/credentials"), "Continue as guest")
+    assert guest_identity(page)
+    interface = live_app.session_interface
+    sid = session_cookie(browser).value
+    store_id = interface.store_id(sid)
+    old = {k: v for k, v in interface.read(sid).items() if k not in ("started_at", "last_seen")}
+    assert interface.store.update(store_id, interface.sealer.seal(old, store_id), 1800)
+    assert browser.get(f"{app_url}/credentials").status_code == 200  # the clock starts
+    assert "started_at" in interface.read(sid)
+    limit = settings(live_app).session.absolute_timeout
+    real_now = sessions.now
+    monkeypatch.setattr(sessions, "now", lambda: real_now() + limit + 10)
+    assert "Your session ended" in browser.get(f"{app_url}/credentials").text
+
+
 @pytest.mark.parametrize("key", ["idle_timeout", "absolute_timeout"])
 def test_sign_out_after_a_timeout_still_signs_out_at_the_provider(browser, app_url, control,
                                                                   live_app, monkeypatch, key):

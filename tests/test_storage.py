@@ -397,7 +397,7 @@ def test_a_page_waits_for_aws_a_bounded_time_in_all(browser, app_url, control, a
         assert browser.get(f"{app_url}/credentials").status_code == 200  # AWS state made
         page = browser.get(f"{app_url}/storage/private", timeout=60)
         assert page.status_code == 504 and 'data-error="aws_timeout"' in page.text
-        assert "the most it waits, so it was not tried again" in html.unescape(page.text)
+        assert "the most it gives AWS, so this try was not sent" in html.unescape(page.text)
         # botocore would try ListObjectsV2 three times; the wait allows two at most
         # (one, when botocore's random backoff before the second runs past it).
         assert 1 <= len(held) <= 2

@@ -33,10 +33,10 @@ EXTENSION = "fedlab.aws"
 RENEW_MARGIN = 300
 #: Visitor clients kept per app (see :func:`client`).
 CLIENT_CACHE_SIZE = 256
-#: How long one request waits for AWS in all, in ``aws.timeout``s, from its first try:
-#: no try starts after that (:func:`within_the_requests_wait`), so with the one under
-#: way a page waits for AWS three ``aws.timeout``s at most, however many calls and
-#: retries it makes; with the provider's wait, inside gunicorn's 30 s.
+#: How long after its first AWS try a request may start another, in ``aws.timeout``s
+#: (:func:`within_the_requests_wait`): botocore's retries (three tries a call) and a
+#: page's several calls no longer add up without end; with the provider's wait, a
+#: page keeps well inside gunicorn's 30 s.
 REQUEST_WAIT_TIMEOUTS = 2
 
 #: (error code, words in AWS's message) -> catalogue entry, first match wins.
@@ -103,9 +103,10 @@ def botocore_session() -> botocore.session.Session:
     # One loader for every such session: it keeps the service models and endpoint
     # data it parsed, so the site's own session does not parse them again.
     core.register_component("data_loader", _LOADER)
+    # First: a try the request's wait stops is not sent, so not noted as sent either.
+    core.register("before-send", within_the_requests_wait)
     # What each request carried (names only), for the picture of a sign-in.
     core.register("before-send", steps.aws_request_sent)
-    core.register("before-send", within_the_requests_wait)
     return core
 
 
@@ -115,12 +116,13 @@ class RequestWaitSpent(Exception):
 
 
 def within_the_requests_wait(**_: Any) -> None:
-    """Before each try of an AWS call (retries too): while a visitor's request has not
-    waited :data:`REQUEST_WAIT_TIMEOUTS` ``aws.timeout``s since its first, go on; then
-    stop. A try's own timeout bounds the try; this bounds their sum, which botocore's
-    retries (three tries a call) and a page's several calls would otherwise multiply.
-    Outside a request (the live checks' threads, ``fedlab check``) it does nothing:
-    those calls have their own timeout and one try."""
+    """Before each try of an AWS call (retries too): while :data:`REQUEST_WAIT_TIMEOUTS`
+    ``aws.timeout``s have not passed since a visitor's request made its first, go on;
+    then stop, sending nothing. A try's own timeouts (connecting, each read) bound
+    the try; this stops new ones, which botocore's retries (three tries a call) and
+    a page's several calls would otherwise multiply. Outside a request (the live
+    checks' threads, ``fedlab check``) it does nothing: those calls have their own
+    timeout and one try."""
     if not has_request_context():
         return
     now = time.monotonic()
@@ -247,8 +249,9 @@ def errors_explained(operation: str, seconds: float | None = None) -> Iterator[N
     except RequestWaitSpent:
         spent = REQUEST_WAIT_TIMEOUTS * config.settings().aws.timeout
         raise FedlabError("aws_timeout", operation=operation, seconds=spent,
-                          waited=f"this page had waited {spent:g} seconds for AWS, the most "
-                                 f"it waits, so it was not tried again") from None
+                          waited=f"this page had run {spent:g} seconds since its first AWS "
+                                 f"call, the most it gives AWS, so this try was not sent"
+                          ) from None
     except BotoCoreError as e:
         raise FedlabError("aws_unreachable", operation=operation,
                           detail=type(e).__name__) from None

@@ -163,7 +163,8 @@ class ServerSessions(SessionInterface):
         return open_record(self.sealer, self.store.read(store_id), store_id)
 
     def lifetime(self, data: dict[str, Any]) -> int:
-        return self.idle_timeout if set(data) - BRIEF_KEYS - CLOCK_KEYS else BRIEF_LIFETIME
+        lasting = set(data) - BRIEF_KEYS - CLOCK_KEYS - NOT_STORED
+        return self.idle_timeout if lasting else BRIEF_LIFETIME
 
     def write(self, session: StoredSession) -> bool:
         """Store what ``session`` holds now: rewrite its record if it has one (and
