@@ -63,6 +63,18 @@ NOT_STORED = frozenset({"_permanent", CSRF_KEY})
 SID = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
+def kept_keys(data: Iterable[str]) -> set[str]:
+    """What of ``data`` is a reason to store a session: not Flask's flag, the CSRF
+    secret derived from the id, nor the session's clock."""
+    return set(data) - NOT_STORED - CLOCK_KEYS
+
+
+def lasting(data: Iterable[str]) -> bool:
+    """Whether ``data`` holds more than what lives briefly anyway (:data:`BRIEF_KEYS`):
+    such a session lives the idle timeout, and the timeouts are for it."""
+    return bool(kept_keys(data) - BRIEF_KEYS)
+
+
 #: The mark :func:`no_session` puts on a view.
 NO_SESSION = "fedlab_no_session"
 
@@ -163,8 +175,7 @@ class ServerSessions(SessionInterface):
         return open_record(self.sealer, self.store.read(store_id), store_id)
 
     def lifetime(self, data: dict[str, Any]) -> int:
-        lasting = set(data) - BRIEF_KEYS - CLOCK_KEYS - NOT_STORED
-        return self.idle_timeout if lasting else BRIEF_LIFETIME
+        return self.idle_timeout if lasting(data) else BRIEF_LIFETIME
 
     def write(self, session: StoredSession) -> bool:
         """Store what ``session`` holds now: rewrite its record if it has one (and
@@ -302,8 +313,7 @@ class ServerSessions(SessionInterface):
         dropped = session.sid != session.cookie  # the browser's id is no longer this session's
         if session.modified:
             # A session's clock alone is no reason to keep it (nothing else left in it).
-            keep = any(k not in NOT_STORED and k not in CLOCK_KEYS for k in session)
-            if keep:
+            if kept_keys(session):
                 if not self.write(session):
                     # Ended by another request (a sign-out in another tab). Its
                     # cookie is left alone: the browser may hold a newer session

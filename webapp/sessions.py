@@ -30,14 +30,7 @@ from .records import AwsState, SignIn
 from .session_cache import TrackedRecords
 from .session_files import FileStore
 from .session_index import SessionIndex
-from .session_interface import (
-    BRIEF_KEYS,
-    CLOCK_KEYS,
-    CSRF_KEY,
-    NOT_STORED,
-    ServerSessions,
-    StoredSession,
-)
+from .session_interface import CSRF_KEY, ServerSessions, StoredSession, lasting
 from .session_store import RedisStore, Sealer, SessionStore, refuse_without_store, store_failed
 
 log = logging.getLogger(__name__)
@@ -144,7 +137,7 @@ def enforce_timeouts() -> None:
     own short lifetime and its sign-in's: an idle timeout set below that must not
     end a sign-in the visitor is in the middle of. A record made before sessions
     had a clock gets one now, so its timeouts count from today."""
-    if not holds_more_than_brief(session):
+    if not lasting(session):
         return
     started = session.get("started_at")
     if started is None:
@@ -164,12 +157,6 @@ def enforce_timeouts() -> None:
     g.timed_out_auth = SignIn.load(session.get("auth"))
     end()
     g.session_ended = why
-
-
-def holds_more_than_brief(data: Mapping[str, Any]) -> bool:
-    """Whether ``data`` keeps anything but brief keys, its clock and what is never a
-    reason to store it (the CSRF secret): what the timeouts are for."""
-    return bool(set(data) - BRIEF_KEYS - CLOCK_KEYS - NOT_STORED)
 
 
 def timed_out_auth() -> SignIn | None:
