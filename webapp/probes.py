@@ -128,9 +128,8 @@ class Job:
             try:
                 return self.function(*self.args)
             except Exception as e:
-                probe = self.function.__name__.removeprefix("probe_")
-                log.exception("probe %s of %s stopped on an error", probe, self.provider)
-                return [own_error(self.provider, probe, e)]
+                return [own_error(self.provider, self.function.__name__.removeprefix("probe_"),
+                                  e)]
 
 
 def probe_provider(provider: Provider, callback_url: str, sign_out_url: str,
@@ -167,11 +166,13 @@ def guarded(provider: str, probe: str, run: Callable[[], Verdict]) -> Verdict:
     try:
         return run()
     except Exception as e:
-        log.exception("probe %s of %s stopped on an error", probe, provider)
         return own_error(provider, probe, e)
 
 
 def own_error(provider: str, probe: str, error: Exception) -> Verdict:
+    """The verdict of a probe that stopped on ``error`` (being handled): logged with
+    its traceback for the operator, its type alone on the page."""
+    log.exception("probe %s of %s stopped on an error", probe, provider)
     return Verdict(provider, probe, "fail", f"This check stopped on an error of its own "
                    f"({type(error).__name__}); the other checks ran. The site's log has the "
                    f"details.", {"error": type(error).__name__})
