@@ -128,9 +128,14 @@ def within_the_requests_wait(**_: Any) -> None:
     now = time.monotonic()
     deadline = g.get("aws_deadline")
     if deadline is None:
-        g.aws_deadline = now + REQUEST_WAIT_TIMEOUTS * config.settings().aws.timeout
+        g.aws_deadline = now + request_wait()
     elif now >= deadline:
         raise RequestWaitSpent
+
+
+def request_wait() -> float:
+    """Seconds after its first AWS try a request may start another."""
+    return REQUEST_WAIT_TIMEOUTS * config.settings().aws.timeout
 
 
 _shared: boto3.Session | None = None
@@ -247,7 +252,7 @@ def errors_explained(operation: str, seconds: float | None = None) -> Iterator[N
         raise FedlabError("aws_timeout", operation=operation, seconds=seconds,
                           waited=f"{seconds:g} seconds a try") from None
     except RequestWaitSpent:
-        spent = REQUEST_WAIT_TIMEOUTS * config.settings().aws.timeout
+        spent = request_wait()
         raise FedlabError("aws_timeout", operation=operation, seconds=spent,
                           waited=f"this page had run {spent:g} seconds since its first AWS "
                                  f"call, the most it gives AWS, so this try was not sent"

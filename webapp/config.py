@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -421,11 +421,7 @@ def _external_url(value: Any) -> str:
     value = str(value or "").rstrip("/")
     if not value:
         return ""
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        parts = None
+    parts = _split_url(value)
     if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
             or parts.path or parts.query):
         raise ConfigError(
@@ -517,17 +513,26 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
+def _split_url(value: str) -> SplitResult | None:
+    """``value``'s parts, or None where a reader would fail on it later: an unclosed
+    bracket, or a port that is not a number (urlsplit raises only when asked)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return None
+    return parts
+
+
 def _redis_url(value: Any) -> str:
     """The store's URL, read as redis-py will read it, so that a mistake stops the
     start with the key's name rather than every worker's boot. The message never
     repeats the URL: it may hold the store's password."""
     value = str(value)
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
+    parts = _split_url(value)
+    if parts is None:
         raise ConfigError("session.redis_url: not a URL redis can read (a bracket or the "
-                          "port); the form is rediss://[:password@]host:port/db") from None
+                          "port); the form is rediss://[:password@]host:port/db")
     if parts.scheme not in REDIS_SCHEMES:
         raise ConfigError(f"session.redis_url: must start with {', '.join(REDIS_SCHEMES)}"
                           f"://, as in rediss://[:password@]host:port/db")
